@@ -1,0 +1,64 @@
+# The ABE Portal's commands. `make run` and `make test` are all a newcomer needs (README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MANAGE := $(BIN)/python manage.py
+
+.PHONY: install run serve test lint format bench messages lock clean help
+
+help:
+	@echo "make run    - install into $(VENV), migrate, load reference + demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install into $(VENV), run the test suite (uses DATABASE_URL / REDIS_URL when set)"
+	@echo "make lint   - ruff check, ruff format --check, makemigrations --check"
+	@echo "make bench  - benchmarks (print rows/s, ms and query counts)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when requirements.txt changes.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# After changing user-facing text: extract, translate locale/th/LC_MESSAGES/django.po, compile.
+# The compiled .mo files are committed, so running the portal needs no gettext tools.
+messages: install
+	$(MANAGE) makemessages -l th -l en --ignore "$(VENV)/*" --ignore "staticfiles/*" --no-obsolete
+	$(MANAGE) compilemessages --ignore "$(VENV)/*"
+
+run: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_reference_data
+	$(MANAGE) load_demo_data
+	@echo "Serving the ABE Portal on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m bench
+
+# Regenerate requirements.txt (the full lock) from requirements.in.
+lock: install
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url --no-emit-find-links \
+		requirements.in -o requirements.txt
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,37 @@
+"""`make bench`: the portal's benchmarks. Each prints rows/s or ms and query counts.
+
+They run against the database DATABASE_URL names (PostgreSQL for figures worth quoting), in a
+scratch test database created for the run and dropped after it, so real data is never touched.
+Usage: python -m bench [name ...]
+"""
+
+import os
+import sys
+
+import django
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "abe_portal.settings")
+    django.setup()
+    from django.db import connection
+
+    from bench import reference_data
+
+    suites = {"reference_data": reference_data.run}
+    chosen = argv or list(suites)
+    vendor = connection.vendor
+    print(f"database: {vendor} ({connection.settings_dict['NAME']} -> scratch test database)")
+    if vendor != "postgresql":
+        print("note: figures on SQLite are for a quick look only; set DATABASE_URL to PostgreSQL to quote them")
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        for name in chosen:
+            print(f"\n## {name}")
+            suites[name]()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from provinces.demo_data import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, ensure_demo_admin, load_demo_assignments
+from provinces.models import Province
+
+
+class Command(BaseCommand):
+    help = "Load the demo data set (idempotent). Everything it creates is marked as demo."
+
+    def handle(self, *args, **options) -> None:
+        if not Province.objects.exists():
+            raise CommandError("Load the reference data first: python manage.py load_reference_data")
+        created = load_demo_assignments()
+        self.stdout.write(f"demo support assignments: {created} created")
+        if settings.DEBUG:
+            status = ensure_demo_admin()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo admin ({status}): {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
+                    if status != "password changed"
+                    else f"Demo admin: {DEMO_ADMIN_EMAIL} (its password was changed since it was created)"
+                )
+            )
+        else:
+            self.stdout.write("DEBUG is off: no demo admin is created (use createsuperuser).")

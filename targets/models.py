@@ -1,0 +1,1 @@
+# Target-group records and the spreadsheet upload come with their own issue.

@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from .models import SupportAssignment, University
+
+
+@admin.register(University)
+class UniversityAdmin(admin.ModelAdmin):
+    list_display = ("code", "name_th", "name_en", "is_coordinating")
+    search_fields = ("code", "name_th", "name_en")
+
+
+@admin.register(SupportAssignment)
+class SupportAssignmentAdmin(admin.ModelAdmin):
+    list_display = ("fiscal_year", "province", "university", "is_lead", "is_demo")
+    list_filter = ("fiscal_year", "is_lead", "university", "is_demo")
+    list_select_related = ("province", "university")
+    autocomplete_fields = ("province", "university")
+    search_fields = ("province__name_th", "province__name_en", "university__code")
