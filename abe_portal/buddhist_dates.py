@@ -33,3 +33,18 @@ def fiscal_year_bounds(fiscal_year: int) -> tuple[datetime.date, datetime.date]:
 
 def current_fiscal_year() -> int:
     return fiscal_year_of(timezone.localdate())
+
+
+THAI_MONTHS_SHORT = (
+    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
+)  # fmt: skip
+THAI_MONTHS_LONG = (
+    "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
+    "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
+)  # fmt: skip
+
+
+def format_thai_date(day: datetime.date, *, long: bool = False) -> str:
+    """15 มี.ค. 2553 (or 15 มีนาคม 2553): how Thai users read dates, with the พ.ศ. year."""
+    months = THAI_MONTHS_LONG if long else THAI_MONTHS_SHORT
+    return f"{day.day} {months[day.month - 1]} {to_buddhist_year(day.year)}"

@@ -43,7 +43,13 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # Audit trail (row history by PostgreSQL triggers) and the access log: audit/, README.md.
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
+    "audit",
     # The project's own apps. accounts first: its custom user model is in the very first migration.
+    "abe_portal",
     "accounts",
     "provinces",
     "universities",
@@ -59,9 +65,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Attaches the signed-in user and URL to every audit event written during the request.
+    "audit.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.SessionLimitMiddleware",
+    "accounts.middleware.RequireTwoFactorMiddleware",
+    "abe_portal.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "abe_portal.urls"
@@ -147,6 +158,22 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 ACCOUNT_PRESERVE_USERNAME_CASING = False
+# A password-reset request for an unknown address sends nothing (no account enumeration, no spam).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# Failed sign-ins: the 6th wrong password for an address within 5 minutes is refused (and 10 a
+# minute per IP). /admin/login/ is wrapped by allauth (abe_portal/urls.py), so the same limit holds.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "ABE Portal"
+# TOTP is required for EEF admins and anyone with Django admin access (accounts/middleware.py);
+# relaxed by default only while DEBUG is on.
+ABE_REQUIRE_MFA = env.bool("REQUIRE_MFA", default=not DEBUG)
+
+# Sessions end after 30 minutes without a request, and 12 hours after sign-in at the latest.
+SESSION_COOKIE_AGE = 30 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ABSOLUTE_AGE = 12 * 60 * 60
 
 # --- Email: console by default, SMTP from EMAIL_URL (e.g. smtp+tls://user:pass@host:587) -------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -179,6 +206,12 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 # --- Security ----------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
+# Everything is served by the portal itself; inline style attributes are allowed for Django admin's.
+ABE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
@@ -207,3 +240,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Audit trail and access log (audit/) ---------------------------------------------------------
+# README.md, "Audit trail and access log". Row history is kept by PostgreSQL triggers; on SQLite
+# (the embedded default) nothing is recorded.
+# Event tables refuse UPDATE and DELETE: a pgtrigger.Protect trigger on each.
+PGHISTORY_APPEND_ONLY = True
+# Reinstall pghistory's context function after every migrate, so a test run with --no-migrations
+# still records who made each change (a no-op on SQLite).
+PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE = True
+# The admin's "Events" page (before/after of every change) with the user and URL of each change;
+# audit.admin.EventsAdmin hides the page on SQLite, where its SQL cannot run.
+PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
+PGHISTORY_ADMIN_CLASS = "audit.admin.EventsAdmin"
+# The proxy flag as a setting: audit.access_log.client_ip trusts X-Forwarded-For only behind it.
+USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
+# National IDs and G-codes are masked in everything the console handler writes and in error
+# reports (the DEBUG page, and the mail to ADMINS when that is set).
+LOGGING["filters"] = {**LOGGING.get("filters", {}), "redact_ids": {"()": "audit.redaction.RedactIdsFilter"}}
+LOGGING["handlers"]["console"]["filters"] = [*LOGGING["handlers"]["console"].get("filters", []), "redact_ids"]
+DEFAULT_EXCEPTION_REPORTER_FILTER = "audit.redaction.IdRedactingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "audit.redaction.IdRedactingExceptionReporter"

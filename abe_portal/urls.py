@@ -1,8 +1,15 @@
-from django.conf import settings
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from . import health, views
+
+# Django admin signs in through allauth: one login page, with its rate limits and two-factor step.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = _("ABE Portal administration")
+admin.site.site_title = _("ABE Portal")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,8 +18,3 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -4,7 +4,22 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "UserQuerySet":
+        """EEF admins manage every account; anyone else sees only their own."""
+        from .access import scope_for  # accounts.access imports this module
+
+        if scope_for(user).national:
+            return self
+        return self.filter(pk=user.pk) if user.is_authenticated else self.none()
+
+    def writable_by(self, user) -> "UserQuerySet":
+        from .access import scope_for
+
+        return self if scope_for(user).national else self.none()
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra_fields) -> "User":
@@ -53,3 +68,97 @@ class User(AbstractUser):
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.lower()
         super().save(*args, **kwargs)
+
+
+class Role(models.TextChoices):
+    EEF_ADMIN = "eef_admin", _("EEF/IPSR admin")
+    UNIVERSITY_LEAD = "university_lead", _("University team lead")
+    UNIVERSITY_MEMBER = "university_member", _("University team member")
+    PROVINCE_COORDINATOR = "province_coordinator", _("Provincial coordinator")
+    PROVINCE_VIEWER = "province_viewer", _("Provincial viewer")
+
+
+NATIONAL_ROLES = frozenset({Role.EEF_ADMIN})
+UNIVERSITY_ROLES = frozenset({Role.UNIVERSITY_LEAD, Role.UNIVERSITY_MEMBER})
+PROVINCE_ROLES = frozenset({Role.PROVINCE_COORDINATOR, Role.PROVINCE_VIEWER})
+
+
+class MembershipQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "MembershipQuerySet":
+        from .access import scope_for  # accounts.access imports this module
+
+        if scope_for(user).national:
+            return self
+        return self.filter(user=user) if user.is_authenticated else self.none()
+
+    def writable_by(self, user) -> "MembershipQuerySet":
+        from .access import scope_for
+
+        return self if scope_for(user).national else self.none()
+
+
+class Membership(models.Model):
+    """A user's role, and the province or university it applies to.
+
+    Everything a user may see follows from these rows (accounts/access.py); a user without one
+    sees nothing. Managed in Django admin by EEF admins only.
+    """
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="memberships", verbose_name=_("user"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    province = models.ForeignKey(
+        "provinces.Province", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("province")
+    )
+    university = models.ForeignKey(
+        "universities.University",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("university"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user", "role"]
+        verbose_name = _("role membership")
+        verbose_name_plural = _("role memberships")
+        constraints = [
+            # The role decides which scope column is filled: none for national, one otherwise.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role__in=NATIONAL_ROLES, province__isnull=True, university__isnull=True)
+                    | models.Q(role__in=UNIVERSITY_ROLES, province__isnull=True, university__isnull=False)
+                    | models.Q(role__in=PROVINCE_ROLES, province__isnull=False, university__isnull=True)
+                ),
+                name="membership_scope_matches_role",
+                violation_error_message=_(
+                    "An EEF admin has no province or university; a university role needs a university; "
+                    "a provincial role needs a province."
+                ),
+            ),
+            # One role per user and scope: never coordinator and viewer of the same province at once.
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(role__in=NATIONAL_ROLES), name="membership_one_national_role"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "university"],
+                condition=models.Q(university__isnull=False),
+                name="membership_one_role_per_university",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "province"],
+                condition=models.Q(province__isnull=False),
+                name="membership_one_role_per_province",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.describe()}"
+
+    def describe(self) -> str:
+        """The role and its scope, e.g. "Provincial coordinator (ขอนแก่น)"; used by admin lists."""
+        scope = self.province or self.university
+        return f"{self.get_role_display()} ({scope})" if scope else str(self.get_role_display())

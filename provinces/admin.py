@@ -1,21 +1,15 @@
 from django.contrib import admin
 
+from accounts.admin_access import Access, ScopedModelAdmin
+
 from .models import District, Province, Region, SubDistrict
 
 
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(ScopedModelAdmin):
     """Reference data comes from `manage.py load_reference_data`; admin only looks it up."""
 
+    write_access = Access.NOBODY
     search_fields = ("code", "name_th", "name_en")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Region)

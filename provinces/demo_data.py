@@ -34,6 +34,15 @@ DEMO_SUPPORTING = {40: "MU-IPSR", 94: "MU-IPSR"}
 
 DEMO_ADMIN_EMAIL = "admin@demo.abe-portal.local"
 DEMO_ADMIN_PASSWORD = "demo-admin-2567"  # noqa: S105 - printed by `make run`; DEBUG only
+# One demo account per role, to see the portal as each of them does (same password, DEBUG only).
+DEMO_USERS = [
+    # email, first name, last name, role, province, university
+    ("eef@demo.abe-portal.local", "เจ้าหน้าที่", "กสศ.", "eef_admin", None, None),
+    ("kku@demo.abe-portal.local", "ทีม", "มข.", "university_lead", None, "KKU"),
+    ("khonkaen@demo.abe-portal.local", "ผู้ประสานงาน", "ขอนแก่น", "province_coordinator", 40, None),
+    ("phayao@demo.abe-portal.local", "ผู้ประสานงาน", "พะเยา", "province_coordinator", 56, None),
+    ("viewer@demo.abe-portal.local", "ผู้ดูข้อมูล", "ขอนแก่น", "province_viewer", 40, None),
+]
 
 
 def demo_fiscal_years() -> list[int]:
@@ -64,6 +73,24 @@ def load_demo_assignments() -> int:
     ]
     SupportAssignment.objects.bulk_create(new)
     return len(new)
+
+
+@transaction.atomic
+def ensure_demo_users() -> list[str]:
+    """Create the demo account of each role once; return their emails."""
+    from accounts.models import Membership
+
+    user_model = get_user_model()
+    universities = {u.code: u.pk for u in University.objects.all()}
+    for email, first, last, role, province, university in DEMO_USERS:
+        user, created = user_model.objects.get_or_create(email=email, defaults={"first_name": first, "last_name": last})
+        if created:
+            user.set_password(DEMO_ADMIN_PASSWORD)
+            user.save(update_fields=["password"])
+            Membership.objects.create(
+                user=user, role=role, province_id=province, university_id=universities.get(university)
+            )
+    return [row[0] for row in DEMO_USERS]
 
 
 def ensure_demo_admin() -> str:

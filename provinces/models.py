@@ -9,6 +9,20 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
+
+
+class ProvinceQuerySet(ProvinceScopedQuerySet):
+    province_path = ""
+
+
+class DistrictQuerySet(ProvinceScopedQuerySet):
+    province_path = "province"
+
+
+class SubDistrictQuerySet(ProvinceScopedQuerySet):
+    province_path = "district__province"
+
 
 class BilingualName(models.Model):
     """Thai and English names; `name` follows the active language (Thai by default)."""
@@ -32,6 +46,8 @@ class BilingualName(models.Model):
 class Region(BilingualName):
     code = models.PositiveSmallIntegerField(_("code"), primary_key=True)
 
+    objects = RoleHoldersQuerySet.as_manager()
+
     class Meta:
         ordering = ["code"]
         verbose_name = _("region")
@@ -41,6 +57,8 @@ class Region(BilingualName):
 class Province(BilingualName):
     code = models.PositiveSmallIntegerField(_("DOPA code"), primary_key=True)
     region = models.ForeignKey(Region, models.PROTECT, related_name="provinces", verbose_name=_("region"))
+
+    objects = ProvinceQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -55,6 +73,8 @@ class District(BilingualName):
     code = models.PositiveSmallIntegerField(_("DOPA code"), primary_key=True)
     province = models.ForeignKey(Province, models.PROTECT, related_name="districts", verbose_name=_("province"))
 
+    objects = DistrictQuerySet.as_manager()
+
     class Meta:
         ordering = ["code"]
         verbose_name = _("district")
@@ -68,6 +88,8 @@ class SubDistrict(BilingualName):
     code = models.PositiveIntegerField(_("DOPA code"), primary_key=True)
     district = models.ForeignKey(District, models.PROTECT, related_name="sub_districts", verbose_name=_("district"))
     postcode = models.CharField(_("postcode"), max_length=5, blank=True)
+
+    objects = SubDistrictQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]

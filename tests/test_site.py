@@ -88,17 +88,6 @@ def test_home_needs_login(client):
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_home_lists_this_years_programme_provinces(client):
-    from provinces.demo_data import load_demo_assignments
-
-    load_demo_assignments()
-    user = get_user_model().objects.create_user("coordinator@example.org", "a-long-password-1")
-    client.force_login(user)
-    response = client.get("/")
-    assert response.status_code == 200
-    assert len(response.context["assignments"]) == 12
-
-
 def test_open_signup_is_closed(client):
     response = client.post(
         "/accounts/signup/", {"email": "x@example.org", "password1": "Strong-pass-123", "password2": "Strong-pass-123"}

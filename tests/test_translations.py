@@ -12,7 +12,7 @@ PO = Path(__file__).resolve().parent.parent / "locale" / "th" / "LC_MESSAGES" / 
 
 def test_every_message_has_a_thai_translation():
     text = PO.read_text(encoding="utf-8")
-    entries = re.findall(r'\nmsgid ((?:".*"\n)+)msgstr ((?:".*"\n?)+)', text)
+    entries = re.findall(r'\nmsgid ((?:".*"\n)+)(?:msgid_plural (?:".*"\n)+)?msgstr(?:\[0\])? ((?:".*"\n?)+)', text)
     assert len(entries) > 10
     untranslated = [mid.strip() for mid, mstr in entries if mid.strip() != '""' and mstr.strip() == '""']
     assert untranslated == []

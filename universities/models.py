@@ -2,6 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
+from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, scope_for
 from provinces.models import BilingualName, Province
 
 # Fiscal years are พ.ศ. years; this window keeps a ค.ศ. year (2024) from slipping in by mistake.
@@ -17,13 +18,28 @@ class University(BilingualName):
         _("coordinating team"), default=False, help_text=_("The team that coordinates the others (IPSR).")
     )
 
+    objects = RoleHoldersQuerySet.as_manager()
+
     class Meta:
         ordering = ["code"]
         verbose_name = _("university")
         verbose_name_plural = _("universities")
 
 
-class SupportAssignmentQuerySet(models.QuerySet):
+class SupportAssignmentQuerySet(ProvinceScopedQuerySet):
+    def visible_to(self, user) -> "SupportAssignmentQuerySet":
+        """The assignments of provinces the user may read, and every year of their own university's."""
+        scope = scope_for(user)
+        if scope.national or not scope.universities:
+            return super().visible_to(user)
+        return self.filter(
+            models.Q(province__in=scope.readable_provinces) | models.Q(university__in=scope.universities)
+        )
+
+    def writable_by(self, user) -> "SupportAssignmentQuerySet":
+        # Which university supports which province is decided by EEF/IPSR only.
+        return self if scope_for(user).national else self.none()
+
     def for_fiscal_year(self, fiscal_year: int) -> "SupportAssignmentQuerySet":
         return self.filter(fiscal_year=fiscal_year)
 

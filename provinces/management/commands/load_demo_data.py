@@ -1,7 +1,13 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from provinces.demo_data import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, ensure_demo_admin, load_demo_assignments
+from provinces.demo_data import (
+    DEMO_ADMIN_EMAIL,
+    DEMO_ADMIN_PASSWORD,
+    ensure_demo_admin,
+    ensure_demo_users,
+    load_demo_assignments,
+)
 from provinces.models import Province
 
 
@@ -22,5 +28,7 @@ class Command(BaseCommand):
                     else f"Demo admin: {DEMO_ADMIN_EMAIL} (its password was changed since it was created)"
                 )
             )
+            emails = ", ".join(ensure_demo_users())
+            self.stdout.write(f"Demo users, one per role, same password: {emails}")
         else:
-            self.stdout.write("DEBUG is off: no demo admin is created (use createsuperuser).")
+            self.stdout.write("DEBUG is off: no demo accounts are created (use createsuperuser).")

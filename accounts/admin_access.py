@@ -1,0 +1,118 @@
+"""Django admin through the access door (accounts/access.py).
+
+Every ModelAdmin of the project derives from `ScopedModelAdmin`: its querysets, foreign-key
+choices, autocomplete results, object pages, history and django-import-export's import and
+export all come from the model's `visible_to(user)` / `writable_by(user)`, and its permissions
+come from the user's roles, not from Django's per-model permission table. An object outside the
+user's scope answers 404, as a missing one does.
+"""
+
+from django.contrib import admin
+from django.db import models
+from django.http import Http404
+from import_export.admin import ImportExportMixin
+from import_export.resources import ModelResource
+
+from .access import scope_for
+
+
+class Access(models.TextChoices):
+    """Who may do something with a model in admin (`ScopedModelAdmin.view_access`, `write_access`)."""
+
+    NOBODY = "nobody"
+    NATIONAL = "national"  # EEF/IPSR admins
+    ROLE_HOLDERS = "role_holders"  # anyone with a role, within their scope
+    PROVINCE_WRITERS = "province_writers"  # EEF admins and coordinators, within their province
+
+
+class ScopedModelAdmin(admin.ModelAdmin):
+    view_access = Access.ROLE_HOLDERS
+    write_access = Access.NATIONAL
+
+    def _allowed(self, request, access: str) -> bool:
+        scope = scope_for(request.user)
+        if access == Access.NATIONAL:
+            return scope.national
+        if access == Access.ROLE_HOLDERS:
+            return scope.has_role
+        if access == Access.PROVINCE_WRITERS:
+            return scope.national or bool(scope.writable_provinces)
+        return False
+
+    # --- querysets -----------------------------------------------------------------------------
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def _writable(self, request, obj) -> bool:
+        return self.model._default_manager.writable_by(request.user).filter(pk=obj.pk).exists()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model._default_manager
+        if "queryset" not in kwargs and hasattr(related, "visible_to"):
+            kwargs["queryset"] = related.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model._default_manager
+        if "queryset" not in kwargs and hasattr(related, "visible_to"):
+            kwargs["queryset"] = related.visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django admin redirects to its index for a missing object; the portal answers 404 for
+        # missing and out-of-scope objects alike, so the two cannot be told apart.
+        raise Http404
+
+    # --- permissions from roles ----------------------------------------------------------------
+    def has_module_permission(self, request) -> bool:
+        return self._allowed(request, self.view_access)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # An object reaching here came through get_queryset, so it is in scope.
+        return self._allowed(request, self.view_access) or self.has_change_permission(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return self._allowed(request, self.write_access)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if not self._allowed(request, self.write_access):
+            return False
+        return obj is None or self._writable(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+class ScopedResource(ModelResource):
+    """A django-import-export resource that reads and writes only within a user's scope.
+
+    Its default queryset is the model's `visible_to(user)` (import-export's own is
+    `objects.all()`): used to look up rows to update on import and for exports made
+    without an explicit queryset.
+    """
+
+    def __init__(self, *, user=None, **kwargs):
+        super().__init__(**kwargs)
+        self.user = user
+
+    def get_queryset(self):
+        return self._meta.model._default_manager.visible_to(self.user)
+
+    def before_save_instance(self, instance, row, **kwargs):
+        # A row may only create or change an object the user may write.
+        if instance.pk and not self._meta.model._default_manager.writable_by(self.user).filter(pk=instance.pk):
+            raise PermissionError("out of scope")
+        super().before_save_instance(instance, row, **kwargs)
+
+
+class ScopedImportExportAdmin(ImportExportMixin, ScopedModelAdmin):
+    """Admin with spreadsheet import and export, both through the access door."""
+
+    def get_resource_kwargs(self, request, **kwargs):
+        return {**super().get_resource_kwargs(request, **kwargs), "user": request.user}
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request)
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request)

@@ -1,0 +1,81 @@
+"""Request-time rules of the account: two-factor for admins, and the session's hard limit."""
+
+import time
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from .access import scope_for
+
+SESSION_STARTED_AT = "abe_session_started_at"
+SESSION_MFA_OK = "abe_mfa_ok"
+
+
+def needs_two_factor(user) -> bool:
+    """EEF/IPSR admins and anyone who can reach Django admin must use TOTP."""
+    return user.is_staff or user.is_superuser or scope_for(user).national
+
+
+class SessionLimitMiddleware:
+    """Ends a session SESSION_ABSOLUTE_AGE after sign-in, however active it was.
+
+    The idle limit is Django's own: SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = int(time.time())
+            started = request.session.setdefault(SESSION_STARTED_AT, now)
+            if now - started > settings.SESSION_ABSOLUTE_AGE:
+                logout(request)
+                messages.info(request, _("Your session has ended. Please sign in again."))
+                return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+class RequireTwoFactorMiddleware:
+    """Sends an admin without a TOTP authenticator to set one up before anything else.
+
+    Off when settings.ABE_REQUIRE_MFA is false (its default follows DEBUG, so that the demo
+    admin of `make run` can look around at once).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            settings.ABE_REQUIRE_MFA
+            and user.is_authenticated
+            and not request.session.get(SESSION_MFA_OK)
+            and needs_two_factor(user)
+            and not self._exempt(request.path)
+        ):
+            if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+                request.session[SESSION_MFA_OK] = True
+            else:
+                messages.warning(request, _("Set up two-factor authentication to continue."))
+                return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt(path: str) -> bool:
+        exempt = (
+            reverse("mfa_index"),
+            reverse("account_logout"),
+            reverse("account_reauthenticate"),  # allauth asks for the password before TOTP set-up
+            reverse("set_language"),
+            reverse("healthz"),
+            settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL,
+        )
+        return path.startswith(exempt)

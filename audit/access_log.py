@@ -1,0 +1,77 @@
+"""The access log: one append-only row for each view or export of personal data.
+
+Pages, exports and the API call `record_access` once per response that shows personal data, e.g.:
+
+    record_access(request=request, action=AccessLog.Action.VIEW, obj=record)
+    record_access(request=request, action=AccessLog.Action.EXPORT, model=TargetRecord,
+                  description="province 40, fiscal year 2567", count=len(rows))
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.http import HttpRequest
+
+from .models import AccessLog
+from .redaction import redact_ids
+
+USER_AGENT_MAX = AccessLog._meta.get_field("user_agent").max_length
+PATH_MAX = AccessLog._meta.get_field("path").max_length
+DESCRIPTION_MAX = AccessLog._meta.get_field("description").max_length
+
+
+def record_access(
+    *,
+    request: HttpRequest,
+    action: str,
+    obj: models.Model | None = None,
+    model: type[models.Model] | None = None,
+    object_id: str | int = "",
+    description: str = "",
+    count: int = 1,
+) -> AccessLog:
+    """Write one access log entry for `request`: who, what (`obj`, or `model` and `object_id`),
+    when, from where. IDs in `description` are masked: it is meant for filters and page names.
+    """
+    if action not in AccessLog.Action.values:
+        raise ValueError(f"Unknown access log action {action!r}; use AccessLog.Action.")
+    if obj is not None:
+        model = type(obj)
+        object_id = obj.pk
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        user = None
+    return AccessLog.objects.create(
+        user=user,
+        actor=user.get_username() if user else "anonymous",
+        action=action,
+        content_type=ContentType.objects.get_for_model(model) if model is not None else None,
+        object_id=redact_ids(str(object_id)),
+        description=redact_ids(description)[:DESCRIPTION_MAX],
+        count=max(count, 0),
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+        # request.path never includes the query string, where search terms (possibly an ID) go.
+        path=redact_ids(request.path)[:PATH_MAX],
+    )
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind our TLS proxy (USE_X_FORWARDED_PROTO) the
+    address that proxy saw.
+
+    A proxy appends the address it saw to X-Forwarded-For, after whatever the client sent, so
+    the entries before it can be forged by the client; only the last one is trusted (the same
+    rule as Werkzeug's ProxyFix with one proxy). Without a proxy the header is ignored entirely.
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    if getattr(settings, "USE_X_FORWARDED_PROTO", False):
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if hops:
+            address = hops[-1]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None

@@ -1,0 +1,101 @@
+"""Read-only admin pages for the audit trail and the access log.
+
+Nothing here can be added, changed or deleted, whoever asks: the event tables and the access log
+are append-only in the database as well (audit/models.py, PGHISTORY_APPEND_ONLY).
+"""
+
+import pghistory.admin
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import scope_for
+
+from .models import AccessLog, SupportAssignmentEvent, UniversityEvent, UserEvent
+from .tracking import history_is_recorded
+
+
+class ReadOnlyAdminMixin:
+    """Seen by EEF/IPSR admins (national scope, accounts.access), changed by nobody."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return scope_for(request.user).national
+
+    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return scope_for(request.user).national
+
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "content_type", "object_id", "count", "ip_address", "path")
+    list_filter = ("action", "content_type")
+    list_select_related = ("content_type",)
+    search_fields = ("actor", "object_id", "path", "ip_address")
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # the log grows without bound; skip the second COUNT(*)
+
+
+class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
+    """One tracked model's events: each row is the record as it was after an insert or update,
+    or just before a delete. The previous row of the same object holds the before-values; the
+    "Events" page of pghistory (PostgreSQL only) shows the two side by side.
+    """
+
+    list_display = ("pgh_created_at", "pgh_label", "pgh_obj_id", "changed_by", "url")
+    list_select_related = ("pgh_context",)
+    ordering = ("-pgh_id",)
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        # The user's email, looked up in the same query: the context holds only the user's id.
+        # (pgh_ prefix: a tracked model may have a field named user.)
+        user_id = Cast(KeyTextTransform("user", "pgh_context__metadata"), models.BigIntegerField())
+        email = get_user_model().objects.filter(pk=models.OuterRef("pgh_user_id")).values("email")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .alias(pgh_user_id=user_id)
+            .annotate(pgh_changed_by_email=models.Subquery(email))
+        )
+
+    @admin.display(description=_("changed by"))
+    def changed_by(self, event: models.Model) -> str:
+        if event.pgh_changed_by_email:
+            return event.pgh_changed_by_email
+        # No user: a management command, a task or a database session outside the portal.
+        metadata = event.pgh_context.metadata if event.pgh_context_id else {}
+        return metadata.get("command") or metadata.get("task") or "-"
+
+    @admin.display(description=_("URL"))
+    def url(self, event: models.Model) -> str:
+        return (event.pgh_context.metadata.get("url") if event.pgh_context_id else None) or "-"
+
+
+for event_model in (UniversityEvent, SupportAssignmentEvent, UserEvent):
+    admin.site.register(event_model, EventAdmin)
+
+
+class EventsAdmin(ReadOnlyAdminMixin, pghistory.admin.EventsAdmin):
+    """pghistory's page of all events, each with its before/after values, user and URL
+    (PGHISTORY_ADMIN_CLASS). Its query is PostgreSQL SQL, so on the SQLite embedded default,
+    where no events exist, the page is hidden instead of failing.
+    """
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return history_is_recorded() and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return history_is_recorded() and super().has_view_permission(request, obj)

@@ -1,0 +1,135 @@
+import pgtrigger
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from universities.models import SupportAssignment, University
+
+from .tracking import track
+
+# --- Audit trail -------------------------------------------------------------------------------
+# Models of other apps are tracked through proxies declared here, so that their triggers and event
+# tables are migrated by this app (django-pgtrigger's documented way for models one does not
+# edit). A model of our own may instead be decorated with `@audit.tracking.track()` where it is
+# declared. Each proxy gets the event model `<Model>Event` (audit.UniversityEvent, ...).
+
+
+@track()
+class TrackedUniversity(University):
+    class Meta:
+        proxy = True
+        default_permissions = ()
+
+
+@track()
+class TrackedSupportAssignment(SupportAssignment):
+    class Meta:
+        proxy = True
+        default_permissions = ()
+
+
+# The password hash is never copied into the history, and last_login is left out so that signing
+# in writes no event (a change to only excluded fields fires no trigger).
+@track(exclude=["password", "last_login"])
+class TrackedUser(User):
+    class Meta:
+        proxy = True
+        default_permissions = ()
+
+
+# The event models @track() created above, named here for imports (audit.admin, tests).
+UniversityEvent = TrackedUniversity.pgh_event_model
+SupportAssignmentEvent = TrackedSupportAssignment.pgh_event_model
+UserEvent = TrackedUser.pgh_event_model
+
+
+# --- Access log --------------------------------------------------------------------------------
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or remove an access log entry."""
+
+
+class AccessLogQuerySet(models.QuerySet):
+    # bulk_update() and the admin's bulk actions go through these two as well.
+    def update(self, **kwargs) -> int:
+        raise AppendOnlyError("The access log is append-only: entries cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The access log is append-only: entries cannot be deleted.")
+
+
+class AccessLog(models.Model):
+    """One view or export of personal data: who, what, when and from where.
+
+    Written only through `audit.access_log.record_access`. Append-only: save() refuses to change
+    a stored row, the queryset refuses update() and delete(), and on PostgreSQL a trigger refuses
+    UPDATE and DELETE from any client, raw SQL included.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("viewed")
+        EXPORT = "export", _("exported")
+        FULL_IDENTIFIER_VIEW = "full_identifier_view", _("viewed a full national ID")
+        API_READ = "api_read", _("read through the API")
+
+    # Who. The user is PROTECTed: an account that has seen personal data is deactivated, not
+    # deleted, so the log keeps pointing at it. API keys (a later issue) leave it empty.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    actor = models.CharField(_("actor"), max_length=254, help_text=_("The user's email or the API key's name."))
+    # What.
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    content_type = models.ForeignKey(
+        ContentType, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("object type")
+    )
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    description = models.CharField(
+        _("description"),
+        max_length=255,
+        blank=True,
+        help_text=_("What was seen, e.g. a page or a filter. Never a national ID."),
+    )
+    count = models.PositiveIntegerField(_("rows"), default=1, help_text=_("Records shown or exported."))
+    # When.
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    # From where.
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+    path = models.CharField(_("path"), max_length=500, blank=True, help_text=_("Without the query string."))
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        indexes = [
+            # "Who looked at this record?" and "what did this person look at?"
+            models.Index(fields=["content_type", "object_id"], name="audit_access_object_idx"),
+            models.Index(fields=["user", "created_at"], name="audit_access_user_time_idx"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("The access log is append-only: entries cannot be changed.")
+        # Always an INSERT: a new instance given an existing pk must fail, not overwrite that row.
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The access log is append-only: entries cannot be deleted.")
