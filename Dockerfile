@@ -14,4 +14,4 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-key ALLOWED_HOSTS=localhost pyth
 RUN useradd --create-home --uid 1000 abe && mkdir -p /app/media && chown abe /app/media
 USER abe
 EXPOSE 8000
-CMD ["gunicorn", "abe_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "abe_portal.wsgi"]

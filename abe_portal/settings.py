@@ -43,7 +43,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
-    # Audit trail (row history by PostgreSQL triggers) and the access log: audit/, README.md.
+    # Audit trail (row history by PostgreSQL triggers) and the access log: audit/, README.md. Before
+    # the project's apps: `@track()` on their models adds event models to audit.models as it loads.
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
@@ -222,8 +223,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     # Cookies only over HTTPS. SECURE_COOKIES=0 is for a plain-HTTP trial on localhost (docker-compose.yml).
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
-# Behind a TLS-terminating proxy (nginx, a load balancer), set USE_X_FORWARDED_PROTO=1.
-if env.bool("USE_X_FORWARDED_PROTO", default=False):
+# Behind a TLS-terminating proxy (nginx, a load balancer), set USE_X_FORWARDED_PROTO=1: the proxy's
+# X-Forwarded-Proto is trusted, and so is the last hop of X-Forwarded-For (audit.access_log).
+USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
+if USE_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST framework (the partner API comes with its own issue) ---------------------------------
@@ -233,13 +236,24 @@ REST_FRAMEWORK = {
 }
 
 # --- Logging: to stderr; never personal data (see README, "Personal data") ---------------------
+# Every record goes through one handler whose filter masks national IDs and G-codes; Django's own
+# loggers (including runserver's request lines) are routed to it instead of Django's defaults.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_ids": {"()": "audit.redaction.RedactIdsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_ids"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
+# Celery workers keep this configuration instead of installing their own (unfiltered) handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Audit trail and access log (audit/) ---------------------------------------------------------
 # README.md, "Audit trail and access log". Row history is kept by PostgreSQL triggers; on SQLite
@@ -250,14 +264,10 @@ PGHISTORY_APPEND_ONLY = True
 # still records who made each change (a no-op on SQLite).
 PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE = True
 # The admin's "Events" page (before/after of every change) with the user and URL of each change;
-# audit.admin.EventsAdmin hides the page on SQLite, where its SQL cannot run.
+# audit.admin.EventsAdmin makes it list nothing on SQLite, where its SQL cannot run.
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 PGHISTORY_ADMIN_CLASS = "audit.admin.EventsAdmin"
-# The proxy flag as a setting: audit.access_log.client_ip trusts X-Forwarded-For only behind it.
-USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
-# National IDs and G-codes are masked in everything the console handler writes and in error
-# reports (the DEBUG page, and the mail to ADMINS when that is set).
-LOGGING["filters"] = {**LOGGING.get("filters", {}), "redact_ids": {"()": "audit.redaction.RedactIdsFilter"}}
-LOGGING["handlers"]["console"]["filters"] = [*LOGGING["handlers"]["console"].get("filters", []), "redact_ids"]
+# National IDs and G-codes are masked in logs (LOGGING above) and in error reports (the DEBUG
+# page, and the mail to ADMINS when that is set).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "audit.redaction.IdRedactingExceptionReporterFilter"
 DEFAULT_EXCEPTION_REPORTER = "audit.redaction.IdRedactingExceptionReporter"

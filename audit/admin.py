@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scope_for
 
-from .models import AccessLog, SupportAssignmentEvent, UniversityEvent, UserEvent
+from .models import AccessLog, MembershipEvent, SupportAssignmentEvent, UniversityEvent, UserEvent
 from .tracking import history_is_recorded
 
 
@@ -84,18 +84,17 @@ class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
         return (event.pgh_context.metadata.get("url") if event.pgh_context_id else None) or "-"
 
 
-for event_model in (UniversityEvent, SupportAssignmentEvent, UserEvent):
+for event_model in (UniversityEvent, SupportAssignmentEvent, UserEvent, MembershipEvent):
     admin.site.register(event_model, EventAdmin)
 
 
 class EventsAdmin(ReadOnlyAdminMixin, pghistory.admin.EventsAdmin):
     """pghistory's page of all events, each with its before/after values, user and URL
-    (PGHISTORY_ADMIN_CLASS). Its query is PostgreSQL SQL, so on the SQLite embedded default,
-    where no events exist, the page is hidden instead of failing.
+    (PGHISTORY_ADMIN_CLASS). Its query is PostgreSQL SQL; on the SQLite embedded default, where
+    no events exist, the page lists nothing instead of failing.
     """
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return history_is_recorded() and super().has_module_permission(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return history_is_recorded() and super().has_view_permission(request, obj)
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        if not history_is_recorded():
+            return self.model.no_objects.none()
+        return super().get_queryset(request)

@@ -4,7 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import Membership, User
 from universities.models import SupportAssignment, University
 
 from .tracking import track
@@ -39,10 +39,19 @@ class TrackedUser(User):
         default_permissions = ()
 
 
+# Who was given which role, and who took it away.
+@track()
+class TrackedMembership(Membership):
+    class Meta:
+        proxy = True
+        default_permissions = ()
+
+
 # The event models @track() created above, named here for imports (audit.admin, tests).
 UniversityEvent = TrackedUniversity.pgh_event_model
 SupportAssignmentEvent = TrackedSupportAssignment.pgh_event_model
 UserEvent = TrackedUser.pgh_event_model
+MembershipEvent = TrackedMembership.pgh_event_model
 
 
 # --- Access log --------------------------------------------------------------------------------

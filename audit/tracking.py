@@ -73,6 +73,7 @@ def context(**metadata: Any) -> Iterator[None]:
         with audit.tracking.context(command="load_demo_data"):
         with audit.tracking.context(task="targets.commit_upload", user=upload.uploaded_by_id):
 
+    `user` is a user's id, as the middleware stores it (the admin pages look the user up by it).
     pghistory.context itself prefixes PostgreSQL-only SQL to every write, which breaks writes on
     SQLite; this one does nothing there (nothing is recorded on SQLite anyway).
     """

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.tracking import context as audit_context
 from provinces.demo_data import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -15,6 +16,10 @@ class Command(BaseCommand):
     help = "Load the demo data set (idempotent). Everything it creates is marked as demo."
 
     def handle(self, *args, **options) -> None:
+        with audit_context(command="load_demo_data"):
+            self._handle()
+
+    def _handle(self) -> None:
         if not Province.objects.exists():
             raise CommandError("Load the reference data first: python manage.py load_reference_data")
         created = load_demo_assignments()

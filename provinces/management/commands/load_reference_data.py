@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.tracking import context as audit_context
 from provinces.reference_data import load_admin_areas
 from universities.reference_data import load_universities
 
@@ -9,6 +10,10 @@ class Command(BaseCommand):
     help = "Load Thailand's regions, provinces, districts, sub-districts and the 8 universities (idempotent)."
 
     def handle(self, *args, **options) -> None:
+        with audit_context(command="load_reference_data"):
+            self._handle()
+
+    def _handle(self) -> None:
         with transaction.atomic():
             results = load_admin_areas()
             results["universities"] = load_universities()
