@@ -120,3 +120,11 @@ def test_home_page_query_count_does_not_grow_with_the_data(cast, client_for, dja
     with django_assert_max_num_queries(8):
         response = client.get("/")
     assert response.status_code == 200
+
+
+def test_staff_without_a_role_sees_nothing_in_admin(client_for):
+    staff = make_user("staff.nobody@example.org", staff=True)
+    client = client_for(staff)
+    assert client.get("/admin/").context["app_list"] == []
+    for url in ("/admin/provinces/province/", "/admin/universities/supportassignment/", "/admin/accounts/user/"):
+        assert client.get(url).status_code == 403

@@ -67,6 +67,11 @@ def test_login_page_speaks_thai_by_default(client):
     assert "เข้าสู่ระบบ" in html
 
 
+def test_thai_comes_first_even_for_a_browser_set_to_english(client):
+    response = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert '<html lang="th">' in response.content.decode()
+
+
 def test_login_page_in_english_after_switching(client):
     response = client.post(reverse("set_language"), {"language": "en", "next": "/accounts/login/"}, follow=True)
     html = response.content.decode()
