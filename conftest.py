@@ -45,11 +45,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     Every test runs in a transaction that is rolled back, so this stays for the whole session.
     """
     from provinces.reference_data import load_admin_areas
+    from targets.reference_data import load_target_reference_data
     from universities.reference_data import load_universities
 
     with django_db_blocker.unblock():
         load_admin_areas()
         load_universities()
+        load_target_reference_data()
 
 
 @pytest.fixture(autouse=True)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "accounts",
     "provinces",
     "universities",
+    "reports",
     "meetings",
     "targets",
 ]
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.access",
             ],
         },
     },

@@ -14,6 +14,9 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("provinces/", include("provinces.urls")),
+    path("reports/", include("reports.urls")),
+    path("universities/", include("universities.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -5,6 +5,8 @@ are append-only in the database as well (audit/models.py, PGHISTORY_APPEND_ONLY)
 """
 
 import pghistory.admin
+import pghistory.models
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -15,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scope_for
 
-from .models import AccessLog, MembershipEvent, SupportAssignmentEvent, UniversityEvent, UserEvent
+from .models import AccessLog
 from .tracking import history_is_recorded
 
 
@@ -84,8 +86,10 @@ class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
         return (event.pgh_context.metadata.get("url") if event.pgh_context_id else None) or "-"
 
 
-for event_model in (UniversityEvent, SupportAssignmentEvent, UserEvent, MembershipEvent):
-    admin.site.register(event_model, EventAdmin)
+# Every event model of the audit app (one per tracked model) gets its read-only page.
+for event_model in apps.get_app_config("audit").get_models():
+    if issubclass(event_model, pghistory.models.Event):
+        admin.site.register(event_model, EventAdmin)
 
 
 class EventsAdmin(ReadOnlyAdminMixin, pghistory.admin.EventsAdmin):

@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
+from audit.tracking import track
 
 
 class ProvinceQuerySet(ProvinceScopedQuerySet):
@@ -100,3 +101,121 @@ class SubDistrict(BilingualName):
                 condition=models.Q(code__gte=100000, code__lte=999999), name="subdistrict_code_6_digits"
             ),
         ]
+
+
+# --- The provincial working group and its plan ---------------------------------------------------
+
+
+class WorkingGroupMemberQuerySet(ProvinceScopedQuerySet):
+    def active(self, on=None) -> "WorkingGroupMemberQuerySet":
+        """Members whose active period includes `on` (today by default)."""
+        from django.utils import timezone
+
+        on = on or timezone.localdate()
+        return self.filter(
+            models.Q(active_from__isnull=True) | models.Q(active_from__lte=on),
+            models.Q(active_until__isnull=True) | models.Q(active_until__gte=on),
+        )
+
+
+@track()
+class WorkingGroupMember(models.Model):
+    """A member of a province's working group (คณะทำงานระดับจังหวัด)."""
+
+    class GroupRole(models.TextChoices):
+        CHAIR = "chair", _("chair")
+        SECRETARY = "secretary", _("secretary")
+        COORDINATOR = "coordinator", _("coordinator")
+        MEMBER = "member", _("member")
+
+    province = models.ForeignKey(Province, models.PROTECT, related_name="working_group", verbose_name=_("province"))
+    name = models.CharField(_("name"), max_length=200)
+    position = models.CharField(_("position"), max_length=200, blank=True)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    group_role = models.CharField(
+        _("role in the group"), max_length=16, choices=GroupRole.choices, default=GroupRole.MEMBER
+    )
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    active_from = models.DateField(_("active from"), null=True, blank=True)
+    active_until = models.DateField(_("active until"), null=True, blank=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+
+    objects = WorkingGroupMemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["province", "group_role", "name"]
+        verbose_name = _("working-group member")
+        verbose_name_plural = _("working-group members")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(active_until__isnull=True)
+                | models.Q(active_from__isnull=True)
+                | models.Q(active_until__gte=models.F("active_from")),
+                name="working_group_member_period_in_order",
+                violation_error_message=_("The end of the active period is before its start."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_group_role_display()})"
+
+
+@track()
+class ProvincialPlan(models.Model):
+    """A province's plan for one fiscal year: its strategy and numeric goals (PlanGoal)."""
+
+    province = models.ForeignKey(Province, models.PROTECT, related_name="plans", verbose_name=_("province"))
+    fiscal_year = models.PositiveSmallIntegerField(_("fiscal year (B.E.)"))
+    strategy = models.TextField(_("strategy"), blank=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ProvinceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-fiscal_year", "province"]
+        verbose_name = _("provincial plan")
+        verbose_name_plural = _("provincial plans")
+        constraints = [
+            models.UniqueConstraint(fields=["province", "fiscal_year"], name="plan_once_per_province_year"),
+            models.CheckConstraint(
+                condition=models.Q(fiscal_year__gte=2560, fiscal_year__lte=2700),
+                name="plan_fiscal_year_is_buddhist_era",
+                violation_error_message=_("Give the fiscal year in the Buddhist Era (e.g. 2567)."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Plan of %(province)s, fiscal year %(year)s") % {"province": self.province, "year": self.fiscal_year}
+
+
+class PlanGoalQuerySet(ProvinceScopedQuerySet):
+    province_path = "plan__province"
+
+
+@track()
+class PlanGoal(models.Model):
+    """How many people of a category the plan means to bring to an outcome, e.g. 300 out-of-school
+    children returned to learning. The progress summaries compare the records against these."""
+
+    plan = models.ForeignKey(ProvincialPlan, models.CASCADE, related_name="goals", verbose_name=_("plan"))
+    category = models.ForeignKey(
+        "targets.Category", models.PROTECT, related_name="+", verbose_name=_("target-group category")
+    )
+    outcome = models.ForeignKey("targets.Outcome", models.PROTECT, related_name="+", verbose_name=_("outcome"))
+    target = models.PositiveIntegerField(_("goal (people)"))
+
+    objects = PlanGoalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "category__sort_order", "outcome__sort_order"]
+        verbose_name = _("plan goal")
+        verbose_name_plural = _("plan goals")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "category", "outcome"], name="plan_goal_once_per_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} → {self.outcome}: {self.target}"

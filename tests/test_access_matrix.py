@@ -12,111 +12,18 @@ never get a 200 for them where the data is scoped.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
+from django.apps import apps
 from django.contrib.admin.sites import site as admin_site
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import CAST, PROVINCE_B
+from tests.matrix import ADMIN_KINDS, LOGIN, REDIRECT, STAFF, Case, admin, everyone, province_b_work, signed_in
 
 pytestmark = pytest.mark.django_db
-
-LOGIN = "login"  # 302 to /accounts/login/ or /admin/login/
-REDIRECT = "redirect"  # any other 302
-STAFF = ("eef_admin", "coordinator_a", "coordinator_b")
-
-
-def everyone(outcome) -> dict:
-    return dict.fromkeys(CAST, outcome)
-
-
-def signed_in(outcome, anonymous=LOGIN, **overrides) -> dict:
-    return {**everyone(outcome), "anonymous": anonymous, **overrides}
-
-
-def admin(eef, coordinator_a, coordinator_b) -> dict:
-    """Django admin: staff as given; everyone else is sent to sign in."""
-    return {
-        **everyone(LOGIN),
-        "eef_admin": eef,
-        "coordinator_a": coordinator_a,
-        "coordinator_b": coordinator_b,
-    }
-
-
-@dataclass
-class Case:
-    url: str | Callable[[dict], str]
-    expected: dict
-    method: str = "get"
-    data: dict = field(default_factory=dict)
-
-
-# --- Django admin, per model ---------------------------------------------------------------------
-# (changelist, add, change, history, delete) for staff: (eef_admin, coordinator_a, coordinator_b).
-# The object is province B's (or coordinator B's own row).
-_ = None
-ADMIN_KINDS = {
-    # EEF admins only: accounts, roles.
-    "national": {
-        "changelist": (200, 403, 403),
-        "add": (200, 403, 403),
-        "change": (200, 403, 403),
-        "history": (200, 404, 403),
-        "delete": (200, 403, 403),
-    },
-    # EEF admins only, and nobody edits (two-factor devices: view and remove).
-    "national_view_delete": {
-        "changelist": (200, 403, 403),
-        "add": (403, 403, 403),
-        "change": (200, 403, 403),
-        "history": (200, 404, 403),
-        "delete": (200, 403, 403),
-    },
-    # Reference rows anyone with a role reads; nobody edits in admin.
-    "reference_all": {
-        "changelist": (200, 200, 200),
-        "add": (403, 403, 403),
-        "change": (200, 200, 200),
-        "history": (200, 200, 200),
-        "delete": (403, 403, 403),
-    },
-    # Reference rows scoped to the user's provinces; nobody edits in admin.
-    "reference_scoped": {
-        "changelist": (200, 200, 200),
-        "add": (403, 403, 403),
-        "change": (200, 404, 200),
-        "history": (200, 404, 200),
-        "delete": (403, 403, 403),
-    },
-    # Read by anyone with a role, written by EEF admins.
-    "role_view_national_write": {
-        "changelist": (200, 200, 200),
-        "add": (200, 403, 403),
-        "change": (200, 200, 200),
-        "history": (200, 200, 200),
-        "delete": (200, 403, 403),
-    },
-    # Province-scoped reading, EEF admins write.
-    "scoped_view_national_write": {
-        "changelist": (200, 200, 200),
-        "add": (200, 403, 403),
-        "change": (200, 404, 200),
-        "history": (200, 404, 200),
-        "delete": (200, 403, 403),
-    },
-    # The audit trail and the access log: EEF admins read, nobody writes.
-    "national_read_only": {
-        "changelist": (200, 403, 403),
-        "add": (403, 403, 403),
-        "change": (200, 403, 403),
-        "history": (200, 403, 403),
-        "delete": (403, 403, 403),
-    },
-}
 
 ADMIN_MODELS = {
     "accounts.user": "national",
@@ -134,6 +41,12 @@ ADMIN_MODELS = {
     "audit.userevent": "national_read_only",
     "audit.membershipevent": "national_read_only",
     "pghistory.middlewareevents": "national_read_only",
+    "audit.workinggroupmemberevent": "national_read_only",
+    "audit.provincialplanevent": "national_read_only",
+    "audit.plangoalevent": "national_read_only",
+    "audit.progressreportevent": "national_read_only",
+    "audit.supportactivityevent": "national_read_only",
+    "audit.capacityrequestevent": "national_read_only",
 }
 
 
@@ -146,7 +59,7 @@ def _objects(cast) -> dict:
     from provinces.models import District, Province, Region, SubDistrict
     from universities.models import SupportAssignment, University
 
-    return {
+    objects = {
         "accounts.user": cast.coordinator_b,
         "accounts.membership": cast.coordinator_b.memberships.get(),
         "mfa.authenticator": Authenticator.objects.get(user=cast.coordinator_b),
@@ -163,12 +76,18 @@ def _objects(cast) -> dict:
         "audit.userevent": UserEvent.objects.filter(pgh_obj=cast.coordinator_b).first(),
         "audit.membershipevent": MembershipEvent.objects.filter(user=cast.coordinator_b).first(),
         "pghistory.middlewareevents": MiddlewareEvents.objects.first() if connection.vendor == "postgresql" else None,
+        **province_b_work(cast),
     }
+    # Every audit event model: its first event (written by the triggers above; none on SQLite).
+    for label in ADMIN_MODELS:
+        if label.startswith("audit.") and label.endswith("event") and label not in objects:
+            objects[label] = apps.get_model(label).objects.first()
+    return objects
 
 
-def _admin_rows() -> dict[str, list[Case]]:
+def _admin_rows(models: dict[str, str]) -> dict[str, list[Case]]:
     rows: dict[str, list[Case]] = {}
-    for label, kind in ADMIN_MODELS.items():
+    for label, kind in models.items():
         app, model = label.split(".")
         base = f"admin/{app}/{model}/"
         expected = ADMIN_KINDS[kind]
@@ -264,8 +183,32 @@ ROWS: dict[str, list[Case]] = {
     "admin/accounts/user/<id>/password/": [
         Case(lambda ctx: f"/admin/accounts/user/{ctx['cast'].coordinator_b.pk}/password/", admin(200, 403, 403))
     ],
-    **_admin_rows(),
+    **_admin_rows(ADMIN_MODELS),
 }
+
+
+def _feature_rows() -> dict[str, list[Case]]:
+    """Rows that each feature keeps beside its tests: tests/matrix_rows/<feature>.py defines ROWS."""
+    import importlib
+    import pkgutil
+
+    from tests import matrix_rows
+
+    rows: dict[str, list[Case]] = {}
+    for module in pkgutil.iter_modules(matrix_rows.__path__):
+        feature = importlib.import_module(f"tests.matrix_rows.{module.name}")
+        overlap = set(rows) & set(feature.ROWS) | set(ROWS) & set(feature.ROWS)
+        assert not overlap, f"{module.name} repeats rows: {overlap}"
+        rows.update(feature.ROWS)
+        # Admin models of the feature: their generated rows join too.
+        extra_admin = getattr(feature, "ADMIN_MODELS", {})
+        assert not set(extra_admin) & set(ADMIN_MODELS), f"{module.name} repeats admin models"
+        ADMIN_MODELS.update(extra_admin)
+        rows.update(_admin_rows(extra_admin))
+    return rows
+
+
+ROWS.update(_feature_rows())
 
 
 def _app_list_row(route: str) -> list[Case]:

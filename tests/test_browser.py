@@ -17,6 +17,7 @@ from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
 from provinces.demo_data import load_demo_assignments
 from provinces.reference_data import load_admin_areas
+from targets.reference_data import load_target_reference_data
 from universities.reference_data import load_universities
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,7 @@ def reference_data_restored_after(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_admin_areas()
         load_universities()
+        load_target_reference_data()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
+from audit.tracking import track
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, scope_for
 from provinces.models import BilingualName, Province
 
@@ -92,3 +93,167 @@ class SupportAssignment(models.Model):
     def __str__(self) -> str:
         role = _("lead") if self.is_lead else _("support")
         return f"{self.university.code} → {self.province} ({self.fiscal_year}, {role})"
+
+
+# --- What the support teams do -------------------------------------------------------------------
+
+
+class SupportRole(models.IntegerChoices):
+    """The four roles of a support team toward its provinces (../shared/DOMAIN.md)."""
+
+    COORDINATION = 1, _("1. Coordination and communication")
+    CAPACITY = 2, _("2. Capacity development")
+    DATA = 3, _("3. Data for planning")
+    ACADEMIC = 4, _("4. Academic support")
+
+
+class UniversityWorkQuerySet(ProvinceScopedQuerySet):
+    """Work of a university in a province: seen by the province's people and by the university's
+    team (in every year), written by the university's team and EEF/IPSR."""
+
+    def visible_to(self, user) -> "UniversityWorkQuerySet":
+        scope = scope_for(user)
+        if scope.national or not scope.universities:
+            return super().visible_to(user)
+        return self.filter(
+            models.Q(province__in=scope.readable_provinces) | models.Q(university__in=scope.universities)
+        )
+
+    def handled_by(self, user) -> "UniversityWorkQuerySet":
+        """Rows the user may write as a member of the university's team (or as an EEF admin)."""
+        scope = scope_for(user)
+        if scope.national:
+            return self
+        return self.filter(university__in=scope.universities) if scope.universities else self.none()
+
+    def writable_by(self, user) -> "UniversityWorkQuerySet":
+        return self.handled_by(user)
+
+
+def activity_attachment_path(activity: "SupportActivity", filename: str) -> str:
+    return f"activities/{activity.university_id}/{filename}"
+
+
+@track()
+class SupportActivity(models.Model):
+    """A support team's activity with a province, under one of the four roles."""
+
+    university = models.ForeignKey(University, models.PROTECT, related_name="activities", verbose_name=_("university"))
+    province = models.ForeignKey(
+        Province, models.PROTECT, related_name="support_activities", verbose_name=_("province")
+    )
+    role = models.PositiveSmallIntegerField(_("support role"), choices=SupportRole.choices)
+    date = models.DateField(_("date"))
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    participants = models.PositiveIntegerField(_("participants"), null=True, blank=True)
+    attachment = models.FileField(_("attachment"), upload_to=activity_attachment_path, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+
+    objects = UniversityWorkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+        verbose_name = _("support activity")
+        verbose_name_plural = _("support activities")
+        indexes = [
+            models.Index(fields=["university", "date"]),
+            models.Index(fields=["province", "date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.title}"
+
+
+class CapacityRequestQuerySet(UniversityWorkQuerySet):
+    def open(self) -> "CapacityRequestQuerySet":
+        return self.filter(status__in=CapacityRequest.OPEN_STATUSES)
+
+    def overdue(self, today=None) -> "CapacityRequestQuerySet":
+        """Asked-for date passed and not delivered yet."""
+        from django.utils import timezone
+
+        return self.open().filter(desired_date__lt=today or timezone.localdate())
+
+    def requested_by(self, user) -> "CapacityRequestQuerySet":
+        """Requests the user may act on for the province (file, rate): its coordinators, EEF admins."""
+        return ProvinceScopedQuerySet.writable_by(self, user)
+
+
+@track()
+class CapacityRequest(models.Model):
+    """A province asks its lead university for capacity development (role 2), handled like a ticket."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        ACCEPTED = "accepted", _("accepted")
+        SCHEDULED = "scheduled", _("scheduled")
+        DELIVERED = "delivered", _("delivered")
+        CLOSED = "closed", _("closed")
+        DECLINED = "declined", _("declined")
+
+    OPEN_STATUSES = (Status.OPEN, Status.ACCEPTED, Status.SCHEDULED)
+
+    province = models.ForeignKey(Province, models.PROTECT, related_name="capacity_requests", verbose_name=_("province"))
+    university = models.ForeignKey(
+        University, models.PROTECT, related_name="capacity_requests", verbose_name=_("university")
+    )
+    topic = models.CharField(_("topic"), max_length=200)
+    need = models.TextField(_("what is needed"))
+    desired_date = models.DateField(_("desired date"))
+    participants = models.PositiveIntegerField(_("participants"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    scheduled_for = models.DateField(_("scheduled for"), null=True, blank=True)
+    decline_reason = models.TextField(_("reason for declining"), blank=True)
+    delivered_activity = models.OneToOneField(
+        SupportActivity,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="capacity_request",
+        verbose_name=_("delivered as"),
+    )
+    rating = models.PositiveSmallIntegerField(_("rating (1–5)"), null=True, blank=True)
+    feedback = models.TextField(_("feedback"), blank=True)
+    requested_by = models.ForeignKey(
+        "accounts.User", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("requested by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+
+    objects = CapacityRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["desired_date", "pk"]
+        verbose_name = _("capacity request")
+        verbose_name_plural = _("capacity requests")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="capacity_request_rating_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="declined") | ~models.Q(decline_reason=""),
+                name="capacity_request_decline_has_reason",
+                violation_error_message=_("Say why the request is declined."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(status__in=["delivered", "closed"]),
+                name="capacity_request_rated_after_delivery",
+            ),
+        ]
+        indexes = [models.Index(fields=["university", "status"]), models.Index(fields=["province", "status"])]
+
+    def __str__(self) -> str:
+        return self.topic
+
+    @property
+    def is_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return self.status in self.OPEN_STATUSES and self.desired_date < timezone.localdate()

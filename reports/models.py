@@ -1,0 +1,158 @@
+"""Provincial progress reports: the fixed agenda of every meeting (../shared/DOMAIN.md).
+
+A report moves draft → submitted → reviewed (by the province's lead university team) → accepted
+(by EEF/IPSR), or is sent back to draft with a comment at any step; an accepted report is locked.
+Every move is one call of `reports.services.transition` and leaves a ReportEvent.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from abe_portal.buddhist_dates import fiscal_year_bounds
+from accounts.access import ProvinceScopedQuerySet
+from audit.tracking import track
+from provinces.models import Province
+
+# The five sections of a report, in their fixed order: (field name, label).
+SECTIONS = (
+    ("situation", _("Situation overview")),
+    ("mechanisms", _("Key mechanisms")),
+    ("progress", _("Progress")),
+    ("recommendations", _("Recommendations")),
+    ("lessons_learned", _("Lessons learned")),
+)
+
+
+class Period(models.TextChoices):
+    """A quarter or half of the fiscal year (which starts in October)."""
+
+    Q1 = "Q1", _("Quarter 1 (Oct–Dec)")
+    Q2 = "Q2", _("Quarter 2 (Jan–Mar)")
+    Q3 = "Q3", _("Quarter 3 (Apr–Jun)")
+    Q4 = "Q4", _("Quarter 4 (Jul–Sep)")
+    H1 = "H1", _("First half (Oct–Mar)")
+    H2 = "H2", _("Second half (Apr–Sep)")
+
+
+# Months after the fiscal year's start (October) at which each period begins and ends.
+_PERIOD_MONTHS = {"Q1": (0, 3), "Q2": (3, 6), "Q3": (6, 9), "Q4": (9, 12), "H1": (0, 6), "H2": (6, 12)}
+
+
+def period_bounds(fiscal_year: int, period: str) -> tuple[datetime.date, datetime.date]:
+    """First and last day of a period of a fiscal year (พ.ศ.)."""
+    start_of_year, _end = fiscal_year_bounds(fiscal_year)
+    first, last = _PERIOD_MONTHS[period]
+
+    def month_start(offset: int) -> datetime.date:
+        month = start_of_year.month - 1 + offset
+        return datetime.date(start_of_year.year + month // 12, month % 12 + 1, 1)
+
+    return month_start(first), month_start(last) - datetime.timedelta(days=1)
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    SUBMITTED = "submitted", _("submitted")
+    REVIEWED = "reviewed", _("reviewed")
+    ACCEPTED = "accepted", _("accepted")
+
+
+class ProgressReportQuerySet(ProvinceScopedQuerySet):
+    def for_period(self, fiscal_year: int, period: str) -> "ProgressReportQuerySet":
+        return self.filter(fiscal_year=fiscal_year, period=period)
+
+
+@track()
+class ProgressReport(models.Model):
+    province = models.ForeignKey(Province, models.PROTECT, related_name="progress_reports", verbose_name=_("province"))
+    fiscal_year = models.PositiveSmallIntegerField(_("fiscal year (B.E.)"))
+    period = models.CharField(_("period"), max_length=2, choices=Period.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    situation = models.TextField(_("Situation overview"), blank=True)
+    mechanisms = models.TextField(_("Key mechanisms"), blank=True)
+    progress = models.TextField(_("Progress"), blank=True)
+    recommendations = models.TextField(_("Recommendations"), blank=True)
+    lessons_learned = models.TextField(_("Lessons learned"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+
+    objects = ProgressReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-fiscal_year", "-period", "province"]
+        verbose_name = _("progress report")
+        verbose_name_plural = _("progress reports")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["province", "fiscal_year", "period"], name="report_once_per_province_period"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fiscal_year__gte=2560, fiscal_year__lte=2700),
+                name="report_fiscal_year_is_buddhist_era",
+                violation_error_message=_("Give the fiscal year in the Buddhist Era (e.g. 2567)."),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "fiscal_year"])]
+
+    def __str__(self) -> str:
+        return f"{self.province} · {self.fiscal_year} {self.get_period_display()}"
+
+    @property
+    def is_locked(self) -> bool:
+        """An accepted report is final: nobody edits or moves it."""
+        return self.status == Status.ACCEPTED
+
+    @property
+    def is_editable(self) -> bool:
+        """Only a draft is written; a submitted report waits for review (or to be sent back)."""
+        return self.status == Status.DRAFT
+
+    def sections(self) -> list[tuple[str, str, str]]:
+        """(field, label, text) of the five sections, in order."""
+        return [(name, label, getattr(self, name)) for name, label in SECTIONS]
+
+
+class ReportEventQuerySet(ProvinceScopedQuerySet):
+    province_path = "report__province"
+
+
+class ReportEvent(models.Model):
+    """One step of a report's workflow: who moved it from where to where, when, and why."""
+
+    class Action(models.TextChoices):
+        SUBMIT = "submit", _("submitted")
+        REVIEW = "review", _("reviewed")
+        ACCEPT = "accept", _("accepted")
+        RETURN = "return", _("sent back")
+
+    report = models.ForeignKey(ProgressReport, models.CASCADE, related_name="events", verbose_name=_("report"))
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    from_status = models.CharField(_("from"), max_length=16, choices=Status.choices)
+    to_status = models.CharField(_("to"), max_length=16, choices=Status.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("by"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    objects = ReportEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["report", "created_at", "pk"]
+        verbose_name = _("report step")
+        verbose_name_plural = _("report steps")
+        constraints = [
+            # Sending back always says why.
+            models.CheckConstraint(
+                condition=~models.Q(action="return") | ~models.Q(comment=""),
+                name="report_return_has_comment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report}: {self.get_action_display()}"

@@ -1,0 +1,54 @@
+"""The default categories and outcomes (../shared/DOMAIN.md, "Target groups and their records").
+
+Only missing rows are created: admins may rename or retire a default row, and a rerun keeps
+their change.
+"""
+
+from django.db import transaction
+
+from .models import Category, Outcome
+
+CATEGORIES = [
+    # code, Thai, English
+    ("out-of-school", "เด็กและเยาวชนนอกระบบการศึกษา", "Out of school"),
+    ("at-risk", "กลุ่มเสี่ยงหลุดออกจากระบบ", "At risk of dropping out"),
+    ("poor-student", "นักเรียนยากจน/ยากจนพิเศษ", "Poor or extremely poor student"),
+    ("early-childhood", "เด็กปฐมวัย", "Early childhood"),
+    ("disability", "เด็กพิการ", "With disability"),
+    ("working-age-youth", "เยาวชนวัยแรงงาน", "Working-age youth"),
+]
+
+OUTCOMES = [
+    # code, Thai, English, counts as
+    ("returned-to-school", "กลับเข้าสู่ระบบการศึกษา", "Returned to school", Outcome.Group.RETURNED_TO_LEARNING),
+    (
+        "flexible-learning",
+        "การศึกษาทางเลือก/กศน.",
+        "In flexible or non-formal learning",
+        Outcome.Group.RETURNED_TO_LEARNING,
+    ),
+    ("vocational", "ฝึกอาชีพ", "Vocational skills or Learn-to-Earn", Outcome.Group.RETURNED_TO_LEARNING),
+    ("kept-in-school", "ป้องกันการหลุด", "Kept in school", Outcome.Group.KEPT_IN_SCHOOL),
+    ("referred", "ส่งต่อหน่วยงาน", "Referred to another agency", Outcome.Group.OTHER),
+    ("not-found", "ไม่พบตัว/ย้ายออก", "Not found or moved away", Outcome.Group.OTHER),
+]
+
+
+@transaction.atomic
+def load_target_reference_data() -> dict[str, int]:
+    """Create the default rows that are missing; return how many of each were created."""
+    have = set(Category.objects.values_list("code", flat=True))
+    new_categories = [
+        Category(code=code, name_th=th, name_en=en, sort_order=i * 10)
+        for i, (code, th, en) in enumerate(CATEGORIES, start=1)
+        if code not in have
+    ]
+    Category.objects.bulk_create(new_categories)
+    have = set(Outcome.objects.values_list("code", flat=True))
+    new_outcomes = [
+        Outcome(code=code, name_th=th, name_en=en, group=group, sort_order=i * 10)
+        for i, (code, th, en, group) in enumerate(OUTCOMES, start=1)
+        if code not in have
+    ]
+    Outcome.objects.bulk_create(new_outcomes)
+    return {"categories": len(new_categories), "outcomes": len(new_outcomes)}

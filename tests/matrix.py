@@ -1,0 +1,143 @@
+"""The vocabulary of the access matrix (tests/test_access_matrix.py, tests/matrix_rows/).
+
+An expectation maps each member of the cast (conftest.CAST) to what they must get: a status code,
+LOGIN for a redirect to a sign-in page, REDIRECT for any other redirect.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conftest import CAST
+
+LOGIN = "login"  # 302 to /accounts/login/ or /admin/login/
+REDIRECT = "redirect"  # any other 302
+STAFF = ("eef_admin", "coordinator_a", "coordinator_b")
+
+
+def everyone(outcome) -> dict:
+    return dict.fromkeys(CAST, outcome)
+
+
+def signed_in(outcome, anonymous=LOGIN, **overrides) -> dict:
+    return {**everyone(outcome), "anonymous": anonymous, **overrides}
+
+
+def admin(eef, coordinator_a, coordinator_b) -> dict:
+    """Django admin: staff as given; everyone else is sent to sign in."""
+    return {
+        **everyone(LOGIN),
+        "eef_admin": eef,
+        "coordinator_a": coordinator_a,
+        "coordinator_b": coordinator_b,
+    }
+
+
+@dataclass
+class Case:
+    url: str | Callable[[dict], str]
+    expected: dict
+    method: str = "get"
+    data: dict = field(default_factory=dict)
+
+
+# --- Django admin, per model ---------------------------------------------------------------------
+# (changelist, add, change, history, delete) for staff: (eef_admin, coordinator_a, coordinator_b).
+# The object is province B's (or coordinator B's own row).
+ADMIN_KINDS = {
+    # EEF admins only: accounts, roles.
+    "national": {
+        "changelist": (200, 403, 403),
+        "add": (200, 403, 403),
+        "change": (200, 403, 403),
+        "history": (200, 404, 403),
+        "delete": (200, 403, 403),
+    },
+    # EEF admins only, and nobody edits (two-factor devices: view and remove).
+    "national_view_delete": {
+        "changelist": (200, 403, 403),
+        "add": (403, 403, 403),
+        "change": (200, 403, 403),
+        "history": (200, 404, 403),
+        "delete": (200, 403, 403),
+    },
+    # Reference rows anyone with a role reads; nobody edits in admin.
+    "reference_all": {
+        "changelist": (200, 200, 200),
+        "add": (403, 403, 403),
+        "change": (200, 200, 200),
+        "history": (200, 200, 200),
+        "delete": (403, 403, 403),
+    },
+    # Reference rows scoped to the user's provinces; nobody edits in admin.
+    "reference_scoped": {
+        "changelist": (200, 200, 200),
+        "add": (403, 403, 403),
+        "change": (200, 404, 200),
+        "history": (200, 404, 200),
+        "delete": (403, 403, 403),
+    },
+    # Read by anyone with a role, written by EEF admins.
+    "role_view_national_write": {
+        "changelist": (200, 200, 200),
+        "add": (200, 403, 403),
+        "change": (200, 200, 200),
+        "history": (200, 200, 200),
+        "delete": (200, 403, 403),
+    },
+    # Province-scoped reading, EEF admins write.
+    "scoped_view_national_write": {
+        "changelist": (200, 200, 200),
+        "add": (200, 403, 403),
+        "change": (200, 404, 200),
+        "history": (200, 404, 200),
+        "delete": (200, 403, 403),
+    },
+    # The audit trail and the access log: EEF admins read, nobody writes.
+    "national_read_only": {
+        "changelist": (200, 403, 403),
+        "add": (403, 403, 403),
+        "change": (200, 403, 403),
+        "history": (200, 403, 403),
+        "delete": (403, 403, 403),
+    },
+}
+
+
+def province_b_work(cast) -> dict:
+    """One row of each kind of provincial work, all of province B (พะเยา, led by UP): the objects
+    the feature rows (tests/matrix_rows/) use, keyed by model label. Coordinator A must never
+    get a 200 for them; coordinator B and the EEF admin may."""
+    import datetime
+
+    from conftest import PROVINCE_B
+    from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
+    from reports.models import ProgressReport
+    from targets.models import Category, Outcome
+    from universities.models import CapacityRequest, SupportActivity, SupportRole, University
+
+    up = University.objects.get(code="UP")
+    plan = ProvincialPlan.objects.create(province_id=PROVINCE_B, fiscal_year=2567, strategy="แผน")
+    activity = SupportActivity.objects.create(
+        university=up, province_id=PROVINCE_B, role=SupportRole.DATA, date=datetime.date(2024, 1, 15), title="อบรม"
+    )
+    return {
+        "provinces.workinggroupmember": WorkingGroupMember.objects.create(
+            province_id=PROVINCE_B, name="นายสมชาย ใจดี", group_role=WorkingGroupMember.GroupRole.CHAIR
+        ),
+        "provinces.provincialplan": plan,
+        "provinces.plangoal": PlanGoal.objects.create(
+            plan=plan, category=Category.objects.first(), outcome=Outcome.objects.first(), target=300
+        ),
+        "reports.progressreport": ProgressReport.objects.create(
+            province_id=PROVINCE_B, fiscal_year=2567, period="Q1", created_by=cast.coordinator_b
+        ),
+        "universities.supportactivity": activity,
+        "universities.capacityrequest": CapacityRequest.objects.create(
+            province_id=PROVINCE_B,
+            university=up,
+            topic="การใช้ข้อมูล",
+            need="อบรมการวิเคราะห์ข้อมูล",
+            desired_date=datetime.date(2024, 2, 1),
+            requested_by=cast.coordinator_b,
+        ),
+    }
