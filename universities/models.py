@@ -2,8 +2,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
-from audit.tracking import track
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, scope_for
+from audit.tracking import track
 from provinces.models import BilingualName, Province
 
 # Fiscal years are พ.ศ. years; this window keeps a ค.ศ. year (2024) from slipping in by mistake.
