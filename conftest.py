@@ -55,11 +55,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _production_rules(settings):
-    """Tests see the rules of production: two-factor required for admins, a fresh cache (rate limits)."""
+def _production_rules(settings, tmp_path):
+    """Tests see the rules of production: two-factor required for admins, a fresh cache (rate limits).
+    Uploaded files go to a temporary folder, never into the project's media/."""
     from django.core.cache import cache
 
     settings.ABE_REQUIRE_MFA = True
+    settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()
     yield
     cache.clear()

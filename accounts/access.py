@@ -17,6 +17,7 @@ decides access.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeVar
 
 from django.apps import apps
@@ -38,6 +39,21 @@ class Scope:
     writable_provinces: frozenset[int] = field(default_factory=frozenset)
     universities: frozenset[int] = field(default_factory=frozenset)
     lead_universities: frozenset[int] = field(default_factory=frozenset)
+    # Provinces held through a provincial role (coordinator, viewer), not through a university.
+    member_provinces: frozenset[int] = field(default_factory=frozenset)
+
+    @cached_property
+    def supporting_universities(self) -> frozenset[int]:
+        """The universities supporting the user's own provinces this fiscal year (one query, on first use:
+        only pages that need it, such as meetings, pay for it)."""
+        if not self.member_provinces:
+            return frozenset()
+        assignments = apps.get_model("universities", "SupportAssignment").objects
+        return frozenset(
+            assignments.for_fiscal_year(current_fiscal_year())
+            .filter(province_id__in=self.member_provinces)
+            .values_list("university_id", flat=True)
+        )
 
     @property
     def has_role(self) -> bool:
@@ -80,6 +96,7 @@ def scope_for(user) -> Scope:
         writable_provinces=frozenset(p for role, p, _ in rows if role == Role.PROVINCE_COORDINATOR),
         universities=universities,
         lead_universities=frozenset(u for role, _, u in rows if role == Role.UNIVERSITY_LEAD),
+        member_provinces=frozenset(p for _, p, _ in rows if p is not None),
     )
     setattr(user, _CACHE_ATTR, scope)
     return scope

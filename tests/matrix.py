@@ -109,7 +109,19 @@ def province_b_work(cast) -> dict:
     get a 200 for them; coordinator B and the EEF admin may."""
     import datetime
 
+    from django.core.files.base import ContentFile
+
     from conftest import PROVINCE_B
+    from meetings.models import (
+        ActionItem,
+        AgendaItem,
+        Attendance,
+        Kind,
+        LessonLearned,
+        Meeting,
+        MeetingAttachment,
+        Presentation,
+    )
     from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
     from reports.models import ProgressReport
     from targets.models import Category, Outcome
@@ -120,7 +132,30 @@ def province_b_work(cast) -> dict:
     activity = SupportActivity.objects.create(
         university=up, province_id=PROVINCE_B, role=SupportRole.DATA, date=datetime.date(2024, 1, 15), title="อบรม"
     )
+    report = ProgressReport.objects.create(
+        province_id=PROVINCE_B, fiscal_year=2567, period="Q1", created_by=cast.coordinator_b
+    )
+    meeting = Meeting.objects.create(
+        title="ประชุมคณะทำงานจังหวัดพะเยา",
+        kind=Kind.PROVINCIAL,
+        starts_on=datetime.date(2024, 3, 1),
+        ends_on=datetime.date(2024, 3, 1),
+    )
+    meeting.provinces.add(PROVINCE_B)
+    attachment = MeetingAttachment(
+        meeting=meeting, original_name="slides.pdf", content_type="application/pdf", size=8, uploaded_by=None
+    )
+    attachment.file.save("slides.pdf", ContentFile(b"%PDF-1.4"), save=True)
     return {
+        "meetings.meeting": meeting,
+        "meetings.attendance": Attendance.objects.create(meeting=meeting, organisation="อบจ.พะเยา"),
+        "meetings.agendaitem": AgendaItem.objects.create(meeting=meeting, order=1, title="ความก้าวหน้า"),
+        "meetings.presentation": Presentation.objects.create(meeting=meeting, province_id=PROVINCE_B, report=report),
+        "meetings.lessonlearned": LessonLearned.objects.create(meeting=meeting, theme="ข้อมูล", text="ใช้ข้อมูลร่วมกัน"),
+        "meetings.actionitem": ActionItem.objects.create(
+            meeting=meeting, what="ส่งข้อมูล", owner_province_id=PROVINCE_B, due_date=datetime.date(2024, 4, 1)
+        ),
+        "meetings.meetingattachment": attachment,
         "provinces.workinggroupmember": WorkingGroupMember.objects.create(
             province_id=PROVINCE_B, name="นายสมชาย ใจดี", group_role=WorkingGroupMember.GroupRole.CHAIR
         ),
@@ -128,9 +163,7 @@ def province_b_work(cast) -> dict:
         "provinces.plangoal": PlanGoal.objects.create(
             plan=plan, category=Category.objects.first(), outcome=Outcome.objects.first(), target=300
         ),
-        "reports.progressreport": ProgressReport.objects.create(
-            province_id=PROVINCE_B, fiscal_year=2567, period="Q1", created_by=cast.coordinator_b
-        ),
+        "reports.progressreport": report,
         "universities.supportactivity": activity,
         "universities.capacityrequest": CapacityRequest.objects.create(
             province_id=PROVINCE_B,

@@ -47,6 +47,13 @@ ADMIN_MODELS = {
     "audit.progressreportevent": "national_read_only",
     "audit.supportactivityevent": "national_read_only",
     "audit.capacityrequestevent": "national_read_only",
+    "audit.meetingevent": "national_read_only",
+    "audit.attendanceevent": "national_read_only",
+    "audit.agendaitemevent": "national_read_only",
+    "audit.presentationevent": "national_read_only",
+    "audit.lessonlearnedevent": "national_read_only",
+    "audit.actionitemevent": "national_read_only",
+    "audit.meetingattachmentevent": "national_read_only",
 }
 
 
