@@ -48,3 +48,105 @@ def format_thai_date(day: datetime.date, *, long: bool = False) -> str:
     """15 มี.ค. 2553 (or 15 มีนาคม 2553): how Thai users read dates, with the พ.ศ. year."""
     months = THAI_MONTHS_LONG if long else THAI_MONTHS_SHORT
     return f"{day.day} {months[day.month - 1]} {to_buddhist_year(day.year)}"
+
+
+# --- Reading dates as Thai spreadsheets write them ------------------------------------------------
+
+THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+# Month names and abbreviations, Thai and English, with and without dots: "มี.ค.", "มีค", "มีนาคม", "Mar".
+_MONTHS: dict[str, int] = {}
+for _number, (_short, _long) in enumerate(zip(THAI_MONTHS_SHORT, THAI_MONTHS_LONG, strict=True), start=1):
+    _MONTHS[_short] = _MONTHS[_short.replace(".", "")] = _MONTHS[_long] = _number
+for _number, _name in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"),
+    start=1,
+):  # fmt: skip
+    _MONTHS[_name] = _MONTHS[_name[:3]] = _number
+# Excel's day 0 (the 1900 date system, with its leap-year bug folded in for dates after Feb 1900).
+_EXCEL_EPOCH = datetime.date(1899, 12, 30)
+
+
+class DateParseError(ValueError):
+    """`code` says why: "format" (not a date as written), "invalid" (no such day), "year" (implausible)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _year_to_christian(year: int) -> int:
+    # A year of 2400 or more is พ.ศ. (DOMAIN.md); two-digit years are too ambiguous to guess.
+    if year >= 2400:
+        return year - BE_OFFSET
+    if 1800 <= year < 2400:
+        return year
+    raise DateParseError("year")
+
+
+def parse_thai_date(value: object) -> datetime.date | None:
+    """A date as Thai users write it: 15/03/2553, 15-03-2010, 2553-03-15, 15 มี.ค. 2553,
+    15 มีนาคม 2553, Thai digits, a real Excel date or an Excel serial number. Years of 2400 or
+    more are พ.ศ. Returns None for an empty value; raises DateParseError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 1 <= value < 2_958_466:  # Excel serials up to 9999-12-31
+            return _EXCEL_EPOCH + datetime.timedelta(days=int(value))
+        raise DateParseError("format")
+    text = str(value).strip().translate(THAI_DIGITS)
+    if not text:
+        return None
+    if text.isdigit() and len(text) <= 6:  # a serial number typed or exported as text
+        return parse_thai_date(int(text))
+    parts = [p for p in _split_date(text) if p]
+    try:
+        if len(parts) != 3:
+            raise DateParseError("format")
+        if parts[0].isdigit() and len(parts[0]) == 4:  # 2553-03-15 (ISO order)
+            year, month, day = int(parts[0]), _month(parts[1]), int(parts[2])
+        else:  # 15/03/2553, 15 มี.ค. 2553
+            day, month, year = int(parts[0]), _month(parts[1]), int(parts[2])
+    except ValueError as exc:
+        raise DateParseError("format") from exc
+    christian_year = _year_to_christian(year)
+    try:
+        return datetime.date(christian_year, month, day)
+    except ValueError as exc:
+        raise DateParseError("invalid") from exc
+
+
+def _split_date(text: str) -> list[str]:
+    for sep in "/-":
+        text = text.replace(sep, " ")
+    # "15มี.ค.2553": split digits from letters.
+    out, current = [], ""
+    for ch in text:
+        if ch == " ":
+            out.append(current)
+            current = ""
+        elif current and (ch.isdigit() != current[-1].isdigit()) and ch != ".":
+            out.append(current)
+            current = ch
+        else:
+            current += ch
+    out.append(current)
+    return [p.strip(".") if p.strip(".").isdigit() else p for p in out]
+
+
+def _month(text: str) -> int:
+    if text.isdigit():
+        month = int(text)
+        if not 1 <= month <= 12:
+            raise ValueError(text)
+        return month
+    key = text.strip().lower()
+    if key in _MONTHS:
+        return _MONTHS[key]
+    if key.rstrip(".") in _MONTHS:
+        return _MONTHS[key.rstrip(".")]
+    raise ValueError(text)
