@@ -107,8 +107,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Django 6's default for URL form fields without a scheme ("example.org" means https://).
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # REDIS_URL unset: an in-process cache and eager Celery tasks (no broker needed).
 REDIS_URL = env.str("REDIS_URL", default="")
