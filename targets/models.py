@@ -1,15 +1,19 @@
-"""Target groups (กลุ่มเป้าหมาย): the reference tables of categories and outcomes.
+"""Target groups (กลุ่มเป้าหมาย): the children and young people a province follows.
 
-Both are tables admins can extend; `targets.reference_data` loads the default set (Thai and
-English). Provincial plans set goals per category and outcome (provinces.PlanGoal); the target-group
-records and their upload come with their own issue.
+Reference tables admins can extend (categories, outcomes that double as a record's status,
+assistance types; defaults from `targets.reference_data`), the records with their status history
+and help given, and the spreadsheet uploads that write most of them (targets/upload/).
+Provincial plans set goals per category and outcome (provinces.PlanGoal).
 """
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import RoleHoldersQuerySet
-from provinces.models import BilingualName
+from django.conf import settings
+
+from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
+from audit.tracking import track
+from provinces.models import BilingualName, District, Province, SubDistrict
 
 
 class Category(BilingualName):
@@ -52,3 +56,255 @@ class Outcome(BilingualName):
         ordering = ["sort_order", "code"]
         verbose_name = _("outcome")
         verbose_name_plural = _("outcomes")
+
+
+class AssistanceType(BilingualName):
+    """A kind of help given to a child or young person, e.g. a scholarship or a home visit."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    objects = RoleHoldersQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("assistance type")
+        verbose_name_plural = _("assistance types")
+
+
+# --- The records ---------------------------------------------------------------------------------
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("male")
+    FEMALE = "F", _("female")
+
+
+class EducationStatus(models.TextChoices):
+    IN_SCHOOL = "in_school", _("in school")
+    OUT_OF_SCHOOL = "out_of_school", _("out of school")
+    NEVER_ENROLLED = "never_enrolled", _("never enrolled")
+    COMPLETED = "completed", _("completed compulsory education")
+
+
+class IdentifierKind(models.TextChoices):
+    NATIONAL_ID = "national_id", _("national ID")
+    G_CODE = "g_code", _("G-code")
+
+
+class TargetRecordQuerySet(ProvinceScopedQuerySet):
+    pass
+
+
+# Statement-level triggers: an upload writes tens of thousands of rows in one statement, and the
+# audit trail keeps up with one INSERT ... SELECT per statement instead of a trigger call per row.
+@track(statement_level=True)
+class TargetRecord(models.Model):
+    """One child or young person a province follows. One person is one record across the country:
+    the identifier is unique; the record belongs to one province."""
+
+    identifier = models.CharField(_("identifier"), max_length=13)
+    identifier_kind = models.CharField(_("identifier kind"), max_length=12, choices=IdentifierKind.choices)
+    name_prefix = models.CharField(_("name prefix"), max_length=20, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    province = models.ForeignKey(Province, models.PROTECT, related_name="target_records", verbose_name=_("province"))
+    district = models.ForeignKey(
+        District, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("district")
+    )
+    sub_district = models.ForeignKey(
+        SubDistrict, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("sub-district")
+    )
+    category = models.ForeignKey(Category, models.PROTECT, related_name="records", verbose_name=_("category"))
+    status = models.ForeignKey(Outcome, models.PROTECT, related_name="records", verbose_name=_("status"))
+    education_status = models.CharField(
+        _("education status"), max_length=16, choices=EducationStatus.choices, blank=True
+    )
+    last_grade = models.CharField(_("last grade"), max_length=20, blank=True)
+    school = models.CharField(_("school"), max_length=200, blank=True)
+    guardian_name = models.CharField(_("guardian"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=10, blank=True)
+    consent = models.BooleanField(_("consent noted"), default=False)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("updated by")
+    )
+    is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+
+    objects = TargetRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["province", "last_name", "first_name", "pk"]
+        verbose_name = _("target-group record")
+        verbose_name_plural = _("target-group records")
+        constraints = [
+            # A table constraint, not unique=True on the field: on PostgreSQL the field option adds a
+            # second, varchar_pattern_ops index that every upload would have to maintain.
+            models.UniqueConstraint(fields=["identifier"], name="target_record_identifier_unique"),
+            models.CheckConstraint(condition=models.Q(sex__in=["M", "F", ""]), name="target_record_sex_known"),
+        ]
+        indexes = [
+            # The progress summaries group by these; the list pages filter by them.
+            models.Index(fields=["province", "category", "status"], name="target_record_summary_idx"),
+            models.Index(fields=["province", "updated_at"], name="target_record_recent_idx"),
+            models.Index(fields=["province", "last_name", "first_name"], name="target_record_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_prefix}{self.first_name} {self.last_name}".strip()
+
+
+class RecordPartQuerySet(ProvinceScopedQuerySet):
+    province_path = "record__province"
+
+
+class StatusChange(models.Model):
+    """A record's status history: every change, from an upload or a page, with who and when."""
+
+    record = models.ForeignKey(TargetRecord, models.CASCADE, related_name="status_history", verbose_name=_("record"))
+    from_status = models.ForeignKey(
+        Outcome, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("from")
+    )
+    to_status = models.ForeignKey(Outcome, models.PROTECT, related_name="+", verbose_name=_("to"))
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    upload = models.ForeignKey(
+        "targets.UploadBatch", models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("upload")
+    )
+
+    objects = RecordPartQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["record", "changed_at", "pk"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+
+
+@track()
+class Assistance(models.Model):
+    """Help given to a child or young person: what, when, by whom, and what came of it."""
+
+    record = models.ForeignKey(TargetRecord, models.CASCADE, related_name="assistance", verbose_name=_("record"))
+    type = models.ForeignKey(AssistanceType, models.PROTECT, related_name="+", verbose_name=_("type of help"))
+    date = models.DateField(_("date"))
+    given_by = models.CharField(_("given by"), max_length=200)
+    outcome = models.TextField(_("outcome"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = RecordPartQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["record", "-date", "pk"]
+        verbose_name = _("help given")
+        verbose_name_plural = _("help given")
+        indexes = [models.Index(fields=["type", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.type}"
+
+
+# --- Uploads -------------------------------------------------------------------------------------
+
+
+def upload_path(batch: "UploadBatch", filename: str) -> str:
+    # The stored name is the batch's own; the user's file name is kept in the row only.
+    import secrets
+
+    return f"uploads/{batch.province_id}/{secrets.token_hex(16)}"
+
+
+class UploadBatchQuerySet(ProvinceScopedQuerySet):
+    pass
+
+
+class UploadBatch(models.Model):
+    """One spreadsheet uploaded by a coordinator: checked (dry run), then applied or abandoned.
+
+    rows_total = created + updated + unchanged + rejected, always (a CheckConstraint once applied).
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("received")
+        CHECKING = "checking", _("checking")
+        CHECKED = "checked", _("checked")
+        APPLYING = "applying", _("applying")
+        APPLIED = "applied", _("applied")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    province = models.ForeignKey(Province, models.PROTECT, related_name="uploads", verbose_name=_("province"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
+    file = models.FileField(_("file"), upload_to=upload_path)
+    original_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("checksum"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    # Whole-file findings: columns matched and ignored, or why nothing could be read.
+    columns = models.JSONField(_("columns"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    # The dry run's list of updates with their changed fields (the first few hundred, for the page).
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    objects = UploadBatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="applied")
+                | models.Q(
+                    rows_total=models.F("created") + models.F("updated") + models.F("unchanged") + models.F("rejected")
+                ),
+                name="upload_rows_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class UploadRejection(models.Model):
+    """A row of an upload that was refused, with the column and the reason (in the uploader's
+    language at the time of the check), and the row's values so that it can be fixed and sent again."""
+
+    batch = models.ForeignKey(UploadBatch, models.CASCADE, related_name="rejections", verbose_name=_("upload"))
+    row_number = models.PositiveIntegerField(_("row"))
+    column = models.CharField(_("column"), max_length=100, blank=True)
+    reason = models.TextField(_("reason"))
+    values = models.JSONField(_("values"), default=list)
+
+    class Meta:
+        ordering = ["batch", "row_number", "pk"]
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
+
+    def __str__(self) -> str:
+        return f"{self.row_number}: {self.reason}"

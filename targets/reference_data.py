@@ -1,4 +1,4 @@
-"""The default categories and outcomes (../shared/DOMAIN.md, "Target groups and their records").
+"""The default categories, outcomes (statuses) and assistance types (../shared/DOMAIN.md, "Target groups and their records").
 
 Only missing rows are created: admins may rename or retire a default row, and a rerun keeps
 their change.
@@ -6,7 +6,7 @@ their change.
 
 from django.db import transaction
 
-from .models import Category, Outcome
+from .models import AssistanceType, Category, Outcome
 
 CATEGORIES = [
     # code, Thai, English
@@ -20,6 +20,7 @@ CATEGORIES = [
 
 OUTCOMES = [
     # code, Thai, English, counts as
+    ("in-follow-up", "อยู่ระหว่างติดตาม", "Being followed up", Outcome.Group.OTHER),
     ("returned-to-school", "กลับเข้าสู่ระบบการศึกษา", "Returned to school", Outcome.Group.RETURNED_TO_LEARNING),
     (
         "flexible-learning",
@@ -31,6 +32,19 @@ OUTCOMES = [
     ("kept-in-school", "ป้องกันการหลุด", "Kept in school", Outcome.Group.KEPT_IN_SCHOOL),
     ("referred", "ส่งต่อหน่วยงาน", "Referred to another agency", Outcome.Group.OTHER),
     ("not-found", "ไม่พบตัว/ย้ายออก", "Not found or moved away", Outcome.Group.OTHER),
+]
+
+
+ASSISTANCE_TYPES = [
+    # code, Thai, English
+    ("scholarship", "ทุนการศึกษา", "Scholarship or grant"),
+    ("learning-support", "สนับสนุนการเรียน", "Learning support"),
+    ("equipment", "อุปกรณ์การเรียนและเครื่องแบบ", "Learning materials and uniform"),
+    ("travel", "ค่าเดินทาง", "Travel costs"),
+    ("home-visit", "เยี่ยมบ้าน", "Home visit"),
+    ("counselling", "ให้คำปรึกษา", "Counselling"),
+    ("vocational-training", "ฝึกอาชีพ", "Vocational training"),
+    ("referral", "ส่งต่อหน่วยงาน", "Referral to another agency"),
 ]
 
 
@@ -51,4 +65,11 @@ def load_target_reference_data() -> dict[str, int]:
         if code not in have
     ]
     Outcome.objects.bulk_create(new_outcomes)
-    return {"categories": len(new_categories), "outcomes": len(new_outcomes)}
+    have = set(AssistanceType.objects.values_list("code", flat=True))
+    new_types = [
+        AssistanceType(code=code, name_th=th, name_en=en, sort_order=i * 10)
+        for i, (code, th, en) in enumerate(ASSISTANCE_TYPES, start=1)
+        if code not in have
+    ]
+    AssistanceType.objects.bulk_create(new_types)
+    return {"categories": len(new_categories), "outcomes": len(new_outcomes), "assistance_types": len(new_types)}

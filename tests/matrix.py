@@ -124,7 +124,7 @@ def province_b_work(cast) -> dict:
     )
     from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
     from reports.models import ProgressReport
-    from targets.models import Category, Outcome
+    from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord
     from universities.models import CapacityRequest, SupportActivity, SupportRole, University
 
     up = University.objects.get(code="UP")
@@ -146,7 +146,20 @@ def province_b_work(cast) -> dict:
         meeting=meeting, original_name="slides.pdf", content_type="application/pdf", size=8, uploaded_by=None
     )
     attachment.file.save("slides.pdf", ContentFile(b"%PDF-1.4"), save=True)
+    record = TargetRecord.objects.create(
+        identifier="1103702071811",
+        identifier_kind="national_id",
+        first_name="เด็กชาย",
+        last_name="ทดสอบ",
+        province_id=PROVINCE_B,
+        category=Category.objects.get(code="out-of-school"),
+        status=Outcome.objects.get(code="in-follow-up"),
+    )
     return {
+        "targets.targetrecord": record,
+        "targets.assistance": Assistance.objects.create(
+            record=record, type=AssistanceType.objects.first(), date=datetime.date(2024, 1, 10), given_by="อบต."
+        ),
         "meetings.meeting": meeting,
         "meetings.attendance": Attendance.objects.create(meeting=meeting, organisation="อบจ.พะเยา"),
         "meetings.agendaitem": AgendaItem.objects.create(meeting=meeting, order=1, title="ความก้าวหน้า"),

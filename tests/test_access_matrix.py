@@ -54,6 +54,8 @@ ADMIN_MODELS = {
     "audit.lessonlearnedevent": "national_read_only",
     "audit.actionitemevent": "national_read_only",
     "audit.meetingattachmentevent": "national_read_only",
+    "audit.targetrecordevent": "national_read_only",
+    "audit.assistanceevent": "national_read_only",
 }
 
 
