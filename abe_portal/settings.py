@@ -232,6 +232,16 @@ USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
 if USE_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Target-group uploads (targets/upload/) -----------------------------------------------------
+TARGETS_UPLOAD_MAX_BYTES = env.int("TARGETS_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+TARGETS_UPLOAD_MAX_ROWS = env.int("TARGETS_UPLOAD_MAX_ROWS", default=200_000)
+# An xlsx is a zip: refuse one that would unpack to more than this (a zip bomb).
+TARGETS_UPLOAD_MAX_UNCOMPRESSED_BYTES = env.int("TARGETS_UPLOAD_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
+# Files up to this size are checked and applied within the request; larger ones by a Celery task.
+TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256 * 1024)
+# Meeting attachments (meetings/attachments.py).
+ABE_MAX_ATTACHMENT_BYTES = env.int("ABE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+
 # --- REST framework (the partner API comes with its own issue) ---------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -6,10 +6,9 @@ and help given, and the spreadsheet uploads that write most of them (targets/upl
 Provincial plans set goals per category and outcome (provinces.PlanGoal).
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-
-from django.conf import settings
 
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
 from audit.tracking import track
@@ -185,6 +184,9 @@ class StatusChange(models.Model):
         ordering = ["record", "changed_at", "pk"]
         verbose_name = _("status change")
         verbose_name_plural = _("status changes")
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
 
 
 @track()

@@ -1,4 +1,6 @@
-"""The default categories, outcomes (statuses) and assistance types (../shared/DOMAIN.md, "Target groups and their records").
+"""The default categories, outcomes (statuses) and assistance types.
+
+From ../shared/DOMAIN.md, "Target groups and their records".
 
 Only missing rows are created: admins may rename or retire a default row, and a rerun keeps
 their change.

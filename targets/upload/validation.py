@@ -1,0 +1,375 @@
+"""Validating one row of an upload: the same rules as the record forms and the API.
+
+`RowValidator(province=..., columns=...)` builds its lookups once (areas of the province,
+categories, statuses), then `validate(row, row_number)` turns a row of cell values into the
+record's values, or into a list of (column, reason) in the active language. It is written for
+speed: an upload of 100,000 rows passes through it in about a second.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from abe_portal.buddhist_dates import THAI_DIGITS, DateParseError, parse_thai_date
+from provinces.models import District, Province, SubDistrict
+from targets.models import Category, EducationStatus, Outcome
+from targets.thai_id import IdentifierError, parse_identifier
+
+from .columns import ColumnMap, label
+
+# The database fields an upload writes, in the order of `CleanRow.values` (and of the COPY).
+RECORD_FIELDS = (
+    "name_prefix", "first_name", "last_name", "sex", "birth_date", "district_id", "sub_district_id",
+    "category_id", "status_id", "education_status", "last_grade", "school", "guardian_name", "phone",
+    "consent", "notes",
+)  # fmt: skip
+
+# Name prefixes as written, and their standard form; the sex they imply.
+PREFIXES = {
+    "เด็กชาย": "ด.ช.", "ด.ช.": "ด.ช.", "ดช.": "ด.ช.", "ดช": "ด.ช.",
+    "เด็กหญิง": "ด.ญ.", "ด.ญ.": "ด.ญ.", "ดญ.": "ด.ญ.", "ดญ": "ด.ญ.",
+    "นาย": "นาย", "นางสาว": "นางสาว", "น.ส.": "นางสาว", "นส.": "นางสาว", "นาง": "นาง",
+    "mr": "Mr.", "mr.": "Mr.", "master": "Master", "miss": "Miss", "ms": "Ms.", "ms.": "Ms.", "mrs": "Mrs.",
+    "mrs.": "Mrs.",
+}  # fmt: skip
+PREFIX_SEX = {
+    "ด.ช.": "M", "นาย": "M", "Mr.": "M", "Master": "M",
+    "ด.ญ.": "F", "นางสาว": "F", "นาง": "F", "Miss": "F", "Ms.": "F", "Mrs.": "F",
+}  # fmt: skip
+# Longest first, so that "นางสาว" is found before "นาง".
+_PREFIXES_BY_LENGTH = sorted(PREFIXES, key=len, reverse=True)
+
+SEXES = {
+    "ชาย": "M", "ช": "M", "m": "M", "male": "M", "ผู้ชาย": "M", "ชาย(m)": "M",
+    "หญิง": "F", "ญ": "F", "f": "F", "female": "F", "ผู้หญิง": "F", "หญิง(f)": "F",
+}  # fmt: skip
+YES = {"1", "y", "yes", "true", "ใช่", "มี", "ยินยอม", "ได้รับความยินยอม", "✓", "✔", "x"}
+NO = {"0", "n", "no", "false", "ไม่", "ไม่ใช่", "ไม่มี", "ไม่ยินยอม", "-"}
+EDUCATION = {
+    "กำลังเรียน": EducationStatus.IN_SCHOOL, "ในระบบ": EducationStatus.IN_SCHOOL, "เรียนอยู่": EducationStatus.IN_SCHOOL,
+    "นอกระบบ": EducationStatus.OUT_OF_SCHOOL, "ออกกลางคัน": EducationStatus.OUT_OF_SCHOOL,
+    "หลุดจากระบบ": EducationStatus.OUT_OF_SCHOOL, "ไม่ได้เรียน": EducationStatus.OUT_OF_SCHOOL,
+    "ไม่เคยเรียน": EducationStatus.NEVER_ENROLLED, "ไม่เคยเข้าเรียน": EducationStatus.NEVER_ENROLLED,
+    "จบการศึกษา": EducationStatus.COMPLETED, "จบ": EducationStatus.COMPLETED,
+}  # fmt: skip
+for _choice in EducationStatus:
+    EDUCATION[_choice.value] = _choice
+    EDUCATION[str(_choice.label).lower().replace(" ", "")] = _choice
+
+_AREA_PREFIXES = re.compile(r"^(จังหวัด|จ\.|อำเภอ|อ\.|เขต|กิ่งอำเภอ|ตำบล|ต\.|แขวง|changwat|amphoe|khet|tambon|khwaeng)\s*")
+_SPACES = re.compile(r"\s+")
+_FORMULA_START = ("=", "+", "@")
+MAX_LENGTH = {"name_prefix": 20, "first_name": 100, "last_name": 100, "last_grade": 20, "school": 200,
+              "guardian_name": 200}  # fmt: skip
+
+
+def area_key(text: str) -> str:
+    """An area's name without its prefix, spaces or case: "อ. เมืองขอนแก่น" -> "เมืองขอนแก่น"."""
+    text = _SPACES.sub("", str(text).strip().lower())
+    return _AREA_PREFIXES.sub("", text)
+
+
+def label_key(text: object) -> str:
+    return _SPACES.sub("", str(text).strip().lower())
+
+
+def cell_text(value: object) -> str:
+    """A cell as text: Thai digits to Arabic, an Excel number without its ".0", spaces trimmed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return _SPACES.sub(" ", str(value).translate(THAI_DIGITS)).strip()
+
+
+@dataclass
+class CleanRow:
+    row_number: int
+    identifier: str
+    identifier_kind: str
+    values: dict  # field of RECORD_FIELDS -> value, only for the fields the file gives
+
+
+class RowValidator:
+    def __init__(self, *, province: Province, columns: ColumnMap, formula_cells=frozenset()) -> None:
+        self.province = province
+        self.columns = columns.fields
+        self.formula_cells = formula_cells
+        self.today = timezone.localdate()
+        self.seen: dict[str, int] = {}  # identifier -> first row number with it
+        districts = list(District.objects.filter(province=province).values_list("code", "name_th", "name_en"))
+        self.district_by_code = {code: code for code, _, _ in districts}
+        self.district_by_name = {}
+        for code, th, en in districts:
+            self.district_by_name[area_key(th)] = code
+            if en:
+                self.district_by_name[area_key(en)] = code
+        subs = list(
+            SubDistrict.objects.filter(district__province=province).values_list(
+                "code", "district_id", "name_th", "name_en"
+            )
+        )
+        self.sub_by_code = {code: district for code, district, _, _ in subs}
+        self.sub_by_district_name: dict[tuple[int, str], int] = {}
+        by_name: dict[str, list[int]] = {}
+        for code, district, th, en in subs:
+            for name in {area_key(th), area_key(en)} - {""}:
+                self.sub_by_district_name[(district, name)] = code
+                by_name.setdefault(name, []).append(code)
+        self.sub_by_name = by_name
+        self.province_keys = {str(province.code), area_key(province.name_th), area_key(province.name_en)}
+        self.categories = self._labels(Category.objects.filter(is_active=True))
+        self.statuses = self._labels(Outcome.objects.filter(is_active=True))
+        self.default_status = Outcome.objects.filter(code="in-follow-up").values_list("pk", flat=True).first()
+        # Which record fields the file gives (RECORD_FIELDS order).
+        present = set(self.columns)
+        given = set()
+        # The prefix comes from its own column or from the start of the name ("ด.ช.สมชาย").
+        if present & {"full_name", "name_prefix", "first_name"}:
+            given.add("name_prefix")
+        if "full_name" in present or "first_name" in present:
+            given.add("first_name")
+        if "full_name" in present or "last_name" in present:
+            given.add("last_name")
+        if "district" in present or "sub_district" in present:
+            given.add("district_id")
+        if "sub_district" in present:
+            given.add("sub_district_id")
+        for field in ("sex", "birth_date", "education_status", "last_grade", "school", "guardian_name", "phone",
+                      "consent", "notes"):  # fmt: skip
+            if field in present:
+                given.add(field)
+        if "category" in present:
+            given.add("category_id")
+        if "status" in present:
+            given.add("status_id")
+        self.given_fields = [f for f in RECORD_FIELDS if f in given]
+
+    @staticmethod
+    def _labels(queryset) -> dict[str, int]:
+        out = {}
+        for pk, code, th, en in queryset.values_list("pk", "code", "name_th", "name_en"):
+            for key in (code, th, en):
+                if key:
+                    out[label_key(key)] = pk
+        return out
+
+    def cell(self, row: list, field: str) -> object:
+        index = self.columns.get(field)
+        if index is None or index >= len(row):
+            return None
+        return row[index]
+
+    def validate(self, row: list, row_number: int) -> tuple[CleanRow | None, list[tuple[str, str]]]:
+        errors: list[tuple[str, str]] = []
+        values: dict = {}
+        col = self.columns
+        # Formulas: a value computed by a formula is not data the coordinator typed.
+        if self.formula_cells:
+            for field, index in col.items():
+                if (row_number, index) in self.formula_cells:
+                    errors.append((label(field), _("The cell holds a formula; paste its value instead.")))
+        # Identifier
+        identifier = kind = ""
+        try:
+            parsed = parse_identifier(self.cell(row, "identifier"))
+            identifier, kind = parsed.value, parsed.kind
+            first = self.seen.setdefault(identifier, row_number)
+            if first != row_number:
+                errors.append(
+                    (label("identifier"), _("The same identifier as row %(row)d of this file.") % {"row": first})
+                )
+        except IdentifierError as exc:
+            errors.append((label("identifier"), str(exc)))
+        # Province: optional, but when given it must be the upload's.
+        if "province" in col:
+            province = cell_text(self.cell(row, "province"))
+            if province and area_key(province) not in self.province_keys:
+                errors.append(
+                    (label("province"), _("This row is for another province; this upload is for %(province)s.")
+                     % {"province": self.province.name})
+                )  # fmt: skip
+        self._names(row, values, errors)
+        if "sex" in values or "sex" in self.given_fields:
+            raw = cell_text(self.cell(row, "sex")) if "sex" in col else ""
+            if raw:
+                sex = SEXES.get(raw.lower().replace(" ", ""))
+                if sex is None:
+                    errors.append((label("sex"), _("Write the sex as ชาย/หญิง, ช/ญ or M/F.")))
+                values["sex"] = sex or ""
+            else:
+                values["sex"] = PREFIX_SEX.get(values.get("name_prefix", ""), "")
+        if "birth_date" in col:
+            try:
+                born = parse_thai_date(self.cell(row, "birth_date"))
+            except DateParseError as exc:
+                born = None
+                errors.append((label("birth_date"), self._date_error(exc.code)))
+            if born is not None and not (datetime.date(1950, 1, 1) <= born <= self.today):
+                errors.append((label("birth_date"), _("The birth date is in the future or implausibly early.")))
+            values["birth_date"] = born
+        if "district_id" in self.given_fields:
+            self._address(row, values, errors)
+        if "category" in col:
+            raw = cell_text(self.cell(row, "category"))
+            category = self.categories.get(label_key(raw)) if raw else None
+            if category is None:
+                errors.append((label("category"), _("Unknown category: %(value)s") % {"value": raw or "–"}))
+            values["category_id"] = category
+        if "status" in col:
+            raw = cell_text(self.cell(row, "status"))
+            status = self.statuses.get(label_key(raw)) if raw else self.default_status
+            if status is None:
+                errors.append((label("status"), _("Unknown status: %(value)s") % {"value": raw}))
+            values["status_id"] = status
+        if "education_status" in col:
+            raw = cell_text(self.cell(row, "education_status"))
+            status = EDUCATION.get(label_key(raw)) if raw else ""
+            if status is None:
+                errors.append((label("education_status"), _("Unknown education status: %(value)s") % {"value": raw}))
+            values["education_status"] = status or ""
+        for field in ("last_grade", "school", "guardian_name"):
+            if field in col:
+                values[field] = self._text(row, field, errors)
+        if "notes" in col:
+            values["notes"] = cell_text(self.cell(row, "notes"))
+        if "phone" in col:
+            values["phone"] = self._phone(row, errors)
+        if "consent" in col:
+            raw = cell_text(self.cell(row, "consent")).lower()
+            if raw in YES:
+                values["consent"] = True
+            elif raw in NO or not raw:
+                values["consent"] = False
+            else:
+                errors.append((label("consent"), _("Write the consent as ใช่/ไม่ใช่ or yes/no.")))
+        if errors:
+            return None, errors
+        return CleanRow(row_number, identifier, kind, values), []
+
+    # --- parts -----------------------------------------------------------------------------------
+
+    def _text(self, row: list, field: str, errors: list) -> str:
+        text = cell_text(self.cell(row, field))
+        if text.startswith(_FORMULA_START):
+            errors.append((label(field), _("The value looks like a spreadsheet formula.")))
+        if len(text) > MAX_LENGTH.get(field, 10_000):
+            errors.append((label(field), _("Too long: at most %(count)d characters.") % {"count": MAX_LENGTH[field]}))
+        return text
+
+    def _names(self, row: list, values: dict, errors: list) -> None:
+        col = self.columns
+        prefix = ""
+        if "full_name" in col and not ("first_name" in col and "last_name" in col):
+            full = cell_text(self.cell(row, "full_name"))
+            prefix, full = _split_prefix(full)
+            first, _sep, last = full.partition(" ")
+            first, last = first.strip(), last.strip()
+        else:
+            first = self._text(row, "first_name", errors) if "first_name" in col else ""
+            last = self._text(row, "last_name", errors) if "last_name" in col else ""
+            prefix, first = _split_prefix(first)
+        if "name_prefix" in col:
+            raw = cell_text(self.cell(row, "name_prefix"))
+            if raw:
+                standard = PREFIXES.get(raw.lower().replace(" ", ""), PREFIXES.get(raw))
+                if standard is None:
+                    errors.append((label("name_prefix"), _("Unknown name prefix: %(value)s") % {"value": raw}))
+                prefix = standard or raw
+        if "name_prefix" in self.given_fields:
+            values["name_prefix"] = prefix
+        if not first:
+            errors.append((label("first_name"), _("The first name is missing.")))
+        if first.startswith(_FORMULA_START) or last.startswith(_FORMULA_START):
+            errors.append((label("first_name"), _("The value looks like a spreadsheet formula.")))
+        values["first_name"] = first[:100]
+        values["last_name"] = last[:100]
+
+    def _address(self, row: list, values: dict, errors: list) -> None:
+        district = sub = None
+        raw_district = cell_text(self.cell(row, "district")) if "district" in self.columns else ""
+        raw_sub = cell_text(self.cell(row, "sub_district")) if "sub_district" in self.columns else ""
+        if raw_district:
+            if raw_district.isdigit():
+                district = self.district_by_code.get(int(raw_district))
+            else:
+                district = self.district_by_name.get(area_key(raw_district))
+            if district is None:
+                errors.append(
+                    (label("district"), _("No district %(value)s in %(province)s.")
+                     % {"value": raw_district, "province": self.province.name})
+                )  # fmt: skip
+                return
+        if raw_sub:
+            if raw_sub.isdigit():
+                code = int(raw_sub)
+                sub = code if code in self.sub_by_code else None
+                if sub is not None and district is not None and self.sub_by_code[sub] != district:
+                    sub = None
+            elif district is not None:
+                sub = self.sub_by_district_name.get((district, area_key(raw_sub)))
+            else:
+                matches = self.sub_by_name.get(area_key(raw_sub), [])
+                if len(matches) > 1:
+                    errors.append(
+                        (label("sub_district"), _("Several sub-districts of this province are called %(value)s: "
+                         "give the district too.") % {"value": raw_sub})
+                    )  # fmt: skip
+                    return
+                sub = matches[0] if matches else None
+            if sub is None:
+                where = _("that district") if district is not None else self.province.name
+                errors.append(
+                    (
+                        label("sub_district"),
+                        _("No sub-district %(value)s in %(where)s.") % {"value": raw_sub, "where": where},
+                    )
+                )
+                return
+            district = district or self.sub_by_code[sub]
+        values["district_id"] = district
+        if "sub_district_id" in self.given_fields:
+            values["sub_district_id"] = sub
+
+    def _phone(self, row: list, errors: list) -> str:
+        raw = cell_text(self.cell(row, "phone"))
+        digits = "".join(ch for ch in raw if ch.isdigit())
+        if not digits:
+            return ""
+        if len(digits) == 9 and digits[0] in "689":  # Excel dropped the leading zero of a mobile number
+            digits = "0" + digits
+        mobile = len(digits) == 10 and digits[:2] in {"06", "08", "09"}
+        landline = len(digits) == 9 and digits[0] == "0" and digits[1] in "234567"
+        if not (mobile or landline):
+            errors.append(
+                (label("phone"), _("A phone number has 10 digits starting 06, 08 or 09 (or 9 for a landline)."))
+            )
+        return digits
+
+    @staticmethod
+    def _date_error(code: str) -> str:
+        if code == "invalid":
+            return _("There is no such day.")
+        if code == "year":
+            return _("Write the year in full, in พ.ศ. (2553) or ค.ศ. (2010).")
+        return _("Write the date as day/month/year, e.g. 15/03/2553.")
+
+
+def _split_prefix(name: str) -> tuple[str, str]:
+    """("ด.ช.", "สมชาย") from "ด.ช.สมชาย" or "เด็กชาย สมชาย"; ("", name) when there is no prefix."""
+    lowered = name.lower()
+    for prefix in _PREFIXES_BY_LENGTH:
+        if lowered.startswith(prefix):
+            rest = name[len(prefix) :].strip()
+            # "นาง" must not eat the start of a first name like "นางนวล": only with a space after it.
+            # (นาย, นางสาว and the rest are written straight before the name: "นายสมชาย".)
+            if prefix == "นาง" and name[len(prefix) : len(prefix) + 1] != " ":
+                continue
+            if rest:
+                return PREFIXES[prefix], rest
+    return "", name

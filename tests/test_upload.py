@@ -1,0 +1,185 @@
+"""The upload of target-group records: row-exact, idempotent, province-safe (targets/upload/)."""
+
+import datetime
+import io
+
+import openpyxl
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from conftest import PROVINCE_A, PROVINCE_B
+from provinces.models import Province
+from targets.models import Category, Outcome, StatusChange, TargetRecord, UploadBatch
+from targets.thai_id import check_digit
+from targets.upload.services import receive_upload, start_apply, start_check
+
+pytestmark = pytest.mark.django_db
+
+
+def national_id(n: int) -> str:
+    first = f"1{n:011d}"
+    return first + str(check_digit(first))
+
+
+def xlsx(header: list, rows: list[list]) -> SimpleUploadedFile:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return SimpleUploadedFile("ข้อมูลกลุ่มเป้าหมาย.xlsx", buffer.getvalue())
+
+
+def upload(user, file, province=PROVINCE_A) -> UploadBatch:
+    batch = receive_upload(user=user, province=Province.objects.get(code=province), uploaded_file=file)
+    start_check(batch=batch, user=user)
+    batch.refresh_from_db()
+    return batch
+
+
+def upload_and_apply(user, file, province=PROVINCE_A) -> UploadBatch:
+    batch = upload(user, file, province)
+    start_apply(batch=batch, user=user)
+    batch.refresh_from_db()
+    return batch
+
+
+OUT = "เด็กและเยาวชนนอกระบบการศึกษา"
+HEADER = ["นามสกุล", "ชื่อ", "เลขประจำตัวประชาชน", "เพศ", "วันเกิด", "ตำบล", "อำเภอ", "กลุ่มเป้าหมาย", "คอลัมน์อื่น"]
+
+
+def messy_file() -> SimpleUploadedFile:
+    a, b, c = national_id(1), national_id(2), national_id(3)
+    bad = national_id(4)[:-1] + str((int(national_id(4)[-1]) + 1) % 10)
+    rows = [
+        # 2: dashes in the ID, a พ.ศ. date, names of district and sub-district with prefixes
+        ["ใจดี", "ด.ช.สมชาย", f"{a[0]}-{a[1:5]}-{a[5:10]}-{a[10:12]}-{a[12]}", "ชาย", "15/03/2553", "ต.ในเมือง",
+         "อ.เมืองขอนแก่น", OUT, "x"],
+        # 3: spaces in the ID, a ค.ศ. date, a sub-district code, a category in English
+        ["รักเรียน", "สมหญิง", f"{b[0]} {b[1:5]} {b[5:10]} {b[10:12]} {b[12]}", "ญ", "2011-05-02", "400102", "",
+         "Out of school", ""],
+        # 4: a real Excel date cell
+        ["มีสุข", "สมศักดิ์", c, "M", datetime.datetime(2012, 1, 31), "", "", "at-risk", ""],
+        # 5: a wrong check digit
+        ["ผิด", "เลขผิด", bad, "ชาย", "01/01/2555", "", "", OUT, ""],
+        # 6: blank (ignored, not a row)
+        [None] * 9,
+        # 7: the same identifier as row 2
+        ["ซ้ำ", "ซ้ำ", a, "ชาย", "01/01/2555", "", "", OUT, ""],
+        # 8: an unknown district
+        ["ไม่มี", "อำเภอ", national_id(5), "ชาย", "01/01/2555", "", "อำเภอไม่มีจริง", OUT, ""],
+        # 9: a formula in the first name
+        ["สูตร", "=CONCAT(\"a\",\"b\")", national_id(6), "ชาย", "01/01/2555", "", "", OUT, ""],
+        # 10: a G-code in Thai digits
+        ["จีโค้ด", "เด็กหญิงมะลิ", "G๖๔๔๒๐๐๐๐๐๐๐๑", "", "๑/๖/๒๕๕๖", "", "", OUT, ""],
+    ]  # fmt: skip
+    return xlsx(HEADER, rows)
+
+
+def test_messy_file_gives_exactly_the_expected_buckets(cast):
+    batch = upload(cast.coordinator_a, messy_file())
+    assert batch.status == UploadBatch.Status.CHECKED
+    assert (batch.rows_total, batch.created, batch.updated, batch.unchanged, batch.rejected) == (8, 4, 0, 0, 4)
+    assert batch.columns["unknown"] == ["คอลัมน์อื่น"]
+    assert batch.columns["blank_rows"] == 1
+    assert not TargetRecord.objects.exists(), "the dry run writes nothing"
+    reasons = {r.row_number: (r.column, r.reason) for r in batch.rejections.all()}
+    assert set(reasons) == {5, 7, 8, 9}
+    assert (
+        reasons[5][0] == "เลขประจำตัวประชาชนหรือรหัส G" or "check digit" in reasons[5][1] or "หลักตรวจสอบ" in reasons[5][1]
+    )
+    assert "2" in reasons[7][1]  # "the same identifier as row 2"
+    assert "อำเภอไม่มีจริง" in reasons[8][1]
+    assert reasons[9][0]  # the first name's column is named
+
+    start_apply(batch=batch, user=cast.coordinator_a)
+    batch.refresh_from_db()
+    assert batch.status == UploadBatch.Status.APPLIED
+    assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (4, 0, 0, 4)
+    somchai = TargetRecord.objects.get(identifier=national_id(1))
+    assert (somchai.name_prefix, somchai.first_name, somchai.sex) == ("ด.ช.", "สมชาย", "M")
+    assert somchai.birth_date == datetime.date(2010, 3, 15)
+    assert (somchai.district_id, somchai.sub_district_id) == (4001, 400101)
+    assert somchai.status.code == "in-follow-up"
+    assert TargetRecord.objects.get(identifier=national_id(2)).sub_district_id == 400102
+    assert TargetRecord.objects.get(identifier=national_id(3)).birth_date == datetime.date(2012, 1, 31)
+    mali = TargetRecord.objects.get(identifier="G644200000001")
+    assert (mali.name_prefix, mali.first_name, mali.sex, mali.identifier_kind) == ("ด.ญ.", "มะลิ", "F", "g_code")
+    assert StatusChange.objects.filter(record__province_id=PROVINCE_A, from_status=None).count() == 4
+
+
+def test_the_same_file_twice_changes_nothing_the_second_time(cast):
+    upload_and_apply(cast.coordinator_a, messy_file())
+    again = upload_and_apply(cast.coordinator_a, messy_file())
+    assert (again.rows_total, again.created, again.updated, again.unchanged, again.rejected) == (8, 0, 0, 4, 4)
+    assert TargetRecord.objects.count() == 4
+
+
+def test_a_changed_row_is_an_update_with_its_changed_fields(cast):
+    upload_and_apply(cast.coordinator_a, messy_file())
+    rows = [["ใจดี", "ด.ช.สมชาย", national_id(1), "ชาย", "15/03/2553", "ต.ในเมือง", "อ.เมืองขอนแก่น", "at-risk", ""]]
+    batch = upload(cast.coordinator_a, xlsx(HEADER, rows))
+    assert (batch.created, batch.updated, batch.unchanged) == (0, 1, 0)
+    assert batch.preview["updates"][0]["fields"] == ["category"]
+    assert batch.preview["updates"][0]["identifier"].startswith("x-xxxx-xxxxx-")
+    start_apply(batch=batch, user=cast.coordinator_a)
+    assert TargetRecord.objects.get(identifier=national_id(1)).category.code == "at-risk"
+
+
+def test_status_change_is_kept_in_the_history(cast):
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "สถานะ"]
+    upload_and_apply(cast.coordinator_a, xlsx(header, [[national_id(1), "ก", "ข", OUT, "อยู่ระหว่างติดตาม"]]))
+    upload_and_apply(cast.coordinator_a, xlsx(header, [[national_id(1), "ก", "ข", OUT, "กลับเข้าสู่ระบบการศึกษา"]]))
+    record = TargetRecord.objects.get(identifier=national_id(1))
+    history = list(record.status_history.values_list("from_status__code", "to_status__code"))
+    assert history == [(None, "in-follow-up"), ("in-follow-up", "returned-to-school")]
+
+
+def test_identifier_of_another_province_is_rejected_and_reveals_nothing(cast):
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย"]
+    upload_and_apply(cast.coordinator_b, xlsx(header, [[national_id(7), "ของ", "พะเยา", OUT]]), province=PROVINCE_B)
+    before = TargetRecord.objects.values().get(identifier=national_id(7))
+
+    batch = upload_and_apply(cast.coordinator_a, xlsx(header, [[national_id(7), "แก้", "ขอนแก่น", OUT]]))
+    assert (batch.created, batch.updated, batch.rejected) == (0, 0, 1)
+    reason = batch.rejections.get().reason
+    assert "พะเยา" not in reason and "Phayao" not in reason
+    assert TargetRecord.objects.values().get(identifier=national_id(7)) == before
+
+
+def test_missing_required_column_stops_before_any_row(cast):
+    batch = upload(cast.coordinator_a, xlsx(["ชื่อ", "นามสกุล"], [["ก", "ข"]]))
+    assert batch.status == UploadBatch.Status.FAILED
+    assert "เลขประจำตัวประชาชน" in batch.error or "national ID" in batch.error
+    assert batch.rows_total == 0
+
+
+def test_coordinator_cannot_upload_for_another_province(cast):
+    with pytest.raises(PermissionDenied):
+        receive_upload(
+            user=cast.coordinator_a,
+            province=Province.objects.get(code=PROVINCE_B),
+            uploaded_file=xlsx(["เลขประจำตัวประชาชน"], []),
+        )
+    with pytest.raises(PermissionDenied):
+        receive_upload(
+            user=cast.viewer_a, province=Province.objects.get(code=PROVINCE_A), uploaded_file=xlsx(["x"], [])
+        )
+
+
+def test_csv_in_tis620_and_utf8_with_bom(cast):
+    text = "เลขประจำตัวประชาชน,ชื่อ,นามสกุล,กลุ่มเป้าหมาย\n" + f"{national_id(8)},สมปอง,ทองดี,{OUT}\n"
+    for encoding, name in (("cp874", "a.csv"), ("utf-8-sig", "b.csv")):
+        TargetRecord.objects.all().delete()
+        batch = upload_and_apply(cast.coordinator_a, SimpleUploadedFile(name, text.encode(encoding)))
+        assert (batch.created, batch.rejected) == (1, 0), encoding
+        assert TargetRecord.objects.get().first_name == "สมปอง"
+
+
+def test_every_row_is_counted_once(cast):
+    batch = upload(cast.coordinator_a, messy_file())
+    assert batch.rows_total == batch.created + batch.updated + batch.unchanged + batch.rejected
+    assert Category.objects.exists() and Outcome.objects.exists()
