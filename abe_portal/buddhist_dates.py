@@ -5,6 +5,7 @@ year in which it ends: FY 2566 is 1 Oct 2022 to 30 Sep 2023.
 """
 
 import datetime
+import re
 
 from django.utils import timezone
 
@@ -67,6 +68,9 @@ for _number, _name in enumerate(
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 
 
+_NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})$")
+
+
 class DateParseError(ValueError):
     """`code` says why: "format" (not a date as written), "invalid" (no such day), "year" (implausible)."""
 
@@ -101,6 +105,17 @@ def parse_thai_date(value: object) -> datetime.date | None:
     text = str(value).strip().translate(THAI_DIGITS)
     if not text:
         return None
+    match = _NUMERIC_DATE.match(text)
+    if match:  # the common case, 15/03/2553 or 2553-03-15, without the general splitting below
+        a, b, c = match.groups()
+        day, month, year = (int(c), int(b), int(a)) if len(a) == 4 else (int(a), int(b), int(c))
+        if not 1 <= month <= 12:
+            raise DateParseError("format")
+        christian_year = _year_to_christian(year)
+        try:
+            return datetime.date(christian_year, month, day)
+        except ValueError as exc:
+            raise DateParseError("invalid") from exc
     if text.isdigit() and len(text) <= 6:  # a serial number typed or exported as text
         return parse_thai_date(int(text))
     parts = [p for p in _split_date(text) if p]

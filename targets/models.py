@@ -110,15 +110,30 @@ class TargetRecord(models.Model):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
-    province = models.ForeignKey(Province, models.PROTECT, related_name="target_records", verbose_name=_("province"))
+    # No single-column indexes on the foreign keys (db_index=False): the composite indexes below
+    # start with the province, and every index is maintained for every row an upload writes.
+    # Deleting a district, category or status (rare, in admin) scans instead.
+    province = models.ForeignKey(
+        Province, models.PROTECT, related_name="target_records", verbose_name=_("province"), db_index=False
+    )
     district = models.ForeignKey(
-        District, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("district")
+        District, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("district"), db_index=False
     )
     sub_district = models.ForeignKey(
-        SubDistrict, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("sub-district")
+        SubDistrict,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("sub-district"),
+        db_index=False,
     )
-    category = models.ForeignKey(Category, models.PROTECT, related_name="records", verbose_name=_("category"))
-    status = models.ForeignKey(Outcome, models.PROTECT, related_name="records", verbose_name=_("status"))
+    category = models.ForeignKey(
+        Category, models.PROTECT, related_name="records", verbose_name=_("category"), db_index=False
+    )
+    status = models.ForeignKey(
+        Outcome, models.PROTECT, related_name="records", verbose_name=_("status"), db_index=False
+    )
     education_status = models.CharField(
         _("education status"), max_length=16, choices=EducationStatus.choices, blank=True
     )
@@ -131,7 +146,13 @@ class TargetRecord(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("updated by")
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("updated by"),
+        db_index=False,
     )
     is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
 
@@ -163,7 +184,12 @@ class RecordPartQuerySet(ProvinceScopedQuerySet):
 
 
 class StatusChange(models.Model):
-    """A record's status history: every change, from an upload or a page, with who and when."""
+    """A record's status history: every change, from an upload or a page, with who and when.
+
+    A record's first status is not a row here: it is the `from_status` of its first change, or
+    its current status while it has none (targets.models.TargetRecord.status_timeline). Uploads
+    create tens of thousands of records at once, and a row each would double their cost.
+    """
 
     record = models.ForeignKey(TargetRecord, models.CASCADE, related_name="status_history", verbose_name=_("record"))
     from_status = models.ForeignKey(

@@ -10,13 +10,17 @@
 that find IDs inside free text (for masking logs) live in audit/redaction.py.
 """
 
+import re
 from dataclasses import dataclass
+from operator import mul
 
 from django.utils.translation import gettext_lazy as _
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 # Separators people type inside IDs: spaces (also non-breaking), dashes of every width, dots.
 _SEPARATORS = str.maketrans("", "", " \u00a0\t-‐‑‒–—.")
+
+_THAI_DIGIT = re.compile("[๐-๙]")
 
 NATIONAL_ID = "national_id"
 G_CODE = "g_code"
@@ -44,8 +48,11 @@ class Identifier:
         return mask_identifier(self.value)
 
 
+_WEIGHTS = tuple(range(13, 1, -1))
+
+
 def check_digit(first_twelve: str) -> int:
-    total = sum(int(d) * w for d, w in zip(first_twelve, range(13, 1, -1), strict=True))
+    total = sum(map(mul, map(int, first_twelve), _WEIGHTS))
     return (11 - total % 11) % 10
 
 
@@ -56,7 +63,11 @@ def normalise(raw: object) -> str:
         return ""
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    text = str(raw).strip().translate(THAI_DIGITS).translate(_SEPARATORS)
+    text = str(raw).strip()
+    if _THAI_DIGIT.search(text):
+        text = text.translate(THAI_DIGITS)
+    if not text.isalnum():
+        text = text.translate(_SEPARATORS)
     return text[:1].upper() + text[1:] if text[:1] in "gG" else text
 
 

@@ -8,9 +8,9 @@ Every row ends in exactly one bucket: created, updated, unchanged or rejected
 (rows in = created + updated + unchanged + rejected). A rejected row names its column and reason.
 A row whose identifier belongs to another province is rejected without saying which.
 
-Writing on PostgreSQL: the new and changed rows are COPYed into a temporary table, then one
-INSERT ... SELECT creates the new records (and their first status), and one UPDATE ... FROM
-changes the others; the audit trail's statement-level triggers see those two statements. A
+Writing on PostgreSQL: the new records are COPYed straight into their table; the changed ones
+into a temporary table, then one UPDATE ... FROM changes them; the audit trail's statement-level
+triggers see those two statements. Status changes are kept in StatusChange. A
 transaction-level advisory lock makes applies take turns, so two uploads of the same file apply
 once. On SQLite (the embedded default) the same rows go through bulk_create and bulk_update.
 """
@@ -115,6 +115,10 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
             progress(min(60, 5 + report.rows_total * 55 // max(1, max_rows // 4)))
 
     progress(65)
+    if apply and connection.vendor == "postgresql":
+        # Take turns before looking at the table: what is new must still be new when it is written.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
     existing = _existing([identifier for _, identifier, _, _ in clean], given)
     progress(75)
     to_create, to_update, status_changes = [], [], []
@@ -219,54 +223,46 @@ def _copy_value(value: object) -> str:
 
 def _write_postgresql(batch, user_id, given, to_create, to_update, status_changes, default_status) -> None:
     table = TargetRecord._meta.db_table
-    history = StatusChange._meta.db_table
     all_fields = list(RECORD_FIELDS)
     defaults = _defaults(default_status)
+    now = timezone.now().isoformat()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
-        # Every column nullable: an update row carries only the fields the file gives.
-        opts = TargetRecord._meta
-        column_types = ", ".join(
-            f"{name} {opts.get_field(name.removesuffix('_id')).db_type(connection)}"
-            for name in ["identifier", "identifier_kind", *all_fields]
-        )
-        # Dropped at the end too: an outer transaction (a test, a batch of uploads) may apply twice.
-        cursor.execute("DROP TABLE IF EXISTS upload_rows")
-        cursor.execute(f"CREATE TEMP TABLE upload_rows (is_new boolean, id bigint, {column_types}) ON COMMIT DROP")
-        copy_columns = ["is_new", "id", "identifier", "identifier_kind", *all_fields]
-        buffer = io.StringIO()
-        write = buffer.write
-        for _row, identifier, kind, values in to_create:
-            record = dict(defaults)
-            record.update(zip(given, values, strict=True))
-            write("\t".join(["t", "\\N", identifier, kind, *(_copy_value(record[f]) for f in all_fields)]) + "\n")
-        for record_id, values in to_update:
-            record = dict(zip(given, values, strict=True))
-            fields = [_copy_value(record[f]) if f in record else "\\N" for f in all_fields]
-            write("\t".join(["f", str(record_id), "", "", *fields]) + "\n")
-        buffer.seek(0)
-        cursor.copy_expert(f"COPY upload_rows ({', '.join(copy_columns)}) FROM STDIN", buffer)
-        now = timezone.now()
         if to_create:
-            insert_columns = ["identifier", "identifier_kind", *all_fields, "province_id", "created_at", "updated_at",
-                              "updated_by_id", "is_demo"]  # fmt: skip
-            select = ", ".join(["identifier", "identifier_kind", *all_fields, "%s", "%s", "%s", "%s", "false"])
-            cursor.execute(
-                f"WITH created AS (INSERT INTO {table} ({', '.join(insert_columns)}) "  # noqa: S608
-                f"SELECT {select} FROM upload_rows WHERE is_new RETURNING id, status_id) "
-                f"INSERT INTO {history} "
-                "(record_id, from_status_id, to_status_id, changed_at, changed_by_id, upload_id) "
-                "SELECT id, NULL, status_id, %s, %s, %s FROM created",
-                [batch.province_id, now, now, user_id, now, user_id, batch.pk],
-            )
+            # New records go straight into the table: no other upload runs (the lock taken in run()),
+            # and their identifiers were checked against the table under that lock.
+            columns = ["identifier", "identifier_kind", *all_fields, "province_id", "created_at", "updated_at",
+                       "updated_by_id", "is_demo"]  # fmt: skip
+            tail = "\t".join([str(batch.province_id), now, now, "\\N" if user_id is None else str(user_id), "f"])
+            buffer = io.StringIO()
+            write = buffer.write
+            for _row, identifier, kind, values in to_create:
+                record = dict(defaults)
+                record.update(zip(given, values, strict=True))
+                write("\t".join([identifier, kind, *(_copy_value(record[f]) for f in all_fields), tail]) + "\n")
+            buffer.seek(0)
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
         if to_update:
+            # Changed records: their new values into a temporary table, then one UPDATE ... FROM.
+            opts = TargetRecord._meta
+            column_types = ", ".join(
+                f"{name} {opts.get_field(name.removesuffix('_id')).db_type(connection)}" for name in given
+            )
+            # Dropped at the end too: an outer transaction (a test, a batch of uploads) may apply twice.
+            cursor.execute("DROP TABLE IF EXISTS upload_rows")
+            cursor.execute(f"CREATE TEMP TABLE upload_rows (id bigint, {column_types}) ON COMMIT DROP")
+            buffer = io.StringIO()
+            write = buffer.write
+            for record_id, values in to_update:
+                write("\t".join([str(record_id), *(_copy_value(v) for v in values)]) + "\n")
+            buffer.seek(0)
+            cursor.copy_expert(f"COPY upload_rows (id, {', '.join(given)}) FROM STDIN", buffer)
             assignments = ", ".join(f"{f} = u.{f}" for f in given)
             cursor.execute(
                 f"UPDATE {table} AS r SET {assignments}, updated_at = %s, updated_by_id = %s "  # noqa: S608
-                "FROM upload_rows AS u WHERE NOT u.is_new AND r.id = u.id",
+                "FROM upload_rows AS u WHERE r.id = u.id",
                 [now, user_id],
             )
-        cursor.execute("DROP TABLE upload_rows")
+            cursor.execute("DROP TABLE upload_rows")
     if status_changes:
         StatusChange.objects.bulk_create(
             [
@@ -293,9 +289,6 @@ def _write_orm(batch, user_id, given, to_create, to_update, status_changes, defa
             )
         )
     TargetRecord.objects.bulk_create(new_records, batch_size=500)
-    history = [
-        StatusChange(record_id=r.pk, to_status_id=r.status_id, changed_by_id=user_id, upload=batch) for r in new_records
-    ]
     if to_update:
         now = timezone.now()
         changed = []
@@ -305,8 +298,10 @@ def _write_orm(batch, user_id, given, to_create, to_update, status_changes, defa
                 setattr(record, f, v)
             changed.append(record)
         TargetRecord.objects.bulk_update(changed, [*given, "updated_at", "updated_by_id"], batch_size=500)
-    history += [
-        StatusChange(record_id=r, from_status_id=old, to_status_id=new, changed_by_id=user_id, upload=batch)
-        for r, old, new in status_changes
-    ]
-    StatusChange.objects.bulk_create(history, batch_size=1000)
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(record_id=r, from_status_id=old, to_status_id=new, changed_by_id=user_id, upload=batch)
+            for r, old, new in status_changes
+        ],
+        batch_size=1000,
+    )

@@ -41,6 +41,7 @@ PREFIX_SEX = {
 }  # fmt: skip
 # Longest first, so that "นางสาว" is found before "นาง".
 _PREFIXES_BY_LENGTH = sorted(PREFIXES, key=len, reverse=True)
+_PREFIX_FIRST_CHARS = {p[0] for p in PREFIXES} | {p[0].upper() for p in PREFIXES}
 
 SEXES = {
     "ชาย": "M", "ช": "M", "m": "M", "male": "M", "ผู้ชาย": "M", "ชาย(m)": "M",
@@ -61,6 +62,7 @@ for _choice in EducationStatus:
 
 _AREA_PREFIXES = re.compile(r"^(จังหวัด|จ\.|อำเภอ|อ\.|เขต|กิ่งอำเภอ|ตำบล|ต\.|แขวง|changwat|amphoe|khet|tambon|khwaeng)\s*")
 _SPACES = re.compile(r"\s+")
+_THAI_DIGIT = re.compile("[๐-๙]")  # translate() is slow on Thai text: only when there is a digit to change
 _FORMULA_START = ("=", "+", "@")
 MAX_LENGTH = {"name_prefix": 20, "first_name": 100, "last_name": 100, "last_grade": 20, "school": 200,
               "guardian_name": 200}  # fmt: skip
@@ -78,6 +80,11 @@ def label_key(text: object) -> str:
 
 def cell_text(value: object) -> str:
     """A cell as text: Thai digits to Arabic, an Excel number without its ".0", spaces trimmed."""
+    if value.__class__ is str:  # the common case first
+        text = value.strip()
+        if _THAI_DIGIT.search(text):
+            text = text.translate(THAI_DIGITS)
+        return _SPACES.sub(" ", text) if ("  " in text or "\n" in text or "\t" in text) else text
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -149,6 +156,8 @@ class RowValidator:
         if "status" in present:
             given.add("status_id")
         self.given_fields = [f for f in RECORD_FIELDS if f in given]
+        self._memo: dict[str, dict] = {}
+        self.width = max(self.columns.values(), default=-1) + 1
 
     @staticmethod
     def _labels(queryset) -> dict[str, int]:
@@ -159,13 +168,23 @@ class RowValidator:
                     out[label_key(key)] = pk
         return out
 
+    def memo(self, field: str, raw, parse):
+        """parse(raw) once per distinct value of a column: categories, statuses, districts and the
+        like repeat thousands of times in a file."""
+        cache = self._memo.setdefault(field, {})
+        try:
+            return cache[raw]
+        except KeyError:
+            result = cache[raw] = parse(raw)
+            return result
+
     def cell(self, row: list, field: str) -> object:
         index = self.columns.get(field)
-        if index is None or index >= len(row):
-            return None
-        return row[index]
+        return None if index is None else row[index]  # rows are padded to the header's width
 
     def validate(self, row: list, row_number: int) -> tuple[CleanRow | None, list[tuple[str, str]]]:
+        if len(row) < self.width:  # a csv row may stop early
+            row = [*row, *[None] * (self.width - len(row))]
         errors: list[tuple[str, str]] = []
         values: dict = {}
         col = self.columns
@@ -198,18 +217,16 @@ class RowValidator:
         if "sex" in values or "sex" in self.given_fields:
             raw = cell_text(self.cell(row, "sex")) if "sex" in col else ""
             if raw:
-                sex = SEXES.get(raw.lower().replace(" ", ""))
+                sex = self.memo("sex", raw, lambda r: SEXES.get(r.lower().replace(" ", "")))
                 if sex is None:
                     errors.append((label("sex"), _("Write the sex as ชาย/หญิง, ช/ญ or M/F.")))
                 values["sex"] = sex or ""
             else:
                 values["sex"] = PREFIX_SEX.get(values.get("name_prefix", ""), "")
         if "birth_date" in col:
-            try:
-                born = parse_thai_date(self.cell(row, "birth_date"))
-            except DateParseError as exc:
-                born = None
-                errors.append((label("birth_date"), self._date_error(exc.code)))
+            born, code = self.memo("birth_date", self.cell(row, "birth_date"), _parse_date)
+            if code:
+                errors.append((label("birth_date"), self._date_error(code)))
             if born is not None and not (datetime.date(1950, 1, 1) <= born <= self.today):
                 errors.append((label("birth_date"), _("The birth date is in the future or implausibly early.")))
             values["birth_date"] = born
@@ -217,19 +234,19 @@ class RowValidator:
             self._address(row, values, errors)
         if "category" in col:
             raw = cell_text(self.cell(row, "category"))
-            category = self.categories.get(label_key(raw)) if raw else None
+            category = self.memo("category", raw, lambda r: self.categories.get(label_key(r))) if raw else None
             if category is None:
                 errors.append((label("category"), _("Unknown category: %(value)s") % {"value": raw or "–"}))
             values["category_id"] = category
         if "status" in col:
             raw = cell_text(self.cell(row, "status"))
-            status = self.statuses.get(label_key(raw)) if raw else self.default_status
+            status = self.memo("status", raw, lambda r: self.statuses.get(label_key(r))) if raw else self.default_status
             if status is None:
                 errors.append((label("status"), _("Unknown status: %(value)s") % {"value": raw}))
             values["status_id"] = status
         if "education_status" in col:
             raw = cell_text(self.cell(row, "education_status"))
-            status = EDUCATION.get(label_key(raw)) if raw else ""
+            status = self.memo("education", raw, lambda r: EDUCATION.get(label_key(r))) if raw else ""
             if status is None:
                 errors.append((label("education_status"), _("Unknown education status: %(value)s") % {"value": raw}))
             values["education_status"] = status or ""
@@ -291,20 +308,31 @@ class RowValidator:
         values["last_name"] = last[:100]
 
     def _address(self, row: list, values: dict, errors: list) -> None:
-        district = sub = None
         raw_district = cell_text(self.cell(row, "district")) if "district" in self.columns else ""
         raw_sub = cell_text(self.cell(row, "sub_district")) if "sub_district" in self.columns else ""
+        district, sub, error = self.memo("address", (raw_district, raw_sub), self._resolve_address)
+        if error:
+            errors.append(error)
+            return
+        values["district_id"] = district
+        if "sub_district_id" in self.given_fields:
+            values["sub_district_id"] = sub
+
+    def _resolve_address(self, raw: tuple[str, str]) -> tuple[int | None, int | None, tuple | None]:
+        """(district, sub-district, error) for one row's district and sub-district, by name or code."""
+        raw_district, raw_sub = raw
+        district = sub = None
         if raw_district:
             if raw_district.isdigit():
                 district = self.district_by_code.get(int(raw_district))
             else:
                 district = self.district_by_name.get(area_key(raw_district))
             if district is None:
-                errors.append(
-                    (label("district"), _("No district %(value)s in %(province)s.")
-                     % {"value": raw_district, "province": self.province.name})
-                )  # fmt: skip
-                return
+                message = _("No district %(value)s in %(province)s.") % {
+                    "value": raw_district,
+                    "province": self.province.name,
+                }
+                return None, None, (label("district"), message)
         if raw_sub:
             if raw_sub.isdigit():
                 code = int(raw_sub)
@@ -316,29 +344,19 @@ class RowValidator:
             else:
                 matches = self.sub_by_name.get(area_key(raw_sub), [])
                 if len(matches) > 1:
-                    errors.append(
-                        (label("sub_district"), _("Several sub-districts of this province are called %(value)s: "
-                         "give the district too.") % {"value": raw_sub})
-                    )  # fmt: skip
-                    return
+                    message = _("Several sub-districts of this province are called %(value)s: give the district too.")
+                    return None, None, (label("sub_district"), message % {"value": raw_sub})
                 sub = matches[0] if matches else None
             if sub is None:
                 where = _("that district") if district is not None else self.province.name
-                errors.append(
-                    (
-                        label("sub_district"),
-                        _("No sub-district %(value)s in %(where)s.") % {"value": raw_sub, "where": where},
-                    )
-                )
-                return
+                message = _("No sub-district %(value)s in %(where)s.") % {"value": raw_sub, "where": where}
+                return None, None, (label("sub_district"), message)
             district = district or self.sub_by_code[sub]
-        values["district_id"] = district
-        if "sub_district_id" in self.given_fields:
-            values["sub_district_id"] = sub
+        return district, sub, None
 
     def _phone(self, row: list, errors: list) -> str:
         raw = cell_text(self.cell(row, "phone"))
-        digits = "".join(ch for ch in raw if ch.isdigit())
+        digits = raw if raw.isdigit() else "".join(ch for ch in raw if ch.isdigit())
         if not digits:
             return ""
         if len(digits) == 9 and digits[0] in "689":  # Excel dropped the leading zero of a mobile number
@@ -362,6 +380,8 @@ class RowValidator:
 
 def _split_prefix(name: str) -> tuple[str, str]:
     """("ด.ช.", "สมชาย") from "ด.ช.สมชาย" or "เด็กชาย สมชาย"; ("", name) when there is no prefix."""
+    if not name or name[0] not in _PREFIX_FIRST_CHARS:
+        return "", name
     lowered = name.lower()
     for prefix in _PREFIXES_BY_LENGTH:
         if lowered.startswith(prefix):
@@ -373,3 +393,10 @@ def _split_prefix(name: str) -> tuple[str, str]:
             if rest:
                 return PREFIXES[prefix], rest
     return "", name
+
+
+def _parse_date(value: object) -> tuple[datetime.date | None, str | None]:
+    try:
+        return parse_thai_date(value), None
+    except DateParseError as exc:
+        return None, exc.code
