@@ -273,6 +273,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # (the embedded default) nothing is recorded.
 # Event tables refuse UPDATE and DELETE: a pgtrigger.Protect trigger on each.
 PGHISTORY_APPEND_ONLY = True
+# Event tables copy the tracked rows' foreign keys as plain columns: no constraint (the referenced
+# row may be deleted later) and no index (events are looked up by object, pgh_obj_id, which keeps
+# its index). Each index here would be maintained for every row a bulk upload writes.
+import pghistory  # noqa: E402
+
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
 # Reinstall pghistory's context function after every migrate, so a test run with --no-migrations
 # still records who made each change (a no-op on SQLite).
 PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE = True
