@@ -17,6 +17,7 @@ urlpatterns = [
     path("provinces/", include("provinces.urls")),
     path("reports/", include("reports.urls")),
     path("universities/", include("universities.urls")),
+    path("meetings/", include("meetings.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -1,10 +1,17 @@
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.shortcuts import render
 from django.utils import timezone
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from accounts.access import scope_for
+from meetings.models import ActionItem, Meeting
 from universities.models import SupportAssignment
+
+# The home page lists the user's open action items (overdue first: oldest due date first) and their
+# next meetings; the full lists are at meetings:actions and meetings:list.
+HOME_ACTION_ITEMS = 10
+HOME_MEETINGS = 5
 
 
 @login_required
@@ -28,5 +35,27 @@ def home(request):
             "fiscal_year_bounds": fiscal_year_bounds(fiscal_year),
             "today": timezone.localdate(),
             "assignments": assignments,
+            **_meetings_of(request.user),
         },
     )
+
+
+def _meetings_of(user) -> dict:
+    """The user's open action items (as a person, a province, a university), flagged when overdue,
+    and the next meetings they may see: two queries (three for a provincial role, whose meetings
+    include those of the universities supporting the province)."""
+    items = list(
+        ActionItem.objects.visible_to(user)
+        .owned_by(user)
+        .open()
+        .select_related("meeting", "owner_user", "owner_province", "owner_university")
+        .order_by(F("due_date").asc(nulls_last=True), "pk")[: HOME_ACTION_ITEMS + 1]
+    )
+    return {
+        "action_items": items[:HOME_ACTION_ITEMS],
+        "more_action_items": len(items) > HOME_ACTION_ITEMS,
+        "overdue_count": sum(item.is_overdue for item in items[:HOME_ACTION_ITEMS]),
+        "upcoming_meetings": list(
+            Meeting.objects.visible_to(user).upcoming().order_by("starts_on", "pk")[:HOME_MEETINGS]
+        ),
+    }

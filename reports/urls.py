@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "reports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.report_list, name="list"),
+    path("new/", views.report_create, name="create"),
+    path("export/", views.report_export, name="export"),
+    path("<int:pk>/", views.report_detail, name="detail"),
+    path("<int:pk>/edit/", views.report_edit, name="edit"),
+    path("<int:pk>/transition/", views.report_transition, name="transition"),
+]

@@ -187,3 +187,26 @@ def province_b_work(cast) -> dict:
             requested_by=cast.coordinator_b,
         ),
     }
+
+
+# Scoped reading; rows are created only by a page's service (never "add" in admin); the team
+# changes them through admin actions that call the services; EEF admins delete.
+# (universities.capacityrequest: filed by universities.services.file_request.)
+ADMIN_KINDS["scoped_view_added_by_service"] = {
+    "changelist": (200, 200, 200),
+    "add": (403, 403, 403),
+    "change": (200, 404, 200),
+    "history": (200, 404, 200),
+    "delete": (200, 403, 403),
+}
+
+
+# Scoped reading; the province's coordinators and EEF admins add, change and delete rows of their
+# province (provinces.workinggroupmember, provinces.provincialplan: Access.PROVINCE_WRITERS).
+ADMIN_KINDS["scoped_view_province_write"] = {
+    "changelist": (200, 200, 200),
+    "add": (200, 200, 200),
+    "change": (200, 404, 200),
+    "history": (200, 404, 200),
+    "delete": (200, 404, 200),
+}

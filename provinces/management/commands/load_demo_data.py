@@ -37,3 +37,13 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo users, one per role, same password: {emails}")
         else:
             self.stdout.write("DEBUG is off: no demo accounts are created (use createsuperuser).")
+        # Each part of the programme adds its own demo rows (all idempotent, all marked is_demo).
+        from meetings.demo_data import load_demo_meetings
+        from provinces.work_demo_data import load_demo_provincial_work
+        from reports.demo_data import load_demo_reports
+        from universities.support_demo_data import load_demo_support
+
+        self.stdout.write(f"working groups and plans: {load_demo_provincial_work()}")
+        self.stdout.write(f"support activities and capacity requests: {load_demo_support()}")
+        self.stdout.write(f"progress reports: {load_demo_reports()} created")
+        self.stdout.write(f"meetings: {load_demo_meetings()}")

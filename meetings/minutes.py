@@ -1,0 +1,742 @@
+"""The minutes of a meeting as a file: PDF (WeasyPrint), Word (python-docx) or Excel (openpyxl), in Thai or English.
+
+`render_minutes(meeting, fmt=..., language=...)` is the one entry point (the meeting pages' export view calls it
+after checking access through the meeting's door). It reads the meeting and all its parts with a constant number
+of queries (`_fetch`), turns them into plain texts in the requested language (`_collect`), then writes one format.
+
+Thai text needs a Thai font. The PDF asks for Laksaman (Debian's fonts-thai-tlwg, its stand-in for TH Sarabun, the
+Thai government's document font) and falls back to the portal's own Sarabun woff2 files (static/fonts/sarabun/), which
+WeasyPrint embeds, so Thai renders on a machine without any Thai system font. The Word file names "TH Sarabun New"
+for Latin and complex-script (Thai) text alike, at 16 pt: Word and LibreOffice pick the font by name on the reader's
+machine (LibreOffice on Debian draws it with Laksaman). WeasyPrint needs Pango at import time; it is imported only for
+a PDF, so a machine without Pango still exports Word and Excel files.
+"""
+
+import datetime
+import io
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+from django.db.models import Prefetch
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.templatetags.thai_dates import be_date
+from meetings.models import ActionItem, Attendance, LessonLearned, Meeting, Presentation
+from reports.models import SECTIONS
+
+FORMATS = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+# The PDF's font stack (meetings/templates/meetings/minutes/pdf_style.html). Laksaman is Debian's fonts-thai-tlwg
+# stand-in for TH Sarabun; "Sarabun" is Google's redesign, if installed; then the portal's own Sarabun (below), which
+# every machine has. Never "TH Sarabun New" or "TH SarabunPSK": fonts-thai-tlwg answers those names with Laksaman
+# scaled by 0.66 (89-tlwg-laksaman-synthetic.conf), for the whole fallback list, and WeasyPrint ignores that scale
+# when it draws, so every glyph of the page overlaps its neighbour. Laksaman and Sarabun share proportions, so one
+# size suits both: 11.5 pt reads like the government's TH Sarabun 16 pt (about 10.5 pt here, by that 0.66 scale).
+PDF_FONT_FAMILIES = (
+    "Laksaman", "Sarabun", "ABE Sarabun Thai", "ABE Sarabun Latin", "Garuda", "Noto Sans Thai", "sans-serif",
+)  # fmt: skip
+PDF_FONT_SIZE = "11.5pt"
+# The portal's Sarabun (static/fonts/sarabun/, SIL OFL), split in Thai and Latin files: (file, family, weight, range).
+# Each file gets its own family name: WeasyPrint 70 tells fonts apart by family, weight and style only, so two files
+# under one name would draw the glyphs of one with the other (Thai came out as Latin letters).
+SARABUN_THAI_RANGE = "U+02D7, U+0303, U+0331, U+0E01-0E5B, U+200C-200D, U+25CC"
+SARABUN_FILES = (
+    ("fonts/sarabun/sarabun-thai-400-normal.woff2", "ABE Sarabun Thai", 400, SARABUN_THAI_RANGE),
+    ("fonts/sarabun/sarabun-thai-700-normal.woff2", "ABE Sarabun Thai", 700, SARABUN_THAI_RANGE),
+    ("fonts/sarabun/sarabun-latin-400-normal.woff2", "ABE Sarabun Latin", 400, None),
+    ("fonts/sarabun/sarabun-latin-700-normal.woff2", "ABE Sarabun Latin", 700, None),
+)
+
+# The Word file's font, for Latin and Thai runs alike, and its size: the Thai government's document standard.
+DOCX_FONT = "TH Sarabun New"
+DOCX_FONT_SIZE_PT = 16
+
+# XML 1.0 (Word, Excel) refuses these control characters; a pasted text may hold them.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def render_minutes(meeting: Meeting, *, fmt: str, language: str = "th") -> tuple[bytes, str, str]:
+    """(content, content type, file name) of the meeting's minutes in `fmt` ("pdf", "docx" or "xlsx").
+
+    The caller has checked that the user may see the meeting. Raises ValueError for another format, and
+    RuntimeError for a PDF on a machine without WeasyPrint's system libraries (Pango).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown minutes format {fmt!r}: use one of {', '.join(FORMATS)}")
+    with translation.override(language):
+        minutes = _collect(_fetch(meeting), language)
+        writer = {"pdf": _write_pdf, "docx": _write_docx, "xlsx": _write_xlsx}[fmt]
+        content = writer(minutes)
+    filename = f"minutes-{meeting.pk}-{meeting.starts_on.isoformat()}.{fmt}"
+    return content, FORMATS[fmt], filename
+
+
+def _fetch(meeting: Meeting) -> Meeting:
+    """The meeting with every part the minutes show, in 10 queries whatever its size: the meeting, its four
+    many-to-many lists (organising universities and provinces, provinces and universities concerned), attendance
+    (with users), agenda, presentations (with province and report), lessons (with province), action items (with
+    their owners)."""
+    return (
+        Meeting.objects.filter(pk=meeting.pk)
+        .prefetch_related(
+            "organiser_universities",
+            "organiser_provinces",
+            "provinces",
+            "universities",
+            Prefetch("attendance", queryset=Attendance.objects.select_related("user")),
+            "agenda",
+            Prefetch("presentations", queryset=Presentation.objects.select_related("province", "report")),
+            Prefetch("lessons", queryset=LessonLearned.objects.select_related("province").order_by("theme", "pk")),
+            Prefetch(
+                "action_items",
+                queryset=ActionItem.objects.select_related("owner_user", "owner_province", "owner_university"),
+            ),
+        )
+        .get()
+    )
+
+
+# --- The minutes as plain texts in the active language -------------------------------------------------------------
+
+
+@dataclass
+class _Attendee:
+    name: str
+    organisation: str
+    position: str
+
+
+@dataclass
+class _AttendanceGroup:
+    label: str
+    people: list[_Attendee]
+
+
+@dataclass
+class _AgendaItem:
+    order: int
+    heading: str
+    title: str
+    presenter: str
+    minutes: str
+    decisions: str
+
+
+@dataclass
+class _Presentation:
+    order: int
+    province: str
+    presenter: str
+    notes: str
+    report: str  # "" when no report is linked
+    sections: list[tuple[str, str]]  # (label, text) of the linked report's five sections
+
+
+@dataclass
+class _Lesson:
+    theme: str
+    province: str
+    text: str
+
+
+@dataclass
+class _Action:
+    what: str
+    owner: str
+    due: str
+    status: str
+    note: str
+    overdue: bool
+
+
+@dataclass
+class _Minutes:
+    language: str
+    title: str
+    facts: list[tuple[str, str, bool]]  # (label, value, is a link) of the meeting, in order; empty values left out
+    attendance: list[_AttendanceGroup]
+    agenda: list[_AgendaItem]
+    presentations: list[_Presentation]
+    lessons: list[_Lesson]
+    actions: list[_Action]
+    labels: dict[str, str]
+
+
+def _labels() -> dict[str, str]:
+    """The fixed texts of the minutes, translated into the active language (one place for all three formats)."""
+    return {
+        "document": _("Minutes of the meeting"),
+        "meeting_details": _("Meeting details"),
+        "attendance": _("Attendance"),
+        "agenda": _("Agenda"),
+        "agenda_sheet": _("Agenda items"),
+        "presentations": _("Province presentations"),
+        "presentations_sheet": _("Presentations"),
+        "lessons": _("Lessons learned"),
+        "actions": _("Action items"),
+        "no": _("No."),
+        "name": _("Name"),
+        "organisation": _("Organisation"),
+        "position": _("Position"),
+        "role": _("Role"),
+        "order": _("Order"),
+        "title": _("Title"),
+        "presenter": _("Presenter"),
+        "minutes": _("Minutes"),
+        "decisions": _("Decisions"),
+        "province": _("Province"),
+        "progress_report": _("Progress report"),
+        "no_report": _("No progress report linked."),
+        "notes": _("Notes"),
+        "theme": _("Theme"),
+        "lesson": _("Lesson"),
+        "what": _("What"),
+        "owner": _("Owner"),
+        "due_date": _("Due date"),
+        "status": _("Status"),
+        "note": _("Note"),
+        "overdue": _("Overdue"),
+        "none": _("None recorded."),
+        "page": _("Page"),
+        "field": _("Field"),
+        "value": _("Value"),
+    }
+
+
+def _date(day: datetime.date | None) -> str:
+    # be_date follows the active language: "1 มีนาคม 2567" (พ.ศ.) in Thai, "1 March 2024" in English.
+    return be_date(day, "long") if day else ""
+
+
+def _names(objects) -> str:
+    return ", ".join(obj.name for obj in objects)
+
+
+def _report_label(report) -> str:
+    # Not str(report): that reads report.province, one query per presentation.
+    fiscal_year = _("Fiscal year %(year)s") % {"year": report.fiscal_year}
+    return f"{fiscal_year} · {report.get_period_display()} ({report.get_status_display()})"
+
+
+def _collect(meeting: Meeting, language: str) -> _Minutes:
+    labels = _labels()
+    organisers = []
+    if meeting.organised_by_eef:
+        organisers.append(_("Equitable Education Fund (EEF)"))
+    if meeting.organised_by_ipsr:
+        organisers.append(_("Institute for Population and Social Research (IPSR)"))
+    organisers += [obj.name for obj in meeting.organiser_universities.all()]
+    organisers += [obj.name for obj in meeting.organiser_provinces.all()]
+    if meeting.ends_on and meeting.ends_on != meeting.starts_on:
+        dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"
+    else:
+        dates = _date(meeting.starts_on)
+    facts = [
+        (_("Kind"), capfirst(meeting.get_kind_display()), False),
+        (_("Date"), dates, False),
+        (_("Status"), capfirst(meeting.get_status_display()), False),
+        (_("Venue"), meeting.venue, False),
+        (_("Online link"), meeting.online_link, True),  # a URLField: http(s) only, safe as a link
+        (_("Organised by"), ", ".join(organisers), False),
+        (_("Provinces concerned"), _names(meeting.provinces.all()), False),
+        (_("Universities concerned"), _names(meeting.universities.all()), False),
+        (_("Description"), meeting.description, False),
+    ]
+
+    group_labels = {
+        Attendance.Role.ORGANISER: _("Organisers"),
+        Attendance.Role.PRESENTER: _("Presenters"),
+        Attendance.Role.PARTICIPANT: _("Participants"),
+    }
+    by_role: dict[str, list[_Attendee]] = {role: [] for role in Attendance.Role.values}
+    for row in meeting.attendance.all():
+        name = row.name or (str(row.user) if row.user else "")
+        by_role.setdefault(row.role, []).append(_Attendee(name, row.organisation, row.position))
+    attendance = [_AttendanceGroup(group_labels.get(role, role), people) for role, people in by_role.items() if people]
+
+    agenda = [
+        _AgendaItem(
+            order=item.order,
+            heading=_("Item %(order)s") % {"order": item.order},
+            title=item.title,
+            presenter=item.presenter,
+            minutes=item.minutes,
+            decisions=item.decisions,
+        )
+        for item in meeting.agenda.all()
+    ]
+    presentations = [
+        _Presentation(
+            order=row.order,
+            province=row.province.name,
+            presenter=row.presenter,
+            notes=row.notes,
+            report=_report_label(row.report) if row.report else "",
+            sections=[(str(label), text) for _name, label, text in row.report.sections()] if row.report else [],
+        )
+        for row in meeting.presentations.all()
+    ]
+    lessons = [_Lesson(row.theme, row.province.name if row.province else "", row.text) for row in meeting.lessons.all()]
+    actions = []
+    for row in meeting.action_items.all():
+        owners = [str(row.owner_user) if row.owner_user else ""]
+        owners += [row.owner_province.name if row.owner_province else ""]
+        owners += [row.owner_university.name if row.owner_university else ""]
+        actions.append(
+            _Action(
+                what=row.what,
+                owner=", ".join(owner for owner in owners if owner),
+                due=_date(row.due_date),
+                status=capfirst(row.get_status_display()),
+                note=row.note,
+                overdue=row.is_overdue,
+            )
+        )
+    return _Minutes(
+        language=language,
+        title=meeting.title,
+        facts=[fact for fact in facts if fact[1]],
+        attendance=attendance,
+        agenda=agenda,
+        presentations=presentations,
+        lessons=lessons,
+        actions=actions,
+        labels=labels,
+    )
+
+
+# --- PDF -------------------------------------------------------------------------------------------------------------
+
+
+def _sarabun_font_faces() -> list[dict]:
+    """@font-face rules for the portal's Sarabun woff2 files, as absolute file:// URLs."""
+    faces = []
+    for path, family, weight, unicode_range in SARABUN_FILES:
+        found = finders.find(path)
+        if found:
+            faces.append({"url": _file_uri(found), "family": family, "weight": weight, "unicode_range": unicode_range})
+    return faces
+
+
+def _file_uri(path) -> str:
+    return Path(path).resolve().as_uri()
+
+
+_THAI = re.compile("[\u0e00-\u0e7f]")
+_INSTALL_LOCK = threading.Lock()
+
+
+def _install_thai_actual_text() -> None:
+    """Make Thai lines of WeasyPrint's PDFs copy, search and extract as the exact text that was written.
+
+    WeasyPrint 70 maps each glyph to text once, first come first served (its ToUnicode table; upstream issue
+    Kozea/WeasyPrint#2841). Thai shaping draws one cluster as several glyphs (ำ is decomposed into ํ + า, tone marks
+    stack on vowels), so that table loses or swaps characters: "น้ำ" extracted as "นา". PDF's own remedy is to
+    give the line its text in an /ActualText marked-content span, which readers (poppler, Acrobat, PDFium) use
+    instead of the glyphs' table. This wraps WeasyPrint's line drawing to do that for lines holding Thai; other lines
+    are drawn as before. Installed once per process; harmless for any other PDF the process renders.
+    """
+    import pydyf
+    from weasyprint.draw import text as draw_text_module
+
+    with _INSTALL_LOCK:
+        if not getattr(draw_text_module.draw_first_line, "abe_actual_text", False):
+            draw_text_module.draw_first_line = _with_actual_text(draw_text_module.draw_first_line, pydyf)
+
+
+def _with_actual_text(draw_first_line, pydyf):
+    """WeasyPrint's `draw_first_line`, wrapped in an /ActualText span for each line holding Thai."""
+
+    def draw_first_line_with_actual_text(stream, textbox, text_overflow, block_ellipsis, matrix):
+        text = textbox.text or ""
+        # An ellipsis changes what is drawn from textbox.text: leave those lines alone.
+        if text_overflow == "ellipsis" or block_ellipsis != "none" or not _THAI.search(text):
+            return draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix)
+        stream.begin_marked_content("Span", pydyf.Dictionary({"ActualText": pydyf.String(text)}))
+        try:
+            return draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix)
+        finally:
+            stream.end_marked_content()
+
+    draw_first_line_with_actual_text.abe_actual_text = True
+    return draw_first_line_with_actual_text
+
+
+def _write_pdf(minutes: _Minutes) -> bytes:
+    try:
+        from weasyprint import HTML
+        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.urls import URLFetcher
+    except (ImportError, OSError) as exc:  # OSError: WeasyPrint's cffi cannot load Pango's libraries
+        raise RuntimeError(
+            "PDF export needs Pango and HarfBuzz for WeasyPrint "
+            "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-thai-tlwg); "
+            f"Word and Excel exports work without them. ({exc})"
+        ) from exc
+    _install_thai_actual_text()
+
+    font_faces = _sarabun_font_faces()
+    allowed = frozenset(face["url"] for face in font_faces)
+
+    class FontsOnlyFetcher(URLFetcher):
+        """Fetches the portal's font files and nothing else: no text of a meeting can make the PDF read a file or
+        call a server."""
+
+        def fetch(self, url, headers=None):
+            if url not in allowed:
+                raise ValueError(f"The minutes load only the portal's fonts, not {url}")
+            return super().fetch(url, headers)
+
+    context = {
+        "minutes": minutes,
+        "L": minutes.labels,
+        "font_faces": font_faces,
+        "font_families": ", ".join(
+            family if family == "sans-serif" else json.dumps(family) for family in PDF_FONT_FAMILIES
+        ),
+        "font_size": PDF_FONT_SIZE,
+        # A CSS string: the label is ours (translations), quoted as JSON, which CSS reads the same way.
+        "page_label_css": json.dumps(minutes.labels["page"], ensure_ascii=False),
+    }
+    html = render_to_string("meetings/minutes/pdf.html", context)
+    fetcher = FontsOnlyFetcher(allowed_protocols=("file",))
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=FontConfiguration())
+
+
+# --- Word ------------------------------------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    return _XML_ILLEGAL.sub("", text or "")
+
+
+# The order of a run's properties in WordprocessingML (ECMA-376 CT_RPr).
+_RPR_ORDER = (
+    "rStyle", "rFonts", "b", "bCs", "i", "iCs", "caps", "smallCaps", "strike", "dstrike", "outline", "shadow",
+    "emboss", "imprint", "noProof", "snapToGrid", "vanish", "webHidden", "color", "spacing", "w", "kern", "position",
+    "sz", "szCs", "highlight", "u", "effect", "bdr", "shd", "fitText", "vertAlign", "rtl", "cs", "em", "lang",
+    "eastAsianLayout", "specVanish", "oMath",
+)  # fmt: skip
+
+
+def _set_thai_fonts(rpr, *, size_pt: float | None = None, bold: bool = False, language: str = "") -> None:
+    """Name DOCX_FONT for every script of a run-properties element and mark Thai as its complex-script language.
+
+    Word draws Thai with the complex-script (w:cs) font, size (w:szCs) and bold (w:bCs), not the Latin ones; the
+    default template's theme fonts (w:asciiTheme ...) would override the names, so they are removed."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def child(tag: str):
+        element = rpr.find(qn(tag))
+        if element is None:
+            element = OxmlElement(tag)
+            rpr.append(element)
+        return element
+
+    fonts = child("w:rFonts")
+    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(qn(theme), None)
+    for script in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        fonts.set(qn(script), DOCX_FONT)
+    if bold:
+        child("w:b")
+        child("w:bCs")
+    if size_pt:
+        for tag in ("w:sz", "w:szCs"):
+            child(tag).set(qn("w:val"), str(round(size_pt * 2)))  # half-points
+    if language:
+        lang = child("w:lang")
+        lang.set(qn("w:val"), "en-GB" if language.startswith("en") else "th-TH")
+        lang.set(qn("w:eastAsia"), "th-TH")
+        lang.set(qn("w:bidi"), "th-TH")  # despite its name, w:bidi is the language of complex-script text
+    # Word refuses a file whose rPr children are out of the schema's order; the appends above may break it.
+    ranked = {qn(f"w:{tag}"): rank for rank, tag in enumerate(_RPR_ORDER)}
+    for element in sorted(rpr, key=lambda element: ranked.get(element.tag, len(_RPR_ORDER))):
+        rpr.append(element)
+
+
+def _bold_run(paragraph, text: str):
+    run = paragraph.add_run(_clean(text))
+    _set_thai_fonts(run._r.get_or_add_rPr(), bold=True)
+    return run
+
+
+def _add_page_number_footer(document, label: str) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    paragraph = document.sections[0].footer.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.add_run(f"{label} ")
+    for instruction, text in (("PAGE", "1"), (None, " / "), ("NUMPAGES", "1")):
+        if instruction is None:
+            paragraph.add_run(text)
+            continue
+        field_element = OxmlElement("w:fldSimple")
+        field_element.set(qn("w:instr"), instruction)
+        run = OxmlElement("w:r")
+        text_element = OxmlElement("w:t")
+        text_element.text = text
+        run.append(text_element)
+        field_element.append(run)
+        paragraph._p.append(field_element)
+
+
+def _docx_table(document, headers: list[str], rows: list[list[str]], widths_cm: list[float]):
+    from docx.oxml import OxmlElement
+
+    table = document.add_table(rows=1, cols=len(headers))
+    table.style = document.styles["Table Grid"]
+    header_row = table.rows[0]
+    # Repeat the header row on every page the table runs over.
+    header_row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    for cell, text in zip(header_row.cells, headers, strict=True):
+        _bold_run(cell.paragraphs[0], text)
+    for values in rows:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, values, strict=True):
+            if isinstance(value, tuple):  # (text, bold)
+                _bold_run(cell.paragraphs[0], value[0])
+            else:
+                cell.paragraphs[0].add_run(_clean(value))
+    _set_widths(table, widths_cm)
+    return table
+
+
+def _set_widths(table, widths_cm: list[float]) -> None:
+    """Column widths for Word (each cell's width) and LibreOffice (the table's grid)."""
+    from docx.shared import Cm
+
+    table.autofit = False
+    for column, width in zip(table.columns, widths_cm, strict=True):
+        column.width = Cm(width)
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_cm, strict=True):
+            cell.width = Cm(width)
+
+
+def _write_docx(minutes: _Minutes) -> bytes:
+    from docx import Document
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt, RGBColor
+
+    labels = minutes.labels
+    document = Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4
+    # The Thai government's document margins: 3 cm left, 2 cm right, 2.5 cm top, 2 cm bottom.
+    section.left_margin, section.right_margin = Cm(3), Cm(2)
+    section.top_margin, section.bottom_margin = Cm(2.5), Cm(2)
+
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    rpr_default = defaults.find(qn("w:rPrDefault")) if defaults is not None else None
+    if rpr_default is not None:
+        rpr = rpr_default.find(qn("w:rPr"))
+        if rpr is None:
+            rpr = OxmlElement("w:rPr")
+            rpr_default.append(rpr)
+        _set_thai_fonts(rpr, size_pt=DOCX_FONT_SIZE_PT, language=minutes.language)
+    sizes = {"Normal": (DOCX_FONT_SIZE_PT, False), "Title": (24, True), "Heading 1": (20, True)}
+    sizes |= {"Heading 2": (18, True), "Heading 3": (DOCX_FONT_SIZE_PT, True), "Table Grid": (None, False)}
+    for name, (size, bold) in sizes.items():
+        style = document.styles[name]
+        style.font.name = DOCX_FONT
+        if size:
+            style.font.size = Pt(size)
+        if bold:
+            style.font.bold = True
+        if name != "Table Grid":
+            style.font.color.rgb = RGBColor(0x1F, 0x29, 0x33)
+        _set_thai_fonts(style.element.get_or_add_rPr(), size_pt=size, bold=bold, language=minutes.language)
+    document.styles["Normal"].paragraph_format.space_after = Pt(2)
+
+    document.core_properties.title = _clean(minutes.title)
+    document.core_properties.subject = labels["document"]
+    document.core_properties.language = "th-TH" if minutes.language.startswith("th") else "en-GB"
+    _add_page_number_footer(document, labels["page"])
+
+    document.add_paragraph(labels["document"], style="Heading 3")
+    document.add_paragraph(_clean(minutes.title), style="Title")
+    facts = document.add_table(rows=0, cols=2)
+    for label, value, _is_link in minutes.facts:
+        cells = facts.add_row().cells
+        _bold_run(cells[0].paragraphs[0], label)
+        cells[1].paragraphs[0].add_run(_clean(value))
+    _set_widths(facts, [4.5, 11.5])
+
+    document.add_heading(labels["attendance"], level=1)
+    if not minutes.attendance:
+        document.add_paragraph(labels["none"])
+    for group in minutes.attendance:
+        document.add_heading(f"{group.label} ({len(group.people)})", level=2)
+        rows = [
+            [str(number), person.name, person.organisation, person.position]
+            for number, person in enumerate(group.people, start=1)
+        ]
+        _docx_table(document, [labels["no"], labels["name"], labels["organisation"], labels["position"]], rows,
+                    [1.3, 5.2, 5.0, 4.5])  # fmt: skip
+
+    document.add_heading(labels["agenda"], level=1)
+    if not minutes.agenda:
+        document.add_paragraph(labels["none"])
+    for item in minutes.agenda:
+        document.add_heading(_clean(f"{item.heading} {item.title}"), level=2)
+        for label, text in ((labels["presenter"], item.presenter), (labels["minutes"], item.minutes)):
+            if text:
+                paragraph = document.add_paragraph()
+                _bold_run(paragraph, f"{label}: ")
+                paragraph.add_run(_clean(text))
+        if item.decisions:
+            paragraph = document.add_paragraph()
+            _bold_run(paragraph, f"{labels['decisions']}: ")
+            _bold_run(paragraph, item.decisions)
+
+    document.add_heading(labels["presentations"], level=1)
+    if not minutes.presentations:
+        document.add_paragraph(labels["none"])
+    for row in minutes.presentations:
+        document.add_heading(_clean(row.province), level=2)
+        details = [(labels["presenter"], row.presenter), (labels["progress_report"], row.report or labels["no_report"])]
+        details.append((labels["notes"], row.notes))
+        for label, text in details:
+            if text:
+                paragraph = document.add_paragraph()
+                _bold_run(paragraph, f"{label}: ")
+                paragraph.add_run(_clean(text))
+        for label, text in row.sections:
+            document.add_heading(_clean(label), level=3)
+            document.add_paragraph(_clean(text) or "—")
+
+    document.add_heading(labels["lessons"], level=1)
+    if not minutes.lessons:
+        document.add_paragraph(labels["none"])
+    for lesson in minutes.lessons:
+        paragraph = document.add_paragraph()
+        _bold_run(paragraph, lesson.theme + (f" ({lesson.province})" if lesson.province else "") + ": ")
+        paragraph.add_run(_clean(lesson.text))
+
+    document.add_heading(labels["actions"], level=1)
+    if not minutes.actions:
+        document.add_paragraph(labels["none"])
+    else:
+        headers = [labels["no"], labels["what"], labels["owner"], labels["due_date"], labels["status"], labels["note"]]
+        rows = [
+            [
+                str(number),
+                action.what,
+                action.owner,
+                action.due,
+                (f"{action.status} — {labels['overdue']}", True) if action.overdue else action.status,
+                action.note,
+            ]
+            for number, action in enumerate(minutes.actions, start=1)
+        ]
+        _docx_table(document, headers, rows, [1.1, 4.6, 3.2, 2.6, 2.2, 2.3])
+
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+# --- Excel -----------------------------------------------------------------------------------------------------------
+
+
+def _cell(value):
+    """A value safe for a spreadsheet: text never runs as a formula and holds no XML-illegal characters."""
+    if isinstance(value, str):
+        return neutralise_formula(_clean(value))
+    return value
+
+
+def _sheet(workbook, title: str, headers: list[str], rows: list[list], widths: list[int]):
+    from openpyxl.styles import Alignment, Font
+
+    # Excel's sheet names: at most 31 characters, none of []:*?/\ .
+    sheet = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
+    sheet.append([_cell(header) for header in headers])
+    for row in rows:
+        sheet.append([_cell(value) for value in row])
+    bold = Font(bold=True)
+    for cell in sheet[1]:
+        cell.font = bold
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = wrap
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[chr(ord("A") + index)].width = width
+    sheet.freeze_panes = "A2"
+    return sheet
+
+
+def _write_xlsx(minutes: _Minutes) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    labels = minutes.labels
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    workbook.properties.title = _clean(minutes.title)[:250]
+
+    facts = [[labels["title"], minutes.title], *[[label, value] for label, value, _is_link in minutes.facts]]
+    _sheet(workbook, labels["meeting_details"], [labels["field"], labels["value"]], facts, [28, 90])
+
+    attendance = [
+        [group.label, person.name, person.organisation, person.position]
+        for group in minutes.attendance
+        for person in group.people
+    ]
+    _sheet(workbook, labels["attendance"],
+           [labels["role"], labels["name"], labels["organisation"], labels["position"]], attendance,
+           [20, 32, 32, 28])  # fmt: skip
+
+    agenda = [[item.order, item.title, item.presenter, item.minutes, item.decisions] for item in minutes.agenda]
+    _sheet(workbook, labels["agenda_sheet"],
+           [labels["order"], labels["title"], labels["presenter"], labels["minutes"], labels["decisions"]], agenda,
+           [8, 40, 24, 60, 50])  # fmt: skip
+
+    section_labels = [str(label) for _name, label in SECTIONS]
+    presentations = [
+        [row.order, row.province, row.presenter, row.report or labels["no_report"], row.notes]
+        + ([text for _label, text in row.sections] or [""] * len(section_labels))
+        for row in minutes.presentations
+    ]
+    _sheet(workbook, labels["presentations_sheet"],
+           [labels["order"], labels["province"], labels["presenter"], labels["progress_report"], labels["notes"],
+            *section_labels],
+           presentations, [8, 18, 24, 34, 30, *[50] * len(section_labels)])  # fmt: skip
+
+    lessons = [[lesson.theme, lesson.province, lesson.text] for lesson in minutes.lessons]
+    _sheet(workbook, labels["lessons"], [labels["theme"], labels["province"], labels["lesson"]], lessons, [30, 18, 80])
+
+    actions = [
+        [action.what, action.owner, action.due, action.status, labels["overdue"] if action.overdue else "", action.note]
+        for action in minutes.actions
+    ]
+    sheet = _sheet(workbook, labels["actions"],
+                   [labels["what"], labels["owner"], labels["due_date"], labels["status"], labels["overdue"],
+                    labels["note"]], actions, [50, 30, 18, 14, 14, 40])  # fmt: skip
+    flagged = Font(bold=True, color="B42318")
+    for row in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
+        for cell in row:
+            if cell.value:
+                cell.font = flagged
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,114 @@
+"""Progress reports in Django admin, through the access door and never around the workflow.
+
+The status is read-only here: a report moves only by reports.services.transition (its pages).
+Coordinators of the province and EEF/IPSR admins write the sections of a draft; a submitted,
+reviewed or accepted report is read-only for everyone. The workflow steps show as a read-only
+inline and are not editable anywhere.
+"""
+
+from django.contrib import admin
+from import_export.admin import ExportMixin
+
+from accounts.access import scope_for
+from accounts.admin_access import Access, ScopedModelAdmin
+from provinces.models import Province
+
+from . import services
+from .models import ProgressReport, ReportEvent
+from .resources import ProgressReportResource
+
+META_FIELDS = ("status", "created_by", "created_at", "updated_at")
+IDENTITY_FIELDS = ("province", "fiscal_year", "period")
+
+
+class ReportEventInline(admin.TabularInline):
+    model = ReportEvent
+    fields = ("created_at", "action", "from_status", "to_status", "actor", "comment")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    # The report itself came through ScopedModelAdmin.get_queryset: whoever sees it sees its steps.
+    def has_view_permission(self, request, obj=None) -> bool:
+        return scope_for(request.user).has_role
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProgressReport)
+class ProgressReportAdmin(ExportMixin, ScopedModelAdmin):
+    view_access = Access.ROLE_HOLDERS
+    write_access = Access.PROVINCE_WRITERS
+    resource_classes = [ProgressReportResource]
+    list_display = ("province", "fiscal_year", "period", "status", "updated_at", "is_demo")
+    list_filter = ("status", "fiscal_year", "period", "is_demo")
+    list_select_related = ("province",)
+    search_fields = ("province__name_th", "province__name_en")
+    inlines = [ReportEventInline]
+    fields = (
+        *IDENTITY_FIELDS,
+        "status",
+        "situation",
+        "mechanisms",
+        "progress",
+        "recommendations",
+        "lessons_learned",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # A report's province and period are fixed once it exists; its status only moves by the workflow.
+        return META_FIELDS if obj is None else (*IDENTITY_FIELDS, *META_FIELDS)
+
+    def get_actions(self, request):
+        # Bulk deletion would skip the per-report check of has_delete_permission below.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "province":
+            kwargs["queryset"] = Province.objects.writable_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is None:
+            return self._allowed(request, self.write_access)
+        return services.may_edit(report=obj, user=request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Only a draft that never entered the workflow (a report made for the wrong period).
+        if obj is None:
+            return self._allowed(request, self.write_access)
+        return services.may_edit(report=obj, user=request.user) and not obj.events.exists()
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Through the services, as on the pages: create_report, then update_report."""
+        sections = {name: form.cleaned_data[name] for name in services.SECTION_FIELDS if name in form.cleaned_data}
+        if not change:
+            created = services.create_report(
+                user=request.user, province=obj.province_id, fiscal_year=obj.fiscal_year, period=obj.period
+            )
+            obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
+        saved = services.update_report(report=obj, user=request.user, **sections)
+        for name in ("status", "created_by_id", "created_at", "updated_at"):
+            setattr(obj, name, getattr(saved, name))
+
+    # --- export (django-import-export) through the access door ---------------------------------
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return {**super().get_export_resource_kwargs(request, **kwargs), "user": request.user}
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request)

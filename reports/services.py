@@ -1,0 +1,167 @@
+"""Writing and moving progress reports: the one path for pages, admin, demo data and tests.
+
+Who does what (../shared/DOMAIN.md, issue 4):
+  submit  draft → submitted      the province's coordinators
+  review  submitted → reviewed   the team of the province's LEAD university in the report's fiscal
+                                 year (SupportAssignment), or EEF/IPSR admins
+  accept  reviewed → accepted    EEF/IPSR admins
+  return  submitted → draft      the lead university's team, or EEF/IPSR admins (a comment is required)
+          reviewed → draft       EEF/IPSR admins (a comment is required)
+An accepted report is locked: nobody edits or moves it. A wrong user gets PermissionDenied (a 403
+on the pages), a wrong state or bad input a ValidationError.
+"""
+
+from functools import cache, partial
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.access import scope_for
+from universities.models import SupportAssignment
+
+from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status
+from .notifications import notify_transition
+
+SECTION_FIELDS = tuple(name for name, _label in SECTIONS)
+
+# action -> (the states it leaves from, the state it goes to); the order is the buttons' order.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    ReportEvent.Action.SUBMIT: (frozenset({Status.DRAFT}), Status.SUBMITTED),
+    ReportEvent.Action.REVIEW: (frozenset({Status.SUBMITTED}), Status.REVIEWED),
+    ReportEvent.Action.ACCEPT: (frozenset({Status.REVIEWED}), Status.ACCEPTED),
+    ReportEvent.Action.RETURN: (frozenset({Status.SUBMITTED, Status.REVIEWED}), Status.DRAFT),
+}
+ACTIONS = tuple(TRANSITIONS)
+
+
+# --- who may ---------------------------------------------------------------------------------------
+def is_coordinator(*, report: ProgressReport, user) -> bool:
+    """A coordinator of the report's province (writable_provinces holds coordinator roles only)."""
+    return report.province_id in scope_for(user).writable_provinces
+
+
+def is_lead_team(*, report: ProgressReport, user) -> bool:
+    """A lead or member of the university that leads the report's province in the REPORT'S fiscal year."""
+    universities = scope_for(user).universities
+    if not universities:
+        return False
+    return (
+        SupportAssignment.objects.for_fiscal_year(report.fiscal_year)
+        .leads()
+        .filter(province_id=report.province_id, university_id__in=universities)
+        .exists()
+    )
+
+
+def may_write_province(*, province_id: int, user) -> bool:
+    """Coordinators of the province and EEF/IPSR admins write its reports."""
+    return scope_for(user).can_write_province(province_id)
+
+
+def may_edit(*, report: ProgressReport, user) -> bool:
+    return report.is_editable and may_write_province(province_id=report.province_id, user=user)
+
+
+def _may_act(*, report: ProgressReport, user, action: str, from_status: str, lead_team=None) -> bool:
+    """`lead_team`: a callable answering is_lead_team, so that a page asking about several actions
+    makes that query once (allowed_actions)."""
+    national = scope_for(user).national
+    if action == ReportEvent.Action.SUBMIT:
+        return is_coordinator(report=report, user=user)
+    if action == ReportEvent.Action.ACCEPT:
+        return national
+    if action == ReportEvent.Action.RETURN and from_status == Status.REVIEWED:
+        return national
+    # review, and return from submitted: the lead university's team or EEF/IPSR.
+    return national or (lead_team or partial(is_lead_team, report=report, user=user))()
+
+
+def allowed_actions(*, report: ProgressReport, user) -> list[str]:
+    """The actions `user` may take on `report` now, in workflow order (the buttons a page shows)."""
+    lead_team = cache(partial(is_lead_team, report=report, user=user))
+    return [
+        action
+        for action, (sources, _target) in TRANSITIONS.items()
+        if report.status in sources
+        and _may_act(report=report, user=user, action=action, from_status=report.status, lead_team=lead_team)
+    ]
+
+
+# --- writes ----------------------------------------------------------------------------------------
+def create_report(*, user, province, fiscal_year: int, period: str) -> ProgressReport:
+    """A new draft report of `province` for a period of a fiscal year (พ.ศ.)."""
+    province_id = getattr(province, "pk", province)
+    if not may_write_province(province_id=province_id, user=user):
+        raise PermissionDenied
+    if period not in Period.values:
+        raise ValidationError({"period": _("Choose a period.")})
+    report = ProgressReport(province_id=province_id, fiscal_year=fiscal_year, period=period, created_by=user)
+    # The fiscal-year range and the one-report-per-period rule are constraints of the model.
+    if ProgressReport.objects.filter(province_id=province_id, fiscal_year=fiscal_year, period=period).exists():
+        raise ValidationError(_("A report for this province and period already exists."), code="exists")
+    report.full_clean()
+    try:
+        with transaction.atomic():
+            report.save()
+    except IntegrityError as error:  # created by someone else in the meantime
+        raise ValidationError(_("A report for this province and period already exists."), code="exists") from error
+    return report
+
+
+def update_report(*, report: ProgressReport, user, **sections: str) -> ProgressReport:
+    """Write the sections of a draft (only the coordinators of its province and EEF/IPSR admins)."""
+    unknown = set(sections) - set(SECTION_FIELDS)
+    if unknown:
+        raise ValidationError(_("Unknown sections: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    with transaction.atomic():
+        current = ProgressReport.objects.select_for_update().get(pk=report.pk)
+        if not may_write_province(province_id=current.province_id, user=user):
+            raise PermissionDenied
+        if not current.is_editable:
+            raise ValidationError(_locked_or_waiting(current), code="not_editable")
+        for name, text in sections.items():
+            setattr(current, name, text or "")
+        current.save(update_fields=[*sections, "updated_at"])
+    return current
+
+
+def transition(*, report: ProgressReport, user, action: str, comment: str = "", base_url: str = "") -> ProgressReport:
+    """Move `report` one step of the workflow, keep the step as a ReportEvent, and mail the next people.
+
+    `base_url` (e.g. "https://abe.example.org", from `request.build_absolute_uri("/")`) makes the
+    link in the mail absolute; the mail is sent only once the transaction has committed.
+    """
+    if action not in TRANSITIONS:
+        raise ValidationError(_("Unknown action."), code="unknown_action")
+    comment = (comment or "").strip()
+    sources, target = TRANSITIONS[action]
+    with transaction.atomic():
+        # of=("self",): lock the report's row only, not the province row it is joined to.
+        current = ProgressReport.objects.select_for_update(of=("self",)).select_related("province").get(pk=report.pk)
+        from_status = current.status
+        if not _may_act(report=current, user=user, action=action, from_status=from_status):
+            raise PermissionDenied
+        if current.is_locked:
+            raise ValidationError(_("This report has been accepted and is locked."), code="locked")
+        if from_status not in sources:
+            raise ValidationError(
+                _("A %(status)s report cannot be %(action)s.")
+                % {"status": current.get_status_display(), "action": ReportEvent.Action(action).label},
+                code="wrong_state",
+            )
+        if action == ReportEvent.Action.RETURN and not comment:
+            raise ValidationError({"comment": _("Say why the report is sent back.")}, code="comment_required")
+        event = ReportEvent.objects.create(
+            report=current, action=action, from_status=from_status, to_status=target, actor=user, comment=comment
+        )
+        current.status = target
+        current.save(update_fields=["status", "updated_at"])
+        transaction.on_commit(lambda: notify_transition(event=event, base_url=base_url))
+    return current
+
+
+def _locked_or_waiting(report: ProgressReport) -> str:
+    if report.is_locked:
+        return _("This report has been accepted and is locked.")
+    return _("Only a draft can be edited; this report is %(status)s.") % {"status": report.get_status_display()}

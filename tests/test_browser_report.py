@@ -1,0 +1,213 @@
+"""One progress report walks draft → submitted → reviewed → accepted in the real browser.
+
+Debian's Chromium (/usr/bin/chromium), headless, driven by Playwright, launched as in tests/test_browser.py (no
+browser is ever downloaded; skipped where Chromium is missing, a failure under REQUIRE_REAL_SERVICES=1). Three
+people sign in in turn: province A's coordinator writes and submits, a member of KKU (A's lead university) reviews,
+and an EEF admin, who must pass the TOTP step (settings.ABE_REQUIRE_MFA is on in tests), accepts. Each step leaves a
+full-page PNG in SCREENSHOT_DIR (default: artifacts/screenshots/ under the project root).
+"""
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.db import connections
+
+from accounts.models import Role
+from conftest import PASSWORD, PROVINCE_A, make_user
+from provinces.demo_data import load_demo_assignments
+from provinces.reference_data import load_admin_areas
+from targets.reference_data import load_target_reference_data
+from universities.reference_data import load_universities
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+# As in tests/test_browser.py: root in a container without a GPU, on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def reference_data_restored_after(django_db_setup, django_db_blocker):
+    """Put the reference data back after this module: the live server's transactional test flushes every table
+    (see tests/test_browser.py for the whole story)."""
+    yield
+    with django_db_blocker.unblock():
+        load_admin_areas()
+        load_universities()
+        load_target_reference_data()
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir() -> Path:
+    path = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "artifacts" / "screenshots").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """A fresh Chromium page with a Thai browser's settings; the whole browser is closed after the test."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium fonts-thai-tlwg)"
+        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_REAL_SERVICES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's event loop makes Django see an "async context" in this thread: lift the guard for this test only
+    # and close this thread's connections while the loop still runs (tests/test_browser.py explains both).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, locale="th-TH", timezone_id="Asia/Bangkok"
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            connections.close_all()
+            context.close()
+            browser.close()
+
+
+def _totp_code(secret: str) -> str:
+    """The code an authenticator app would show now (allauth's own HOTP of the current 30-second step)."""
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
+
+
+def test_report_walks_from_draft_to_accepted(reference_data_restored_after, live_server, page, screenshot_dir, capsys):
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from playwright.sync_api import expect
+
+    from reports.models import ProgressReport, ReportEvent
+
+    with capsys.disabled():
+        print(f"\nscreenshots: {screenshot_dir}")
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    page.on("response", lambda resp: resp.status >= 400 and problems.append(f"HTTP {resp.status}: {resp.url}"))
+
+    # This fiscal year's programme: A (ขอนแก่น) is led by KKU. Nobody here is staff, so only the EEF admin (national
+    # scope) has to pass the TOTP step; their authenticator's secret is known to the test, as to their phone.
+    load_demo_assignments()
+    coordinator = make_user("somsri@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A)
+    reviewer = make_user("kku.reviewer@example.org", role=Role.UNIVERSITY_MEMBER, university="KKU")
+    eef = make_user("eef.officer@example.org", role=Role.EEF_ADMIN, staff=False, totp=False)
+    secret = generate_totp_secret()
+    TOTP.activate(eef, secret)
+
+    url = live_server.url
+    status = page.get_by_test_id("status")
+
+    def shot(name: str) -> None:
+        page.screenshot(path=screenshot_dir / f"{name}.png", full_page=True)
+
+    def sign_in(email: str) -> None:
+        page.goto(f"{url}/accounts/login/")
+        page.locator("input[name=login]").fill(email)
+        page.locator("input[name=password]").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+
+    def sign_out() -> None:
+        page.get_by_test_id("logout").click()
+        expect(page).to_have_url(re.compile(re.escape(f"{url}/accounts/login/")))
+
+    # 1. The coordinator opens the reports, starts a new one for this year's first quarter and writes it.
+    sign_in(coordinator.email)
+    expect(page).to_have_url(f"{url}/")
+    page.wait_for_load_state()  # the home page's stylesheets, before leaving it
+    page.locator("header nav a[href='/reports/']").click()
+    expect(page.get_by_test_id("no-reports")).to_be_visible()
+    page.get_by_test_id("new-report").click()
+    expect(page.locator("select[name=province] option")).to_have_count(1)  # only their own province
+    page.locator("select[name=period]").select_option("Q1")
+    shot("report-01-new")
+    page.get_by_test_id("create-report").click()
+    expect(page).to_have_url(re.compile(r"/reports/\d+/edit/$"))
+    report = ProgressReport.objects.get()
+    texts = {
+        "situation": "พบเด็กและเยาวชนนอกระบบการศึกษา 214 คน ใน 7 อำเภอ",
+        "mechanisms": "คณะทำงานระดับจังหวัดประชุม 2 ครั้ง มีรองผู้ว่าราชการจังหวัดเป็นประธาน",
+        "progress": "กลับเข้าสู่ระบบการศึกษา 41 คน เรียน กศน. 28 คน ฝึกอาชีพ 17 คน",
+        "recommendations": "ขอทุนเสมอภาคสำหรับเด็กที่กลับเข้าเรียนกลางภาคเรียน",
+        "lessons_learned": "การลงพื้นที่ร่วมกันของครูและอาสาสมัครทำให้พบตัวเด็กเร็วขึ้น",
+    }
+    for name, text in texts.items():
+        page.locator(f"textarea[name={name}]").fill(text)
+    shot("report-02-edit")
+    page.get_by_test_id("save-report").click()
+    expect(page).to_have_url(f"{url}/reports/{report.pk}/")
+    expect(status).to_have_attribute("data-status", "draft")
+    expect(page.locator("#section-progress")).to_contain_text(texts["progress"])
+    expect(page.get_by_test_id("action-review")).to_have_count(0)
+    shot("report-03-draft")
+    page.get_by_test_id("action-submit").click()
+    expect(status).to_have_attribute("data-status", "submitted")
+    expect(page.get_by_test_id("edit-report")).to_have_count(0)
+    expect(page.get_by_test_id("transition-form")).to_have_count(0)  # nothing more for the coordinator
+    shot("report-04-submitted")
+    sign_out()
+
+    # 2. KKU's member (the lead university's team) reviews it from the list, with a comment.
+    sign_in(reviewer.email)
+    expect(page).to_have_url(f"{url}/")
+    page.wait_for_load_state()
+    page.goto(f"{url}/reports/")
+    page.get_by_test_id("report-row").get_by_role("link").click()
+    expect(status).to_have_attribute("data-status", "submitted")
+    expect(page.get_by_test_id("action-accept")).to_have_count(0)
+    page.locator("textarea[name=comment]").fill("ตรวจทานแล้ว ตัวเลขสอดคล้องกับแผนจังหวัด")
+    shot("report-05-to-review")
+    page.get_by_test_id("action-review").click()
+    expect(status).to_have_attribute("data-status", "reviewed")
+    expect(page.get_by_test_id("history")).to_contain_text("ตัวเลขสอดคล้องกับแผนจังหวัด")
+    shot("report-06-reviewed")
+    sign_out()
+
+    # 3. The EEF admin signs in with password and TOTP code, and accepts the report.
+    sign_in(eef.email)
+    expect(page).to_have_url(re.compile(re.escape(f"{url}/accounts/2fa/authenticate/")))
+    page.locator("input[name=code]").fill(_totp_code(secret))
+    shot("report-07-totp")
+    page.locator("form[action$='/2fa/authenticate/'] button[type=submit]").first.click()
+    expect(page).to_have_url(f"{url}/")
+    page.wait_for_load_state()
+    page.goto(f"{url}/reports/{report.pk}/")
+    expect(status).to_have_attribute("data-status", "reviewed")
+    expect(page.get_by_test_id("action-accept")).to_be_visible()
+    page.get_by_test_id("action-accept").click()
+    expect(status).to_have_attribute("data-status", "accepted")
+    expect(page.get_by_test_id("locked")).to_be_visible()
+    expect(page.get_by_test_id("transition-form")).to_have_count(0)
+    expect(page.get_by_test_id("edit-report")).to_have_count(0)
+    expect(page.get_by_test_id("history-event")).to_have_count(3)
+    shot("report-08-accepted")
+    sign_out()
+
+    # The steps as kept, and the mail each one sent to the next people.
+    steps = list(ReportEvent.objects.filter(report=report).values_list("action", "actor__email"))
+    assert steps == [("submit", coordinator.email), ("review", reviewer.email), ("accept", eef.email)]
+    assert [m.to for m in mail.outbox] == [[reviewer.email], [eef.email], [coordinator.email]]
+    assert f"{url}/reports/{report.pk}/" in mail.outbox[0].body
+    assert problems == []
