@@ -17,6 +17,8 @@ urlpatterns = [
     path("provinces/", include("provinces.urls")),
     path("reports/", include("reports.urls")),
     path("universities/", include("universities.urls")),
+    path("records/", include("targets.urls")),
+    path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),

@@ -65,6 +65,11 @@ class Scope:
     def can_write_province(self, code: int) -> bool:
         return self.national or code in self.writable_provinces
 
+    def can_read_identifiers(self, code: int) -> bool:
+        """Full national IDs (unmasked) of a province's records: EEF admins and the province's
+        coordinators, who enter them; everyone else sees x-xxxx-xxxxx-12-1 (PDPA)."""
+        return self.national or code in self.writable_provinces
+
 
 NO_ACCESS = Scope()
 _CACHE_ATTR = "_abe_access_scope"
