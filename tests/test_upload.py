@@ -190,3 +190,10 @@ def test_csv_in_tis620_and_utf8_with_bom(cast):
 def test_every_row_is_counted_once(cast):
     batch = upload(cast.coordinator_a, messy_file())
     assert batch.rows_total == batch.created + batch.updated + batch.unchanged + batch.rejected
+
+
+def test_text_with_tabs_newlines_and_backslashes_survives_the_fast_path(cast):
+    notes = "บรรทัดแรก\nบรรทัดสอง\tแท็บ \\ แบ็กสแลช \\N ไม่ใช่ค่าว่าง"
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "หมายเหตุ"]
+    upload_and_apply(cast.coordinator_a, xlsx(header, [[national_id(9), "ก", "ข", OUT, notes]]))
+    assert TargetRecord.objects.get(identifier=national_id(9)).notes == notes

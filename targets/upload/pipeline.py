@@ -16,6 +16,7 @@ once. On SQLite (the embedded default) the same rows go through bulk_create and 
 """
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -71,7 +72,12 @@ class Report:
 
 
 def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int], None] | None = None) -> Report:
-    """Check (or apply) the upload `batch`. Raises UnreadableFile when nothing can be done."""
+    """Check (or apply) the upload `batch`. Raises UnreadableFile when nothing can be done.
+
+    Rows are read, validated, classified and written in chunks of CHUNK_ROWS, so that memory stays
+    flat whatever the file's size, and so that on PostgreSQL the database writes one chunk while
+    Python reads and checks the next (see _PostgresWriter).
+    """
     progress = progress or (lambda percent: None)
     sheet = open_sheet(batch.file.path, name=batch.original_name)
     columns = match_columns(sheet.header)
@@ -91,74 +97,105 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
     validator = RowValidator(province=batch.province, columns=columns, formula_cells=sheet.formula_cells)
     given = validator.given_fields
     max_rows = settings.TARGETS_UPLOAD_MAX_ROWS
-    clean: list[tuple] = []  # (row number, identifier, kind, values in `given` order)
-    rejected_rows: dict[int, list] = {}  # row number -> the row's cells (for the rejected-rows file)
-
-    for row_number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
-        if not any(cell is not None and cell != "" for cell in row):
-            report.blank_rows += 1
-            continue
-        report.rows_total += 1
-        if report.rows_total > max_rows:
-            raise UnreadableFile(
-                _("The file has more than %(count)d rows; split it into smaller files.") % {"count": max_rows}
-            )
-        cleaned, errors = validator.validate(row, row_number)
-        if errors:
-            cells = [_json_cell(c) for c in row]
-            rejected_rows[row_number] = cells
-            report.rejections.extend(Rejection(row_number, column, reason, cells) for column, reason in errors)
-        else:
-            values = cleaned.values
-            clean.append((row_number, cleaned.identifier, cleaned.identifier_kind, tuple(values[f] for f in given)))
-        if report.rows_total % PROGRESS_EVERY == 0:
-            progress(min(60, 5 + report.rows_total * 55 // max(1, max_rows // 4)))
-
-    progress(65)
-    if apply and connection.vendor == "postgresql":
-        # Take turns before looking at the table: what is new must still be new when it is written.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
-    existing = _existing([identifier for _, identifier, _, _ in clean], given)
-    progress(75)
-    to_create, to_update, status_changes = [], [], []
-    other_province = _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
-    status_index = given.index("status_id") if "status_id" in given else None
-    for row_number, identifier, kind, values in clean:
-        current = existing.get(identifier)
-        if current is None:
-            to_create.append((row_number, identifier, kind, values))
-            continue
-        record_id, province_id, current_values = current
-        if province_id != batch.province_id:
-            rejected_rows[row_number] = []
-            report.rejections.append(Rejection(row_number, label("identifier"), other_province, []))
-            continue
-        changed = [f for f, new, old in zip(given, values, current_values, strict=True) if new != old]
-        if not changed:
-            report.unchanged += 1
-            continue
-        to_update.append((record_id, values))
-        if status_index is not None and "status_id" in changed:
-            status_changes.append((record_id, current_values[status_index], values[status_index]))
-        if len(report.updates) < PREVIEW_LIMIT:
-            report.updates.append(
-                {
-                    "row": row_number,
-                    "identifier": mask_identifier(identifier),
-                    "fields": [FIELD_LABELS[f] for f in changed],
-                }
-            )
-    report.created = len(to_create)
-    report.updated = len(to_update)
-    report.rejected = len(rejected_rows)
+    writer = _make_writer(batch, user, given) if apply else None
+    classifier = _Classifier(batch, given, report, writer)
+    chunk: list[tuple] = []  # (row number, identifier, kind, values in `given` order)
+    try:
+        for row_number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
+            if row.count(None) + row.count("") == len(row):  # counted in C: cheaper than any() on 100,000 rows
+                report.blank_rows += 1
+                continue
+            report.rows_total += 1
+            if report.rows_total > max_rows:
+                raise UnreadableFile(
+                    _("The file has more than %(count)d rows; split it into smaller files.") % {"count": max_rows}
+                )
+            cleaned, errors = validator.validate(row, row_number)
+            if errors:
+                cells = [_json_cell(c) for c in row]
+                classifier.reject_row(row_number)
+                report.rejections.extend(Rejection(row_number, column, reason, cells) for column, reason in errors)
+            else:
+                values = cleaned.values
+                chunk.append((row_number, cleaned.identifier, cleaned.identifier_kind, tuple(values[f] for f in given)))
+                if len(chunk) >= CHUNK_ROWS:
+                    classifier.classify(chunk)
+                    chunk = []
+            if report.rows_total % PROGRESS_EVERY == 0:
+                progress(min(90, 5 + report.rows_total * 85 // max(1, max_rows // 2)))
+        classifier.classify(chunk)
+        if writer:
+            writer.finish(classifier.status_changes)
+    finally:
+        if writer:
+            writer.close()
+    report.rejected = len(classifier.rejected_rows)
     assert report.adds_up(), "every row is in exactly one bucket"  # noqa: S101 - an invariant, not input checking
-
-    if apply:
-        progress(80)
-        _write(batch, user, given, to_create, to_update, status_changes)
     progress(100)
     return report
+
+
+CHUNK_ROWS = 10_000
+
+
+class _Classifier:
+    """Sorts validated rows into new, changed, unchanged and other-province, chunk by chunk, and
+    hands the new and changed ones to the writer."""
+
+    def __init__(self, batch, given, report: Report, writer) -> None:
+        self.batch = batch
+        self.given = given
+        self.report = report
+        self.writer = writer
+        self.rejected_rows: set[int] = set()
+        self.status_changes: list[tuple] = []
+        self.status_index = given.index("status_id") if "status_id" in given else None
+        self.other_province = _(
+            "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
+        )
+        if writer is not None:
+            writer.lock()  # before looking at the table: what is new must still be new when written
+
+    def reject_row(self, row_number: int) -> None:
+        self.rejected_rows.add(row_number)
+
+    def classify(self, chunk: list[tuple]) -> None:
+        if not chunk:
+            return
+        if self.writer is not None:
+            self.writer.wait()  # the connection is free again for the look-up
+        existing = _existing([identifier for _, identifier, _, _ in chunk], self.given)
+        report, given = self.report, self.given
+        to_create, to_update = [], []
+        for row_number, identifier, kind, values in chunk:
+            current = existing.get(identifier)
+            if current is None:
+                to_create.append((identifier, kind, values))
+                continue
+            record_id, province_id, current_values = current
+            if province_id != self.batch.province_id:
+                self.rejected_rows.add(row_number)
+                report.rejections.append(Rejection(row_number, label("identifier"), self.other_province, []))
+                continue
+            changed = [f for f, new, old in zip(given, values, current_values, strict=True) if new != old]
+            if not changed:
+                report.unchanged += 1
+                continue
+            to_update.append((record_id, values))
+            if self.status_index is not None and "status_id" in changed:
+                self.status_changes.append((record_id, current_values[self.status_index], values[self.status_index]))
+            if len(report.updates) < PREVIEW_LIMIT:
+                report.updates.append(
+                    {
+                        "row": row_number,
+                        "identifier": mask_identifier(identifier),
+                        "fields": [FIELD_LABELS[f] for f in changed],
+                    }
+                )
+        report.created += len(to_create)
+        report.updated += len(to_update)
+        if self.writer is not None:
+            self.writer.write(to_create, to_update)
 
 
 def _json_cell(value: object) -> object:
@@ -188,13 +225,12 @@ def _existing(identifiers: list[str], given: list[str]) -> dict[str, tuple]:
     return found
 
 
-def _write(batch, user, given, to_create, to_update, status_changes) -> None:
-    user_id = getattr(user, "pk", None)
+def _make_writer(batch, user, given):
     default_status = Outcome.objects.filter(code="in-follow-up").values_list("pk", flat=True).first()
+    user_id = getattr(user, "pk", None)
     if connection.vendor == "postgresql":
-        _write_postgresql(batch, user_id, given, to_create, to_update, status_changes, default_status)
-    else:
-        _write_orm(batch, user_id, given, to_create, to_update, status_changes, default_status)
+        return _PostgresWriter(batch, user_id, given, default_status)
+    return _OrmWriter(batch, user_id, given, default_status)
 
 
 # Defaults of the record's fields for a new record whose file does not give them.
@@ -209,99 +245,175 @@ def _defaults(default_status: int) -> dict:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
 def _copy_value(value: object) -> str:
+    """A value in COPY's text format. translate() is slow on Thai text: only when there is
+    something to escape."""
+    if value.__class__ is str:
+        return value.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(value) else value
     if value is None:
         return "\\N"
     if value is True:
         return "t"
     if value is False:
         return "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
     return str(value)
 
 
-def _write_postgresql(batch, user_id, given, to_create, to_update, status_changes, default_status) -> None:
-    table = TargetRecord._meta.db_table
-    all_fields = list(RECORD_FIELDS)
-    defaults = _defaults(default_status)
-    now = timezone.now().isoformat()
-    with connection.cursor() as cursor:
-        if to_create:
-            # New records go straight into the table: no other upload runs (the lock taken in run()),
-            # and their identifiers were checked against the table under that lock.
-            columns = ["identifier", "identifier_kind", *all_fields, "province_id", "created_at", "updated_at",
-                       "updated_by_id", "is_demo"]  # fmt: skip
-            tail = "\t".join([str(batch.province_id), now, now, "\\N" if user_id is None else str(user_id), "f"])
-            buffer = io.StringIO()
-            write = buffer.write
-            for _row, identifier, kind, values in to_create:
-                record = dict(defaults)
-                record.update(zip(given, values, strict=True))
-                write("\t".join([identifier, kind, *(_copy_value(record[f]) for f in all_fields), tail]) + "\n")
-            buffer.seek(0)
-            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
-        if to_update:
-            # Changed records: their new values into a temporary table, then one UPDATE ... FROM.
+class _PostgresWriter:
+    """Writes chunks with COPY on a second thread, over the same connection and transaction.
+
+    psycopg2 lets threads share a connection and releases the GIL while the server works, so the
+    database indexes chunk k (and runs the audit trail's statement triggers) while Python reads and
+    validates chunk k+1. Only one statement runs at a time on the connection: `wait()` comes before
+    every other use of it.
+    """
+
+    def __init__(self, batch, user_id, given, default_status) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.batch = batch
+        self.user_id = user_id
+        self.given = given
+        self.defaults = _defaults(default_status)
+        self.now = timezone.now().isoformat()
+        self.table = TargetRecord._meta.db_table
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-copy")
+        self.pending = None
+        self.has_updates = False
+        all_fields = list(RECORD_FIELDS)
+        self.all_fields = all_fields
+        self.insert_sql = (
+            f"COPY {self.table} (identifier, identifier_kind, {', '.join(all_fields)}, province_id, created_at, "
+            "updated_at, updated_by_id, is_demo) FROM STDIN"
+        )
+        self.tail = "\t".join(
+            [str(batch.province_id), self.now, self.now, "\\N" if user_id is None else str(user_id), "f"]
+        )
+
+    def _plan(self) -> list[tuple[int | None, str | None]]:
+        position = {f: i for i, f in enumerate(self.given)}
+        return [
+            (position[f], None) if f in position else (None, _copy_value(self.defaults[f])) for f in self.all_fields
+        ]
+
+    def lock(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
+            # Changed records wait here until the end, then one UPDATE ... FROM applies them. Every
+            # column nullable: a row carries only the fields the file gives. Dropped at the end too:
+            # an outer transaction (a test, a batch of uploads) may apply twice.
             opts = TargetRecord._meta
             column_types = ", ".join(
-                f"{name} {opts.get_field(name.removesuffix('_id')).db_type(connection)}" for name in given
+                f"{name} {opts.get_field(name.removesuffix('_id')).db_type(connection)}" for name in self.given
             )
-            # Dropped at the end too: an outer transaction (a test, a batch of uploads) may apply twice.
             cursor.execute("DROP TABLE IF EXISTS upload_rows")
             cursor.execute(f"CREATE TEMP TABLE upload_rows (id bigint, {column_types}) ON COMMIT DROP")
-            buffer = io.StringIO()
-            write = buffer.write
-            for record_id, values in to_update:
-                write("\t".join([str(record_id), *(_copy_value(v) for v in values)]) + "\n")
-            buffer.seek(0)
-            cursor.copy_expert(f"COPY upload_rows (id, {', '.join(given)}) FROM STDIN", buffer)
-            assignments = ", ".join(f"{f} = u.{f}" for f in given)
-            cursor.execute(
-                f"UPDATE {table} AS r SET {assignments}, updated_at = %s, updated_by_id = %s "  # noqa: S608
-                "FROM upload_rows AS u WHERE r.id = u.id",
-                [now, user_id],
-            )
+
+    def write(self, to_create: list[tuple], to_update: list[tuple]) -> None:
+        """Queue one chunk: the COPY text is built here (Python), sent by the thread (database)."""
+        # Each COPY column is either one of the file's values (by its index) or a constant default.
+        plan = self._plan()
+        tail = self.tail
+        lines = []
+        for identifier, kind, values in to_create:
+            cells = [identifier, kind]
+            for index, constant in plan:
+                cells.append(constant if index is None else _copy_value(values[index]))
+            cells.append(tail)
+            lines.append("\t".join(cells))
+        updates = ["\t".join([str(record_id), *map(_copy_value, values)]) for record_id, values in to_update]
+        self.has_updates = self.has_updates or bool(updates)
+        self.wait()
+        raw = connection.connection  # psycopg2's connection: shareable between threads
+        self.pending = self.executor.submit(self._copy, raw, lines, updates)
+
+    def _copy(self, raw, lines: list[str], updates: list[str]) -> None:
+        with raw.cursor() as cursor:
+            if lines:
+                cursor.copy_expert(self.insert_sql, io.StringIO("\n".join(lines) + "\n"))
+            if updates:
+                cursor.copy_expert(
+                    f"COPY upload_rows (id, {', '.join(self.given)}) FROM STDIN",
+                    io.StringIO("\n".join(updates) + "\n"),
+                )
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # re-raises the thread's error here
+
+    def finish(self, status_changes: list[tuple]) -> None:
+        self.wait()
+        with connection.cursor() as cursor:
+            if self.has_updates:
+                assignments = ", ".join(f"{f} = u.{f}" for f in self.given)
+                cursor.execute(
+                    f"UPDATE {self.table} AS r SET {assignments}, updated_at = %s, updated_by_id = %s "  # noqa: S608
+                    "FROM upload_rows AS u WHERE r.id = u.id",
+                    [self.now, self.user_id],
+                )
             cursor.execute("DROP TABLE upload_rows")
-    if status_changes:
-        StatusChange.objects.bulk_create(
-            [
-                StatusChange(record_id=r, from_status_id=old, to_status_id=new, changed_by_id=user_id, upload=batch)
-                for r, old, new in status_changes
-            ],
-            batch_size=5000,
-        )
+        _save_status_changes(self.batch, self.user_id, status_changes)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
 
 
-def _write_orm(batch, user_id, given, to_create, to_update, status_changes, default_status) -> None:
-    defaults = _defaults(default_status)
-    new_records = []
-    for _row, identifier, kind, values in to_create:
-        record = dict(defaults)
-        record.update(zip(given, values, strict=True))
-        new_records.append(
-            TargetRecord(
-                identifier=identifier,
-                identifier_kind=kind,
-                province_id=batch.province_id,
-                updated_by_id=user_id,
-                **record,
+class _OrmWriter:
+    """The embedded default (SQLite): the same rows through bulk_create and bulk_update."""
+
+    def __init__(self, batch, user_id, given, default_status) -> None:
+        self.batch = batch
+        self.user_id = user_id
+        self.given = given
+        self.defaults = _defaults(default_status)
+        self.now = timezone.now()
+
+    def lock(self) -> None:
+        """SQLite writes one transaction at a time anyway."""
+
+    def wait(self) -> None:
+        """Writes happen at once; nothing to wait for."""
+
+    def write(self, to_create: list[tuple], to_update: list[tuple]) -> None:
+        new_records = []
+        for identifier, kind, values in to_create:
+            record = dict(self.defaults)
+            record.update(zip(self.given, values, strict=True))
+            new_records.append(
+                TargetRecord(
+                    identifier=identifier,
+                    identifier_kind=kind,
+                    province_id=self.batch.province_id,
+                    updated_by_id=self.user_id,
+                    **record,
+                )
             )
-        )
-    TargetRecord.objects.bulk_create(new_records, batch_size=500)
-    if to_update:
-        now = timezone.now()
-        changed = []
-        for record_id, values in to_update:
-            record = TargetRecord(pk=record_id, updated_at=now, updated_by_id=user_id)
-            for f, v in zip(given, values, strict=True):
-                setattr(record, f, v)
-            changed.append(record)
-        TargetRecord.objects.bulk_update(changed, [*given, "updated_at", "updated_by_id"], batch_size=500)
+        TargetRecord.objects.bulk_create(new_records, batch_size=500)
+        if to_update:
+            changed = []
+            for record_id, values in to_update:
+                record = TargetRecord(pk=record_id, updated_at=self.now, updated_by_id=self.user_id)
+                for f, v in zip(self.given, values, strict=True):
+                    setattr(record, f, v)
+                changed.append(record)
+            TargetRecord.objects.bulk_update(changed, [*self.given, "updated_at", "updated_by_id"], batch_size=500)
+
+    def finish(self, status_changes: list[tuple]) -> None:
+        _save_status_changes(self.batch, self.user_id, status_changes)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _save_status_changes(batch, user_id, status_changes: list[tuple]) -> None:
     StatusChange.objects.bulk_create(
         [
             StatusChange(record_id=r, from_status_id=old, to_status_id=new, changed_by_id=user_id, upload=batch)
             for r, old, new in status_changes
         ],
-        batch_size=1000,
+        batch_size=5000,
     )

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from audit.tracking import context as audit_context
 from provinces.models import Province
 from targets.models import UploadBatch, UploadRejection
 
@@ -131,7 +132,9 @@ def apply_upload(*, batch_id: int, user_id: int, language: str | None = None) ->
     """Apply every valid row in one transaction; running it again changes nothing."""
     from django.contrib.auth import get_user_model
 
-    with translation.override(language or settings.LANGUAGE_CODE), transaction.atomic():
+    # The audit trail names the upload and who confirmed it, also when a Celery task applies it.
+    audit_labels = {"upload": batch_id, "user": user_id}
+    with translation.override(language or settings.LANGUAGE_CODE), audit_context(**audit_labels), transaction.atomic():
         batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
         if batch.status not in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING):
             return  # applied already (the other of two concurrent confirms, or a retried task)

@@ -159,6 +159,14 @@ class RowValidator:
         self._memo: dict[str, dict] = {}
         self.width = max(self.columns.values(), default=-1) + 1
 
+    def _parse_category(self, raw: object) -> int | None:
+        text = cell_text(raw)
+        return self.categories.get(label_key(text)) if text else None
+
+    def _parse_status(self, raw: object) -> int | None:
+        text = cell_text(raw)
+        return self.statuses.get(label_key(text)) if text else self.default_status
+
     @staticmethod
     def _labels(queryset) -> dict[str, int]:
         out = {}
@@ -214,15 +222,12 @@ class RowValidator:
                      % {"province": self.province.name})
                 )  # fmt: skip
         self._names(row, values, errors)
-        if "sex" in values or "sex" in self.given_fields:
-            raw = cell_text(self.cell(row, "sex")) if "sex" in col else ""
-            if raw:
-                sex = self.memo("sex", raw, lambda r: SEXES.get(r.lower().replace(" ", "")))
-                if sex is None:
-                    errors.append((label("sex"), _("Write the sex as ชาย/หญิง, ช/ญ or M/F.")))
-                values["sex"] = sex or ""
-            else:
-                values["sex"] = PREFIX_SEX.get(values.get("name_prefix", ""), "")
+        if "sex" in col:
+            # Memoised on the raw cell: each distinct value is cleaned and looked up once per file.
+            sex = self.memo("sex", self.cell(row, "sex"), _parse_sex)
+            if sex is None:
+                errors.append((label("sex"), _("Write the sex as ชาย/หญิง, ช/ญ or M/F.")))
+            values["sex"] = sex or PREFIX_SEX.get(values.get("name_prefix", ""), "")
         if "birth_date" in col:
             born, code = self.memo("birth_date", self.cell(row, "birth_date"), _parse_date)
             if code:
@@ -233,38 +238,38 @@ class RowValidator:
         if "district_id" in self.given_fields:
             self._address(row, values, errors)
         if "category" in col:
-            raw = cell_text(self.cell(row, "category"))
-            category = self.memo("category", raw, lambda r: self.categories.get(label_key(r))) if raw else None
+            raw = self.cell(row, "category")
+            category = self.memo("category", raw, self._parse_category)
             if category is None:
-                errors.append((label("category"), _("Unknown category: %(value)s") % {"value": raw or "–"}))
+                errors.append((label("category"), _("Unknown category: %(value)s") % {"value": cell_text(raw) or "–"}))
             values["category_id"] = category
         if "status" in col:
-            raw = cell_text(self.cell(row, "status"))
-            status = self.memo("status", raw, lambda r: self.statuses.get(label_key(r))) if raw else self.default_status
+            raw = self.cell(row, "status")
+            status = self.memo("status", raw, self._parse_status)
             if status is None:
-                errors.append((label("status"), _("Unknown status: %(value)s") % {"value": raw}))
+                errors.append((label("status"), _("Unknown status: %(value)s") % {"value": cell_text(raw)}))
             values["status_id"] = status
         if "education_status" in col:
-            raw = cell_text(self.cell(row, "education_status"))
-            status = self.memo("education", raw, lambda r: EDUCATION.get(label_key(r))) if raw else ""
+            raw = self.cell(row, "education_status")
+            status = self.memo("education", raw, _parse_education)
             if status is None:
-                errors.append((label("education_status"), _("Unknown education status: %(value)s") % {"value": raw}))
+                message = _("Unknown education status: %(value)s") % {"value": cell_text(raw)}
+                errors.append((label("education_status"), message))
             values["education_status"] = status or ""
         for field in ("last_grade", "school", "guardian_name"):
             if field in col:
                 values[field] = self._text(row, field, errors)
         if "notes" in col:
-            values["notes"] = cell_text(self.cell(row, "notes"))
+            # Notes keep what the coordinator typed, line breaks included.
+            raw = self.cell(row, "notes")
+            values["notes"] = "" if raw is None else str(raw).strip()
         if "phone" in col:
             values["phone"] = self._phone(row, errors)
         if "consent" in col:
-            raw = cell_text(self.cell(row, "consent")).lower()
-            if raw in YES:
-                values["consent"] = True
-            elif raw in NO or not raw:
-                values["consent"] = False
-            else:
+            consent = self.memo("consent", self.cell(row, "consent"), _parse_consent)
+            if consent is None:
                 errors.append((label("consent"), _("Write the consent as ใช่/ไม่ใช่ or yes/no.")))
+            values["consent"] = bool(consent)
         if errors:
             return None, errors
         return CleanRow(row_number, identifier, kind, values), []
@@ -308,9 +313,8 @@ class RowValidator:
         values["last_name"] = last[:100]
 
     def _address(self, row: list, values: dict, errors: list) -> None:
-        raw_district = cell_text(self.cell(row, "district")) if "district" in self.columns else ""
-        raw_sub = cell_text(self.cell(row, "sub_district")) if "sub_district" in self.columns else ""
-        district, sub, error = self.memo("address", (raw_district, raw_sub), self._resolve_address)
+        raw = (self.cell(row, "district"), self.cell(row, "sub_district"))
+        district, sub, error = self.memo("address", raw, self._resolve_address)
         if error:
             errors.append(error)
             return
@@ -320,7 +324,7 @@ class RowValidator:
 
     def _resolve_address(self, raw: tuple[str, str]) -> tuple[int | None, int | None, tuple | None]:
         """(district, sub-district, error) for one row's district and sub-district, by name or code."""
-        raw_district, raw_sub = raw
+        raw_district, raw_sub = cell_text(raw[0]), cell_text(raw[1])
         district = sub = None
         if raw_district:
             if raw_district.isdigit():
@@ -400,3 +404,23 @@ def _parse_date(value: object) -> tuple[datetime.date | None, str | None]:
         return parse_thai_date(value), None
     except DateParseError as exc:
         return None, exc.code
+
+
+def _parse_sex(raw: object) -> str | None:
+    """ "M", "F", "" for an empty cell, None when not understood."""
+    text = cell_text(raw)
+    return SEXES.get(text.lower().replace(" ", "")) if text else ""
+
+
+def _parse_education(raw: object) -> str | None:
+    text = cell_text(raw)
+    return EDUCATION.get(label_key(text)) if text else ""
+
+
+def _parse_consent(raw: object) -> bool | None:
+    text = cell_text(raw).lower()
+    if text in YES:
+        return True
+    if text in NO or not text:
+        return False
+    return None

@@ -1,0 +1,282 @@
+"""The upload pages: send a spreadsheet of target-group records, see the dry run, confirm or cancel,
+download the rejected rows to fix them.
+
+Uploads are a province's working files and hold personal data: only those who may write the
+province's records (its coordinators, EEF/IPSR admins) see them. Everyone else, viewers and
+university teams included, gets 404, as for an upload that does not exist. Every write goes
+through targets.upload.services (the one path the admin and the Celery tasks share). URLs carry
+only the upload's number, never an identifier.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.access import get_object_for_user, scope_for
+from audit.access_log import record_access
+from audit.models import AccessLog
+from provinces.models import Province
+from targets.models import UploadBatch
+
+from .columns import FIELDS, TEMPLATE_FIELDS, label
+from .forms import UploadForm
+from .reading import EXTENSIONS, UnreadableFile, open_sheet
+from .services import cancel_upload, read_progress, receive_upload, start_apply, start_check
+from .template_file import XLSX_CONTENT_TYPE, rejections_workbook, template_workbook
+
+UPLOADS_PER_PAGE = 25
+REJECTIONS_PER_PAGE = 50
+RUNNING = (UploadBatch.Status.CHECKING, UploadBatch.Status.APPLYING)
+
+
+def _uploaders_only(user):
+    """The user's scope, if they may upload anywhere; 404 otherwise (uploads do not exist for them)."""
+    scope = scope_for(user)
+    if not (scope.national or scope.writable_provinces):
+        raise Http404
+    return scope
+
+
+def _batch(request, pk: int) -> UploadBatch:
+    # write=True: an upload is seen by those who may write its province, and by nobody else.
+    return get_object_for_user(
+        UploadBatch.objects.select_related("province", "uploaded_by"), request.user, pk, write=True
+    )
+
+
+def _xlsx_response(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- the list and a new upload ---------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def upload_list(request):
+    scope = _uploaders_only(request.user)
+    uploads = (
+        UploadBatch.objects.writable_by(request.user)
+        .select_related("province", "uploaded_by")
+        .defer("columns", "preview", "error")
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(uploads, UPLOADS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "targets/upload_list.html",
+        {
+            "page": page,
+            "show_province": scope.national or len(scope.writable_provinces) > 1,
+            "running": RUNNING,
+        },
+    )
+
+
+def _required_columns() -> list[str]:
+    # The same three as targets.upload.columns.missing_required.
+    return [label("identifier"), gettext("first name and last name (or full name)"), label("category")]
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def upload_new(request):
+    _uploaders_only(request.user)
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = receive_upload(user=request.user, province=form.province, uploaded_file=form.cleaned_data["file"])
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            start_check(batch=batch, user=request.user)
+            return redirect("uploads:detail", pk=batch.pk)
+    return render(
+        request,
+        "targets/upload_new.html",
+        {
+            "form": form,
+            "max_mb": settings.TARGETS_UPLOAD_MAX_BYTES // (1024 * 1024),
+            "max_rows": settings.TARGETS_UPLOAD_MAX_ROWS,
+            "extensions": sorted(EXTENSIONS),
+            "required": _required_columns(),
+            "columns": [(FIELDS[f][1], label(f)) for f in TEMPLATE_FIELDS],
+        },
+    )
+
+
+@require_safe
+@login_required
+def upload_template(request):
+    """The template to fill in, for anyone with a role; its sample row's address is in the user's province."""
+    scope = scope_for(request.user)
+    if not scope.has_role:
+        raise Http404
+    own = scope.writable_provinces if len(scope.writable_provinces) == 1 else scope.readable_provinces
+    province = Province.objects.filter(pk=next(iter(own))).first() if len(own) == 1 and not scope.national else None
+    return _xlsx_response(template_workbook(province=province), "abe-target-group-template.xlsx")
+
+
+# --- one upload ----------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def upload_detail(request, pk: int):
+    batch = _batch(request, pk)
+    status = batch.status
+    reported = status in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING, UploadBatch.Status.APPLIED)
+    page = None
+    if reported and batch.rejected:
+        rejections = batch.rejections.order_by("row_number", "pk").only("row_number", "column", "reason")
+        page = Paginator(rejections, REJECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+        # The reasons may quote what was typed in a child's row: a view of personal data.
+        record_access(
+            request=request,
+            action=AccessLog.Action.VIEW,
+            obj=batch,
+            description=f"rejected rows of an upload, page {page.number}",
+            count=len(page.object_list),
+        )
+    columns = batch.columns or {}
+    updates = [
+        {"row": u.get("row"), "identifier": u.get("identifier", ""), "fields": [_field_label(f) for f in u["fields"]]}
+        for u in (batch.preview or {}).get("updates", [])
+    ]
+    return render(
+        request,
+        "targets/upload_detail.html",
+        {
+            "batch": batch,
+            "reported": reported,
+            "running": status in RUNNING,
+            "percent": read_progress(batch) if status in RUNNING else None,
+            "can_confirm": status == UploadBatch.Status.CHECKED,
+            "can_cancel": status in (UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKED),
+            "page": page,
+            "updates": updates,
+            "matched": [(_field_label(f), header) for f, header in (columns.get("matched") or {}).items()],
+            "unknown": columns.get("unknown") or [],
+            "duplicates": columns.get("duplicates") or [],
+            "blank_rows": columns.get("blank_rows") or 0,
+        },
+    )
+
+
+def _field_label(field: str) -> str:
+    return label(field) if field in FIELDS else field
+
+
+@require_safe
+@login_required
+def upload_progress(request, pk: int):
+    """Where a check or an apply stands, for the page's progress bar (static/js/upload_progress.js)."""
+    batch = get_object_for_user(
+        UploadBatch.objects.only("pk", "province_id", "status", "progress"), request.user, pk, write=True
+    )
+    return JsonResponse(
+        {
+            "status": batch.status,
+            "label": batch.get_status_display(),
+            "percent": read_progress(batch),
+            "done": batch.status not in RUNNING,
+        }
+    )
+
+
+@require_POST
+@login_required
+def upload_confirm(request, pk: int):
+    batch = _batch(request, pk)
+    was_applied = batch.status == UploadBatch.Status.APPLIED
+    try:
+        start_apply(batch=batch, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("uploads:detail", pk=batch.pk)
+    batch.refresh_from_db(fields=["status", "created", "updated", "error"])
+    if was_applied:
+        messages.info(request, gettext("This upload was applied already; nothing changed."))
+    elif batch.status == UploadBatch.Status.APPLIED:
+        messages.success(
+            request,
+            gettext("The upload was applied: %(created)d created, %(updated)d updated.")
+            % {"created": batch.created, "updated": batch.updated},
+        )
+    elif batch.status == UploadBatch.Status.FAILED:
+        messages.error(request, batch.error or gettext("The upload could not be applied."))
+    else:
+        messages.info(request, gettext("The upload is being applied. This page follows its progress."))
+    return redirect("uploads:detail", pk=batch.pk)
+
+
+@require_POST
+@login_required
+def upload_cancel(request, pk: int):
+    batch = _batch(request, pk)
+    cancel_upload(batch=batch, user=request.user)
+    batch.refresh_from_db(fields=["status"])
+    if batch.status == UploadBatch.Status.CANCELLED:
+        messages.success(request, gettext("The upload was cancelled; nothing was saved."))
+    else:
+        messages.error(request, gettext("This upload can no longer be cancelled."))
+    return redirect("uploads:detail", pk=batch.pk)
+
+
+@require_safe
+@login_required
+def upload_rejections(request, pk: int):
+    """The rejected rows as .xlsx: the row number and reasons, then the row as it was, under its header.
+    Fixed and uploaded again, the two added columns are reported as unknown and ignored."""
+    batch = _batch(request, pk)
+    grouped: dict[int, tuple[list[str], list]] = {}
+    for number, column, reason, values in batch.rejections.order_by("row_number", "pk").values_list(
+        "row_number", "column", "reason", "values"
+    ):
+        reasons, cells = grouped.setdefault(number, ([], []))
+        reasons.append(f"{column}: {reason}" if column else reason)
+        if values and not cells:
+            cells.extend(values)
+    header, found = _read_back(batch, [n for n, (_r, cells) in grouped.items() if not cells])
+    rows = [(n, reasons, cells or found.get(n, [])) for n, (reasons, cells) in grouped.items()]
+    record_access(
+        request=request,
+        action=AccessLog.Action.EXPORT,
+        obj=batch,
+        description="rejected rows of an upload (xlsx)",
+        count=len(rows),
+    )
+    return _xlsx_response(rejections_workbook(header=header, rows=rows), f"upload-{batch.pk}-rejected-rows.xlsx")
+
+
+def _read_back(batch: UploadBatch, numbers: list[int]) -> tuple[list[str], dict[int, list]]:
+    """The stored file's header, and the cells of the rows `numbers` (rows whose values the check did
+    not keep: those refused for belonging to another province)."""
+    wanted = set(numbers)
+    found: dict[int, list] = {}
+    try:
+        sheet = open_sheet(batch.file.path, name=batch.original_name)
+        header = list(sheet.header)
+        if wanted:
+            for number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
+                if number in wanted:
+                    found[number] = [_json_safe(v) for v in row]
+                    if len(found) == len(wanted):
+                        break
+    except (UnreadableFile, OSError, ValueError):
+        return [], found  # the file is gone or unreadable: the rows go out under blank headers
+    return header, found
+
+
+def _json_safe(value):
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
