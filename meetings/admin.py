@@ -9,6 +9,7 @@ content is checked (meetings/attachments.py), so admin does not offer them.
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scope_for
@@ -30,10 +31,15 @@ class MeetingWritersMixin:
         return obj is None or self._writable(request, obj)
 
 
-class PartInline(admin.TabularInline):
+class PartInline(admin.options.InlineModelAdmin):
     """A part of the meeting, editable by whoever writes the meeting (the parent object)."""
 
     extra = 0
+    # Long texts stay narrow in a table row; the meeting's page is where minutes are read.
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 36})},
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 22})},
+    }
 
     def _writes(self, request, obj) -> bool:
         if not services.may_create_meetings(request.user):
@@ -59,12 +65,15 @@ class PartInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class AgendaItemInline(PartInline):
+class AgendaItemInline(PartInline, admin.StackedInline):
+    """Stacked: minutes and decisions are the long texts of a meeting."""
+
     model = AgendaItem
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})}}
     fields = ("order", "title", "presenter", "minutes", "decisions")
 
 
-class AttendanceInline(PartInline):
+class AttendanceInline(PartInline, admin.TabularInline):
     model = Attendance
     fields = ("name", "organisation", "position", "role")
 
@@ -78,23 +87,25 @@ class PresentationAdminForm(forms.ModelForm):
         return cleaned
 
 
-class PresentationInline(PartInline):
+class PresentationInline(PartInline, admin.TabularInline):
     model = Presentation
     form = PresentationAdminForm
     fields = ("order", "province", "report", "presenter", "notes")
     autocomplete_fields = ("province",)
 
 
-class LessonInline(PartInline):
+class LessonInline(PartInline, admin.TabularInline):
     model = LessonLearned
     fields = ("province", "theme", "text")
     autocomplete_fields = ("province",)
 
 
-class ActionItemInline(PartInline):
+class ActionItemInline(PartInline, admin.StackedInline):
     model = ActionItem
-    fields = ("what", "owner_province", "owner_university", "due_date", "status", "note")
-    autocomplete_fields = ("owner_province",)
+    # The note and a person as owner are edited on the action item's own admin page.
+    fields = ("what", "owner_province", "owner_university", "due_date", "status")
+    autocomplete_fields = ("owner_province", "owner_university")
+    show_change_link = True
 
 
 @admin.register(Meeting)

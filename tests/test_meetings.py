@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 from icalendar import Calendar
 from openpyxl import Workbook
 
@@ -525,7 +525,7 @@ def test_attachment_is_refused_by_its_content_not_its_name(cast, world, client_f
 def test_attachment_larger_than_the_setting_is_refused(cast, world, client_for, settings):
     settings.ABE_MAX_ATTACHMENT_BYTES = 1000
     meeting = world["a_provincial"]
-    with pytest.raises(ValidationError, match="too large"):
+    with translation.override("en"), pytest.raises(ValidationError, match="too large"):
         _attach(meeting, cast.coordinator_a, content=PDF + b"0" * 1000)
     _attach(meeting, cast.coordinator_a, content=PDF + b"0" * (1000 - len(PDF)))  # exactly the limit
     response = client_for(cast.coordinator_a).post(
@@ -736,6 +736,42 @@ def test_list_page_query_count_holds_as_meetings_grow(cast, client_for, django_a
     assert response.status_code == 200
 
 
+def test_meeting_page_query_count_does_not_grow_with_its_parts(cast, world, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    meeting = world["a_provincial"]
+    earlier = _meeting(
+        cast.eef_admin, title="ครั้งก่อน", kind=Kind.PROVINCIAL, provinces=[PROVINCE_A], day=DAY.replace(day=1)
+    )
+    client = client_for(cast.coordinator_a)
+    url = f"/meetings/{meeting.pk}/"
+    client.get(url)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert client.get(url).status_code == 200
+        return len(context.captured_queries)
+
+    def add_parts(number: int) -> None:
+        start = meeting.agenda.count()
+        for i in range(number):
+            AgendaItem.objects.create(meeting=meeting, order=start + i + 1, title=f"วาระ {i}")
+            Attendance.objects.create(meeting=meeting, name=f"คน {start + i}", organisation="อบจ.")
+            LessonLearned.objects.create(meeting=meeting, province_id=PROVINCE_A, theme="ข้อมูล", text="x")
+            _item(meeting, due_days=-i, owner_province_id=PROVINCE_A, owner_user=cast.coordinator_a)
+            _attach(meeting, cast.eef_admin)
+        earlier.action_items.create(what="ค้าง", owner_university=_uni("KKU"))
+        province = SURIN if meeting.presentations.exists() else PROVINCE_A
+        meeting.provinces.add(province)
+        Presentation.objects.get_or_create(meeting=meeting, province_id=province)
+
+    add_parts(1)
+    once = queries()
+    add_parts(9)
+    assert queries() == once
+
+
 # --- demo data -----------------------------------------------------------------------------------
 
 
@@ -789,3 +825,37 @@ def test_demo_coordinator_owns_an_overdue_item_on_their_home_page(cast, client_f
     response = client_for(coordinator).get("/")
     assert any(item.owner_user_id == coordinator.pk and item.is_overdue for item in response.context["action_items"])
     assert response.context["overdue_count"] >= 1
+
+
+# --- Django admin --------------------------------------------------------------------------------
+
+INLINE_PREFIXES = ("agenda", "attendance", "presentations", "lessons", "action_items")
+
+
+def _admin_meeting_data(**fields) -> dict:
+    data = {"title": "ประชุมผ่านหน้าผู้ดูแล", "kind": "provincial", "status": "planned"}
+    data |= {"starts_on": "2026-12-01", "ends_on": "2026-12-01"}
+    for prefix in INLINE_PREFIXES:
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+    return data | fields
+
+
+def test_coordinator_adds_in_admin_only_meetings_of_their_province(cast, client_for):
+    client = client_for(cast.coordinator_a)
+    response = client.post("/admin/meetings/meeting/add/", _admin_meeting_data(provinces=[PROVINCE_B]))
+    assert response.status_code == 200  # the form says why
+    assert not Meeting.objects.exists()
+    response = client.post("/admin/meetings/meeting/add/", _admin_meeting_data(kind="national"))
+    assert response.status_code == 200
+    assert not Meeting.objects.exists()
+    response = client.post("/admin/meetings/meeting/add/", _admin_meeting_data(provinces=[PROVINCE_A]))
+    assert response.status_code == 302
+    meeting = Meeting.objects.get()
+    assert (meeting.created_by, list(meeting.provinces.values_list("code", flat=True))) == (
+        cast.coordinator_a,
+        [PROVINCE_A],
+    )
+    # Nor can they move their meeting to another province afterwards.
+    response = client.post(f"/admin/meetings/meeting/{meeting.pk}/change/", _admin_meeting_data(provinces=[PROVINCE_B]))
+    assert response.status_code == 200
+    assert list(meeting.provinces.values_list("code", flat=True)) == [PROVINCE_A]

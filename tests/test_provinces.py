@@ -5,6 +5,7 @@ import io
 
 import pytest
 import tablib
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
@@ -252,6 +253,7 @@ MEMBER_FORM = {
 
 def test_coordinator_adds_and_edits_a_member_of_their_province(cast, client_for):
     client = client_for(cast.coordinator_a)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the assertion below reads the English message
     response = client.post(f"/provinces/{PROVINCE_A}/working-group/new/", MEMBER_FORM)
     assert response.status_code == 302
     member = WorkingGroupMember.objects.get(province_id=PROVINCE_A)
@@ -655,6 +657,7 @@ def test_coordinator_cannot_import_members_of_another_province_through_admin(cas
 
     body = "province,name,group_role\n56,นายพะเยา ใจดี,chair\n40,นายขอนแก่น ใจดี,member\n"
     client = client_for(cast.coordinator_a)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the assertion below reads the English message
     response = client.post(
         "/admin/provinces/workinggroupmember/import/",
         {"import_file": SimpleUploadedFile("wg.csv", body.encode()), "format": "0", "resource": "0"},

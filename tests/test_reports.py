@@ -218,7 +218,7 @@ def test_coordinator_creates_only_their_own_provinces_reports(cast):
 
 
 def test_one_report_per_province_and_period(cast, report_a):
-    with pytest.raises(ValidationError, match="already exists"):
+    with translation.override("en"), pytest.raises(ValidationError, match="already exists"):
         services.create_report(user=cast.coordinator_a, province=PROVINCE_A, fiscal_year=YEAR, period="Q1")
 
 

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from accounts.models import Role
@@ -159,7 +159,7 @@ def test_only_the_province_coordinators_file_its_requests(cast, member):
 
 
 def test_province_without_a_lead_university_gets_a_clear_message(cast):
-    with pytest.raises(ValidationError) as error:
+    with translation.override("en"), pytest.raises(ValidationError) as error:
         _file(cast.eef_admin, 10)  # Bangkok takes no part in the demo programme
     assert "lead university" in " ".join(error.value.messages)
     assert not CapacityRequest.objects.exists()

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from abe_portal.buddhist_dates import current_fiscal_year
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, scope_for
@@ -189,8 +190,9 @@ class CapacityRequest(models.Model):
     """A province asks its lead university for capacity development (role 2), handled like a ticket."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        ACCEPTED = "accepted", _("accepted")
+        # Context: "open" and "accepted" mean other things for action items and reports.
+        OPEN = "open", pgettext_lazy("capacity request", "open")
+        ACCEPTED = "accepted", pgettext_lazy("capacity request", "accepted")
         SCHEDULED = "scheduled", _("scheduled")
         DELIVERED = "delivered", _("delivered")
         CLOSED = "closed", _("closed")
