@@ -9,6 +9,7 @@ deployment settings below switch on, so that `manage.py check --deploy` passes.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "reports",
     "meetings",
     "targets",
+    "summaries",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +141,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Asia/Bangkok"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The nightly progress summary (summaries.tasks.scheduled_summary), at SUMMARY_HOUR (Bangkok time).
+CELERY_BEAT_SCHEDULE = {
+    "nightly-summary": {
+        "task": "summaries.tasks.scheduled_summary",
+        "schedule": crontab(hour=env.int("SUMMARY_HOUR", default=2), minute=env.int("SUMMARY_MINUTE", default=0)),
+    },
+}
+# After an upload, a summary run starts this many seconds later; uploads meanwhile join it.
+SUMMARY_DEBOUNCE_SECONDS = env.int("SUMMARY_DEBOUNCE_SECONDS", default=60)
 
 # --- Accounts and login ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -16,9 +16,9 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import reference_data, upload
+    from bench import reference_data, summaries, upload
 
-    suites = {"reference_data": reference_data.run, "upload": upload.run}
+    suites = {"reference_data": reference_data.run, "upload": upload.run, "summaries": summaries.run}
     chosen = argv or list(suites)
     vendor = connection.vendor
     print(f"database: {vendor} ({connection.settings_dict['NAME']} -> scratch test database)")

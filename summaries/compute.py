@@ -1,0 +1,343 @@
+"""Every figure of a progress summary, for all provinces, universities and the nation at once.
+
+A constant number of aggregate queries (GROUP BY province, category, status, ...), whatever the
+number of provinces or records: never a query per province or per record. `Count("*")` rather than
+Count("id") lets PostgreSQL answer the record counts from the covering index
+target_record_summary_idx (province, category, status) alone.
+
+The result is plain data (dicts of ints and strings), stored as Snapshot.data by summaries.services.
+"""
+
+import datetime
+from collections import defaultdict
+
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from abe_portal.buddhist_dates import fiscal_year_bounds, fiscal_year_of
+from meetings.models import ActionItem, Meeting
+from provinces.models import PlanGoal
+from reports.models import ProgressReport, period_bounds
+from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
+from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
+
+RETURNED = Outcome.Group.RETURNED_TO_LEARNING
+KEPT = Outcome.Group.KEPT_IN_SCHOOL
+
+
+def _tree():
+    return defaultdict(int)
+
+
+def current_period(today: datetime.date) -> str:
+    """The quarter of the fiscal year that `today` falls in (Q1 = Oct–Dec)."""
+    fiscal_year = fiscal_year_of(today)
+    for period in ("Q1", "Q2", "Q3", "Q4"):
+        start, end = period_bounds(fiscal_year, period)
+        if start <= today <= end:
+            return period
+    return "Q4"
+
+
+def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
+    """{"provinces": {code: figures}, "universities": {id: figures}, "national": figures}."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    year_start, year_end = fiscal_year_bounds(fiscal_year)
+    period = current_period(today) if fiscal_year_of(today) == fiscal_year else "Q4"
+
+    # 1-3: the small reference tables (codes and outcome groups).
+    categories = dict(Category.objects.values_list("pk", "code"))
+    outcomes = {pk: (code, group) for pk, code, group in Outcome.objects.values_list("pk", "code", "group")}
+    help_types = dict(AssistanceType.objects.values_list("pk", "code"))
+
+    # 4: which universities support which provinces this year (the programme).
+    assignments = list(
+        SupportAssignment.objects.for_fiscal_year(fiscal_year).values_list("province_id", "university_id", "is_lead")
+    )
+    programme = sorted({p for p, _, _ in assignments})
+    provinces = {code: _empty() for code in programme}
+
+    def province(code):
+        if code not in provinces:
+            provinces[code] = _empty()
+        return provinces[code]
+
+    # 5: records by province, category and status (the covering index answers it).
+    for code, category_id, status_id, n in (
+        TargetRecord.objects.order_by().values_list("province_id", "category_id", "status_id").annotate(n=Count("*"))
+    ):
+        figures = province(code)["records"]
+        category = categories[category_id]
+        status, group = outcomes[status_id]
+        figures["total"] += n
+        figures["by_category"][category] += n
+        figures["by_status"][status] += n
+        figures["by_category_group"][category][group] += n
+
+    # 6: recent changes and data completeness, one pass over the records.
+    since = now - datetime.timedelta(days=30)
+    for row in (
+        TargetRecord.objects.order_by()
+        .values("province_id")
+        .annotate(
+            changed=Count("pk", filter=Q(updated_at__gte=since)),
+            no_birth_date=Count("pk", filter=Q(birth_date__isnull=True)),
+            no_sex=Count("pk", filter=Q(sex="")),
+            no_address=Count("pk", filter=Q(sub_district__isnull=True)),
+            incomplete=Count("pk", filter=Q(birth_date__isnull=True) | Q(sex="") | Q(sub_district__isnull=True)),
+        )
+    ):
+        figures = province(row["province_id"])
+        figures["changed_30d"] = row["changed"]
+        figures["completeness"].update(
+            missing_birth_date=row["no_birth_date"],
+            missing_sex=row["no_sex"],
+            missing_address=row["no_address"],
+            incomplete=row["incomplete"],
+        )
+
+    # 7: the last applied upload of each province.
+    for code, last in (
+        UploadBatch.objects.filter(status=UploadBatch.Status.APPLIED)
+        .order_by()
+        .values_list("province_id")
+        .annotate(last=Max("applied_at"))
+    ):
+        province(code)["completeness"]["last_upload"] = last.isoformat() if last else None
+
+    # 8: help given, by type.
+    for code, type_id, n in (
+        Assistance.objects.order_by().values_list("record__province_id", "type_id").annotate(n=Count("*"))
+    ):
+        province(code)["help_by_type"][help_types[type_id]] += n
+
+    # 9: the plan's goals of the year, by category and outcome group.
+    for code, category_id, group, target in (
+        PlanGoal.objects.filter(plan__fiscal_year=fiscal_year)
+        .order_by()
+        .values_list("plan__province_id", "category_id", "outcome__group")
+        .annotate(target=Sum("target"))
+    ):
+        province(code)["goals"][categories[category_id]][group] += target
+
+    # 10: progress reports of the year, by period and status.
+    for code, report_period, status, n in (
+        ProgressReport.objects.filter(fiscal_year=fiscal_year)
+        .order_by()
+        .values_list("province_id", "period", "status")
+        .annotate(n=Count("*"))
+    ):
+        figures = province(code)["reports"]
+        figures["by_status"][status] += n
+        if report_period == period and status != "draft":
+            figures["current_period_in"] = True
+
+    # 11: support activities of the year, by province, university and role.
+    activities_by_university = defaultdict(_tree)
+    for code, university_id, role, n in (
+        SupportActivity.objects.filter(date__range=(year_start, year_end))
+        .order_by()
+        .values_list("province_id", "university_id", "role")
+        .annotate(n=Count("*"))
+    ):
+        province(code)["activities_by_role"][str(role)] += n
+        activities_by_university[university_id][str(role)] += n
+
+    # 12: capacity requests, by province, university and status (with overdue and ratings).
+    requests_by_university = defaultdict(_requests)
+    for code, university_id, status, n, overdue, rating_sum, rated in (
+        CapacityRequest.objects.order_by()
+        .values_list("province_id", "university_id", "status")
+        .annotate(
+            n=Count("*"),
+            overdue=Count("pk", filter=Q(status__in=CapacityRequest.OPEN_STATUSES, desired_date__lt=today)),
+            rating_sum=Sum("rating"),
+            rated=Count("rating"),
+        )
+    ):
+        for figures in (province(code)["requests"], requests_by_university[university_id]):
+            _add_requests(figures, status, n, overdue, rating_sum, rated)
+
+    # 13-14: meetings held in the year, by province and by university concerned.
+    held = Q(meeting__status=Meeting.Status.HELD, meeting__starts_on__range=(year_start, year_end))
+    for code, n in (
+        Meeting.provinces.through.objects.filter(held).order_by().values_list("province_id").annotate(n=Count("*"))
+    ):
+        province(code)["meetings_held"] = n
+    meetings_by_university = dict(
+        Meeting.universities.through.objects.filter(held).order_by().values_list("university_id").annotate(n=Count("*"))
+    )
+
+    # 15: action items open and overdue, by owning province and owning university.
+    items_by_university = defaultdict(lambda: {"open": 0, "overdue": 0})
+    for code, university_id, n, overdue in (
+        ActionItem.objects.filter(status=ActionItem.Status.OPEN)
+        .order_by()
+        .values_list("owner_province_id", "owner_university_id")
+        .annotate(n=Count("*"), overdue=Count("pk", filter=Q(due_date__lt=today)))
+    ):
+        if code is not None:
+            figures = province(code)["action_items"]
+            figures["open"] += n
+            figures["overdue"] += overdue
+        if university_id is not None:
+            items_by_university[university_id]["open"] += n
+            items_by_university[university_id]["overdue"] += overdue
+
+    for figures in provinces.values():
+        _derive(figures, period)
+
+    # Universities roll up the provinces they support this fiscal year; their own work is their own.
+    universities = {}
+    supported = defaultdict(set)
+    for code, university_id, _lead in assignments:
+        supported[university_id].add(code)
+    for university_id in University.objects.values_list("pk", flat=True):  # 16
+        rollup = _rollup([provinces[c] for c in sorted(supported[university_id]) if c in provinces], period)
+        rollup["provinces"] = sorted(supported[university_id])
+        rollup["leads"] = sorted(c for c, u, lead in assignments if u == university_id and lead)
+        rollup["own"] = {
+            "activities_by_role": dict(activities_by_university[university_id]),
+            "requests": requests_by_university[university_id],
+            "meetings_held": meetings_by_university.get(university_id, 0),
+            "action_items": items_by_university[university_id],
+        }
+        _finish_requests(rollup["own"]["requests"])
+        universities[university_id] = rollup
+
+    national = _rollup(list(provinces.values()), period)
+    national["provinces"] = programme
+    return {
+        "provinces": {code: _plain(figures) for code, figures in provinces.items()},
+        "universities": {pk: _plain(figures) for pk, figures in universities.items()},
+        "national": _plain(national),
+        "period": period,
+    }
+
+
+# --- the shape of the figures ---------------------------------------------------------------------
+
+
+def _requests():
+    return {"open": 0, "overdue": 0, "delivered": 0, "declined": 0, "total": 0, "rating_sum": 0, "rated": 0}
+
+
+def _add_requests(figures: dict, status: str, n: int, overdue: int, rating_sum, rated: int) -> None:
+    figures["total"] += n
+    figures["overdue"] += overdue
+    if status in CapacityRequest.OPEN_STATUSES:
+        figures["open"] += n
+    elif status in (CapacityRequest.Status.DELIVERED, CapacityRequest.Status.CLOSED):
+        figures["delivered"] += n
+    elif status == CapacityRequest.Status.DECLINED:
+        figures["declined"] += n
+    figures["rating_sum"] += rating_sum or 0
+    figures["rated"] += rated
+
+
+def _finish_requests(figures: dict) -> None:
+    rated = figures["rated"]
+    figures["mean_rating"] = round(figures["rating_sum"] / rated, 2) if rated else None
+
+
+def _empty() -> dict:
+    return {
+        "records": {
+            "total": 0,
+            "by_category": defaultdict(int),
+            "by_status": defaultdict(int),
+            "by_category_group": defaultdict(_tree),
+        },
+        "goals": defaultdict(_tree),
+        "help_by_type": defaultdict(int),
+        "changed_30d": 0,
+        "completeness": {
+            "missing_birth_date": 0,
+            "missing_sex": 0,
+            "missing_address": 0,
+            "incomplete": 0,
+            "last_upload": None,
+        },  # fmt: skip
+        "reports": {"by_status": defaultdict(int), "current_period_in": False},
+        "activities_by_role": defaultdict(int),
+        "requests": _requests(),
+        "meetings_held": 0,
+        "action_items": {"open": 0, "overdue": 0},
+    }
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _derive(figures: dict, period: str) -> None:
+    """Progress against the plan's goals, shares; from the counts gathered above."""
+    records = figures["records"]
+    progress = {}
+    for group in (RETURNED, KEPT):
+        achieved = sum(groups.get(group, 0) for groups in records["by_category_group"].values())
+        target = sum(groups.get(group, 0) for groups in figures["goals"].values())
+        progress[group] = {"achieved": achieved, "target": target, "percent": _percent(achieved, target)}
+    figures["progress"] = progress
+    goals = []
+    for category, groups in sorted(figures["goals"].items()):
+        for group, target in sorted(groups.items()):
+            achieved = records["by_category_group"].get(category, {}).get(group, 0)
+            row = {"category": category, "group": group, "target": target, "achieved": achieved}
+            row["percent"] = _percent(achieved, target)
+            goals.append(row)
+    figures["goal_rows"] = goals
+    figures["completeness"]["share_incomplete"] = _percent(figures["completeness"]["incomplete"], records["total"])
+    figures["reports"]["current_period"] = period
+    _finish_requests(figures["requests"])
+
+
+def _rollup(parts: list[dict], period: str) -> dict:
+    """The sum of several provinces' figures (a university's, the nation's)."""
+    total = _empty()
+    last_uploads = []
+    for part in parts:
+        records = part["records"]
+        total["records"]["total"] += records["total"]
+        for key in ("by_category", "by_status"):
+            for k, v in records[key].items():
+                total["records"][key][k] += v
+        for category, groups in records["by_category_group"].items():
+            for group, v in groups.items():
+                total["records"]["by_category_group"][category][group] += v
+        for category, groups in part["goals"].items():
+            for group, v in groups.items():
+                total["goals"][category][group] += v
+        for k, v in part["help_by_type"].items():
+            total["help_by_type"][k] += v
+        total["changed_30d"] += part["changed_30d"]
+        for key in ("missing_birth_date", "missing_sex", "missing_address", "incomplete"):
+            total["completeness"][key] += part["completeness"][key]
+        if part["completeness"]["last_upload"]:
+            last_uploads.append(part["completeness"]["last_upload"])
+        for k, v in part["reports"]["by_status"].items():
+            total["reports"]["by_status"][k] += v
+        for k, v in part["activities_by_role"].items():
+            total["activities_by_role"][k] += v
+        requests = part["requests"]
+        for key in ("open", "overdue", "delivered", "declined", "total"):
+            total["requests"][key] += requests[key]
+        total["requests"]["rated"] += requests["rated"]
+        total["requests"]["rating_sum"] += requests["rating_sum"]
+        total["meetings_held"] += part["meetings_held"]
+        for key in ("open", "overdue"):
+            total["action_items"][key] += part["action_items"][key]
+    total["completeness"]["last_upload"] = max(last_uploads) if last_uploads else None
+    total["reports"]["provinces_in"] = sum(1 for p in parts if p["reports"]["current_period_in"])
+    _derive(total, period)
+    return total
+
+
+def _plain(value):
+    """defaultdicts to dicts, for JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

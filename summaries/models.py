@@ -1,0 +1,129 @@
+"""Progress summaries: figures computed by a run (summaries.compute), stored as snapshots.
+
+One run computes every figure for all provinces, universities and the nation at once, in a
+constant number of aggregate queries, and stores one Snapshot per province, per university and one
+national. Pages read snapshots, never the records; trends come from the snapshots of earlier runs.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import scope_for
+from provinces.models import Province
+from universities.models import University
+
+
+class SummaryRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("schedule")
+        ON_DEMAND = "on_demand", _("on demand")
+        UPLOAD = "upload", _("after an upload")
+        COMMAND = "command", _("command")
+
+    fiscal_year = models.PositiveSmallIntegerField(_("fiscal year (B.E.)"))
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    as_of = models.DateTimeField(_("figures as of"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    query_count = models.PositiveIntegerField(_("queries"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("summary run")
+        verbose_name_plural = _("summary runs")
+        indexes = [models.Index(fields=["status", "fiscal_year", "-as_of"])]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year} · {self.as_of or self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Level(models.TextChoices):
+    NATIONAL = "national", _("national")
+    UNIVERSITY = "university", _("university")
+    PROVINCE = "province", _("province")
+
+
+class SnapshotQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SnapshotQuerySet":
+        """EEF admins: all. Others: their provinces' snapshots and their university's; no national."""
+        scope = scope_for(user)
+        if scope.national:
+            return self
+        condition = Q(pk__in=[])
+        if scope.readable_provinces:
+            condition |= Q(level=Level.PROVINCE, province__in=scope.readable_provinces)
+        if scope.universities:
+            condition |= Q(level=Level.UNIVERSITY, university__in=scope.universities)
+        return self.filter(condition)
+
+    def writable_by(self, user) -> "SnapshotQuerySet":
+        return self.none()  # written only by summaries.services.run_summary
+
+    def latest_run(self, fiscal_year: int) -> "SnapshotQuerySet":
+        """The snapshots of the last finished run of a fiscal year."""
+        last = (
+            SummaryRun.objects.filter(fiscal_year=fiscal_year, status=SummaryRun.Status.DONE)
+            .order_by("-as_of")
+            .values("pk")[:1]
+        )
+        return self.filter(run=models.Subquery(last))
+
+
+class Snapshot(models.Model):
+    run = models.ForeignKey(SummaryRun, models.CASCADE, related_name="snapshots", verbose_name=_("run"))
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    province = models.ForeignKey(
+        Province, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("province")
+    )
+    university = models.ForeignKey(
+        University, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("university")
+    )
+    fiscal_year = models.PositiveSmallIntegerField(_("fiscal year (B.E.)"))
+    as_of = models.DateTimeField(_("figures as of"))
+    data = models.JSONField(_("figures"))
+
+    objects = SnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "level", "province", "university"]
+        verbose_name = _("summary snapshot")
+        verbose_name_plural = _("summary snapshots")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level="national", province__isnull=True, university__isnull=True)
+                | Q(level="university", province__isnull=True, university__isnull=False)
+                | Q(level="province", province__isnull=False, university__isnull=True),
+                name="snapshot_level_matches_its_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "province"], condition=Q(level="province"), name="snapshot_one_per_province_run"
+            ),
+            models.UniqueConstraint(
+                fields=["run", "university"], condition=Q(level="university"), name="snapshot_one_per_university_run"
+            ),
+            models.UniqueConstraint(fields=["run"], condition=Q(level="national"), name="snapshot_one_national_run"),
+        ]
+        indexes = [
+            models.Index(fields=["level", "province", "-as_of"]),
+            models.Index(fields=["level", "university", "-as_of"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} {self.province or self.university or ''} · {self.as_of:%Y-%m-%d}"
