@@ -148,6 +148,11 @@ def apply_upload(*, batch_id: int, user_id: int, language: str | None = None) ->
             _fail(batch, str(exc))
             return
         _store(batch, report, status=UploadBatch.Status.APPLIED)
+        if report.created or report.updated:
+            # The dashboards follow: one summary run a minute later, however many uploads come meanwhile.
+            from summaries.services import request_summary_after_upload
+
+            request_summary_after_upload()
 
 
 def _progress_writer(batch_id: int):

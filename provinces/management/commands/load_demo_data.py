@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from abe_portal.buddhist_dates import current_fiscal_year
 from audit.tracking import context as audit_context
 from provinces.demo_data import (
     DEMO_ADMIN_EMAIL,
@@ -47,3 +48,10 @@ class Command(BaseCommand):
         self.stdout.write(f"support activities and capacity requests: {load_demo_support()}")
         self.stdout.write(f"progress reports: {load_demo_reports()} created")
         self.stdout.write(f"meetings: {load_demo_meetings()}")
+        # Last: a progress summary over all of it, so that the dashboards have figures at once.
+        from summaries.models import SummaryRun
+        from summaries.services import run_summary
+
+        run = SummaryRun.objects.create(fiscal_year=current_fiscal_year(), trigger=SummaryRun.Trigger.COMMAND)
+        run = run_summary(run_id=run.pk)
+        self.stdout.write(f"progress summary: {run.snapshots.count()} snapshots in {run.duration_ms} ms")
