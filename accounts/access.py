@@ -76,9 +76,16 @@ _CACHE_ATTR = "_abe_access_scope"
 
 
 def scope_for(user) -> Scope:
-    """The user's scope, computed once per user object (so once per request) in two queries."""
+    """The user's scope, computed once per user object (so once per request) in two queries.
+
+    A partner system's API key (api.authentication) is a principal too: it carries its own Scope
+    (`api_scope`: the provinces the key was given), so every door below works for it unchanged.
+    """
     if user is None or not user.is_authenticated or not user.is_active:
         return NO_ACCESS
+    api_scope = getattr(user, "api_scope", None)
+    if api_scope is not None:
+        return api_scope
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
