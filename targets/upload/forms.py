@@ -45,7 +45,6 @@ class UploadForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
         return uploaded
 
-    @property
-    def province(self) -> Province:
+    def chosen_province(self) -> Province:
         """The province of the upload (after is_valid())."""
         return self.fixed_province or self.cleaned_data["province"]

@@ -78,6 +78,7 @@ def start_check(*, batch: UploadBatch, user) -> None:
     from targets.tasks import check_upload_task
 
     UploadBatch.objects.filter(pk=batch.pk).update(status=UploadBatch.Status.CHECKING, progress=0)
+    cache.delete(progress_key(batch.pk))
     transaction.on_commit(lambda: check_upload_task.delay(batch.pk, language))
 
 
@@ -99,6 +100,7 @@ def start_apply(*, batch: UploadBatch, user) -> None:
     UploadBatch.objects.filter(pk=batch.pk, status=UploadBatch.Status.CHECKED).update(
         status=UploadBatch.Status.APPLYING, progress=0
     )
+    cache.delete(progress_key(batch.pk))  # the check's 100 % must not show for the apply
     transaction.on_commit(lambda: apply_upload_task.delay(batch.pk, user.pk, language))
 
 
@@ -140,7 +142,10 @@ def apply_upload(*, batch_id: int, user_id: int, language: str | None = None) ->
             return  # applied already (the other of two concurrent confirms, or a retried task)
         user = get_user_model().objects.get(pk=user_id)
         if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
-            raise PermissionDenied
+            # The user lost the right to write this province after confirming: say so, and stop the
+            # page's progress bar, rather than leave the upload "applying" for ever.
+            _fail(batch, _("You may no longer write this province's records."))
+            return
         try:
             report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
         except UnreadableFile as exc:

@@ -25,6 +25,7 @@ from targets.models import Category, Outcome
 from targets.thai_id import format_identifier
 
 from .columns import FIELDS, TEMPLATE_FIELDS, match_columns
+from .validation import TEMPLATE_SAMPLE_IDENTIFIER
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -39,7 +40,7 @@ REASON_HEADER = "เหตุผล / reason"
 
 # The template's sample row: an identifier nobody has (1-1111-11111-11-9 has a valid check digit, and
 # is plainly made up), and a note saying to delete the row.
-SAMPLE_IDENTIFIER = "1111111111119"
+SAMPLE_IDENTIFIER = TEMPLATE_SAMPLE_IDENTIFIER  # one source: validation refuses it
 SAMPLE_NOTE = "แถวตัวอย่าง ลบแถวนี้ก่อนอัปโหลด (sample row: delete it before uploading)"
 TEMPLATE_ROWS = 2000  # rows that carry the drop-down lists
 
@@ -290,9 +291,7 @@ def rejections_workbook(*, header: list[str], rows: list[tuple[int, list[str], l
     header = [*header, *[""] * (width - len(header))]
     # Columns whose values must stay text (an identifier written as a number loses nothing, but Excel
     # would show it as 1.1E+12 and a re-save could round it).
-    text_columns = {
-        index for field, index in match_columns(header).fields.items() if field in REJECTED_TEXT_COLUMNS
-    }
+    text_columns = {index for field, index in match_columns(header).fields.items() if field in REJECTED_TEXT_COLUMNS}
 
     workbook = Workbook()
     sheet = workbook.active

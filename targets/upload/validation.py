@@ -20,6 +20,9 @@ from targets.thai_id import IdentifierError, parse_identifier
 
 from .columns import ColumnMap, label
 
+# The sample row of the template (targets/upload/template_file.py) must never become a record.
+TEMPLATE_SAMPLE_IDENTIFIER = "1111111111119"
+
 # The database fields an upload writes, in the order of `CleanRow.values` (and of the COPY).
 RECORD_FIELDS = (
     "name_prefix", "first_name", "last_name", "sex", "birth_date", "district_id", "sub_district_id",
@@ -62,7 +65,8 @@ for _choice in EducationStatus:
 
 _AREA_PREFIXES = re.compile(r"^(จังหวัด|จ\.|อำเภอ|อ\.|เขต|กิ่งอำเภอ|ตำบล|ต\.|แขวง|changwat|amphoe|khet|tambon|khwaeng)\s*")
 _SPACES = re.compile(r"\s+")
-_THAI_DIGIT = re.compile("[๐-๙]")  # translate() is slow on Thai text: only when there is a digit to change
+_THAI_DIGIT = re.compile("[๐-๙]")
+_NEUTRALISED = frozenset("=+-@\t\r")  # translate() is slow on Thai text: only when there is a digit to change
 _FORMULA_START = ("=", "+", "@")
 MAX_LENGTH = {"name_prefix": 20, "first_name": 100, "last_name": 100, "last_grade": 20, "school": 200,
               "guardian_name": 200}  # fmt: skip
@@ -82,6 +86,10 @@ def cell_text(value: object) -> str:
     """A cell as text: Thai digits to Arabic, an Excel number without its ".0", spaces trimmed."""
     if value.__class__ is str:  # the common case first
         text = value.strip()
+        if text[:1] == "'" and text[1:2] in _NEUTRALISED:
+            # The apostrophe the portal's own exports put before = + - @ (spreadsheet_safety):
+            # a rejected-rows file sent back holds the value as it was typed.
+            text = text[1:]
         if _THAI_DIGIT.search(text):
             text = text.translate(THAI_DIGITS)
         return _SPACES.sub(" ", text) if ("  " in text or "\n" in text or "\t" in text) else text
@@ -206,6 +214,8 @@ class RowValidator:
         try:
             parsed = parse_identifier(self.cell(row, "identifier"))
             identifier, kind = parsed.value, parsed.kind
+            if identifier == TEMPLATE_SAMPLE_IDENTIFIER:
+                errors.append((label("identifier"), _("This is the template's sample row: delete it.")))
             first = self.seen.setdefault(identifier, row_number)
             if first != row_number:
                 errors.append(
@@ -262,7 +272,8 @@ class RowValidator:
         if "notes" in col:
             # Notes keep what the coordinator typed, line breaks included.
             raw = self.cell(row, "notes")
-            values["notes"] = "" if raw is None else str(raw).strip()
+            notes = "" if raw is None else str(raw).strip()
+            values["notes"] = notes[1:] if notes[:1] == "'" and notes[1:2] in _NEUTRALISED else notes
         if "phone" in col:
             values["phone"] = self._phone(row, errors)
         if "consent" in col:

@@ -26,7 +26,7 @@ from targets.models import UploadBatch
 
 from .columns import FIELDS, TEMPLATE_FIELDS, label
 from .forms import UploadForm
-from .reading import EXTENSIONS, UnreadableFile, open_sheet
+from .reading import UnreadableFile, open_sheet
 from .services import cancel_upload, read_progress, receive_upload, start_apply, start_check
 from .template_file import XLSX_CONTENT_TYPE, rejections_workbook, template_workbook
 
@@ -76,7 +76,6 @@ def upload_list(request):
         {
             "page": page,
             "show_province": scope.national or len(scope.writable_provinces) > 1,
-            "running": RUNNING,
         },
     )
 
@@ -93,7 +92,9 @@ def upload_new(request):
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            batch = receive_upload(user=request.user, province=form.province, uploaded_file=form.cleaned_data["file"])
+            batch = receive_upload(
+                user=request.user, province=form.chosen_province(), uploaded_file=form.cleaned_data["file"]
+            )
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
@@ -105,8 +106,7 @@ def upload_new(request):
         {
             "form": form,
             "max_mb": settings.TARGETS_UPLOAD_MAX_BYTES // (1024 * 1024),
-            "max_rows": settings.TARGETS_UPLOAD_MAX_ROWS,
-            "extensions": sorted(EXTENSIONS),
+            "max_rows": f"{settings.TARGETS_UPLOAD_MAX_ROWS:,}",
             "required": _required_columns(),
             "columns": [(FIELDS[f][1], label(f)) for f in TEMPLATE_FIELDS],
         },
@@ -120,7 +120,7 @@ def upload_template(request):
     scope = scope_for(request.user)
     if not scope.has_role:
         raise Http404
-    own = scope.writable_provinces if len(scope.writable_provinces) == 1 else scope.readable_provinces
+    own = scope.readable_provinces  # the sample's address: in the user's province when they have exactly one
     province = Province.objects.filter(pk=next(iter(own))).first() if len(own) == 1 and not scope.national else None
     return _xlsx_response(template_workbook(province=province), "abe-target-group-template.xlsx")
 
@@ -136,7 +136,7 @@ def upload_detail(request, pk: int):
     reported = status in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING, UploadBatch.Status.APPLIED)
     page = None
     if reported and batch.rejected:
-        rejections = batch.rejections.order_by("row_number", "pk").only("row_number", "column", "reason")
+        rejections = batch.rejections.order_by("row_number", "pk").only("batch_id", "row_number", "column", "reason")
         page = Paginator(rejections, REJECTIONS_PER_PAGE).get_page(request.GET.get("page"))
         # The reasons may quote what was typed in a child's row: a view of personal data.
         record_access(

@@ -48,6 +48,9 @@ class Command(BaseCommand):
         self.stdout.write(f"support activities and capacity requests: {load_demo_support()}")
         self.stdout.write(f"progress reports: {load_demo_reports()} created")
         self.stdout.write(f"meetings: {load_demo_meetings()}")
+        from targets.demo_records import load_demo_records
+
+        self.stdout.write(f"target-group records: {load_demo_records()} created")
         # Last: a progress summary over all of it, so that the dashboards have figures at once.
         from summaries.models import SummaryRun
         from summaries.services import run_summary
