@@ -20,6 +20,8 @@ urlpatterns = [
     path("records/", include("targets.urls")),
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
+    path("dashboards/", include("summaries.urls")),
+    path("api/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

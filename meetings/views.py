@@ -32,6 +32,7 @@ from accounts.access import get_object_for_user
 from audit.access_log import record_access
 from audit.models import AccessLog
 from reports.models import ProgressReport
+from summaries.figures import latest_province_snapshots
 
 from . import services
 from .attachments import max_attachment_bytes
@@ -203,6 +204,10 @@ def detail(request, pk: int):
         pk,
     )
     presentations = list(meeting.presentations.all())
+    # The latest summary's figures of each presenting province the user may see: one query.
+    figures = latest_province_snapshots(user=user, codes=[p.province_id for p in presentations])
+    for presentation in presentations:
+        presentation.latest_figures = figures.get(presentation.province_id)
     report_ids = [p.report_id for p in presentations if p.report_id]
     # A province's report is shown to those who may read it; others see that it was presented.
     readable_reports = set(

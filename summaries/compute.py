@@ -258,7 +258,7 @@ def _empty() -> dict:
             "missing_address": 0,
             "incomplete": 0,
             "last_upload": None,
-        },  # fmt: skip
+        },
         "reports": {"by_status": defaultdict(int), "current_period_in": False},
         "activities_by_role": defaultdict(int),
         "requests": _requests(),

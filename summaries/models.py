@@ -51,7 +51,9 @@ class SummaryRun(models.Model):
         indexes = [models.Index(fields=["status", "fiscal_year", "-as_of"])]
 
     def __str__(self) -> str:
-        return f"{self.fiscal_year} · {self.as_of or self.created_at:%Y-%m-%d %H:%M}"
+        from django.utils import timezone
+
+        return f"{self.fiscal_year} · {timezone.localtime(self.as_of or self.created_at):%Y-%m-%d %H:%M}"
 
 
 class Level(models.TextChoices):

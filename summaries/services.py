@@ -51,6 +51,18 @@ def run_summary(*, run_id: int) -> SummaryRun:
     run = SummaryRun.objects.get(pk=run_id)
     if run.status == SummaryRun.Status.DONE:
         return run
+    try:
+        return _run(run)
+    except Exception as exc:
+        # Said on the run (the admin and the dashboards show it), then raised for Celery's retry.
+        SummaryRun.objects.filter(pk=run_id).exclude(status=SummaryRun.Status.DONE).update(
+            status=SummaryRun.Status.FAILED, error=type(exc).__name__
+        )
+        raise
+
+
+def _run(run: SummaryRun) -> SummaryRun:
+    run_id = run.pk
     started = time.perf_counter()
     now = timezone.now()
     with CaptureQueriesContext(connection) as queries, transaction.atomic():

@@ -1,8 +1,19 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from accounts.access import scope_for
 from accounts.admin_access import Access, ScopedModelAdmin
+from audit.access_log import record_access
+from audit.models import AccessLog
+from provinces.models import District, SubDistrict
 
-from .models import Category, Outcome
+from . import exports, record_services
+from .forms import NO, YES, validate_record
+from .models import Assistance, AssistanceType, Category, Outcome, TargetRecord
+from .thai_id import format_identifier, mask_identifier
 
 
 class TargetReferenceAdmin(ScopedModelAdmin):
@@ -28,3 +39,277 @@ class CategoryAdmin(TargetReferenceAdmin):
 class OutcomeAdmin(TargetReferenceAdmin):
     list_display = ("code", "name_th", "name_en", "group", "sort_order", "is_active")
     list_filter = ("group", "is_active")
+
+
+@admin.register(AssistanceType)
+class AssistanceTypeAdmin(TargetReferenceAdmin):
+    pass
+
+
+# --- Target-group records -------------------------------------------------------------------------------
+#
+# Records come in through the upload pipeline (targets/upload/) and the portal's record form
+# (targets:create); admin changes existing ones, with the same checks (targets.forms.validate_record)
+# and through the same service (targets.record_services), and never adds one. There is no
+# django-import-export here: the upload is the one way in for spreadsheets, and exports go through
+# targets.exports (masked IDs, neutralised cells, the access log). There is no search box either:
+# admin's search puts its text in the URL, and a name or an ID must never be in a URL (the portal's
+# list has a search that keeps it out).
+
+
+class TargetRecordAdminForm(forms.ModelForm):
+    """The record's fields, checked as an upload row of its province (the same rules and messages)."""
+
+    class Meta:
+        model = TargetRecord
+        fields = (
+            "identifier", "name_prefix", "first_name", "last_name", "sex", "birth_date", "district", "sub_district",
+            "category", "status", "education_status", "last_grade", "school", "guardian_name", "phone", "consent",
+            "notes",
+        )  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        record = self.instance
+        district, sub = cleaned.get("district"), cleaned.get("sub_district")
+        category, status = cleaned.get("category"), cleaned.get("status")
+        born = cleaned.get("birth_date")
+        data = {
+            "identifier": cleaned.get("identifier") or record.identifier,
+            "name_prefix": cleaned.get("name_prefix", ""),
+            "first_name": cleaned.get("first_name", ""),
+            "last_name": cleaned.get("last_name", ""),
+            "sex": cleaned.get("sex", ""),
+            "birth_date": born.isoformat() if born else "",
+            "district": str(district.pk) if district else "",
+            "sub_district": str(sub.pk) if sub else "",
+            "category": category.code if category else "",
+            "status": status.code if status else "",
+            "education_status": cleaned.get("education_status", ""),
+            "last_grade": cleaned.get("last_grade", ""),
+            "school": cleaned.get("school", ""),
+            "guardian_name": cleaned.get("guardian_name", ""),
+            "phone": cleaned.get("phone", ""),
+            "consent": YES if cleaned.get("consent") else NO,
+            "notes": cleaned.get("notes", ""),
+        }
+        self.clean_row, messages = validate_record(province=record.province, data=data)
+        for field, reasons in messages.items():
+            target = {"district": "district", "sub_district": "sub_district"}.get(field, field)
+            target = target if target in self.fields else None
+            if target is not None and target in self._errors:
+                continue
+            for reason in reasons:
+                self.add_error(target, reason)
+        return cleaned
+
+
+class AssistanceInlineForm(forms.ModelForm):
+    class Meta:
+        model = Assistance
+        fields = ("type", "date", "given_by", "outcome")
+
+    def clean_date(self):
+        date = self.cleaned_data["date"]
+        if date > timezone.localdate():
+            raise ValidationError(_("Record help once it has been given: the date is in the future."))
+        return date
+
+
+class AssistanceInline(admin.TabularInline):
+    """Help given, on its record's page; new rows are saved through targets.record_services.record_help."""
+
+    model = Assistance
+    form = AssistanceInlineForm
+    extra = 0
+    fields = ("type", "date", "given_by", "outcome", "recorded_by")
+    readonly_fields = ("recorded_by",)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "type":
+            kwargs["queryset"] = AssistanceType.objects.filter(is_active=True)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        for flag in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
+            setattr(field.widget, flag, False)
+        return field
+
+    # Help follows its record: whoever may change the record may record help on it.
+    def _record_admin(self):
+        return self.admin_site._registry[TargetRecord]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._record_admin().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._record_admin().has_change_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._record_admin().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._record_admin().has_change_permission(request, obj)
+
+
+@admin.register(TargetRecord)
+class TargetRecordAdmin(ScopedModelAdmin):
+    view_access = Access.ROLE_HOLDERS
+    write_access = Access.PROVINCE_WRITERS
+    form = TargetRecordAdminForm
+    inlines = [AssistanceInline]
+    list_display = ("identifier", "full_name", "province", "category", "status", "updated_at")
+    list_display_links = ("full_name",)
+    list_filter = ("category", "status", ("province", admin.RelatedOnlyFieldListFilter), "is_demo")
+    list_select_related = ("province", "category", "status")
+    list_per_page = 50
+    show_full_result_count = False  # one COUNT(*) per page, not two, over tens of thousands of rows
+    ordering = ("province", "last_name", "first_name", "pk")
+    actions = ["export_xlsx", "export_csv"]
+    fieldsets = (
+        (None, {"fields": ("identifier", "identifier_kind", "province")}),
+        (_("Person"), {"fields": ("name_prefix", "first_name", "last_name", "sex", "birth_date")}),
+        (_("Address"), {"fields": ("district", "sub_district")}),
+        (_("Target group and education"),
+         {"fields": ("category", "status", "education_status", "last_grade", "school")}),
+        (_("Contact and consent"), {"fields": ("guardian_name", "phone", "consent", "notes")}),
+        (None, {"fields": ("created_at", "updated_at", "updated_by", "is_demo")}),
+    )  # fmt: skip
+
+    # --- what each role sees -----------------------------------------------------------------------
+    def get_list_display(self, request):
+        # Full IDs for the provinces whose IDs the user's role may read (Scope.can_read_identifiers),
+        # masked for the rest; decided per request (an admin instance serves every request).
+        scope = scope_for(request.user)
+
+        @admin.display(description=_("identifier"))
+        def identifier(record: TargetRecord) -> str:
+            full = scope.can_read_identifiers(record.province_id)
+            return format_identifier(record.identifier) if full else mask_identifier(record.identifier)
+
+        return (identifier, *self.list_display[1:])
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def full_name(self, record: TargetRecord) -> str:
+        return str(record)
+
+    @admin.display(description=_("identifier"))
+    def masked_identifier(self, record: TargetRecord) -> str:
+        return mask_identifier(record.identifier)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if scope_for(request.user).national:
+            return fieldsets
+        # The identifier is the person's key across the country: only EEF/IPSR change it (and see it here).
+        first = (None, {"fields": ("masked_identifier", "identifier_kind", "province")})
+        return (first, *fieldsets[1:])
+
+    def get_readonly_fields(self, request, obj=None):
+        # The province: a record moves on its page (targets:edit), where its district and sub-district
+        # are chosen among the new province's.
+        fields = ["identifier_kind", "province", "created_at", "updated_at", "updated_by", "is_demo"]
+        if not scope_for(request.user).national:
+            fields.append("masked_identifier")
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        record = getattr(request, "_targets_record", None)
+        if db_field.name == "district" and record is not None:
+            kwargs["queryset"] = District.objects.filter(province_id=record.province_id).order_by("name_th")
+        elif db_field.name == "sub_district" and record is not None:
+            kwargs["queryset"] = SubDistrict.objects.filter(district__province_id=record.province_id).order_by(
+                "district_id", "name_th"
+            )
+        elif db_field.name in ("category", "status"):
+            kwargs["queryset"] = db_field.remote_field.model.objects.filter(is_active=True)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        for flag in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
+            setattr(field.widget, flag, False)
+        return field
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        request._targets_record = obj  # the districts offered are the record's province's
+        return super().get_form(request, obj, change, **kwargs)
+
+    # --- permissions: never added here; deleted by EEF/IPSR only --------------------------------------
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return scope_for(request.user).national
+
+    # --- writes through the service ----------------------------------------------------------------------
+    def save_model(self, request, obj, form, change):
+        row = form.clean_row
+        national = scope_for(request.user).national
+        record_services.update_record(
+            record=obj,
+            user=request.user,
+            values=row.values,
+            identifier=row.identifier if national else None,
+            identifier_kind=row.identifier_kind,
+        )
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Assistance:
+            return super().save_formset(request, form, formset, change)
+        instances = formset.save(commit=False)
+        for removed in formset.deleted_objects:
+            removed.delete()
+        for help_given in instances:
+            if help_given.pk is None:
+                record_services.record_help(
+                    record=form.instance,
+                    user=request.user,
+                    type=help_given.type,
+                    date=help_given.date,
+                    given_by=help_given.given_by,
+                    outcome=help_given.outcome,
+                )
+            else:
+                help_given.save()
+        return None
+
+    # --- the access log: who saw which records ----------------------------------------------------------
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
+        if changelist is not None:
+            shown = list(changelist.result_list)
+            if shown:
+                scope = scope_for(request.user)
+                full = any(scope.can_read_identifiers(r.province_id) for r in shown)
+                record_access(
+                    request=request,
+                    action=AccessLog.Action.FULL_IDENTIFIER_VIEW if full else AccessLog.Action.VIEW,
+                    model=TargetRecord,
+                    description="admin list",
+                    count=len(shown),
+                )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            record = getattr(request, "_targets_record", None)
+            if record is not None:
+                # EEF/IPSR see the identifier in full in the form (to correct it); others see it masked.
+                national = scope_for(request.user).national
+                record_access(
+                    request=request,
+                    action=AccessLog.Action.FULL_IDENTIFIER_VIEW if national else AccessLog.Action.VIEW,
+                    obj=record,
+                    description="admin record page",
+                )
+        return response
+
+    # --- exports: the portal's (masked IDs, neutralised cells, logged) -----------------------------------
+    @admin.action(description=_("Export the selected records (Excel)"))
+    def export_xlsx(self, request, queryset):
+        return exports.export_response(request=request, records=queryset, file_format="xlsx",
+                                       description="admin selection")  # fmt: skip
+
+    @admin.action(description=_("Export the selected records (CSV)"))
+    def export_csv(self, request, queryset):
+        return exports.export_response(request=request, records=queryset, file_format="csv",
+                                       description="admin selection")  # fmt: skip

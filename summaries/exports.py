@@ -1,0 +1,543 @@
+"""The summaries as files: an Excel workbook (one sheet per level) and a PDF meeting pack with the charts.
+
+`collect(user=..., level=..., code=..., fiscal_year=...)` gathers what the user may see of one subject
+(the nation, a university and its provinces, or a province) from the latest stored summary, through
+the same door as the dashboards (Snapshot.objects.visible_to and the scope: 404 for outsiders), in a
+few queries. `render(pack, fmt=..., language=...)` writes it.
+
+The PDF is drawn by WeasyPrint with the fonts of the meeting minutes (meetings/minutes.py: Laksaman,
+then the portal's own Sarabun, so Thai renders on a machine without any Thai system font) and the
+same patch that makes its Thai text copy and extract as written; the charts are the dashboards' own
+SVG (summaries/charts.py, summaries/map.py), inline.
+"""
+
+import datetime
+import io
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from xml.sax.saxutils import quoteattr
+
+from django.db.models import Q
+from django.http import Http404
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.templatetags.thai_dates import be_date, be_datetime
+from accounts.access import scope_for
+from provinces.models import Province
+from universities.models import University
+
+from . import charts
+from .figures import (
+    GROUPS,
+    KEPT,
+    RETURNED,
+    Labels,
+    Links,
+    Row,
+    TrendPoint,
+    age_text,
+    group_label,
+    parse_datetime,
+    period_label,
+    progress_of,
+    reference_labels,
+    report_status_label,
+    role_label,
+    sort_rows,
+    trend,
+    warnings_of,
+)
+from .map import map_svg
+from .models import Level, Snapshot
+
+FORMATS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+@dataclass
+class Pack:
+    """What one export holds: the subject's latest snapshot, the snapshots under it, its trend."""
+
+    level: str
+    fiscal_year: int
+    subject: Snapshot
+    name: str
+    code: str  # in the file name
+    universities: list[Snapshot] = field(default_factory=list)
+    provinces: list[Snapshot] = field(default_factory=list)
+    points: list[TrendPoint] = field(default_factory=list)
+    labels: Labels = field(default_factory=Labels)
+    leads: dict[int, str] = field(default_factory=dict)  # province code -> lead university's short code
+
+
+def collect(*, user, level: str, code: str, fiscal_year: int) -> Pack | None:
+    """The user's pack of a subject, or None if no summary of the fiscal year holds it yet.
+    Raises Http404 for an unknown level or code and for a subject outside the user's scope.
+    Queries: the subject's trend, the latest run's snapshots, the labels (and the subject when empty)."""
+    scope = scope_for(user)
+    snapshots = Snapshot.objects.visible_to(user).filter(fiscal_year=fiscal_year)
+    if level == Level.NATIONAL:
+        if not scope.national:
+            raise Http404
+        subject_filter = Q(level=Level.NATIONAL)
+        others = Q(level__in=(Level.UNIVERSITY, Level.PROVINCE))
+    elif level == Level.UNIVERSITY:
+        subject_filter = Q(level=Level.UNIVERSITY, university__code=code)
+        others = Q(level=Level.PROVINCE)
+    elif level == Level.PROVINCE:
+        try:
+            province_code = int(code)
+        except ValueError as error:
+            raise Http404 from error
+        if not scope.can_read_province(province_code):
+            raise Http404
+        subject_filter = Q(level=Level.PROVINCE, province_id=province_code)
+        others = Q(pk__in=[])
+    else:
+        raise Http404
+    points = trend(snapshots.filter(subject_filter))
+    if not points:
+        if level == Level.UNIVERSITY:
+            found = University.objects.filter(code=code).values_list("pk", flat=True).first()
+            if found is None or not (scope.national or found in scope.universities):
+                raise Http404
+        elif level == Level.PROVINCE and not Province.objects.filter(pk=province_code).exists():
+            raise Http404
+        return None
+    in_run = list(
+        snapshots.filter(run_id=points[-1].run_id)
+        .filter(subject_filter | others)
+        .select_related("run", "province", "university")
+        .order_by()
+    )
+    subject = next(s for s in in_run if s.pk == points[-1].pk)
+    universities = [s for s in in_run if s.level == Level.UNIVERSITY and s.pk != subject.pk]
+    provinces = [s for s in in_run if s.level == Level.PROVINCE and s.pk != subject.pk]
+    if level == Level.UNIVERSITY:
+        supported = set(subject.data.get("provinces", []))
+        provinces = [s for s in provinces if s.province_id in supported]
+        leads = dict.fromkeys(subject.data.get("leads", []), subject.university.code)
+    else:
+        leads = {c: s.university.code for s in universities for c in s.data.get("leads", [])}
+    if level == Level.PROVINCE:
+        provinces = [subject]
+    universities = [s for s in universities if s.data.get("provinces")]
+    name = {
+        Level.NATIONAL: lambda: _("All programme provinces"),
+        Level.UNIVERSITY: lambda: subject.university.name,
+        Level.PROVINCE: lambda: subject.province.name,
+    }[level]
+    return Pack(
+        level=level,
+        fiscal_year=fiscal_year,
+        subject=subject,
+        name=str(name()),
+        code=str(code or "national"),
+        universities=sorted(universities, key=lambda s: s.university.code),
+        provinces=sorted(provinces, key=lambda s: s.province.name_th),
+        points=points,
+        labels=reference_labels(),
+        leads=leads,
+    )
+
+
+def render(pack: Pack, *, fmt: str, language: str = "th") -> tuple[bytes, str, str]:
+    """(content, content type, file name) of a pack. Raises RuntimeError for a PDF on a machine
+    without WeasyPrint's system libraries (Pango)."""
+    with translation.override(language):
+        content = _write_xlsx(pack) if fmt == "xlsx" else _write_pdf(pack)
+    stamp = timezone.localtime(pack.subject.as_of).strftime("%Y%m%d")
+    safe_code = re.sub(r"[^A-Za-z0-9-]", "", pack.code) or pack.level
+    return content, FORMATS[fmt], f"summary-{pack.level}-{safe_code}-{pack.fiscal_year}-{stamp}.{fmt}"
+
+
+# --- Excel -----------------------------------------------------------------------------------------------------------
+
+
+def _columns(pack: Pack) -> list[tuple[str, object]]:
+    """(header, value of a snapshot's data) of every sheet, in the reader's language."""
+    labels = pack.labels
+    every = [pack.subject, *pack.universities, *pack.provinces]
+    categories = labels.ordered("category", {c for s in every for c in s.data["records"].get("by_category", {})})
+    statuses = labels.ordered("outcome", {c for s in every for c in s.data["records"].get("by_status", {})})
+    helps = labels.ordered("help", {c for s in every for c in s.data.get("help_by_type", {})})
+
+    def progress(group: str, part: str):
+        def value(data: dict):
+            found = progress_of(data)[group]
+            return {"achieved": found.achieved, "target": found.target, "percent": found.percent}[part]
+
+        return value
+
+    columns: list[tuple[str, object]] = [(_("Target-group records"), lambda d: d["records"]["total"])]
+    for group in (*GROUPS, "overall"):
+        name = group_label(group) if group != "overall" else _("Both together")
+        columns += [
+            (f"{name}: {_('achieved')}", progress(group, "achieved")),
+            (f"{name}: {_('goal')}", progress(group, "target")),
+            (f"{name}: {_('% of goal')}", progress(group, "percent")),
+        ]
+    columns.append((_("Changed in the last 30 days"), lambda d: d.get("changed_30d", 0)))
+    columns += [
+        (_("Records missing required fields"), lambda d: d["completeness"].get("incomplete", 0)),
+        (_("Share missing required fields (%)"), lambda d: d["completeness"].get("share_incomplete")),
+        (_("Missing birth date"), lambda d: d["completeness"].get("missing_birth_date", 0)),
+        (_("Missing sex"), lambda d: d["completeness"].get("missing_sex", 0)),
+        (_("Missing address"), lambda d: d["completeness"].get("missing_address", 0)),
+        (_("Last upload"), lambda d: _local(parse_datetime(d["completeness"].get("last_upload")))),
+        (_("Current period"), lambda d: period_label(d["reports"].get("current_period", ""))),
+        (_("Current period's report in"), _report_in),
+    ]
+    for status in ("draft", "submitted", "reviewed", "accepted"):
+        columns.append(
+            (
+                f"{_('Progress reports')}: {report_status_label(status)}",
+                lambda d, s=status: d["reports"].get("by_status", {}).get(s, 0),
+            )
+        )
+    for role in ("1", "2", "3", "4"):
+        columns.append((f"{_('Support activities')}: {role_label(role)}", lambda d, r=role: _activities(d).get(r, 0)))
+    for key, label in (
+        ("open", _("open")),
+        ("overdue", _("overdue")),
+        ("delivered", _("delivered")),
+        ("declined", _("declined")),
+        ("total", _("total")),
+    ):
+        columns.append((f"{_('Capacity requests')}: {label}", lambda d, k=key: _requests(d).get(k, 0)))
+    columns.append((_("Capacity requests: mean rating"), lambda d: _requests(d).get("mean_rating")))
+    columns.append((_("Meetings held"), lambda d: d.get("meetings_held", 0)))
+    columns.append((_("Open action items"), lambda d: d.get("action_items", {}).get("open", 0)))
+    columns.append((_("Overdue action items"), lambda d: d.get("action_items", {}).get("overdue", 0)))
+    for code in categories:
+        columns.append(
+            (
+                f"{_('Records')}: {labels.name('category', code)}",
+                lambda d, c=code: d["records"].get("by_category", {}).get(c, 0),
+            )
+        )
+    for code in statuses:
+        columns.append(
+            (
+                f"{_('Status')}: {labels.name('outcome', code)}",
+                lambda d, c=code: d["records"].get("by_status", {}).get(c, 0),
+            )
+        )
+    for code in helps:
+        columns.append(
+            (f"{_('Help given')}: {labels.name('help', code)}", lambda d, c=code: d.get("help_by_type", {}).get(c, 0))
+        )
+    return columns
+
+
+def _report_in(data: dict):
+    reports = data["reports"]
+    if "provinces_in" in reports:
+        return f"{reports['provinces_in']} / {len(data.get('provinces', []))}"
+    return _("in") if reports.get("current_period_in") else _("not in")
+
+
+def _activities(data: dict) -> dict:
+    # A university's own work is its own (its rollup sums its provinces' activities with other teams').
+    return data["own"]["activities_by_role"] if "own" in data else data.get("activities_by_role", {})
+
+
+def _requests(data: dict) -> dict:
+    return data["own"]["requests"] if "own" in data else data.get("requests", {})
+
+
+def _local(value: datetime.datetime | None):
+    # Excel has no time zones: the Bangkok wall-clock time, as the pages show it.
+    return timezone.localtime(value).replace(tzinfo=None) if value else None
+
+
+def _cell(value):
+    return neutralise_formula(value) if isinstance(value, str) else value
+
+
+def _write_xlsx(pack: Pack) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    columns = _columns(pack)
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    workbook.properties.title = f"{_('Progress summary')} · {pack.name}"[:250]
+    as_of = _local(pack.subject.as_of)
+
+    def sheet(title: str, lead: list[str], rows: list[tuple[list, dict]]) -> None:
+        ws = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
+        ws.append([_cell(h) for h in [*lead, _("Figures as of"), *(header for header, _value in columns)]])
+        for first, data in rows:
+            ws.append([_cell(v) for v in [*first, as_of, *(value(data) for _header, value in columns)]])
+        bold = Font(bold=True)
+        for cell in ws[1]:
+            cell.font = bold
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, datetime.datetime):
+                    cell.number_format = "dd/mm/yyyy hh:mm"
+                elif isinstance(cell.value, float):
+                    cell.number_format = "0.0"
+        for index in range(1, ws.max_column + 1):
+            ws.column_dimensions[ws.cell(1, index).column_letter].width = 28 if index <= len(lead) else 14
+        ws.row_dimensions[1].height = 60
+        ws.freeze_panes = ws.cell(2, len(lead) + 1)
+
+    if pack.level == Level.NATIONAL:
+        sheet(_("National"), [_("Name")], [([pack.name], pack.subject.data)])
+    if pack.level == Level.UNIVERSITY or pack.universities:
+        universities = [pack.subject] if pack.level == Level.UNIVERSITY else pack.universities
+        sheet(
+            _("Universities"),
+            [_("Code"), _("Name"), _("Provinces supported")],
+            [([s.university.code, s.university.name, len(s.data.get("provinces", []))], s.data) for s in universities],
+        )
+    sheet(
+        _("Provinces"),
+        [_("Code"), _("Name"), _("Lead university")],
+        [([s.province_id, s.province.name, pack.leads.get(s.province_id, "")], s.data) for s in pack.provinces],
+    )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- PDF meeting pack ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Section:
+    """One subject's pages of the pack: its figures, warnings and charts."""
+
+    title: str
+    subtitle: str
+    facts: list[tuple[str, str]]
+    warnings: list[str]
+    charts: list[charts.Chart]
+
+
+def _facts(data: dict, *, rollup: bool) -> list[tuple[str, str]]:
+    progress = progress_of(data)
+    reports = data["reports"]
+    requests = _requests(data)
+    items = data.get("action_items", {})
+    facts = [(_("Target-group records"), f"{data['records']['total']:,}")]
+    facts += [(group_label(g), charts.progress_note(progress[g])) for g in (RETURNED, KEPT)]
+    facts.append((_("Changed in the last 30 days"), f"{data.get('changed_30d', 0):,}"))
+    completeness = data["completeness"]
+    facts.append(
+        (
+            _("Records missing required fields"),
+            f"{completeness.get('incomplete', 0):,} ({charts.percent_text(completeness.get('share_incomplete'))})",
+        )
+    )
+    last = parse_datetime(completeness.get("last_upload"))
+    facts.append((_("Last upload"), be_date(last) if last else "–"))
+    facts.append(
+        (_("Current period's report in"), f"{_report_in(data)} ({period_label(reports.get('current_period', ''))})")
+    )
+    by_status = reports.get("by_status", {})
+    facts.append(
+        (_("Progress reports"), ", ".join(f"{report_status_label(s)} {n}" for s, n in sorted(by_status.items())) or "–")
+    )
+    facts.append(
+        (
+            _("Capacity requests"),
+            _("%(open)s open, %(overdue)s overdue, %(delivered)s delivered; mean rating %(rating)s")
+            % {
+                "open": requests.get("open", 0),
+                "overdue": requests.get("overdue", 0),
+                "delivered": requests.get("delivered", 0),
+                "rating": charts.number_text(requests.get("mean_rating")),
+            },
+        )
+    )
+    facts.append((_("Meetings held"), f"{data.get('meetings_held', 0):,}"))
+    facts.append(
+        (
+            _("Open action items"),
+            _("%(open)s (%(overdue)s overdue)") % {"open": items.get("open", 0), "overdue": items.get("overdue", 0)},
+        )
+    )
+    return facts
+
+
+def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
+    labels = pack.labels
+    subject = pack.subject
+    rollup = pack.level != Level.PROVINCE
+    links = Links(fiscal_year=pack.fiscal_year, enabled=False)
+    main_charts = []
+    if rollup:
+        rows = sort_rows(
+            [
+                Row(s.province_id, s.province.name, "", s.data, lead=pack.leads.get(s.province_id, ""))
+                for s in pack.provinces
+            ],
+            "name",
+            descending=False,
+        )
+        main_charts.append(charts.progress_by_subject(rows, chart_id="pack-progress"))
+    main_charts += [
+        charts.goals_chart(subject.data, labels, links, chart_id="pack-goals"),
+        charts.categories_chart(subject.data, labels, links, chart_id="pack-categories"),
+        charts.trend_chart(pack.points, chart_id="pack-trend"),
+    ]
+    warnings = [] if rollup else [w.text for w in warnings_of(subject.data, links=links)]
+    main = _Section(
+        pack.name,
+        _("Fiscal year %(year)s") % {"year": pack.fiscal_year},
+        _facts(subject.data, rollup=rollup),
+        warnings,
+        main_charts,
+    )
+    provinces = []
+    if rollup:
+        for snapshot in pack.provinces:
+            lead = pack.leads.get(snapshot.province_id, "")
+            provinces.append(
+                _Section(
+                    snapshot.province.name,
+                    _("Lead university: %(code)s") % {"code": lead} if lead else "",
+                    _facts(snapshot.data, rollup=False),
+                    [w.text for w in warnings_of(snapshot.data, links=links)],
+                    [
+                        charts.goals_chart(snapshot.data, labels, links, chart_id=f"pack-goals-{snapshot.province_id}"),
+                        charts.categories_chart(
+                            snapshot.data, labels, links, chart_id=f"pack-categories-{snapshot.province_id}"
+                        ),
+                    ],
+                )
+            )
+    return main, provinces
+
+
+class _WholeRun(str):
+    """A text that iterates as one piece: WeasyPrint's SVG text loop then lays it out as one run."""
+
+    def __iter__(self):
+        yield str(self)
+
+
+_SVG_PATCH_LOCK = threading.Lock()
+_PER_GLYPH_ATTRIBUTES = ("dx", "dy", "rotate", "textLength", "letter-spacing")
+
+
+def _install_svg_text_runs() -> None:
+    """Make WeasyPrint draw each SVG <text> of the charts as one shaped run.
+
+    WeasyPrint 70 draws SVG text one code point at a time (upstream issue Kozea/WeasyPrint#2249, open):
+    a Thai vowel or tone mark drawn apart from its consonant comes out as a dotted circle beside it.
+    The charts place each label with one x and one y and no per-glyph attributes, the case upstream's
+    proposed fix (Kozea/WeasyPrint#2754) shapes whole; this does the same by handing WeasyPrint's loop a
+    text that iterates as one piece. Text with per-glyph positions is drawn as before. Installed once per
+    process; if WeasyPrint's internals moved, nothing is patched and Thai chart labels draw as before.
+    """
+    try:
+        from weasyprint import svg as svg_module
+
+        tags = svg_module.TAGS
+        original = tags["text"]
+    except (ImportError, AttributeError, KeyError):
+        return
+    with _SVG_PATCH_LOCK:
+        if getattr(tags["text"], "abe_whole_runs", False):
+            return
+
+        def text_as_one_run(svg, node, font_size):
+            element = getattr(node, "_etree_node", None)
+            text = getattr(element, "text", None)
+            simple = not any(name in node.attrib for name in _PER_GLYPH_ATTRIBUTES) and all(
+                len(str(node.attrib.get(axis, "")).replace(",", " ").split()) <= 1 for axis in ("x", "y")
+            )
+            if not text or not simple:
+                return original(svg, node, font_size)
+            element.text = _WholeRun(text)
+            try:
+                return original(svg, node, font_size)
+            finally:
+                element.text = str(text)
+
+        text_as_one_run.abe_whole_runs = True
+        # svg.draw_node tells text elements by `TAGS.get(tag) == text` (its module's name): both change.
+        for tag, function in list(tags.items()):
+            if function is original:
+                tags[tag] = text_as_one_run
+        svg_module.text = text_as_one_run
+
+
+def _pdf_svg(svg: str, font_families: str) -> SafeString:
+    """A chart's SVG for the PDF: its text in the PDF's fonts (the page's font is not inherited there)."""
+    return mark_safe(svg.replace('font-family="inherit"', f"font-family={quoteattr(font_families)}", 1))  # noqa: S308
+
+
+def _write_pdf(pack: Pack) -> bytes:
+    try:
+        from weasyprint import HTML
+        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.urls import URLFetcher
+    except (ImportError, OSError) as exc:  # OSError: WeasyPrint's cffi cannot load Pango's libraries
+        raise RuntimeError(
+            "PDF export needs Pango and HarfBuzz for WeasyPrint "
+            "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-thai-tlwg); "
+            f"the Excel export works without them. ({exc})"
+        ) from exc
+    # The minutes' fonts and Thai text patch: one place decides how the portal's PDFs draw Thai.
+    from meetings.minutes import PDF_FONT_FAMILIES, PDF_FONT_SIZE, _install_thai_actual_text, _sarabun_font_faces
+
+    _install_thai_actual_text()
+    _install_svg_text_runs()
+    font_faces = _sarabun_font_faces()
+    allowed = frozenset(face["url"] for face in font_faces)
+
+    class FontsOnlyFetcher(URLFetcher):
+        """Fetches the portal's font files and nothing else (as the minutes' PDF)."""
+
+        def fetch(self, url, headers=None):
+            if url not in allowed:
+                raise ValueError(f"The meeting pack loads only the portal's fonts, not {url}")
+            return super().fetch(url, headers)
+
+    # SVG attributes take the family names without CSS quotes (WeasyPrint strips them, one by one).
+    svg_fonts = ", ".join(PDF_FONT_FAMILIES)
+    main, provinces = _sections(pack)
+    for section in [main, *provinces]:
+        for chart in section.charts:
+            chart.svg = _pdf_svg(chart.svg, svg_fonts)
+    map_markup = ""
+    if pack.level != Level.PROVINCE:
+        programme = set(pack.subject.data.get("provinces", []))
+        percents = {s.province_id: progress_of(s.data)["overall"].percent for s in pack.provinces}
+        map_markup = _pdf_svg(map_svg(percents=percents, programme=programme, chart_id="pack-map"), svg_fonts)
+    universities = [Row(s.university.code, s.university.name, "", s.data) for s in pack.universities]
+    context = {
+        "pack": pack,
+        "main": main,
+        "provinces": provinces,
+        "universities": universities,
+        "map_svg": map_markup,
+        "as_of": be_datetime(pack.subject.as_of),
+        "age": age_text(pack.subject.as_of),
+        "duration_ms": pack.subject.run.duration_ms,
+        "language": translation.get_language() or "th",
+        "font_faces": font_faces,
+        "font_families": ", ".join(
+            family if family == "sans-serif" else json.dumps(family) for family in PDF_FONT_FAMILIES
+        ),
+        "font_size": PDF_FONT_SIZE,
+        "page_label_css": json.dumps(_("Page"), ensure_ascii=False),
+        "kicker_css": json.dumps(_("Progress summary · meeting pack"), ensure_ascii=False),
+    }
+    html = render_to_string("summaries/pack/pdf.html", context)
+    fetcher = FontsOnlyFetcher(allowed_protocols=("file",))
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=FontConfiguration())

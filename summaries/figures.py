@@ -1,0 +1,534 @@
+"""The figures of a summary for people: names, links, rows, warnings and how old they are.
+
+summaries.compute makes the figures and summaries.models keeps them as snapshots; this module turns
+a snapshot's data into what the dashboards, the exports and the meeting page show: names in the
+reader's language, the link to the records (or reports, requests, activities) behind each figure,
+rows for the side-by-side tables, and the data-completeness warnings of a province. Everything here
+is a pure function of a snapshot's data, except three reads, each one query whatever the data:
+`reference_labels()`, `trend()` and `latest_province_snapshots()`.
+"""
+
+import datetime
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.fields.json import KT
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext, ngettext
+
+from reports.models import Period
+from reports.models import Status as ReportStatus
+from targets.models import AssistanceType, Category, Outcome
+from universities.models import SupportRole
+
+from .models import Level, Snapshot, SummaryRun
+
+RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
+KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
+OTHER = Outcome.Group.OTHER.value
+GROUPS = (RETURNED, KEPT)  # the two outcomes the plans' goals are measured by
+
+# A nightly run that did not happen: the page says the figures are old.
+STALE_AFTER = datetime.timedelta(hours=36)
+# A province that has not uploaded for this long is reminded to.
+OLD_UPLOAD_DAYS = 90
+# Above this share of records missing a field needed for reporting, the warning is a strong one.
+INCOMPLETE_ALERT_PERCENT = 10.0
+
+
+# --- reference labels: category, outcome and help codes to names (one query) ---------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A row of a reference table, as a snapshot names it by its code."""
+
+    pk: int
+    code: str
+    name_th: str
+    name_en: str
+    sort_order: int
+    group: str = ""  # outcomes: what they count as (Outcome.Group)
+
+    @property
+    def name(self) -> str:
+        if (get_language() or "th").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name_th
+
+
+@dataclass
+class Labels:
+    categories: dict[str, Ref] = field(default_factory=dict)
+    outcomes: dict[str, Ref] = field(default_factory=dict)
+    help_types: dict[str, Ref] = field(default_factory=dict)
+
+    def _table(self, kind: str) -> dict[str, Ref]:
+        return {"category": self.categories, "outcome": self.outcomes, "help": self.help_types}[kind]
+
+    def name(self, kind: str, code: str) -> str:
+        """The name of a code in the reader's language; the code itself if the row was deleted since."""
+        ref = self._table(kind).get(code)
+        return ref.name if ref else code
+
+    def pk(self, kind: str, code: str) -> int | None:
+        ref = self._table(kind).get(code)
+        return ref.pk if ref else None
+
+    def ordered(self, kind: str, codes: Iterable[str]) -> list[str]:
+        """Codes in the tables' own order (sort_order, code); codes no longer in the table last."""
+        table = self._table(kind)
+        return sorted(set(codes), key=lambda c: (c not in table, table[c].sort_order if c in table else 0, c))
+
+
+def reference_labels() -> Labels:
+    """Categories, outcomes and assistance types in one query (a UNION of the three small tables)."""
+    text = CharField()
+
+    def rows(model, kind: str, group):
+        return (
+            model.objects.order_by()
+            .annotate(kind=Value(kind, output_field=text), outcome_group=group)
+            .values_list("kind", "pk", "code", "name_th", "name_en", "sort_order", "outcome_group")
+        )
+
+    query = rows(Category, "category", Value("", output_field=text)).union(
+        rows(Outcome, "outcome", F("group")), rows(AssistanceType, "help", Value("", output_field=text)), all=True
+    )
+    labels = Labels()
+    tables = {"category": labels.categories, "outcome": labels.outcomes, "help": labels.help_types}
+    for kind, pk, code, name_th, name_en, sort_order, group in query:
+        tables[kind][code] = Ref(pk, code, name_th, name_en, sort_order, group or "")
+    return labels
+
+
+def group_label(group: str) -> str:
+    """ "Returned to learning", "Kept in school", "Other" (capitalised: the labels head columns and cards)."""
+    try:
+        return capfirst(str(Outcome.Group(group).label))
+    except ValueError:
+        return group
+
+
+def role_label(role: str | int) -> str:
+    try:
+        return str(SupportRole(int(role)).label)
+    except ValueError:
+        return str(role)
+
+
+def report_status_label(status: str) -> str:
+    try:
+        return str(ReportStatus(status).label)
+    except ValueError:
+        return status
+
+
+def period_label(period: str) -> str:
+    try:
+        return str(Period(period).label)
+    except ValueError:
+        return period
+
+
+# --- progress against the plan's goals -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    achieved: int
+    target: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.achieved / self.target, 1) if self.target else None
+
+
+def progress_of(data: dict) -> dict[str, Progress]:
+    """Returned to learning, kept in school, and both together ("overall"), against the goals."""
+    found = data.get("progress", {})
+    parts = {
+        group: Progress(found.get(group, {}).get("achieved", 0), found.get(group, {}).get("target", 0))
+        for group in GROUPS
+    }
+    parts["overall"] = Progress(sum(p.achieved for p in parts.values()), sum(p.target for p in parts.values()))
+    return parts
+
+
+def percent_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}%"
+
+
+def number_text(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,}"
+
+
+def progress_note(progress: Progress) -> str:
+    """ "45.2% (123 / 272)", or "no goal" when the plan sets none."""
+    if not progress.target:
+        return gettext("no goal") + (f" ({progress.achieved:,})" if progress.achieved else "")
+    return f"{percent_text(progress.percent)} ({progress.achieved:,} / {progress.target:,})"
+
+
+# --- how old the figures are ---------------------------------------------------------------------
+
+
+def age_text(then: datetime.datetime, now: datetime.datetime | None = None) -> str:
+    """ "6 hours ago" in the reader's language (Django's Thai catalogue has no timesince)."""
+    seconds = max(0, int(((now or timezone.now()) - then).total_seconds()))
+    if seconds < 60:
+        return gettext("just now")
+    minutes = seconds // 60
+    if minutes < 60:
+        return ngettext("%(n)s minute ago", "%(n)s minutes ago", minutes) % {"n": minutes}
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext("%(n)s hour ago", "%(n)s hours ago", hours) % {"n": hours}
+    days = hours // 24
+    return ngettext("%(n)s day ago", "%(n)s days ago", days) % {"n": days}
+
+
+@dataclass(frozen=True)
+class Freshness:
+    as_of: datetime.datetime
+    age: str
+    stale: bool
+    duration_ms: int | None
+    query_count: int | None
+    trigger: str
+
+
+def freshness(snapshot: Snapshot, now: datetime.datetime | None = None) -> Freshness:
+    """How old a snapshot's figures are and what their run cost (the run is select_related)."""
+    now = now or timezone.now()
+    run: SummaryRun = snapshot.run
+    return Freshness(
+        as_of=snapshot.as_of,
+        age=age_text(snapshot.as_of, now),
+        stale=now - snapshot.as_of > STALE_AFTER,
+        duration_ms=run.duration_ms,
+        query_count=run.query_count,
+        trigger=run.get_trigger_display(),
+    )
+
+
+# --- links to what is behind a figure ------------------------------------------------------------
+
+
+def url_with(name: str, query: dict | None = None, **kwargs) -> str:
+    """The URL of a page with its filters, or "" if that page does not exist (yet)."""
+    try:
+        url = reverse(name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return ""
+    query = {k: v for k, v in (query or {}).items() if v not in (None, "", False)}
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+@dataclass(frozen=True)
+class Links:
+    """Links to the lists behind a subject's figures. Each list is scoped by its own page, so a link
+    never shows more than its reader may see. A province narrows every list to itself; a university
+    narrows its own work (activities, requests) to itself and the records to the reader's scope.
+    `enabled=False` gives no links at all (the PDF pack: a printed page has nothing to click)."""
+
+    fiscal_year: int
+    province: int | None = None
+    university: str | None = None
+    enabled: bool = True
+
+    def _url(self, name: str, query: dict | None = None, **kwargs) -> str:
+        return url_with(name, query, **kwargs) if self.enabled else ""
+
+    def records(self, *, category: int | None = None, status: int | None = None, help: str = "") -> str:
+        return self._url(
+            "targets:list", {"province": self.province, "category": category, "status": status, "help": help}
+        )
+
+    def reports(self, status: str = "") -> str:
+        return self._url("reports:list", {"province": self.province, "fiscal_year": self.fiscal_year, "status": status})
+
+    def activities(self, role: int | str | None = None) -> str:
+        return self._url(
+            "universities:activity_list",
+            {"province": self.province, "university": self.university, "year": self.fiscal_year, "role": role},
+        )
+
+    def requests(self, *, overdue: bool = False, status: str = "") -> str:
+        return self._url(
+            "universities:request_list",
+            {
+                "province": self.province,
+                "university": self.university,
+                "status": status,
+                "overdue": "on" if overdue else "",
+            },
+        )
+
+    def meetings(self) -> str:
+        return self._url("meetings:list", {"province": self.province, "status": "held", "year": self.fiscal_year})
+
+    def actions(self, *, overdue: bool = False) -> str:
+        owner = f"p{self.province}" if self.province else ""
+        return self._url("meetings:actions", {"owner": owner, "overdue": "on" if overdue else ""})
+
+    def province_page(self) -> str:
+        return self._url("provinces:detail", code=self.province) if self.province else ""
+
+
+def dashboard_url(level: str, code) -> str:
+    if level == Level.NATIONAL:
+        return reverse("summaries:national")
+    return reverse(f"summaries:{level}", kwargs={"code": code})
+
+
+# --- a province's warnings -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Warning:
+    text: str
+    href: str = ""
+    strong: bool = False  # shown as an alert rather than a note
+
+
+def warnings_of(
+    data: dict, *, links: Links, can_upload: bool = False, today: datetime.date | None = None
+) -> list[Warning]:
+    """What a province should act on: incomplete records, no recent upload, the current period's
+    report not in, no goals, overdue requests and action items. `can_upload`: the reader may upload
+    the province's records (the uploads page answers 404 to everyone else)."""
+    today = today or timezone.localdate()
+    uploads = url_with("uploads:list") if can_upload else ""
+    found = []
+    records = data["records"]["total"]
+    completeness = data["completeness"]
+    incomplete = completeness.get("incomplete", 0)
+    if incomplete:
+        share = completeness.get("share_incomplete")
+        found.append(
+            Warning(
+                ngettext(
+                    "%(n)s record (%(share)s) misses a field needed for reporting: birth date %(birth)s, "
+                    "sex %(sex)s, address %(address)s.",
+                    "%(n)s records (%(share)s) miss a field needed for reporting: birth date %(birth)s, "
+                    "sex %(sex)s, address %(address)s.",
+                    incomplete,
+                )
+                % {
+                    "n": f"{incomplete:,}",
+                    "share": percent_text(share),
+                    "birth": f"{completeness.get('missing_birth_date', 0):,}",
+                    "sex": f"{completeness.get('missing_sex', 0):,}",
+                    "address": f"{completeness.get('missing_address', 0):,}",
+                },
+                links.records(),
+                strong=(share or 0) > INCOMPLETE_ALERT_PERCENT,
+            )
+        )
+    last_upload = parse_datetime(completeness.get("last_upload"))
+    if last_upload is None and not records:
+        found.append(Warning(gettext("No records have been uploaded yet."), uploads, strong=True))
+    elif last_upload is not None and (today - timezone.localdate(last_upload)).days > OLD_UPLOAD_DAYS:
+        found.append(
+            Warning(
+                gettext("The last upload was more than %(days)s days ago.") % {"days": OLD_UPLOAD_DAYS},
+                uploads,
+            )
+        )
+    reports = data.get("reports", {})
+    if "current_period_in" in reports and not reports["current_period_in"]:
+        found.append(
+            Warning(
+                gettext("The progress report of the current period (%(period)s) is not in yet.")
+                % {"period": period_label(reports.get("current_period", ""))},
+                links.reports(),
+                strong=True,
+            )
+        )
+    if not any(p.target for p in progress_of(data).values()):
+        found.append(
+            Warning(
+                gettext("The plan of this fiscal year sets no goal for returning to learning or keeping in school."),
+                links.province_page() + "#plan" if links.province else "",
+            )
+        )
+    overdue = data.get("requests", {}).get("overdue", 0)
+    if overdue:
+        found.append(
+            Warning(
+                ngettext("%(n)s capacity request is overdue.", "%(n)s capacity requests are overdue.", overdue)
+                % {"n": overdue},
+                links.requests(overdue=True),
+            )
+        )
+    overdue = data.get("action_items", {}).get("overdue", 0)
+    if overdue:
+        found.append(
+            Warning(
+                ngettext("%(n)s action item is overdue.", "%(n)s action items are overdue.", overdue) % {"n": overdue},
+                links.actions(overdue=True),
+            )
+        )
+    return found
+
+
+def parse_datetime(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# --- rows of the side-by-side tables -------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """A province or university in a table of several, with the figures of its snapshot."""
+
+    key: int | str  # province code, university short code
+    name: str
+    url: str  # its dashboard
+    data: dict
+    lead: str = ""  # provinces: the lead university's short code
+    progress: dict[str, Progress] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = progress_of(self.data)
+
+    @property
+    def records(self) -> int:
+        return self.data["records"]["total"]
+
+    @property
+    def share_incomplete(self) -> float | None:
+        return self.data["completeness"].get("share_incomplete")
+
+    @property
+    def last_upload(self) -> datetime.datetime | None:
+        return parse_datetime(self.data["completeness"].get("last_upload"))
+
+    @property
+    def report_in(self) -> bool:
+        return bool(self.data["reports"].get("current_period_in"))
+
+
+# Sortable columns of the tables: key -> value of a row (None sorts last either way).
+SORTS = {
+    "name": lambda row: row.name,
+    "records": lambda row: row.records,
+    "returned": lambda row: row.progress[RETURNED].percent,
+    "kept": lambda row: row.progress[KEPT].percent,
+    "overall": lambda row: row.progress["overall"].percent,
+    "changed": lambda row: row.data.get("changed_30d", 0),
+    "incomplete": lambda row: row.share_incomplete,
+    "upload": lambda row: row.last_upload,
+    "requests": lambda row: row.data["requests"].get("open", 0),
+    "actions": lambda row: row.data["action_items"].get("overdue", 0),
+}
+DEFAULT_SORT = "overall"
+
+
+def sort_rows(rows: list[Row], key: str, *, descending: bool) -> list[Row]:
+    value = SORTS.get(key, SORTS[DEFAULT_SORT])
+    present = [row for row in rows if value(row) is not None]
+    missing = sorted((row for row in rows if value(row) is None), key=lambda row: _collation(row.name))
+    if key == "name":
+        present.sort(key=lambda row: _collation(row.name), reverse=descending)
+    else:
+        present.sort(key=lambda row: (value(row), _collation(row.name)), reverse=descending)
+    return present + missing
+
+
+def _collation(text: str) -> str:
+    # Thai sorts well enough by code point once its leading vowels (เ แ โ ใ ไ) move after the consonant.
+    text = unicodedata.normalize("NFC", text)
+    chars = list(text)
+    for i in range(len(chars) - 1):
+        if chars[i] in "เแโใไ":
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    return "".join(chars)
+
+
+# --- reads: the trend of a subject, the latest figures of provinces ------------------------------
+
+# The trend reads only these keys of each snapshot's JSON, not the whole figures of every run.
+_TREND_KEYS = {
+    "returned_achieved": f"data__progress__{RETURNED}__achieved",
+    "returned_target": f"data__progress__{RETURNED}__target",
+    "kept_achieved": f"data__progress__{KEPT}__achieved",
+    "kept_target": f"data__progress__{KEPT}__target",
+    "records": "data__records__total",
+}
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    pk: int
+    run_id: int
+    as_of: datetime.datetime
+    returned: Progress
+    kept: Progress
+    records: int
+
+    @property
+    def overall(self) -> Progress:
+        return Progress(self.returned.achieved + self.kept.achieved, self.returned.target + self.kept.target)
+
+
+def _int(value) -> int:
+    # KT() reads text on PostgreSQL and a number on SQLite; a JSON null reads "null" on SQLite.
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def trend(snapshots: QuerySet) -> list[TrendPoint]:
+    """One point per snapshot of `snapshots` (one subject's, already scoped), oldest first: one query."""
+    rows = snapshots.order_by("as_of", "pk").values(
+        "pk", "run_id", "as_of", **{name: KT(path) for name, path in _TREND_KEYS.items()}
+    )
+    return [
+        TrendPoint(
+            pk=row["pk"],
+            run_id=row["run_id"],
+            as_of=row["as_of"],
+            returned=Progress(_int(row["returned_achieved"]), _int(row["returned_target"])),
+            kept=Progress(_int(row["kept_achieved"]), _int(row["kept_target"])),
+            records=_int(row["records"]),
+        )
+        for row in rows
+    ]
+
+
+def latest_province_snapshots(*, user, codes: Iterable[int]) -> dict[int, Snapshot]:
+    """The latest snapshot of each of these provinces that the user may see, with its run: one query
+    (meetings' presentations show them beside each province)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    newest = (
+        Snapshot.objects.filter(level=Level.PROVINCE, province=OuterRef("province"))
+        .order_by("-as_of", "-pk")
+        .values("pk")[:1]
+    )
+    snapshots = (
+        Snapshot.objects.visible_to(user)
+        .filter(level=Level.PROVINCE, province__in=codes, pk=Subquery(newest))
+        .select_related("run")
+        .order_by()
+    )
+    return {snapshot.province_id: snapshot for snapshot in snapshots}

@@ -1,0 +1,428 @@
+"""The dashboards: national, university and province figures from the stored summaries, their
+exports (Excel, a PDF meeting pack) and the EEF admins' "compute now" button.
+
+Pages read the snapshots (summaries.models), never the records, and each answers in a fixed number of
+queries whatever the data: the trend of the subject (only a few keys of each snapshot's JSON), the
+latest snapshot(s), the reference labels. Access goes through the one door: snapshots come from
+`Snapshot.objects.visible_to(user)`, and a province or university outside the user's scope answers
+404, the same as one that does not exist. The national dashboard is EEF/IPSR's; it sends everyone
+else to their own dashboard (a university team to its university's, a province's people to their
+province's), and someone without a role gets 403.
+"""
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, gettext
+from django.views.decorators.http import require_POST, require_safe
+
+from abe_portal.buddhist_dates import current_fiscal_year
+from accounts.access import get_object_for_user, scope_for
+from provinces.models import Province
+from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, University
+
+from . import charts, exports
+from .figures import (
+    DEFAULT_SORT,
+    GROUPS,
+    SORTS,
+    Links,
+    Row,
+    dashboard_url,
+    freshness,
+    group_label,
+    number_text,
+    percent_text,
+    progress_of,
+    reference_labels,
+    report_status_label,
+    sort_rows,
+    trend,
+    url_with,
+    warnings_of,
+)
+from .map import map_svg
+from .models import Level, Snapshot, SummaryRun
+from .services import request_summary
+
+# An on-demand run requested within this many minutes of another still running is not started again.
+RUN_AGAIN_AFTER_MINUTES = 10
+
+
+def _fiscal_year(request) -> int:
+    current = current_fiscal_year()
+    try:
+        year = int(request.GET.get("fiscal_year", current))
+    except (TypeError, ValueError):
+        return current
+    return year if FISCAL_YEAR_MIN <= year <= FISCAL_YEAR_MAX else current
+
+
+def _sort(request) -> tuple[str, bool]:
+    key = request.GET.get("sort", DEFAULT_SORT)
+    if key not in SORTS:
+        key = DEFAULT_SORT
+    descending = request.GET.get("order", "asc" if key == "name" else "desc") != "asc"
+    return key, descending
+
+
+def _sort_links(request, key: str, descending: bool) -> dict[str, dict]:
+    """For each sortable column: the link that sorts by it (the other way if it is the current one)
+    and its aria-sort state."""
+    links = {}
+    for column in SORTS:
+        query = request.GET.copy()
+        query["sort"] = column
+        if column == key:
+            query["order"] = "asc" if descending else "desc"
+            state = "descending" if descending else "ascending"
+        else:
+            query["order"] = "asc" if column == "name" else "desc"
+            state = "none"
+        links[column] = {"url": f"?{query.urlencode()}", "state": state}
+    return links
+
+
+def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
+    """The figures at the top of a dashboard, each linking to what is behind it."""
+    records = data["records"]["total"]
+    progress = progress_of(data)
+    completeness = data["completeness"]
+    reports = data["reports"]
+    requests = data["requests"]
+    items = data["action_items"]
+    cards = [
+        {
+            "label": gettext("Target-group records"),
+            "value": number_text(records),
+            "note": gettext("%(n)s changed in the last 30 days") % {"n": number_text(data.get("changed_30d", 0))},
+            "href": links.records(),
+            "key": "records",
+        }
+    ]
+    for group in GROUPS:
+        cards.append(
+            {
+                "label": group_label(group),
+                "value": percent_text(progress[group].percent),
+                "note": gettext("%(achieved)s of a goal of %(target)s")
+                % {"achieved": number_text(progress[group].achieved), "target": number_text(progress[group].target)},
+                "href": "#goals",
+                "key": group,
+            }
+        )
+    share = completeness.get("share_incomplete")
+    cards.append(
+        {
+            "label": gettext("Records missing required fields"),
+            "value": percent_text(share) if records else "–",
+            "note": gettext("%(n)s records") % {"n": number_text(completeness.get("incomplete", 0))},
+            "href": "#completeness",
+            "key": "completeness",
+            "alert": (share or 0) > 10,
+        }
+    )
+    if rollup:
+        total = len(data.get("provinces", []))
+        report_value = f"{reports.get('provinces_in', 0)} / {total}"
+        report_note = gettext("provinces sent the current period's report")
+    else:
+        report_value = gettext("In") if reports.get("current_period_in") else gettext("Not in")
+        report_note = gettext("the current period's progress report")
+    cards.append(
+        {
+            "label": gettext("Progress reports"),
+            "value": report_value,
+            "note": report_note,
+            "href": links.reports(),
+            "key": "reports",
+            "alert": not rollup and not reports.get("current_period_in"),
+        }
+    )
+    cards.append(
+        {
+            "label": gettext("Open capacity requests"),
+            "value": number_text(requests.get("open", 0)),
+            "note": gettext("%(overdue)s overdue · %(delivered)s delivered · mean rating %(rating)s")
+            % {
+                "overdue": number_text(requests.get("overdue", 0)),
+                "delivered": number_text(requests.get("delivered", 0)),
+                "rating": number_text(requests.get("mean_rating")),
+            },
+            "href": links.requests(status="active"),
+            "key": "requests",
+            "alert": bool(requests.get("overdue")),
+        }
+    )
+    cards.append(
+        {
+            "label": gettext("Meetings held"),
+            "value": number_text(data.get("meetings_held", 0)),
+            "note": gettext("this fiscal year"),
+            "href": links.meetings(),
+            "key": "meetings",
+        }
+    )
+    cards.append(
+        {
+            "label": gettext("Open action items"),
+            "value": number_text(items.get("open", 0)),
+            "note": gettext("overdue: %(n)s") % {"n": number_text(items.get("overdue", 0))},
+            "href": links.actions(overdue=bool(items.get("overdue"))),
+            "key": "actions",
+            "alert": bool(items.get("overdue")),
+        }
+    )
+    return cards
+
+
+def _reports(data: dict, links: Links) -> list[dict]:
+    by_status = data["reports"].get("by_status", {})
+    order = ["draft", "submitted", "reviewed", "accepted"]
+    return [
+        {"status": s, "label": report_status_label(s), "count": by_status.get(s, 0), "href": links.reports(s)}
+        for s in order + sorted(set(by_status) - set(order))
+    ]
+
+
+def _exports(level: str, code, fiscal_year: int) -> dict[str, str]:
+    query = {
+        "level": str(level),
+        "code": code,
+        "fiscal_year": fiscal_year if fiscal_year != current_fiscal_year() else None,
+    }
+    return {fmt: url_with("summaries:export", query, fmt=fmt) for fmt in exports.FORMATS}
+
+
+def _crumbs(request, *pages: tuple[str, str]) -> list[tuple[str, str]]:
+    """Links above a dashboard's title: the national dashboard for EEF/IPSR admins, then `pages`."""
+    crumbs = (
+        [(gettext("National dashboard"), reverse("summaries:national"))] if scope_for(request.user).national else []
+    )
+    return crumbs + [(label, url) for label, url in pages if url]
+
+
+def _base_context(request, *, fiscal_year: int, level: str, code=None) -> dict:
+    return {
+        "fiscal_year": fiscal_year,
+        "current_fiscal_year": current_fiscal_year(),
+        "scope": scope_for(request.user),
+        "exports": _exports(level, code, fiscal_year),
+        "level": level,
+    }
+
+
+def _figures_context(snapshot: Snapshot, labels, links: Links, *, rollup: bool, points) -> dict:
+    data = snapshot.data
+    return {
+        "snapshot": snapshot,
+        "data": data,
+        "fresh": freshness(snapshot),
+        "cards": _cards(data, links, rollup=rollup),
+        "goals_chart": charts.goals_chart(data, labels, links),
+        "categories_chart": charts.categories_chart(data, labels, links),
+        "statuses_chart": charts.statuses_chart(data, labels, links),
+        "help_chart": charts.help_chart(data, labels, links),
+        "activities_chart": charts.activities_chart(
+            data["own"]["activities_by_role"] if "own" in data else data["activities_by_role"], links
+        ),
+        "trend_chart": charts.trend_chart(points),
+        "report_statuses": _reports(data, links),
+        "links": links,
+    }
+
+
+# --- national --------------------------------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def national(request):
+    user = request.user
+    scope = scope_for(user)
+    if not scope.national:
+        return _own_dashboard(scope)
+    fiscal_year = _fiscal_year(request)
+    context = _base_context(request, fiscal_year=fiscal_year, level=Level.NATIONAL)
+    snapshots = Snapshot.objects.visible_to(user).filter(fiscal_year=fiscal_year)
+    points = trend(snapshots.filter(level=Level.NATIONAL))
+    if points:
+        in_run = list(snapshots.filter(run_id=points[-1].run_id).select_related("run", "province", "university"))
+        subject = next(s for s in in_run if s.level == Level.NATIONAL)
+        links = Links(fiscal_year=fiscal_year)
+        context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
+        leads = {
+            code: s.university.code for s in in_run if s.level == Level.UNIVERSITY for code in s.data.get("leads", [])
+        }
+        rows = [
+            Row(
+                s.province_id,
+                s.province.name,
+                dashboard_url(Level.PROVINCE, s.province_id),
+                s.data,
+                lead=leads.get(s.province_id, ""),
+            )
+            for s in in_run
+            if s.level == Level.PROVINCE
+        ]
+        universities = [
+            Row(s.university.code, s.university.name, dashboard_url(Level.UNIVERSITY, s.university.code), s.data)
+            for s in in_run
+            if s.level == Level.UNIVERSITY and s.data.get("provinces")
+        ]
+        context |= _tables(request, rows, universities, programme=set(subject.data.get("provinces", [])))
+    return render(request, "summaries/national.html", context)
+
+
+def _own_dashboard(scope):
+    """Where the national dashboard sends someone who is not an EEF/IPSR admin."""
+    if scope.universities:
+        university = University.objects.filter(pk__in=scope.universities).order_by("code").first()
+        if university:
+            return redirect("summaries:university", code=university.code)
+    if scope.member_provinces:
+        return redirect("summaries:province", code=min(scope.member_provinces))
+    raise PermissionDenied
+
+
+def _tables(request, rows: list[Row], universities: list[Row], *, programme: set[int]) -> dict:
+    key, descending = _sort(request)
+    rows = sort_rows(rows, key, descending=descending)
+    by_name = sort_rows(rows, "name", descending=False)
+    percents = {row.key: row.progress["overall"].percent for row in rows}
+    return {
+        "rows": rows,
+        "sort": {"key": key, "descending": descending, "links": _sort_links(request, key, descending)},
+        "university_rows": sort_rows(universities, "name", descending=False),
+        "progress_chart": charts.progress_by_subject(by_name),
+        "map_svg": map_svg(
+            percents=percents,
+            programme=programme,
+            links={row.key: row.url for row in rows if row.key in programme},
+        ),
+        "map_rows": [row for row in by_name if row.key in programme],
+    }
+
+
+# --- university ------------------------------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def university(request, code: str):
+    user = request.user
+    scope = scope_for(user)
+    fiscal_year = _fiscal_year(request)
+    context = _base_context(request, fiscal_year=fiscal_year, level=Level.UNIVERSITY, code=code)
+    snapshots = Snapshot.objects.visible_to(user).filter(fiscal_year=fiscal_year)
+    points = trend(snapshots.filter(level=Level.UNIVERSITY, university__code=code))
+    if not points:
+        found = get_object_or_404(University.objects.visible_to(user), code=code)
+        if not (scope.national or found.pk in scope.universities):
+            raise Http404
+        context["university"] = found
+        context["crumbs"] = _crumbs(
+            request, (gettext("The university's page"), url_with("universities:detail", code=code))
+        )
+        return render(request, "summaries/university.html", context)
+    in_run = list(
+        snapshots.filter(run_id=points[-1].run_id)
+        .filter(Q(level=Level.UNIVERSITY, university__code=code) | Q(level=Level.PROVINCE))
+        .select_related("run", "university", "province")
+    )
+    subject = next(s for s in in_run if s.level == Level.UNIVERSITY)
+    supported = set(subject.data.get("provinces", []))
+    leads = set(subject.data.get("leads", []))
+    links = Links(fiscal_year=fiscal_year, university=subject.university.code)
+    context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
+    rows = [
+        Row(
+            s.province_id,
+            s.province.name,
+            dashboard_url(Level.PROVINCE, s.province_id),
+            s.data,
+            lead=subject.university.code if s.province_id in leads else "",
+        )
+        for s in in_run
+        if s.level == Level.PROVINCE and s.province_id in supported
+    ]
+    context |= _tables(request, rows, [], programme=supported)
+    context["university"] = subject.university
+    context["own"] = subject.data.get("own", {})
+    context["crumbs"] = _crumbs(request, (gettext("The university's page"), url_with("universities:detail", code=code)))
+    return render(request, "summaries/university.html", context)
+
+
+# --- province --------------------------------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def province(request, code: int):
+    user = request.user
+    scope = scope_for(user)
+    if not scope.can_read_province(code):
+        raise Http404
+    fiscal_year = _fiscal_year(request)
+    context = _base_context(request, fiscal_year=fiscal_year, level=Level.PROVINCE, code=code)
+    subject = Snapshot.objects.visible_to(user).filter(level=Level.PROVINCE, province_id=code, fiscal_year=fiscal_year)
+    points = trend(subject)
+    context["crumbs"] = _crumbs(request, (gettext("The province's page"), url_with("provinces:detail", code=code)))
+    if not points:
+        context["province"] = get_object_for_user(Province.objects.select_related("region"), user, code)
+        return render(request, "summaries/province.html", context)
+    snapshot = subject.select_related("run", "province__region").get(pk=points[-1].pk)
+    links = Links(fiscal_year=fiscal_year, province=code)
+    context |= _figures_context(snapshot, reference_labels(), links, rollup=False, points=points)
+    context["province"] = snapshot.province
+    context["warnings"] = warnings_of(snapshot.data, links=links, can_upload=scope.can_write_province(code))
+    return render(request, "summaries/province.html", context)
+
+
+# --- run now and exports ---------------------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def run(request):
+    """EEF/IPSR admins: compute the summaries now (a Celery task, or at once without a broker)."""
+    if not scope_for(request.user).national:
+        raise PermissionDenied
+    since = timezone.now() - datetime.timedelta(minutes=RUN_AGAIN_AFTER_MINUTES)
+    if SummaryRun.objects.filter(status=SummaryRun.Status.RUNNING, created_at__gte=since).exists():
+        messages.info(request, gettext("A summary is already being computed. Reload this page in a minute."))
+    else:
+        request_summary(trigger=SummaryRun.Trigger.ON_DEMAND, user=request.user)
+        messages.success(request, gettext("A new summary is being computed. Reload this page in a minute."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        target = ""
+    return redirect(target or "summaries:national")
+
+
+@require_safe
+@login_required
+def export(request, fmt: str):
+    """?level=national|university|province&code=...: the figures the user may see, as a workbook
+    (one sheet per level) or a PDF meeting pack with the charts. Outsiders get 404."""
+    if fmt not in exports.FORMATS:
+        raise Http404
+    level = request.GET.get("level", Level.NATIONAL)
+    pack = exports.collect(
+        user=request.user, level=level, code=request.GET.get("code", ""), fiscal_year=_fiscal_year(request)
+    )
+    if pack is None:
+        messages.info(request, gettext("There are no figures to download yet: no summary has been computed."))
+        return redirect(dashboard_url(level, request.GET.get("code", "")))
+    content, content_type, filename = exports.render(pack, fmt=fmt, language=get_language() or "th")
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response

@@ -1,0 +1,179 @@
+"""Writing one target-group record from a page or admin: the one path for views, admin and tests.
+
+    create_record(user=..., province=..., identifier=..., identifier_kind=..., values={...})
+    update_record(record=..., user=..., values={...}, identifier=None, province=None)
+    change_status(record=..., user=..., status=...)
+    record_help(record=..., user=..., type=..., date=..., given_by=..., outcome="")
+
+`values` are the record's fields as the upload's validator returns them (targets.upload.validation
+RECORD_FIELDS: "district_id", "category_id", ...), so a record written by a form has passed the
+same rules as one written by an upload. Spreadsheets go through the upload pipeline instead
+(targets/upload/), which writes in bulk.
+
+Who may: the province's coordinators and EEF/IPSR admins (Scope.can_write_province); changing a
+record's identifier or moving it to another province: EEF/IPSR admins only. A wrong user gets
+PermissionDenied (403 on the pages), bad input a ValidationError keyed by field.
+
+Every status change made here writes a StatusChange row with who made it; the record's first
+status is not a row (see targets.models.StatusChange).
+"""
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import scope_for
+from provinces.models import Province
+
+from .models import Assistance, AssistanceType, Outcome, StatusChange, TargetRecord
+from .upload.validation import RECORD_FIELDS
+
+
+def identifier_taken_message(*, user, holder: TargetRecord | None) -> str:
+    """Why an identifier cannot be used: it belongs to `holder`. Someone who cannot see the holder's
+    province learns only that it is elsewhere, in the upload's words (targets.upload.pipeline)."""
+    if holder is not None and scope_for(user).can_read_province(holder.province_id):
+        return _("This identifier already has a record in %(province)s.") % {"province": holder.province.name}
+    return _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
+
+
+def _check_identifier_free(*, identifier: str, user, exclude_pk: int | None = None) -> None:
+    holder = TargetRecord.objects.filter(identifier=identifier).exclude(pk=exclude_pk).select_related("province")
+    holder = holder.first()
+    if holder is not None:
+        raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)})
+
+
+def _save_or_explain(record: TargetRecord, *, user, **save_kwargs) -> None:
+    """Save; a concurrent write of the same identifier (the unique constraint) becomes the same message."""
+    try:
+        with transaction.atomic():
+            record.save(**save_kwargs)
+    except IntegrityError as error:
+        holder = TargetRecord.objects.filter(identifier=record.identifier).exclude(pk=record.pk).first()
+        if holder is None:
+            raise
+        raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)}) from error
+
+
+def _check_values(values: dict) -> None:
+    unknown = set(values) - set(RECORD_FIELDS)
+    if unknown:
+        raise ValueError(f"not record fields: {sorted(unknown)}")
+
+
+@transaction.atomic
+def create_record(*, user, province: Province, identifier: str, identifier_kind: str, values: dict) -> TargetRecord:
+    """A new record of `province`. Its status is its first status: no StatusChange row."""
+    if not scope_for(user).can_write_province(province.pk):
+        raise PermissionDenied
+    _check_values(values)
+    _check_identifier_free(identifier=identifier, user=user)
+    record = TargetRecord(
+        identifier=identifier,
+        identifier_kind=identifier_kind,
+        province=province,
+        updated_by=user,
+        **values,
+    )
+    if record.status_id is None:
+        record.status = Outcome.objects.get(code="in-follow-up")
+    _save_or_explain(record, user=user)
+    return record
+
+
+@transaction.atomic
+def update_record(
+    *,
+    record: TargetRecord,
+    user,
+    values: dict,
+    identifier: str | None = None,
+    identifier_kind: str | None = None,
+    province: Province | None = None,
+) -> TargetRecord:
+    """Change `record` to `values` (only fields that differ are written). A new identifier or
+    province: EEF/IPSR admins only. A changed status is kept in the history."""
+    scope = scope_for(user)
+    if not scope.can_write_province(record.province_id):
+        raise PermissionDenied
+    _check_values(values)
+    locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
+    changed: list[str] = []
+    if identifier is not None and identifier != locked.identifier:
+        # The identifier is the person's key across the country (one person, one record): changing it
+        # could merge two people or hide a duplicate, so only EEF/IPSR, who see every province, may.
+        if not scope.national:
+            raise PermissionDenied
+        _check_identifier_free(identifier=identifier, user=user, exclude_pk=locked.pk)
+        locked.identifier = identifier
+        locked.identifier_kind = identifier_kind or locked.identifier_kind
+        changed += ["identifier", "identifier_kind"]
+    if province is not None and province.pk != locked.province_id:
+        if not scope.national:
+            raise PermissionDenied
+        locked.province = province
+        changed.append("province")
+    old_status = locked.status_id
+    for field, value in values.items():
+        if getattr(locked, field) != value:
+            setattr(locked, field, value)
+            changed.append(field)
+    if not changed:
+        return locked
+    locked.updated_by = user
+    _save_or_explain(locked, user=user, update_fields=[*changed, "updated_at", "updated_by"])
+    if locked.status_id != old_status:
+        StatusChange.objects.create(
+            record=locked, from_status_id=old_status, to_status_id=locked.status_id, changed_by=user
+        )
+    return locked
+
+
+@transaction.atomic
+def change_status(*, record: TargetRecord, user, status: Outcome) -> StatusChange | None:
+    """Move the record to `status`, kept in its history; None when it already has it."""
+    if not scope_for(user).can_write_province(record.province_id):
+        raise PermissionDenied
+    if not status.is_active:
+        raise ValidationError({"status": _("This status is no longer in use.")})
+    locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
+    if locked.status_id == status.pk:
+        return None
+    change = StatusChange.objects.create(
+        record=locked, from_status_id=locked.status_id, to_status=status, changed_by=user
+    )
+    locked.status = status
+    locked.updated_by = user
+    locked.save(update_fields=["status", "updated_at", "updated_by"])
+    return change
+
+
+@transaction.atomic
+def record_help(
+    *,
+    record: TargetRecord,
+    user,
+    type: AssistanceType,
+    date: datetime.date,
+    given_by: str,
+    outcome: str = "",
+) -> Assistance:
+    """Help given to the record's child or young person."""
+    if not scope_for(user).can_write_province(record.province_id):
+        raise PermissionDenied
+    errors = {}
+    if not type.is_active:
+        errors["type"] = _("This type of help is no longer in use.")
+    if date > timezone.localdate():
+        errors["date"] = _("Record help once it has been given: the date is in the future.")
+    if not given_by.strip():
+        errors["given_by"] = _("Say who gave the help.")
+    if errors:
+        raise ValidationError(errors)
+    return Assistance.objects.create(
+        record=record, type=type, date=date, given_by=given_by.strip(), outcome=outcome.strip(), recorded_by=user
+    )

@@ -1,0 +1,514 @@
+"""Pages of the target-group records: the list with its filters, search and export, one record with
+its status history and help given, and the forms that create and change records.
+
+Every page goes through the access door (accounts/access.py): the list and the export start from
+`TargetRecord.objects.visible_to(user)`, one record comes from `get_object_for_user` (404 for
+outsiders, as for a missing record), and writing needs the record's province in the user's
+writable scope (403 for those who only read it). Writes are targets.record_services'.
+
+Personal data (PDPA): national IDs are masked (x-xxxx-xxxxx-12-1) unless the user's role may see
+them (Scope.can_read_identifiers) AND they ask for them with a button (a POST), which the access log
+records as a full view; every page that shows records writes an access-log entry; no name or
+identifier ever goes into a URL (see the search below).
+"""
+
+import datetime
+import secrets
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.access import get_object_for_user, scope_for
+from audit.access_log import record_access
+from audit.models import AccessLog
+from provinces.models import District, Province
+
+from . import exports, record_services
+from .forms import (
+    AGE_BANDS,
+    AssistanceForm,
+    ProvinceForm,
+    RecordFilterForm,
+    RecordForm,
+    SearchForm,
+    StatusForm,
+)
+from .models import Assistance, Category, Outcome, TargetRecord
+from .thai_id import format_identifier, mask_identifier, normalise
+
+RECORDS_PER_PAGE = 50
+# Searches kept in the session, newest last: a search is reached by an opaque key, never by its text.
+SEARCHES_KEY = "targets.searches"
+SEARCHES_KEPT = 10
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def _count(queryset) -> Coalesce:
+    """The number of rows of a correlated queryset (filtered on OuterRef), as one subquery."""
+    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _years_before(day: datetime.date, years: int) -> datetime.date:
+    """The same day `years` earlier; 29 February becomes the 28th in a common year."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_band_filter(band: str, today: datetime.date) -> Q:
+    """Records whose age in completed years at `today` is in the band, as birth-date bounds (the
+    index-friendly form of an age computed in SQL)."""
+    youngest, oldest = AGE_BANDS[band]
+    condition = Q(birth_date__lte=_years_before(today, youngest))
+    if oldest is not None:
+        condition &= Q(birth_date__gt=_years_before(today, oldest + 1))
+    return condition
+
+
+def age_on(born: datetime.date | None, today: datetime.date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def shown_identifier(record: TargetRecord, *, full: bool) -> str:
+    return format_identifier(record.identifier) if full else mask_identifier(record.identifier)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form, on its field where the form has one."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _record_queryset():
+    return TargetRecord.objects.select_related("province", "district", "sub_district", "category", "status")
+
+
+def _readable_record(request, pk: int) -> TargetRecord:
+    return get_object_for_user(_record_queryset().select_related("updated_by"), request.user, pk)
+
+
+def _writable_record(request, pk: int) -> TargetRecord:
+    """The record, if the user may change it: 404 for outsiders (as for a missing record), 403 for
+    those who only read its province."""
+    record = _readable_record(request, pk)
+    if not scope_for(request.user).can_write_province(record.province_id):
+        raise PermissionDenied
+    return record
+
+
+# --- search: by POST, kept in the session, reached by an opaque key ----------------------------------
+#
+# A search may be a national ID or a child's name, and URLs end up in logs (the web server's, the
+# proxy's, the browser's history, Referer headers), so a search is never part of a URL. The search
+# box POSTs its text; the view keeps it in the user's session under a random key and redirects to
+# the list with only that key (?search=k3Jx9...). The list then pages and filters by GET as usual
+# (POST-redirect-GET: reloading or going back does not resubmit anything). Only the last few
+# searches are kept, and the session ends with the sign-in (30 minutes idle, 12 hours at most).
+
+
+def _store_search(request, text: str) -> str:
+    searches = dict(request.session.get(SEARCHES_KEY, {}))
+    token = secrets.token_urlsafe(9)
+    searches[token] = text
+    request.session[SEARCHES_KEY] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return token
+
+
+def _search_of(request) -> str | None:
+    token = request.GET.get("search")
+    if not token:
+        return None
+    return request.session.get(SEARCHES_KEY, {}).get(token)
+
+
+def _is_identifier_search(text: str) -> bool:
+    """Digits (or G and digits) are an identifier, matched exactly; anything else is a name."""
+    value = normalise(text)
+    return value.isdigit() or (len(value) > 1 and value[0] == "G" and value[1:].isdigit())
+
+
+def _search_condition(text: str) -> tuple[Q, str]:
+    if _is_identifier_search(text):
+        return Q(identifier=normalise(text)), "identifier"
+    condition = Q()
+    for word in text.split():
+        condition &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+    return condition, "name"
+
+
+def _search_label(text: str, kind: str) -> str:
+    """What the page says it searched for: an identifier masked, as everywhere."""
+    return mask_identifier(normalise(text)) if kind == "identifier" else text
+
+
+# --- the list and its export ----------------------------------------------------------------------------
+
+
+def _filtered_records(request, *, search: str | None):
+    """(records, filter form, description for the access log, single province or None) for the
+    user's scope, filtered by the GET parameters (and a search kept in the session)."""
+    user = request.user
+    provinces = list(Province.objects.visible_to(user).order_by("name_th"))
+    visible_codes = {p.pk for p in provinces}
+    try:
+        chosen = int(request.GET.get("province") or 0)
+    except ValueError:
+        chosen = 0
+    province = next((p for p in provinces if p.pk == chosen), None)
+    if province is None and len(provinces) == 1:
+        province = provinces[0]
+    # The district filter offers one province's districts: the chosen one, or the user's only one.
+    districts = list(District.objects.filter(province=province).order_by("name_th")) if province else []
+    data = request.GET.copy()
+    if data.get("district") and data["district"] not in {str(d.pk) for d in districts}:
+        del data["district"]  # a district of the province chosen before: the new province's list starts over
+    form = RecordFilterForm(
+        data,
+        provinces=provinces,
+        districts=districts,
+        categories=list(Category.objects.all()),
+        statuses=list(Outcome.objects.all()),
+    )
+    records = TargetRecord.objects.visible_to(user)
+    if not form.is_valid() or not visible_codes:
+        return records.none(), form, "records", province
+    filters = form.cleaned_data
+    used = []
+    if filters.get("province"):
+        records = records.filter(province_id=filters["province"])
+        used.append("province")
+    if filters["category"]:
+        records = records.filter(category_id=filters["category"])
+        used.append("category")
+    if filters["status"]:
+        records = records.filter(status_id=filters["status"])
+        used.append("status")
+    if filters.get("district"):
+        records = records.filter(district_id=filters["district"])
+        used.append("district")
+    if filters["school"]:
+        records = records.filter(school__icontains=filters["school"])
+        used.append("school")
+    if filters["age"]:
+        records = records.filter(age_band_filter(filters["age"], timezone.localdate()))
+        used.append("age")
+    if filters["help"]:
+        has_help = Exists(Assistance.objects.filter(record=OuterRef("pk")))
+        records = records.filter(has_help if filters["help"] == "yes" else ~has_help)
+        used.append("help")
+    description = "records"
+    if used:
+        description += "; filters: " + ", ".join(used)
+    if search:
+        condition, kind = _search_condition(search)
+        records = records.filter(condition)
+        # The kind of search, never its text: the log holds no names or identifiers.
+        description += f"; search by {kind}"
+    return records, form, description, province
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def record_list(request):
+    user = request.user
+    scope = scope_for(user)
+    if request.method == "POST" and "q" in request.POST:
+        # The search box: keep the text in the session, send the browser back with its key.
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("search", None)
+        form = SearchForm(request.POST)
+        if form.is_valid() and form.cleaned_data["q"].strip():
+            query["search"] = _store_search(request, form.cleaned_data["q"].strip())
+        return redirect(f"{reverse('targets:list')}?{query.urlencode()}" if query else reverse("targets:list"))
+
+    search = _search_of(request)
+    if request.GET.get("search") and search is None:
+        messages.warning(request, _("That search has expired: search again."))
+    records, form, description, province = _filtered_records(request, search=search)
+    records = (
+        records.select_related("province", "district", "category", "status")
+        .annotate(help_count=_count(Assistance.objects.filter(record=OuterRef("pk"))))
+        .order_by("province_id", "last_name", "first_name", "pk")
+    )
+    page = Paginator(records, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+    # "Show full IDs" (a POST to this page) shows them for the rows whose province the user's role
+    # may see in full, for this response only: each showing is one entry in the access log.
+    reveal = request.method == "POST" and "reveal" in request.POST
+    today = timezone.localdate()
+    rows, revealed = [], 0
+    for record in page.object_list:
+        full = reveal and scope.can_read_identifiers(record.province_id)
+        revealed += full
+        rows.append({"record": record, "identifier": shown_identifier(record, full=full), "full": full,
+                     "age": age_on(record.birth_date, today)})  # fmt: skip
+    if rows:
+        action = AccessLog.Action.FULL_IDENTIFIER_VIEW if revealed else AccessLog.Action.VIEW
+        record_access(request=request, action=action, model=TargetRecord, description=description,
+                      count=revealed or len(rows))  # fmt: skip
+    may_reveal = any(scope.can_read_identifiers(row["record"].province_id) for row in rows)
+    export_query = request.GET.copy()
+    for key in ("page", "search"):  # the export takes the filters, never a search
+        export_query.pop(key, None)
+    search_kind = _search_condition(search)[1] if search else ""
+    return render(
+        request,
+        "targets/record_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "form": form,
+            "search_form": SearchForm(),
+            "search_label": _search_label(search, search_kind) if search else "",
+            "search_kind": search_kind,
+            "province": province,
+            "several_provinces": "province" in form.fields,
+            "may_reveal": may_reveal and not reveal,
+            "revealed": reveal and revealed,
+            "export_query": export_query.urlencode(),
+            "can_create": scope.national or bool(scope.writable_provinces),
+        },
+    )
+
+
+@require_safe
+@login_required
+def record_export(request):
+    """The records of the list (same filters; never a search) as xlsx or csv, streamed."""
+    file_format = request.GET.get("format", "xlsx")
+    if file_format not in exports.FORMATS:
+        return HttpResponseBadRequest(_("Unknown file format."))
+    records, _form, description, _province = _filtered_records(request, search=None)
+    return exports.export_response(request=request, records=records, file_format=file_format,
+                                   description=description)  # fmt: skip
+
+
+# --- one record ------------------------------------------------------------------------------------------
+
+
+def status_timeline(record: TargetRecord, changes: list) -> list[dict]:
+    """The record's statuses in order. Its first status is not a StatusChange row: it is the
+    from_status of its first change, or its current status while it has none."""
+    first = changes[0].from_status if changes else record.status
+    entries = []
+    if first is not None:
+        entries.append({"status": first, "at": record.created_at, "by": None, "first": True})
+    for change in changes:
+        entries.append({"status": change.to_status, "at": change.changed_at, "by": change.changed_by,
+                        "upload": change.upload_id is not None, "first": False})  # fmt: skip
+    return entries
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def record_detail(request, pk: int):
+    user = request.user
+    record = _readable_record(request, pk)
+    scope = scope_for(user)
+    may_see_full = scope.can_read_identifiers(record.province_id)
+    # The full ID is shown after an explicit click ("Show the full ID", a POST to this page), for this
+    # response only, and the access log says so. A role that may not see it gets 403 for the POST.
+    reveal = request.method == "POST"
+    if reveal and not may_see_full:
+        raise PermissionDenied
+    changes = list(
+        record.status_history.select_related("from_status", "to_status", "changed_by").order_by("changed_at", "pk")
+    )
+    help_given = list(record.assistance.select_related("type", "recorded_by").order_by("-date", "-pk"))
+    can_write = scope.can_write_province(record.province_id)
+    status_form = StatusForm() if can_write else None
+    if status_form is not None:
+        # The outcomes evaluated here, once, rather than by the template's select.
+        status_form.fields["status"].choices = [
+            ("", status_form.fields["status"].empty_label),
+            *((o.pk, o.name) for o in Outcome.objects.filter(is_active=True) if o.pk != record.status_id),
+        ]
+    record_access(
+        request=request,
+        action=AccessLog.Action.FULL_IDENTIFIER_VIEW if reveal else AccessLog.Action.VIEW,
+        obj=record,
+        description="record page",
+    )
+    history_url = None
+    if scope.national and user.is_staff:  # the audit trail is read in Django admin
+        try:
+            history_url = (
+                reverse("admin:pghistory_middlewareevents_changelist")
+                + "?"
+                + urlencode({"obj": f"targets.targetrecord:{record.pk}"})
+            )
+        except NoReverseMatch:  # pragma: no cover - the events page is registered by audit.admin
+            history_url = None
+    return render(
+        request,
+        "targets/record_detail.html",
+        {
+            "record": record,
+            "identifier": shown_identifier(record, full=reveal),
+            "revealed": reveal,
+            "may_reveal": may_see_full and not reveal,
+            "age": age_on(record.birth_date, timezone.localdate()),
+            "timeline": status_timeline(record, changes),
+            "help_given": help_given,
+            "can_write": can_write,
+            "status_form": status_form,
+            "history_url": history_url,
+        },
+    )
+
+
+def _province_for_new_record(request, scope) -> Province | None:
+    """The province of a new record: a coordinator's own; for EEF/IPSR (or someone who coordinates
+    several), the one chosen (?province=) among those they may write."""
+    if not scope.national and len(scope.writable_provinces) == 1:
+        return Province.objects.get(pk=next(iter(scope.writable_provinces)))
+    try:
+        code = int(request.GET.get("province") or 0)
+    except ValueError:
+        return None
+    return Province.objects.writable_by(request.user).filter(pk=code).first() if code else None
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def record_create(request):
+    user = request.user
+    scope = scope_for(user)
+    if not (scope.national or scope.writable_provinces):
+        raise PermissionDenied
+    province = _province_for_new_record(request, scope)
+    if province is None:
+        # First choose the province (its districts and sub-districts fill the form's selects).
+        provinces = Province.objects.writable_by(user).order_by("name_th")
+        return render(request, "targets/record_province.html", {"form": ProvinceForm(provinces=provinces)})
+    form = RecordForm(request.POST or None, province=province)
+    if request.method == "POST" and form.is_valid():
+        row = form.clean_row
+        try:
+            record = record_services.create_record(
+                user=user, province=province, identifier=row.identifier, identifier_kind=row.identifier_kind,
+                values=row.values,
+            )  # fmt: skip
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The record has been created."))
+            return redirect("targets:detail", pk=record.pk)
+    return render(request, "targets/record_form.html", {"form": form, "province": province, "record": None})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def record_edit(request, pk: int):
+    user = request.user
+    record = _writable_record(request, pk)
+    scope = scope_for(user)
+    province = record.province
+    move_form = None
+    if scope.national:
+        # EEF/IPSR may move a record to another province: ?province= reloads the form with its areas.
+        provinces = Province.objects.order_by("name_th")
+        move_form = ProvinceForm(provinces=provinces, initial={"province": record.province_id})
+        try:
+            code = int(request.GET.get("province") or record.province_id)
+        except ValueError:
+            code = record.province_id
+        if code != record.province_id:
+            province = Province.objects.filter(pk=code).first() or record.province
+    initial = RecordForm.initial_from(record)
+    if province.pk != record.province_id:
+        initial.update(district="", sub_district="")  # the areas of the province it moves to: chosen anew
+    form = RecordForm(
+        request.POST or None, province=province, record=record, can_edit_identifier=scope.national, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        row = form.clean_row
+        try:
+            record_services.update_record(
+                record=record,
+                user=user,
+                values=row.values,
+                identifier=row.identifier if scope.national and form.identifier_changed else None,
+                identifier_kind=row.identifier_kind,
+                province=province if province.pk != record.province_id else None,
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The record has been saved."))
+            return redirect("targets:detail", pk=record.pk)
+    if request.method != "POST":
+        record_access(request=request, action=AccessLog.Action.VIEW, obj=record, description="record edit form")
+    return render(
+        request,
+        "targets/record_form.html",
+        {
+            "form": form,
+            "province": province,
+            "record": record,
+            "identifier": mask_identifier(record.identifier),
+            "move_form": move_form,
+            "moving": province.pk != record.province_id,
+        },
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def help_add(request, pk: int):
+    record = _writable_record(request, pk)
+    form = AssistanceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record_services.record_help(record=record, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The help given has been recorded."))
+            return redirect(reverse("targets:detail", kwargs={"pk": record.pk}) + "#help")
+    if request.method != "POST":
+        record_access(request=request, action=AccessLog.Action.VIEW, obj=record, description="help form")
+    return render(
+        request,
+        "targets/help_form.html",
+        {"form": form, "record": record, "identifier": mask_identifier(record.identifier)},
+    )
+
+
+@require_POST
+@login_required
+def status_change(request, pk: int):
+    """The status select of the record's page (POST only; a GET is refused before any lookup)."""
+    record = _writable_record(request, pk)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            change = record_services.change_status(record=record, user=request.user, status=form.cleaned_data["status"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            if change is not None:
+                messages.success(request, _("The status has been changed."))
+    else:
+        messages.error(request, _("Choose one of the statuses in use."))
+    return redirect(reverse("targets:detail", kwargs={"pk": record.pk}) + "#history")
