@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "rest_framework_api_key",
     "import_export",
     "allauth",
     "allauth.account",
@@ -59,6 +63,8 @@ INSTALLED_APPS = [
     "meetings",
     "targets",
     "summaries",
+    # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -261,11 +267,56 @@ TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256
 # Meeting attachments (meetings/attachments.py).
 ABE_MAX_ATTACHMENT_BYTES = env.int("ABE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 
-# --- REST framework (the partner API comes with its own issue) ---------------------------------
+# --- REST framework: the partner API (api/, docs/api.md) -----------------------------------------
+# Partner systems send `Authorization: Api-Key <key>` (api.authentication); browsers use their session.
+# The key's class comes first, so that a request without credentials gets 401 with WWW-Authenticate.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.PartnerKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ResourcePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PartnerKeyRateThrottle", "api.throttling.PortalUserRateThrottle"],
+    # Requests per key and per signed-in user; over the rate: 429 with Retry-After.
+    "DEFAULT_THROTTLE_RATES": {
+        "partner_key": env.str("API_KEY_THROTTLE_RATE", default="1200/minute"),
+        "portal_user": env.str("API_USER_THROTTLE_RATE", default="600/minute"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# The OpenAPI schema (/api/schema/) and its documentation page (/api/docs/), served by the portal
+# itself (drf-spectacular-sidecar: no CDN). Both are public: they hold no data.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ABE Portal API",
+    "DESCRIPTION": "API สำหรับระบบของหน่วยงานภาคี: ข้อมูลจังหวัด งานของคณะทำงานและมหาวิทยาลัย ข้อมูลกลุ่มเป้าหมาย "
+    "และสรุปความก้าวหน้า (Partner API of the ABE Portal; guide: docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "persistAuthorization": False},
+    "ENUM_NAME_OVERRIDES": {
+        "CapacityRequestStatusEnum": "universities.models.CapacityRequest.Status",
+        "ReportStatusEnum": "reports.models.Status",
+        "MeetingStatusEnum": "meetings.models.Meeting.Status",
+        "ActionItemStatusEnum": "meetings.models.ActionItem.Status",
+        "UploadStatusEnum": "targets.models.UploadBatch.Status",
+    },
+}
+# The changes feed of records (api.views.records.feed_horizon) stops this many seconds short of now,
+# and short of the oldest running write transaction unless it is older than the maximum lag.
+API_FEED_SETTLE_SECONDS = env.int("API_FEED_SETTLE_SECONDS", default=2)
+API_FEED_MAX_LAG_SECONDS = env.int("API_FEED_MAX_LAG_SECONDS", default=900)
 
 # --- Logging: to stderr; never personal data (see README, "Personal data") ---------------------
 # Every record goes through one handler whose filter masks national IDs and G-codes; Django's own

@@ -16,9 +16,14 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import reference_data, summaries, upload
+    from bench import api, reference_data, summaries, upload
 
-    suites = {"reference_data": reference_data.run, "upload": upload.run, "summaries": summaries.run}
+    suites = {
+        "reference_data": reference_data.run,
+        "upload": upload.run,
+        "api": api.run,
+        "summaries": summaries.run,  # last: it switches the connection to autocommit for VACUUM
+    }
     chosen = argv or list(suites)
     vendor = connection.vendor
     print(f"database: {vendor} ({connection.settings_dict['NAME']} -> scratch test database)")

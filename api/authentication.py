@@ -1,0 +1,169 @@
+"""Who is calling: a partner system with an API key, or a signed-in user of the portal.
+
+`Authorization: Api-Key <prefix>.<secret>` is looked up by its prefix and checked against its hash
+on every request (nothing is cached), so a revoked or expired key, or a deactivated partner, is
+refused on the very next request. The key becomes a `PartnerPrincipal`: it carries its own Scope
+(`api_scope`, accounts.access.scope_for returns it), so every QuerySet's visible_to / writable_by and
+get_object_for_user work for it exactly as for a user. Browsers use the portal's session
+(SessionAuthentication, CSRF enforced for writes).
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+
+from accounts.access import Scope
+
+from .models import Partner, PartnerKey
+
+KEYWORD = "Api-Key"
+
+
+@dataclass(eq=False)
+class PartnerPrincipal:
+    """A partner's key acting as the request's user. Not a User: it has no row, no roles of its own
+    and no session; its scope is the partner's provinces."""
+
+    key: PartnerKey
+    api_scope: Scope
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+    is_staff: bool = False
+    is_superuser: bool = False
+    pk: None = None
+    id: None = None
+    provinces: frozenset[int] = field(default_factory=frozenset)
+
+    def __str__(self) -> str:
+        return self.get_username()
+
+    def get_username(self) -> str:
+        """The access log's actor: the partner, the key's name and its prefix (never the secret)."""
+        return f"{self.key.partner.name} · {self.key.name} ({self.key.prefix})"[:254]
+
+    @property
+    def label(self) -> str:
+        """The client's name in the idempotency and throttling records."""
+        return f"key:{self.key.prefix}"
+
+    @property
+    def can_see_identifiers(self) -> bool:
+        return self.key.can_see_identifiers
+
+    @cached_property
+    def service_user(self):
+        return self.key.partner.get_service_user()
+
+    def has_perm(self, perm, obj=None) -> bool:  # Django's auth API: a key has no Django permissions
+        return False
+
+
+def principal_for(key: PartnerKey, provinces: frozenset[int]) -> PartnerPrincipal:
+    scope = Scope(
+        national=False,
+        roles=frozenset({"partner"}),
+        readable_provinces=provinces,
+        writable_provinces=provinces if key.may_write_anything else frozenset(),
+        universities=frozenset(),
+        lead_universities=frozenset(),
+        # Not a provincial role: the key sees its provinces' meetings and national ones, not the
+        # regional meetings of the universities that support them (Scope.supporting_universities).
+        member_provinces=frozenset(),
+    )
+    return PartnerPrincipal(key=key, api_scope=scope, provinces=provinces)
+
+
+def parse_key(request) -> str | None:
+    """The key of `Authorization: Api-Key <key>`, None when the header names another scheme."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    keyword, _sep, key = header.partition(" ")
+    if keyword.lower() != KEYWORD.lower():
+        return None
+    return key.strip()
+
+
+# The key, its partner and the partner's provinces in one statement: this runs on every request
+# (nothing is cached, so that revocation holds at once), and the ORM's query building for it costs
+# more than the query itself (bench/api.py).
+_KEY_SQL = """
+    SELECT k.id, k.prefix, k.hashed_key, k.created, k.name, k.revoked, k.expiry_date, k.permissions,
+           k.can_see_identifiers, k.partner_id, p.name, p.is_active, p.service_user_id,
+           ARRAY(SELECT pp.province_id FROM api_partner_provinces pp WHERE pp.partner_id = k.partner_id)
+    FROM api_partnerkey k JOIN api_partner p ON p.id = k.partner_id
+    WHERE k.prefix = %s
+"""
+_KEY_FIELDS = [
+    "id", "prefix", "hashed_key", "created", "name", "revoked", "expiry_date", "permissions", "can_see_identifiers",
+    "partner_id",
+]  # fmt: skip
+
+
+def _instance(model, data: dict):
+    """A model instance from a row's values, as the ORM makes it (other fields deferred)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in data]
+    return model.from_db(connection.alias, names, [data[name] for name in names])
+
+
+def _fetch(prefix: str) -> tuple[PartnerKey, frozenset[int]] | None:
+    if connection.vendor != "postgresql":  # the embedded default: the ORM, two queries
+        found = next(iter(PartnerKey.objects.select_related("partner").filter(prefix=prefix).order_by()), None)
+        if found is None:
+            return None
+        return found, frozenset(found.partner.provinces.values_list("code", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    data = dict(zip(_KEY_FIELDS, row, strict=False))
+    if isinstance(data["permissions"], str):  # Django reads jsonb as text and parses it in the field
+        data["permissions"] = json.loads(data["permissions"])
+    key = _instance(PartnerKey, data)
+    partner_name, partner_active, service_user_id, codes = row[len(_KEY_FIELDS) :]
+    key.partner = _instance(
+        Partner,
+        {"id": key.partner_id, "name": partner_name, "is_active": partner_active, "service_user_id": service_user_id},
+    )
+    return key, frozenset(codes)
+
+
+def load_key(key: str) -> tuple[PartnerKey, frozenset[int]] | None:
+    """The usable key for `key` and its partner's provinces, or None: unknown, wrong secret, revoked,
+    expired, or its partner deactivated. One query on PostgreSQL."""
+    prefix, dot, _secret = key.partition(".")
+    if not dot or not prefix or len(key) > 200:
+        return None
+    fetched = _fetch(prefix)
+    if fetched is None:
+        return None
+    found, provinces = fetched
+    if not found.is_valid(key) or not found.is_usable(timezone.now()):
+        return None
+    return found, provinces
+
+
+class PartnerKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        key = parse_key(request)
+        if key is None:
+            return None  # not ours: the session may still authenticate
+        loaded = load_key(key)
+        if loaded is None:
+            raise exceptions.AuthenticationFailed(_("The API key is not valid: unknown, revoked or expired."))
+        found, provinces = loaded
+        return principal_for(found, provinces), found
+
+    def authenticate_header(self, request) -> str:
+        # Makes an unauthenticated request a 401 (with this challenge) rather than a 403.
+        return f'{KEYWORD} realm="api"'
+
+
+def is_partner(user) -> bool:
+    return isinstance(user, PartnerPrincipal)

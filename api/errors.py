@@ -1,0 +1,118 @@
+"""One error body for every error of the API, in the request's language (Thai unless ?lang=en):
+
+    {"error": {"code": "not_found", "message": "ไม่พบข้อมูล", "details": null}}
+
+`code` is stable and meant for programs; `message` is for people; `details` holds the field errors
+of a 400 ({field: [messages]}) or the wait of a 429 ({"retry_after": seconds}). Headers follow
+the status: WWW-Authenticate on 401, Retry-After on 429.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger("api")
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = 422
+    default_code = "idempotency_key_reused"
+    default_detail = gettext_lazy(
+        "This Idempotency-Key was already used for a different request; use a new key for a new request."
+    )
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = gettext_lazy("The request conflicts with the current state of the resource.")
+
+
+def _messages() -> dict[str, str]:
+    """Messages per code: the API's own words, so that every error reads the same way."""
+    return {
+        "invalid": _("The request has errors; see details."),
+        "parse_error": _("The request body is not valid JSON."),
+        "not_authenticated": _("Authentication is required: send an API key (Authorization: Api-Key ...)."),
+        "authentication_failed": _("The API key is not valid: unknown, revoked or expired."),
+        "permission_denied": _("This key or account may not do this."),
+        "not_found": _("Not found."),
+        "method_not_allowed": _("This method is not allowed here."),
+        "not_acceptable": _("The API answers in JSON only."),
+        "unsupported_media_type": _("Send the body as JSON (or multipart/form-data for a file)."),
+        "throttled": _("Too many requests; try again later."),
+        "server_error": _("Something went wrong on our side; the error was logged."),
+    }
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    return exc.default_code
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            detail=serializers.as_serializer_error(exc)
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    response = drf_exception_handler(exc, context)
+    messages = _messages()
+    if response is None:
+        # Not an API error: a bug. Logged (national IDs masked by the log filter) and answered as JSON.
+        request = context.get("request")
+        logger.error("API error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"), exc_info=exc)
+        set_rollback()
+        return Response(error_body("server_error", messages["server_error"]), status=500)
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body("invalid", messages["invalid"], response.data)
+    else:
+        code = _code_of(exc)
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        if code in ("permission_denied", "idempotency_key_reused", "conflict", "authentication_failed") and detail:
+            message = str(detail)  # the view's own reason
+        else:
+            message = messages.get(code) or str(detail) or code
+        details = None
+        if isinstance(exc, exceptions.Throttled):
+            details = {"retry_after": exc.wait}
+            if exc.wait is not None:
+                message = _("Too many requests; try again in %(seconds)d seconds.") % {"seconds": exc.wait}
+        elif isinstance(exc.detail, dict | list):
+            details = exc.detail
+        body = error_body(code, message, details)
+    response.data = body
+    return response
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="not_found, invalid, not_authenticated, throttled, ...")
+    message = serializers.CharField(help_text="For people, in the request's language.")
+    details = serializers.JSONField(
+        allow_null=True, help_text="Field errors of a 400 ({field: [messages]}); {retry_after: s} of a 429."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    error = ErrorDetailSerializer()

@@ -1,0 +1,232 @@
+"""Writing target-group records through the API: one at a time or up to 1,000 per request, with the
+spreadsheet upload's rules and writers (targets/upload/).
+
+    results = write_records(user=request.user, items=[{...}, ...])
+
+Each item is a record's fields by their upload names (targets.upload.columns.FIELDS: identifier,
+first_name, last_name, category, status, district, ...), as JSON values. It passes the upload's
+RowValidator (the same parsing, the same messages), is classified like an upload's row against the
+database (by its identifier: new → created, same values → unchanged, changed → updated, recorded in
+another province → rejected with the upload's words, which reveal nothing of that province) and is
+written by the upload pipeline's writers (COPY on PostgreSQL, bulk_create/bulk_update elsewhere),
+with status changes kept in the history. Fields an item leaves out are not changed; as in an
+upload, the identifier, the first name and the category are always required.
+
+Every item gets one result: created, updated, unchanged or rejected with its errors
+[{field, message}]. The caller holds the transaction (api.idempotency) and masks the identifiers.
+"""
+
+import contextlib
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from django.utils.translation import gettext as _
+
+from accounts.access import scope_for
+from audit.tracking import context as audit_context
+from provinces.models import Province
+from targets.models import StatusChange, TargetRecord
+from targets.thai_id import IdentifierError, parse_identifier
+from targets.upload import pipeline
+from targets.upload.columns import FIELDS, ColumnMap, missing_required
+from targets.upload.validation import RowValidator
+
+from .authentication import is_partner
+
+MAX_ITEMS = 1000
+MAX_TEXT = 10_000
+# Fields of a record as the API shows it that an item may carry back unchanged: ignored on write.
+READ_ONLY_FIELDS = frozenset({"id", "identifier_kind", "created_at", "updated_at"})
+WRITABLE_FIELDS = tuple(FIELDS)
+
+CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
+
+
+@dataclass
+class ItemResult:
+    index: int
+    identifier: str | None  # normalised; the view masks it for the caller
+    province: int | None
+    status: str = ""
+    errors: list[dict] = field(default_factory=list)
+    record_id: int | None = None
+
+    def reject(self, field_name: str | None, message: str) -> None:
+        self.status = REJECTED
+        self.errors.append({"field": field_name, "message": str(message)})
+
+
+@dataclass
+class _Valid:
+    result: ItemResult
+    identifier: str
+    kind: str
+    values: tuple  # in the group's `given` order
+
+
+def _field_of_label() -> dict[str, str]:
+    """The validator names columns by their label (in the active language); the API by field name."""
+    return {str(label): name for name, (label, _thai, _aliases) in FIELDS.items()}
+
+
+def _scalar_error(value) -> str | None:
+    if value is None or isinstance(value, bool | int | float):
+        return None
+    if isinstance(value, str):
+        return _("Too long: at most %(count)d characters.") % {"count": MAX_TEXT} if len(value) > MAX_TEXT else None
+    return _("Give a text, a number, true/false or null.")
+
+
+def _province_code(value) -> int | None:
+    """A province's DOPA code (two digits) given as a number or as text; None for anything else."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 2:
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 10 <= value <= 99:
+        return value
+    return None
+
+
+def write_records(*, user, items: list, acting_user=None) -> list[ItemResult]:
+    """Validate, classify and write `items` for `user` (a signed-in user or a partner's key); every
+    item gets one ItemResult. `acting_user` is the User the writes are attributed to (default: `user`;
+    a partner's service account for a key). Call inside a transaction."""
+    scope = scope_for(user)
+    acting_user = acting_user if acting_user is not None else user
+    default_province = next(iter(scope.writable_provinces)) if len(scope.writable_provinces) == 1 else None
+    results: list[ItemResult] = []
+    groups: dict[tuple[int, tuple[str, ...]], list[tuple[ItemResult, dict]]] = {}
+    seen: dict[str, int] = {}
+    wanted_codes = {_province_code(i.get("province")) for i in items if isinstance(i, dict)} | {default_province}
+    provinces = Province.objects.in_bulk([c for c in wanted_codes if c is not None])
+
+    for index, item in enumerate(items):
+        result = ItemResult(index=index, identifier=None, province=None)
+        results.append(result)
+        if not isinstance(item, dict):
+            result.reject(None, _("Each item is an object with a record's fields."))
+            continue
+        for name, value in item.items():
+            if name in READ_ONLY_FIELDS:
+                continue
+            if name not in FIELDS:
+                result.reject(name, _("Unknown field."))
+                continue
+            problem = _scalar_error(value)
+            if problem:
+                result.reject(name, problem)
+        with contextlib.suppress(IdentifierError):  # the validator says why, in the upload's words
+            result.identifier = parse_identifier(item.get("identifier")).value
+        if result.identifier is not None:
+            first = seen.setdefault(result.identifier, index)
+            if first != index:
+                result.reject(
+                    "identifier", _("The same identifier as item %(index)d of this request.") % {"index": first}
+                )
+        code = _province_code(item["province"]) if "province" in item else default_province
+        if code is None:
+            result.reject("province", _("Give the province by its DOPA code, e.g. 40."))
+        elif code not in provinces or not scope.can_write_province(code):
+            # The same answer for a province that does not exist and one the caller may not write.
+            result.reject("province", _("You may not write records of this province."))
+        else:
+            result.province = code
+        if result.status == REJECTED:
+            continue
+        keys = tuple(sorted(k for k in item if k not in READ_ONLY_FIELDS))
+        groups.setdefault((code, keys), []).append((result, item))
+
+    written = False
+    labels = _field_of_label()
+    for (code, keys), members in groups.items():
+        written |= _write_group(
+            province=provinces[code], keys=keys, members=members, acting_user=acting_user, labels=labels, user=user
+        )
+    if written:
+        # The dashboards follow, as after an upload: one summary run a minute later (debounced).
+        from summaries.services import request_summary_after_upload
+
+        request_summary_after_upload()
+    return results
+
+
+def _write_group(*, province, keys, members, acting_user, labels, user) -> bool:
+    """Validate and write the items of one province that give the same fields. True if anything was written."""
+    columns = ColumnMap(fields={name: i for i, name in enumerate(keys)}, unknown=[], duplicates=[])
+    missing = missing_required(columns)
+    if missing:
+        message = _("Required fields are missing: %(fields)s.") % {"fields": ", ".join(missing)}
+        for result, _item in members:
+            result.reject(None, message)
+        return False
+    validator = RowValidator(province=province, columns=columns)
+    given = validator.given_fields
+    valid: list[_Valid] = []
+    for result, item in members:
+        cleaned, errors = validator.validate([item[k] for k in keys], result.index + 1)
+        if errors:
+            for column, reason in errors:
+                result.reject(labels.get(column, column), reason)
+            continue
+        result.identifier = cleaned.identifier
+        valid.append(
+            _Valid(result, cleaned.identifier, cleaned.identifier_kind, tuple(cleaned.values[f] for f in given))
+        )
+    if not valid:
+        return False
+    audit = {"user": acting_user.pk}
+    if is_partner(user):
+        audit["api_key"] = user.key.prefix
+    with audit_context(**audit):
+        return _apply(province=province, given=given, valid=valid, acting_user=acting_user)
+
+
+def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> bool:
+    """Classify against the database and write, the upload pipeline's way (targets.upload.pipeline):
+    the writer's lock is taken before looking, so what is new is still new when written."""
+    target = SimpleNamespace(province_id=province.pk)  # what the pipeline's writers read of an upload
+    writer = pipeline._make_writer(target, acting_user, given)
+    other_province = _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
+    status_index = given.index("status_id") if "status_id" in given else None
+    to_create, to_update, status_changes = [], [], []
+    try:
+        writer.lock()
+        existing = pipeline._existing([v.identifier for v in valid], given)
+        for item in valid:
+            current = existing.get(item.identifier)
+            if current is None:
+                to_create.append((item.identifier, item.kind, item.values))
+                item.result.status = CREATED
+                continue
+            record_id, province_id, current_values = current
+            item.result.record_id = record_id
+            if province_id != province.pk:
+                item.result.record_id = None
+                item.result.reject("identifier", other_province)
+                continue
+            changed = [f for f, new, old in zip(given, item.values, current_values, strict=True) if new != old]
+            if not changed:
+                item.result.status = UNCHANGED
+                continue
+            item.result.status = UPDATED
+            to_update.append((record_id, item.values))
+            if status_index is not None and "status_id" in changed:
+                status_changes.append((record_id, current_values[status_index], item.values[status_index]))
+        if to_create or to_update:
+            writer.write(to_create, to_update)
+        writer.finish([])  # status changes below: they belong to no upload
+    finally:
+        writer.close()
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(record_id=r, from_status_id=old, to_status_id=new, changed_by_id=acting_user.pk)
+            for r, old, new in status_changes
+        ]
+    )
+    if to_create:
+        ids = dict(
+            TargetRecord.objects.filter(identifier__in=[i for i, _k, _v in to_create]).values_list("identifier", "id")
+        )
+        for item in valid:
+            if item.result.status == CREATED:
+                item.result.record_id = ids.get(item.identifier)
+    return bool(to_create or to_update)

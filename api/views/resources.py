@@ -1,0 +1,226 @@
+"""Read-only resources: reference data (areas, universities, support assignments, categories,
+outcomes, types of help) and the provinces' and universities' work. Each list starts from
+visible_to(request.user); each object outside the caller's scope answers 404."""
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+
+from abe_portal.buddhist_dates import current_fiscal_year
+from meetings.models import ActionItem, Meeting
+from provinces.models import District, PlanGoal, Province, ProvincialPlan, SubDistrict, WorkingGroupMember
+from reports.models import ProgressReport
+from summaries.models import Snapshot
+from targets.models import AssistanceType, Category, Outcome
+from universities.models import (
+    FISCAL_YEAR_MAX,
+    FISCAL_YEAR_MIN,
+    CapacityRequest,
+    SupportActivity,
+    SupportAssignment,
+    University,
+)
+
+from .. import filters
+from .. import serializers as s
+from ..models import REFERENCE
+from ..pagination import CodeCursorPagination, IdCursorPagination
+from .base import ApiMixin, ScopedReadOnlyViewSet
+
+FILTER_AND_ORDER = [DjangoFilterBackend, OrderingFilter]
+
+# --- Reference data ---------------------------------------------------------------------------------
+
+
+class ProvinceViewSet(ScopedReadOnlyViewSet):
+    """The provinces in the caller's scope (all 77 for EEF/IPSR), by DOPA code."""
+
+    resource = REFERENCE
+    queryset = Province.objects.all()
+    serializer_class = s.ProvinceSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = filters.ProvinceFilter
+    pagination_class = None
+
+
+class DistrictViewSet(ScopedReadOnlyViewSet):
+    resource = REFERENCE
+    queryset = District.objects.all()
+    serializer_class = s.DistrictSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = filters.DistrictFilter
+    pagination_class = None
+
+
+class SubDistrictViewSet(ScopedReadOnlyViewSet):
+    resource = REFERENCE
+    queryset = SubDistrict.objects.all()
+    serializer_class = s.SubDistrictSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = filters.SubDistrictFilter
+    pagination_class = CodeCursorPagination
+
+
+class UniversityViewSet(ScopedReadOnlyViewSet):
+    resource = REFERENCE
+    queryset = University.objects.all()
+    serializer_class = s.UniversitySerializer
+    lookup_field = "code"
+    lookup_value_converter = "str"
+    pagination_class = None
+
+
+class SupportAssignmentViewSet(ScopedReadOnlyViewSet):
+    """Which university supports which province in which fiscal year (one lead per province and year)."""
+
+    resource = REFERENCE
+    queryset = SupportAssignment.objects.select_related("university")
+    serializer_class = s.SupportAssignmentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = filters.SupportAssignmentFilter
+    pagination_class = None
+
+
+class _CodeListViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    resource = REFERENCE
+    pagination_class = None
+
+    def get_queryset(self):
+        return self.queryset.all().visible_to(self.request.user)
+
+
+class CategoryViewSet(_CodeListViewSet):
+    """Target-group categories: records name theirs by code."""
+
+    queryset = Category.objects.all()
+    serializer_class = s.CategorySerializer
+
+
+class OutcomeViewSet(_CodeListViewSet):
+    """Statuses (outcomes) of records, by code."""
+
+    queryset = Outcome.objects.all()
+    serializer_class = s.OutcomeSerializer
+
+
+class AssistanceTypeViewSet(_CodeListViewSet):
+    """Types of help given, by code."""
+
+    queryset = AssistanceType.objects.all()
+    serializer_class = s.AssistanceTypeSerializer
+
+
+# --- Provincial work ---------------------------------------------------------------------------------
+
+
+class _WorkViewSet(ScopedReadOnlyViewSet):
+    filter_backends = FILTER_AND_ORDER
+    pagination_class = IdCursorPagination
+
+
+class WorkingGroupMemberViewSet(_WorkViewSet):
+    """Members of the provinces' working groups (คณะทำงานระดับจังหวัด)."""
+
+    resource = "working_groups"
+    queryset = WorkingGroupMember.objects.all()
+    serializer_class = s.WorkingGroupMemberSerializer
+    filterset_class = filters.WorkingGroupMemberFilter
+    ordering_fields = ["id", "name"]
+
+
+class ProvincialPlanViewSet(_WorkViewSet):
+    """Provincial plans with their goals per category and outcome."""
+
+    resource = "plans"
+    queryset = ProvincialPlan.objects.prefetch_related(
+        Prefetch("goals", queryset=PlanGoal.objects.select_related("category", "outcome"))
+    )
+    serializer_class = s.ProvincialPlanSerializer
+    filterset_class = filters.ProvincialPlanFilter
+    ordering_fields = ["id", "fiscal_year"]
+
+
+class ProgressReportViewSet(_WorkViewSet):
+    """Progress reports (รายงานความก้าวหน้า) with their five sections."""
+
+    resource = "progress_reports"
+    queryset = ProgressReport.objects.all()
+    serializer_class = s.ProgressReportSerializer
+    filterset_class = filters.ProgressReportFilter
+    ordering_fields = ["id", "fiscal_year"]
+
+
+class SupportActivityViewSet(_WorkViewSet):
+    """Support teams' activities with the provinces, under the four roles."""
+
+    resource = "support_activities"
+    queryset = SupportActivity.objects.select_related("university")
+    serializer_class = s.SupportActivitySerializer
+    filterset_class = filters.SupportActivityFilter
+    ordering_fields = ["id", "date"]
+
+
+class CapacityRequestViewSet(_WorkViewSet):
+    """Provinces' requests for capacity development (คำขอพัฒนาศักยภาพ)."""
+
+    resource = "capacity_requests"
+    queryset = CapacityRequest.objects.select_related("university")
+    serializer_class = s.CapacityRequestSerializer
+    filterset_class = filters.CapacityRequestFilter
+    ordering_fields = ["id", "desired_date"]
+
+
+class MeetingViewSet(_WorkViewSet):
+    resource = "meetings"
+    queryset = Meeting.objects.prefetch_related("provinces", "universities")
+    serializer_class = s.MeetingSerializer
+    filterset_class = filters.MeetingFilter
+    ordering_fields = ["id", "starts_on"]
+
+
+class ActionItemViewSet(_WorkViewSet):
+    """What meetings decided to do, followed until done."""
+
+    resource = "action_items"
+    queryset = ActionItem.objects.select_related("owner_university")
+    serializer_class = s.ActionItemSerializer
+    filterset_class = filters.ActionItemFilter
+    ordering_fields = ["id"]
+
+
+# --- Summaries -----------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The latest progress summary of a fiscal year",
+        parameters=[OpenApiParameter("fiscal_year", int, description="พ.ศ., default the current fiscal year")],
+    )
+)
+class SnapshotViewSet(ScopedReadOnlyViewSet):
+    """Progress summaries: the figures of the last summary run, per province (and per university
+    and national, for those who may see them)."""
+
+    resource = "summaries"
+    queryset = Snapshot.objects.select_related("university")
+    serializer_class = s.SnapshotSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = filters.SnapshotFilter
+    pagination_class = None
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        raw = self.request.query_params.get("fiscal_year")
+        if raw is None:
+            fiscal_year = current_fiscal_year()
+        elif raw.isdigit() and FISCAL_YEAR_MIN <= int(raw) <= FISCAL_YEAR_MAX:
+            fiscal_year = int(raw)
+        else:
+            raise ValidationError({"fiscal_year": [_("Give a fiscal year in the Buddhist Era, e.g. 2567.")]})
+        return queryset.latest_run(fiscal_year)
