@@ -5,6 +5,7 @@ Prints, for a partner key of one province:
 - the DRF list endpoint (/api/v1/records/) against a plain values() + JsonResponse view of the same
   page, side by side in one run (requests alternate; median of N each, full middleware for both),
   and their ratio;
+- 1,000 records read and serialised by a DRF ModelSerializer and by the API's values() rows;
 - the changes feed walked from the start to the end, in pages of 100 and of 1,000: records/s.
 
 Records are generated in SQL (generate_series) in province 40 with the audit triggers off for the
@@ -12,6 +13,7 @@ generation only (session_replication_role, as bench/summaries.py does); every 10
 updated_at, as an upload's do. Set BENCH_API_RECORDS for another size.
 """
 
+import datetime
 import os
 import statistics
 import time
@@ -43,17 +45,22 @@ urlpatterns = [
 ]
 
 
-def _generate(total: int) -> None:
+def _generate(total: int) -> int:
+    """At least `total` records in PROVINCE (a suite run before may have made some); their number."""
     from targets.models import TargetRecord
 
-    if TargetRecord.objects.count() >= total:
-        return
+    have = TargetRecord.objects.filter(province_id=PROVINCE).count()
+    if have >= total:
+        return have
     if connection.vendor != "postgresql":
+        from django.utils import timezone
+
         from tests.api_support import make_records
 
-        for start in range(0, total, 5000):
-            make_records(PROVINCE, min(5000, total - start), start=start)
-        return
+        a_day_ago = timezone.now() - datetime.timedelta(days=1)
+        for start in range(have, total, 5000):
+            make_records(PROVINCE, min(5000, total - start), start=start, updated_at=a_day_ago)
+        return total
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(
@@ -66,14 +73,15 @@ def _generate(total: int) -> None:
                    s.ids[1 + n %% array_length(s.ids, 1)], 'out_of_school', 'ม.1', 'โรงเรียนบ้านทดสอบ', 'ผู้ปกครอง',
                    '0812345678', true, '', now() - interval '2 days',
                    now() - interval '1 day' + ((n / 10000) || ' seconds')::interval, true
-            FROM generate_series(1, %s) AS n,
+            FROM generate_series(%s, %s) AS n,
                  (SELECT array_agg(id ORDER BY id) AS ids FROM targets_category) c,
                  (SELECT array_agg(id ORDER BY id) AS ids FROM targets_outcome) s
             """,
-            [PROVINCE, total],
+            [PROVINCE, have + 1, total],
         )
         cursor.execute("SET session_replication_role = DEFAULT")
     connection.cursor().execute("VACUUM ANALYZE targets_targetrecord")
+    return total
 
 
 def _queries(client: Client, url: str) -> tuple[int, float]:
@@ -97,6 +105,44 @@ def _walk(client: Client, size: int) -> tuple[int, float, int]:
             return seen, time.perf_counter() - started, pages
 
 
+def _serialisers() -> tuple[float, float]:
+    """ms to read and serialise 1,000 records to JSON: a DRF ModelSerializer over model instances
+    against the API's values() rows (api.views.records.record_row); medians of 5."""
+    import json
+
+    from rest_framework import serializers
+
+    from api.views.records import COLUMNS, record_row
+    from targets.models import TargetRecord
+
+    class ModelRecordSerializer(serializers.ModelSerializer):
+        category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+        status = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+        class Meta:
+            model = TargetRecord
+            exclude = ["updated_by", "is_demo"]
+
+    queryset = TargetRecord.objects.filter(province_id=PROVINCE).order_by("updated_at", "id")
+
+    def model_serializer() -> None:
+        records = list(queryset.select_related("category", "status")[:1000])
+        json.dumps(ModelRecordSerializer(records, many=True).data, ensure_ascii=False)
+
+    def rows() -> None:
+        json.dumps([record_row(row, False) for row in queryset.values_list(*COLUMNS)[:1000]], ensure_ascii=False)
+
+    def median(fn) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    return median(model_serializer), median(rows)
+
+
 def run() -> None:
     from provinces.demo_data import load_demo_assignments
     from provinces.reference_data import load_admin_areas
@@ -110,8 +156,8 @@ def run() -> None:
     load_demo_assignments()
     started = time.perf_counter()
     connection.autocommit = True  # VACUUM cannot run inside a transaction
-    _generate(RECORDS)
-    print(f"{RECORDS:,} records of province {PROVINCE} ready in {time.perf_counter() - started:.1f} s")
+    count = _generate(RECORDS)
+    print(f"{count:,} records of province {PROVINCE} ready in {time.perf_counter() - started:.1f} s")
     _key, secret = make_key(provinces=[PROVINCE], name="bench")
     rates = {"partner_key": "1000000/minute", "portal_user": "1000000/minute"}
     from django.conf import settings
@@ -129,7 +175,7 @@ def run() -> None:
         plain.get("/plain/records/")
         # A deep page: the cursor of the 50,000th record.
         deep_url = "/api/v1/records/?page_size=1000&updated_since=1970-01-01T00:00:00%2B00:00"
-        for _ in range(RECORDS // 2000):
+        for _ in range(count // 2000):
             deep_url = client.get(deep_url).json()["next"]
         deep_url = deep_url.replace("page_size=1000", "page_size=100")
         first_queries, _t = _queries(client, first)
@@ -145,7 +191,7 @@ def run() -> None:
         api_ms, plain_ms = statistics.median(api_times) * 1000, statistics.median(plain_times) * 1000
         print(
             f"page of 100 records: {first_queries} queries on the first page, {deep_queries} on a deep page "
-            f"(record {RECORDS // 2:,}); median {api_ms:.2f} ms first, "
+            f"(record {count // 2:,}); median {api_ms:.2f} ms first, "
             f"{statistics.median(deep_times) * 1000:.2f} ms deep (of {RUNS})"
         )
         print(
@@ -153,6 +199,8 @@ def run() -> None:
             f"{1000 / plain_ms:,.0f} pages/s ({plain_ms:.2f} ms); the API serves at {plain_ms / api_ms:.0%} "
             "of the plain view's rate"
         )
+        model_ms, rows_ms = _serialisers()
+        print(f"1,000 records read and serialised: ModelSerializer {model_ms:.0f} ms, values() rows {rows_ms:.0f} ms")
         for size in (100, 1000):
             seen, elapsed, pages = _walk(client, size)
             print(
