@@ -7,83 +7,17 @@ and an EEF admin, who must pass the TOTP step (settings.ABE_REQUIRE_MFA is on in
 full-page PNG in SCREENSHOT_DIR (default: artifacts/screenshots/ under the project root).
 """
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import connections
 
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
 from provinces.demo_data import load_demo_assignments
-from provinces.reference_data import load_admin_areas
-from targets.reference_data import load_target_reference_data
-from universities.reference_data import load_universities
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-# As in tests/test_browser.py: root in a container without a GPU, on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def reference_data_restored_after(django_db_setup, django_db_blocker):
-    """Put the reference data back after this module: the live server's transactional test flushes every table
-    (see tests/test_browser.py for the whole story)."""
-    yield
-    with django_db_blocker.unblock():
-        load_admin_areas()
-        load_universities()
-        load_target_reference_data()
-
-
-@pytest.fixture(scope="module")
-def screenshot_dir() -> Path:
-    path = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "artifacts" / "screenshots").resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
-def page(monkeypatch):
-    """A fresh Chromium page with a Thai browser's settings; the whole browser is closed after the test."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium fonts-thai-tlwg)"
-        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
-            pytest.fail(f"REQUIRE_REAL_SERVICES=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's event loop makes Django see an "async context" in this thread: lift the guard for this test only
-    # and close this thread's connections while the loop still runs (tests/test_browser.py explains both).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 800}, locale="th-TH", timezone_id="Asia/Bangkok"
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            connections.close_all()
-            context.close()
-            browser.close()
 
 
 def _totp_code(secret: str) -> str:

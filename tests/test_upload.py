@@ -197,3 +197,13 @@ def test_text_with_tabs_newlines_and_backslashes_survives_the_fast_path(cast):
     header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "หมายเหตุ"]
     upload_and_apply(cast.coordinator_a, xlsx(header, [[national_id(9), "ก", "ข", OUT, notes]]))
     assert TargetRecord.objects.get(identifier=national_id(9)).notes == notes
+
+
+def test_a_file_refused_during_the_apply_is_marked_failed_and_writes_nothing(cast, settings):
+    batch = upload(cast.coordinator_a, messy_file())
+    settings.TARGETS_UPLOAD_MAX_ROWS = 3  # the limit changed between the check and the confirm
+    start_apply(batch=batch, user=cast.coordinator_a)
+    batch.refresh_from_db()
+    assert batch.status == UploadBatch.Status.FAILED
+    assert "3" in batch.error
+    assert not TargetRecord.objects.exists()

@@ -147,9 +147,11 @@ def apply_upload(*, batch_id: int, user_id: int, language: str | None = None) ->
             _fail(batch, _("You may no longer write this province's records."))
             return
         try:
-            report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
+            # A savepoint: a file found unreadable half-way leaves nothing written, and the failure
+            # below is still recorded when the outer transaction commits.
+            with transaction.atomic():
+                report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
         except UnreadableFile as exc:
-            transaction.set_rollback(True)
             _fail(batch, str(exc))
             return
         _store(batch, report, status=UploadBatch.Status.APPLIED)

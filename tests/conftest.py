@@ -1,0 +1,83 @@
+"""Fixtures of the browser tests (tests/test_browser*.py): Debian's Chromium driven by Playwright."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from provinces.reference_data import load_admin_areas
+from targets.reference_data import load_target_reference_data
+from universities.reference_data import load_universities
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+# Playwright adds --headless and a fresh, empty --user-data-dir of its own (a temporary profile per launch).
+# The rest: running as root in a container without a GPU, on a closed network (no QUIC, no update or sync calls).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def reference_data_restored_after(django_db_setup, django_db_blocker):
+    """Put the reference data back once this module's tests are done.
+
+    `live_server` needs a transactional test (the server thread must see committed rows), and a transactional test
+    ends by flushing every table, which also removes the areas and universities that the root conftest loads once
+    per session. pytest-django runs transactional tests after the others, but any later transactional test (or one
+    that runs in another order) still expects them, so reload them here. Module scope is what makes this run after
+    the flush: the flush belongs to the test's own (function-scoped) teardown.
+    """
+    yield
+    with django_db_blocker.unblock():
+        load_admin_areas()
+        load_universities()
+        load_target_reference_data()
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir() -> Path:
+    path = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "artifacts" / "screenshots").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """A fresh Chromium page with a Thai browser's settings; the whole browser is closed after the test."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium fonts-thai-tlwg)"
+        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_REAL_SERVICES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio event loop running in this (the test's) thread while the browser is
+    # open, so Django's guard sees an "async context" and refuses ORM calls made here (SynchronousOnlyOperation).
+    # Nothing runs concurrently with those calls (Playwright waits for each one), so the guard is lifted, for this
+    # test only (monkeypatch restores the environment). The live server answers from its own thread, unaffected.
+    # One side effect: in that "async context" Django keeps its database connections apart from the thread's usual
+    # ones, so they are closed below while the loop still runs; left open, they stop the test database from being
+    # dropped at the end of the session ("database ... is being accessed by other users").
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, locale="th-TH", timezone_id="Asia/Bangkok"
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            connections.close_all()
+            context.close()
+            browser.close()
