@@ -40,12 +40,15 @@ def record_access(
     if obj is not None:
         model = type(obj)
         object_id = obj.pk
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        user = None
+    principal = getattr(request, "user", None)
+    if principal is None or not principal.is_authenticated:
+        principal = None
+    # A partner's API key (api.authentication) is a principal without a User row: the entry names it
+    # as the actor and leaves the user empty.
+    account = principal if principal is not None and getattr(principal, "pk", None) is not None else None
     return AccessLog.objects.create(
-        user=user,
-        actor=user.get_username() if user else "anonymous",
+        user=account,
+        actor=principal.get_username() if principal is not None else "anonymous",
         action=action,
         content_type=ContentType.objects.get_for_model(model) if model is not None else None,
         object_id=redact_ids(str(object_id)),

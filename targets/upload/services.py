@@ -130,17 +130,22 @@ def check_upload(*, batch_id: int, language: str | None = None) -> None:
             _store(batch, report, status=UploadBatch.Status.CHECKED)
 
 
-def apply_upload(*, batch_id: int, user_id: int, language: str | None = None) -> None:
-    """Apply every valid row in one transaction; running it again changes nothing."""
+def apply_upload(*, batch_id: int, user_id: int | None = None, user=None, language: str | None = None) -> None:
+    """Apply every valid row in one transaction; running it again changes nothing.
+
+    `user` is an account already in hand (an API key's service account carries the key's scope,
+    which looking the account up again by `user_id`, as a Celery task must, would lose).
+    """
     from django.contrib.auth import get_user_model
 
     # The audit trail names the upload and who confirmed it, also when a Celery task applies it.
-    audit_labels = {"upload": batch_id, "user": user_id}
+    audit_labels = {"upload": batch_id, "user": user.pk if user is not None else user_id}
     with translation.override(language or settings.LANGUAGE_CODE), audit_context(**audit_labels), transaction.atomic():
         batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
         if batch.status not in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING):
             return  # applied already (the other of two concurrent confirms, or a retried task)
-        user = get_user_model().objects.get(pk=user_id)
+        if user is None:
+            user = get_user_model().objects.get(pk=user_id)
         if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
             # The user lost the right to write this province after confirming: say so, and stop the
             # page's progress bar, rather than leave the upload "applying" for ever.
