@@ -7,7 +7,12 @@ Requests are made the way a proxy would pass them on: REMOTE_ADDR is the proxy, 
 X-Forwarded-For it forwards is whatever the client sent, plus the address it saw the client at.
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client, RequestFactory
 
 from abe_portal.client_ip import client_ip
@@ -138,3 +143,34 @@ def test_without_a_proxy_forged_headers_neither_dodge_nor_frame(settings):
     )
     assert TOO_MANY in response.content.decode()
     assert _sign_in(Client(), coordinator.email, REMOTE_ADDR=COORDINATOR).status_code == 302
+
+
+# --- the setting, from the environment ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, 0),
+        ({"USE_X_FORWARDED_PROTO": "1"}, 1),  # README has always said this means one proxy appending its hop
+        ({"USE_X_FORWARDED_PROTO": "1", "TRUSTED_PROXY_COUNT": "2"}, 2),
+        ({"USE_X_FORWARDED_PROTO": "1", "TRUSTED_PROXY_COUNT": "0"}, 0),  # a proxy that sets no X-Forwarded-For
+    ],
+)
+def test_trusted_proxy_count_comes_from_the_environment_and_reaches_allauth_and_drf(environment, expected):
+    script = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        "print(s.TRUSTED_PROXY_COUNT, s.ALLAUTH_TRUSTED_PROXY_COUNT, s.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"USE_X_FORWARDED_PROTO", "TRUSTED_PROXY_COUNT"}}
+    env.update(environment, DJANGO_SETTINGS_MODULE="abe_portal.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(expected)] * 3
