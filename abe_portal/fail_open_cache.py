@@ -8,7 +8,8 @@ this backend behaves as an empty cache that forgets what it is given, instead of
 - get / get_many / has_key miss, incr raises ValueError as for a missing key;
 - set / set_many / delete / touch / clear do nothing; add answers True, as an empty cache would
   (allauth's rate limits take a lock with add(); a False would refuse every sign-in, after a
-  second of waiting for the lock);
+  second of waiting for the lock). So the summary debounce (summaries.services) lets each applied
+  upload ask for its own run meanwhile: more work for the worker, nothing wrong;
 - `increment` (the API's fixed-window counters) answers None: the count is unknown, and the
   callers let the request through.
 
