@@ -121,15 +121,24 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # While Redis is away the cache is an empty one that forgets: pages, sign-in and the API
+            # keep answering and rate limits fail open (abe_portal/fail_open_cache.py; /healthz says so).
+            "BACKEND": "abe_portal.fail_open_cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="abe"),
-            # Fail fast rather than hang a request when Redis is away (/healthz reports it).
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                # Redis answers in a millisecond; a second without an answer means it is away.
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                # After a failure, requests skip Redis for this long before one tries again.
+                "OUTAGE_RETRY_SECONDS": env.int("CACHE_OUTAGE_RETRY_SECONDS", default=5),
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sessions live in the database, never in the cache: a Redis outage or restart signs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -191,6 +200,8 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 # Failed sign-ins: the 6th wrong password for an address within 5 minutes is refused (and 10 a
 # minute per IP). /admin/login/ is wrapped by allauth (abe_portal/urls.py), so the same limit holds.
+# The IP is the client's behind our proxy (TRUSTED_PROXY_COUNT below); while the cache is down the
+# limits are not enforced (abe_portal/fail_open_cache.py).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -252,10 +263,18 @@ if not DEBUG:
     # Cookies only over HTTPS. SECURE_COOKIES=0 is for a plain-HTTP trial on localhost (docker-compose.yml).
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 # Behind a TLS-terminating proxy (nginx, a load balancer), set USE_X_FORWARDED_PROTO=1: the proxy's
-# X-Forwarded-Proto is trusted, and so is the last hop of X-Forwarded-For (audit.access_log).
+# X-Forwarded-Proto is trusted.
 USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
 if USE_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies of ours append the address they saw to X-Forwarded-For: the entry that many from
+# the end is the client (abe_portal.client_ip, for login limits, API limits and the access log);
+# 0 ignores the header. One proxy by default behind USE_X_FORWARDED_PROTO, as README has always said.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if USE_X_FORWARDED_PROTO else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+# allauth's own reading of the header agrees (accounts.adapter asks abe_portal.client_ip anyway).
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # --- Target-group uploads (targets/upload/) -----------------------------------------------------
 TARGETS_UPLOAD_MAX_BYTES = env.int("TARGETS_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
@@ -277,11 +296,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ResourcePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PartnerKeyRateThrottle", "api.throttling.PortalUserRateThrottle"],
-    # Requests per key and per signed-in user; over the rate: 429 with Retry-After.
+    # Requests per key and per signed-in user; over the rate: 429 with Retry-After. failed_key: unusable
+    # API keys per client address (api.authentication), after which that address gets 429 too.
     "DEFAULT_THROTTLE_RATES": {
         "partner_key": env.str("API_KEY_THROTTLE_RATE", default="1200/minute"),
         "portal_user": env.str("API_USER_THROTTLE_RATE", default="600/minute"),
+        "failed_key": env.str("API_AUTH_FAILURE_RATE", default="10/minute"),
     },
+    # DRF's reading of X-Forwarded-For agrees with abe_portal.client_ip (which the throttles use).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -6,9 +6,16 @@ refused on the very next request. The key becomes a `PartnerPrincipal`: it carri
 (`api_scope`, accounts.access.scope_for returns it), so every QuerySet's visible_to / writable_by and
 get_object_for_user work for it exactly as for a user. Browsers use the portal's session
 (SessionAuthentication, CSRF enforced for writes).
+
+Failed keys are limited per client address (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["failed_key"],
+from API_AUTH_FAILURE_RATE): once an address has sent that many unusable keys in a window, every
+key it sends gets 429 with Retry-After until the window ends, without a database lookup. Keys sent
+from other addresses are not affected. While the cache is down nothing is counted (fail open).
 """
 
+import ipaddress
 import json
+import math
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -17,10 +24,13 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.settings import api_settings
 
+from abe_portal.client_ip import client_ip
 from accounts.access import Scope
 
 from .models import Partner, PartnerKey
+from .rate_windows import Window, count, current_window, hit, parse_rate
 
 KEYWORD = "Api-Key"
 
@@ -149,13 +159,37 @@ def load_key(key: str) -> tuple[PartnerKey, frozenset[int]] | None:
     return found, provinces
 
 
+# An IPv6 client usually holds a whole /64 (allauth's login limits group addresses the same way).
+IPV6_PREFIX = 64
+
+
+def failed_key_window(request) -> tuple[Window, int] | None:
+    """The window counting the unusable keys of the request's address, and how many it may send;
+    None when no limit is set or the address is unknown."""
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get("failed_key")
+    address = client_ip(request)
+    if not rate or address is None:
+        return None
+    if ipaddress.ip_address(address).version == 6:
+        address = str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False).network_address)
+    limit, duration = parse_rate(rate)
+    return current_window(f"api:failed-key:{address}", duration), limit
+
+
 class PartnerKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         key = parse_key(request)
         if key is None:
             return None  # not ours: the session may still authenticate
+        failures = failed_key_window(request)
+        if failures is not None:
+            window, limit = failures
+            if count(window) >= limit:
+                raise exceptions.Throttled(wait=math.ceil(window.seconds_left))
         loaded = load_key(key)
         if loaded is None:
+            if failures is not None:
+                hit(failures[0])
             raise exceptions.AuthenticationFailed(_("The API key is not valid: unknown, revoked or expired."))
         found, provinces = loaded
         return principal_for(found, provinces), found

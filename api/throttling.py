@@ -2,45 +2,19 @@
 (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], set by API_KEY_THROTTLE_RATE and API_USER_THROTTLE_RATE).
 Over the rate: 429 with Retry-After (the seconds left in the window; api.errors).
 
-A fixed window counted in the cache: one INCR per request (one round trip to Redis, pipelined with
-its expiry), where DRF's SimpleRateThrottle reads and writes the list of every request's time in
-the window (two round trips, and a list that grows with the rate). A client may use up to twice
-its rate across a window's edge. The rate is read from the settings on every request, so that a
-changed setting (and a test's override_settings) takes effect.
+Counted in fixed windows in the cache (api.rate_windows); while the cache is unavailable every
+request is let through. The rate is read from the settings on every request, so that a changed
+setting (and a test's override_settings) takes effect. Failed API keys are limited per address
+before any of this, in api.authentication.
 """
 
-import time
-
-from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from abe_portal.client_ip import client_ip
+
 from .authentication import is_partner
-
-DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    number, period = rate.split("/")
-    return int(number), DURATIONS[period[0]]
-
-
-def count_in_window(key: str, timeout: int) -> int:
-    """Add one to the counter `key` (made with `timeout`) and return it."""
-    backend = getattr(cache, "_cache", None)
-    if hasattr(backend, "get_client"):  # Django's RedisCache: INCR and EXPIRE in one round trip
-        full_key = cache.make_and_validate_key(key)
-        pipeline = backend.get_client(full_key, write=True).pipeline()
-        pipeline.incr(full_key)
-        pipeline.expire(full_key, timeout)
-        count, _expiry = pipeline.execute()
-        return int(count)
-    cache.add(key, 0, timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between the two calls
-        cache.add(key, 1, timeout)
-        return 1
+from .rate_windows import current_window, hit, parse_rate
 
 
 class _WindowThrottle(BaseThrottle):
@@ -49,17 +23,21 @@ class _WindowThrottle(BaseThrottle):
     def ident(self, request) -> str | None:
         raise NotImplementedError
 
+    def get_ident(self, request) -> str:
+        # DRF's own rule (NUM_PROXIES) would take the first X-Forwarded-For entry, which a client
+        # can forge, when there are fewer entries than proxies: the portal's one rule instead.
+        return client_ip(request) or ""
+
     def allow_request(self, request, view) -> bool:
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
         ident = self.ident(request)
         if rate is None or ident is None:
             return True
         limit, duration = parse_rate(rate)
-        now = time.time()
-        window = int(now // duration)
-        count = count_in_window(f"api:throttle:{self.scope}:{ident}:{duration}:{window}", duration + 1)
-        self.seconds_left = (window + 1) * duration - now
-        return count <= limit
+        window = current_window(f"api:throttle:{self.scope}:{ident}", duration)
+        count = hit(window)
+        self.seconds_left = window.seconds_left
+        return count is None or count <= limit  # None: the cache is down, and limits fail open
 
     def wait(self) -> float:
         return self.seconds_left

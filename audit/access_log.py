@@ -7,12 +7,11 @@ Pages, exports and the API call `record_access` once per response that shows per
                   description="province 40, fiscal year 2567", count=len(rows))
 """
 
-import ipaddress
-
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest
+
+from abe_portal.client_ip import client_ip
 
 from .models import AccessLog
 from .redaction import redact_ids
@@ -54,27 +53,8 @@ def record_access(
         object_id=redact_ids(str(object_id)),
         description=redact_ids(description)[:DESCRIPTION_MAX],
         count=max(count, 0),
-        ip_address=client_ip(request),
+        ip_address=client_ip(request),  # behind our proxy, the address it saw (TRUSTED_PROXY_COUNT)
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
         # request.path never includes the query string, where search terms (possibly an ID) go.
         path=redact_ids(request.path)[:PATH_MAX],
     )
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or behind our TLS proxy (USE_X_FORWARDED_PROTO) the
-    address that proxy saw.
-
-    A proxy appends the address it saw to X-Forwarded-For, after whatever the client sent, so
-    the entries before it can be forged by the client; only the last one is trusted (the same
-    rule as Werkzeug's ProxyFix with one proxy). Without a proxy the header is ignored entirely.
-    """
-    address = request.META.get("REMOTE_ADDR", "")
-    if getattr(settings, "USE_X_FORWARDED_PROTO", False):
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        if hops:
-            address = hops[-1]
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
