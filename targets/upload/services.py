@@ -246,6 +246,8 @@ def apply_upload(
             return  # applied already (the other of two concurrent confirms, or a retried task)
         with audit_context(**audit_labels), transaction.atomic():
             batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
+            if batch.status != Status.APPLYING:
+                return
             if user is None:
                 user = get_user_model().objects.filter(pk=user_id).first()
             if user is None or not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
@@ -355,7 +357,7 @@ def _ends_in_a_final_state(batch: UploadBatch, *, job: str, in_task: bool):
         )
     except Exception as exc:
         if in_task and isinstance(exc, TRANSIENT):
-            raise  # the task retries (targets.tasks); the row stays queued for the sweeper meanwhile
+            raise  # the task retries (targets.tasks); failing that, the sweeper restarts the job
         logger.exception("upload %s: the %s failed unexpectedly", batch.pk, job)
         if job == "check":
             message = _(
@@ -419,7 +421,7 @@ def _tell_admins(batch_id: int) -> None:
 
 # --- the sweeper (targets.tasks.sweep_uploads, on Celery beat) -------------------------------------
 
-SWEEP_BATCH = 200
+SWEEP_BATCH = 200  # uploads looked at per sweep at most; the next sweep takes the rest
 
 
 def sweep_stuck_uploads() -> dict[str, int]:
