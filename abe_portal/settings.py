@@ -149,23 +149,51 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits of the upload tasks (targets.tasks), in seconds. The longest real job measured here,
+# the check or the apply of a 200,000-row xlsx (the row limit), takes about a minute (README.md,
+# "Background jobs"): the soft limit fails the upload with a message, the hard one ends a pool
+# process that does not stop.
+TARGETS_UPLOAD_SOFT_TIME_LIMIT = env.int("TARGETS_UPLOAD_SOFT_TIME_LIMIT", default=15 * 60)
+TARGETS_UPLOAD_TIME_LIMIT = env.int("TARGETS_UPLOAD_TIME_LIMIT", default=17 * 60)
 # A task whose worker died unacknowledged goes back to the queue after this many seconds (Redis
-# transport). Keep it longer than the longest task; tests of killed workers set it low.
+# transport). It must exceed the longest task (the hard limit above), or a task still running is
+# handed to a second worker. Uploads do not wait for it: their sweeper (below) requeues a job whose
+# worker died within minutes. Tests of killed workers set it low.
 # Workers look for such tasks every interval × throttle seconds (kombu's defaults: 10 × 10).
+# A publish (a page queuing an upload) waits at most socket_timeout per try and retries once, so a
+# Redis that is down or frozen costs a request seconds, never a hang; the upload stays queued.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=30 * 60),
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    "socket_connect_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=3),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=3),
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=3)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Asia/Bangkok"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The nightly progress summary (summaries.tasks.scheduled_summary), at SUMMARY_HOUR (Bangkok time).
+# Uploads (targets.upload.services): a job whose tasks started this many times without finishing
+# (each killed its worker) fails instead of being tried again; the EEF admins are told.
+TARGETS_UPLOAD_MAX_ATTEMPTS = env.int("TARGETS_UPLOAD_MAX_ATTEMPTS", default=3)
+# The sweeper runs every TARGETS_UPLOAD_SWEEP_SECONDS. It requeues a job with no live task that a
+# task started (its worker died), or that waited in the queue longer than
+# TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS (its message was lost, or never sent: the broker was down).
+TARGETS_UPLOAD_SWEEP_SECONDS = env.int("TARGETS_UPLOAD_SWEEP_SECONDS", default=120)
+TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = env.int("TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
+    # The nightly progress summary (summaries.tasks.scheduled_summary), at SUMMARY_HOUR (Bangkok time).
     "nightly-summary": {
         "task": "summaries.tasks.scheduled_summary",
         "schedule": crontab(hour=env.int("SUMMARY_HOUR", default=2), minute=env.int("SUMMARY_MINUTE", default=0)),
+    },
+    "upload-sweeper": {
+        "task": "targets.tasks.sweep_uploads",
+        "schedule": TARGETS_UPLOAD_SWEEP_SECONDS,
+        # Sweeps do not pile up in the queue while no worker runs: the next one comes soon.
+        "options": {"expires": TARGETS_UPLOAD_SWEEP_SECONDS},
     },
 }
 # After an upload, a summary run starts this many seconds later; uploads meanwhile join it.

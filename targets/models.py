@@ -264,6 +264,10 @@ class UploadBatch(models.Model):
     """One spreadsheet uploaded by a coordinator: checked (dry run), then applied or abandoned.
 
     rows_total = created + updated + unchanged + rejected, always (a CheckConstraint once applied).
+
+    The row is the truth about its check or apply, not a message in the broker: a job is "queued"
+    (queued_at), "started" by a task (started_at, attempts), and ends checked, applied or failed.
+    targets.upload.services keeps these fields; its sweeper restarts a job whose task is gone.
     """
 
     class Status(models.TextChoices):
@@ -274,6 +278,12 @@ class UploadBatch(models.Model):
         APPLIED = "applied", _("applied")
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")
+
+    class Failure(models.TextChoices):
+        # Why a failed upload failed: the uploader can act on the first; admins look at the others.
+        REFUSED = "refused", _("file refused")
+        ERROR = "error", _("unexpected error")
+        GAVE_UP = "gave_up", _("stopped after repeated crashes")
 
     province = models.ForeignKey(Province, models.PROTECT, related_name="uploads", verbose_name=_("province"))
     uploaded_by = models.ForeignKey(
@@ -295,9 +305,28 @@ class UploadBatch(models.Model):
     error = models.TextField(_("error"), blank=True)
     # The dry run's list of updates with their changed fields (the first few hundred, for the page).
     preview = models.JSONField(_("preview"), default=dict, blank=True)
+    failure = models.CharField(_("why it failed"), max_length=16, choices=Failure.choices, blank=True)
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    # The uploader's language: messages written later by a task or the sweeper are in it.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    # The current check or apply (each starts again from 0): when it was last handed to the task
+    # queue, when a task last started work on it, and how many tasks started it. A task counts its
+    # attempt before it works, so a worker killed by the file still counts (TARGETS_UPLOAD_MAX_ATTEMPTS).
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # When the sweeper last restarted the work after an interruption (said on the upload's page).
+    restarted_at = models.DateTimeField(_("restarted at"), null=True, blank=True)
 
     objects = UploadBatchQuerySet.as_manager()
 

@@ -2,6 +2,10 @@
 to the upload pages. Uploading, confirming and cancelling happen on those pages, which call the one
 pipeline (targets.upload.services); admin writes nothing here.
 
+Uploads that failed for a reason admins should look at (an unexpected error, or a file that kept
+crashing its worker until it was given up) stand out in red and are found with the "why it failed"
+filter; the EEF admins are also mailed about each (targets.upload.services._tell_admins).
+
 Registered from targets/upload/urls.py (see the comment there), not from targets/admin.py.
 """
 
@@ -29,7 +33,7 @@ class UploadBatchAdmin(ScopedModelAdmin):
     list_display = (
         "original_name",
         "province",
-        "status",
+        "status_shown",
         "rows_total",
         "created",
         "updated",
@@ -40,17 +44,23 @@ class UploadBatchAdmin(ScopedModelAdmin):
         "page_link",
     )
     list_select_related = ("province", "uploaded_by")
-    list_filter = ("status",)
+    list_filter = ("status", "failure")
     ordering = ("-created_at", "-pk")
     fields = (
         "page_link",
         "province",
         "original_name",
-        "status",
+        "status_shown",
+        "failure",
         "uploaded_by",
         "created_at",
         "checked_at",
+        "confirmed_by",
         "applied_at",
+        "queued_at",
+        "started_at",
+        "attempts",
+        "restarted_at",
         "rows_total",
         "created",
         "updated",
@@ -66,6 +76,14 @@ class UploadBatchAdmin(ScopedModelAdmin):
 
     def _writable(self, request, obj) -> bool:
         return False
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, obj: UploadBatch) -> str:
+        label = obj.get_status_display()
+        if obj.failure in (UploadBatch.Failure.ERROR, UploadBatch.Failure.GAVE_UP):
+            # An inline style: admin has no stylesheet of ours (CSP allows style attributes).
+            return format_html('<strong style="color:#ba2121">{} ({})</strong>', label, obj.get_failure_display())
+        return label
 
     @admin.display(description=_("upload page"))
     def page_link(self, obj: UploadBatch) -> str:

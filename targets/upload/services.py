@@ -4,17 +4,38 @@ tasks all call.
     batch = receive_upload(user=..., province=..., uploaded_file=...)   # stored, nothing read yet
     start_check(batch=batch, user=...)     # the dry run: inline for small files, else a task
     start_apply(batch=batch, user=...)     # confirm: applies every valid row in one transaction
+    cancel_upload(batch=batch, user=...)   # a received, checked or failed upload
+    sweep_stuck_uploads()                  # beat: restarts what lost its task (targets.tasks)
 
-A killed worker leaves all or nothing: the apply is one transaction, and its task is acknowledged
-only when done (acks_late), so it runs again. Applying an applied batch does nothing.
+Every check and apply ends in a final state: checked, applied, or failed with a message in the
+uploader's language (UploadBatch.error), whatever goes wrong, also an error nobody foresaw.
+
+The row is the truth, not a message in the broker. A job (a check or an apply) is queued on the
+row (queued_at), and a task that takes it holds an advisory lock on the upload for as long as it
+works, counting its attempt (attempts, started_at) in a committed transaction before the work, so
+that a worker killed by the file still counts. A task that finds the lock held, or the job done,
+does nothing: a duplicate message is harmless. After TARGETS_UPLOAD_MAX_ATTEMPTS starts that never
+finished, the upload fails instead of crashing another worker, and the EEF admins are told.
+
+The sweeper finds jobs with no live task (the lock is free) that started and died, or were queued
+longer than TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS ago (a lost message, a broker that was down), and
+queues them again, noting it on the page (restarted_at).
+
+A killed worker leaves all or nothing: the apply is one transaction. Applying an applied batch does
+nothing.
 """
 
 import hashlib
+import logging
+from contextlib import contextmanager
+from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -25,15 +46,39 @@ from targets.models import UploadBatch, UploadRejection
 from . import pipeline
 from .reading import UnreadableFile, file_kind
 
+logger = logging.getLogger(__name__)
+
+Status = UploadBatch.Status
+Failure = UploadBatch.Failure
+RUNNING = (Status.CHECKING, Status.APPLYING)
+# The advisory lock a task holds on an upload while it works (PostgreSQL's two-key form, whose
+# keys never meet the pipeline's one-key APPLY_LOCK_KEY). The sweeper tries it to tell a live task
+# from a dead one.
+JOB_LOCK_CLASS = 0x4142_4A42  # "ABJB"
+# Database trouble a Celery task retries (targets.tasks autoretry_for) rather than fail the upload:
+# the connection went away, a lock timed out. Each retry counts an attempt.
+TRANSIENT = (OperationalError, InterfaceError)
+
 
 def progress_key(batch_id: int) -> str:
     return f"targets:upload:{batch_id}:progress"
 
 
 def read_progress(batch: UploadBatch) -> int:
-    if batch.status in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLIED):
+    if batch.status in (Status.CHECKED, Status.APPLIED):
         return 100
-    return int(cache.get(progress_key(batch.pk), batch.progress))
+    try:
+        return int(cache.get(progress_key(batch.pk), batch.progress))
+    except Exception:  # the progress bar is a nicety: Redis being away must not fail the page
+        logger.warning("upload %s: progress unreadable from the cache", batch.pk, exc_info=True)
+        return batch.progress
+
+
+def _forget_progress(batch_id: int) -> None:
+    try:
+        cache.delete(progress_key(batch_id))
+    except Exception:  # see read_progress
+        logger.warning("upload %s: progress not reset in the cache", batch_id, exc_info=True)
 
 
 def receive_upload(*, user, province: Province, uploaded_file) -> UploadBatch:
@@ -58,6 +103,7 @@ def receive_upload(*, user, province: Province, uploaded_file) -> UploadBatch:
         original_name=uploaded_file.name[:255],
         sha256=digest.hexdigest(),
         size=uploaded_file.size,
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     batch.file.save(uploaded_file.name, uploaded_file, save=False)
     batch.save()
@@ -73,109 +119,373 @@ def start_check(*, batch: UploadBatch, user) -> None:
     language = translation.get_language()
     if _runs_inline(batch):
         check_upload(batch_id=batch.pk, language=language)
-        batch.refresh_from_db()
-        return
-    from targets.tasks import check_upload_task
-
-    UploadBatch.objects.filter(pk=batch.pk).update(status=UploadBatch.Status.CHECKING, progress=0)
-    cache.delete(progress_key(batch.pk))
-    transaction.on_commit(lambda: check_upload_task.delay(batch.pk, language))
+    elif _queue(batch, from_status=Status.RECEIVED, to_status=Status.CHECKING, language=language):
+        _enqueue_check(batch.pk, language)
+    batch.refresh_from_db()
 
 
 def start_apply(*, batch: UploadBatch, user) -> None:
     """Confirm: apply the upload, now (small file) or by a task after this transaction commits."""
     if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
         raise PermissionDenied
-    if batch.status == UploadBatch.Status.APPLIED:
+    if batch.status == Status.APPLIED:
         return
-    if batch.status != UploadBatch.Status.CHECKED:
+    if batch.status != Status.CHECKED:
         raise ValidationError(_("Only a checked upload can be applied."))
     language = translation.get_language()
     if _runs_inline(batch):
         apply_upload(batch_id=batch.pk, user_id=user.pk, language=language)
-        batch.refresh_from_db()
-        return
-    from targets.tasks import apply_upload_task
-
-    UploadBatch.objects.filter(pk=batch.pk, status=UploadBatch.Status.CHECKED).update(
-        status=UploadBatch.Status.APPLYING, progress=0
-    )
-    cache.delete(progress_key(batch.pk))  # the check's 100 % must not show for the apply
-    transaction.on_commit(lambda: apply_upload_task.delay(batch.pk, user.pk, language))
+    elif _queue(batch, from_status=Status.CHECKED, to_status=Status.APPLYING, language=language, confirmed_by=user):
+        # Only the confirm that moved the row queues a task; a second tab's finds it applying.
+        _enqueue_apply(batch.pk, user.pk, language)
+    batch.refresh_from_db()
 
 
 def cancel_upload(*, batch: UploadBatch, user) -> None:
+    """Abandon an upload that is not being worked on: received, checked, or failed (then the same
+    file may simply be uploaded again: nothing refuses a file seen before)."""
     if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
         raise PermissionDenied
-    UploadBatch.objects.filter(
-        pk=batch.pk, status__in=[UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKED]
-    ).update(status=UploadBatch.Status.CANCELLED)
+    UploadBatch.objects.filter(pk=batch.pk, status__in=[Status.RECEIVED, Status.CHECKED, Status.FAILED]).update(
+        status=Status.CANCELLED
+    )
+
+
+def _queue(batch: UploadBatch, *, from_status: str, to_status: str, language: str | None, confirmed_by=None) -> bool:
+    """Record a new job on the row, the truth the sweeper reads; False if another request did first."""
+    changes = {
+        "status": to_status,
+        "progress": 0,
+        "attempts": 0,
+        "queued_at": timezone.now(),
+        "started_at": None,
+        "error": "",
+        "failure": "",
+        "language": language or settings.LANGUAGE_CODE,
+    }
+    if confirmed_by is not None:
+        changes["confirmed_by"] = confirmed_by
+    queued = UploadBatch.objects.filter(pk=batch.pk, status=from_status).update(**changes)
+    if queued:
+        _forget_progress(batch.pk)  # the check's 100 % must not show for the apply
+    return bool(queued)
+
+
+def _enqueue_check(batch_id: int, language: str | None) -> None:
+    from targets.tasks import check_upload_task
+
+    _enqueue(check_upload_task, batch_id, language)
+
+
+def _enqueue_apply(batch_id: int, user_id: int, language: str | None) -> None:
+    from targets.tasks import apply_upload_task
+
+    _enqueue(apply_upload_task, batch_id, user_id, language)
+
+
+def _enqueue(task, batch_id: int, *args) -> None:
+    """Hand a job to the broker once the transaction commits. A broker that is down, or hangs, must
+    not fail the request (settings.py bounds how long a publish may take): the row stays queued,
+    and the sweeper queues the job again."""
+
+    def publish() -> None:
+        try:
+            task.delay(batch_id, *args)
+        except Exception:  # kombu's OperationalError, a socket timeout: whatever the broker did
+            logger.warning(
+                "upload %s: %s not queued; the sweeper will queue it again", batch_id, task.name, exc_info=True
+            )
+
+    transaction.on_commit(publish)
 
 
 # --- the work itself (called inline or by targets.tasks) -------------------------------------------
 
 
-def check_upload(*, batch_id: int, language: str | None = None) -> None:
-    """The dry run: counts, the updates with their changed fields, every rejected row. Writes no record."""
-    with translation.override(language or settings.LANGUAGE_CODE):
-        batch = UploadBatch.objects.select_related("province").get(pk=batch_id)
-        if batch.status not in (UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKING):
-            return  # checked already (a retried task), applied, or cancelled
-        try:
+def check_upload(*, batch_id: int, language: str | None = None, in_task: bool = False) -> None:
+    """The dry run: counts, the updates with their changed fields, every rejected row. Writes no record.
+
+    Ends checked or failed. `in_task`: a Celery task retries transient database errors instead.
+    """
+    with translation.override(language or settings.LANGUAGE_CODE), _job_lock(batch_id) as ours:
+        if not ours:
+            return  # another task is at work on it (this is a duplicate message)
+        batch = _claim(batch_id, accepts=(Status.RECEIVED, Status.CHECKING), running=Status.CHECKING)
+        if batch is None:
+            return  # checked already (a retried task), cancelled, failed or given up
+        with _ends_in_a_final_state(batch, job="check", in_task=in_task):
             report = pipeline.run(batch, apply=False, progress=_progress_writer(batch.pk))
-        except UnreadableFile as exc:
-            _fail(batch, str(exc))
-            return
-        with transaction.atomic():
-            _store(batch, report, status=UploadBatch.Status.CHECKED)
+            with transaction.atomic():
+                _store(batch, report, status=Status.CHECKED)
 
 
-def apply_upload(*, batch_id: int, user_id: int | None = None, user=None, language: str | None = None) -> None:
+def apply_upload(
+    *, batch_id: int, user_id: int | None = None, user=None, language: str | None = None, in_task: bool = False
+) -> None:
     """Apply every valid row in one transaction; running it again changes nothing.
 
-    `user` is an account already in hand (an API key's service account carries the key's scope,
-    which looking the account up again by `user_id`, as a Celery task must, would lose).
+    Ends applied or failed, with nothing half-written. `user` is an account already in hand (an API
+    key's service account carries the key's scope, which looking the account up again by `user_id`,
+    as a Celery task must, would lose). `in_task`: as for check_upload.
     """
     from django.contrib.auth import get_user_model
 
+    confirmed_by_id = user.pk if user is not None else user_id
     # The audit trail names the upload and who confirmed it, also when a Celery task applies it.
-    audit_labels = {"upload": batch_id, "user": user.pk if user is not None else user_id}
-    with translation.override(language or settings.LANGUAGE_CODE), audit_context(**audit_labels), transaction.atomic():
-        batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
-        if batch.status not in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING):
+    audit_labels = {"upload": batch_id, "user": confirmed_by_id}
+    with translation.override(language or settings.LANGUAGE_CODE), _job_lock(batch_id) as ours:
+        if not ours:
+            return
+        claimed = _claim(
+            batch_id,
+            accepts=(Status.CHECKED, Status.APPLYING),
+            running=Status.APPLYING,
+            confirmed_by_id=confirmed_by_id,
+        )
+        if claimed is None:
             return  # applied already (the other of two concurrent confirms, or a retried task)
-        if user is None:
-            user = get_user_model().objects.get(pk=user_id)
-        if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
-            # The user lost the right to write this province after confirming: say so, and stop the
-            # page's progress bar, rather than leave the upload "applying" for ever.
-            _fail(batch, _("You may no longer write this province's records."))
-            return
-        try:
-            # A savepoint: a file found unreadable half-way leaves nothing written, and the failure
-            # below is still recorded when the outer transaction commits.
-            with transaction.atomic():
-                report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
-        except UnreadableFile as exc:
-            _fail(batch, str(exc))
-            return
-        _store(batch, report, status=UploadBatch.Status.APPLIED)
-        if report.created or report.updated:
-            # The dashboards follow: one summary run a minute later, however many uploads come meanwhile.
-            from summaries.services import request_summary_after_upload
+        with audit_context(**audit_labels), transaction.atomic():
+            batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
+            if batch.status != Status.APPLYING:
+                return
+            if user is None:
+                user = get_user_model().objects.filter(pk=user_id).first()
+            if user is None or not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
+                # The user lost the right to write this province's records after confirming: say so,
+                # and stop the page's progress bar, rather than leave the upload "applying" for ever.
+                _fail(batch, _("You may no longer write this province's records."), failure=Failure.REFUSED)
+                return
+            with _ends_in_a_final_state(batch, job="apply", in_task=in_task):
+                # A savepoint: whatever stops the apply half-way leaves nothing written, and the
+                # failure is still recorded when the outer transaction commits.
+                with transaction.atomic():
+                    report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
+                    _store(batch, report, status=Status.APPLIED)
+                if report.created or report.updated:
+                    transaction.on_commit(_ask_for_a_summary)
 
-            request_summary_after_upload()
+
+def _ask_for_a_summary() -> None:
+    """The dashboards follow an applied upload: one summary run a minute later, however many uploads
+    come meanwhile. Asked after the commit: Redis or the broker being away must not undo the apply."""
+    from summaries.services import request_summary_after_upload
+
+    try:
+        request_summary_after_upload()
+    except Exception:
+        logger.warning("the summary after an upload was not requested", exc_info=True)
+
+
+# --- every job ends in a final state ---------------------------------------------------------------
+
+
+@contextmanager
+def _job_lock(batch_id: int):
+    """Yields whether this session now holds the upload's job lock (False: another task does).
+
+    A task holds it from before it counts its attempt until the upload's final state is committed,
+    so the sweeper can tell a live task (the lock is held) from one whose worker died (its database
+    session ended, and the lock with it). Session-level, so that it spans the attempt's own
+    transaction and the work's. SQLite (the embedded default: one process, no beat) has no such
+    locks; there the sweeper goes by time alone.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = batch_id % 2**31  # the two-key form takes 32-bit keys
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, key])
+        (ours,) = cursor.fetchone()
+    try:
+        yield ours
+    finally:
+        if ours:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, key])
+            except DatabaseError:
+                # The session is broken, or an outer transaction (an API request's) is aborted: have
+                # Django close the connection at the end of the request or task, so that the lock
+                # goes with its session instead of making the upload look busy for ever.
+                logger.warning("upload %s: job lock not released; closing the connection", batch_id, exc_info=True)
+                connection.close_at = 0
+
+
+def _claim(batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int | None = None) -> UploadBatch | None:
+    """Count this task's attempt at the job, committed before any work, so that a worker killed by the
+    file still counts. None: nothing to do (the job is done, the upload cancelled, or given up)."""
+    with transaction.atomic():
+        batch = UploadBatch.objects.select_for_update().select_related("province").filter(pk=batch_id).first()
+        if batch is None or batch.status not in accepts:
+            return None
+        if batch.status != running:  # a new job begins here (inline): its attempts count from 0
+            batch.attempts = 0
+            batch.queued_at = None
+            if confirmed_by_id is not None:
+                batch.confirmed_by_id = confirmed_by_id
+        if batch.attempts >= settings.TARGETS_UPLOAD_MAX_ATTEMPTS:
+            _give_up(batch)
+            return None
+        batch.status = running
+        batch.attempts += 1
+        batch.started_at = timezone.now()
+        batch.progress = 0
+        batch.save(update_fields=["status", "attempts", "started_at", "queued_at", "confirmed_by", "progress"])
+    return batch
+
+
+@contextmanager
+def _ends_in_a_final_state(batch: UploadBatch, *, job: str, in_task: bool):
+    """Whatever stops the work becomes the upload's failure, in the uploader's language: a file
+    refused says why; anything else says that something went wrong, and goes to the log (masked by
+    its filter), never to the page."""
+    try:
+        yield
+    except UnreadableFile as exc:
+        _fail(batch, str(exc), failure=Failure.REFUSED)
+    except SoftTimeLimitExceeded:
+        minutes = max(1, settings.TARGETS_UPLOAD_SOFT_TIME_LIMIT // 60)
+        logger.error("upload %s: the %s passed its time limit", batch.pk, job)
+        _fail(
+            batch,
+            _(
+                "Processing this file took longer than %(minutes)d minutes and was stopped. Nothing was saved. "
+                "Split the file into smaller files and upload them again."
+            )
+            % {"minutes": minutes},
+            failure=Failure.ERROR,
+        )
+    except Exception as exc:
+        if in_task and isinstance(exc, TRANSIENT):
+            raise  # the task retries (targets.tasks); failing that, the sweeper restarts the job
+        logger.exception("upload %s: the %s failed unexpectedly", batch.pk, job)
+        if job == "check":
+            message = _(
+                "An unexpected error stopped the check of this file. Nothing was saved. "
+                "The administrators have been told; you may upload the file again."
+            )
+        else:
+            message = _(
+                "An unexpected error stopped the saving of this file. Nothing was saved. "
+                "The administrators have been told; you may upload the file again."
+            )
+        _fail(batch, message, failure=Failure.ERROR)
+
+
+def _give_up(batch: UploadBatch) -> None:
+    """The job's tasks started TARGETS_UPLOAD_MAX_ATTEMPTS times and never finished: the file (or the
+    portal) kills its worker. Fail it rather than crash another one."""
+    logger.error("upload %s: given up after %s attempts that never finished", batch.pk, batch.attempts)
+    with translation.override(batch.language or settings.LANGUAGE_CODE):
+        message = _(
+            "This file could not be processed: the work on it stopped unexpectedly %(count)d times. "
+            "Nothing was saved. The administrators have been told."
+        ) % {"count": batch.attempts}
+    _fail(batch, message, failure=Failure.GAVE_UP)
+
+
+def _fail(batch: UploadBatch, message: str, *, failure: str) -> None:
+    UploadBatch.objects.filter(pk=batch.pk).exclude(status__in=[Status.APPLIED, Status.CANCELLED]).update(
+        status=Status.FAILED, error=message, failure=failure, progress=100
+    )
+    if failure != Failure.REFUSED:
+        transaction.on_commit(lambda: _tell_admins(batch.pk))
+
+
+def _tell_admins(batch_id: int) -> None:
+    """Mail the EEF/IPSR admins about an upload that failed for a reason they should look at (a
+    crash loop, an unexpected error; admin's upload list filters them by "why it failed"). The mail
+    names the upload by number and province, never a row or the file's name. A mail server that
+    fails is logged and changes nothing."""
+    from django.contrib.auth import get_user_model
+    from django.core.mail import EmailMessage, get_connection
+    from django.template.loader import render_to_string
+
+    from accounts.models import Role
+
+    try:
+        batch = UploadBatch.objects.select_related("province").get(pk=batch_id)
+        users = get_user_model().objects.filter(is_active=True, memberships__role=Role.EEF_ADMIN)
+        addresses = sorted(set(users.values_list("email", flat=True)))
+        if not addresses:
+            return
+        context = {"batch": batch}
+        subject = " ".join(render_to_string("targets/upload_failed_subject.txt", context).split())
+        body = render_to_string("targets/upload_failed_email.txt", context)
+        get_connection().send_messages(
+            [EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
+        )
+    except Exception:  # the failure is recorded and shown in admin whatever the mail server does
+        logger.exception("upload %s: the mail to the admins was not sent", batch_id)
+
+
+# --- the sweeper (targets.tasks.sweep_uploads, on Celery beat) -------------------------------------
+
+SWEEP_BATCH = 200  # uploads looked at per sweep at most; the next sweep takes the rest
+
+
+def sweep_stuck_uploads() -> dict[str, int]:
+    """Queue again every check or apply that has no live task; fail those whose attempts are used up.
+
+    A job is stuck when no task holds its lock and either a task started it (and is gone: its worker
+    was killed, or a hard time limit ended it) or it was queued longer ago than
+    TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS and no task ever took it (the message was lost with a Redis
+    that restarted empty, or never sent while the broker was down). A live task is never doubled:
+    the row lock an apply holds is skipped, the job lock tried. A message that arrives after all
+    finds the job done or locked and does nothing.
+    """
+    waited = timezone.now() - timedelta(seconds=settings.TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS)
+    started = Q(started_at__isnull=False)
+    if connection.vendor != "postgresql":
+        started &= Q(started_at__lt=waited)  # no lock to ask: only time tells
+    never_started = Q(started_at__isnull=True) & (
+        Q(queued_at__lt=waited) | Q(queued_at__isnull=True, created_at__lt=waited)
+    )
+    stuck = Q(status__in=RUNNING) & (started | never_started) | Q(status=Status.RECEIVED, created_at__lt=waited)
+    counts = {"requeued": 0, "failed": 0}
+    for pk in UploadBatch.objects.filter(stuck).order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]:
+        with transaction.atomic():
+            batch = UploadBatch.objects.select_for_update(skip_locked=True).filter(stuck, pk=pk).first()
+            if batch is None:
+                continue  # an apply holds its row (alive), or it moved on meanwhile
+            with _job_lock(pk) as free:
+                if not free:
+                    continue  # a live task: its check, or an apply between its two transactions
+                if batch.attempts >= settings.TARGETS_UPLOAD_MAX_ATTEMPTS:
+                    _give_up(batch)
+                    counts["failed"] += 1
+                else:
+                    _restart(batch)
+                    counts["requeued"] += 1
+    return counts
+
+
+def _restart(batch: UploadBatch) -> None:
+    now = timezone.now()
+    checking = batch.status in (Status.RECEIVED, Status.CHECKING)
+    batch.status = Status.CHECKING if checking else Status.APPLYING
+    batch.queued_at = batch.restarted_at = now
+    batch.started_at = None  # so that the next sweep waits for this message before queuing another
+    batch.save(update_fields=["status", "queued_at", "restarted_at", "started_at"])
+    logger.warning("upload %s: restarted its %s (no live task)", batch.pk, "check" if checking else "apply")
+    if checking:
+        _enqueue_check(batch.pk, batch.language)
+    else:
+        # The one who confirmed it (uploads queued before that was recorded: the uploader).
+        _enqueue_apply(batch.pk, batch.confirmed_by_id or batch.uploaded_by_id, batch.language)
+
+
+# --- progress and the report -------------------------------------------------------------------------
 
 
 def _progress_writer(batch_id: int):
     def write(percent: int) -> None:
-        cache.set(progress_key(batch_id), percent, 3600)
+        try:
+            cache.set(progress_key(batch_id), percent, 3600)
+        except Exception:  # see read_progress: a progress bar never fails an upload
+            logger.debug("upload %s: progress not written to the cache", batch_id, exc_info=True)
 
     return write
-
-
-def _fail(batch: UploadBatch, message: str) -> None:
-    UploadBatch.objects.filter(pk=batch.pk).update(status=UploadBatch.Status.FAILED, error=message, progress=100)
 
 
 def _store(batch: UploadBatch, report: pipeline.Report, *, status: str) -> None:
@@ -189,6 +499,7 @@ def _store(batch: UploadBatch, report: pipeline.Report, *, status: str) -> None:
     batch.columns = {**report.columns, "blank_rows": report.blank_rows}
     batch.preview = {"updates": report.updates}
     batch.error = ""
+    batch.failure = ""
     now = timezone.now()
     if status == UploadBatch.Status.APPLIED:
         batch.applied_at = now

@@ -33,6 +33,7 @@ from .template_file import XLSX_CONTENT_TYPE, rejections_workbook, template_work
 UPLOADS_PER_PAGE = 25
 REJECTIONS_PER_PAGE = 50
 RUNNING = (UploadBatch.Status.CHECKING, UploadBatch.Status.APPLYING)
+CANCELLABLE = (UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKED, UploadBatch.Status.FAILED)
 
 
 def _uploaders_only(user):
@@ -160,7 +161,9 @@ def upload_detail(request, pk: int):
             "running": status in RUNNING,
             "percent": read_progress(batch) if status in RUNNING else None,
             "can_confirm": status == UploadBatch.Status.CHECKED,
-            "can_cancel": status in (UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKED),
+            "can_cancel": status in CANCELLABLE,
+            # Queued, and no task has taken it yet (a busy or absent worker): said beside the bar.
+            "waiting": status in RUNNING and batch.started_at is None,
             "page": page,
             "updates": updates,
             "matched": [(_field_label(f), header) for f, header in (columns.get("matched") or {}).items()],
