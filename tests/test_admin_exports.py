@@ -36,7 +36,8 @@ def work_in_both_provinces(cast):
     """One row of each exported model in province A and one in B (the assignments come from the programme)."""
     kku, up = University.objects.get(code="KKU"), University.objects.get(code="UP")
     day = datetime.date(2024, 1, 15)
-    for province, university, coordinator in ((PROVINCE_A, kku, cast.coordinator_a), (PROVINCE_B, up, cast.coordinator_b)):
+    both = ((PROVINCE_A, kku, cast.coordinator_a), (PROVINCE_B, up, cast.coordinator_b))
+    for province, university, coordinator in both:
         WorkingGroupMember.objects.create(province_id=province, name=f"สมาชิก {province}", phone="0812345678")
         ProgressReport.objects.create(province_id=province, fiscal_year=2567, period="Q1", created_by=coordinator)
         SupportActivity.objects.create(
