@@ -85,8 +85,9 @@ def enqueue_reset_mail(reset: ResetRequest) -> None:
 
 
 def send_reset_mail(*, email: str, link: str, site_name: str, site_domain: str, language: str) -> int:
-    """Mail a reset link to each active account with `email`; the number of mails sent (0 for an
-    unknown address). The mail is allauth's (its templates, token and link), rendered without a request."""
+    """Mail a reset link to each active account with `email`; the number of mails sent. An unknown
+    address gets nothing (ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS is off). The mail is allauth's (its
+    templates, token and link), rendered without a request."""
     # The lookup of allauth's ResetPasswordForm.clean_email, moved here from the request.
     users = filter_users_by_email(email, is_active=True, prefer_verified=True, for_login=True)
     site = {"name": site_name, "domain": site_domain}

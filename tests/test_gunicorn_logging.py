@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from allauth.account.forms import default_token_generator
@@ -22,7 +23,6 @@ from django.urls import reverse
 from audit.gunicorn_logging import redact_atom, redact_atoms
 from audit.redaction import SECRET_MASK, redact_secrets
 from meetings.models import new_feed_token
-from tests.test_upload_worker import _database_url
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")  # the virtualenv's, beside its python
 ID = "1249800001570"
@@ -114,6 +114,13 @@ def test_the_secret_patterns_match_the_routes_they_guard(django_user_model):
 
 
 # --- a real gunicorn ------------------------------------------------------------------------------
+
+
+def _database_url() -> str:
+    """The test database's URL (inside a test, NAME is test_<name>): gunicorn serves from it."""
+    db = django_settings.DATABASES["default"]
+    auth = quote(db["USER"] or "postgres") + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _free_port() -> int:
@@ -208,7 +215,13 @@ def test_gunicorn_access_log_masks_ids_g_codes_and_secrets_in_every_atom(gunicor
     statuses = [_get(port, path, headers) for path, headers in requests]
     assert all(status < 500 for status in statuses), statuses
 
-    lines = [line for line in access.read_text().splitlines() if "/healthz" not in line]
+    # gunicorn writes a request's line once the response is sent: the client may read it first.
+    deadline = time.monotonic() + 20
+    while True:
+        lines = [line for line in access.read_text().splitlines() if "/healthz" not in line]
+        if len(lines) >= len(requests) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(lines) == len(requests), "one line per request: nothing dropped"
     log = "\n".join(lines) + errors.read_text()
     for secret in (
