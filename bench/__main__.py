@@ -16,12 +16,13 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, reference_data, summaries, upload
+    from bench import api, password_reset, reference_data, summaries, upload
 
     suites = {
         "reference_data": reference_data.run,
         "upload": upload.run,
         "api": api.run,
+        "password_reset": password_reset.run,
         "summaries": summaries.run,  # last: it switches the connection to autocommit for VACUUM
     }
     chosen = argv or list(suites)

@@ -186,18 +186,16 @@ def test_with_the_broker_down_the_mail_is_sent_from_the_request(cast, caplog, re
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    broker_url = app.conf.broker_url
+    # The app's connection and producer pools are made for one broker (and kept in kombu's registry
+    # by its URL): set aside for the test, so that the next publish connects to the dead port.
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
     app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
-    app.pool.force_close_all()
-    app._pool = None  # the producer pools keep connections to the broker they were made for
-    app.amqp._producer_pool = None
+    app._pool = app.amqp._producer_pool = None
     try:
         reset(Client(), KNOWN)
     finally:
-        app.conf.broker_url = broker_url
-        app.pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
+        app.pool.force_close_all()  # the dead broker's pool only
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
     [message] = mail.outbox
     assert message.to == [KNOWN]
     assert "Broker unreachable" in caplog.text
