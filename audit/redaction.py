@@ -1,9 +1,10 @@
-"""Keep national IDs and G-codes out of logs and error reports.
+"""Keep national IDs, G-codes and the secrets carried in URLs out of logs and error reports.
 
 The ID patterns live here, once; a future `thai_id` module (validation, display masks) should
 import them rather than write its own. `LOGGING` (settings.py) puts `RedactIdsFilter` on the
 console handler; `DEFAULT_EXCEPTION_REPORTER_FILTER` and `DEFAULT_EXCEPTION_REPORTER` point at the
-two classes at the end of this module.
+two classes at the end of this module; gunicorn's access and error logs go through
+audit/gunicorn_logging.py (gunicorn.conf.py).
 """
 
 import logging
@@ -40,8 +41,31 @@ def contains_id(text: str) -> bool:
     return bool(NATIONAL_ID_RE.search(text) or G_CODE_RE.search(text))
 
 
+# Secrets that travel in URL paths, where access logs and error reports see them:
+# - a personal calendar feed's token (meetings/urls.py, "feed/<token>.ics"): the link itself is the
+#   credential calendar applications poll with;
+# - a password-reset or invitation key (allauth's "password/reset/key/<uidb36>-<key>/"); the page
+#   it redirects to, ".../<uidb36>-set-password/", holds no key and is left alone.
+# tests/test_gunicorn_logging.py builds both URLs with reverse(), so a changed route fails there
+# instead of leaking here.
+SECRET_MASK = "xxxxxxxx"  # noqa: S105 - the mask, not a secret
+URL_SECRETS = (
+    (re.compile(r"(/feed/)[^/?#\s\"']+(\.ics)"), rf"\g<1>{SECRET_MASK}\g<2>"),
+    (re.compile(r"(/password/reset/key/[0-9A-Za-z]+-)(?!set-password/)[^/?#\s\"']+"), rf"\g<1>{SECRET_MASK}"),
+)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with national IDs and G-codes masked (`redact_ids`), and the secrets of URL paths."""
+    text = redact_ids(text)
+    for pattern, replacement in URL_SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class RedactIdsFilter(logging.Filter):
-    """Masks IDs in a log record's message, arguments, traceback and stack before it is written.
+    """Masks IDs (and URL secrets, `redact_secrets`) in a log record's message, arguments,
+    traceback and stack before it is written.
 
     The message is formatted here (msg % args) and the arguments dropped, so an ID passed as an
     int or inside an object's str() is caught too. The record is changed in place, for every
@@ -55,15 +79,15 @@ class RedactIdsFilter(logging.Filter):
             # A malformed logging call: keep both parts, masked, rather than let the handler
             # print the raw arguments in its own error report.
             message = f"{record.msg} {record.args!r}"
-        record.msg = redact_ids(message)
+        record.msg = redact_secrets(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             # Formatter.format() reuses a cached exc_text, so the masked traceback is what is written.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact_ids(record.exc_text)
+            record.exc_text = redact_secrets(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact_ids(record.stack_info)
+            record.stack_info = redact_secrets(record.stack_info)
         return True
 
 
@@ -131,7 +155,7 @@ class IdRedactingExceptionReporter(ExceptionReporter):
         return data
 
     def get_traceback_html(self) -> str:
-        return redact_ids(super().get_traceback_html())
+        return redact_secrets(super().get_traceback_html())
 
     def get_traceback_text(self) -> str:
-        return redact_ids(super().get_traceback_text())
+        return redact_secrets(super().get_traceback_text())

@@ -16,13 +16,14 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, outage, reference_data, summaries, upload
+    from bench import api, outage, password_reset, reference_data, summaries, upload
 
     suites = {
         "reference_data": reference_data.run,
         "upload": upload.run,
         "api": api.run,
         "outage": outage.run,
+        "password_reset": password_reset.run,
         "summaries": summaries.run,  # last: it switches the connection to autocommit for VACUUM
     }
     chosen = argv or list(suites)

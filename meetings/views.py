@@ -215,6 +215,16 @@ def detail(request, pk: int):
     )
     action_items = list(meeting.action_items.all())
     earlier = list(earlier_open_action_items(meeting=meeting, user=user))
+    attendees = len(meeting.attendance.all())
+    if attendees:
+        # The attendees' names, as the minutes export logs them (minutes below).
+        record_access(
+            request=request,
+            action=AccessLog.Action.VIEW,
+            obj=meeting,
+            description="meeting page: attendance",
+            count=attendees,
+        )
     return render(
         request,
         "meetings/detail.html",

@@ -3,6 +3,8 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_access import Access, ScopedImportExportAdmin, ScopedModelAdmin
+from audit.access_log import record_access
+from audit.models import AccessLog
 
 from .models import District, PlanGoal, Province, ProvincialPlan, Region, SubDistrict, WorkingGroupMember
 from .resources import WorkingGroupMemberResource
@@ -72,6 +74,30 @@ class WorkingGroupMemberAdmin(ProvinceWritersMixin, ScopedImportExportAdmin):
         "active_from",
         "active_until",
     )
+
+    # --- the access log: members' phones and emails, in a member's page and in exports ------------
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            record_access(
+                request=request,
+                action=AccessLog.Action.VIEW,
+                model=WorkingGroupMember,
+                object_id=object_id,
+                description="admin working-group member page",
+            )
+        return response
+
+    def get_data_for_export(self, request, queryset, **kwargs):
+        data = super().get_data_for_export(request, queryset, **kwargs)
+        record_access(
+            request=request,
+            action=AccessLog.Action.EXPORT,
+            model=WorkingGroupMember,
+            description="admin export of working-group members",
+            count=len(data),
+        )
+        return data
 
 
 class PlanGoalInline(admin.TabularInline):

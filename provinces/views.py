@@ -24,6 +24,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.access import get_object_for_user, scope_for
+from audit.access_log import record_access
+from audit.models import AccessLog
 from reports.models import ProgressReport
 from targets.models import Category, Outcome
 from universities.models import (
@@ -240,6 +242,15 @@ def province_detail(request, code: int):
         .order_by("desired_date", "pk")
     )
     can_manage = scope.can_write_province(province.pk)
+    if members:
+        # The working group's names, and the current members' phones and emails: personal data.
+        record_access(
+            request=request,
+            action=AccessLog.Action.VIEW,
+            model=WorkingGroupMember,
+            description=f"working group on the page of province {province.pk}",
+            count=len(members),
+        )
     return render(
         request,
         "provinces/province_detail.html",
@@ -361,7 +372,7 @@ def working_group_export(request, code: int):
     from openpyxl.styles import Font
 
     province = get_object_for_user(Province, request.user, code)
-    members = (
+    members = list(
         WorkingGroupMember.objects.visible_to(request.user)
         .filter(province=province)
         .annotate(role_order=GROUP_ROLE_ORDER)
@@ -390,6 +401,13 @@ def working_group_export(request, code: int):
         sheet.column_dimensions[letter].width = width
     buffer = io.BytesIO()
     workbook.save(buffer)
+    record_access(
+        request=request,
+        action=AccessLog.Action.EXPORT,
+        model=WorkingGroupMember,
+        description=f"working-group export of province {province.pk}",
+        count=len(members),
+    )
     response = HttpResponse(
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )

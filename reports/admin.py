@@ -7,10 +7,9 @@ inline and are not editable anywhere.
 """
 
 from django.contrib import admin
-from import_export.admin import ExportMixin
 
 from accounts.access import scope_for
-from accounts.admin_access import Access, ScopedModelAdmin
+from accounts.admin_access import Access, ScopedExportAdmin
 from provinces.models import Province
 
 from . import services
@@ -46,7 +45,7 @@ class ReportEventInline(admin.TabularInline):
 
 
 @admin.register(ProgressReport)
-class ProgressReportAdmin(ExportMixin, ScopedModelAdmin):
+class ProgressReportAdmin(ScopedExportAdmin):
     view_access = Access.ROLE_HOLDERS
     write_access = Access.PROVINCE_WRITERS
     resource_classes = [ProgressReportResource]

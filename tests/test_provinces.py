@@ -880,9 +880,10 @@ def test_province_page_query_count_does_not_grow_with_the_data(cast, client_for,
     client.get(f"/provinces/{PROVINCE_A}/")
     # 1 session, 2 user, 3 memberships (scope), 4 the province with its region, 5 working group,
     # 6 the year's assignments with universities, 7 plans, 8 the plan's goals with categories and
-    # outcomes (prefetch), 9 reports, 10 recent activities with universities, 11 open requests
-    # with universities, 12-14 session save (savepoint, update, release).
-    with django_assert_num_queries(14):
+    # outcomes (prefetch), 9 the access log's row (the working group's names, phones and emails),
+    # 10 reports, 11 recent activities with universities, 12 open requests with universities,
+    # 13-15 session save (savepoint, update, release).
+    with django_assert_num_queries(15):
         response = client.get(f"/provinces/{PROVINCE_A}/")
     assert len(response.context["members"]) == factor
     assert len(response.context["reports"]) == factor

@@ -27,6 +27,7 @@ from universities.models import (
 
 from .. import filters
 from .. import serializers as s
+from ..access_log import log_read
 from ..models import REFERENCE
 from ..pagination import CodeCursorPagination, IdCursorPagination
 from .base import ApiMixin, ScopedReadOnlyViewSet
@@ -130,6 +131,28 @@ class WorkingGroupMemberViewSet(_WorkViewSet):
     serializer_class = s.WorkingGroupMemberSerializer
     filterset_class = filters.WorkingGroupMemberFilter
     ordering_fields = ["id", "name"]
+
+    # Members' names, phones and emails: every response goes to the access log, as records' do.
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        log_read(
+            request,
+            model=WorkingGroupMember,
+            description="API working-group members",
+            count=len(response.data["results"]),
+        )
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        log_read(
+            request,
+            model=WorkingGroupMember,
+            object_id=response.data["id"],
+            description="API working-group member",
+            count=1,
+        )
+        return response
 
 
 class ProvincialPlanViewSet(_WorkViewSet):
