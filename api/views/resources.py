@@ -29,6 +29,7 @@ from .. import filters
 from .. import serializers as s
 from ..models import REFERENCE
 from ..pagination import CodeCursorPagination, IdCursorPagination
+from ..preconditions import etag
 from .base import ApiMixin, ScopedReadOnlyViewSet
 
 FILTER_AND_ORDER = [DjangoFilterBackend, OrderingFilter]
@@ -122,6 +123,27 @@ class _WorkViewSet(ScopedReadOnlyViewSet):
     pagination_class = IdCursorPagination
 
 
+VERSION_ETAG = extend_schema_view(
+    retrieve=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "ETag", str, OpenApiParameter.HEADER, response=[200, 201], description='The version, e.g. "3"'
+            )
+        ]
+    )
+)
+
+
+class _VersionedWorkViewSet(_WorkViewSet):
+    """Objects people edit in the portal (abe_portal.versioning): one object's answer carries its
+    version as its ETag, as a record's does (api.preconditions)."""
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag(response.data["version"])
+        return response
+
+
 class WorkingGroupMemberViewSet(_WorkViewSet):
     """Members of the provinces' working groups (คณะทำงานระดับจังหวัด)."""
 
@@ -132,7 +154,8 @@ class WorkingGroupMemberViewSet(_WorkViewSet):
     ordering_fields = ["id", "name"]
 
 
-class ProvincialPlanViewSet(_WorkViewSet):
+@VERSION_ETAG
+class ProvincialPlanViewSet(_VersionedWorkViewSet):
     """Provincial plans with their goals per category and outcome."""
 
     resource = "plans"
@@ -144,7 +167,8 @@ class ProvincialPlanViewSet(_WorkViewSet):
     ordering_fields = ["id", "fiscal_year"]
 
 
-class ProgressReportViewSet(_WorkViewSet):
+@VERSION_ETAG
+class ProgressReportViewSet(_VersionedWorkViewSet):
     """Progress reports (รายงานความก้าวหน้า) with their five sections."""
 
     resource = "progress_reports"
@@ -164,7 +188,8 @@ class SupportActivityViewSet(_WorkViewSet):
     ordering_fields = ["id", "date"]
 
 
-class CapacityRequestViewSet(_WorkViewSet):
+@VERSION_ETAG
+class CapacityRequestViewSet(_VersionedWorkViewSet):
     """Provinces' requests for capacity development (คำขอพัฒนาศักยภาพ)."""
 
     resource = "capacity_requests"
@@ -174,7 +199,10 @@ class CapacityRequestViewSet(_WorkViewSet):
     ordering_fields = ["id", "desired_date"]
 
 
-class MeetingViewSet(_WorkViewSet):
+@VERSION_ETAG
+class MeetingViewSet(_VersionedWorkViewSet):
+    """Meetings (national, regional and provincial) with the provinces and universities they concern."""
+
     resource = "meetings"
     queryset = Meeting.objects.prefetch_related("provinces", "universities")
     serializer_class = s.MeetingSerializer
