@@ -356,8 +356,9 @@ class VersionedAdminMixin:
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The change view passes the fieldsets' fields; the two hidden ones are the form's own, not the model's.
+        # (None: the model's editable fields, as admin asks when it lists them.)
         names = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
-        kwargs["fields"] = [name for name in names if name not in META_FIELDS]
+        kwargs["fields"] = None if names is None else [name for name in names if name not in META_FIELDS]
         form = super().get_form(request, obj, change, **kwargs)
         if obj is None:
             return form

@@ -63,6 +63,12 @@ def _tags(header: str) -> list[str]:
     return [tag.strip() for tag in header.split(",") if tag.strip()]
 
 
+def _version_of_tag(tag: str) -> int | None:
+    """The version a strong ETag of ours names ("3"); None for anything else (W/"3", "abc", "๓")."""
+    digits = tag[1:-1] if len(tag) > 2 and tag[0] == tag[-1] == '"' else ""
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else None
+
+
 def expected_version(request, *, body_version: int | None, current: int) -> int | None:
     """The version a write must find (None: any), from If-Match and the body's "version", with the
     object's `current` version read under a lock. A tag that names no version of ours (a weak or
@@ -73,8 +79,9 @@ def expected_version(request, *, body_version: int | None, current: int) -> int 
     if header is not None:
         tags = _tags(header)
         if tags != ["*"]:
-            versions = {int(t[1:-1]) for t in tags if len(t) > 2 and t[0] == t[-1] == '"' and t[1:-1].isdigit()}
-            expected = current if current in versions else UNKNOWN_VERSION
+            versions = {version for version in map(_version_of_tag, tags) if version is not None}
+            # The current version if named; else the latest named (what the client read, for the 412).
+            expected = current if current in versions else max(versions, default=UNKNOWN_VERSION)
     if body_version is not None:
         if expected is not None and expected != body_version:
             return UNKNOWN_VERSION  # If-Match and "version" disagree: at most one can be current

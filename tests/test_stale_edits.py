@@ -569,3 +569,295 @@ def test_a_meeting_changed_since_the_delete_page_opened_is_not_deleted(cast, cli
     assert Meeting.objects.filter(pk=meeting.pk).exists()
     assert client.post(f"/meetings/{meeting.pk}/delete/", page_form(refused)).status_code == 302
     assert not Meeting.objects.filter(pk=meeting.pk).exists()
+
+
+# --- the API: ETag, If-Match, 412 and 428 ---------------------------------------------------------------
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def api_record(cast):
+    from tests.api_support import make_records
+
+    [made] = make_records(PROVINCE_A, 1)
+    return made
+
+
+@pytest.fixture
+def partner(programme):
+    from tests.api_support import key_client, make_key
+
+    return key_client(make_key(provinces=[PROVINCE_A], name="ระบบของจังหวัด")[1])
+
+
+def _patch(client, record, body: dict, if_match: str | None = None, **params):
+    headers = {"If-Match": if_match} if if_match is not None else {}
+    query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
+    return client.patch(f"{API}/records/{record.pk}/{query}", body, content_type="application/json", headers=headers)
+
+
+def test_the_api_answers_a_record_with_its_version_as_etag(partner, api_record):
+    response = partner.get(f"{API}/records/{api_record.pk}/")
+    assert response["ETag"] == '"1"'
+    assert response.json()["version"] == 1
+    assert partner.get(f"{API}/records/").json()["results"][0]["version"] == 1
+
+
+def test_a_stale_api_patch_is_refused_with_412_and_what_changed(cast, partner, api_record):
+    """The issue's scenario through the API: two clients read version 1; the first changes the school;
+    the second's change of the guardian, made from version 1, is refused and writes nothing."""
+    from audit.models import AccessLog
+
+    etag = partner.get(f"{API}/records/{api_record.pk}/")["ETag"]
+    first = _patch(partner, api_record, {"school": "โรงเรียนบ้านใหม่"}, etag)
+    assert (first.status_code, first["ETag"]) == (200, '"2"')
+    second = _patch(partner, api_record, {"guardian_name": "นายสมศักดิ์"}, etag)
+
+    assert second.status_code == 412
+    error = second.json()["error"]
+    assert error["code"] == "precondition_failed"
+    assert "ถูกแก้ไขหลังจากที่คุณอ่าน" in error["message"]  # Thai unless ?lang=en
+    assert error["details"] == {"version": 2, "changed": [{"field": "school", "seen": "", "now": "โรงเรียนบ้านใหม่"}]}
+    api_record.refresh_from_db()
+    assert (api_record.school, api_record.guardian_name, api_record.version) == ("โรงเรียนบ้านใหม่", "", 2)
+    assert AccessLog.objects.filter(object_id=str(api_record.pk), description="API record (refused write)").exists()
+    # From the version now: applied.
+    again = _patch(partner, api_record, {"guardian_name": "นายสมศักดิ์"}, first["ETag"])
+    assert (again.status_code, again["ETag"], again.json()["record"]["version"]) == (200, '"3"', 3)
+    api_record.refresh_from_db()
+    assert (api_record.school, api_record.guardian_name) == ("โรงเรียนบ้านใหม่", "นายสมศักดิ์")
+
+
+def test_a_patch_after_a_change_in_the_portal_is_refused_too(cast, partner, api_record):
+    from targets import record_services
+
+    etag = partner.get(f"{API}/records/{api_record.pk}/")["ETag"]
+    record_services.update_record(
+        record=api_record, user=cast.coordinator_a, values={"school": "จากหน้าเว็บ"}, version=api_record.version
+    )
+    response = _patch(partner, api_record, {"school": "จาก API"}, etag, lang="en")
+    assert response.status_code == 412
+    assert "changed after you read it" in response.json()["error"]["message"]
+    api_record.refresh_from_db()
+    assert api_record.school == "จากหน้าเว็บ"
+
+
+@pytest.mark.parametrize(
+    ("if_match", "body_version", "expected"),
+    [
+        (None, None, 428),  # nothing says which version: refused, nothing written
+        (None, 1, 200),  # the version in the body instead of If-Match
+        (None, 7, 412),
+        ('"1"', None, 200),
+        ('"7", "1"', None, 200),  # one of several
+        ('W/"1"', None, 412),  # a weak ETag never matches (strong comparison)
+        ("rubbish", None, 412),
+        ("*", None, 200),  # any version
+        ('"1"', 7, 412),  # header and body disagree
+    ],
+)
+def test_if_match_and_version_in_the_body(partner, api_record, if_match, body_version, expected):
+    body = {"notes": "ติดตามแล้ว"}
+    if body_version is not None:
+        body["version"] = body_version
+    response = _patch(partner, api_record, body, if_match)
+    assert response.status_code == expected, response.content
+    api_record.refresh_from_db()
+    assert api_record.notes == ("ติดตามแล้ว" if expected == 200 else "")
+    if expected == 428:
+        assert response.json()["error"]["code"] == "precondition_required"
+
+
+def test_a_version_that_is_not_a_whole_number_is_a_400(partner, api_record):
+    response = _patch(partner, api_record, {"notes": "x", "version": "1"}, None)
+    assert (response.status_code, list(response.json()["error"]["details"])) == (400, ["version"])
+
+
+def test_without_the_setting_a_blind_patch_is_applied_and_logged(partner, api_record, settings, caplog):
+    settings.API_REQUIRE_IF_MATCH = False
+    assert _patch(partner, api_record, {"notes": "ไม่ระบุฉบับ"}).status_code == 200
+    assert "without If-Match" in caplog.text
+
+
+def test_a_posted_or_bulk_record_with_a_stale_version_is_refused(partner, api_record):
+    from tests.api_support import national_id
+
+    identifier = api_record.identifier
+    item = {"identifier": identifier, "first_name": api_record.first_name, "last_name": api_record.last_name,
+            "category": "out-of-school", "school": "ก", "version": 1}  # fmt: skip
+    assert partner.post(f"{API}/records/", item, content_type="application/json").status_code == 200  # now 2
+    stale = partner.post(f"{API}/records/", {**item, "school": "ข"}, content_type="application/json")
+    assert stale.status_code == 412
+    assert stale.json()["error"]["details"]["version"] == 2
+    new = {**item, "identifier": national_id(99_999), "version": 1}  # a version for a record that is not there
+    bulk = partner.post(
+        f"{API}/records/bulk/", {"records": [{**item, "school": "ค"}, new]}, content_type="application/json"
+    ).json()
+    assert bulk["summary"] == {"created": 0, "updated": 0, "unchanged": 0, "rejected": 2}
+    assert [e["field"] for r in bulk["results"] for e in r["errors"]] == ["version", "version"]
+    api_record.refresh_from_db()
+    assert (api_record.school, api_record.version) == ("ก", 2)
+    # Without a version, a POST is an upsert like a spreadsheet row, as before.
+    blind = {k: v for k, v in item.items() if k != "version"}
+    assert partner.post(f"{API}/records/", {**blind, "school": "ง"}, content_type="application/json").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["plans", "progress-reports", "meetings", "capacity-requests"])
+def test_the_other_edited_objects_answer_with_their_version_as_etag(cast, client_for, capacity_request, path):
+    objects = {
+        "plans": _plan(cast),
+        "progress-reports": _report(cast),
+        "meetings": _meeting(cast),
+        "capacity-requests": capacity_request,
+    }
+    obj = objects[path]
+    response = client_for(cast.eef_admin).get(f"{API}/{path}/{obj.pk}/")
+    assert response.status_code == 200
+    assert response["ETag"] == f'"{obj.version}"'
+    assert response.json()["version"] == obj.version
+
+
+# --- Django admin ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def second_eef_admin(cast):
+    from accounts.models import Role
+
+    return make_user("eef2@example.org", role=Role.EEF_ADMIN, staff=True)
+
+
+ADMIN_CASES = [
+    # (name, object, admin URL, first (field, value), second (field, value), read back, who edits)
+    ("record", _record_make, "targets/targetrecord", ("school", "ใหม่"), ("guardian_name", "ใหม่"),
+     lambda r: (r.school, r.guardian_name), "coordinators"),
+    ("report", _report, "reports/progressreport", ("situation", "ใหม่"), ("progress", "ใหม่"),
+     lambda r: (r.situation, r.progress), "coordinators"),
+    ("meeting", _meeting, "meetings/meeting", ("venue", "ใหม่"), ("description", "ใหม่"),
+     lambda m: (m.venue, m.description), "coordinators"),
+    ("plan", _plan, "provinces/provincialplan", ("strategy", "ใหม่"), ("goals-0-target", "5"),
+     lambda p: (p.strategy, str(_goal_of(p))), "coordinators"),
+    ("capacity request", lambda cast: _capacity_request(cast), "universities/capacityrequest", ("topic", "ใหม่"),
+     ("need", "ใหม่"), lambda c: (c.topic, c.need), "eef"),
+]  # fmt: skip
+
+
+def _capacity_request(cast):
+    from universities import services
+
+    return services.file_request(
+        user=cast.coordinator_a,
+        province=Province.objects.get(code=PROVINCE_A),
+        topic="การใช้ข้อมูลเพื่อวางแผน",
+        need="อบรมเจ้าหน้าที่ 20 คน",
+        desired_date=timezone.localdate() + datetime.timedelta(days=30),
+    )
+
+
+def _admin_goal_row() -> dict:
+    from targets.models import Category, Outcome
+
+    return {
+        "goals-0-category": str(Category.objects.get(code="out-of-school").pk),
+        "goals-0-outcome": str(Outcome.objects.get(code="returned-to-school").pk),
+    }
+
+
+@pytest.mark.parametrize("case", ADMIN_CASES, ids=lambda case: case[0])
+def test_django_admin_refuses_a_stale_change(case, cast, client_for, second_coordinator, second_eef_admin):
+    name, make, path, (first_field, first_value), (second_field, second_value), read, who = case
+    obj = make(cast)
+    url = f"/admin/{path}/{obj.pk}/change/"
+    users = (cast.coordinator_a, second_coordinator) if who == "coordinators" else (cast.eef_admin, second_eef_admin)
+    first, second = (client_for(user) for user in users)
+    first_form, second_form = page_form(first.get(url)), page_form(second.get(url))
+    extra = _admin_goal_row() if name == "plan" else {}
+
+    assert first.post(url, {**first_form, first_field: first_value}).status_code == 302
+    refused = second.post(url, {**second_form, **extra, second_field: second_value})
+
+    assert refused.status_code == 200  # admin shows its form again, with the error
+    assert THAI_MESSAGE in refused.content.decode()
+    obj.refresh_from_db()
+    assert read(obj)[0] == first_value
+    assert read(obj)[1] != second_value
+    again = page_form(refused)
+    assert again[first_field] == first_value  # the current value, under the second's own change
+    assert second.post(url, {**again, **extra, second_field: second_value}).status_code == 302
+    obj.refresh_from_db()
+    assert read(obj) == (first_value, second_value)
+
+
+# --- every writer makes a new version ----------------------------------------------------------------------
+
+
+def test_the_upload_makes_a_new_version_of_each_changed_record_and_version_one_of_new_ones(cast):
+    from tests.test_records import national_id
+    from tests.test_upload import upload_and_apply, xlsx
+
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "สถานศึกษา"]
+    rows = [
+        [national_id(1), "สมชาย", "ใจดี", "out-of-school", "เดิม"],
+        [national_id(2), "สมหญิง", "ใจดี", "out-of-school", ""],
+    ]
+    upload_and_apply(cast.coordinator_a, xlsx(header, rows))  # COPY: the column's database default
+    assert sorted(TargetRecord.objects.values_list("version", flat=True)) == [1, 1]
+    rows[0][4] = "ใหม่"
+    upload_and_apply(cast.coordinator_a, xlsx(header, rows))  # UPDATE ... FROM: the changed one only
+    versions = dict(TargetRecord.objects.values_list("identifier", "version"))
+    assert versions == {national_id(1): 2, national_id(2): 1}
+
+
+def test_the_orm_writer_of_the_embedded_database_makes_a_new_version_too(cast, record):
+    from targets.upload.pipeline import _OrmWriter
+
+    writer = _OrmWriter(type("Batch", (), {"province_id": PROVINCE_A})(), cast.coordinator_a.pk, ["school"], None)
+    writer.write([], [(record.pk, ("ใหม่",))])
+    record.refresh_from_db()
+    assert (record.school, record.version) == ("ใหม่", 2)
+
+
+def test_each_service_write_is_one_new_version(cast, record, capacity_request):
+    from meetings import services as meetings
+    from provinces.services import save_plan
+    from reports import services as reports
+    from targets import record_services
+    from targets.models import Outcome
+    from universities import services as universities
+
+    record_services.change_status(
+        record=record, user=cast.coordinator_a, status=Outcome.objects.get(code="referred"), version=1
+    )
+    record.refresh_from_db()
+    assert record.version == 2
+
+    report = _report(cast)  # created, then its sections written
+    assert report.version == 2
+    report = reports.transition(report=report, user=cast.coordinator_a, action="submit", version=2)
+    assert report.version == 3
+
+    plan = _plan(cast)
+    goals = {(record.category_id, record.status_id): 10}
+    plan = save_plan(user=cast.coordinator_a, province=plan.province, fiscal_year=plan.fiscal_year, strategy="ใหม่",
+                     goals=goals, version=plan.version)  # fmt: skip
+    assert plan.version == 2  # strategy and goals: one new version
+
+    meeting = _meeting(cast)
+    meeting = meetings.save_meeting(
+        user=cast.coordinator_a, meeting=meeting, version=1, provinces=[PROVINCE_A],
+        fields={"title": "เลื่อน", "kind": meeting.kind, "starts_on": meeting.starts_on, "ends_on": meeting.ends_on},
+    )  # fmt: skip
+    assert meeting.version == 2
+
+    moved = universities.accept_request(request_obj=capacity_request, user=cast.university_member, version=1)
+    assert moved.version == 2
+
+
+def test_a_save_that_fails_leaves_the_version_as_stored(cast, record):
+    from django.db import IntegrityError, transaction
+
+    record.sex = "X"  # refused by the table's check constraint
+    with pytest.raises(IntegrityError), transaction.atomic():
+        record.save(update_fields=["sex"])
+    assert record.version == 1

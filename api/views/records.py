@@ -164,7 +164,19 @@ FILTER_PARAMETERS = [
 ]
 
 
-class RecordListView(ApiView):
+class RefusedWriteLog:
+    """A refused write's details show the record's values (stale_record): that read goes to the access
+    log here, after the view, once the write's transaction has been undone (it would undo the entry)."""
+
+    def handle_exception(self, exc):
+        record_id = getattr(exc, "record_id", None)
+        if isinstance(exc, PreconditionFailed) and record_id is not None:
+            log_read(self.request, model=TargetRecord, object_id=record_id, description="API record (refused write)",
+                     count=1)  # fmt: skip
+        return super().handle_exception(exc)
+
+
+class RecordListView(RefusedWriteLog, ApiView):
     """Records in the caller's scope, oldest change first (or newest with ordering=-updated_at)."""
 
     resource = "records"
@@ -289,16 +301,16 @@ def stale_record(request, record_id: int, *, seen: int | None, current: int) -> 
     province = TargetRecord.objects.filter(pk=record_id).values_list("province_id", flat=True).get()
     full = identifier_policy(request.user)(province)
     changed = changes_since(record_id, seen, full=full) if seen is not None and seen >= 0 else None
-    if changed:
-        log_read(request, model=TargetRecord, object_id=record_id, description="API record (refused write)", count=1)
     message = _(
         "This record changed after you read it (you read version %(seen)s; it is now at version %(current)s). "
         "Nothing was written: read it again, then send your change with its new ETag."
     ) % {"seen": seen if seen is not None and seen >= 0 else "?", "current": current}
-    return PreconditionFailed(message, details={"version": current, "changed": changed})
+    refused = PreconditionFailed(message, details={"version": current, "changed": changed})
+    refused.record_id = record_id if changed else None  # its values are shown: RefusedWriteLog logs the read
+    return refused
 
 
-class RecordDetailView(ApiView):
+class RecordDetailView(RefusedWriteLog, ApiView):
     resource = "records"
 
     def _record_row(self, pk: int) -> tuple:
