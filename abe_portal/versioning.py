@@ -8,11 +8,13 @@ requests). Their one service that writes locks the row (select_for_update), then
     locked.save(update_fields=[...])  # Versioned.save adds one to the version (and writes it)
 
 `version` is what the form or API client saw (the form's hidden `seen_version`, the API's If-Match);
-None means "no precondition" and is passed only by writers that act on the current state by design
-(demo data, admin bulk actions). Writes that bypass save() bump it themselves: the upload pipeline's
-UPDATE ... FROM (version = version + 1) and its ORM writer; the COPY of new records leaves it to the
-column's database default, 1. Pages show a refused write with abe_portal.stale_edits; the API answers
-412 (api/preconditions.py).
+None (the services' default) means "no precondition", for code that acts on the current state by
+design (demo data, admin bulk actions). Pages and the API never pass None for a user: a form or
+request that does not say what it saw counts as UNKNOWN_VERSION, and is refused.
+
+Writes that bypass save() bump it themselves: the upload pipeline's UPDATE ... FROM (version =
+version + 1) and its ORM writer; the COPY of new records leaves it to the column's database default,
+1. Pages show a refused write with abe_portal.stale_edits; the API answers 412 (api/preconditions.py).
 """
 
 from django.db import models

@@ -206,7 +206,7 @@ def save_meeting(
 
 
 @transaction.atomic
-def delete_meeting(*, user, meeting: Meeting, version: int | None) -> None:
+def delete_meeting(*, user, meeting: Meeting, version: int | None = None) -> None:
     """Delete the meeting and its parts, unless it changed since `version` (StaleEdit)."""
     meeting = _lock_for_writing(meeting=meeting, user=user)
     check_version(meeting, version)

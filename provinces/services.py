@@ -37,7 +37,7 @@ def save_plan(
     fiscal_year: int,
     strategy: str,
     goals: Mapping[tuple[int, int], int | None],
-    version: int | None,
+    version: int | None = None,
 ) -> ProvincialPlan:
     """Create or update the province's plan for the fiscal year and set its goals.
 

@@ -115,7 +115,7 @@ def create_report(*, user, province, fiscal_year: int, period: str) -> ProgressR
     return report
 
 
-def update_report(*, report: ProgressReport, user, version: int | None, **sections: str) -> ProgressReport:
+def update_report(*, report: ProgressReport, user, version: int | None = None, **sections: str) -> ProgressReport:
     """Write the sections of a draft (only the coordinators of its province and EEF/IPSR admins)."""
     unknown = set(sections) - set(SECTION_FIELDS)
     if unknown:
@@ -134,7 +134,7 @@ def update_report(*, report: ProgressReport, user, version: int | None, **sectio
 
 
 def transition(
-    *, report: ProgressReport, user, action: str, version: int | None, comment: str = "", base_url: str = ""
+    *, report: ProgressReport, user, action: str, version: int | None = None, comment: str = "", base_url: str = ""
 ) -> ProgressReport:
     """Move `report` one step of the workflow, keep the step as a ReportEvent, and mail the next people.
 

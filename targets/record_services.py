@@ -95,7 +95,7 @@ def update_record(
     record: TargetRecord,
     user,
     values: dict,
-    version: int | None,
+    version: int | None = None,
     identifier: str | None = None,
     identifier_kind: str | None = None,
     province: Province | None = None,
@@ -141,7 +141,7 @@ def update_record(
 
 
 @transaction.atomic
-def change_status(*, record: TargetRecord, user, status: Outcome, version: int | None) -> StatusChange | None:
+def change_status(*, record: TargetRecord, user, status: Outcome, version: int | None = None) -> StatusChange | None:
     """Move the record to `status`, kept in its history; None when it already has it. StaleEdit if
     the record is no longer at `version` (a second click, or a page opened before another change)."""
     if not scope_for(user).can_write_province(record.province_id):

@@ -861,3 +861,49 @@ def test_a_save_that_fails_leaves_the_version_as_stored(cast, record):
     with pytest.raises(IntegrityError), transaction.atomic():
         record.save(update_fields=["sex"])
     assert record.version == 1
+
+
+def test_the_example_client_changes_a_record_from_the_version_it_read(cast, api_record, monkeypatch):
+    """docs/api_client.py's `change`: GET for the ETag, then PATCH with If-Match; a change made in
+    between is reported (412 with what changed), not undone. Its HTTP goes to the test server."""
+    import importlib.util
+    import io
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from django.test import Client
+
+    from targets import record_services
+    from tests.api_support import make_key
+
+    spec = importlib.util.spec_from_file_location("api_client", Path(__file__).parent.parent / "docs" / "api_client.py")
+    api_client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(api_client)
+    server = Client()
+
+    class Answer(io.BytesIO):
+        def __init__(self, response):
+            super().__init__(response.content)
+            self.headers = response.headers
+
+    def urlopen(request, timeout):
+        url = urllib.parse.urlsplit(request.full_url)
+        headers = {name.title(): value for name, value in request.header_items() if name.lower() != "content-type"}
+        response = server.generic(
+            request.get_method(), f"{url.path}?{url.query}", request.data or b"", "application/json", headers=headers
+        )
+        if response.status_code >= 400:
+            raise urllib.error.HTTPError(request.full_url, response.status_code, "", response.headers, Answer(response))
+        return Answer(response)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    client = api_client.Client("http://testserver/api/v1", make_key(provinces=[PROVINCE_A])[1])
+    assert client.change(api_record.pk, {"notes": "โทรติดตามแล้ว"})["record"]["version"] == 2
+    etag = client.get(f"records/{api_record.pk}/")["_etag"]
+    api_record.refresh_from_db()
+    record_services.update_record(record=api_record, user=cast.coordinator_a, values={"school": "ใหม่"}, version=2)
+    with pytest.raises(api_client.ApiError) as refused:
+        client.change(api_record.pk, {"school": "เก่า"}, etag=etag)
+    assert refused.value.status == 412
+    assert refused.value.body["error"]["details"]["changed"] == [{"field": "school", "seen": "", "now": "ใหม่"}]

@@ -438,7 +438,9 @@ _MOVES = {
 }
 
 
-def move_request(*, request_obj: CapacityRequest, user, action: str, version: int | None, **data) -> CapacityRequest:
+def move_request(
+    *, request_obj: CapacityRequest, user, action: str, version: int | None = None, **data
+) -> CapacityRequest:
     """One entry for the page's buttons: `action` is one of ACTIONS, `data` that action's arguments,
     `version` the request's version the page showed."""
     if action not in _MOVES:
