@@ -907,3 +907,53 @@ def test_the_example_client_changes_a_record_from_the_version_it_read(cast, api_
         client.change(api_record.pk, {"school": "เก่า"}, etag=etag)
     assert refused.value.status == 412
     assert refused.value.body["error"]["details"]["changed"] == [{"field": "school", "seen": "", "now": "ใหม่"}]
+
+
+# --- in the real browser ----------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_the_browser_a_stale_save_shows_what_changed_and_saving_again_keeps_both(
+    reference_data_restored_after, live_server, page, screenshot_dir
+):
+    """A coordinator edits a record while someone else saves it: the page says so, in Thai, with the table of what
+    changed, the form holds the other's school and the coordinator's guardian, and saving again keeps both.
+    Screenshot: record-stale-edit.png in SCREENSHOT_DIR."""
+    from playwright.sync_api import expect
+
+    from accounts.models import Role
+    from conftest import PASSWORD
+    from provinces.demo_data import load_demo_assignments
+    from targets import record_services
+
+    load_demo_assignments()
+    coordinator = make_user("somchai@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A)
+    other = make_user("malee@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A)
+    record = _record_make(type("Cast", (), {"coordinator_a": coordinator})())
+    url = live_server.url
+
+    page.goto(f"{url}/accounts/login/")
+    page.locator("input[name=login]").fill(coordinator.email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(f"{url}/")
+    page.goto(f"{url}/records/{record.pk}/edit/")
+    page.locator("input[name=guardian_name]").fill("นายสมศักดิ์ ใจดี")
+    # Meanwhile the other coordinator saves a new school.
+    record_services.update_record(record=record, user=other, values={"school": "โรงเรียนบ้านใหม่"}, version=record.version)
+    page.get_by_role("button", name="บันทึก").click()
+
+    notice = page.get_by_test_id("stale-edit")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(THAI_MESSAGE)
+    expect(page.get_by_test_id("stale-change")).to_have_count(1)
+    expect(page.get_by_test_id("stale-change")).to_contain_text("โรงเรียนบ้านใหม่")
+    expect(page.locator("input[name=school]")).to_have_value("โรงเรียนบ้านใหม่")
+    expect(page.locator("input[name=guardian_name]")).to_have_value("นายสมศักดิ์ ใจดี")
+    page.screenshot(path=screenshot_dir / "record-stale-edit.png", full_page=True)
+
+    page.get_by_role("button", name="บันทึก").click()
+    expect(page).to_have_url(f"{url}/records/{record.pk}/")
+    record.refresh_from_db()
+    assert (record.school, record.guardian_name, record.version) == ("โรงเรียนบ้านใหม่", "นายสมศักดิ์ ใจดี", 3)
