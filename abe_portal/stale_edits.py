@@ -30,7 +30,9 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.widgets import ChoiceWidget
+from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
@@ -206,10 +208,6 @@ class StaleNotice:
         if not self.known:
             return _("This page did not say which version it was opened from. Check the values, then try again.")
         return str(ADVICE[self.kind])
-
-    @property
-    def you_also_changed(self) -> bool:
-        return any(change.yours for change in self.changes)
 
 
 def reconcile(*, posted: forms.Form, fresh: forms.Form, kind: str = "form"):
@@ -387,7 +385,4 @@ class VersionedAdminMixin:
 
 def notice_html(notice: StaleNotice) -> str:
     """The notice as one error message of a Django admin form (its errors are plain lists)."""
-    from django.template.loader import render_to_string
-    from django.utils.safestring import mark_safe
-
     return mark_safe(render_to_string("includes/stale_edit.html", {"stale": notice}))  # noqa: S308 - our template
