@@ -371,6 +371,9 @@ SPECTACULAR_SETTINGS = {
 # and short of the oldest running write transaction unless it is older than the maximum lag.
 API_FEED_SETTLE_SECONDS = env.int("API_FEED_SETTLE_SECONDS", default=2)
 API_FEED_MAX_LAG_SECONDS = env.int("API_FEED_MAX_LAG_SECONDS", default=900)
+# A PATCH of a record names the version it was made from (If-Match, or "version"): without it, 428.
+# Off (0) only while a partner's client is being updated: such writes are applied blind, and logged.
+API_REQUIRE_IF_MATCH = env.bool("API_REQUIRE_IF_MATCH", default=True)
 
 # --- Logging: to stderr; never personal data (see README, "Personal data") ---------------------
 # Every record goes through one handler whose filter masks national IDs and G-codes; Django's own

@@ -92,12 +92,13 @@ def exception_handler(exc, context):
             message = str(detail)  # the view's own reason
         else:
             message = messages.get(code) or str(detail) or code
-        details = None
+        # An exception may carry details of its own (api.preconditions.PreconditionFailed: the version now).
+        details = getattr(exc, "error_details", None)
         if isinstance(exc, exceptions.Throttled):
             details = {"retry_after": exc.wait}
             if exc.wait is not None:
                 message = _("Too many requests; try again in %(seconds)d seconds.") % {"seconds": exc.wait}
-        elif isinstance(exc.detail, dict | list):
+        elif details is None and isinstance(exc.detail, dict | list):
             details = exc.detail
         body = error_body(code, message, details)
     response.data = body
@@ -108,7 +109,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="not_found, invalid, not_authenticated, throttled, ...")
     message = serializers.CharField(help_text="For people, in the request's language.")
     details = serializers.JSONField(
-        allow_null=True, help_text="Field errors of a 400 ({field: [messages]}); {retry_after: s} of a 429."
+        allow_null=True,
+        help_text="Field errors of a 400 ({field: [messages]}); {retry_after: s} of a 429; "
+        "{version, changed: [{field, seen, now}]} of a 412.",
     )
 
 

@@ -14,6 +14,10 @@ upload, the identifier, the first name and the category are always required.
 
 Every item gets one result: created, updated, unchanged or rejected with its errors
 [{field, message}]. The caller holds the transaction (api.idempotency) and masks the identifiers.
+
+An item may carry the record's "version" it was read at (abe_portal.versioning): the record is then
+written only if it is still at that version (its row locked meanwhile); otherwise the item is
+rejected as stale (ItemResult.stale, .current_version) and nothing of it is written.
 """
 
 import contextlib
@@ -36,7 +40,8 @@ from .authentication import is_partner
 MAX_ITEMS = 1000
 MAX_TEXT = 10_000
 # Fields of a record as the API shows it that an item may carry back unchanged: ignored on write.
-READ_ONLY_FIELDS = frozenset({"id", "identifier_kind", "created_at", "updated_at"})
+# "version" is not written either: it is the item's precondition (ItemResult.expected_version).
+READ_ONLY_FIELDS = frozenset({"id", "identifier_kind", "created_at", "updated_at", "version"})
 WRITABLE_FIELDS = tuple(FIELDS)
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
@@ -50,6 +55,9 @@ class ItemResult:
     status: str = ""
     errors: list[dict] = field(default_factory=list)
     record_id: int | None = None
+    expected_version: int | None = None  # the item's "version": write only a record still at it
+    stale: bool = False  # rejected because the record is no longer at expected_version
+    current_version: int | None = None
 
     def reject(self, field_name: str | None, message: str) -> None:
         self.status = REJECTED
@@ -114,6 +122,12 @@ def write_records(*, user, items: list, acting_user=None) -> list[ItemResult]:
             problem = _scalar_error(value)
             if problem:
                 result.reject(name, problem)
+        if "version" in item:
+            version = item["version"]
+            if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 2**31:
+                result.reject("version", _("Give the version you read: a whole number, as the record shows it."))
+            else:
+                result.expected_version = version
         with contextlib.suppress(IdentifierError):  # the validator says why, in the upload's words
             result.identifier = parse_identifier(item.get("identifier")).value
         if result.identifier is not None:
@@ -191,8 +205,12 @@ def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> b
     try:
         writer.lock()
         existing = pipeline._existing([v.identifier for v in valid], given)
+        versions = _lock_versions(valid, existing)
         for item in valid:
             current = existing.get(item.identifier)
+            if current is None and item.result.expected_version is not None:
+                item.result.reject("version", _("No record has this identifier: send a new record without a version."))
+                continue
             if current is None:
                 to_create.append((item.identifier, item.kind, item.values))
                 item.result.status = CREATED
@@ -202,6 +220,15 @@ def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> b
             if province_id != province.pk:
                 item.result.record_id = None
                 item.result.reject("identifier", other_province)
+                continue
+            expected = item.result.expected_version
+            if expected is not None and versions.get(record_id) != expected:
+                item.result.stale, item.result.current_version = True, versions.get(record_id)
+                item.result.reject(
+                    "version",
+                    _("This record changed after you read it: it is now at version %(version)s.")
+                    % {"version": versions.get(record_id)},
+                )
                 continue
             changed = [f for f, new, old in zip(given, item.values, current_values, strict=True) if new != old]
             if not changed:
@@ -230,3 +257,16 @@ def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> b
             if item.result.status == CREATED:
                 item.result.record_id = ids.get(item.identifier)
     return bool(to_create or to_update)
+
+
+def _lock_versions(valid: list[_Valid], existing: dict) -> dict[int, int]:
+    """record id -> version of the records that items name a version of, their rows locked until the
+    caller's transaction ends, so that what is checked is what is overwritten."""
+    ids = [
+        existing[item.identifier][0]
+        for item in valid
+        if item.result.expected_version is not None and item.identifier in existing
+    ]
+    if not ids:
+        return {}
+    return dict(TargetRecord.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "version"))

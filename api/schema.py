@@ -13,6 +13,13 @@ _ERRORS = {
     "403": ("The key or account may not do this", "permission_denied", "ไม่มีสิทธิ์"),
     "404": ("Not found, or outside the caller's scope (the same answer)", "not_found", "ไม่พบข้อมูล"),
     "409": ("Conflicts with the resource's state", "conflict", "ขัดแย้งกับสถานะปัจจุบัน"),
+    "412": (
+        "Changed since the version the write names (If-Match or version): nothing written; error.details "
+        "holds the version now and what changed",
+        "precondition_failed",
+        "ข้อมูลถูกแก้ไขหลังจากที่คุณอ่าน",
+    ),
+    "428": ("The write names no version: send If-Match (or version)", "precondition_required", "กรุณาระบุ If-Match"),
     "422": ("Idempotency-Key already used for another request", "idempotency_key_reused", "ใช้คีย์ซ้ำ"),
     "429": ("Too many requests: see the Retry-After header", "throttled", "คำขอมากเกินไป"),
 }
@@ -20,7 +27,11 @@ _ERRORS = {
 
 def _error(code: str) -> OpenApiResponse:
     description, error_code, thai = _ERRORS[code]
-    details = {"first_name": ["ไม่มีชื่อ"]} if code == "400" else ({"retry_after": 30} if code == "429" else None)
+    details = {
+        "400": {"first_name": ["ไม่มีชื่อ"]},
+        "429": {"retry_after": 30},
+        "412": {"version": 4, "changed": [{"field": "school", "seen": "โรงเรียนบ้านเก่า", "now": "โรงเรียนบ้านใหม่"}]},
+    }.get(code)
     return OpenApiResponse(
         ErrorSerializer,
         description=description,
@@ -38,6 +49,10 @@ class PortalAutoSchema(AutoSchema):
             codes.append("404")
         if self.method == "POST":
             codes += ["409", "422"]
+        if self.method in ("PUT", "PATCH", "DELETE"):
+            codes += ["412", "428"]  # conditional writes (api.preconditions)
+        elif self.method == "POST" and getattr(self.view, "conditional_writes", False):
+            codes.append("412")  # a body's "version" that is no longer current
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(_error(code), code, direction=direction)

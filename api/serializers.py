@@ -82,6 +82,9 @@ class AssistanceTypeSerializer(serializers.ModelSerializer):
 
 # --- Provincial work ----------------------------------------------------------------------------------
 
+# Every object people edit carries its version (abe_portal.versioning), also its answer's ETag.
+VERSION_HELP = "Goes up by one with every change; the ETag of the object's own answer. Send it back to change it."
+
 
 class WorkingGroupMemberSerializer(serializers.ModelSerializer):
     province = serializers.IntegerField(source="province_id", read_only=True)
@@ -109,7 +112,7 @@ class ProvincialPlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProvincialPlan
-        fields = ["id", "province", "fiscal_year", "strategy", "goals", "created_at", "updated_at"]
+        fields = ["id", "province", "fiscal_year", "strategy", "goals", "version", "created_at", "updated_at"]
 
 
 class ProgressReportSerializer(serializers.ModelSerializer):
@@ -119,7 +122,7 @@ class ProgressReportSerializer(serializers.ModelSerializer):
         model = ProgressReport
         fields = [
             "id", "province", "fiscal_year", "period", "status", "situation", "mechanisms", "progress",
-            "recommendations", "lessons_learned", "created_at", "updated_at",
+            "recommendations", "lessons_learned", "version", "created_at", "updated_at",
         ]  # fmt: skip
 
 
@@ -149,7 +152,7 @@ class CapacityRequestSerializer(serializers.ModelSerializer):
         model = CapacityRequest
         fields = [
             "id", "province", "university", "topic", "need", "desired_date", "participants", "status",
-            "scheduled_for", "decline_reason", "delivered_activity", "rating", "feedback", "is_overdue",
+            "scheduled_for", "decline_reason", "delivered_activity", "rating", "feedback", "is_overdue", "version",
             "created_at", "updated_at",
         ]  # fmt: skip
 
@@ -162,7 +165,7 @@ class MeetingSerializer(serializers.ModelSerializer):
         model = Meeting
         fields = [
             "id", "title", "kind", "starts_on", "ends_on", "venue", "online_link", "description", "status",
-            "provinces", "universities", "created_at", "updated_at",
+            "provinces", "universities", "version", "created_at", "updated_at",
         ]  # fmt: skip
 
     # From the view's prefetch_related("provinces", "universities"): no query here.
@@ -220,6 +223,7 @@ RECORD_EXAMPLE = {
     "phone": "0812345678",
     "consent": True,
     "notes": "ครอบครัวย้ายมาจากอำเภอเมือง",
+    "version": 3,
     "created_at": "2026-06-01T09:30:00+07:00",
     "updated_at": "2026-06-15T14:05:12.123456+07:00",
 }
@@ -252,6 +256,7 @@ class TargetRecordSerializer(serializers.Serializer):
     phone = serializers.CharField()
     consent = serializers.BooleanField()
     notes = serializers.CharField()
+    version = serializers.IntegerField(help_text=VERSION_HELP)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -333,10 +338,17 @@ class RecordWriteSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_null=True)
     consent = serializers.BooleanField(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_null=True)
+    version = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="The record's version you read: written only if it is still at it (else 412, or in a bulk "
+        "the item is rejected). Leave out to create, or to overwrite as a spreadsheet row does.",
+    )
 
 
 class RecordPatchSerializer(RecordWriteSerializer):
-    """Fields to change; the identifier and the province of a record are not changed here."""
+    """Fields to change, from the version you read (If-Match, or version here); the identifier and the
+    province of a record are not changed here."""
 
     identifier = serializers.CharField(required=False, help_text="Must be the record's own if given")
     first_name = serializers.CharField(required=False)

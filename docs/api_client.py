@@ -7,11 +7,14 @@
     python api_client.py records --province 40          # the first page of records
     python api_client.py sync --state feed-state.json   # every change since the last sync, page by page
     python api_client.py bulk records.json              # create or update up to 1,000 records
+    python api_client.py change 1024 '{"status": "referred"}'   # change one record, from its version now
 
 `sync` keeps the feed's `next` link in the state file: run it from cron and each run prints (here:
 counts) exactly the records changed since the previous run, none twice. `bulk` sends an
 Idempotency-Key, so re-running it after a network error never applies anything twice, and prints
-each rejected record with its reasons. Over the rate, the client waits as Retry-After says.
+each rejected record with its reasons. `change` reads the record, then sends the change with the
+version it read (If-Match): if someone changed the record in between, the portal refuses (412) and the
+client says what changed, instead of undoing it. Over the rate, the client waits as Retry-After says.
 """
 
 import argparse
@@ -52,7 +55,10 @@ class Client:
             request = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the API's own URL
-                    return json.loads(response.read())
+                    body = json.loads(response.read())
+                    if isinstance(body, dict) and response.headers.get("ETag"):
+                        body["_etag"] = response.headers["ETag"]  # the version read, for a later If-Match
+                    return body
             except urllib.error.HTTPError as error:
                 payload = json.loads(error.read() or b"{}")
                 if error.code == 429:  # over the rate: wait as told, then try again
@@ -79,6 +85,13 @@ class Client:
                 return
             page = self.request("GET", page["next"])
 
+    def change(self, record_id: int, changes: dict, *, etag: str | None = None) -> dict:
+        """Change fields of one record from the version read (`etag`, or read now). If someone changed
+        it since, ApiError 412: its body's error.details has the version now and what changed."""
+        if etag is None:
+            etag = self.get(f"records/{record_id}/")["_etag"]
+        return self.request("PATCH", f"records/{record_id}/", changes, headers={"If-Match": etag})
+
     def bulk(self, records: list[dict], *, idempotency_key: str | None = None) -> dict:
         return self.request(
             "POST",
@@ -103,6 +116,9 @@ def main(argv: list[str]) -> int:
     bulk = commands.add_parser("bulk", help="create or update records from a JSON file (a list of records)")
     bulk.add_argument("file")
     bulk.add_argument("--idempotency-key", help="the same key as a failed run, to retry it safely")
+    change = commands.add_parser("change", help='change fields of one record, e.g. 1024 \'{"notes": "..."}\'')
+    change.add_argument("record", type=int)
+    change.add_argument("changes", help="the fields to change, as a JSON object")
     args = parser.parse_args(argv)
     if not args.key:
         parser.error("give the key with --key or ABE_API_KEY")
@@ -135,6 +151,9 @@ def main(argv: list[str]) -> int:
                 if item["status"] == "rejected":
                     reasons = "; ".join(f"{e['field'] or '-'}: {e['message']}" for e in item["errors"])
                     print(f"item {item['index']} ({item['identifier']}): {reasons}")
+        elif args.command == "change":
+            result = client.change(args.record, json.loads(args.changes))
+            print(result["status"], "version", result["record"]["version"])
     except ApiError as error:
         print(error, file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
 from accounts.admin_access import ScopedModelAdmin
 
@@ -109,7 +110,9 @@ class ActionItemInline(PartInline, admin.StackedInline):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(MeetingWritersMixin, ScopedModelAdmin):
+class MeetingAdmin(VersionedAdminMixin, MeetingWritersMixin, ScopedModelAdmin):
+    """A change saved from an older version of the meeting is refused (abe_portal.stale_edits)."""
+
     list_display = ("title", "kind", "starts_on", "ends_on", "status", "is_demo")
     list_filter = ("kind", "status", "is_demo")
     search_fields = ("title", "venue", "description")

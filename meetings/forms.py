@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from accounts.access import scope_for
 from provinces.models import Province
 from reports.models import ProgressReport
@@ -45,7 +46,9 @@ def fiscal_year_choices() -> list[tuple[str, str]]:
 
 
 # --- meetings ------------------------------------------------------------------------------------
-class MeetingForm(forms.ModelForm):
+class MeetingForm(VersionedFormMixin, forms.ModelForm):
+    """A meeting; when editing, also the version it was opened at (abe_portal.stale_edits)."""
+
     provinces = ProvinceMultipleChoiceField(
         Province.objects.none(),
         required=False,
@@ -135,6 +138,17 @@ class MeetingForm(forms.ModelForm):
             "organiser_provinces": data["organiser_provinces"],
             "organiser_universities": data["organiser_universities"],
         }
+
+
+class MeetingDeleteForm(VersionedFormMixin, forms.Form):
+    """The confirmation of a meeting's deletion, with the version the page showed: a meeting changed
+    since is not deleted (meetings.services.delete_meeting)."""
+
+    snapshot_fields = False
+
+    def __init__(self, *args, meeting: Meeting, **kwargs):
+        facts = model_facts(meeting, ["title", "kind", "status", "starts_on", "ends_on", "venue"])
+        super().__init__(*args, version=meeting.version, facts=facts, **kwargs)
 
 
 class MeetingFilterForm(forms.Form):

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.versioning import Versioned
 from accounts.access import scope_for
 from audit.tracking import track
 from provinces.models import Province
@@ -69,7 +70,7 @@ class MeetingQuerySet(models.QuerySet):
 
 
 @track()
-class Meeting(models.Model):
+class Meeting(Versioned):
     class Status(models.TextChoices):
         PLANNED = "planned", _("planned")
         HELD = "held", _("held")

@@ -6,7 +6,9 @@ of their province. The parts of a meeting (agenda, attendance, presentations, le
 items, attachments) are written by whoever writes the meeting. An action item's status and note
 may also be updated by its owner: the person, a coordinator of the province, the university's
 team. Pages answer 404 to outsiders before calling these; here a user who may not write gets
-PermissionDenied (a 403 on the pages) and bad input a ValidationError.
+PermissionDenied (a 403 on the pages) and bad input a ValidationError. A meeting is changed or
+deleted from the `version` the user saw (the page's hidden seen_version): if someone changed it
+since, nothing is written and StaleEdit is raised (abe_portal.versioning).
 """
 
 import datetime
@@ -17,6 +19,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from abe_portal.buddhist_dates import fiscal_year_of
+from abe_portal.versioning import check_version
 from accounts.access import scope_for
 from reports.models import Period, ProgressReport, period_bounds
 
@@ -173,8 +176,10 @@ def save_meeting(
     organiser_provinces=(),
     organiser_universities=(),
     meeting: Meeting | None = None,
+    version: int | None = None,
 ) -> Meeting:
-    """Create a meeting (meeting=None) or change one, with the provinces and universities it concerns."""
+    """Create a meeting (meeting=None) or change one (from `version`, None: no precondition), with the
+    provinces and universities it concerns."""
     unknown = set(fields) - MEETING_FIELDS
     if unknown:
         raise ValueError(f"not fields of a meeting: {sorted(unknown)}")
@@ -184,6 +189,7 @@ def save_meeting(
         meeting = Meeting(created_by=user if user.is_authenticated else None)
     else:
         meeting = _lock_for_writing(meeting=meeting, user=user)
+        check_version(meeting, version)
     for name, value in fields.items():
         setattr(meeting, name, value)
     check_meeting_scope(user=user, kind=meeting.kind, province_ids=provinces, university_ids=universities)
@@ -200,8 +206,10 @@ def save_meeting(
 
 
 @transaction.atomic
-def delete_meeting(*, user, meeting: Meeting) -> None:
+def delete_meeting(*, user, meeting: Meeting, version: int | None = None) -> None:
+    """Delete the meeting and its parts, unless it changed since `version` (StaleEdit)."""
     meeting = _lock_for_writing(meeting=meeting, user=user)
+    check_version(meeting, version)
     files = [a.file.name for a in meeting.attachments.all()]
     meeting.delete()
     _delete_files_on_commit(files)

@@ -27,7 +27,9 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from abe_portal import stale_edits
 from abe_portal.buddhist_dates import THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
+from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user
 from audit.access_log import record_access
 from audit.models import AccessLog
@@ -47,6 +49,7 @@ from .forms import (
     AttendanceImportForm,
     LessonForm,
     LessonSearchForm,
+    MeetingDeleteForm,
     MeetingFilterForm,
     MeetingForm,
     PresentationForm,
@@ -273,9 +276,20 @@ def edit(request, pk: int):
     form = MeetingForm(request.POST or None, instance=meeting, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_meeting(user=request.user, meeting=meeting, **form.service_kwargs())
+            services.save_meeting(
+                user=request.user, meeting=meeting, version=form.seen_version, **form.service_kwargs()
+            )
         except ValidationError as error:
             _add_errors(form, error)
+        except StaleEdit:
+            # Saved by someone else since the form was opened: nothing written; the form comes back with
+            # the user's changes on top of the current values, and what changed.
+            meeting = _writable_meeting(request, pk)
+            fresh = MeetingForm(instance=meeting, user=request.user)
+            data, stale = stale_edits.reconcile(posted=form, fresh=fresh)
+            form = MeetingForm(data, instance=meeting, user=request.user)
+            context = {"form": form, "meeting": meeting, "stale": stale}
+            return render(request, "meetings/meeting_form.html", context, status=409)
         else:
             messages.success(request, _("The meeting is saved."))
             return redirect("meetings:detail", pk=meeting.pk)
@@ -285,11 +299,19 @@ def edit(request, pk: int):
 @login_required
 def delete(request, pk: int):
     meeting = _writable_meeting(request, pk)
-    if request.method == "POST":
-        services.delete_meeting(user=request.user, meeting=meeting)
+    form = MeetingDeleteForm(request.POST or None, meeting=meeting)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.delete_meeting(user=request.user, meeting=meeting, version=form.seen_version)
+        except StaleEdit:
+            # Changed since the page was opened: not deleted; the page says what changed.
+            meeting = _writable_meeting(request, pk)
+            data, stale = stale_edits.reconcile(posted=form, fresh=MeetingDeleteForm(meeting=meeting), kind="action")
+            context = {"meeting": meeting, "object": meeting, "form": MeetingDeleteForm(data, meeting=meeting)}
+            return render(request, "meetings/confirm_delete.html", {**context, "stale": stale}, status=409)
         messages.success(request, _("The meeting is deleted."))
         return redirect("meetings:list")
-    return render(request, "meetings/confirm_delete.html", {"meeting": meeting, "object": meeting})
+    return render(request, "meetings/confirm_delete.html", {"meeting": meeting, "object": meeting, "form": form})
 
 
 # --- parts of a meeting --------------------------------------------------------------------------

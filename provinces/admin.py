@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.stale_edits import VersionedAdminMixin, fact
 from accounts.admin_access import Access, ScopedImportExportAdmin, ScopedModelAdmin
 from audit.access_log import record_access
 from audit.models import AccessLog
@@ -134,7 +135,10 @@ class PlanGoalInline(admin.TabularInline):
 
 
 @admin.register(ProvincialPlan)
-class ProvincialPlanAdmin(ProvinceWritersMixin, ScopedModelAdmin):
+class ProvincialPlanAdmin(VersionedAdminMixin, ProvinceWritersMixin, ScopedModelAdmin):
+    """A change saved from an older version of the plan (its strategy or its goals) is refused by the
+    form (abe_portal.stale_edits), which holds the plan's row locked until the save below."""
+
     inlines = [PlanGoalInline]
     list_display = ("province", "fiscal_year", "goal_count", "updated_at", "is_demo")
     list_filter = ("fiscal_year", "is_demo")
@@ -153,10 +157,28 @@ class ProvincialPlanAdmin(ProvinceWritersMixin, ScopedModelAdmin):
         # A plan is the province's for one year; another year is another plan.
         return ("province", "fiscal_year") if obj is not None else ()
 
+    def stale_facts(self, obj):
+        # The goals are an inline: their rows are not the form's fields, so the snapshot lists them.
+        goals = list(obj.goals.select_related("category", "outcome").order_by("category_id", "outcome_id"))
+        return {
+            "goals": fact(
+                _("goals"),
+                [f"{g.category_id}:{g.outcome_id}:{g.target}" for g in goals],
+                "\n".join(f"{g.category} → {g.outcome}: {g.target}" for g in goals),
+            )
+        }
+
     # One path for writing plans and goals: provinces.services.save_plan (also used by the pages).
     def save_model(self, request, obj, form, change):
+        if change:
+            return  # saved with its goals by save_related, as one new version
         plan = save_plan(
-            user=request.user, province=obj.province, fiscal_year=obj.fiscal_year, strategy=obj.strategy, goals={}
+            user=request.user,
+            province=obj.province,
+            fiscal_year=obj.fiscal_year,
+            strategy=obj.strategy,
+            goals={},
+            version=None,  # a new plan: the form's unique check refused an existing one
         )
         obj.pk, obj.created_at, obj.updated_at = plan.pk, plan.created_at, plan.updated_at
 
@@ -179,4 +201,5 @@ class ProvincialPlanAdmin(ProvinceWritersMixin, ScopedModelAdmin):
             fiscal_year=plan.fiscal_year,
             strategy=plan.strategy,
             goals={**removed, **wanted},
+            version=None,  # checked by the form, which holds the row locked in this transaction
         )

@@ -2,6 +2,8 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.stale_edits import VersionedFormMixin
+
 from .models import WorkingGroupMember
 from .resources import MAX_SHEET_BYTES
 from .services import MAX_GOAL
@@ -68,8 +70,9 @@ def goal_field_name(category_id: int, outcome_id: int) -> str:
     return f"goal_{category_id}_{outcome_id}"
 
 
-class PlanForm(forms.Form):
-    """A plan's strategy and its goals grid: one number field per (category, outcome), blank = no goal."""
+class PlanForm(VersionedFormMixin, forms.Form):
+    """A plan's strategy and its goals grid: one number field per (category, outcome), blank = no goal;
+    and the version of the plan the form was opened at (0: no plan yet), see abe_portal.stale_edits."""
 
     strategy = forms.CharField(
         label=_("Strategy"),

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
 from audit.tracking import track
 
@@ -162,7 +163,7 @@ class WorkingGroupMember(models.Model):
 
 
 @track()
-class ProvincialPlan(models.Model):
+class ProvincialPlan(Versioned):
     """A province's plan for one fiscal year: its strategy and numeric goals (PlanGoal)."""
 
     province = models.ForeignKey(Province, models.PROTECT, related_name="plans", verbose_name=_("province"))

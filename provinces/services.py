@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 from import_export.results import RowResult
 
+from abe_portal.versioning import StaleEdit, check_version
 from accounts.access import scope_for
 from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 
@@ -36,11 +37,14 @@ def save_plan(
     fiscal_year: int,
     strategy: str,
     goals: Mapping[tuple[int, int], int | None],
+    version: int | None = None,
 ) -> ProvincialPlan:
     """Create or update the province's plan for the fiscal year and set its goals.
 
     `goals` maps (category id, outcome id) to the number of people, or None to remove that goal;
     pairs not in `goals` keep their goal. Only the province's coordinators and EEF admins may.
+    `version` is the plan's version the user saw, 0 for "no plan yet" (None: no precondition): a plan
+    written by someone else since is left alone and StaleEdit raised (abe_portal.versioning).
     """
     if not scope_for(user).can_write_province(province.pk):
         raise PermissionDenied
@@ -66,9 +70,12 @@ def save_plan(
     plan, created = ProvincialPlan.objects.select_for_update().get_or_create(
         province=province, fiscal_year=fiscal_year, defaults={"strategy": strategy}
     )
-    if not created and plan.strategy != strategy:
-        plan.strategy = strategy
-        plan.save(update_fields=["strategy", "updated_at"])
+    if not created:
+        check_version(plan, version)  # e.g. 0 (a new plan's form) and someone else has written one meanwhile
+    elif version not in (None, 0):
+        raise StaleEdit(plan, seen=version)  # the plan the form showed was deleted since: this transaction is undone
+    strategy_changed = not created and plan.strategy != strategy
+    plan.strategy = strategy
 
     existing = {(g.category_id, g.outcome_id): g for g in plan.goals.all()}
     removed = [existing[pair].pk for pair, target in goals.items() if target is None and pair in existing]
@@ -88,8 +95,8 @@ def save_plan(
         PlanGoal.objects.bulk_update(changed, ["target"])
     if new:
         PlanGoal.objects.bulk_create(new)
-    if (removed or changed or new) and not created:
-        plan.save(update_fields=["updated_at"])
+    if (strategy_changed or removed or changed or new) and not created:
+        plan.save(update_fields=["strategy", "updated_at"])  # one new version for the plan and its goals
     return plan
 
 

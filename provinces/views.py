@@ -21,8 +21,10 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_safe
 
+from abe_portal import stale_edits
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
 from audit.access_log import record_access
 from audit.models import AccessLog
@@ -426,23 +428,30 @@ def plan_edit(request, code: int, fiscal_year: int):
     province = _province_for_writing(request, code)
     if not FISCAL_YEAR_MIN <= fiscal_year <= FISCAL_YEAR_MAX:
         raise Http404
-    plan = (
-        ProvincialPlan.objects.writable_by(request.user)
-        .filter(province=province, fiscal_year=fiscal_year)
-        .prefetch_related("goals")
-        .first()
-    )
-    goals = list(plan.goals.all()) if plan else []
-    # Retired categories and outcomes stay in the grid while this plan still has goals for them.
-    categories = Category.objects.visible_to(request.user).filter(
-        Q(is_active=True) | Q(pk__in=[g.category_id for g in goals])
-    )
-    outcomes = Outcome.objects.visible_to(request.user).filter(
-        Q(is_active=True) | Q(pk__in=[g.outcome_id for g in goals])
-    )
-    initial = {"strategy": plan.strategy if plan else ""}
-    initial.update({goal_field_name(g.category_id, g.outcome_id): g.target for g in goals})
-    form = PlanForm(request.POST or None, initial=initial, categories=categories, outcomes=outcomes)
+
+    def plan_and_form(data):
+        # The plan as it is now, and its form (the version it shows: 0 while there is no plan).
+        plan = (
+            ProvincialPlan.objects.writable_by(request.user)
+            .filter(province=province, fiscal_year=fiscal_year)
+            .prefetch_related("goals")
+            .first()
+        )
+        goals = list(plan.goals.all()) if plan else []
+        # Retired categories and outcomes stay in the grid while this plan still has goals for them.
+        categories = Category.objects.visible_to(request.user).filter(
+            Q(is_active=True) | Q(pk__in=[g.category_id for g in goals])
+        )
+        outcomes = Outcome.objects.visible_to(request.user).filter(
+            Q(is_active=True) | Q(pk__in=[g.outcome_id for g in goals])
+        )
+        initial = {"strategy": plan.strategy if plan else ""}
+        initial.update({goal_field_name(g.category_id, g.outcome_id): g.target for g in goals})
+        version = plan.version if plan else 0
+        return plan, PlanForm(data, initial=initial, categories=categories, outcomes=outcomes, version=version)
+
+    plan, form = plan_and_form(request.POST or None)
+    stale = None
     if request.method == "POST" and form.is_valid():
         try:
             save_plan(
@@ -451,9 +460,17 @@ def plan_edit(request, code: int, fiscal_year: int):
                 fiscal_year=fiscal_year,
                 strategy=form.cleaned_data["strategy"],
                 goals=form.goals(),
+                version=form.seen_version,
             )
         except ValidationError as error:
             form.add_error(None, error)
+        except StaleEdit:
+            # Written by someone else since the form was opened: nothing saved; the form comes back with
+            # the user's changes on top of the current plan, and what changed.
+            posted = form
+            plan, fresh = plan_and_form(None)
+            data, stale = stale_edits.reconcile(posted=posted, fresh=fresh)
+            plan, form = plan_and_form(data)
         else:
             messages.success(request, gettext("The plan for fiscal year %(year)s was saved.") % {"year": fiscal_year})
             url = reverse("provinces:detail", kwargs={"code": province.pk})
@@ -463,5 +480,6 @@ def plan_edit(request, code: int, fiscal_year: int):
     return render(
         request,
         "provinces/plan_form.html",
-        {"province": province, "fiscal_year": fiscal_year, "plan": plan, "form": form},
+        {"province": province, "fiscal_year": fiscal_year, "plan": plan, "form": form, "stale": stale},
+        status=409 if stale else 200,
     )

@@ -8,6 +8,7 @@ inline and are not editable anywhere.
 
 from django.contrib import admin
 
+from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
 from accounts.admin_access import Access, ScopedExportAdmin
 from provinces.models import Province
@@ -45,7 +46,7 @@ class ReportEventInline(admin.TabularInline):
 
 
 @admin.register(ProgressReport)
-class ProgressReportAdmin(ScopedExportAdmin):
+class ProgressReportAdmin(VersionedAdminMixin, ScopedExportAdmin):
     view_access = Access.ROLE_HOLDERS
     write_access = Access.PROVINCE_WRITERS
     resource_classes = [ProgressReportResource]
@@ -101,8 +102,10 @@ class ProgressReportAdmin(ScopedExportAdmin):
                 user=request.user, province=obj.province_id, fiscal_year=obj.fiscal_year, period=obj.period
             )
             obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
-        saved = services.update_report(report=obj, user=request.user, **sections)
-        for name in ("status", "created_by_id", "created_at", "updated_at"):
+        # A change: the version the form was opened at (checked by the form already, with the row locked).
+        version = form.seen_version if change else None
+        saved = services.update_report(report=obj, user=request.user, version=version, **sections)
+        for name in ("status", "created_by_id", "created_at", "updated_at", "version"):
             setattr(obj, name, getattr(saved, name))
 
     # --- export (django-import-export) through the access door ---------------------------------

@@ -200,8 +200,12 @@ def load_demo_reports() -> int:
             for event in ReportEvent.objects.bulk_create(events):
                 event.created_at = event.when  # auto_now_add set "now" on insert
             ReportEvent.objects.bulk_update(events, ["created_at"])
+            # One version per step, as the workflow's own writes would have left it (abe_portal.versioning).
             ProgressReport.objects.filter(pk=report.pk).update(
-                status=status, created_at=started, updated_at=when if events else started + datetime.timedelta(days=1)
+                status=status,
+                created_at=started,
+                updated_at=when if events else started + datetime.timedelta(days=1),
+                version=1 + len(events),
             )
             created += 1
     return created

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from accounts.access import scope_for
 from provinces.models import Province
 from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
@@ -68,8 +69,13 @@ class ReportCreateForm(forms.Form):
         self.fields["fiscal_year"].initial = current_fiscal_year()
 
 
-class ReportSectionsForm(forms.Form):
-    """The five sections of a report, in their fixed order."""
+def report_facts(report: ProgressReport, *, sections: bool = True) -> dict:
+    """What a report's page shows of it, for the snapshot of a versioned form (abe_portal.stale_edits)."""
+    return model_facts(report, ["status", *(name for name, _label in SECTIONS if sections)])
+
+
+class ReportSectionsForm(VersionedFormMixin, forms.Form):
+    """The five sections of a report, in their fixed order, and the version they were opened at."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,10 +89,20 @@ class ReportSectionsForm(forms.Form):
 
     @classmethod
     def for_report(cls, report: ProgressReport, data=None) -> "ReportSectionsForm":
-        return cls(data, initial={name: getattr(report, name) for name, _label in SECTIONS})
+        return cls(
+            data,
+            initial={name: getattr(report, name) for name, _label in SECTIONS},
+            version=report.version,
+            facts=report_facts(report, sections=False),
+        )
 
 
-class TransitionForm(forms.Form):
+class TransitionForm(VersionedFormMixin, forms.Form):
+    """A workflow step, with the version of the report the page showed: a second click, or a step on
+    a page opened before someone else's change, is refused (reports.services.transition)."""
+
+    snapshot_fields = False  # the action and comment are the step's input; the report's values are facts
+
     action = forms.ChoiceField(choices=ReportEvent.Action.choices, widget=forms.HiddenInput)
     comment = forms.CharField(
         label=_("Comment"),

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import fiscal_year_bounds
+from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet
 from audit.tracking import track
 from provinces.models import Province
@@ -66,7 +67,7 @@ class ProgressReportQuerySet(ProvinceScopedQuerySet):
 
 
 @track()
-class ProgressReport(models.Model):
+class ProgressReport(Versioned):
     province = models.ForeignKey(Province, models.PROTECT, related_name="progress_reports", verbose_name=_("province"))
     fiscal_year = models.PositiveSmallIntegerField(_("fiscal year (B.E.)"))
     period = models.CharField(_("period"), max_length=2, choices=Period.choices)

@@ -9,6 +9,11 @@ Who does what (../shared/DOMAIN.md, issue 4):
           reviewed → draft       EEF/IPSR admins (a comment is required)
 An accepted report is locked: nobody edits or moves it. A wrong user gets PermissionDenied (a 403
 on the pages), a wrong state or bad input a ValidationError.
+
+Writes and steps take the `version` of the report the user saw (the page's hidden seen_version): a
+report changed since is left alone and StaleEdit raised (abe_portal.versioning), so that a second
+click, or a step taken on a page opened before someone else's change, does nothing. None: no
+precondition (demo data).
 """
 
 from functools import cache, partial
@@ -17,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from abe_portal.versioning import check_version
 from accounts.access import scope_for
 from universities.models import SupportAssignment
 
@@ -109,7 +115,7 @@ def create_report(*, user, province, fiscal_year: int, period: str) -> ProgressR
     return report
 
 
-def update_report(*, report: ProgressReport, user, **sections: str) -> ProgressReport:
+def update_report(*, report: ProgressReport, user, version: int | None = None, **sections: str) -> ProgressReport:
     """Write the sections of a draft (only the coordinators of its province and EEF/IPSR admins)."""
     unknown = set(sections) - set(SECTION_FIELDS)
     if unknown:
@@ -118,6 +124,7 @@ def update_report(*, report: ProgressReport, user, **sections: str) -> ProgressR
         current = ProgressReport.objects.select_for_update().get(pk=report.pk)
         if not may_write_province(province_id=current.province_id, user=user):
             raise PermissionDenied
+        check_version(current, version)
         if not current.is_editable:
             raise ValidationError(_locked_or_waiting(current), code="not_editable")
         for name, text in sections.items():
@@ -126,7 +133,9 @@ def update_report(*, report: ProgressReport, user, **sections: str) -> ProgressR
     return current
 
 
-def transition(*, report: ProgressReport, user, action: str, comment: str = "", base_url: str = "") -> ProgressReport:
+def transition(
+    *, report: ProgressReport, user, action: str, version: int | None = None, comment: str = "", base_url: str = ""
+) -> ProgressReport:
     """Move `report` one step of the workflow, keep the step as a ReportEvent, and mail the next people.
 
     `base_url` (e.g. "https://abe.example.org", from `request.build_absolute_uri("/")`) makes the
@@ -142,6 +151,7 @@ def transition(*, report: ProgressReport, user, action: str, comment: str = "", 
         from_status = current.status
         if not _may_act(report=current, user=user, action=action, from_status=from_status):
             raise PermissionDenied
+        check_version(current, version)
         if current.is_locked:
             raise ValidationError(_("This report has been accepted and is locked."), code="locked")
         if from_status not in sources:

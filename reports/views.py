@@ -16,11 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
 
+from abe_portal import stale_edits
+from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
 from provinces.models import Province
 
 from . import services
-from .forms import ReportCreateForm, ReportFilterForm, ReportSectionsForm, TransitionForm
+from .forms import ReportCreateForm, ReportFilterForm, ReportSectionsForm, TransitionForm, report_facts
 from .models import ProgressReport, ReportEvent, Status, period_bounds
 from .resources import ProgressReportResource
 
@@ -83,7 +85,11 @@ def _report_for(request, pk) -> ProgressReport:
     return get_object_for_user(ProgressReport.objects.select_related("province", "created_by"), request.user, pk)
 
 
-def _detail(request, report: ProgressReport, transition_form: TransitionForm | None = None):
+def _transition_form(report: ProgressReport, data=None) -> TransitionForm:
+    return TransitionForm(data, version=report.version, facts=report_facts(report))
+
+
+def _detail(request, report: ProgressReport, transition_form: TransitionForm | None = None, stale=None):
     labels = {
         ReportEvent.Action.SUBMIT: _("Submit for review"),
         ReportEvent.Action.REVIEW: _("Mark as reviewed"),
@@ -103,12 +109,14 @@ def _detail(request, report: ProgressReport, transition_form: TransitionForm | N
             "actions": [(action, labels[action]) for action in allowed],
             "may_return": ReportEvent.Action.RETURN in allowed,
             "may_edit": services.may_edit(report=report, user=request.user),
-            "transition_form": transition_form or TransitionForm(),
+            "transition_form": transition_form or _transition_form(report),
+            "stale": stale,
             "statuses": statuses,
             "done_statuses": [value for value, _label in statuses[:position]],
             "period_start": period_start,
             "period_end": period_end,
         },
+        status=409 if stale else 200,
     )
 
 
@@ -124,21 +132,35 @@ def report_edit(request, pk: int):
         raise PermissionDenied  # 403 for those who see it: not a draft, or not theirs to write
     form = ReportSectionsForm.for_report(report, request.POST or None)
     if request.method == "POST" and form.is_valid():
+        sections = {name: form.cleaned_data[name] for name in services.SECTION_FIELDS}
         try:
-            services.update_report(report=report, user=request.user, **form.cleaned_data)
+            services.update_report(report=report, user=request.user, version=form.seen_version, **sections)
         except ValidationError as error:  # moved on since the check above
             messages.error(request, " ".join(error.messages))
             return redirect("reports:detail", pk=report.pk)
+        except StaleEdit:
+            # Saved by someone else since the form was opened: nothing written. The form comes back with
+            # the user's text on top of the current one; if the report left the draft meanwhile, the
+            # text is still shown (to copy), without a save button.
+            report = _report_for(request, pk)
+            data, stale = stale_edits.reconcile(posted=form, fresh=ReportSectionsForm.for_report(report))
+            context = {
+                "report": report,
+                "form": ReportSectionsForm.for_report(report, data),
+                "stale": stale,
+                "can_save": services.may_edit(report=report, user=request.user),
+            }
+            return render(request, "reports/edit.html", context, status=409)
         messages.success(request, _("The report has been saved."))
         return redirect("reports:detail", pk=report.pk)
-    return render(request, "reports/edit.html", {"report": report, "form": form})
+    return render(request, "reports/edit.html", {"report": report, "form": form, "can_save": True})
 
 
 @require_POST
 @login_required
 def report_transition(request, pk: int):
     report = _report_for(request, pk)
-    form = TransitionForm(request.POST)
+    form = _transition_form(report, request.POST)
     if not form.is_valid():
         return _detail(request, report, form)
     action = form.cleaned_data["action"]
@@ -147,12 +169,18 @@ def report_transition(request, pk: int):
             report=report,
             user=request.user,
             action=action,
+            version=form.seen_version,
             comment=form.cleaned_data["comment"],
             base_url=request.build_absolute_uri("/"),
         )
     except ValidationError as error:
         form.add_error(None, error)
         return _detail(request, report, form)
+    except StaleEdit:
+        # A second click, or a step on a page opened before someone else's change: nothing was done.
+        report = _report_for(request, pk)
+        data, stale = stale_edits.reconcile(posted=form, fresh=_transition_form(report), kind="action")
+        return _detail(request, report, _transition_form(report, data), stale=stale)
     messages.success(
         request,
         _("The report is now %(status)s.") % {"status": moved.get_status_display()},

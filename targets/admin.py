@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
 from accounts.admin_access import Access, ScopedModelAdmin
 from audit.access_log import record_access
@@ -11,7 +12,7 @@ from audit.models import AccessLog
 from provinces.models import District, SubDistrict
 
 from . import exports, record_services
-from .forms import NO, YES, validate_record
+from .forms import NO, YES, record_facts, validate_record
 from .models import Assistance, AssistanceType, Category, Outcome, TargetRecord
 from .thai_id import format_identifier, mask_identifier
 
@@ -151,8 +152,11 @@ class AssistanceInline(admin.TabularInline):
 
 
 @admin.register(TargetRecord)
-class TargetRecordAdmin(ScopedModelAdmin):
+class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
     view_access = Access.ROLE_HOLDERS
+    # A change saved from an older version of the record is refused (abe_portal.stale_edits); the
+    # identifier is compared without putting it in the page twice, and shown masked.
+    stale_exclude = ("identifier",)
     write_access = Access.PROVINCE_WRITERS
     form = TargetRecordAdminForm
     inlines = [AssistanceInline]
@@ -237,6 +241,9 @@ class TargetRecordAdmin(ScopedModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return scope_for(request.user).national
 
+    def stale_facts(self, obj):
+        return record_facts(obj)
+
     # --- writes through the service ----------------------------------------------------------------------
     def save_model(self, request, obj, form, change):
         row = form.clean_row
@@ -245,6 +252,7 @@ class TargetRecordAdmin(ScopedModelAdmin):
             record=obj,
             user=request.user,
             values=row.values,
+            version=form.seen_version,  # checked already by the form, with the row locked
             identifier=row.identifier if national else None,
             identifier_kind=row.identifier_kind,
         )

@@ -16,6 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import DateParseError, parse_thai_date, to_buddhist_year
+from abe_portal.stale_edits import VersionedFormMixin, fact, model_facts, secret_fact
 from provinces.models import District, Province, SubDistrict
 
 from .models import AssistanceType, Category, EducationStatus, Outcome, Sex, TargetRecord
@@ -89,7 +90,30 @@ def _select(field: str, **kwargs) -> forms.CharField:
     return forms.CharField(label=_label(field), required=False, widget=forms.Select, **kwargs)
 
 
-class RecordForm(forms.Form):
+def record_facts(record: TargetRecord, *, fields=()) -> dict:
+    """What a page shows of `record` besides its form's fields, for a versioned form's snapshot
+    (abe_portal.stale_edits): its identifier (masked, as the pages show it) and province, and the
+    model fields named. Reads only the relations the record pages select."""
+    return {
+        "identifier": secret_fact(_label("identifier"), record.identifier, mask_identifier(record.identifier)),
+        "province": fact(_label("province"), record.province_id, record.province.name),
+        **model_facts(record, fields),
+    }
+
+
+# A record's fields its page shows, for the snapshot of its status button (targets:status).
+DETAIL_FACTS = (
+    "name_prefix", "first_name", "last_name", "sex", "birth_date", "district", "sub_district", "category", "status",
+    "education_status", "last_grade", "school", "guardian_name", "phone", "consent", "notes",
+)  # fmt: skip
+
+
+class RecordForm(VersionedFormMixin, forms.Form):
+    """A record's fields; when editing, also the version it was opened at (abe_portal.stale_edits)."""
+
+    # The identifier field is a new identifier (EEF/IPSR): the record's own is a fact of the snapshot.
+    snapshot_exclude = ("identifier",)
+
     identifier = forms.CharField(
         label=FIELDS["identifier"][0],
         max_length=32,
@@ -246,7 +270,11 @@ class AssistanceForm(forms.Form):
         return day
 
 
-class StatusForm(forms.Form):
+class StatusForm(VersionedFormMixin, forms.Form):
+    """The record page's status button, with the version of the record the page showed."""
+
+    snapshot_fields = False  # the chosen status is the step's input; the record's values are facts
+
     status = forms.ModelChoiceField(
         label=_("new status"), queryset=Outcome.objects.filter(is_active=True), empty_label=_("choose the new status")
     )

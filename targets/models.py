@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
 from audit.tracking import track
 from provinces.models import BilingualName, District, Province, SubDistrict
@@ -99,7 +100,7 @@ class TargetRecordQuerySet(ProvinceScopedQuerySet):
 # Statement-level triggers: an upload writes tens of thousands of rows in one statement, and the
 # audit trail keeps up with one INSERT ... SELECT per statement instead of a trigger call per row.
 @track(statement_level=True)
-class TargetRecord(models.Model):
+class TargetRecord(Versioned):
     """One child or young person a province follows. One person is one record across the country:
     the identifier is unique; the record belongs to one province."""
 

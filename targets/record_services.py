@@ -1,8 +1,8 @@
 """Writing one target-group record from a page or admin: the one path for views, admin and tests.
 
     create_record(user=..., province=..., identifier=..., identifier_kind=..., values={...})
-    update_record(record=..., user=..., values={...}, identifier=None, province=None)
-    change_status(record=..., user=..., status=...)
+    update_record(record=..., user=..., values={...}, version=..., identifier=None, province=None)
+    change_status(record=..., user=..., status=..., version=...)
     record_help(record=..., user=..., type=..., date=..., given_by=..., outcome="")
 
 `values` are the record's fields as the upload's validator returns them (targets.upload.validation
@@ -16,6 +16,9 @@ PermissionDenied (403 on the pages), bad input a ValidationError keyed by field.
 
 Every status change made here writes a StatusChange row with who made it; the record's first
 status is not a row (see targets.models.StatusChange).
+
+`version` is the record's version the writer saw (the form's hidden seen_version): a record changed
+since is not written, StaleEdit is raised instead (abe_portal.versioning); None: no precondition.
 """
 
 import datetime
@@ -25,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from abe_portal.versioning import check_version
 from accounts.access import scope_for
 from provinces.models import Province
 
@@ -91,17 +95,20 @@ def update_record(
     record: TargetRecord,
     user,
     values: dict,
+    version: int | None = None,
     identifier: str | None = None,
     identifier_kind: str | None = None,
     province: Province | None = None,
 ) -> TargetRecord:
     """Change `record` to `values` (only fields that differ are written). A new identifier or
-    province: EEF/IPSR admins only. A changed status is kept in the history."""
+    province: EEF/IPSR admins only. A changed status is kept in the history. StaleEdit if the
+    record is no longer at `version`."""
     scope = scope_for(user)
     if not scope.can_write_province(record.province_id):
         raise PermissionDenied
     _check_values(values)
     locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
+    check_version(locked, version)
     changed: list[str] = []
     if identifier is not None and identifier != locked.identifier:
         # The identifier is the person's key across the country (one person, one record): changing it
@@ -134,13 +141,15 @@ def update_record(
 
 
 @transaction.atomic
-def change_status(*, record: TargetRecord, user, status: Outcome) -> StatusChange | None:
-    """Move the record to `status`, kept in its history; None when it already has it."""
+def change_status(*, record: TargetRecord, user, status: Outcome, version: int | None = None) -> StatusChange | None:
+    """Move the record to `status`, kept in its history; None when it already has it. StaleEdit if
+    the record is no longer at `version` (a second click, or a page opened before another change)."""
     if not scope_for(user).can_write_province(record.province_id):
         raise PermissionDenied
     if not status.is_active:
         raise ValidationError({"status": _("This status is no longer in use.")})
     locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
+    check_version(locked, version)
     if locked.status_id == status.pk:
         return None
     change = StatusChange.objects.create(

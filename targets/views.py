@@ -29,6 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from abe_portal import stale_edits
+from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
 from audit.access_log import record_access
 from audit.models import AccessLog
@@ -37,12 +39,14 @@ from provinces.models import District, Province
 from . import exports, record_services
 from .forms import (
     AGE_BANDS,
+    DETAIL_FACTS,
     AssistanceForm,
     ProvinceForm,
     RecordFilterForm,
     RecordForm,
     SearchForm,
     StatusForm,
+    record_facts,
 )
 from .models import Assistance, Category, Outcome, TargetRecord
 from .thai_id import format_identifier, mask_identifier, normalise
@@ -322,21 +326,32 @@ def status_timeline(record: TargetRecord, changes: list) -> list[dict]:
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def record_detail(request, pk: int):
-    user = request.user
     record = _readable_record(request, pk)
-    scope = scope_for(user)
-    may_see_full = scope.can_read_identifiers(record.province_id)
+    may_see_full = scope_for(request.user).can_read_identifiers(record.province_id)
     # The full ID is shown after an explicit click ("Show the full ID", a POST to this page), for this
     # response only, and the access log says so. A role that may not see it gets 403 for the POST.
     reveal = request.method == "POST"
     if reveal and not may_see_full:
         raise PermissionDenied
+    return _render_detail(request, record, reveal=reveal)
+
+
+def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale=None, status_data=None):
+    """The record's page; after a refused status change (`stale`), with what changed and the
+    choice the user made (`status_data`), answered 409."""
+    user = request.user
+    scope = scope_for(user)
+    may_see_full = scope.can_read_identifiers(record.province_id)
     changes = list(
         record.status_history.select_related("from_status", "to_status", "changed_by").order_by("changed_at", "pk")
     )
     help_given = list(record.assistance.select_related("type", "recorded_by").order_by("-date", "-pk"))
     can_write = scope.can_write_province(record.province_id)
-    status_form = StatusForm() if can_write else None
+    status_form = None
+    if can_write:
+        # The version the page shows, and what it shows: a second click, or a click on a page opened
+        # before someone else's change, is refused (targets.record_services.change_status).
+        status_form = StatusForm(status_data, version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
     if status_form is not None:
         # The outcomes evaluated here, once, rather than by the template's select.
         status_form.fields["status"].choices = [
@@ -373,7 +388,9 @@ def record_detail(request, pk: int):
             "can_write": can_write,
             "status_form": status_form,
             "history_url": history_url,
+            "stale": stale,
         },
+        status=409 if stale else 200,
     )
 
 
@@ -435,12 +452,19 @@ def record_edit(request, pk: int):
             code = record.province_id
         if code != record.province_id:
             province = Province.objects.filter(pk=code).first() or record.province
-    initial = RecordForm.initial_from(record)
-    if province.pk != record.province_id:
-        initial.update(district="", sub_district="")  # the areas of the province it moves to: chosen anew
-    form = RecordForm(
-        request.POST or None, province=province, record=record, can_edit_identifier=scope.national, initial=initial
-    )
+
+    def record_form(data, record: TargetRecord) -> RecordForm:
+        # The form of `record` as it is (the version and values the user sees), in `province`'s areas.
+        initial = RecordForm.initial_from(record)
+        if province.pk != record.province_id:
+            initial.update(district="", sub_district="")  # the areas of the province it moves to: chosen anew
+        return RecordForm(
+            data, province=province, record=record, can_edit_identifier=scope.national, initial=initial,
+            version=record.version, facts=record_facts(record),
+        )  # fmt: skip
+
+    form = record_form(request.POST or None, record)
+    stale = None
     if request.method == "POST" and form.is_valid():
         row = form.clean_row
         try:
@@ -448,17 +472,25 @@ def record_edit(request, pk: int):
                 record=record,
                 user=user,
                 values=row.values,
+                version=form.seen_version,
                 identifier=row.identifier if scope.national and form.identifier_changed else None,
                 identifier_kind=row.identifier_kind,
                 province=province if province.pk != record.province_id else None,
             )
         except ValidationError as error:
             _add_errors(form, error)
+        except StaleEdit:
+            # Someone saved the record since this form was opened: nothing was written. The form comes
+            # back with the user's changes on top of the current values, and what changed.
+            record = _writable_record(request, pk)
+            data, stale = stale_edits.reconcile(posted=form, fresh=record_form(None, record))
+            form = record_form(data, record)
         else:
             messages.success(request, _("The record has been saved."))
             return redirect("targets:detail", pk=record.pk)
-    if request.method != "POST":
-        record_access(request=request, action=AccessLog.Action.VIEW, obj=record, description="record edit form")
+    if request.method != "POST" or stale:
+        description = "record edit form (changed meanwhile)" if stale else "record edit form"
+        record_access(request=request, action=AccessLog.Action.VIEW, obj=record, description=description)
     return render(
         request,
         "targets/record_form.html",
@@ -469,7 +501,9 @@ def record_edit(request, pk: int):
             "identifier": mask_identifier(record.identifier),
             "move_form": move_form,
             "moving": province.pk != record.province_id,
+            "stale": stale,
         },
+        status=409 if stale else 200,
     )
 
 
@@ -500,12 +534,20 @@ def help_add(request, pk: int):
 def status_change(request, pk: int):
     """The status select of the record's page (POST only; a GET is refused before any lookup)."""
     record = _writable_record(request, pk)
-    form = StatusForm(request.POST)
+    form = StatusForm(request.POST, version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
     if form.is_valid():
         try:
-            change = record_services.change_status(record=record, user=request.user, status=form.cleaned_data["status"])
+            change = record_services.change_status(
+                record=record, user=request.user, status=form.cleaned_data["status"], version=form.seen_version
+            )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+        except StaleEdit:
+            # A second click, or a page opened before someone else's change: nothing was done.
+            record = _writable_record(request, pk)
+            fresh = StatusForm(version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
+            data, stale = stale_edits.reconcile(posted=form, fresh=fresh, kind="action")
+            return _render_detail(request, record, stale=stale, status_data=data)
         else:
             if change is not None:
                 messages.success(request, _("The status has been changed."))

@@ -37,7 +37,18 @@ class Case:
     url: str | Callable[[dict], str]
     expected: dict
     method: str = "get"
-    data: dict = field(default_factory=dict)
+    data: dict | Callable[[dict], dict] = field(default_factory=dict)
+
+
+def seen_version(model_label: str, **extra):
+    """POST data with the version a form would show now of the matrix's object (tests/test_stale_edits.py)."""
+
+    def data(ctx: dict) -> dict:
+        obj = ctx["objects"][model_label]
+        obj.refresh_from_db()
+        return {**extra, "seen_version": obj.version}
+
+    return data
 
 
 # --- Django admin, per model ---------------------------------------------------------------------

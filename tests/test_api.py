@@ -319,7 +319,10 @@ def test_one_record_is_created_then_unchanged_then_changed_by_patch(client_a):
     again = client_a.post(f"{API}/records/", item, content_type="application/json")
     assert (again.status_code, _json(again)["status"]) == (200, "unchanged")
     patched = client_a.patch(
-        f"{API}/records/{record['id']}/", {"status": "returned-to-school"}, content_type="application/json"
+        f"{API}/records/{record['id']}/",
+        {"status": "returned-to-school"},
+        content_type="application/json",
+        headers={"If-Match": created["ETag"]},  # from the version read (tests/test_stale_edits.py)
     )
     assert patched.status_code == 200
     assert _json(patched)["record"]["status"] == "returned-to-school"

@@ -354,6 +354,7 @@ def test_coordinator_writes_the_plan_on_its_page(cast, client_for):
     form = client.get(url).context["form"]
     data = dict.fromkeys(form.fields, "")
     data.update({"strategy": "ค้นหา ติดตาม ส่งต่อ", f"goal_{p1[0]}_{p1[1]}": "300", f"goal_{p2[0]}_{p2[1]}": "25"})
+    data["seen_version"] = "0"  # the form's hidden version: no plan yet (tests/test_stale_edits.py)
     response = client.post(url, data)
     assert response.status_code == 302
     assert response["Location"] == f"/provinces/{PROVINCE_A}/#plan"
@@ -361,6 +362,7 @@ def test_coordinator_writes_the_plan_on_its_page(cast, client_for):
     assert sorted(plan.goals.values_list("target", flat=True)) == [25, 300]
     # Clearing a cell removes its goal.
     data[f"goal_{p2[0]}_{p2[1]}"] = ""
+    data["seen_version"] = plan.version
     assert client.post(url, data).status_code == 302
     assert list(plan.goals.values_list("target", flat=True)) == [300]
 
@@ -420,6 +422,7 @@ def test_plan_admin_saves_goals_through_the_service_within_the_coordinators_prov
         "goals-1-outcome": p2[1],
         "goals-1-target": "30",
         "goals-1-DELETE": "on",
+        "seen_version": plan.version,  # the form's hidden version (tests/test_stale_edits.py)
     }
     response = client.post(f"/admin/provinces/provincialplan/{plan.pk}/change/", change)
     assert response.status_code == 302, response.content.decode()[:2000]

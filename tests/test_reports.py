@@ -56,6 +56,11 @@ def _advance(report, cast, to: str) -> ProgressReport:
     return report
 
 
+def _seen(report) -> dict:
+    """The report's version as its pages show it: forms send it back (tests/test_stale_edits.py)."""
+    return {"seen_version": _fresh(report).version}
+
+
 def _fresh(report) -> ProgressReport:
     return ProgressReport.objects.get(pk=report.pk)
 
@@ -315,20 +320,21 @@ def test_the_journey_through_the_pages(cast, client_for, django_capture_on_commi
     report = ProgressReport.objects.get(province_id=PROVINCE_A, fiscal_year=YEAR, period="Q2")
     assert response.status_code == 302
     assert response["Location"] == _url(report, "edit/")
-    assert coordinator.post(_url(report, "edit/"), SECTIONS_TEXT).status_code == 302
+    assert coordinator.post(_url(report, "edit/"), {**SECTIONS_TEXT, **_seen(report)}).status_code == 302
     assert _fresh(report).progress == SECTIONS_TEXT["progress"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert coordinator.post(_url(report, "transition/"), {"action": "submit"}).status_code == 302
+        assert coordinator.post(_url(report, "transition/"), {"action": "submit", **_seen(report)}).status_code == 302
     assert _fresh(report).status == Status.SUBMITTED
     assert f"http://testserver/reports/{report.pk}/" in mail.outbox[0].body  # the link comes from the request
 
     university = client_for(cast.university_member)
-    assert university.post(_url(report, "transition/"), {"action": "review", "comment": "ดี"}).status_code == 302
+    response = university.post(_url(report, "transition/"), {"action": "review", "comment": "ดี", **_seen(report)})
+    assert response.status_code == 302
     assert _fresh(report).status == Status.REVIEWED
 
     eef = client_for(cast.eef_admin)
-    response = eef.post(_url(report, "transition/"), {"action": "accept"}, follow=True)
+    response = eef.post(_url(report, "transition/"), {"action": "accept", **_seen(report)}, follow=True)
     assert _fresh(report).status == Status.ACCEPTED
     page = response.content.decode()
     assert 'data-testid="locked"' in page
@@ -356,7 +362,7 @@ def test_outsiders_cannot_move_the_report_by_post(cast, ipsr_member, report_a, c
         for action in ACTIONS:
             if (who, action) in ALLOWED[stage]:
                 continue
-            response = client.post(_url(report, "transition/"), {"action": action, "comment": "ขอแก้"})
+            response = client.post(_url(report, "transition/"), {"action": action, "comment": "ขอแก้", **_seen(report)})
             # 403 when the step is not theirs; the page again with the reason when the state is wrong.
             assert response.status_code in (403, 200), (who, action)
     assert _fresh(report).status == stage
@@ -421,6 +427,7 @@ def test_admin_edits_a_draft_through_the_service_and_never_moves_its_status(cast
         "events-MIN_NUM_FORMS": "0",
         "events-MAX_NUM_FORMS": "1000",
         "_save": "Save",
+        **_seen(report_a),
     }
     assert client_for(cast.coordinator_a).post(url, data).status_code == 302
     fresh = _fresh(report_a)
@@ -479,7 +486,7 @@ def test_transition_answers_405_to_a_get(cast, report_a, client_for):
 def test_sending_back_without_a_comment_shows_the_page_again_with_the_reason(cast, report_a, client_for):
     _advance(report_a, cast, Status.SUBMITTED)
     client = client_for(cast.university_member)
-    response = client.post(_url(report_a, "transition/"), {"action": "return", "comment": " "})
+    response = client.post(_url(report_a, "transition/"), {"action": "return", "comment": " ", **_seen(report_a)})
     assert response.status_code == 200
     assert response.context["transition_form"].errors["comment"]
     assert _fresh(report_a).status == Status.SUBMITTED

@@ -322,7 +322,11 @@ def test_request_list_flags_overdue_and_filters_them(cast, client_for):
 
 
 def _post(client, request_obj, action, **data):
-    return client.post(f"/universities/requests/{request_obj.pk}/action/", {"action": action, **data})
+    """Press a button of the request's page, shown with the request's version now (tests/test_stale_edits.py)."""
+    version = CapacityRequest.objects.filter(pk=request_obj.pk).values_list("version", flat=True).first()
+    return client.post(
+        f"/universities/requests/{request_obj.pk}/action/", {"action": action, "seen_version": version, **data}
+    )
 
 
 def test_coordinator_a_cannot_move_province_b_request(cast, client_for, request_b):
@@ -786,6 +790,7 @@ def test_admin_cannot_set_a_request_status_by_hand(cast, client_for):
         "participants": "30",
         "status": "closed",
         "rating": "5",
+        "seen_version": request_obj.version,
     }
     response = client_for(cast.eef_admin).post(url, data)
     assert response.status_code == 302

@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
 from accounts.admin_access import ScopedImportExportAdmin, ScopedModelAdmin
 
@@ -110,9 +111,11 @@ class SupportActivityAdmin(UniversityWorkAdmin):
 
 
 @admin.register(CapacityRequest)
-class CapacityRequestAdmin(UniversityWorkAdmin):
+class CapacityRequestAdmin(VersionedAdminMixin, UniversityWorkAdmin):
     """Requests are filed on the portal's page, and their status moves only through the services:
-    here by the actions below; the fields of the workflow are read-only."""
+    here by the actions below; the fields of the workflow are read-only. A correction saved from an
+    older version of the request is refused (abe_portal.stale_edits); the bulk actions act on each
+    request as it is, and their state rules keep a second run from acting twice."""
 
     resource_classes = [CapacityRequestResource]
     list_display = ("topic", "province", "university", "desired_date", "status", "rating", "is_demo")

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from reports.models import Period
 
 from .attachments import ALLOWED_EXTENSIONS, MAX_ATTACHMENT_BYTES, validate_attachment
@@ -151,19 +152,35 @@ class CapacityRequestForm(forms.Form):
 # --- Moving a capacity request (one form per action; field names are the services' arguments) -------
 
 
-class AcceptForm(forms.Form):
+def request_facts(request_obj: CapacityRequest) -> dict:
+    """What the request's page shows of it, for the snapshot of its step forms (abe_portal.stale_edits)."""
+    return model_facts(
+        request_obj,
+        ["status", "topic", "need", "desired_date", "participants", "scheduled_for", "decline_reason", "rating",
+         "feedback"],
+    )  # fmt: skip
+
+
+class StepForm(VersionedFormMixin, forms.Form):
+    """A step of a request, with the version of the request the page showed: a second click, or a step
+    on a page opened before someone else's, is refused (universities.services)."""
+
+    snapshot_fields = False  # the step's input; the request's values are facts
+
+
+class AcceptForm(StepForm):
     pass
 
 
-class CloseForm(forms.Form):
+class CloseForm(StepForm):
     pass
 
 
-class ScheduleForm(forms.Form):
+class ScheduleForm(StepForm):
     scheduled_for = forms.DateField(label=_("date of the session"), widget=DateInput())
 
 
-class DeliverForm(forms.Form):
+class DeliverForm(StepForm):
     date = forms.DateField(label=_("date delivered"), widget=DateInput())
     participants = forms.IntegerField(label=_("participants"), required=False, min_value=0)
     description = forms.CharField(
@@ -174,11 +191,11 @@ class DeliverForm(forms.Form):
     )
 
 
-class DeclineForm(forms.Form):
+class DeclineForm(StepForm):
     reason = forms.CharField(label=_("reason for declining"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class RateForm(forms.Form):
+class RateForm(StepForm):
     rating = forms.TypedChoiceField(
         label=_("rating"),
         coerce=int,

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, scope_for
 from audit.tracking import track
 from provinces.models import BilingualName, Province
@@ -186,7 +187,7 @@ class CapacityRequestQuerySet(UniversityWorkQuerySet):
 
 
 @track()
-class CapacityRequest(models.Model):
+class CapacityRequest(Versioned):
     """A province asks its lead university for capacity development (role 2), handled like a ticket."""
 
     class Status(models.TextChoices):

@@ -17,6 +17,11 @@ Who may do what:
 
 The functions starting with `_` apply a rule without asking who the user is; only this module and
 `universities.support_demo_data` (which has no users to act as) call them.
+
+A request's page sends each step with the `version` of the request it showed (its hidden
+seen_version): a request changed since (another step, a second click) is left alone and StaleEdit
+raised (abe_portal.versioning). None: act on the request as it is (Django admin's bulk actions, whose
+state rules keep a second run from acting twice).
 """
 
 import datetime
@@ -28,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_of
+from abe_portal.versioning import check_version
 from accounts.access import scope_for
 from provinces.models import Province
 
@@ -244,17 +250,19 @@ def allowed_actions(*, request_obj: CapacityRequest, user) -> list[str]:
     return actions
 
 
-def _lock_for_team(request_obj: CapacityRequest, user) -> CapacityRequest:
+def _lock_for_team(request_obj: CapacityRequest, user, version: int | None) -> CapacityRequest:
     locked = CapacityRequest.objects.handled_by(user).select_for_update().filter(pk=request_obj.pk).first()
     if locked is None:
         raise PermissionDenied(_("Only the university's team moves this request."))
+    check_version(locked, version)
     return locked
 
 
-def _lock_for_province(request_obj: CapacityRequest, user) -> CapacityRequest:
+def _lock_for_province(request_obj: CapacityRequest, user, version: int | None) -> CapacityRequest:
     locked = CapacityRequest.objects.requested_by(user).select_for_update().filter(pk=request_obj.pk).first()
     if locked is None:
         raise PermissionDenied(_("Only the province that asked rates the delivery."))
+    check_version(locked, version)
     return locked
 
 
@@ -281,9 +289,9 @@ def _save(request_obj: CapacityRequest, *fields: str) -> CapacityRequest:
 # --- Capacity requests: the team's actions -----------------------------------------------------------
 
 
-def accept_request(*, request_obj: CapacityRequest, user) -> CapacityRequest:
+def accept_request(*, request_obj: CapacityRequest, user, version: int | None = None) -> CapacityRequest:
     with transaction.atomic():
-        return _accept(_lock_for_team(request_obj, user))
+        return _accept(_lock_for_team(request_obj, user, version))
 
 
 def _accept(request_obj: CapacityRequest) -> CapacityRequest:
@@ -292,9 +300,11 @@ def _accept(request_obj: CapacityRequest) -> CapacityRequest:
     return _save(request_obj, "status")
 
 
-def schedule_request(*, request_obj: CapacityRequest, user, scheduled_for: datetime.date) -> CapacityRequest:
+def schedule_request(
+    *, request_obj: CapacityRequest, user, scheduled_for: datetime.date, version: int | None = None
+) -> CapacityRequest:
     with transaction.atomic():
-        locked = _lock_for_team(request_obj, user)
+        locked = _lock_for_team(request_obj, user, version)
         if scheduled_for is None:
             raise ValidationError({"scheduled_for": _("Give the date of the session.")})
         if scheduled_for < timezone.localdate():
@@ -316,10 +326,11 @@ def deliver_request(
     date: datetime.date,
     participants: int | None = None,
     description: str = "",
+    version: int | None = None,
 ) -> CapacityRequest:
     """Mark the request delivered and record the delivery as a support activity under role 2."""
     with transaction.atomic():
-        locked = _lock_for_team(request_obj, user)
+        locked = _lock_for_team(request_obj, user, version)
         _require_state(locked, "deliver")
         _check_delivery_date(date)
         activity = record_activity(
@@ -367,9 +378,9 @@ def _mark_delivered(request_obj: CapacityRequest, activity: SupportActivity) -> 
     return _save(request_obj, "status", "delivered_activity")
 
 
-def close_request(*, request_obj: CapacityRequest, user) -> CapacityRequest:
+def close_request(*, request_obj: CapacityRequest, user, version: int | None = None) -> CapacityRequest:
     with transaction.atomic():
-        return _close(_lock_for_team(request_obj, user))
+        return _close(_lock_for_team(request_obj, user, version))
 
 
 def _close(request_obj: CapacityRequest) -> CapacityRequest:
@@ -378,9 +389,9 @@ def _close(request_obj: CapacityRequest) -> CapacityRequest:
     return _save(request_obj, "status")
 
 
-def decline_request(*, request_obj: CapacityRequest, user, reason: str) -> CapacityRequest:
+def decline_request(*, request_obj: CapacityRequest, user, reason: str, version: int | None = None) -> CapacityRequest:
     with transaction.atomic():
-        return _decline(_lock_for_team(request_obj, user), reason)
+        return _decline(_lock_for_team(request_obj, user, version), reason)
 
 
 def _decline(request_obj: CapacityRequest, reason: str) -> CapacityRequest:
@@ -396,10 +407,12 @@ def _decline(request_obj: CapacityRequest, reason: str) -> CapacityRequest:
 # --- Capacity requests: the province's rating --------------------------------------------------------
 
 
-def rate_request(*, request_obj: CapacityRequest, user, rating: int, feedback: str = "") -> CapacityRequest:
+def rate_request(
+    *, request_obj: CapacityRequest, user, rating: int, feedback: str = "", version: int | None = None
+) -> CapacityRequest:
     """The province rates the delivery, 1 (poor) to 5 (excellent); a new rating replaces the last."""
     with transaction.atomic():
-        return _rate(_lock_for_province(request_obj, user), rating, feedback)
+        return _rate(_lock_for_province(request_obj, user, version), rating, feedback)
 
 
 def _rate(request_obj: CapacityRequest, rating, feedback: str = "") -> CapacityRequest:
@@ -425,8 +438,11 @@ _MOVES = {
 }
 
 
-def move_request(*, request_obj: CapacityRequest, user, action: str, **data) -> CapacityRequest:
-    """One entry for the page's buttons: `action` is one of ACTIONS, `data` that action's arguments."""
+def move_request(
+    *, request_obj: CapacityRequest, user, action: str, version: int | None = None, **data
+) -> CapacityRequest:
+    """One entry for the page's buttons: `action` is one of ACTIONS, `data` that action's arguments,
+    `version` the request's version the page showed."""
     if action not in _MOVES:
         raise ValidationError(_("Unknown action."), code="unknown_action")
-    return _MOVES[action](request_obj=request_obj, user=user, **data)
+    return _MOVES[action](request_obj=request_obj, user=user, version=version, **data)

@@ -22,8 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from abe_portal import stale_edits
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds, fiscal_year_of
 from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
 from accounts.models import UNIVERSITY_ROLES, Membership
 from provinces.models import Province
@@ -31,7 +33,7 @@ from reports.models import period_bounds
 
 from . import services
 from .attachments import content_type_for
-from .forms import ActivityFilterForm, ActivityForm, CapacityRequestForm, RequestFilterForm, action_form
+from .forms import ActivityFilterForm, ActivityForm, CapacityRequestForm, RequestFilterForm, action_form, request_facts
 from .models import CapacityRequest, SupportActivity, SupportAssignment, SupportRole, University
 
 ACTIVITIES_PER_PAGE = 25
@@ -423,7 +425,13 @@ def _initial(request_obj: CapacityRequest, action: str) -> dict:
     }.get(action, {})
 
 
-def _render_request(request, request_obj: CapacityRequest, bound: dict | None = None):
+def _step_form(request_obj: CapacityRequest, action: str, data=None):
+    """The form of one step, with the version and the values of the request the page shows."""
+    initial = None if data is not None else _initial(request_obj, action)
+    return action_form(action, data, initial=initial, version=request_obj.version, facts=request_facts(request_obj))
+
+
+def _render_request(request, request_obj: CapacityRequest, bound: dict | None = None, stale=None):
     bound = bound or {}
     actions = services.allowed_actions(request_obj=request_obj, user=request.user)
     for action, form in bound.items():
@@ -431,13 +439,12 @@ def _render_request(request, request_obj: CapacityRequest, bound: dict | None = 
             for errors in form.errors.values():
                 for error in errors:
                     messages.error(request, error)
-    forms = [
-        (action, bound.get(action) or action_form(action, initial=_initial(request_obj, action))) for action in actions
-    ]
+    forms = [(action, bound.get(action) or _step_form(request_obj, action)) for action in actions]
     return render(
         request,
         "universities/request_detail.html",
-        {"request_obj": request_obj, "forms": forms, "today": timezone.localdate()},
+        {"request_obj": request_obj, "forms": forms, "today": timezone.localdate(), "stale": stale},
+        status=409 if stale else 200,
     )
 
 
@@ -469,13 +476,25 @@ def request_action(request, pk: int):
         raise PermissionDenied
     if action in services.PROVINCE_ACTIONS and not services.may_rate(request_obj=request_obj, user=request.user):
         raise PermissionDenied
-    form = action_form(action, request.POST)
+    form = _step_form(request_obj, action, request.POST)
     if form.is_valid():
         try:
-            services.move_request(request_obj=request_obj, user=request.user, action=action, **form.cleaned_data)
+            services.move_request(
+                request_obj=request_obj,
+                user=request.user,
+                action=action,
+                version=form.seen_version,
+                **form.own_cleaned_data,
+            )
         except ValidationError as error:
             _add_errors(form, error)
             request_obj = _request_for(request, pk)  # as it is now, should someone have moved it meanwhile
+        except StaleEdit:
+            # A second click, or a step on a page opened before someone else's: nothing was done.
+            request_obj = _request_for(request, pk)
+            data, stale = stale_edits.reconcile(posted=form, fresh=_step_form(request_obj, action), kind="action")
+            bound = {action: _step_form(request_obj, action, data)}
+            return _render_request(request, request_obj, bound=bound, stale=stale)
         else:
             messages.success(request, str(ACTION_DONE[action]))
             return redirect("universities:request_detail", pk=request_obj.pk)

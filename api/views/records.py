@@ -22,8 +22,10 @@ from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from abe_portal.versioning import UNKNOWN_VERSION
 from accounts.access import scope_for
-from targets.models import Assistance, StatusChange, TargetRecord
+from audit.tracking import history_is_recorded
+from targets.models import Assistance, Category, Outcome, StatusChange, TargetRecord
 from targets.thai_id import IdentifierError, mask_identifier, parse_identifier
 
 from .. import serializers as s
@@ -41,6 +43,7 @@ from ..pagination import (
     page_link,
     page_size_of,
 )
+from ..preconditions import PreconditionFailed, etag, expected_version, version_of_body
 from ..record_writes import MAX_ITEMS, REJECTED, write_records
 from .base import ApiView
 
@@ -50,7 +53,7 @@ LOCAL = zoneinfo.ZoneInfo(settings.TIME_ZONE)
 COLUMNS = (
     "id", "identifier", "identifier_kind", "name_prefix", "first_name", "last_name", "sex", "birth_date",
     "province_id", "district_id", "sub_district_id", "category__code", "status__code", "education_status",
-    "last_grade", "school", "guardian_name", "phone", "consent", "notes", "created_at", "updated_at",
+    "last_grade", "school", "guardian_name", "phone", "consent", "notes", "version", "created_at", "updated_at",
 )  # fmt: skip
 NAMES = tuple(c.removesuffix("_id").removesuffix("__code") for c in COLUMNS)
 
@@ -69,7 +72,7 @@ def record_row(row: tuple, full: bool) -> dict:
     it runs for every record of every page (bench/api.py)."""
     (
         pk, identifier, kind, prefix, first, last, sex, born, province, district, sub_district, category, status,
-        education, grade, school, guardian, phone, consent, notes, created, updated,
+        education, grade, school, guardian, phone, consent, notes, version, created, updated,
     ) = row  # fmt: skip
     return {
         "id": pk,
@@ -92,6 +95,7 @@ def record_row(row: tuple, full: bool) -> dict:
         "phone": phone,
         "consent": consent,
         "notes": notes,
+        "version": version,
         "created_at": created.astimezone(LOCAL).isoformat(),
         "updated_at": updated.astimezone(LOCAL).isoformat(),
     }
@@ -141,6 +145,18 @@ def _describe(name: str, shown_full: bool) -> str:
     return f"API {name}" + (" (full IDs)" if shown_full else "")
 
 
+# The ETag of a record's answer: its version (api.preconditions), to send back in If-Match.
+ETAG_HEADER = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200, 201], description='The record\'s version, e.g. "3"'
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='The ETag of your last read of the record, e.g. "3": the change is applied only if the record is '
+    'still at that version (else 412). Required, unless the body has "version".',
+)
+
 FILTER_PARAMETERS = [
     OpenApiParameter("page_size", int, description=f"Records per page, 1 to {MAX_PAGE_SIZE} (default 100)"),
     OpenApiParameter("cursor", str, description="The `next` link's cursor (opaque)"),
@@ -148,10 +164,23 @@ FILTER_PARAMETERS = [
 ]
 
 
-class RecordListView(ApiView):
+class RefusedWriteLog:
+    """A refused write's details show the record's values (stale_record): that read goes to the access
+    log here, after the view, once the write's transaction has been undone (it would undo the entry)."""
+
+    def handle_exception(self, exc):
+        record_id = getattr(exc, "record_id", None)
+        if isinstance(exc, PreconditionFailed) and record_id is not None:
+            log_read(self.request, model=TargetRecord, object_id=record_id, description="API record (refused write)",
+                     count=1)  # fmt: skip
+        return super().handle_exception(exc)
+
+
+class RecordListView(RefusedWriteLog, ApiView):
     """Records in the caller's scope, oldest change first (or newest with ordering=-updated_at)."""
 
     resource = "records"
+    conditional_writes = True  # a POSTed record's "version" is a precondition: 412 (api.schema)
     filter_backends = [DjangoFilterBackend]
     filterset_class = TargetRecordFilter
     documents_filters = True
@@ -197,7 +226,8 @@ class RecordListView(ApiView):
         request=s.RecordWriteSerializer,
         responses={201: s.RecordWriteResultSerializer, 200: s.RecordWriteResultSerializer},
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Makes a retry safe")
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Makes a retry safe"),
+            ETAG_HEADER,
         ],
         examples=[OpenApiExample("เด็กหญิงนอกระบบการศึกษา จังหวัดขอนแก่น", value=s.RECORD_WRITE_EXAMPLE, request_only=True)],
     )
@@ -214,6 +244,8 @@ def _acting_user(user):
 
 def write_one(request, item: dict, *, status_on_create: int) -> Response:
     [result] = write_records(user=request.user, items=[item], acting_user=_acting_user(request.user))
+    if result.stale:
+        raise stale_record(request, result.record_id, seen=result.expected_version, current=result.current_version)
     if result.status == REJECTED:
         errors: dict[str, list[str]] = {}
         for error in result.errors:
@@ -222,10 +254,63 @@ def write_one(request, item: dict, *, status_on_create: int) -> Response:
     row = TargetRecord.objects.filter(pk=result.record_id).values_list(*COLUMNS).get()
     [record], _full = rows_to_records([row], request.user)
     code = status_on_create if result.status == "created" else status.HTTP_200_OK
-    return Response({"status": result.status, "record": record}, status=code)
+    return Response({"status": result.status, "record": record}, status=code, headers={"ETag": etag(record["version"])})
 
 
-class RecordDetailView(ApiView):
+# A record's fields as its audit events and its row hold them, for a refused write's details.
+CHANGE_FIELDS = (
+    "identifier", "name_prefix", "first_name", "last_name", "sex", "birth_date", "province_id", "district_id",
+    "sub_district_id", "category_id", "status_id", "education_status", "last_grade", "school", "guardian_name",
+    "phone", "consent", "notes",
+)  # fmt: skip
+
+
+def changes_since(record_id: int, version: int, *, full: bool) -> list[dict] | None:
+    """What changed in a record since `version`, field by field as the API names and shows them
+    ({field, seen, now}; the identifier masked unless `full`), read from the audit trail, whose event
+    of a version is the row as it was then. None where that is not known (SQLite keeps no trail)."""
+    if not history_is_recorded():
+        return None
+    events = TargetRecord.pgh_event_model.objects.filter(pgh_obj_id=record_id, version=version)
+    seen = events.order_by("-pgh_id").values(*CHANGE_FIELDS).first()
+    if seen is None:
+        return None
+    now = TargetRecord.objects.filter(pk=record_id).values(*CHANGE_FIELDS).get()
+    changed = [name for name in CHANGE_FIELDS if seen[name] != now[name]]
+    codes = {}  # category and status by their codes, as the API shows them
+    for name, model in (("category_id", Category), ("status_id", Outcome)):
+        if name in changed:
+            codes[name] = dict(model.objects.filter(pk__in=[seen[name], now[name]]).values_list("pk", "code"))
+
+    def shown(name: str, value):
+        if value is None:
+            return None
+        if name == "identifier":
+            return value if full else mask_identifier(value)
+        if name in codes:
+            return codes[name].get(value)
+        return value.isoformat() if isinstance(value, datetime.date) else value
+
+    return [{"field": name.removesuffix("_id"), "seen": shown(name, seen[name]), "now": shown(name, now[name])}
+            for name in changed]  # fmt: skip
+
+
+def stale_record(request, record_id: int, *, seen: int | None, current: int) -> PreconditionFailed:
+    """412 for a write made from version `seen` of a record now at `current`: its details say what
+    changed (personal data: the read is logged)."""
+    province = TargetRecord.objects.filter(pk=record_id).values_list("province_id", flat=True).get()
+    full = identifier_policy(request.user)(province)
+    changed = changes_since(record_id, seen, full=full) if seen is not None and seen >= 0 else None
+    message = _(
+        "This record changed after you read it (you read version %(seen)s; it is now at version %(current)s). "
+        "Nothing was written: read it again, then send your change with its new ETag."
+    ) % {"seen": seen if seen is not None and seen >= 0 else "?", "current": current}
+    refused = PreconditionFailed(message, details={"version": current, "changed": changed})
+    refused.record_id = record_id if changed else None  # its values are shown: RefusedWriteLog logs the read
+    return refused
+
+
+class RecordDetailView(RefusedWriteLog, ApiView):
     resource = "records"
 
     def _record_row(self, pk: int) -> tuple:
@@ -236,6 +321,7 @@ class RecordDetailView(ApiView):
         operation_id="records_retrieve",
         summary="One record with its status history and help given",
         responses=s.TargetRecordDetailSerializer,
+        parameters=[ETAG_HEADER],
     )
     def get(self, request, pk: int):
         row = self._record_row(pk)
@@ -243,13 +329,15 @@ class RecordDetailView(ApiView):
         record["status_history"] = history_of(pk)
         record["help"] = help_of(pk)
         log_read(request, model=TargetRecord, object_id=pk, description=_describe("record", shown_full), count=1)
-        return Response(record)
+        # The version of the record's own fields: send it back in If-Match to change them (PATCH).
+        return Response(record, headers={"ETag": etag(record["version"])})
 
     @extend_schema(
         operation_id="records_partial_update",
-        summary="Change fields of one record",
+        summary="Change fields of one record (from the version you read: If-Match)",
         request=s.RecordPatchSerializer,
         responses=s.RecordWriteResultSerializer,
+        parameters=[IF_MATCH, ETAG_HEADER],
         examples=[
             OpenApiExample("ย้ายสถานะเป็นกลับเข้าสู่ระบบการศึกษา", value={"status": "returned-to-school"}, request_only=True)
         ],
@@ -262,6 +350,7 @@ class RecordDetailView(ApiView):
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": [_("Send the fields to change as a JSON object.")]})
         changes = dict(request.data)
+        body_version = version_of_body(changes.pop("version", None))
         errors = {}
         if "identifier" in changes:
             try:
@@ -286,6 +375,14 @@ class RecordDetailView(ApiView):
         }
         item.update({k: v for k, v in changes.items() if k not in ("identifier", "province")})
         with transaction.atomic():
+            # The record's row locked until the write: the version checked is the version overwritten.
+            current = TargetRecord.objects.select_for_update().filter(pk=pk).values_list("version", flat=True).get()
+            expected = expected_version(request, body_version=body_version, current=current)
+            if expected is not None and expected != current:
+                seen = None if expected == UNKNOWN_VERSION else expected
+                raise stale_record(request, pk, seen=seen, current=current)
+            if expected is not None:
+                item["version"] = expected  # checked again by the writer, on the same locked row
             return write_one(request, item, status_on_create=status.HTTP_200_OK)
 
 

@@ -30,6 +30,7 @@ from .. import serializers as s
 from ..access_log import log_read
 from ..models import REFERENCE
 from ..pagination import CodeCursorPagination, IdCursorPagination
+from ..preconditions import etag
 from .base import ApiMixin, ScopedReadOnlyViewSet
 
 FILTER_AND_ORDER = [DjangoFilterBackend, OrderingFilter]
@@ -123,6 +124,27 @@ class _WorkViewSet(ScopedReadOnlyViewSet):
     pagination_class = IdCursorPagination
 
 
+VERSION_ETAG = extend_schema_view(
+    retrieve=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "ETag", str, OpenApiParameter.HEADER, response=[200, 201], description='The version, e.g. "3"'
+            )
+        ]
+    )
+)
+
+
+class _VersionedWorkViewSet(_WorkViewSet):
+    """Objects people edit in the portal (abe_portal.versioning): one object's answer carries its
+    version as its ETag, as a record's does (api.preconditions)."""
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag(response.data["version"])
+        return response
+
+
 class WorkingGroupMemberViewSet(_WorkViewSet):
     """Members of the provinces' working groups (คณะทำงานระดับจังหวัด)."""
 
@@ -155,7 +177,8 @@ class WorkingGroupMemberViewSet(_WorkViewSet):
         return response
 
 
-class ProvincialPlanViewSet(_WorkViewSet):
+@VERSION_ETAG
+class ProvincialPlanViewSet(_VersionedWorkViewSet):
     """Provincial plans with their goals per category and outcome."""
 
     resource = "plans"
@@ -167,7 +190,8 @@ class ProvincialPlanViewSet(_WorkViewSet):
     ordering_fields = ["id", "fiscal_year"]
 
 
-class ProgressReportViewSet(_WorkViewSet):
+@VERSION_ETAG
+class ProgressReportViewSet(_VersionedWorkViewSet):
     """Progress reports (รายงานความก้าวหน้า) with their five sections."""
 
     resource = "progress_reports"
@@ -187,7 +211,8 @@ class SupportActivityViewSet(_WorkViewSet):
     ordering_fields = ["id", "date"]
 
 
-class CapacityRequestViewSet(_WorkViewSet):
+@VERSION_ETAG
+class CapacityRequestViewSet(_VersionedWorkViewSet):
     """Provinces' requests for capacity development (คำขอพัฒนาศักยภาพ)."""
 
     resource = "capacity_requests"
@@ -197,7 +222,10 @@ class CapacityRequestViewSet(_WorkViewSet):
     ordering_fields = ["id", "desired_date"]
 
 
-class MeetingViewSet(_WorkViewSet):
+@VERSION_ETAG
+class MeetingViewSet(_VersionedWorkViewSet):
+    """Meetings (national, regional and provincial) with the provinces and universities they concern."""
+
     resource = "meetings"
     queryset = Meeting.objects.prefetch_related("provinces", "universities")
     serializer_class = s.MeetingSerializer

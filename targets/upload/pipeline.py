@@ -350,9 +350,11 @@ class _PostgresWriter:
         with connection.cursor() as cursor:
             if self.has_updates:
                 assignments = ", ".join(f"{f} = u.{f}" for f in self.given)
+                # A new version of each changed record (abe_portal.versioning): an edit form or API client
+                # that read the old one is then refused instead of undoing the upload's change.
                 cursor.execute(
-                    f"UPDATE {self.table} AS r SET {assignments}, updated_at = %s, updated_by_id = %s "  # noqa: S608
-                    "FROM upload_rows AS u WHERE r.id = u.id",
+                    f"UPDATE {self.table} AS r SET {assignments}, updated_at = %s, updated_by_id = %s, "  # noqa: S608
+                    "version = r.version + 1 FROM upload_rows AS u WHERE r.id = u.id",
                     [self.now, self.user_id],
                 )
             cursor.execute("DROP TABLE upload_rows")
@@ -394,13 +396,20 @@ class _OrmWriter:
             )
         TargetRecord.objects.bulk_create(new_records, batch_size=500)
         if to_update:
+            from django.db.models import F
+
             changed = []
             for record_id, values in to_update:
-                record = TargetRecord(pk=record_id, updated_at=self.now, updated_by_id=self.user_id)
+                # A new version, as the UPDATE ... FROM of _PostgresWriter.finish writes it.
+                record = TargetRecord(
+                    pk=record_id, updated_at=self.now, updated_by_id=self.user_id, version=F("version") + 1
+                )
                 for f, v in zip(self.given, values, strict=True):
                     setattr(record, f, v)
                 changed.append(record)
-            TargetRecord.objects.bulk_update(changed, [*self.given, "updated_at", "updated_by_id"], batch_size=500)
+            TargetRecord.objects.bulk_update(
+                changed, [*self.given, "updated_at", "updated_by_id", "version"], batch_size=500
+            )
 
     def finish(self, status_changes: list[tuple]) -> None:
         _save_status_changes(self.batch, self.user_id, status_changes)

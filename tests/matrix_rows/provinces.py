@@ -8,7 +8,7 @@ their own provinces (none without a role).
 """
 
 from abe_portal.buddhist_dates import current_fiscal_year
-from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, signed_in
+from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, seen_version, signed_in
 
 A, B = 40, 56
 
@@ -85,7 +85,7 @@ ROWS = {
             f"/provinces/{B}/plans/2567/",
             signed_in(404, eef_admin=REDIRECT, coordinator_b=REDIRECT),
             method="post",
-            data={"strategy": "แผนจังหวัดพะเยา"},
+            data=seen_version("provinces.provincialplan", strategy="แผนจังหวัดพะเยา"),
         ),
     ],
     # django-import-export in admin: coordinators import their own province's members.

@@ -7,7 +7,7 @@ the export answer everyone signed in, each with what they may see (empty for no 
 home page). Only writers (coordinators, EEF) may open "new".
 """
 
-from tests.matrix import LOGIN, Case, admin, everyone, signed_in
+from tests.matrix import LOGIN, Case, admin, everyone, seen_version, signed_in
 
 
 def _report(suffix: str = ""):
@@ -37,7 +37,7 @@ ROWS = {
             _report("transition/"),
             {**signed_in(404, eef_admin=200, coordinator_b=403), "anonymous": LOGIN},
             method="post",
-            data={"action": "accept"},
+            data=seen_version("reports.progressreport", action="accept"),
         ),
     ],
     # django-import-export's export page of the report admin (export only, no import).

@@ -5,7 +5,7 @@ coordinator A get 404 for them, coordinator B and the EEF admin see them. Univer
 read by anyone with a role. Someone without a role gets the lists empty (200), as on the home page.
 """
 
-from tests.matrix import REDIRECT, Case, admin, signed_in
+from tests.matrix import REDIRECT, Case, admin, seen_version, signed_in
 
 
 def _activity(suffix: str = ""):
@@ -49,7 +49,7 @@ ROWS = {
             _request("action/"),
             signed_in(404, eef_admin=REDIRECT, coordinator_b=403),
             "post",
-            {"action": "accept"},
+            seen_version("universities.capacityrequest", action="accept"),
         ),
     ],
     # --- spreadsheets in Django admin (django-import-export) ---
