@@ -118,7 +118,14 @@ TESTS = str(Path(__file__).parent)
 def _traced(filename: str) -> bool:
     """The project's code and allauth's: the code path of a reset. Django's own internals are left out:
     their caches (signal receivers, templates) make the order of their calls vary from run to run."""
-    return (filename.startswith(PROJECT) and not filename.startswith(TESTS)) or f"{os.sep}allauth{os.sep}" in filename
+    if f"{os.sep}allauth{os.sep}" in filename:
+        return True
+    # The virtualenv may live inside the project (.venv, as in CI): its packages are not the project's.
+    return (
+        filename.startswith(PROJECT)
+        and not filename.startswith(TESTS)
+        and f"{os.sep}site-packages{os.sep}" not in filename
+    )
 
 
 class _CallTrace:
