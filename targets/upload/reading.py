@@ -53,9 +53,10 @@ MAX_TEXT_RUN = 512 * 1024
 # Entries of sharedStrings.xml (calamine keeps them all in memory): ten distinct texts a row. Real
 # files repeat most values (categories, statuses, districts); IDs, names and phones are the unique ones.
 STRINGS_PER_ROW = 10
-# The project's root: the children are run as `python -m targets.upload.sheet_child` from there.
+# The children: our own interpreter, run from the project's root, with -E -s (no PYTHON*
+# variables, no user site-packages). Arguments follow: mode, path, kind, limits as JSON.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CHILD_MODULE = "targets.upload.sheet_child"
+CHILD_COMMAND = [sys.executable, "-E", "-s", "-m", "targets.upload.sheet_child"]
 CHILD_EXIT_WAIT = 10  # seconds a child that sent everything gets to exit before it is killed
 
 
@@ -120,6 +121,11 @@ class Sheet:
         for child in self.children:
             child.close()
 
+    @property
+    def peaks(self) -> dict[str, int | None]:
+        """Each child's peak resident memory in bytes ("read", "scan"), once it has ended."""
+        return {child.mode: child.peak for child in self.children}
+
     def __enter__(self) -> "Sheet":
         return self
 
@@ -169,8 +175,8 @@ def _rows(reader: "_Child", scan: "_ScanFollower | None", formula_cells: Formula
             number = 0  # the sheet's row number: calamine's rows start at row 1
             while True:
                 message = reader.receive()
-                if message[0] == "end":
-                    reader.finish()
+                if message[0] == "end" and len(message) == 2:
+                    reader.finished(message[1])
                     break
                 if message[0] != "rows" or len(message) != 2 or not isinstance(message[1], list):
                     raise reader.garbage()
@@ -222,11 +228,11 @@ class _ScanFollower:
         if message[0] == "progress" and len(message) == 3 and isinstance(message[1], int):
             self.formula_cells.add(_masks(message[2], self.child))
             self.through = message[1]
-        elif message[0] == "scan" and len(message) == 4:
+        elif message[0] == "scan" and len(message) == 5:
             self.formula_cells.add(_masks(message[1], self.child))
             self.done = True
             self.through = sys.maxsize
-            self.child.finish()
+            self.child.finished(message[4])
         else:
             raise self.child.garbage()
 
@@ -289,15 +295,16 @@ class _Child:
         self.mode = mode
         self.kind = kind
         self.options = options
-        # -E -s: no PYTHON* variables, no user site; stdin closed; stderr dropped, since a parser's
-        # message may quote a cell (personal data): the exit status and the frames say enough.
+        # stdin closed; stderr dropped, since a parser's message may quote a cell (personal data):
+        # the exit status and the frames say enough.
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-            [sys.executable, "-E", "-s", "-m", CHILD_MODULE, mode, str(path), kind, json.dumps(options)],
+            [*CHILD_COMMAND, mode, str(path), kind, json.dumps(options)],
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        self.peak: int | None = None  # bytes, as the child reports it at its end
 
     def receive(self) -> tuple:
         """The next message; a refusal or a dead or babbling child raises UnreadableFile."""
@@ -319,15 +326,22 @@ class _Child:
             raise self.garbage() from exc
         if not isinstance(message, tuple) or not message or not isinstance(message[0], str):
             raise self.garbage()
-        if message[0] == "refused" and len(message) == 3 and isinstance(message[2], dict):
-            self.finish()
+        if message[0] == "refused" and len(message) == 4 and isinstance(message[2], dict):
+            self.finished(message[-1])
             raise UnreadableFile(_refusal_message(str(message[1]), message[2], self.options))
-        if message[0] == "failed" and len(message) == 2:
-            self.finish()
+        if message[0] == "failed" and len(message) == 3:
+            self.finished(message[-1])
             error = str(message[1])[:80]  # an exception's type name, e.g. calamine's "ZipError"
             logger.warning("upload reader (%s, %s) failed: %s", self.mode, self.kind, error)
             raise UnreadableFile(gettext("The spreadsheet cannot be read: %(error)s") % {"error": error})
         return message
+
+    def finished(self, peak: object) -> None:
+        """The child's last word came, with its peak memory: note it, and reap the child."""
+        if isinstance(peak, int):
+            self.peak = peak
+            logger.debug("upload reader (%s, %s): peak memory %d MB", self.mode, self.kind, peak // 1024**2)
+        self.finish()
 
     def finish(self) -> None:
         """The child said its last word: let it exit, and reap it."""
@@ -437,6 +451,11 @@ def _refusal_message(code: str, params: dict, options: dict) -> str:
             "Row %(row)d of the CSV file cannot be read (a stray quote or line break?). Save the file again and "
             "upload it."
         ) % {"row": int(params.get("row", 0))}
+    if code == "out_of_order":
+        return gettext(
+            "Cell %(cell)s comes after later rows in the file, which Excel never writes, so the file is refused. "
+            "Save it again from Excel and upload it."
+        ) % {"cell": cell}
     if code == "row_too_large":
         return gettext("A row of the file is implausibly large, so the file is refused. Split it into smaller files.")
     return gettext("The file is damaged and cannot be read. Save it again from Excel and upload it.")

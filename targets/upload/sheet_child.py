@@ -7,13 +7,16 @@ It caps its own address space (RLIMIT_AS) and CPU time first, then either scans 
 (targets/upload/sheet_scan.py) or reads the sheet with calamine (xlsx, xls) or the csv module, and
 writes its answer to stdout as frames: 4 bytes of length, big-endian, then a pickled tuple:
 
-    ("progress", through, formula_rows)               scan: rows up to `through` are final
-    ("scan", formula_rows, last_row, last_column)     scan: done, nothing to refuse
-    ("start", first_column)                           read: the column (0-based) of each row's first cell
-    ("rows", [row, ...])                              read: up to ROWS_PER_FRAME rows of cells
-    ("end",)                                          every row was sent
-    ("refused", code, params)                         a reason the parent can put into words
-    ("failed", error_type)                            the parser raised something unforeseen
+    ("progress", through, formula_rows)                  scan: rows up to `through` are final
+    ("scan", formula_rows, last_row, last_column, peak)  scan: done, nothing to refuse
+    ("start", first_column)                              read: the column (0-based) of a row's first cell
+    ("rows", [row, ...])                                 read: up to ROWS_PER_FRAME rows of cells
+    ("end", peak)                                        read: every row was sent
+    ("refused", code, params, peak)                      a reason the parent can put into words
+    ("failed", error_type, peak)                         the parser raised something unforeseen
+
+`peak` is this process's peak resident memory in bytes (VmHWM, which exec resets, unlike
+ru_maxrss, which also counts the parent's pages shared until exec).
 
 Rows stream as calamine yields them and the pipe blocks when the parent is busy, so neither side
 holds more than a frame of rows. The parent (targets/upload/reading.py) unpickles with a restricted
@@ -103,12 +106,24 @@ def _limits(options: dict) -> Limits:
     )
 
 
+def peak_memory() -> int:
+    """This process's peak resident memory, in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _scan(path: Path, options: dict, out) -> None:
     def progress(through: int, formula_rows: dict[int, int]) -> None:
         _send(out, ("progress", through, formula_rows))
 
     result = scan_xlsx(path, _limits(options), progress)
-    _send(out, ("scan", result.formula_rows, result.last_row, result.last_column))
+    _send(out, ("scan", result.formula_rows, result.last_row, result.last_column, peak_memory()))
 
 
 def _read_excel(path: Path, options: dict, out) -> None:
@@ -130,7 +145,7 @@ def _read_excel(path: Path, options: dict, out) -> None:
     for row in sheet.iter_rows():
         sender.add(row)
     sender.flush()
-    _send(out, ("end",))
+    _send(out, ("end", peak_memory()))
 
 
 def _extent_params(options: dict) -> dict:
@@ -202,7 +217,7 @@ def _read_csv(path: Path, options: dict, out) -> None:
             raise Refused("csv_field", row=number + 1, limit=CSV_FIELD_LIMIT) from exc
         raise Refused("csv_damaged", row=number + 1) from exc
     sender.flush()
-    _send(out, ("end",))
+    _send(out, ("end", peak_memory()))
 
 
 def main(argv: list[str]) -> int:
@@ -225,7 +240,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - calamine's own errors, a damaged zip: "cannot be read"
         message = ("failed", type(exc).__name__)
     if message is not None:
-        _send(out, message)
+        _send(out, (*message, peak_memory()))
     out.flush()
     return 0
 

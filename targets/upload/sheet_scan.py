@@ -308,6 +308,7 @@ def _scan_sheet_pass(
     last_tag = 0
     where = ""  # the latest cell's reference, for messages
     pending: dict[int, int] = {}  # formula rows not yet reported to `progress`
+    far_rows: list[int] = []  # <row r> beyond the limit
 
     def refuse_extent(reference: str, row: int, column: int) -> None:
         if row > max_rows or column > max_columns or row < 1:
@@ -384,15 +385,18 @@ def _scan_sheet_pass(
                 raise Refused("text_run", cell=where, part=name)
             last_tag = position
             reference = attributes[1] if attributes and attributes[0] == "r" else _attribute(attributes, "r")
+            row_text = "\x00"  # unless set below, the row's cells take the slow path
             if reference is None:
-                row_text = "\x00"  # its cells take the slow path
                 return
             if not (reference.isascii() and reference.isdigit()) or len(reference) > 9:
-                refuse_extent(f"A{reference}"[:24], _FAR, 1)
+                raise Refused("damaged", part=name, cell=f"row {reference[:12]}")
             row = int(reference)
-            refuse_extent(f"A{row}", row, 1)
-            row_text, row_number = reference, row
             row_cursor = row - 1  # calamine keeps it 0-based: a cell without `r` is on row_cursor + 1
+            if not 0 < row <= max_rows:
+                # Refused by its first cell, which the message can then name; or, if it has none, at the end.
+                far_rows.append(row)
+                return
+            row_text, row_number = reference, row
             if row > last_row:
                 reached(row)
         elif kind == _FORMULA:
@@ -420,6 +424,8 @@ def _scan_sheet_pass(
         parser.EndElementHandler = end
     with archive.open(name) as stream:
         scanner.feed(stream, lambda: last_tag, lambda: where)
+    if far_rows:
+        refuse_extent(f"A{far_rows[0]}", far_rows[0], 1)
     result.last_row = max(result.last_row, last_row)
     result.last_column = max(result.last_column, last_column)
 
