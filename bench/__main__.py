@@ -16,11 +16,12 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, reference_data, summaries, upload
+    from bench import api, hostile, reference_data, summaries, upload
 
     suites = {
         "reference_data": reference_data.run,
         "upload": upload.run,
+        "hostile": hostile.run,  # peak memory of hostile files beside a real one (child processes)
         "api": api.run,
         "summaries": summaries.run,  # last: it switches the connection to autocommit for VACUUM
     }

@@ -197,9 +197,9 @@ def csv_with_nul() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture(scope="module")
-def hostile_files() -> dict[str, tuple[str, bytes, str]]:
-    """name -> (file name, content, the Thai message it must be refused with)."""
+def hostile_file_set() -> dict[str, tuple[str, bytes, str]]:
+    """name -> (file name, content, the Thai message it must be refused with). bench/hostile.py
+    measures the same files."""
     return {
         "cell at XFD1048576": ("far.xlsx", far_cell_file(), FAR_CELL.format(cell="XFD1048576")),
         "cell at ZZ200000": ("zz.xlsx", far_cell_file("ZZ200000"), FAR_CELL.format(cell="ZZ200000")),
@@ -210,6 +210,11 @@ def hostile_files() -> dict[str, tuple[str, bytes, str]]:
         "csv cell over 131,072 characters": ("long.csv", csv_long_cell(), CSV_LONG),
         "csv with a NUL byte": ("nul.csv", csv_with_nul(), CSV_NUL),
     }
+
+
+@pytest.fixture(scope="module")
+def hostile_files() -> dict[str, tuple[str, bytes, str]]:
+    return hostile_file_set()
 
 
 def test_the_crash_file_is_the_issues_1_7_kb(hostile_files):
