@@ -329,6 +329,14 @@ def test_the_scan_finds_what_calamine_reads_whatever_the_cells_lack(tmp_path):
     assert (result.formula_rows, result.last_row, result.last_column) == ({2: 0b10}, 6, 4)
 
 
+def test_a_long_run_of_small_elements_is_not_stuffing(tmp_path, no_child_left):
+    """A sheet's tail may be long (formatting rules, merged cells): only text between two tags counts."""
+    tail = "<mergeCells>" + '<mergeCell ref="J1:K1"/>' * 40_000 + "</mergeCells>"  # 960 KB of XML
+    content = _xlsx(_sheet_data(_row(1, HEADER), _row(2, _data_row())) + tail)
+    rows = _read_all(content, "tail.xlsx", tmp_path)
+    assert [row[2] for row in rows] == [national_id(1)]
+
+
 def test_many_whitespace_runs_under_the_limits_are_processed_within_memory(tmp_path, caplog, no_child_left):
     """80 MB of stuffing, in runs that each stay under the cell-sized limit: read, with every process
     far under 500 MB."""

@@ -281,10 +281,12 @@ class _NeedsEndTags(Exception):
 
 # Element kinds by local name. expat hands the same (interned) tag string for every element of a
 # name, so one dict look-up classifies it. The scan's cost is this per-element call: most elements
-# are a cell's <v>, <is> or <t>, so the handler leaves them at once, and a cell takes the short path
-# below whenever its reference is on the row its <row r> announced (always, in real files).
-_OTHER, _CELL, _FORMULA, _ROW, _DIMENSION = range(5)
-_KINDS = {"c": _CELL, "f": _FORMULA, "row": _ROW, "dimension": _DIMENSION}
+# are a cell's <v>, <is> or <t> (inside the cell's span, measured from its <c>), so the handler
+# leaves them at once; a cell takes the short path below whenever its reference is on the row its
+# <row r> announced (always, in real files). Any other element marks a position too, so a long but
+# real run of small elements (a sheet's formatting rules, after its data) is no "run of text".
+_SKIP, _OTHER, _CELL, _FORMULA, _ROW, _DIMENSION = range(6)
+_KINDS = {"v": _SKIP, "is": _SKIP, "t": _SKIP, "c": _CELL, "f": _FORMULA, "row": _ROW, "dimension": _DIMENSION}
 _MAX_TAG_NAMES = 1000  # distinct element names of one part; a real sheet has about twenty
 PROGRESS_EVERY = 1000  # rows between two progress reports
 
@@ -303,7 +305,7 @@ def _scan_sheet_pass(
     # The current <row r>, as text and number (its text is the suffix of its cells' references).
     row_text, row_number = "\x00", 0
     # calamine's cursor for cells without `r` (0-based row, 1-based last column), the cell the
-    # latest <c> opened, the farthest row and column reached, and the offset of the latest <c>/<row>.
+    # latest <c> opened, the farthest row and column reached, and the offset of the latest tag that counts.
     row_cursor = col_cursor = cell_row = cell_col = last_row = last_column = 0
     last_tag = 0
     where = ""  # the latest cell's reference, for messages
@@ -358,7 +360,13 @@ def _scan_sheet_pass(
         kind = kinds.get(tag)
         if kind is None:
             kind = kind_of(tag)
+        if kind == _SKIP:
+            return
         if kind == _OTHER:
+            position = parser.CurrentByteIndex
+            if position - last_tag > max_run:
+                raise Refused("text_run", cell=where, part=name)
+            last_tag = position
             return
         if kind == _CELL:
             # The XML since the previous cell is one cell's worth at most.
