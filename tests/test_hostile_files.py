@@ -329,6 +329,15 @@ def test_the_scan_finds_what_calamine_reads_whatever_the_cells_lack(tmp_path):
     assert (result.formula_rows, result.last_row, result.last_column) == ({2: 0b10}, 6, 4)
 
 
+def test_a_csv_in_no_known_encoding_is_refused_and_utf16_is_read(tmp_path, no_child_left):
+    with pytest.raises(UnreadableFile) as refused:
+        _read_all(b"a,b\n\xdb\xdc,\xff\n", "odd.csv", tmp_path)  # neither UTF-8 nor TIS-620
+    assert "รหัสอักขระของไฟล์ CSV ไม่ใช่ UTF-8 หรือ TIS-620" in str(refused.value)
+    # Excel's "Unicode text": UTF-16 with its byte-order mark, tab-separated (once refused, full of NULs).
+    text = "เลขประจำตัวประชาชน\tชื่อ\n" + f"{national_id(1)}\tสมชาย\n"
+    assert _read_all(text.encode("utf-16"), "unicode.txt", tmp_path) == [[national_id(1), "สมชาย"]]
+
+
 def test_a_long_run_of_small_elements_is_not_stuffing(tmp_path, no_child_left):
     """A sheet's tail may be long (formatting rules, merged cells): only text between two tags counts."""
     tail = "<mergeCells>" + '<mergeCell ref="J1:K1"/>' * 40_000 + "</mergeCells>"  # 960 KB of XML

@@ -12,8 +12,9 @@ refused with a message; the worker goes on with its next request or task.
   formula is refused instead of silently taking whatever value the formula last showed. Meanwhile
   the other child reads the sheet with calamine (Rust). Both run at once, on two cores: the scan
   costs about what calamine's own parse does, and one after the other would slow every upload by
-  half. calamine's grid lives only in its capped child; and the scan's verdict is awaited before
-  any row is used, so a refusal always names its reason, even when calamine died first.
+  half. calamine's grid lives only in its capped child. A row is handed out only once the scan has
+  passed it (its formulas are known), the scan's verdict is awaited before the last row counts as
+  read, and when calamine dies first the scan's reason, which names the cell, is the one given.
 - xls: calamine in the capped child; the grid's extent is checked there.
 - csv: UTF-8 with or without BOM, UTF-16 with BOM, or TIS-620/cp874, which Thai Excel still writes,
   read by the csv module in the capped child.

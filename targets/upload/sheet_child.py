@@ -18,9 +18,10 @@ writes its answer to stdout as frames: 4 bytes of length, big-endian, then a pic
 `peak` is this process's peak resident memory in bytes (VmHWM, which exec resets, unlike
 ru_maxrss, which also counts the parent's pages shared until exec).
 
-Rows stream as calamine yields them and the pipe blocks when the parent is busy, so neither side
-holds more than a frame of rows. The parent (targets/upload/reading.py) unpickles with a restricted
-Unpickler that admits only the datetime types calamine returns.
+Rows stream as they are read, and the pipe blocks while the parent is busy, so neither side holds
+more than a frame of rows (calamine's grid aside, which this process's memory cap bounds). The
+parent (targets/upload/reading.py) unpickles with a restricted Unpickler that admits only the
+datetime types calamine returns.
 
 Imports only the standard library, python-calamine and sheet_scan: no Django, no database.
 """
@@ -39,7 +40,9 @@ HEADER = struct.Struct(">I")
 ROWS_PER_FRAME = 1000
 FRAME_TARGET = 4 * 1024 * 1024  # a frame grows to about this; fewer rows a frame when rows are big
 MAX_FRAME = 64 * 1024 * 1024  # the parent refuses a longer frame as garbage
-CSV_FIELD_LIMIT = 131_072  # the csv module's own default, kept on purpose (see README)
+# The csv module's own default, kept: no field of a record needs more, and a longer cell is most
+# often an unclosed quote swallowing the rest of the file.
+CSV_FIELD_LIMIT = 131_072
 
 
 def _send(out, message: tuple) -> None:

@@ -193,6 +193,8 @@ def scan_xlsx(path: str | Path, limits: Limits, progress: Progress | None = None
             # A corrupt deflate stream (zlib.error), a truncated part (EOFError), a part the
             # directory lists but cannot give (KeyError), an encrypted one (RuntimeError)...
             raise Refused("damaged", part="") from exc
+        except ValueError as exc:  # zipfile's answer to some impossible offsets and sizes
+            raise Refused("damaged", part="") from exc
 
 
 def _read_small(archive: zipfile.ZipFile, names: dict[str, str], name: str, limits: Limits, start) -> bool:
