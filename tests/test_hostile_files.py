@@ -182,8 +182,9 @@ def corrupt_deflate_file() -> bytes:
         (int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")),
     )
     start = info.header_offset + 30 + name_length + extra_length
-    middle = start + info.compress_size // 2
-    data[middle : middle + 64] = b"\xff" * 64  # no valid deflate block looks like this
+    # The first block's header: BTYPE 11 is reserved, so inflating fails at once ("invalid block
+    # type", zlib.error), as in the issue; the zip's directory is intact.
+    data[start] = 0b0000_0110
     return bytes(data)
 
 
@@ -278,6 +279,21 @@ def test_each_hostile_file_is_refused_with_a_thai_message(name, hostile_files, t
     with pytest.raises(UnreadableFile) as refused:
         _read_all(content, file_name, tmp_path)
     assert message in str(refused.value)
+
+
+def test_a_corrupt_deflate_stream_is_refused_by_the_scan_and_by_the_reader_alike(tmp_path, no_child_left):
+    path = tmp_path / "corrupt.xlsx"
+    path.write_bytes(corrupt_deflate_file())
+    with pytest.raises(Refused) as refused:
+        scan_xlsx(path, Limits(max_rows=10, max_columns=10, max_unpacked=MB, max_text_run=4096, max_strings=10))
+    assert refused.value.code == "damaged"
+    assert type(refused.value.__cause__).__module__ == "zlib", "zlib.error, as in the issue"
+    # calamine, on its own in its child, fails too: a refusal, not a crash.
+    reader = reading._Child("read", path, "xlsx", reading._child_options())
+    with translation.override("th"), pytest.raises(UnreadableFile) as unreadable:
+        reader.receive()
+    reader.close()
+    assert "อ่านไฟล์ตารางไม่ได้: XmlError" in str(unreadable.value)
 
 
 @pytest.mark.parametrize("prefix", ["", "x"], ids=["attribute order", "namespace prefix"])
