@@ -16,11 +16,12 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, outage, password_reset, reference_data, summaries, upload
+    from bench import api, hostile, outage, password_reset, reference_data, summaries, upload
 
     suites = {
         "reference_data": reference_data.run,
         "upload": upload.run,
+        "hostile": hostile.run,  # peak memory of hostile files beside a real one (child processes)
         "api": api.run,
         "outage": outage.run,
         "password_reset": password_reset.run,

@@ -78,8 +78,12 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
     flat whatever the file's size, and so that on PostgreSQL the database writes one chunk while
     Python reads and checks the next (see _PostgresWriter).
     """
-    progress = progress or (lambda percent: None)
-    sheet = open_sheet(batch.file.path, name=batch.original_name)
+    # The sheet's rows come from a child process: the block ends it, also when a row stops the run.
+    with open_sheet(batch.file.path, name=batch.original_name) as sheet:
+        return _run(batch, sheet, apply=apply, user=user, progress=progress or (lambda percent: None))
+
+
+def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[int], None]) -> Report:
     columns = match_columns(sheet.header)
     missing = missing_required(columns)
     if missing:
