@@ -266,14 +266,15 @@ def _read_back(batch: UploadBatch, numbers: list[int]) -> tuple[list[str], dict[
     wanted = set(numbers)
     found: dict[int, list] = {}
     try:
-        sheet = open_sheet(batch.file.path, name=batch.original_name)
-        header = list(sheet.header)
-        if wanted:
-            for number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
-                if number in wanted:
-                    found[number] = [_json_safe(v) for v in row]
-                    if len(found) == len(wanted):
-                        break
+        # The with block reaps the reader's child processes also when the loop stops early.
+        with open_sheet(batch.file.path, name=batch.original_name) as sheet:
+            header = list(sheet.header)
+            if wanted:
+                for number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
+                    if number in wanted:
+                        found[number] = [_json_safe(v) for v in row]
+                        if len(found) == len(wanted):
+                            break
     except (UnreadableFile, OSError, ValueError):
         return [], found  # the file is gone or unreadable: the rows go out under blank headers
     return header, found
