@@ -238,6 +238,26 @@ def test_the_sweeper_waits_for_a_queued_job_before_queuing_it_again(cast, queued
     assert (row.status, row.attempts, row.started_at) == (Status.CHECKING, 0, None), "a requeue is not an attempt"
 
 
+def test_without_a_broker_the_upload_page_restarts_a_job_a_stopped_server_cut_off(
+    cast, client_for, settings, django_capture_on_commit_callbacks
+):
+    """The embedded default runs no beat: opening the page does the sweeper's work for that upload."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = 300
+    user = cast.coordinator_a
+    batch = receive_upload(user=user, province=Province.objects.get(code=PROVINCE_A), uploaded_file=messy_file())
+    # The server stopped in the middle of the check: the row says a check started six minutes ago.
+    UploadBatch.objects.filter(pk=batch.pk).update(
+        status=Status.CHECKING, attempts=1, started_at=timezone.now() - timedelta(seconds=360)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(user).get(f"/uploads/{batch.pk}/")
+    assert response.status_code == 200
+    row = _row(batch)
+    assert (row.status, row.restarted_at is not None, row.rows_total) == (Status.CHECKED, True, 8)
+    assert RESTARTED_TH in client_for(user).get(f"/uploads/{batch.pk}/").content.decode()
+
+
 # --- real workers -------------------------------------------------------------------------------
 
 

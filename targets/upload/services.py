@@ -424,7 +424,7 @@ def _tell_admins(batch_id: int) -> None:
 SWEEP_BATCH = 200  # uploads looked at per sweep at most; the next sweep takes the rest
 
 
-def sweep_stuck_uploads() -> dict[str, int]:
+def sweep_stuck_uploads(*, pk: int | None = None) -> dict[str, int]:
     """Queue again every check or apply that has no live task; fail those whose attempts are used up.
 
     A job is stuck when no task holds its lock and either a task started it (and is gone: its worker
@@ -442,13 +442,15 @@ def sweep_stuck_uploads() -> dict[str, int]:
         Q(queued_at__lt=waited) | Q(queued_at__isnull=True, created_at__lt=waited)
     )
     stuck = Q(status__in=RUNNING) & (started | never_started) | Q(status=Status.RECEIVED, created_at__lt=waited)
+    if pk is not None:
+        stuck &= Q(pk=pk)
     counts = {"requeued": 0, "failed": 0}
-    for pk in UploadBatch.objects.filter(stuck).order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]:
+    for found in UploadBatch.objects.filter(stuck).order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]:
         with transaction.atomic():
-            batch = UploadBatch.objects.select_for_update(skip_locked=True).filter(stuck, pk=pk).first()
+            batch = UploadBatch.objects.select_for_update(skip_locked=True).filter(stuck, pk=found).first()
             if batch is None:
                 continue  # an apply holds its row (alive), or it moved on meanwhile
-            with _job_lock(pk) as free:
+            with _job_lock(found) as free:
                 if not free:
                     continue  # a live task: its check, or an apply between its two transactions
                 if batch.attempts >= settings.TARGETS_UPLOAD_MAX_ATTEMPTS:

@@ -27,7 +27,14 @@ from targets.models import UploadBatch
 from .columns import FIELDS, TEMPLATE_FIELDS, label
 from .forms import UploadForm
 from .reading import UnreadableFile, open_sheet
-from .services import cancel_upload, read_progress, receive_upload, start_apply, start_check
+from .services import (
+    cancel_upload,
+    read_progress,
+    receive_upload,
+    start_apply,
+    start_check,
+    sweep_stuck_uploads,
+)
 from .template_file import XLSX_CONTENT_TYPE, rejections_workbook, template_workbook
 
 UPLOADS_PER_PAGE = 25
@@ -133,6 +140,12 @@ def upload_template(request):
 @login_required
 def upload_detail(request, pk: int):
     batch = _batch(request, pk)
+    if settings.CELERY_TASK_ALWAYS_EAGER and batch.status in (*RUNNING, UploadBatch.Status.RECEIVED):
+        # The embedded default has no beat to run the sweeper: a job cut off by a stopped server is
+        # restarted (inline) when its page is next opened, instead of showing "checking" for ever.
+        swept = sweep_stuck_uploads(pk=batch.pk)
+        if swept["requeued"] or swept["failed"]:
+            batch = _batch(request, pk)
     status = batch.status
     reported = status in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING, UploadBatch.Status.APPLIED)
     page = None
