@@ -27,10 +27,15 @@ from conftest import PROVINCE_A
 from provinces.models import Province
 from targets.forms import validate_record
 from targets.models import TargetRecord, UploadBatch, UploadRejection
+from tests import test_upload_worker
 from tests.api_support import key_client, make_key, national_id
 from tests.test_upload import HEADER, OUT, upload, upload_and_apply, xlsx
 
 pytestmark = pytest.mark.django_db
+
+# The Celery worker fixtures of tests/test_upload_worker.py, for the one worker test at the end.
+workers = test_upload_worker.workers
+reference_data_restored_after = test_upload_worker.reference_data_restored_after
 
 API = "/api/v1"
 NUL_REASON_TH = "มีอักขระควบคุม (U+0000)"  # the Thai message names the character
@@ -347,3 +352,39 @@ def test_the_middleware_leaves_the_api_to_answer_in_its_own_shape():
     with translation.override("en"):
         request = RequestFactory().get("/records/?x=%00")
         assert control_characters.find_in_request(request) == ("x", "\x00", False)
+
+
+# --- through a real Celery worker: the upload ends checked, then applied (it used to stay "applying") -------
+
+
+@pytest.fixture
+def worker_reference_data(reference_data_restored_after, transactional_db):
+    """A transactional test before this one flushed the reference data: load it again (idempotent)."""
+    from provinces.reference_data import load_admin_areas
+    from targets.reference_data import load_target_reference_data
+    from universities.reference_data import load_universities
+
+    load_admin_areas()
+    load_universities()
+    load_target_reference_data()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nul_upload_checked_and_applied_by_a_celery_worker_ends_applied(
+    worker_reference_data, cast, client_for, workers
+):
+    workers.start()
+    client = client_for(cast.coordinator_a)
+    client.post("/uploads/new/", {"file": _csv([_row(1), _row(2, "สม\x00ชาย")])})
+    batch = UploadBatch.objects.get()
+    test_upload_worker._wait_for(
+        lambda: test_upload_worker._status(batch) == UploadBatch.Status.CHECKED, what="the check", workers=workers
+    )
+    assert client.post(f"/uploads/{batch.pk}/confirm/").status_code == 302
+    test_upload_worker._wait_for(
+        lambda: test_upload_worker._status(batch) == UploadBatch.Status.APPLIED, what="the apply", workers=workers
+    )
+    batch.refresh_from_db()
+    assert (batch.created, batch.rejected) == (1, 1)
+    assert list(TargetRecord.objects.values_list("identifier", flat=True)) == [national_id(1)]
+    assert "CharacterNotInRepertoire" not in workers.logs()

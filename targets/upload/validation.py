@@ -208,9 +208,11 @@ class RowValidator:
         # Control characters (abe_portal.control_characters) first, in the columns the upload reads:
         # such a row is refused with only that reason, since the other checks quote the cell's text
         # in their messages, and nothing of it goes on to the database (COPY, the rejected rows).
-        # One search of the row's text joined: 100,000 rows cost a few hundredths of a second.
-        texts = [cell for cell in map(row.__getitem__, self.indexes) if cell.__class__ is str]
-        if control_characters.FORBIDDEN.search("".join(texts)):
+        # The row's text joined, checked once: isprintable() (C, no regex) clears almost every row;
+        # only a row with a tab, a line break or a rarer character goes on to the regex. About 0.2 s
+        # for 100,000 rows of 17 columns.
+        text = "".join([cell for cell in map(row.__getitem__, self.indexes) if cell.__class__ is str])
+        if not text.isprintable() and control_characters.FORBIDDEN.search(text):
             return None, self._control_characters(row)
         errors: list[tuple[str, str]] = []
         values: dict = {}
