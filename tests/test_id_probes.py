@@ -22,7 +22,7 @@ from accounts.models import Membership, Role
 from audit.models import AccessLog, IdentifierProbeDay
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from targets.models import TargetRecord, UploadBatch, UploadRejection
-from targets.upload.services import check_upload
+from targets.upload.services import check_upload, start_apply
 from tests.api_support import key_client, make_key, make_records, national_id
 from tests.test_upload import OUT, upload
 
@@ -309,3 +309,29 @@ def test_eef_admins_find_the_flagged_days_in_admin_and_mark_them_reviewed(cast, 
     assert day.reviewed_at is not None
     assert cast.coordinator_a.email not in admin.get("/admin/audit/identifierprobeday/?flagged=yes").content.decode()
     assert client_for(cast.coordinator_a).get("/admin/audit/identifierprobeday/").status_code == 403
+
+
+def test_the_apply_answers_rows_held_elsewhere_once_its_last_copy_is_done(cast, ids_of_b, monkeypatch):
+    """The COPY of the last chunk runs on a second thread over the same connection, and a query sent
+    while it streams breaks it: the look-up of what the check already answered waits for the COPY.
+    A COPY whose data arrives slowly makes the overlap certain."""
+    import io
+    import time
+    import types
+
+    from targets.upload import pipeline
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY writer is PostgreSQL's")
+
+    class SlowText(io.StringIO):
+        def read(self, *args):
+            time.sleep(0.05)
+            return super().read(*args)
+
+    monkeypatch.setattr(pipeline, "io", types.SimpleNamespace(StringIO=SlowText))
+    batch = upload(cast.coordinator_a, _csv([ids_of_b[0], _new_id(1)]))
+    start_apply(batch=batch, user=cast.coordinator_a)
+    batch.refresh_from_db()
+    assert (batch.status, batch.created, batch.rejected) == ("applied", 1, 1)
+    assert _day(f"user:{cast.coordinator_a.pk}").asked == 1

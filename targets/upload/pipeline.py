@@ -226,6 +226,8 @@ class _Classifier:
         if not rows:
             return
         apply = self.writer is not None
+        if apply:
+            self.writer.wait()  # the last chunk's COPY may still hold the connection (_PostgresWriter)
         new = len(rows) - id_probes.answered_before(model=UploadBatch, object_id=self.batch.pk)
         if new > 0 and not id_probes.may_answer(
             asker=id_probes.Asker.of_upload(self.batch),
