@@ -79,6 +79,9 @@ MIDDLEWARE = [
     # Attaches the signed-in user and URL to every audit event written during the request.
     "audit.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # NUL and other control characters in a page's path, query string or form: 400 in the
+    # user's language before any view sees them (the API refuses them itself: api.parsers).
+    "abe_portal.control_characters.RefuseControlCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.SessionLimitMiddleware",
@@ -329,6 +332,9 @@ TARGETS_UPLOAD_READER_MEMORY_BYTES = env.int("TARGETS_UPLOAD_READER_MEMORY_BYTES
 TARGETS_UPLOAD_READER_CPU_SECONDS = env.int("TARGETS_UPLOAD_READER_CPU_SECONDS", default=300)
 # Files up to this size are checked and applied within the request; larger ones by a Celery task.
 TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256 * 1024)
+# Probing for national IDs (targets/id_probes.py): how many identifiers recorded in provinces they
+# cannot see one user or API key may be told about in a day; beyond it, refused and flagged to EEF/IPSR.
+TARGETS_ID_PROBE_DAILY_LIMIT = env.int("TARGETS_ID_PROBE_DAILY_LIMIT", default=20)
 # Meeting attachments (meetings/attachments.py).
 ABE_MAX_ATTACHMENT_BYTES = env.int("ABE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 
@@ -352,7 +358,9 @@ REST_FRAMEWORK = {
     # DRF's reading of X-Forwarded-For agrees with abe_portal.client_ip (which the throttles use).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    # DRF's JSON and multipart parsers, refusing NUL and other control characters anywhere in the body
+    # with 400 (abe_portal.control_characters).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser", "api.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",

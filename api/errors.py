@@ -57,6 +57,19 @@ def error_body(code: str, message: str, details=None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def invalid_response(details: dict) -> Response:
+    """The 400 a ValidationError(details) would answer, as a response: for a view whose transaction
+    must keep what the request recorded (the access log of targets.id_probes), which an exception
+    raised through api.idempotency's transaction would roll back."""
+    return Response(error_body("invalid", _messages()["invalid"], details), status=status.HTTP_400_BAD_REQUEST)
+
+
+def probe_refused_response(refusal: Exception) -> Response:
+    """403 for a write refused as a whole by the daily allowance of answers about identifiers of other
+    provinces (targets.id_probes.ProbeRefused); a response for the same reason as invalid_response."""
+    return Response(error_body("identifier_probe_limit", str(refusal)), status=status.HTTP_403_FORBIDDEN)
+
+
 def _code_of(exc: exceptions.APIException) -> str:
     codes = exc.get_codes()
     if isinstance(codes, str):

@@ -6,6 +6,7 @@ transaction as the write itself. A concurrent retry's insert waits on the unique
 first commits, then finds the stored response; if the first failed, its row is gone with its
 writes and the retry runs. The same key with a different body is refused (422). Responses of 5xx
 are never stored. Keys are kept (one row each): use a new key, e.g. a UUID, per new request.
+A stored response never fails to store: characters jsonb cannot hold are replaced (U+FFFD).
 """
 
 import functools
@@ -17,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+
+from abe_portal import control_characters
 
 from .authentication import is_partner
 from .errors import IdempotencyKeyReused
@@ -82,8 +85,13 @@ def idempotent(view_method):
                 transaction.set_rollback(True)
                 return response
             row.status_code = response.status_code
-            # Stored as the client received it (lazy translations and dates rendered).
-            row.response_body = json.loads(JSONRenderer().render(response.data))
+            # Stored as the client received it (lazy translations and dates rendered). PostgreSQL's
+            # jsonb refuses "\u0000": a response that quotes one (api.parsers refuses them on the way
+            # in, so only a bug could) is stored with U+FFFD in its place rather than failing the write.
+            rendered = JSONRenderer().render(response.data)
+            row.response_body = json.loads(rendered)
+            if b"\\u0000" in rendered:
+                row.response_body = control_characters.scrub_data(row.response_body)
             row.save(update_fields=["status_code", "response_body"])
             return response
 

@@ -7,7 +7,8 @@ Each item is a record's fields by their upload names (targets.upload.columns.FIE
 first_name, last_name, category, status, district, ...), as JSON values. It passes the upload's
 RowValidator (the same parsing, the same messages), is classified like an upload's row against the
 database (by its identifier: new → created, same values → unchanged, changed → updated, recorded in
-another province → rejected with the upload's words, which reveal nothing of that province) and is
+another province → rejected with the upload's words, which reveal nothing of that province, within
+the caller's daily allowance of such answers: targets.id_probes) and is
 written by the upload pipeline's writers (COPY on PostgreSQL, bulk_create/bulk_update elsewhere),
 with status changes kept in the history. Fields an item leaves out are not changed; as in an
 upload, the identifier, the first name and the category are always required.
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 from accounts.access import scope_for
 from audit.tracking import context as audit_context
 from provinces.models import Province
+from targets import id_probes
 from targets.models import StatusChange, TargetRecord
 from targets.thai_id import IdentifierError, parse_identifier
 from targets.upload import pipeline
@@ -94,10 +96,15 @@ def _province_code(value) -> int | None:
     return None
 
 
-def write_records(*, user, items: list, acting_user=None) -> list[ItemResult]:
+def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker | None = None) -> list[ItemResult]:
     """Validate, classify and write `items` for `user` (a signed-in user or a partner's key); every
     item gets one ItemResult. `acting_user` is the User the writes are attributed to (default: `user`;
-    a partner's service account for a key). Call inside a transaction."""
+    a partner's service account for a key); `asker` who asks from where, for the access log
+    (targets.id_probes.Asker.of_request). Call inside a transaction.
+
+    Raises targets.id_probes.ProbeRefused, before writing anything, when the items hold more
+    identifiers of provinces the caller cannot see than its day's allowance: answer it without
+    rolling the transaction back, or the access log's entry and the flag go with it."""
     scope = scope_for(user)
     acting_user = acting_user if acting_user is not None else user
     default_province = next(iter(scope.writable_provinces)) if len(scope.writable_provinces) == 1 else None
@@ -149,12 +156,26 @@ def write_records(*, user, items: list, acting_user=None) -> list[ItemResult]:
         keys = tuple(sorted(k for k in item if k not in READ_ONLY_FIELDS))
         groups.setdefault((code, keys), []).append((result, item))
 
-    written = False
     labels = _field_of_label()
+    checked = []  # (province, fields given, valid items) of each group with anything to write
     for (code, keys), members in groups.items():
-        written |= _write_group(
-            province=provinces[code], keys=keys, members=members, acting_user=acting_user, labels=labels, user=user
-        )
+        given, valid = _validate_group(province=provinces[code], keys=keys, members=members, labels=labels)
+        if valid:
+            checked.append((provinces[code], given, valid))
+    # Identifiers recorded in provinces the caller cannot see (targets.id_probes): counted and logged
+    # for the whole request before anything is written, so that a refusal writes nothing.
+    identifiers = [item.identifier for _province, _given, valid in checked for item in valid]
+    unseen = id_probes.unseen_holders(user, identifiers)
+    asker = asker or id_probes.Asker(principal=user)
+    if not id_probes.may_answer(asker=asker, count=unseen, model=TargetRecord, description="API record write"):
+        raise id_probes.ProbeRefused(id_probes.refusal_message(count=unseen))
+    written = False
+    audit = {"user": acting_user.pk}
+    if is_partner(user):
+        audit["api_key"] = user.key.prefix
+    for province, given, valid in checked:
+        with audit_context(**audit):
+            written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user)
     if written:
         # The dashboards follow, as after an upload: one summary run a minute later (debounced).
         from summaries.services import request_summary_after_upload
@@ -163,15 +184,15 @@ def write_records(*, user, items: list, acting_user=None) -> list[ItemResult]:
     return results
 
 
-def _write_group(*, province, keys, members, acting_user, labels, user) -> bool:
-    """Validate and write the items of one province that give the same fields. True if anything was written."""
+def _validate_group(*, province, keys, members, labels) -> tuple[list[str], list[_Valid]]:
+    """Validate the items of one province that give the same fields: (the fields given, the valid items)."""
     columns = ColumnMap(fields={name: i for i, name in enumerate(keys)}, unknown=[], duplicates=[])
     missing = missing_required(columns)
     if missing:
         message = _("Required fields are missing: %(fields)s.") % {"fields": ", ".join(missing)}
         for result, _item in members:
             result.reject(None, message)
-        return False
+        return [], []
     validator = RowValidator(province=province, columns=columns)
     given = validator.given_fields
     valid: list[_Valid] = []
@@ -185,13 +206,7 @@ def _write_group(*, province, keys, members, acting_user, labels, user) -> bool:
         valid.append(
             _Valid(result, cleaned.identifier, cleaned.identifier_kind, tuple(cleaned.values[f] for f in given))
         )
-    if not valid:
-        return False
-    audit = {"user": acting_user.pk}
-    if is_partner(user):
-        audit["api_key"] = user.key.prefix
-    with audit_context(**audit):
-        return _apply(province=province, given=given, valid=valid, acting_user=acting_user)
+    return given, valid
 
 
 def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> bool:

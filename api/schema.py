@@ -42,9 +42,8 @@ def _error(code: str) -> OpenApiResponse:
 class PortalAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        codes = ["401", "403", "429"]
-        if self.method != "GET" or getattr(self.view, "documents_filters", False) or self._is_list_view():
-            codes.append("400")
+        # 400 everywhere: any request may carry a query string with a control character (api.views.base).
+        codes = ["400", "401", "403", "429"]
         if "{" in self.path or self.method != "GET":
             codes.append("404")
         if self.method == "POST":

@@ -34,12 +34,42 @@ def record_access(
     """Write one access log entry for `request`: who, what (`obj`, or `model` and `object_id`),
     when, from where. IDs in `description` are masked: it is meant for filters and page names.
     """
+    return write_access(
+        principal=getattr(request, "user", None),
+        action=action,
+        obj=obj,
+        model=model,
+        object_id=object_id,
+        description=description,
+        count=count,
+        # request.path never includes the query string, where search terms (possibly an ID) go.
+        path=request.path,
+        ip_address=client_ip(request),  # behind our proxies, the address they saw (TRUSTED_PROXY_COUNT)
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def write_access(
+    *,
+    principal,
+    action: str,
+    obj: models.Model | None = None,
+    model: type[models.Model] | None = None,
+    object_id: str | int = "",
+    description: str = "",
+    count: int = 1,
+    path: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> AccessLog:
+    """record_access without a request: for work done on someone's behalf outside one (an upload's
+    check in a Celery task), or by a caller that kept only who asked and where (targets.id_probes).
+    `principal` is a User, an API key's principal (api.authentication) or None."""
     if action not in AccessLog.Action.values:
         raise ValueError(f"Unknown access log action {action!r}; use AccessLog.Action.")
     if obj is not None:
         model = type(obj)
         object_id = obj.pk
-    principal = getattr(request, "user", None)
     if principal is None or not principal.is_authenticated:
         principal = None
     # A partner's API key (api.authentication) is a principal without a User row: the entry names it
@@ -53,8 +83,7 @@ def record_access(
         object_id=redact_ids(str(object_id)),
         description=redact_ids(description)[:DESCRIPTION_MAX],
         count=max(count, 0),
-        ip_address=client_ip(request),  # behind our proxy, the address it saw (TRUSTED_PROXY_COUNT)
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
-        # request.path never includes the query string, where search terms (possibly an ID) go.
-        path=redact_ids(request.path)[:PATH_MAX],
+        ip_address=ip_address,
+        user_agent=user_agent[:USER_AGENT_MAX],
+        path=redact_ids(path)[:PATH_MAX],
     )

@@ -13,11 +13,13 @@ from django.db import models
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.access import scope_for
 
-from .models import AccessLog
+from .models import AccessLog, IdentifierProbeDay
 from .tracking import history_is_recorded
 
 
@@ -48,6 +50,50 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("actor", "object_id", "path", "ip_address")
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log grows without bound; skip the second COUNT(*)
+
+
+class FlaggedFilter(admin.SimpleListFilter):
+    title = _("over the limit")
+    parameter_name = "flagged"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", _("Yes, not reviewed")), ("reviewed", _("Yes, reviewed")), ("no", _("Within the limit"))]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(flagged_at__isnull=False, reviewed_at__isnull=True)
+        if self.value() == "reviewed":
+            return queryset.filter(flagged_at__isnull=False, reviewed_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(flagged_at__isnull=True)
+        return queryset
+
+
+@admin.register(IdentifierProbeDay)
+class IdentifierProbeDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who asked about identifiers recorded in provinces they cannot see, day by day (targets.id_probes).
+    A flagged day went over TARGETS_ID_PROBE_DAILY_LIMIT: its answers were refused and the admins
+    mailed. Each question is in the access log too (actions "told of / refused ... other provinces"),
+    with its path. Admins mark a flagged day reviewed once they have looked into it; nothing else changes."""
+
+    list_display = ("day", "actor", "asked", "answered", "flagged_at", "reviewed_by", "reviewed_at")
+    list_filter = (FlaggedFilter, "day")
+    list_select_related = ("reviewed_by",)
+    search_fields = ("actor", "asker")
+    date_hierarchy = "day"
+    actions = ["mark_reviewed"]
+
+    @admin.action(description=_("Mark the selected flagged days as reviewed"))
+    def mark_reviewed(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        # Only EEF/IPSR admins reach this page (ReadOnlyAdminMixin).
+        count = queryset.filter(flagged_at__isnull=False, reviewed_at__isnull=True).update(
+            reviewed_by=request.user, reviewed_at=timezone.now()
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d day marked as reviewed.", "%(count)d days marked as reviewed.", count)
+            % {"count": count},
+        )
 
 
 class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):

@@ -83,6 +83,10 @@ class AccessLog(models.Model):
         EXPORT = "export", _("exported")
         FULL_IDENTIFIER_VIEW = "full_identifier_view", _("viewed a full national ID")
         API_READ = "api_read", _("read through the API")
+        # Probing for national IDs (targets.id_probes): told that identifiers it sent are recorded
+        # in provinces it cannot see, or refused that answer (over the day's allowance).
+        IDENTIFIER_PROBE = "identifier_probe", _("told of identifiers in other provinces")
+        IDENTIFIER_PROBE_REFUSED = "identifier_probe_refused", _("refused: too many identifiers of other provinces")
 
     # Who. The user is PROTECTed: an account that has seen personal data is deactivated, not
     # deleted, so the log keeps pointing at it. API keys (a later issue) leave it empty.
@@ -142,3 +146,56 @@ class AccessLog(models.Model):
 
     def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("The access log is append-only: entries cannot be deleted.")
+
+
+# --- Probing for national IDs ------------------------------------------------------------------
+
+
+class IdentifierProbeDay(models.Model):
+    """How many identifiers recorded in provinces it cannot see one user or API key asked about on
+    one day (Bangkok time), and whether that went over the day's allowance: the flag EEF/IPSR admins
+    see in Django admin (and are mailed about, once a day per asker).
+
+    Written only by targets.id_probes, one upsert per question; each question is also an entry of
+    the access log (AccessLog.Action.IDENTIFIER_PROBE or IDENTIFIER_PROBE_REFUSED) with its path.
+    """
+
+    # "user:<id>" or "key:<prefix>" (api.authentication.PartnerPrincipal.label): whose allowance.
+    asker = models.CharField(_("asker"), max_length=64)
+    actor = models.CharField(_("actor"), max_length=254, help_text=_("The user's email or the API key's name."))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("user")
+    )
+    day = models.DateField(_("date"))
+    asked = models.PositiveIntegerField(_("identifiers asked about"), default=0)
+    answered = models.PositiveIntegerField(_("identifiers answered"), default=0)
+    first_at = models.DateTimeField(_("first question"))
+    last_at = models.DateTimeField(_("last question"))
+    flagged_at = models.DateTimeField(
+        _("over the limit since"), null=True, blank=True, help_text=_("Empty while within the day's allowance.")
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day", "-asked"]
+        verbose_name = _("identifier look-ups of other provinces (per day)")
+        verbose_name_plural = _("identifier look-ups of other provinces (per day)")
+        constraints = [
+            # One row per asker and day: the upsert of targets.id_probes counts on it.
+            models.UniqueConstraint(fields=["asker", "day"], name="audit_probe_one_row_per_asker_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.actor} {self.asked}"
+
+    @property
+    def is_flagged(self) -> bool:
+        return self.flagged_at is not None

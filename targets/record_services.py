@@ -19,6 +19,9 @@ status is not a row (see targets.models.StatusChange).
 
 `version` is the record's version the writer saw (the form's hidden seen_version): a record changed
 since is not written, StaleEdit is raised instead (abe_portal.versioning); None: no precondition.
+
+An identifier already recorded in a province the user cannot see is refused with the upload's words,
+and that answer is counted and logged by targets.id_probes (the daily allowance of such answers).
 """
 
 import datetime
@@ -28,10 +31,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from abe_portal import control_characters
 from abe_portal.versioning import check_version
 from accounts.access import scope_for
 from provinces.models import Province
 
+from . import id_probes
 from .models import Assistance, AssistanceType, Outcome, StatusChange, TargetRecord
 from .upload.validation import RECORD_FIELDS
 
@@ -44,11 +49,22 @@ def identifier_taken_message(*, user, holder: TargetRecord | None) -> str:
     return _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
 
 
-def _check_identifier_free(*, identifier: str, user, exclude_pk: int | None = None) -> None:
+def _check_identifier_free(
+    *, identifier: str, user, exclude_pk: int | None = None, asker: id_probes.Asker | None = None
+) -> None:
+    """ValidationError when another record has `identifier`. Saying so about a province the user
+    cannot see is an answer about that province (targets.id_probes): counted, logged, and refused
+    beyond the day's allowance. Call it outside any transaction that the error would roll back, or
+    the access log's entry goes with it."""
     holder = TargetRecord.objects.filter(identifier=identifier).exclude(pk=exclude_pk).select_related("province")
     holder = holder.first()
-    if holder is not None:
-        raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)})
+    if holder is None:
+        return
+    if not scope_for(user).can_read_province(holder.province_id) and not id_probes.may_answer(
+        asker=asker or id_probes.Asker(principal=user), count=1, model=TargetRecord, description="record form"
+    ):
+        raise ValidationError({"identifier": id_probes.refusal_message(count=1)})
+    raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)})
 
 
 def _save_or_explain(record: TargetRecord, *, user, **save_kwargs) -> None:
@@ -69,13 +85,35 @@ def _check_values(values: dict) -> None:
         raise ValueError(f"not record fields: {sorted(unknown)}")
 
 
-@transaction.atomic
-def create_record(*, user, province: Province, identifier: str, identifier_kind: str, values: dict) -> TargetRecord:
-    """A new record of `province`. Its status is its first status: no StatusChange row."""
+def create_record(
+    *,
+    user,
+    province: Province,
+    identifier: str,
+    identifier_kind: str,
+    values: dict,
+    asker: id_probes.Asker | None = None,
+) -> TargetRecord:
+    """A new record of `province`. Its status is its first status: no StatusChange row. `asker` says
+    who asks from where for the access log (targets.id_probes.Asker.of_request), the user by default."""
     if not scope_for(user).can_write_province(province.pk):
         raise PermissionDenied
     _check_values(values)
-    _check_identifier_free(identifier=identifier, user=user)
+    # Before the write's transaction: "recorded in another province" is logged and counted even
+    # though the write fails (targets.id_probes).
+    _check_identifier_free(identifier=identifier, user=user, asker=asker)
+    try:
+        return _insert_record(
+            user=user, province=province, identifier=identifier, identifier_kind=identifier_kind, values=values
+        )
+    except IntegrityError:
+        # The identifier was taken between the look-up and the insert: answered like any other look-up.
+        _check_identifier_free(identifier=identifier, user=user, asker=asker)
+        raise
+
+
+@transaction.atomic
+def _insert_record(*, user, province: Province, identifier: str, identifier_kind: str, values: dict) -> TargetRecord:
     record = TargetRecord(
         identifier=identifier,
         identifier_kind=identifier_kind,
@@ -85,7 +123,7 @@ def create_record(*, user, province: Province, identifier: str, identifier_kind:
     )
     if record.status_id is None:
         record.status = Outcome.objects.get(code="in-follow-up")
-    _save_or_explain(record, user=user)
+    record.save()
     return record
 
 
@@ -181,6 +219,10 @@ def record_help(
         errors["date"] = _("Record help once it has been given: the date is in the future.")
     if not given_by.strip():
         errors["given_by"] = _("Say who gave the help.")
+    for field, text in (("given_by", given_by), ("outcome", outcome)):
+        char = control_characters.first_forbidden(text)
+        if char:
+            errors[field] = control_characters.message(char)
     if errors:
         raise ValidationError(errors)
     return Assistance.objects.create(

@@ -36,7 +36,7 @@ from audit.access_log import record_access
 from audit.models import AccessLog
 from provinces.models import District, Province
 
-from . import exports, record_services
+from . import exports, id_probes, record_services
 from .forms import (
     AGE_BANDS,
     DETAIL_FACTS,
@@ -424,7 +424,7 @@ def record_create(request):
         try:
             record = record_services.create_record(
                 user=user, province=province, identifier=row.identifier, identifier_kind=row.identifier_kind,
-                values=row.values,
+                values=row.values, asker=id_probes.Asker.of_request(request),
             )  # fmt: skip
         except ValidationError as error:
             _add_errors(form, error)

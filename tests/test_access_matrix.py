@@ -36,6 +36,7 @@ ADMIN_MODELS = {
     "universities.university": "role_view_national_write",
     "universities.supportassignment": "scoped_view_national_write",
     "audit.accesslog": "national_read_only",
+    "audit.identifierprobeday": "national_read_only",
     "audit.universityevent": "national_read_only",
     "audit.supportassignmentevent": "national_read_only",
     "audit.userevent": "national_read_only",
@@ -62,9 +63,17 @@ ADMIN_MODELS = {
 def _objects(cast) -> dict:
     """The object of each admin model that the object URLs use: province B's, or B's own."""
     from allauth.mfa.models import Authenticator
+    from django.utils import timezone
     from pghistory.models import MiddlewareEvents
 
-    from audit.models import AccessLog, MembershipEvent, SupportAssignmentEvent, UniversityEvent, UserEvent
+    from audit.models import (
+        AccessLog,
+        IdentifierProbeDay,
+        MembershipEvent,
+        SupportAssignmentEvent,
+        UniversityEvent,
+        UserEvent,
+    )
     from provinces.models import District, Province, Region, SubDistrict
     from universities.models import SupportAssignment, University
 
@@ -79,6 +88,16 @@ def _objects(cast) -> dict:
         "universities.university": University.objects.get(code="UP"),
         "universities.supportassignment": SupportAssignment.objects.current().leads().get(province_id=PROVINCE_B),
         "audit.accesslog": AccessLog.objects.create(actor=cast.coordinator_b.email, action="view", path="/"),
+        "audit.identifierprobeday": IdentifierProbeDay.objects.create(
+            asker=f"user:{cast.coordinator_b.pk}",
+            actor=cast.coordinator_b.email,
+            user=cast.coordinator_b,
+            day=timezone.localdate(),
+            asked=1,
+            answered=1,
+            first_at=timezone.now(),
+            last_at=timezone.now(),
+        ),
         # Events exist only where PostgreSQL's triggers wrote them; on SQLite these rows are skipped.
         "audit.universityevent": UniversityEvent.objects.first(),
         "audit.supportassignmentevent": SupportAssignmentEvent.objects.filter(province_id=PROVINCE_B).first(),

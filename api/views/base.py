@@ -1,9 +1,14 @@
-"""What every API view shares: the language of its messages, and lists read through the access door."""
+"""What every API view shares: the language of its messages, a query string without control characters,
+and lists read through the access door."""
 
 from django.conf import settings
 from django.utils import translation
 from rest_framework import viewsets
 from rest_framework.views import APIView
+
+from abe_portal import control_characters
+
+from ..parsers import refuse
 
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
@@ -20,6 +25,8 @@ class ApiMixin:
             translation.activate(lang)
             request._request.LANGUAGE_CODE = lang
         super().initial(request, *args, **kwargs)
+        # NUL and other control characters in the query string: 400, as in a body (api.parsers).
+        refuse(control_characters.find_in_querydict(request.query_params))
 
 
 class ApiView(ApiMixin, APIView):

@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from provinces.models import Province
@@ -29,6 +28,7 @@ from ..filters import UploadBatchFilter
 from ..idempotency import idempotent
 from ..imports import apply_as_partner, uploader_for
 from ..pagination import IdCursorPagination
+from ..parsers import MultiPartParser
 from .base import ApiMixin, ApiView
 
 REJECTIONS_SHOWN = 1000

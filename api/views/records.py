@@ -25,12 +25,14 @@ from rest_framework.response import Response
 from abe_portal.versioning import UNKNOWN_VERSION
 from accounts.access import scope_for
 from audit.tracking import history_is_recorded
+from targets.id_probes import Asker, ProbeRefused
 from targets.models import Assistance, Category, Outcome, StatusChange, TargetRecord
 from targets.thai_id import IdentifierError, mask_identifier, parse_identifier
 
 from .. import serializers as s
 from ..access_log import log_read
 from ..authentication import is_partner
+from ..errors import invalid_response, probe_refused_response
 from ..filters import TargetRecordFilter
 from ..idempotency import idempotent
 from ..pagination import (
@@ -243,14 +245,21 @@ def _acting_user(user):
 
 
 def write_one(request, item: dict, *, status_on_create: int) -> Response:
-    [result] = write_records(user=request.user, items=[item], acting_user=_acting_user(request.user))
+    try:
+        [result] = write_records(
+            user=request.user, items=[item], acting_user=_acting_user(request.user), asker=Asker.of_request(request)
+        )
+    except ProbeRefused as refusal:
+        return probe_refused_response(refusal)
     if result.stale:
         raise stale_record(request, result.record_id, seen=result.expected_version, current=result.current_version)
     if result.status == REJECTED:
         errors: dict[str, list[str]] = {}
         for error in result.errors:
             errors.setdefault(error["field"] or "non_field_errors", []).append(error["message"])
-        raise ValidationError(errors)
+        # Answered, not raised: nothing was written, and the access log's entry of an identifier
+        # recorded in another province (targets.id_probes) must stay with the transaction.
+        return invalid_response(errors)
     row = TargetRecord.objects.filter(pk=result.record_id).values_list(*COLUMNS).get()
     [record], _full = rows_to_records([row], request.user)
     code = status_on_create if result.status == "created" else status.HTTP_200_OK
@@ -475,7 +484,12 @@ class RecordBulkView(ApiView):
         items = request.data.get("records") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
             raise ValidationError({"records": [_("Send 1 to %(max)d records in a list.") % {"max": MAX_ITEMS}]})
-        results = write_records(user=request.user, items=items, acting_user=_acting_user(request.user))
+        try:
+            results = write_records(
+                user=request.user, items=items, acting_user=_acting_user(request.user), asker=Asker.of_request(request)
+            )
+        except ProbeRefused as refusal:  # refused before anything was written
+            return probe_refused_response(refusal)
         may_see = identifier_policy(request.user)
         summary = dict.fromkeys(("created", "updated", "unchanged", "rejected"), 0)
         out = []

@@ -25,12 +25,15 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from abe_portal import control_characters
+from accounts.access import scope_for
+from targets import id_probes
 from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
 from targets.thai_id import mask_identifier
 
 from .columns import label, match_columns, missing_required
 from .reading import UnreadableFile, open_sheet
-from .validation import RECORD_FIELDS, RowValidator
+from .validation import RECORD_FIELDS, RowValidator, check_header
 
 # Applies take turns nationally: a record's identifier is unique across provinces.
 APPLY_LOCK_KEY = 0x4142_4555  # "ABEU"
@@ -84,6 +87,7 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
 
 
 def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[int], None]) -> Report:
+    check_header(sheet.header)
     columns = match_columns(sheet.header)
     missing = missing_required(columns)
     if missing:
@@ -128,6 +132,7 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
             if report.rows_total % PROGRESS_EVERY == 0:
                 progress(min(90, 5 + report.rows_total * 85 // max(1, max_rows // 2)))
         classifier.classify(chunk)
+        classifier.answer_other_provinces()
         if writer:
             writer.finish(classifier.status_changes)
     finally:
@@ -144,7 +149,12 @@ CHUNK_ROWS = 10_000
 
 class _Classifier:
     """Sorts validated rows into new, changed, unchanged and other-province, chunk by chunk, and
-    hands the new and changed ones to the writer."""
+    hands the new and changed ones to the writer.
+
+    A row whose identifier is recorded in a province the uploader cannot see is an answer about that
+    province (targets.id_probes): such rows are kept aside and answered at the end, all at once,
+    within the uploader's daily allowance; beyond it the check refuses the file as a whole.
+    """
 
     def __init__(self, batch, given, report: Report, writer) -> None:
         self.batch = batch
@@ -157,6 +167,8 @@ class _Classifier:
         self.other_province = _(
             "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
         )
+        self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
+        self._scope = None
         if writer is not None:
             writer.lock()  # before looking at the table: what is new must still be new when written
 
@@ -179,7 +191,10 @@ class _Classifier:
             record_id, province_id, current_values = current
             if province_id != self.batch.province_id:
                 self.rejected_rows.add(row_number)
-                report.rejections.append(Rejection(row_number, label("identifier"), self.other_province, []))
+                if self._may_read(province_id):  # tells nothing new: answered at once
+                    report.rejections.append(Rejection(row_number, label("identifier"), self.other_province, []))
+                else:
+                    self.unseen_rows.append(row_number)
                 continue
             changed = [f for f, new, old in zip(given, values, current_values, strict=True) if new != old]
             if not changed:
@@ -201,9 +216,41 @@ class _Classifier:
         if self.writer is not None:
             self.writer.write(to_create, to_update)
 
+    def _may_read(self, province_id: int) -> bool:
+        if self._scope is None:  # the uploader's scope: looked up once, and only for a file that needs it
+            self._scope = scope_for(self.batch.uploaded_by)
+        return self._scope.can_read_province(province_id)
+
+    def answer_other_provinces(self) -> None:
+        """Answer the rows whose identifiers are recorded in provinces the uploader cannot see, with
+        one count for the whole file (targets.id_probes): row by row within the day's allowance; over
+        it, the check refuses the file and says only how many. A file already answered (its check run
+        again, then its apply) is not counted twice; an apply never refuses (its check answered)."""
+        rows = self.unseen_rows
+        if not rows:
+            return
+        apply = self.writer is not None
+        if apply:
+            self.writer.wait()  # the last chunk's COPY may still hold the connection (_PostgresWriter)
+        new = len(rows) - id_probes.answered_before(model=UploadBatch, object_id=self.batch.pk)
+        if new > 0 and not id_probes.may_answer(
+            asker=id_probes.Asker.of_upload(self.batch),
+            count=new,
+            model=UploadBatch,
+            object_id=self.batch.pk,
+            description="upload apply" if apply else "upload check",
+            refusable=not apply,
+        ):
+            raise UnreadableFile(id_probes.refusal_message(count=len(rows)))
+        self.report.rejections.extend(Rejection(row, label("identifier"), self.other_province, []) for row in rows)
+
 
 def _json_cell(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
+    """A cell of a rejected row as it is kept (JSON) for the page and the rejected-rows file: a control
+    character becomes U+FFFD, which PostgreSQL and openpyxl take and which shows the uploader where it was."""
+    if isinstance(value, str):
+        return control_characters.scrub(value)
+    if value is None or isinstance(value, int | float | bool):
         return value
     return str(value)
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from abe_portal import control_characters
 from abe_portal.buddhist_dates import THAI_DIGITS, DateParseError, parse_thai_date
 from provinces.models import District, Province, SubDistrict
 from targets.models import Category, EducationStatus, Outcome
 from targets.thai_id import IdentifierError, parse_identifier
 
 from .columns import ColumnMap, label
+from .reading import UnreadableFile
 
 # The sample row of the template (targets/upload/template_file.py) must never become a record.
 TEMPLATE_SAMPLE_IDENTIFIER = "1111111111119"
@@ -92,7 +94,7 @@ def cell_text(value: object) -> str:
             text = text[1:]
         if _THAI_DIGIT.search(text):
             text = text.translate(THAI_DIGITS)
-        return _SPACES.sub(" ", text) if ("  " in text or "\n" in text or "\t" in text) else text
+        return _SPACES.sub(" ", text) if ("  " in text or "\n" in text or "\t" in text or "\r" in text) else text
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -166,6 +168,7 @@ class RowValidator:
         self.given_fields = [f for f in RECORD_FIELDS if f in given]
         self._memo: dict[str, dict] = {}
         self.width = max(self.columns.values(), default=-1) + 1
+        self.indexes = sorted(set(self.columns.values()))
 
     def _parse_category(self, raw: object) -> int | None:
         text = cell_text(raw)
@@ -201,9 +204,18 @@ class RowValidator:
     def validate(self, row: list, row_number: int) -> tuple[CleanRow | None, list[tuple[str, str]]]:
         if len(row) < self.width:  # a csv row may stop early
             row = [*row, *[None] * (self.width - len(row))]
+        col = self.columns
+        # Control characters (abe_portal.control_characters) first, in the columns the upload reads:
+        # such a row is refused with only that reason, since the other checks quote the cell's text
+        # in their messages, and nothing of it goes on to the database (COPY, the rejected rows).
+        # The row's text joined, checked once: isprintable() (C, no regex) clears almost every row;
+        # only a row with a tab, a line break or a rarer character goes on to the regex. About 0.2 s
+        # for 100,000 rows of 17 columns.
+        text = "".join([cell for cell in map(row.__getitem__, self.indexes) if cell.__class__ is str])
+        if not text.isprintable() and control_characters.FORBIDDEN.search(text):
+            return None, self._control_characters(row)
         errors: list[tuple[str, str]] = []
         values: dict = {}
-        col = self.columns
         # Formulas: a value computed by a formula is not data the coordinator typed.
         if self.formula_cells:
             for field, index in col.items():
@@ -286,6 +298,15 @@ class RowValidator:
         return CleanRow(row_number, identifier, kind, values), []
 
     # --- parts -----------------------------------------------------------------------------------
+
+    def _control_characters(self, row: list) -> list[tuple[str, str]]:
+        errors = []
+        for field, index in self.columns.items():
+            cell = row[index]
+            char = control_characters.first_forbidden(cell) if cell.__class__ is str else None
+            if char:
+                errors.append((label(field), control_characters.message(char)))
+        return errors
 
     def _text(self, row: list, field: str, errors: list) -> str:
         text = cell_text(self.cell(row, field))
@@ -435,3 +456,15 @@ def _parse_consent(raw: object) -> bool | None:
     if text in NO or not text:
         return False
     return None
+
+
+def check_header(header: list[str]) -> None:
+    """Refuse the file when a header cell holds a control character: the headers are kept with the
+    upload's report (JSON), where PostgreSQL takes no NUL."""
+    for index, name in enumerate(header):
+        char = control_characters.first_forbidden(name)
+        if char:
+            raise UnreadableFile(
+                _("The header of column %(column)d holds a control character (%(code)s). Remove it and upload again.")
+                % {"column": index + 1, "code": control_characters.code_point(char)}
+            )
