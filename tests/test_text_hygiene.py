@@ -235,11 +235,19 @@ def _xlsx_with_escape(escape: str, header: list | None = None, rows: list[list] 
     return SimpleUploadedFile("escape.xlsx", out.getvalue())
 
 
-@pytest.mark.parametrize(("escape", "code"), [("a_x0000_b", "U+0000"), ("a&#1;b", "U+0001")])
+@pytest.mark.parametrize(("escape", "code"), [("a_x0000_b", "U+0000"), ("a_x0001_b", "U+0001")])
 def test_a_control_character_hidden_in_an_xlsx_cell_rejects_its_row(cast, escape, code):
     batch = upload(cast.coordinator_a, _xlsx_with_escape(escape))
     assert (batch.status, batch.rejected) == ("checked", 1)
     assert code in UploadRejection.objects.get(batch=batch).reason
+
+
+def test_a_control_character_reference_is_no_xml_and_refuses_the_file_as_damaged(cast):
+    # XML 1.0 has no &#1;: Excel writes _x0001_. calamine would decode it; the sheet's scan
+    # (targets/upload/sheet_scan.py) reads the XML as XML and refuses the file.
+    batch = upload(cast.coordinator_a, _xlsx_with_escape("a&#1;b"))
+    assert (batch.status, batch.rejected) == ("failed", 0)
+    assert "ไฟล์เสียหาย" in batch.error
 
 
 def test_other_controls_are_refused_in_notes_and_tabs_become_spaces_in_one_line_fields(cast):
@@ -258,10 +266,17 @@ def test_other_controls_are_refused_in_notes_and_tabs_become_spaces_in_one_line_
 
 
 def test_a_control_character_in_a_header_refuses_the_file_with_a_thai_message(cast):
-    batch = upload(cast.coordinator_a, _csv_with_header([*HEADER[:-1], "คอลัมน์\x00อื่น"]))
+    batch = upload(cast.coordinator_a, _xlsx_with_escape("คอลัมน์_x001B_อื่น", [*HEADER[:-1], "PLACEHOLDER"], [_row(1)]))
     assert batch.status == "failed"
     assert "หัวคอลัมน์ที่ 9" in batch.error
-    assert "U+0000" in batch.error
+    assert "U+001B" in batch.error
+
+
+def test_a_nul_in_a_csv_header_line_refuses_the_file_as_damaged_or_utf16(cast):
+    # A NUL in the first line is no typing slip: a damaged file, or UTF-16 without its byte-order mark.
+    batch = upload(cast.coordinator_a, _csv_with_header([*HEADER[:-1], "คอลัมน์\x00อื่น"]))
+    assert batch.status == "failed"
+    assert "บรรทัดที่ 1 ของไฟล์ CSV มีอักขระ NUL" in batch.error
 
 
 def _csv_with_header(header: list[str]) -> SimpleUploadedFile:

@@ -192,10 +192,13 @@ def _read_csv(path: Path, options: dict, out) -> None:
     except UnicodeError as exc:
         raise Refused("encoding") from exc
     del raw
-    nul = text.find("\x00")
+    first_line = text.find("\n")
+    nul = text.find("\x00", 0, len(text) if first_line < 0 else first_line)
     if nul >= 0:
-        # Text files never hold NUL; PostgreSQL refuses it too. Name the line so it can be found.
-        raise Refused("nul", line=text.count("\n", 0, nul) + 1)
+        # A NUL in the first line is no stray character: the file is damaged, or it is UTF-16 without
+        # its byte-order mark (Excel's "Unicode text"): every other byte is NUL. A NUL further down is
+        # one cell's: its row is rejected by the row's validation (abe_portal.control_characters).
+        raise Refused("nul", line=1)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
