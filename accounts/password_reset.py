@@ -26,6 +26,7 @@ from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext_noop
 from kombu.exceptions import OperationalError as BrokerError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,13 @@ logger = logging.getLogger(__name__)
 # it in. Letters only, so allauth's quote() leaves it as it is.
 KEY_PLACEHOLDER = "RESETKEYPLACEHOLDER"
 TEMPLATE_PREFIX = "account/email/password_reset_key"
+# allauth's template asks for this text, and allauth's own Thai for it is broken: the portal's catalog
+# translates it, and naming it here keeps it there when `make messages` rebuilds the catalog.
+RESET_MAIL_TEXT = gettext_noop(
+    "You're receiving this email because you or someone else has requested a password reset for your user "
+    "account.\nIt can be safely ignored if you did not request a password reset. Click the link below to reset "
+    "your password."
+)
 
 
 @dataclass(frozen=True)
