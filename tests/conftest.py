@@ -81,3 +81,24 @@ def page(monkeypatch):
             connections.close_all()
             context.close()
             browser.close()
+
+
+def watch_for_problems(page) -> list[str]:
+    """Collect what a user would see go wrong on `page`: console errors, script errors, failed loads, 4xx/5xx.
+
+    A load that Chromium cancels because the page navigated on (the favicon, still in flight when a form's submit
+    moves to the next page) fails with net::ERR_ABORTED: that is the browser's choice, not a broken asset, and it
+    comes and goes with timing. Such loads are left out; a missing or failing asset still shows as its HTTP status
+    (the response handler) or as any other network error.
+    """
+    problems: list[str] = []
+
+    def request_failed(request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"request failed: {request.url} {request.failure}")
+
+    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", request_failed)
+    page.on("response", lambda resp: resp.status >= 400 and problems.append(f"HTTP {resp.status}: {resp.url}"))
+    return problems

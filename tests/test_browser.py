@@ -13,6 +13,7 @@ import pytest
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
 from provinces.demo_data import load_demo_assignments
+from tests.conftest import watch_for_problems
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +25,7 @@ def test_user_signs_in_switches_language_and_signs_out(
 
     with capsys.disabled():
         print(f"\nscreenshots: {screenshot_dir}")
-    problems: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
-    page.on("response", lambda resp: resp.status >= 400 and problems.append(f"HTTP {resp.status}: {resp.url}"))
+    problems = watch_for_problems(page)
 
     # This fiscal year's programme (the demo assignments `make run` loads), and the coordinator of province A
     # (without staff rights, so no two-factor step at sign-in).

@@ -16,6 +16,7 @@ from django.core import mail
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
 from provinces.demo_data import load_demo_assignments
+from tests.conftest import watch_for_problems
 
 pytestmark = pytest.mark.browser
 
@@ -36,11 +37,7 @@ def test_report_walks_from_draft_to_accepted(reference_data_restored_after, live
 
     with capsys.disabled():
         print(f"\nscreenshots: {screenshot_dir}")
-    problems: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
-    page.on("response", lambda resp: resp.status >= 400 and problems.append(f"HTTP {resp.status}: {resp.url}"))
+    problems = watch_for_problems(page)
 
     # This fiscal year's programme: A (ขอนแก่น) is led by KKU. Nobody here is staff, so only the EEF admin (national
     # scope) has to pass the TOTP step; their authenticator's secret is known to the test, as to their phone.
