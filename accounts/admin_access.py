@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.resources import ModelResource
 
+from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
+
 from .access import scope_for
 
 
@@ -31,6 +33,7 @@ class Access(models.TextChoices):
 class ScopedModelAdmin(admin.ModelAdmin):
     view_access = Access.ROLE_HOLDERS
     write_access = Access.NATIONAL
+    formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # dates typed in พ.ศ., as on the portal's pages
 
     def _allowed(self, request, access: str) -> bool:
         scope = scope_for(request.user)
