@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from abe_portal.buddhist_dates import file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.access import scope_for
 from audit.access_log import record_access
@@ -117,7 +118,7 @@ def rows(records: Iterable[TargetRecord], *, user, dates_as_text: bool) -> Itera
 
 
 def _filename(file_format: str) -> str:
-    return f"target-records-{timezone.localdate():%Y%m%d}.{file_format}"
+    return f"target-records-{file_date(timezone.localdate())}.{file_format}"
 
 
 def _no_store(response):
