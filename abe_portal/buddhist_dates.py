@@ -5,9 +5,11 @@ year in which it ends: FY 2566 is 1 Oct 2022 to 30 Sep 2023.
 """
 
 import datetime
+import io
 import re
 
 from django.utils import timezone
+from django.utils.translation import get_language
 
 BE_OFFSET = 543
 
@@ -54,6 +56,39 @@ def format_thai_date(day: datetime.date, *, long: bool = False) -> str:
 def file_date(day: datetime.date, *, separator: str = "-") -> str:
     """2569-12-04: a date in an export's file name, in พ.ศ. as the people who keep the files count years."""
     return separator.join((str(to_buddhist_year(day.year)), f"{day.month:02d}", f"{day.day:02d}"))
+
+
+# Excel's own Thai Buddhist calendar: [$-107041E] is calendar 07 (Thai Buddhist) of locale 041E (Thai), so
+# Excel shows "15 มี.ค. 2553" while the cell stays a real date (sorting, filtering and date sums work).
+EXCEL_BUDDHIST_DATE = "[$-107041E]d mmm yyyy"
+EXCEL_BUDDHIST_DATETIME = "[$-107041E]d mmm yyyy hh:mm"
+
+
+def excel_date_format(value: object) -> str | None:
+    """The number format of a date cell in an xlsx export, in the export's language (พ.ศ. in Thai, ค.ศ. in
+    English); None for a value that is no date."""
+    thai = (get_language() or "th").startswith("th")
+    if isinstance(value, datetime.datetime):
+        return EXCEL_BUDDHIST_DATETIME if thai else "d mmm yyyy hh:mm"
+    if isinstance(value, datetime.date):
+        return EXCEL_BUDDHIST_DATE if thai else "d mmm yyyy"
+    return None
+
+
+def with_excel_date_formats(xlsx: bytes) -> bytes:
+    """An xlsx written by a library that picks its own date format (tablib, django-import-export), with
+    excel_date_format on every date cell."""
+    from openpyxl import load_workbook  # only the exports need it
+
+    workbook = load_workbook(io.BytesIO(xlsx))
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.is_date and (number_format := excel_date_format(cell.value)):
+                    cell.number_format = number_format
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
 
 
 # --- Reading dates as Thai spreadsheets write them ------------------------------------------------

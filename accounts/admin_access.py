@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.resources import ModelResource
 
-from abe_portal.buddhist_dates import file_date
+from abe_portal.buddhist_dates import file_date, with_excel_date_formats
 from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 
 from .access import scope_for
@@ -124,6 +124,12 @@ class ScopedExportMixin(ExportMixin):
 
     def has_export_permission(self, request) -> bool:
         return self.has_view_permission(request)
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        if file_format.get_extension() == "xlsx":  # date cells shown in พ.ศ. by Thai Excel
+            data = with_excel_date_formats(data)
+        return data
 
     def get_export_filename(self, request, queryset, file_format) -> str:
         # Model-2569-12-04.xlsx: the date in พ.ศ., as in the portal's own exports (buddhist_dates.file_date).

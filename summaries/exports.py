@@ -26,7 +26,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from abe_portal.buddhist_dates import file_date
+from abe_portal.buddhist_dates import excel_date_format, file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date, be_datetime
 from accounts.access import scope_for
@@ -286,7 +286,7 @@ def _write_xlsx(pack: Pack) -> bytes:
         for row in ws.iter_rows(min_row=2):
             for cell in row:
                 if isinstance(cell.value, datetime.datetime):
-                    cell.number_format = "dd/mm/yyyy hh:mm"
+                    cell.number_format = excel_date_format(cell.value)
                 elif isinstance(cell.value, float):
                     cell.number_format = "0.0"
         for index in range(1, ws.max_column + 1):
