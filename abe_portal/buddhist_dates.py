@@ -84,8 +84,10 @@ def with_excel_date_formats(xlsx: bytes) -> bytes:
     for sheet in workbook.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
-                if cell.is_date and (number_format := excel_date_format(cell.value)):
-                    cell.number_format = number_format
+                if cell.is_date:
+                    # openpyxl reads every date back as a datetime: the writer's format says which it was.
+                    value = cell.value if "h" in cell.number_format else cell.value.date()
+                    cell.number_format = excel_date_format(value)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
