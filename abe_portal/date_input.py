@@ -139,7 +139,30 @@ class ThaiDateTextField(forms.CharField):
         return format_date_input(value) if isinstance(value, datetime.date) else value
 
 
-# Every admin's date fields (accounts.admin_access.ScopedModelAdmin, the inlines, the read-only admins):
-# admin's own AdminDateWidget writes ค.ศ. with a Gregorian calendar. tests/test_date_input.py walks
-# admin.site._registry to prove that none is left.
-ADMIN_FORMFIELD_OVERRIDES = {models.DateField: {"form_class": ThaiDateField, "widget": ThaiDateInput}}
+class ThaiSplitDateTimeWidget(forms.SplitDateTimeWidget):
+    """A date-and-time: the date input, then the time as 14:30 (admin's own widget has a Gregorian calendar)."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        forms.MultiWidget.__init__(self, (ThaiDateInput(), forms.TimeInput(attrs={"size": "6"}, format="%H:%M")))
+
+
+class ThaiDateTimeField(forms.SplitDateTimeField):
+    """A date-and-time typed as the date input's date and a time; the date read as ThaiDateField reads it."""
+
+    widget = ThaiSplitDateTimeWidget
+
+    def __init__(self, *, years_back: int | None = 100, years_ahead: int | None = 10, **kwargs) -> None:
+        for unused in ("input_date_formats", "input_time_formats"):
+            kwargs.pop(unused, None)
+        date = ThaiDateField(years_back=years_back, years_ahead=years_ahead)
+        time = forms.TimeField(error_messages={"invalid": self.default_error_messages["invalid_time"]})
+        forms.MultiValueField.__init__(self, (date, time), **kwargs)
+
+
+# Every admin's date and date-and-time fields (accounts.admin_access.ScopedModelAdmin, the inlines, the
+# read-only admins): admin's own AdminDateWidget and AdminSplitDateTime write ค.ศ. with a Gregorian calendar.
+# tests/test_date_input.py walks admin.site._registry to prove that none is left.
+ADMIN_FORMFIELD_OVERRIDES = {
+    models.DateField: {"form_class": ThaiDateField, "widget": ThaiDateInput},
+    models.DateTimeField: {"form_class": ThaiDateTimeField, "widget": ThaiSplitDateTimeWidget},
+}

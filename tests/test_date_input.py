@@ -15,7 +15,13 @@ from django.test import RequestFactory
 from django.utils import timezone, translation
 
 from abe_portal.buddhist_dates import EXCEL_BUDDHIST_DATE, file_date, with_excel_date_formats
-from abe_portal.date_input import ThaiDateField, ThaiDateInput, ThaiDateTextField
+from abe_portal.date_input import (
+    ThaiDateField,
+    ThaiDateInput,
+    ThaiDateTextField,
+    ThaiDateTimeField,
+    ThaiSplitDateTimeWidget,
+)
 from conftest import PROVINCE_A
 from meetings.models import ActionItem, Meeting
 from provinces.models import Province, WorkingGroupMember
@@ -264,6 +270,31 @@ def test_every_date_field_in_admin_uses_the_date_input(cast):
     assert {"MeetingAdmin.starts_on", "ActionItemAdmin.due_date", "TargetRecordAdmin.birth_date",
             "AssistanceInline.date", "WorkingGroupMemberAdmin.active_from", "CapacityRequestAdmin.desired_date",
             "SupportActivityAdmin.date", "ActionItemInline.due_date"} <= set(checked)  # fmt: skip
+
+
+def test_every_editable_date_and_time_in_admin_uses_the_date_input(cast):
+    request = RequestFactory().get("/admin/")
+    request.user = cast.eef_admin
+    checked = []
+    for model_admin in _admins():
+        readonly = set(model_admin.get_readonly_fields(request))
+        for db_field in model_admin.model._meta.get_fields():
+            if isinstance(db_field, models.DateTimeField) and db_field.editable and db_field.name not in readonly:
+                formfield = model_admin.formfield_for_dbfield(db_field, request)
+                label = f"{type(model_admin).__name__}.{db_field.name}"
+                assert isinstance(formfield, ThaiDateTimeField), label
+                assert isinstance(formfield.widget, ThaiSplitDateTimeWidget), label
+                checked.append(label)
+    assert "PartnerKeyAdmin.expiry_date" in checked
+
+
+def test_date_and_time_field_reads_the_buddhist_year():
+    value = ThaiDateTimeField().clean([TYPED, "14:30"])
+    assert timezone.localtime(value).replace(tzinfo=None) == datetime.datetime(2027, 1, 20, 14, 30)  # noqa: DTZ001
+    with translation.override("th"):
+        html = ThaiSplitDateTimeWidget().render("expiry", value)
+    assert 'value="20/01/2570"' in html
+    assert 'value="14:30"' in html
 
 
 def test_admin_meeting_form_stores_the_typed_date(cast, typed):
