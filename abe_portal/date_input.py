@@ -53,8 +53,8 @@ class ThaiDateInput(forms.TextInput):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         widget_attrs = context["widget"]["attrs"]
-        # Built per request, not at import: the placeholder follows the page's language.
-        widget_attrs.setdefault("placeholder", format_date_input(datetime.date(2010, 3, 15)))
+        # The order to type it in, in the page's language (วว/ดด/ปปปป: the year in พ.ศ.).
+        widget_attrs.setdefault("placeholder", _("dd/mm/yyyy"))
         return context
 
     def format_value(self, value):

@@ -110,12 +110,12 @@ def test_widget_shows_buddhist_years_in_thai_and_christian_years_in_english():
         html = str(Form(initial={"day": STORED})["day"])
     assert 'type="text"' in html
     assert 'value="20/01/2570"' in html
-    assert 'placeholder="15/03/2553"' in html
+    assert 'placeholder="วว/ดด/ปปปป"' in html
     assert "data-thai-date" in html
     with translation.override("en"):
         html = str(Form(initial={"day": STORED})["day"])
     assert 'value="20/01/2027"' in html
-    assert 'placeholder="15/03/2010"' in html
+    assert 'placeholder="dd/mm/yyyy"' in html
     # What was typed comes back as typed with its error.
     with translation.override("th"):
         bound = Form({"day": "31/02/2570"})

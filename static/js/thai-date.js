@@ -3,7 +3,7 @@
    names and พ.ศ. years and writes 20/01/2570; otherwise ค.ศ. and 20/01/2027. The server reads both
    (buddhist_dates.parse_thai_date: a year of 2400 or more is พ.ศ.), so the text box alone is enough.
    Keyboard: Alt+ArrowDown or the button opens it; arrows move a day or a week, PageUp/PageDown a
-   month (with Shift a year), Home/End the week, Enter or Space chooses, Escape closes.
+   month (with Shift a year; « » ‹ › do the same), Home/End the week, Enter or Space chooses, Escape closes.
    No library: loaded by base.html (with data-css naming its stylesheet) and by the widget's Media. */
 (function () {
   "use strict";
@@ -21,10 +21,10 @@
        "November", "December"];
   var DAYS = thai ? ["อา", "จ", "อ", "พ", "พฤ", "ศ", "ส"] : ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa"];
   var TEXT = thai
-    ? {open: "เลือกวันที่จากปฏิทิน", prev: "เดือนก่อน", next: "เดือนถัดไป", today: "วันนี้", close: "ปิด",
-       year: "พ.ศ."}
-    : {open: "Choose the date from a calendar", prev: "Previous month", next: "Next month", today: "Today",
-       close: "Close", year: ""};
+    ? {open: "เลือกวันที่จากปฏิทิน", prev: "เดือนก่อน", next: "เดือนถัดไป", prevYear: "ปีก่อน",
+       nextYear: "ปีถัดไป", today: "วันนี้", close: "ปิด", year: "พ.ศ."}
+    : {open: "Choose the date from a calendar", prev: "Previous month", next: "Next month",
+       prevYear: "Previous year", nextYear: "Next year", today: "Today", close: "Close", year: ""};
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function format(d) { return pad(d.getDate()) + "/" + pad(d.getMonth() + 1) + "/" + (d.getFullYear() + OFFSET); }
@@ -87,9 +87,18 @@
     var next = el("button", "thai-date-nav", "›");
     next.type = "button";
     next.setAttribute("aria-label", TEXT.next);
+    // A year at a time too: a birth date is years back.
+    var prevYear = el("button", "thai-date-nav", "«");
+    prevYear.type = "button";
+    prevYear.setAttribute("aria-label", TEXT.prevYear);
+    var nextYear = el("button", "thai-date-nav", "»");
+    nextYear.type = "button";
+    nextYear.setAttribute("aria-label", TEXT.nextYear);
+    head.appendChild(prevYear);
     head.appendChild(prev);
     head.appendChild(title);
     head.appendChild(next);
+    head.appendChild(nextYear);
     panel.setAttribute("aria-labelledby", title.id);
     var grid = el("table", "thai-date-grid");
     grid.setAttribute("role", "grid");
@@ -181,6 +190,8 @@
     });
     prev.addEventListener("click", function () { move(0, -1); prev.focus(); });
     next.addEventListener("click", function () { move(0, 1); next.focus(); });
+    prevYear.addEventListener("click", function () { move(0, -12); prevYear.focus(); });
+    nextYear.addEventListener("click", function () { move(0, 12); nextYear.focus(); });
     todayButton.addEventListener("click", function () { choose(new Date()); });
     closeButton.addEventListener("click", function () { close(true); });
     grid.addEventListener("click", function (event) {
