@@ -381,3 +381,13 @@ def test_english_xlsx_keeps_christian_years():
     with translation.override("en"):
         [cell] = _date_cells(with_excel_date_formats(buffer.getvalue()))
     assert cell.number_format == "d mmm yyyy"
+
+
+def test_rejected_rows_file_keeps_date_cells_shown_in_buddhist_years(db):
+    from targets.upload.template_file import rejections_workbook
+
+    with translation.override("th"):
+        content = rejections_workbook(header=["วันที่เยี่ยม"], rows=[(2, ["ชื่อ: ว่าง"], ["2010-03-15"])])
+    [cell] = _date_cells(content)
+    assert cell.value.date() == datetime.date(2010, 3, 15)
+    assert cell.number_format == EXCEL_BUDDHIST_DATE
