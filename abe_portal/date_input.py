@@ -129,16 +129,6 @@ class ThaiDateField(forms.DateField):
         return forms.ValidationError(self.error_messages["year_range"], code="year_range", params=params)
 
 
-class ThaiDateTextField(forms.CharField):
-    """The date input for a form whose date is read as text by another checker (the record form, read as
-    an upload row by targets.upload.validation): the same widget, the text handed on as typed."""
-
-    widget = ThaiDateInput
-
-    def prepare_value(self, value):
-        return format_date_input(value) if isinstance(value, datetime.date) else value
-
-
 class ThaiSplitDateTimeWidget(forms.SplitDateTimeWidget):
     """A date-and-time: the date input, then the time as 14:30 (admin's own widget has a Gregorian calendar)."""
 

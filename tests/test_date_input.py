@@ -18,7 +18,6 @@ from abe_portal.buddhist_dates import EXCEL_BUDDHIST_DATE, file_date, with_excel
 from abe_portal.date_input import (
     ThaiDateField,
     ThaiDateInput,
-    ThaiDateTextField,
     ThaiDateTimeField,
     ThaiSplitDateTimeWidget,
 )
@@ -316,13 +315,6 @@ def test_admin_working_group_form_stores_the_typed_date(cast, typed):
     response = typed["client"](cast.eef_admin).post("/admin/provinces/workinggroupmember/add/", data)
     assert response.status_code == 302
     assert WorkingGroupMember.objects.get().active_from == STORED
-
-
-def test_record_date_text_field_hands_the_text_on():
-    field = ThaiDateTextField(required=False)
-    assert field.clean(TYPED) == TYPED  # read by the upload's validator, not here
-    with translation.override("th"):
-        assert field.prepare_value(STORED) == TYPED
 
 
 # --- Elsewhere: the calendar's address, file names, xlsx cells -------------------------------------------
