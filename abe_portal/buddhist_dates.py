@@ -5,9 +5,11 @@ year in which it ends: FY 2566 is 1 Oct 2022 to 30 Sep 2023.
 """
 
 import datetime
+import io
 import re
 
 from django.utils import timezone
+from django.utils.translation import get_language
 
 BE_OFFSET = 543
 
@@ -51,6 +53,46 @@ def format_thai_date(day: datetime.date, *, long: bool = False) -> str:
     return f"{day.day} {months[day.month - 1]} {to_buddhist_year(day.year)}"
 
 
+def file_date(day: datetime.date, *, separator: str = "-") -> str:
+    """2569-12-04: a date in an export's file name, in พ.ศ. as the people who keep the files count years."""
+    return separator.join((str(to_buddhist_year(day.year)), f"{day.month:02d}", f"{day.day:02d}"))
+
+
+# Excel's own Thai Buddhist calendar: [$-107041E] is calendar 07 (Thai Buddhist) of locale 041E (Thai), so
+# Excel shows "15 มี.ค. 2553" while the cell stays a real date (sorting, filtering and date sums work).
+EXCEL_BUDDHIST_DATE = "[$-107041E]d mmm yyyy"
+EXCEL_BUDDHIST_DATETIME = "[$-107041E]d mmm yyyy hh:mm"
+
+
+def excel_date_format(value: object) -> str | None:
+    """The number format of a date cell in an xlsx export, in the export's language (พ.ศ. in Thai, ค.ศ. in
+    English); None for a value that is no date."""
+    thai = (get_language() or "th").startswith("th")
+    if isinstance(value, datetime.datetime):
+        return EXCEL_BUDDHIST_DATETIME if thai else "d mmm yyyy hh:mm"
+    if isinstance(value, datetime.date):
+        return EXCEL_BUDDHIST_DATE if thai else "d mmm yyyy"
+    return None
+
+
+def with_excel_date_formats(xlsx: bytes) -> bytes:
+    """An xlsx written by a library that picks its own date format (tablib, django-import-export), with
+    excel_date_format on every date cell."""
+    from openpyxl import load_workbook  # only the exports need it
+
+    workbook = load_workbook(io.BytesIO(xlsx))
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.is_date:
+                    # openpyxl reads every date back as a datetime: the writer's format says which it was.
+                    value = cell.value if "h" in cell.number_format else cell.value.date()
+                    cell.number_format = excel_date_format(value)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 # --- Reading dates as Thai spreadsheets write them ------------------------------------------------
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -69,6 +111,11 @@ _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 
 
 _NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})$")
+# A time after the date, as a spreadsheet's date-and-time cell turned to text writes it: "15/03/2553 00:00",
+# "2010-03-15T00:00:00", "15/03/2553 08:30 น.". The time of a date field is dropped.
+_TIME_SUFFIX = re.compile(r"(?:\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*น\.)?$")
+# A year alone (a ปีเกิด column): 4 digits that are a plausible พ.ศ. or ค.ศ. year.
+_YEAR_ALONE = range(1900, 2101), range(2400, 2701)
 
 
 class DateParseError(ValueError):
@@ -88,16 +135,21 @@ def _year_to_christian(year: int) -> int:
     raise DateParseError("year")
 
 
-def parse_thai_date(value: object) -> datetime.date | None:
+def parse_thai_date(value: object, *, year_alone: bool = False) -> datetime.date | None:
     """A date as Thai users write it: 15/03/2553, 15-03-2010, 2553-03-15, 15 มี.ค. 2553,
-    15 มีนาคม 2553, Thai digits, a real Excel date or an Excel serial number. Years of 2400 or
-    more are พ.ศ. Returns None for an empty value; raises DateParseError otherwise."""
+    15 มีนาคม 2553, Thai digits, a time after it, a real Excel date or an Excel serial number. Years of
+    2400 or more are พ.ศ. With `year_alone`, a year by itself (2553, 2010: a ปีเกิด column) is 1 January of
+    that year, not an Excel serial of 1906. Returns None for an empty value; raises DateParseError otherwise."""
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
         return value
+    if year_alone:
+        year = _year_of(value)
+        if year is not None:
+            return datetime.date(_year_to_christian(year), 1, 1)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if 1 <= value < 2_958_466:  # Excel serials up to 9999-12-31
             return _EXCEL_EPOCH + datetime.timedelta(days=int(value))
@@ -105,6 +157,8 @@ def parse_thai_date(value: object) -> datetime.date | None:
     text = str(value).strip().translate(THAI_DIGITS)
     if not text:
         return None
+    if ":" in text:
+        text = _TIME_SUFFIX.sub("", text)
     match = _NUMERIC_DATE.match(text)
     if match:  # the common case, 15/03/2553 or 2553-03-15, without the general splitting below
         a, b, c = match.groups()
@@ -133,6 +187,19 @@ def parse_thai_date(value: object) -> datetime.date | None:
         return datetime.date(christian_year, month, day)
     except ValueError as exc:
         raise DateParseError("invalid") from exc
+
+
+def _year_of(value: object) -> int | None:
+    """The year of a value that is a year alone (2553, 2553.0, "๒๕๕๓"), else None."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        year = value
+    elif isinstance(value, str) and len(text := value.strip().translate(THAI_DIGITS)) == 4 and text.isdigit():
+        year = int(text)
+    else:
+        return None
+    return year if any(year in years for years in _YEAR_ALONE) else None
 
 
 def _split_date(text: str) -> list[str]:

@@ -12,9 +12,13 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.resources import ModelResource
+
+from abe_portal.buddhist_dates import file_date, with_excel_date_formats
+from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 
 from .access import scope_for
 
@@ -31,6 +35,7 @@ class Access(models.TextChoices):
 class ScopedModelAdmin(admin.ModelAdmin):
     view_access = Access.ROLE_HOLDERS
     write_access = Access.NATIONAL
+    formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # dates typed in พ.ศ., as on the portal's pages
 
     def _allowed(self, request, access: str) -> bool:
         scope = scope_for(request.user)
@@ -119,6 +124,16 @@ class ScopedExportMixin(ExportMixin):
 
     def has_export_permission(self, request) -> bool:
         return self.has_view_permission(request)
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        if file_format.get_extension() == "xlsx":  # date cells shown in พ.ศ. by Thai Excel
+            data = with_excel_date_formats(data)
+        return data
+
+    def get_export_filename(self, request, queryset, file_format) -> str:
+        # Model-2569-12-04.xlsx: the date in พ.ศ., as in the portal's own exports (buddhist_dates.file_date).
+        return f"{self.model.__name__}-{file_date(timezone.localdate())}.{file_format.get_extension()}"
 
     def export_action(self, request):
         # The export page carries the change list's filters in its query string, and builds the same

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 from accounts.access import scope_for
 
 from .models import AccessLog, IdentifierProbeDay
@@ -25,6 +26,8 @@ from .tracking import history_is_recorded
 
 class ReadOnlyAdminMixin:
     """Seen by EEF/IPSR admins (national scope, accounts.access), changed by nobody."""
+
+    formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # never editable, but the same date input if ever shown
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return scope_for(request.user).national

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
 from accounts.admin_access import ScopedModelAdmin
@@ -38,6 +39,7 @@ class PartInline(admin.options.InlineModelAdmin):
     extra = 0
     # Long texts stay narrow in a table row; the meeting's page is where minutes are read.
     formfield_overrides = {
+        **ADMIN_FORMFIELD_OVERRIDES,
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 36})},
         models.CharField: {"widget": forms.TextInput(attrs={"size": 22})},
     }
@@ -70,7 +72,10 @@ class AgendaItemInline(PartInline, admin.StackedInline):
     """Stacked: minutes and decisions are the long texts of a meeting."""
 
     model = AgendaItem
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})}}
+    formfield_overrides = {
+        **ADMIN_FORMFIELD_OVERRIDES,
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})},
+    }
     fields = ("order", "title", "presenter", "minutes", "decisions")
 
 

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.date_input import ThaiDateField, ThaiDateInput
 from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from accounts.access import scope_for
 from provinces.models import Province
@@ -17,7 +18,9 @@ from . import services
 from .attachments import ACCEPT_ATTRIBUTE, validate_attachment
 from .models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Meeting, Presentation
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE = ThaiDateInput()
+# Meetings are recorded from the programme's first fiscal year (2565) on, and planned a few years ahead.
+MEETING_DATE = ThaiDateField.with_range(earliest=2021, years_ahead=3)
 FIRST_FISCAL_YEAR = 2565
 
 
@@ -92,6 +95,7 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
             "album_url",
         ]
         widgets = {"starts_on": DATE, "ends_on": DATE, "description": forms.Textarea(attrs={"rows": 4})}
+        field_classes = {"starts_on": MEETING_DATE, "ends_on": MEETING_DATE}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -285,6 +289,7 @@ class ActionItemForm(forms.ModelForm):
             "note": forms.Textarea(attrs={"rows": 3}),
             "due_date": DATE,
         }
+        field_classes = {"due_date": MEETING_DATE}
 
     def __init__(self, *args, meeting, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -27,6 +27,7 @@ from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from abe_portal.buddhist_dates import file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date
 from meetings.models import ActionItem, Attendance, LessonLearned, Meeting, Presentation
@@ -79,7 +80,7 @@ def render_minutes(meeting: Meeting, *, fmt: str, language: str = "th") -> tuple
         minutes = _collect(_fetch(meeting), language)
         writer = {"pdf": _write_pdf, "docx": _write_docx, "xlsx": _write_xlsx}[fmt]
         content = writer(minutes)
-    filename = f"minutes-{meeting.pk}-{meeting.starts_on.isoformat()}.{fmt}"
+    filename = f"minutes-{meeting.pk}-{file_date(meeting.starts_on)}.{fmt}"
     return content, FORMATS[fmt], filename
 
 

@@ -28,7 +28,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from abe_portal import stale_edits
-from abe_portal.buddhist_dates import THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
+from abe_portal.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
 from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user
 from audit.access_log import record_access
@@ -124,6 +124,10 @@ def meeting_list(request):
 
 @login_required
 def month(request, year: int, month: int):
+    if 1 <= month <= 12 and 1900 + BE_OFFSET <= year <= 2200 + BE_OFFSET:
+        # A พ.ศ. year, as Thai users type it (/meetings/calendar/2569/12/): the page's one address is in ค.ศ.
+        # (a year of 2400 or more is พ.ศ., DOMAIN.md), so a link is the same in both languages.
+        return redirect("meetings:month", year=year - BE_OFFSET, month=month, permanent=True)
     if not (1 <= month <= 12 and 1900 <= year <= 2200):
         raise Http404
     first = datetime.date(year, month, 1)

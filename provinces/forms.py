@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.date_input import ThaiDateField, ThaiDateInput
 from abe_portal.stale_edits import VersionedFormMixin
 
 from .models import WorkingGroupMember
@@ -25,9 +26,14 @@ class WorkingGroupMemberForm(forms.ModelForm):
             "active_until",
         )
         widgets = {
-            "active_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "active_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "active_from": ThaiDateInput(),
+            "active_until": ThaiDateInput(),
             "phone": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+        }
+        # Working groups go back to the programme's pilot provinces; a term is planned a few years ahead.
+        field_classes = {
+            "active_from": ThaiDateField.with_range(earliest=2000, years_ahead=5),
+            "active_until": ThaiDateField.with_range(earliest=2000, years_ahead=10),
         }
         help_texts = {
             "name": _("Spreadsheet imports match members by name: keep one spelling."),

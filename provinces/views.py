@@ -22,7 +22,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from abe_portal import stale_edits
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from abe_portal.buddhist_dates import current_fiscal_year, excel_date_format, file_date, fiscal_year_bounds
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
@@ -396,7 +396,7 @@ def working_group_export(request, code: int):
         sheet.append(values)
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, datetime.date):
-                cell.number_format = "dd/mm/yyyy"
+                cell.number_format = excel_date_format(cell.value)
             elif isinstance(cell.value, str):
                 cell.data_type = "s"  # text, never a formula
     for letter, width in zip("ABCDEFGH", (28, 30, 32, 14, 14, 28, 12, 12), strict=True):
@@ -413,7 +413,7 @@ def working_group_export(request, code: int):
     response = HttpResponse(
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    filename = f"working-group-{province.pk}-{timezone.localdate():%Y%m%d}.xlsx"
+    filename = f"working-group-{province.pk}-{file_date(timezone.localdate())}.xlsx"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
 
 from abe_portal import stale_edits
+from abe_portal.buddhist_dates import file_date, with_excel_date_formats
 from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
 from provinces.models import Province
@@ -194,7 +195,8 @@ def report_export(request):
     _form, reports = _filtered_reports(request)
     resource = ProgressReportResource(user=request.user)
     dataset = resource.export(queryset=reports.select_related("province", "created_by"), force_native_type=True)
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    response = HttpResponse(XLSX().export_data(dataset), content_type=XLSX().get_content_type())
+    stamp = file_date(timezone.localdate())
+    content = with_excel_date_formats(XLSX().export_data(dataset))
+    response = HttpResponse(content, content_type=XLSX().get_content_type())
     response["Content-Disposition"] = f'attachment; filename="progress-reports-{stamp}.xlsx"'
     return response

@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from abe_portal.buddhist_dates import excel_date_format, file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date, be_datetime
 from accounts.access import scope_for
@@ -154,7 +155,7 @@ def render(pack: Pack, *, fmt: str, language: str = "th") -> tuple[bytes, str, s
     without WeasyPrint's system libraries (Pango)."""
     with translation.override(language):
         content = _write_xlsx(pack) if fmt == "xlsx" else _write_pdf(pack)
-    stamp = timezone.localtime(pack.subject.as_of).strftime("%Y%m%d")
+    stamp = file_date(timezone.localtime(pack.subject.as_of).date())
     safe_code = re.sub(r"[^A-Za-z0-9-]", "", pack.code) or pack.level
     return content, FORMATS[fmt], f"summary-{pack.level}-{safe_code}-{pack.fiscal_year}-{stamp}.{fmt}"
 
@@ -285,7 +286,7 @@ def _write_xlsx(pack: Pack) -> bytes:
         for row in ws.iter_rows(min_row=2):
             for cell in row:
                 if isinstance(cell.value, datetime.datetime):
-                    cell.number_format = "dd/mm/yyyy hh:mm"
+                    cell.number_format = excel_date_format(cell.value)
                 elif isinstance(cell.value, float):
                     cell.number_format = "0.0"
         for index in range(1, ws.max_column + 1):

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
 from accounts.admin_access import Access, ScopedModelAdmin
@@ -122,6 +123,7 @@ class AssistanceInline(admin.TabularInline):
 
     model = Assistance
     form = AssistanceInlineForm
+    formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # an inline is no ScopedModelAdmin: said again
     extra = 0
     fields = ("type", "date", "given_by", "outcome", "recorded_by")
     readonly_fields = ("recorded_by",)

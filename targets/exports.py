@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from abe_portal.buddhist_dates import excel_date_format, file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.access import scope_for
 from audit.access_log import record_access
@@ -117,7 +118,7 @@ def rows(records: Iterable[TargetRecord], *, user, dates_as_text: bool) -> Itera
 
 
 def _filename(file_format: str) -> str:
-    return f"target-records-{timezone.localdate():%Y%m%d}.{file_format}"
+    return f"target-records-{file_date(timezone.localdate())}.{file_format}"
 
 
 def _no_store(response):
@@ -150,14 +151,25 @@ def export_response(*, request: HttpRequest, records, file_format: str, descript
         response = StreamingHttpResponse(stream(), content_type=FORMATS["csv"])
     else:
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         # Write-only: rows go to disk as they come, so memory stays flat for 100,000 records.
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet(_("Target-group records")[:31])
         sheet.append(headers())
         count = 0
+
+        def dated(value):
+            # A real date shown in พ.ศ. by Thai Excel (buddhist_dates.excel_date_format).
+            number_format = excel_date_format(value)
+            if number_format is None:
+                return value
+            cell = WriteOnlyCell(sheet, value)
+            cell.number_format = number_format
+            return cell
+
         for row in rows(queryset.iterator(chunk_size=CHUNK), user=request.user, dates_as_text=False):
-            sheet.append(row)
+            sheet.append([dated(value) for value in row])
             count += 1
         handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes (and so removes) it
         workbook.save(handle)

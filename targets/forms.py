@@ -8,14 +8,11 @@ categories, statuses, phones). The fields are text with a select to pick from: t
 the form, decides what a value may be.
 """
 
-import datetime
-
 from django import forms
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import DateParseError, parse_thai_date, to_buddhist_year
+from abe_portal.date_input import ThaiDateField, ThaiDateInput, format_date_input
 from abe_portal.stale_edits import VersionedFormMixin, fact, model_facts, secret_fact
 from provinces.models import District, Province, SubDistrict
 
@@ -27,15 +24,6 @@ from .upload.validation import PREFIXES, CleanRow, RowValidator
 
 def _label(field: str):
     return TargetRecord._meta.get_field(field).verbose_name
-
-
-def format_date_input(day: datetime.date | None) -> str:
-    """A date as the forms take it back: 15/03/2553 in Thai (พ.ศ.), 15/03/2010 in English."""
-    if day is None:
-        return ""
-    thai = (get_language() or "th").startswith("th")
-    year = to_buddhist_year(day.year) if thai else day.year
-    return f"{day.day:02d}/{day.month:02d}/{year}"
 
 
 # --- The upload's validation for one record ------------------------------------------------------------
@@ -128,7 +116,8 @@ class RecordForm(VersionedFormMixin, forms.Form):
         "birth_date",
         max_length=30,
         help_text=_("Day/month/year, the year in พ.ศ. or ค.ศ., e.g. 15/03/2553."),
-        widget=forms.TextInput(attrs={"placeholder": "15/03/2553", "autocomplete": "off"}),
+        # Text read by the upload's validator (a year alone, "2553", is a year of birth), in the date input.
+        widget=ThaiDateInput(),
     )
     district = _select("district")
     sub_district = forms.CharField(label=_label("sub_district"), required=False)
@@ -242,11 +231,11 @@ class AssistanceForm(forms.Form):
     type = forms.ModelChoiceField(
         label=_("type of help"), queryset=AssistanceType.objects.filter(is_active=True), empty_label="–"
     )
-    date = forms.CharField(
+    date = ThaiDateField(
         label=_("date"),
-        max_length=30,
+        years_back=10,
+        years_ahead=0,
         help_text=_("Day/month/year, the year in พ.ศ. or ค.ศ., e.g. 15/03/2567."),
-        widget=forms.TextInput(attrs={"placeholder": "15/03/2567", "autocomplete": "off"}),
     )
     given_by = forms.CharField(
         label=_("given by"), max_length=200, help_text=_("The agency or person who gave the help, e.g. อบต.")
@@ -254,20 +243,9 @@ class AssistanceForm(forms.Form):
     outcome = forms.CharField(label=_("outcome"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("date", format_date_input(timezone.localdate()))
+        kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
         super().__init__(*args, **kwargs)
         self.fields["type"].label_from_instance = lambda t: t.name
-
-    def clean_date(self) -> datetime.date:
-        try:
-            day = parse_thai_date(self.cleaned_data["date"])
-        except DateParseError as error:
-            if error.code == "invalid":
-                raise forms.ValidationError(_("There is no such day.")) from error
-            raise forms.ValidationError(_("Write the date as day/month/year, e.g. 15/03/2553.")) from error
-        if day is None:
-            raise forms.ValidationError(self.fields["date"].error_messages["required"], code="required")
-        return day
 
 
 class StatusForm(VersionedFormMixin, forms.Form):

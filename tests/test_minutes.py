@@ -167,7 +167,7 @@ def test_thai_pdf_shows_the_thai_text_with_an_embedded_thai_font(meeting, popple
 
     assert content.startswith(b"%PDF")
     assert content_type == "application/pdf"
-    assert filename == f"minutes-{meeting.pk}-2024-03-01.pdf"
+    assert filename == f"minutes-{meeting.pk}-2567-03-01.pdf"
     path = write_pdf(tmp_path, content)
     text = squeezed(pdf_text(path))
     # The glyphs map back to exactly the characters written: shaping and the font's Unicode table are right.
@@ -256,7 +256,7 @@ def test_docx_holds_the_thai_title_and_the_agenda_in_order_with_thai_font_settin
     content, content_type, filename = render_minutes(meeting, fmt="docx", language="th")
 
     assert content_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    assert filename == f"minutes-{meeting.pk}-2024-03-01.docx"
+    assert filename == f"minutes-{meeting.pk}-2567-03-01.docx"
     document = Document(io.BytesIO(content))
     paragraphs = [paragraph.text for paragraph in document.paragraphs]
     assert TITLE in paragraphs
@@ -294,7 +294,7 @@ def test_xlsx_has_a_sheet_per_part_and_neutralises_formulas(meeting):
     content, content_type, filename = render_minutes(meeting, fmt="xlsx", language="th")
 
     assert content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert filename == f"minutes-{meeting.pk}-2024-03-01.xlsx"
+    assert filename == f"minutes-{meeting.pk}-2567-03-01.xlsx"
     workbook = load_workbook(io.BytesIO(content))
     with translation.override("th"):
         assert workbook.sheetnames == [translation.gettext(name) for name in SHEETS]

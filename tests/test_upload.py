@@ -207,3 +207,44 @@ def test_a_file_refused_during_the_apply_is_marked_failed_and_writes_nothing(cas
     assert batch.status == UploadBatch.Status.FAILED
     assert "3" in batch.error
     assert not TargetRecord.objects.exists()
+
+
+# --- Edge cases of dates and districts (issue 12) ----------------------------------------------------------
+
+
+def test_a_year_of_birth_alone_is_a_year_not_an_excel_serial(cast):
+    """A ปีเกิด column: 2553 (a number, as Excel keeps it) was read as Excel's day 2553, 27 December 1906,
+    and refused as implausibly early."""
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "ปีเกิด", "กลุ่มเป้าหมาย"]
+    rows = [
+        [national_id(71), "สมชาย", "ใจดี", 2553, OUT],
+        [national_id(72), "สมหญิง", "ใจดี", "๒๕๕๔", OUT],
+        [national_id(73), "สมศรี", "ใจดี", 2011, OUT],
+    ]
+    batch = upload_and_apply(cast.coordinator_a, xlsx(header, rows))
+    assert batch.rejected == 0, list(batch.rejections.values_list("reason", flat=True))
+    born = dict(TargetRecord.objects.values_list("identifier", "birth_date"))
+    assert born == {
+        national_id(71): datetime.date(2010, 1, 1),
+        national_id(72): datetime.date(2011, 1, 1),
+        national_id(73): datetime.date(2011, 1, 1),
+    }
+
+
+def test_a_birth_date_with_a_time_after_it_is_read(cast):
+    rows = [["ใจดี", "สมชาย", national_id(74), "ชาย", "15/03/2553 00:00", "", "", OUT, ""]]
+    batch = upload_and_apply(cast.coordinator_a, xlsx(HEADER, rows))
+    assert batch.rejected == 0, list(batch.rejections.values_list("reason", flat=True))
+    assert TargetRecord.objects.get().birth_date == datetime.date(2010, 3, 15)
+
+
+def test_amphoe_mueang_alone_is_the_provinces_own_mueang_district(cast):
+    """ "อ.เมือง" alone, as forms in a province write it, is its เมือง district: เมืองขอนแก่น (4001) in Khon Kaen."""
+    rows = [
+        ["ใจดี", "สมชาย", national_id(75), "ชาย", "15/03/2553", "", "อ.เมือง", OUT, ""],
+        ["ใจดี", "สมหญิง", national_id(76), "หญิง", "15/03/2553", "ในเมือง", "เมือง", OUT, ""],
+    ]
+    batch = upload_and_apply(cast.coordinator_a, xlsx(HEADER, rows))
+    assert batch.rejected == 0, list(batch.rejections.values_list("reason", flat=True))
+    assert set(TargetRecord.objects.values_list("district_id", flat=True)) == {4001}
+    assert TargetRecord.objects.get(identifier=national_id(76)).sub_district_id == 400101

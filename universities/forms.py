@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.date_input import ThaiDateField
 from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from reports.models import Period
 
@@ -19,13 +20,6 @@ from .services import check_activity_place
 
 def _label(model, field: str):
     return model._meta.get_field(field).verbose_name
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
 
 
 ANY = [("", _("All"))]
@@ -82,7 +76,7 @@ class ActivityForm(forms.Form):
     university = forms.ModelChoiceField(label=_label(SupportActivity, "university"), queryset=None)
     province = forms.ModelChoiceField(label=_label(SupportActivity, "province"), queryset=None)
     role = forms.TypedChoiceField(label=_label(SupportActivity, "role"), coerce=int, choices=SupportRole.choices)
-    date = forms.DateField(label=_label(SupportActivity, "date"), widget=DateInput())
+    date = ThaiDateField(label=_label(SupportActivity, "date"), years_back=5, years_ahead=0)
     title = forms.CharField(label=_label(SupportActivity, "title"), max_length=200)
     description = forms.CharField(
         label=_label(SupportActivity, "description"), required=False, widget=forms.Textarea(attrs={"rows": 5})
@@ -140,7 +134,7 @@ class CapacityRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("Who needs what, and why: the team will plan the session from this."),
     )
-    desired_date = forms.DateField(label=_label(CapacityRequest, "desired_date"), widget=DateInput())
+    desired_date = ThaiDateField(label=_label(CapacityRequest, "desired_date"), years_back=1, years_ahead=3)
     participants = forms.IntegerField(label=_label(CapacityRequest, "participants"), required=False, min_value=0)
 
     def __init__(self, *args, provinces, **kwargs):
@@ -177,11 +171,11 @@ class CloseForm(StepForm):
 
 
 class ScheduleForm(StepForm):
-    scheduled_for = forms.DateField(label=_("date of the session"), widget=DateInput())
+    scheduled_for = ThaiDateField(label=_("date of the session"), years_back=1, years_ahead=3)
 
 
 class DeliverForm(StepForm):
-    date = forms.DateField(label=_("date delivered"), widget=DateInput())
+    date = ThaiDateField(label=_("date delivered"), years_back=2, years_ahead=1)
     participants = forms.IntegerField(label=_("participants"), required=False, min_value=0)
     description = forms.CharField(
         label=_("what was done"),

@@ -23,7 +23,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from abe_portal import stale_edits
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds, fiscal_year_of
+from abe_portal.buddhist_dates import (
+    current_fiscal_year,
+    file_date,
+    fiscal_year_bounds,
+    fiscal_year_of,
+    with_excel_date_formats,
+)
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
@@ -279,9 +285,12 @@ def activity_export(request):
         ]
         dataset.append([neutralise_formula(value) for value in row])
     # CSV starts with a byte-order mark, so that Excel reads the Thai text as UTF-8.
-    content = "\ufeff" + dataset.export("csv") if file_format == "csv" else dataset.export("xlsx")
+    if file_format == "csv":
+        content = "\ufeff" + dataset.export("csv")
+    else:  # the date column a real date, shown in พ.ศ. by Thai Excel
+        content = with_excel_date_formats(dataset.export("xlsx"))
     response = HttpResponse(content, content_type=EXPORT_FORMATS[file_format])
-    stamp = timezone.localdate().isoformat()
+    stamp = file_date(timezone.localdate())
     response["Content-Disposition"] = f'attachment; filename="support-activities-{stamp}.{file_format}"'
     return response
 

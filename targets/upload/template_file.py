@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from abe_portal.buddhist_dates import excel_date_format
 from abe_portal.spreadsheet_safety import neutralise_formula
 from provinces.models import District, Province, SubDistrict
 from targets.models import Category, Outcome
@@ -310,7 +311,7 @@ def rejections_workbook(*, header: list[str], rows: list[tuple[int, list[str], l
         for index, value in enumerate(values, start=3):
             cell = sheet.cell(row=excel_row, column=index)
             if isinstance(value, datetime.date):
-                cell.number_format = "dd/mm/yyyy"
+                cell.number_format = excel_date_format(value)  # a real date, shown in พ.ศ. by Thai Excel
             elif index - 3 in text_columns:
                 cell.number_format = "@"
     sheet.column_dimensions["A"].width = 12

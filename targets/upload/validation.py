@@ -126,6 +126,14 @@ class RowValidator:
             self.district_by_name[area_key(th)] = code
             if en:
                 self.district_by_name[area_key(en)] = code
+        # "อ.เมือง" alone, as forms in a province write it: the province's own เมือง district
+        # (เมืองขอนแก่น, district xx01), not เมืองพล or another district whose name starts with เมือง.
+        capital = self.district_by_name.get("เมือง" + area_key(province.name_th)) or next(
+            (code for code, th, _ in districts if code % 100 == 1 and area_key(th).startswith("เมือง")), None
+        )
+        if capital is not None:
+            self.district_by_name.setdefault("เมือง", capital)
+            self.district_by_name.setdefault("mueang", capital)
         subs = list(
             SubDistrict.objects.filter(district__province=province).values_list(
                 "code", "district_id", "name_th", "name_en"
@@ -251,7 +259,7 @@ class RowValidator:
                 errors.append((label("sex"), _("Write the sex as ชาย/หญิง, ช/ญ or M/F.")))
             values["sex"] = sex or PREFIX_SEX.get(values.get("name_prefix", ""), "")
         if "birth_date" in col:
-            born, code = self.memo("birth_date", self.cell(row, "birth_date"), _parse_date)
+            born, code = self.memo("birth_date", self.cell(row, "birth_date"), _parse_birth_date)
             if code:
                 errors.append((label("birth_date"), self._date_error(code)))
             if born is not None and not (datetime.date(1950, 1, 1) <= born <= self.today):
@@ -431,9 +439,11 @@ def _split_prefix(name: str) -> tuple[str, str]:
     return "", name
 
 
-def _parse_date(value: object) -> tuple[datetime.date | None, str | None]:
+def _parse_birth_date(value: object) -> tuple[datetime.date | None, str | None]:
+    # A birth-date column may hold the year alone (its header ปีเกิด is one of birth_date's, columns.py):
+    # 2553 is born in 2553, never Excel's day 2553 (27 December 1906, "implausibly early").
     try:
-        return parse_thai_date(value), None
+        return parse_thai_date(value, year_alone=True), None
     except DateParseError as exc:
         return None, exc.code
 
