@@ -11,7 +11,6 @@ admin.site.site_header = _("ABE Portal administration")
 admin.site.site_title = _("ABE Portal")
 admin.site.index_title = _("Administration")
 
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),

@@ -13,7 +13,7 @@ class HistoryConfig(PGHistoryConfig):
     """pghistory (INSTALLED_APPS names this instead of "pghistory"), with names a Thai admin can read: Django
     would call the app "Pghistory" and its page of every change (PGHISTORY_ADMIN_MODEL) "middleware events"."""
 
-    verbose_name = _("Change history")
+    verbose_name = _("Change history of all records")
 
     def ready(self) -> None:
         super().ready()

@@ -37,6 +37,7 @@ def test_committed_mo_file_is_compiled_from_the_po_file(tmp_path):
 ENGLISH = (
     # third-party apps in admin's index
     "MFA", "Authenticators", "Authenticator", "Pghistory", "PGHISTORY", "Middleware events", "middleware events",
+    "event model", "insert", "Pgh obj model", "Tracked",
     # Django admin
     "Start typing to filter", "Filter navigation items", "Show counts", "Hide counts", "Clear all filters",
     "sorting", "Toggle navigation", "Skip to main content", "Breadcrumbs", "Toggle theme", "Model name",
