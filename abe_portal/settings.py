@@ -47,11 +47,11 @@ INSTALLED_APPS = [
     "import_export",
     "allauth",
     "allauth.account",
-    "allauth.mfa",
+    "accounts.apps.TwoFactorConfig",  # allauth.mfa, with names in Thai for admin
     # Audit trail (row history by PostgreSQL triggers) and the access log: audit/, README.md. Before
     # the project's apps: `@track()` on their models adds event models to audit.models as it loads.
     "pgtrigger",
-    "pghistory",
+    "audit.apps.HistoryConfig",  # pghistory, with names in Thai for admin
     "pghistory.admin",
     "audit",
     # The project's own apps. accounts first: its custom user model is in the very first migration.

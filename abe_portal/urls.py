@@ -14,6 +14,7 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.FaviconView.as_view(), name="favicon"),
     path("provinces/", include("provinces.urls")),
     path("reports/", include("reports.urls")),
     path("universities/", include("universities.urls")),
@@ -26,3 +27,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# 403, 404 and the CSRF failure are Django's own views with templates/403.html, 404.html, 403_csrf.html; the 500 page
+# needs a view of its own that renders without the database (abe_portal/errors.py).
+handler500 = "abe_portal.errors.server_error"

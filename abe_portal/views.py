@@ -1,7 +1,9 @@
 from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
+from django.views.generic import RedirectView
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from accounts.access import scope_for
@@ -59,3 +61,13 @@ def _meetings_of(user) -> dict:
             Meeting.objects.visible_to(user).upcoming().order_by("starts_on", "pk")[:HOME_MEETINGS]
         ),
     }
+
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico on every page that names no icon (admin, the API's pages, files opened
+    directly): it leads to the portal's icon. Not permanent, since the icon's hashed name changes with the file."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("img/favicon.svg")

@@ -110,17 +110,33 @@ class MembershipAdmin(ScopedModelAdmin):
     autocomplete_fields = ("user", "province", "university")
 
 
+class AuthenticatorTypeFilter(admin.SimpleListFilter):
+    title = _("type")
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        return Authenticator.Type.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(type=self.value()) if self.value() else queryset
+
+
 @admin.register(Authenticator)
 class AuthenticatorAdmin(ScopedModelAdmin):
     """Two-factor devices: an EEF admin can remove a lost one so its owner can set up a new one."""
 
     view_access = Access.NATIONAL
     write_access = Access.NATIONAL
-    list_display = ("user", "type", "created_at", "last_used_at")
-    list_filter = ("type",)
+    list_display = ("user", "kind", "created_at", "last_used_at")
+    list_filter = (AuthenticatorTypeFilter,)
     search_fields = ("user__email",)
-    fields = ("user", "type", "created_at", "last_used_at")
+    fields = ("user", "kind", "created_at", "last_used_at")
     readonly_fields = fields
+
+    # allauth's field has no verbose name, so Django would head the column and the filter "type" in English.
+    @admin.display(description=_("type"), ordering="type")
+    def kind(self, obj: Authenticator) -> str:
+        return obj.get_type_display()
 
     def get_queryset(self, request):
         # Authenticators belong to users: visible as far as their users are.

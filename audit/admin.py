@@ -14,6 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -141,13 +142,73 @@ for event_model in apps.get_app_config("audit").get_models():
         admin.site.register(event_model, EventAdmin)
 
 
+# pghistory's labels of a change (pgh_label), as the events page's filter offers them.
+CHANGE_LABELS = {"insert": _("added"), "update": _("changed"), "delete": _("deleted")}
+
+
+class ChangeLabelFilter(pghistory.admin.core.LabelFilter):
+    """pghistory's filter by kind of change, in the reader's language (pghistory's own says "label", "insert")."""
+
+    title = _("kind of change")
+
+    def lookups(self, request, model_admin):
+        return [(value, CHANGE_LABELS.get(value, value)) for value, _label in super().lookups(request, model_admin)]
+
+
+class RecordTypeFilter(pghistory.admin.core.EventModelFilter):
+    """pghistory's filter by event model, named by what each model records (pghistory shows class names)."""
+
+    title = _("kind of record")
+
+    def lookups(self, request, model_admin):
+        choices = [(label, capfirst(apps.get_model(label)._meta.verbose_name_plural))
+                   for label, _name in super().lookups(request, model_admin)]  # fmt: skip
+        return sorted(choices, key=lambda choice: str(choice[1]))
+
+
 class EventsAdmin(ReadOnlyAdminMixin, pghistory.admin.EventsAdmin):
     """pghistory's page of all events, each with its before/after values, user and URL
     (PGHISTORY_ADMIN_CLASS). Its query is PostgreSQL SQL; on the SQLite embedded default, where
-    no events exist, the page lists nothing instead of failing.
+    no events exist, the page lists nothing instead of failing. Its filters and columns speak the reader's language:
+    pghistory's fields have no verbose names (and changing a field's would make a migration in pghistory's app).
     """
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         if not history_is_recorded():
             return self.model.no_objects.none()
         return super().get_queryset(request)
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        core = pghistory.admin.core
+        own = {core.LabelFilter: ChangeLabelFilter, core.EventModelFilter: RecordTypeFilter}
+        return [own.get(f, f) for f in super().get_list_filter(request)]
+
+    def get_list_display(self, request: HttpRequest) -> list:
+        return ["changed_at", "record_type", "record_id", "changes", "changed_by", "url"]
+
+    @admin.display(description=_("when"), ordering="pgh_created_at")
+    def changed_at(self, event: models.Model):
+        return event.pgh_created_at
+
+    @admin.display(description=_("kind of record"))
+    def record_type(self, event: models.Model) -> str:
+        try:  # the tracked model is audit's proxy of the domain model (audit.tracking): named as the latter
+            return capfirst(apps.get_model(event.pgh_obj_model)._meta.concrete_model._meta.verbose_name)
+        except (LookupError, ValueError, TypeError):  # a model removed since, or none
+            return event.pgh_obj_model or "-"
+
+    @admin.display(description=_("record number"))
+    def record_id(self, event: models.Model) -> str:
+        return event.pgh_obj_id or "-"
+
+    @admin.display(description=_("changes (before, after)"))
+    def changes(self, event: models.Model):
+        return event.pgh_diff
+
+    @admin.display(description=_("changed by"))
+    def changed_by(self, event: models.Model) -> str:
+        return str(event.user) if event.user else "-"
+
+    @admin.display(description=_("URL"))
+    def url(self, event: models.Model) -> str:
+        return event.url or "-"

@@ -78,18 +78,25 @@ def load_demo_assignments() -> int:
 @transaction.atomic
 def ensure_demo_users() -> list[str]:
     """Create the demo account of each role once; return their emails."""
-    from accounts.models import Membership
+    from accounts.models import Membership, Role
 
     user_model = get_user_model()
     universities = {u.code: u.pk for u in University.objects.all()}
     for email, first, last, role, province, university in DEMO_USERS:
-        user, created = user_model.objects.get_or_create(email=email, defaults={"first_name": first, "last_name": last})
+        # The EEF admin manages users and roles in Django admin (README.md), which only staff may enter.
+        staff = role == Role.EEF_ADMIN
+        user, created = user_model.objects.get_or_create(
+            email=email, defaults={"first_name": first, "last_name": last, "is_staff": staff}
+        )
         if created:
             user.set_password(DEMO_ADMIN_PASSWORD)
             user.save(update_fields=["password"])
             Membership.objects.create(
                 user=user, role=role, province_id=province, university_id=universities.get(university)
             )
+        elif staff and not user.is_staff:  # created by an earlier version, which left it out of admin
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
     return [row[0] for row in DEMO_USERS]
 
 

@@ -135,7 +135,8 @@ def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
         report_value = f"{reports.get('provinces_in', 0)} / {total}"
         report_note = gettext("provinces sent the current period's report")
     else:
-        report_value = gettext("In") if reports.get("current_period_in") else gettext("Not in")
+        # The card's big word: whether the province has sent this period's report ("In" read as a typo in English).
+        report_value = gettext("Sent") if reports.get("current_period_in") else gettext("Not sent")
         report_note = gettext("the current period's progress report")
     cards.append(
         {

@@ -110,7 +110,7 @@ class RecordForm(VersionedFormMixin, forms.Form):
     )
     name_prefix = _select("name_prefix")
     first_name = forms.CharField(label=_label("first_name"), max_length=100)
-    last_name = _text("last_name", max_length=100)
+    last_name = _text("last_name", max_length=100, help_text=_("Leave it empty for someone who has no family name."))
     sex = _select("sex", help_text=_("Taken from the name prefix when left empty."))
     birth_date = _text(
         "birth_date",

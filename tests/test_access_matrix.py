@@ -141,6 +141,7 @@ ROWS: dict[str, list[Case]] = {
     # --- the portal's pages ---
     "": [Case("/", signed_in(200))],
     "healthz": [Case("/healthz", everyone(200))],
+    "favicon.ico": [Case("/favicon.ico", everyone(REDIRECT))],
     "i18n/setlang/": [Case("/i18n/setlang/", everyone(REDIRECT), "post", {"language": "en", "next": "/"})],
     # --- sign-in and account pages (allauth) ---
     "accounts/login/": [Case("/accounts/login/", signed_in(REDIRECT, anonymous=200))],

@@ -21,12 +21,27 @@ from tests.conftest import watch_for_problems
 pytestmark = pytest.mark.browser
 
 
-def _totp_code(secret: str) -> str:
-    """The code an authenticator app would show now (allauth's own HOTP of the current 30-second step)."""
+# Seconds the browser may take from reading a code to the server checking it (fill, screenshot, submit, redirect).
+TOTP_MARGIN = 10
+
+
+def _totp_code(secret: str, *, clock=time.time, sleep=time.sleep) -> str:
+    """The code an authenticator app shows, for a 30-second step that is still current when the server checks it.
+
+    allauth accepts only the current step's code (MFA_TOTP_TOLERANCE 0), so a code read in the last seconds of a
+    step is refused ("รหัสไม่ถูกต้อง") once the step has turned by the time the form arrives: the test failed now
+    and then. As someone with a phone would, it waits for the next code when the shown one is about to change.
+    """
     from allauth.mfa import app_settings
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
-    return format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
+    period = app_settings.TOTP_PERIOD
+    now = clock()
+    left = period - now % period
+    if left < TOTP_MARGIN:
+        sleep(left + 0.1)
+        now = clock()
+    return format_hotp_value(hotp_value(secret, int(now) // period))
 
 
 def test_report_walks_from_draft_to_accepted(reference_data_restored_after, live_server, page, screenshot_dir, capsys):
@@ -142,3 +157,28 @@ def test_report_walks_from_draft_to_accepted(reference_data_restored_after, live
     assert [m.to for m in mail.outbox] == [[reviewer.email], [eef.email], [coordinator.email]]
     assert f"{url}/reports/{report.pk}/" in mail.outbox[0].body
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("seconds_into_step", "slept"),
+    [(0.0, False), (19.9, False), (20.5, True), (29.9, True)],
+)
+def test_totp_code_is_never_read_in_the_last_seconds_of_its_step(seconds_into_step, slept):
+    """The flake's cause: a code read just before its step turns is stale by the time the server checks it."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, generate_totp_secret, hotp_value
+
+    secret = generate_totp_secret()
+    step = 57_000_000  # any 30-second step
+    now = [step * 30 + seconds_into_step]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    code = _totp_code(secret, clock=lambda: now[0], sleep=sleep)
+    expected_step = step + 1 if slept else step
+    assert code == format_hotp_value(hotp_value(secret, expected_step))
+    assert bool(sleeps) is slept
+    # What the server will check (allauth's tolerance is 0): the step the code is for, TOTP_MARGIN seconds later.
+    assert int(now[0] + TOTP_MARGIN - 0.01) // 30 == expected_step

@@ -248,3 +248,75 @@ def test_amphoe_mueang_alone_is_the_provinces_own_mueang_district(cast):
     assert batch.rejected == 0, list(batch.rejections.values_list("reason", flat=True))
     assert set(TargetRecord.objects.values_list("district_id", flat=True)) == {4001}
     assert TargetRecord.objects.get(identifier=national_id(76)).sub_district_id == 400101
+
+
+# --- the last name: not required, and the template, the validation and the dashboards agree -------------------------
+# Some children the programme follows (without civil registration, from some ethnic groups) have no family name.
+
+
+def test_a_row_without_a_last_name_is_accepted(cast):
+    batch = upload_and_apply(
+        cast.coordinator_a,
+        xlsx(["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย"], [[national_id(41), "อาซา", "", OUT]]),
+    )
+    assert batch.rejected == 0
+    assert TargetRecord.objects.values_list("first_name", "last_name").get() == ("อาซา", "")
+
+
+def test_a_file_without_a_last_name_column_is_read_and_keeps_known_last_names(cast):
+    first = upload_and_apply(
+        cast.coordinator_a,
+        xlsx(["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย"], [[national_id(42), "สมใจ", "ดีงาม", OUT]]),
+    )
+    assert first.rejected == 0
+    again = upload_and_apply(
+        cast.coordinator_a, xlsx(["เลขประจำตัวประชาชน", "ชื่อ", "กลุ่มเป้าหมาย"], [[national_id(42), "สมใจ", OUT]])
+    )
+    assert again.status != UploadBatch.Status.FAILED, again.error
+    assert again.rejected == 0
+    # A column that is not there changes nothing: the last name given before stays.
+    assert TargetRecord.objects.values_list("last_name", flat=True).get() == "ดีงาม"
+
+
+def test_a_file_without_first_name_or_full_name_still_stops(cast):
+    header = ["เลขประจำตัวประชาชน", "นามสกุล", "กลุ่มเป้าหมาย"]
+    batch = upload(cast.coordinator_a, xlsx(header, [[national_id(43), "ก", OUT]]))
+    assert batch.status == UploadBatch.Status.FAILED
+    assert "ชื่อ (หรือชื่อ-นามสกุล)" in batch.error or "first name (or full name)" in batch.error
+
+
+def test_template_explanations_say_what_the_upload_and_the_dashboards_do():
+    from targets.upload.template_file import EXPLANATIONS
+
+    required = {field for field, (thai, english) in EXPLANATIONS.items() if thai.startswith("จำเป็น")}
+    should = {field for field, (thai, english) in EXPLANATIONS.items() if thai.startswith("ควรกรอก")}
+    # Required: a row without it is rejected (validation); the last name is not among them.
+    assert required == {"identifier", "first_name", "category"}
+    assert all(EXPLANATIONS[field][1].startswith("Required.") for field in required)
+    # Should be filled: accepted when blank, counted as incomplete on the dashboards (summaries.compute).
+    assert should == {"sex", "birth_date", "sub_district"}
+    assert all(EXPLANATIONS[field][1].startswith("Should be filled.") for field in should)
+    assert "last_name" not in required | should
+
+
+def test_a_record_without_a_last_name_is_not_counted_incomplete(cast):
+    from abe_portal.buddhist_dates import current_fiscal_year
+    from provinces.models import SubDistrict
+    from summaries.models import Level, Snapshot, SummaryRun
+    from summaries.services import run_summary
+
+    sub = SubDistrict.objects.filter(district__province_id=PROVINCE_A).select_related("district").first()
+    rows = [
+        # complete but for the last name
+        [national_id(44), "อาซา", "", "ชาย", "01/01/2555", sub.district.name_th, sub.name_th, OUT],
+        # no birth date: incomplete
+        [national_id(45), "สมใจ", "ดีงาม", "หญิง", "", sub.district.name_th, sub.name_th, OUT],
+    ]
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "เพศ", "วันเกิด", "อำเภอ", "ตำบล", "กลุ่มเป้าหมาย"]
+    batch = upload_and_apply(cast.coordinator_a, xlsx(header, rows))
+    assert batch.rejected == 0
+    run = SummaryRun.objects.create(fiscal_year=current_fiscal_year(), trigger=SummaryRun.Trigger.COMMAND)
+    run_summary(run_id=run.pk)
+    data = Snapshot.objects.get(run=run, level=Level.PROVINCE, province_id=PROVINCE_A).data
+    assert data["completeness"]["incomplete"] == 1
+    assert data["completeness"]["missing_birth_date"] == 1

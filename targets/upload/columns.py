@@ -116,9 +116,10 @@ def missing_required(columns: ColumnMap) -> list[str]:
     missing = []
     if "identifier" not in columns.fields:
         missing.append(str(FIELDS["identifier"][0]))
-    has_name = "full_name" in columns.fields or {"first_name", "last_name"} <= columns.present
+    # The last name may be missing, column and all: some children without civil registration have none.
+    has_name = bool({"full_name", "first_name"} & columns.present)
     if not has_name:
-        missing.append(str(_("first name and last name (or full name)")))
+        missing.append(str(_("first name (or full name)")))
     if "category" not in columns.fields:
         missing.append(str(FIELDS["category"][0]))
     return missing

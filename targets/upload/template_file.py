@@ -45,7 +45,10 @@ SAMPLE_IDENTIFIER = TEMPLATE_SAMPLE_IDENTIFIER  # one source: validation refuses
 SAMPLE_NOTE = "แถวตัวอย่าง ลบแถวนี้ก่อนอัปโหลด (sample row: delete it before uploading)"
 TEMPLATE_ROWS = 2000  # rows that carry the drop-down lists
 
-# What each column holds, in Thai and in English: the "คำอธิบาย" sheet. Required columns first say so.
+# What each column holds, in Thai and in English: the "คำอธิบาย" sheet. Three kinds, as the upload and the dashboards
+# treat them: "จำเป็น" (required: a row without it is rejected, targets.upload.validation), "ควรกรอก" (accepted when
+# blank, but the record counts as incomplete on the dashboards: summaries.compute, birth date, sex, sub-district), and
+# the rest. The last name is not required: some children without civil registration have no family name.
 EXPLANATIONS: dict[str, tuple[str, str]] = {
     "identifier": (
         "จำเป็น เลขประจำตัวประชาชน 13 หลัก (เขียนมีขีดหรือเว้นวรรคได้ เช่น 1-2345-67890-12-1) หรือรหัส G "
@@ -59,14 +62,19 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
     ),
     "first_name": ("จำเป็น ชื่อ", "Required. First name."),
     "last_name": (
-        "จำเป็น นามสกุล (หรือใช้คอลัมน์ ชื่อ-นามสกุล คอลัมน์เดียวแทนชื่อและนามสกุล)",
-        "Required. Last name (or one column ชื่อ-นามสกุล / full name instead of both).",
+        "นามสกุล (ถ้ามี) เว้นว่างได้สำหรับผู้ที่ไม่มีนามสกุล เช่น เด็กที่ไม่มีสถานะทางทะเบียนบางคน "
+        "(หรือใช้คอลัมน์ ชื่อ-นามสกุล คอลัมน์เดียวแทนชื่อและนามสกุล)",
+        "Last name, if any: leave it blank for someone who has none, as some children without civil registration "
+        "(or one column ชื่อ-นามสกุล / full name instead of both).",
     ),
     "full_name": ("ชื่อและนามสกุลในคอลัมน์เดียว", "First and last name in one column."),
-    "sex": ("เพศ ชาย/หญิง ช/ญ หรือ M/F", "Sex: ชาย/หญิง, ช/ญ or M/F."),
+    "sex": (
+        "ควรกรอก เพศ ชาย/หญิง ช/ญ หรือ M/F (ถ้าเว้นว่างและมีคำนำหน้า จะใช้เพศตามคำนำหน้า)",
+        "Should be filled. Sex: ชาย/หญิง, ช/ญ or M/F (when blank, taken from the name prefix).",
+    ),
     "birth_date": (
-        "วันเกิด วัน/เดือน/ปี พ.ศ. เช่น 15/03/2553 หรือ ค.ศ. หรือวันที่ของ Excel",
-        "Birth date as day/month/year in พ.ศ. (15/03/2553) or ค.ศ., or a real Excel date.",
+        "ควรกรอก วันเกิด วัน/เดือน/ปี พ.ศ. เช่น 15/03/2553 หรือ ค.ศ. หรือวันที่ของ Excel",
+        "Should be filled. Birth date as day/month/year in พ.ศ. (15/03/2553) or ค.ศ., or a real Excel date.",
     ),
     "province": (
         "จังหวัด (ไม่บังคับ) ถ้ามีต้องเป็นจังหวัดที่อัปโหลด",
@@ -77,8 +85,8 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "District by name (with or without อ.) or by its 4-digit code.",
     ),
     "sub_district": (
-        "ตำบล/แขวง ชื่อ หรือรหัส 6 หลัก ต้องอยู่ในอำเภอที่ระบุ",
-        "Sub-district by name or 6-digit code; it must lie in the district given.",
+        "ควรกรอก ตำบล/แขวง ชื่อ หรือรหัส 6 หลัก ต้องอยู่ในอำเภอที่ระบุ",
+        "Should be filled. Sub-district by name or 6-digit code; it must lie in the district given.",
     ),
     "category": (
         "จำเป็น กลุ่มเป้าหมาย เลือกจากรายการ (ชื่อภาษาอังกฤษหรือรหัสก็ได้)",

@@ -90,7 +90,7 @@ def upload_list(request):
 
 def _required_columns() -> list[str]:
     # The same three as targets.upload.columns.missing_required.
-    return [label("identifier"), gettext("first name and last name (or full name)"), label("category")]
+    return [label("identifier"), gettext("first name (or full name)"), label("category")]
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
