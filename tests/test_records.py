@@ -626,6 +626,13 @@ def test_page_jump_keeps_the_filters_and_the_sort(cast, client_for):
     assert last.number == last.paginator.num_pages > 1
 
 
+def test_the_record_count_has_a_thousands_separator(cast, client_for):
+    _grow(1005)
+    html = client_for(cast.coordinator_a).get("/records/").content.decode()
+    assert "1,005 ราย" in html
+    assert "หน้า 1 จาก 21" in html
+
+
 def test_demo_rows_get_one_note_not_a_badge_each(cast, client_for):
     first = make_record(cast.coordinator_a, 1, first_name="สาธิต")
     second = make_record(cast.coordinator_a, 2, first_name="สาธิตสอง")

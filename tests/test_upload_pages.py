@@ -651,3 +651,16 @@ def test_an_apply_refused_in_its_task_marks_the_upload_failed(cast, settings, dj
     batch.refresh_from_db()
     assert batch.status == UploadBatch.Status.FAILED
     assert not TargetRecord.objects.exists()
+
+
+def test_report_counts_have_thousands_separators_and_years_none(cast, client_for):
+    client = client_for(cast.coordinator_a)
+    batch = _batch_of(_post_upload(client, messy_file()))
+    UploadBatch.objects.filter(pk=batch.pk).update(rows_total=12004, created=6000, updated=4000, unchanged=2000)
+    html = client.get(f"/uploads/{batch.pk}/").content.decode()
+    assert '<span class="stat">6,000</span>' in html
+    assert "12,004" in html
+    assert "6,000" in html[html.index('data-testid="confirm-upload"') :]  # the button names the counts too
+    # Only counts: a พ.ศ. year or an upload's number never gets a separator (no USE_THOUSAND_SEPARATOR).
+    assert not re.search(r"\b2,5\d\d\b", html)
+    assert "12,004" in client.get("/uploads/").content.decode()
