@@ -123,4 +123,14 @@ def test_main_pages_fit_a_laptop_and_a_phone_with_a_compact_navigation(
     # The upload report speaks of what it refused and shows numbers as people read them.
     page.goto(f"{url}/uploads/{batch.pk}/")
     expect(page.get_by_test_id("upload-rejections")).to_contain_text("ค่าในไฟล์")
+    # Its confirm button goes grey once pressed (static/js/submit_once.js). The test holds the form back, so that
+    # the button's state can be seen before the next page replaces it.
+    page.evaluate(
+        "() => document.querySelector('form[data-submit-once]').addEventListener('submit', e => e.preventDefault())"
+    )
+    confirm = page.get_by_test_id("confirm-upload")
+    expect(confirm).to_be_enabled()
+    confirm.click()
+    expect(confirm).to_be_disabled()
+    expect(confirm).to_have_text("กำลังบันทึก…")
     assert problems == []
