@@ -402,7 +402,8 @@ class Row:
     name: str
     url: str  # its dashboard
     data: dict
-    lead: str = ""  # provinces: the lead university's short code
+    lead: str = ""  # provinces: the lead university's short name (มข. in Thai, KKU in English)
+    short: str = ""  # universities: their short name, shown beside the full one
     progress: dict[str, Progress] = field(init=False)
 
     def __post_init__(self) -> None:

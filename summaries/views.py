@@ -261,7 +261,10 @@ def national(request):
         links = Links(fiscal_year=fiscal_year)
         context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
         leads = {
-            code: s.university.code for s in in_run if s.level == Level.UNIVERSITY for code in s.data.get("leads", [])
+            code: s.university.short_name
+            for s in in_run
+            if s.level == Level.UNIVERSITY
+            for code in s.data.get("leads", [])
         }
         rows = [
             Row(
@@ -275,7 +278,13 @@ def national(request):
             if s.level == Level.PROVINCE
         ]
         universities = [
-            Row(s.university.code, s.university.name, dashboard_url(Level.UNIVERSITY, s.university.code), s.data)
+            Row(
+                s.university.code,
+                s.university.name,
+                dashboard_url(Level.UNIVERSITY, s.university.code),
+                s.data,
+                short=s.university.short_name,
+            )
             for s in in_run
             if s.level == Level.UNIVERSITY and s.data.get("provinces")
         ]
@@ -350,7 +359,7 @@ def university(request, code: str):
             s.province.name,
             dashboard_url(Level.PROVINCE, s.province_id),
             s.data,
-            lead=subject.university.code if s.province_id in leads else "",
+            lead=subject.university.short_name if s.province_id in leads else "",
         )
         for s in in_run
         if s.level == Level.PROVINCE and s.province_id in supported

@@ -52,12 +52,41 @@ from .models import Assistance, Category, Outcome, TargetRecord
 from .thai_id import format_identifier, mask_identifier, normalise
 
 RECORDS_PER_PAGE = 50
+# ?sort= on the list: a column's key orders by these fields, "-key" the other way round. Only these keys are
+# read (anything else is the default order), and never the identifier: the order of full IDs would tell
+# something of the digits a mask hides. Each order ends in pk so that pages do not overlap.
+RECORD_SORTS = {
+    "name": ("last_name", "first_name"),
+    "age": ("-birth_date",),  # youngest first, as the numbers in the column go up
+    "province": ("province__name_th",),
+    "district": ("district__name_th",),
+    "category": ("category__sort_order",),
+    "status": ("status__sort_order",),
+    "help": ("help_count",),
+    "updated": ("updated_at",),
+}
+DEFAULT_RECORD_ORDER = ("province_id", "last_name", "first_name", "pk")
 # Searches kept in the session, newest last: a search is reached by an opaque key, never by its text.
 SEARCHES_KEY = "targets.searches"
 SEARCHES_KEPT = 10
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+def record_order(sort: str | None) -> tuple[str, list]:
+    """(the sort key in use, "" for the default; the order_by arguments) for a ?sort= value."""
+    key = (sort or "").removeprefix("-")
+    if key not in RECORD_SORTS:
+        return "", list(DEFAULT_RECORD_ORDER)
+    descending = (sort or "").startswith("-")
+    order = []
+    for field in RECORD_SORTS[key]:
+        reverse_it = field.startswith("-") != descending
+        expression = F(field.removeprefix("-"))
+        # Empty values (no birth date, no district) go last either way.
+        order.append(expression.desc(nulls_last=True) if reverse_it else expression.asc(nulls_last=True))
+    return sort, [*order, "-pk" if descending else "pk"]
 
 
 def _count(queryset) -> Coalesce:
@@ -250,10 +279,11 @@ def record_list(request):
     if request.GET.get("search") and search is None:
         messages.warning(request, _("That search has expired: search again."))
     records, form, description, province = _filtered_records(request, search=search)
+    sort, order = record_order(request.GET.get("sort"))
     records = (
         records.select_related("province", "district", "category", "status")
         .annotate(help_count=_count(Assistance.objects.filter(record=OuterRef("pk"))))
-        .order_by("province_id", "last_name", "first_name", "pk")
+        .order_by(*order)
     )
     page = Paginator(records, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     # "Show full IDs" (a POST to this page) shows them for the rows whose province the user's role
@@ -272,7 +302,7 @@ def record_list(request):
                       count=revealed or len(rows))  # fmt: skip
     may_reveal = any(scope.can_read_identifiers(row["record"].province_id) for row in rows)
     export_query = request.GET.copy()
-    for key in ("page", "search"):  # the export takes the filters, never a search
+    for key in ("page", "search", "sort"):  # the export takes the filters, never a search
         export_query.pop(key, None)
     search_kind = _search_condition(search)[1] if search else ""
     return render(
@@ -291,8 +321,22 @@ def record_list(request):
             "revealed": reveal and revealed,
             "export_query": export_query.urlencode(),
             "can_create": scope.national or bool(scope.writable_provinces),
+            "sort": sort,
+            "sort_links": _sort_links(sort),
+            # One note above the table when every row shown is demo data, instead of a badge in each row.
+            "all_demo": bool(rows) and all(row["record"].is_demo for row in rows),
         },
     )
+
+
+def _sort_links(sort: str) -> dict[str, dict]:
+    """Per sortable column: the ?sort= value its header links to (a second click reverses it), and its
+    aria-sort state ("ascending", "descending" or "none")."""
+    links = {}
+    for key in RECORD_SORTS:
+        state = "ascending" if sort == key else "descending" if sort == f"-{key}" else "none"
+        links[key] = {"value": f"-{key}" if state == "ascending" else key, "state": state}
+    return links
 
 
 @require_safe

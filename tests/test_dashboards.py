@@ -279,7 +279,7 @@ def test_national_dashboard_lists_every_programme_province_side_by_side(summary,
     assert len(rows) == 12
     assert [rows[0].key, rows[1].key] == [PROVINCE_A, PROVINCE_B]
     assert rows[0].data == _snapshot(Level.PROVINCE, province_id=PROVINCE_A).data
-    assert [rows[0].lead, rows[1].lead] == ["KKU", "UP"]
+    assert [rows[0].lead, rows[1].lead] == ["มข.", "มพ."]  # the lead universities by their Thai short names
     # The other order, and the link in the heading sorts back.
     rows = client_for(summary.eef_admin).get("/dashboards/?sort=records&order=asc").context["rows"]
     assert rows[-1].key == PROVINCE_A

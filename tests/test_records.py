@@ -585,6 +585,68 @@ def test_filters_narrow_the_list(cast, client_for, record_a):
     assert names(f"status={_status('referred').pk}") == set()
 
 
+def test_list_sorts_by_the_whitelisted_columns_only(cast, client_for):
+    make_record(cast.coordinator_a, 1, first_name="ข", last_name="กอ", birth_date=datetime.date(2010, 1, 1))
+    make_record(cast.coordinator_a, 2, first_name="ก", last_name="ขอ", birth_date=datetime.date(2015, 1, 1))
+    make_record(cast.coordinator_a, 3, first_name="ค", last_name="คอ", birth_date=None)
+    client = client_for(cast.coordinator_a)
+
+    def names(sort: str) -> list[str]:
+        response = client.get("/records/", {"sort": sort})
+        assert response.status_code == 200
+        return [row["record"].first_name for row in response.context["rows"]]
+
+    assert names("name") == ["ข", "ก", "ค"]
+    assert names("-name") == ["ค", "ก", "ข"]
+    # Youngest first; a record without a birth date goes last both ways.
+    assert names("age") == ["ก", "ข", "ค"]
+    assert names("-age") == ["ข", "ก", "ค"]
+    # Not a column key (the identifier is not one: its order would hint at masked digits): the usual order.
+    assert names("identifier") == names("") == names("-last_name; drop") == ["ข", "ก", "ค"]
+    # The header of the sorted column says so and links to the other direction; the others start ascending.
+    html = client.get("/records/", {"sort": "name"}).content.decode()
+    assert re.search(r'aria-sort="ascending"><a class="sort-link" href="\?sort=-name"', html)
+    assert re.search(r'aria-sort="none"><a class="sort-link" href="\?sort=age"', html)
+    assert 'data-testid="sort-identifier"' not in html
+
+
+def test_page_jump_keeps_the_filters_and_the_sort(cast, client_for):
+    _grow(120)
+    client = client_for(cast.coordinator_a)
+    response = client.get("/records/", {"help": "no", "sort": "-name", "page": 2})
+    assert response.context["page"].number == 2
+    html = response.content.decode()
+    jump = html[html.index('data-testid="page-jump"') : html.index("</form>", html.index('data-testid="page-jump"'))]
+    assert '<input type="hidden" name="help" value="no">' in jump
+    assert '<input type="hidden" name="sort" value="-name">' in jump
+    assert 'name="page" min="1" max="' in jump
+    assert jump.count('name="page"') == 1  # the number box only: the current page is not sent twice
+    # A number past the end is the last page, not an error.
+    last = client.get("/records/", {"page": 999}).context["page"]
+    assert last.number == last.paginator.num_pages > 1
+
+
+def test_the_record_count_has_a_thousands_separator(cast, client_for):
+    _grow(1005)
+    html = client_for(cast.coordinator_a).get("/records/").content.decode()
+    assert "1,005 ราย" in html
+    assert "หน้า 1 จาก 21" in html
+
+
+def test_demo_rows_get_one_note_not_a_badge_each(cast, client_for):
+    first = make_record(cast.coordinator_a, 1, first_name="สาธิต")
+    second = make_record(cast.coordinator_a, 2, first_name="สาธิตสอง")
+    TargetRecord.objects.filter(pk__in=[first.pk, second.pk]).update(is_demo=True)
+    client = client_for(cast.coordinator_a)
+    html = client.get("/records/").content.decode()
+    assert 'data-testid="all-demo"' in html
+    assert html.count('class="badge demo"') == 1  # the note's, none in the rows
+    make_record(cast.coordinator_a, 3, first_name="จริง")
+    html = client.get("/records/").content.decode()
+    assert 'data-testid="all-demo"' not in html
+    assert html.count('class="badge demo"') == 2  # the two demo rows, each marked
+
+
 # --- Exports -----------------------------------------------------------------------------------------------
 
 
@@ -736,6 +798,7 @@ LIST_PAGES = {
     "/records/": 8,
     "/records/?category={category}&district={district}&help=yes": 8,
     "/records/?school=โรงเรียน&age=6-11&status={status}": 8,
+    "/records/?sort=-help&page=2": 8,  # sorting by the help count reuses the annotation: no query more
 }
 
 

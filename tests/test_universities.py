@@ -836,3 +836,29 @@ def test_admin_add_of_an_activity_checks_the_province_the_university_supports(ca
     response = client.post("/admin/universities/supportactivity/add/", {**data, "province": PROVINCE_A})
     assert response.status_code == 302
     assert SupportActivity.objects.get().created_by == lead
+
+
+def test_pages_show_the_thai_short_name_where_the_code_was(cast, client_for):
+    # The reference data gives every university its Thai abbreviation; the code stays the key.
+    assert dict(University.objects.values_list("code", "short_name_th")) == {
+        "KKU": "มข.",
+        "UP": "มพ.",
+        "KU": "มก.",
+        "RMUTTO": "มทร.ตะวันออก",
+        "TSU": "มทษ.",
+        "PSU": "ม.อ.",
+        "MU-IPSR": "ม.มหิดล",
+        "NU": "มน.",
+    }
+    client = client_for(cast.eef_admin)
+    html = client.get("/universities/").content.decode()
+    assert '<span class="badge">มข.</span>' in html
+    assert '<span class="badge">KKU</span>' not in html
+    assert 'href="/universities/KKU/"' in html  # addresses keep the code
+    detail = client.get(f"/provinces/{PROVINCE_A}/").content.decode()
+    assert '<span class="muted">(มข.)</span>' in detail
+    assert "(KKU)" not in detail
+    # In English the code is the short name.
+    with translation.override("en"):
+        assert _uni("KKU").short_name == "KKU"
+    assert _uni("KKU").short_name == "มข."

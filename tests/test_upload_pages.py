@@ -31,7 +31,7 @@ from targets.demo_records import (
     load_demo_records,
     sample_upload_rows,
 )
-from targets.models import Assistance, StatusChange, TargetRecord, UploadBatch
+from targets.models import Assistance, Category, StatusChange, TargetRecord, UploadBatch
 from targets.thai_id import parse_identifier
 from targets.upload.columns import TEMPLATE_FIELDS, label, match_columns
 from targets.upload.services import progress_key, read_progress, receive_upload, start_apply, start_check
@@ -152,15 +152,62 @@ def test_the_report_lists_updates_with_their_changed_fields(cast, client_for):
     rows = [["ใจดี", "ด.ช.สมชาย", national_id(1), "ชาย", "15/03/2553", "ต.ในเมือง", "อ.เมืองขอนแก่น", "at-risk", ""]]
     batch = _batch_of(_post_upload(client, xlsx(HEADER, rows)))
     page = client.get(f"/uploads/{batch.pk}/")
+    out, at_risk = (Category.objects.get(code=code).name_en for code in ("out-of-school", "at-risk"))
     assert page.context["updates"] == [
         {
             "row": 2,
             "identifier": f"x-xxxx-xxxxx-{national_id(1)[10:12]}-{national_id(1)[12]}",
             "fields": ["target-group category"],
+            # old → new, by name, not by id
+            "changes": [{"field": "target-group category", "old": out, "new": at_risk}],
         }
     ]
-    assert national_id(1) not in page.content.decode(), "identifiers are shown masked"
-    assert "Confirm: create 0, update 1" in page.content.decode()
+    html = page.content.decode()
+    assert f"<del>{out}</del> → <ins>{at_risk}</ins>" in html
+    assert national_id(1) not in html, "identifiers are shown masked"
+    assert "Confirm: create 0, update 1" in html
+    # The confirm form disables its button once sent (static/js/submit_once.js, no inline script).
+    assert "data-submit-once" in html
+    assert 'data-busy-text="Saving…"' in html
+    assert "js/submit_once.js" in html
+    # The old and new values are personal data: the view is in the access log.
+    assert AccessLog.objects.filter(description="changes an upload makes to records", count=1).exists()
+
+
+def test_updates_keep_old_and_new_of_each_changed_field_bounded(cast, client_for):
+    client = client_for(cast.coordinator_a)
+    client.post(f"/uploads/{_batch_of(_post_upload(client, messy_file())).pk}/confirm/")
+    header = [*HEADER, "หมายเหตุ"]
+    long_note = "ก" * 500
+    rows = [["ใจดีมาก", "ด.ญ.สมชาย", national_id(1), "หญิง", "16/03/2553", "", "อ.พระยืน", OUT, "", long_note]]
+    batch = _batch_of(_post_upload(client, xlsx(header, rows)))
+    [stored] = batch.preview["updates"]
+    changes = {field: (old, new) for field, old, new in stored["changes"]}
+    assert changes["last_name"] == ("ใจดี", "ใจดีมาก")
+    assert changes["sex"] == ("M", "F")
+    assert changes["birth_date"] == ("2010-03-15", "2010-03-16")
+    assert changes["notes"][1] == "ก" * 59 + "…"  # text is cut: the report stays small whatever the file holds
+    shown = {
+        c["field"]: (c["old"], c["new"]) for c in client.get(f"/uploads/{batch.pk}/").context["updates"][0]["changes"]
+    }
+    assert shown[label("sex")] == ("ชาย", "หญิง")
+    assert shown[label("birth_date")] == ("15 มี.ค. 2553", "16 มี.ค. 2553")
+    assert shown[label("district")][1] == "พระยืน"
+
+
+def test_each_rejection_shows_the_value_it_refused(cast, client_for):
+    client = client_for(cast.coordinator_a)
+    rows = [
+        ["วันผิด", "สมชาย", national_id(1), "ชาย", "31/02/2555", "", "", OUT, ""],
+        ["เพศผิด", "สมหญิง", national_id(2), "อื่นๆ", "01/01/2555", "", "", OUT, ""],
+    ]
+    batch = _batch_of(_post_upload(client, xlsx(HEADER, rows)))
+    page = client.get(f"/uploads/{batch.pk}/")
+    refused = {(r.column, r.value) for r in page.context["page"].object_list}
+    assert refused == {(label("birth_date"), "31/02/2555"), (label("sex"), "อื่นๆ")}
+    html = page.content.decode()
+    assert "<code>31/02/2555</code>" in html
+    assert "ค่าในไฟล์" in html  # the column's Thai header
 
 
 def test_confirming_twice_applies_once_and_the_same_file_again_changes_nothing(cast, client_for):
@@ -604,3 +651,16 @@ def test_an_apply_refused_in_its_task_marks_the_upload_failed(cast, settings, dj
     batch.refresh_from_db()
     assert batch.status == UploadBatch.Status.FAILED
     assert not TargetRecord.objects.exists()
+
+
+def test_report_counts_have_thousands_separators_and_years_none(cast, client_for):
+    client = client_for(cast.coordinator_a)
+    batch = _batch_of(_post_upload(client, messy_file()))
+    UploadBatch.objects.filter(pk=batch.pk).update(rows_total=12004, created=6000, updated=4000, unchanged=2000)
+    html = client.get(f"/uploads/{batch.pk}/").content.decode()
+    assert '<span class="stat">6,000</span>' in html
+    assert "12,004" in html
+    assert "6,000" in html[html.index('data-testid="confirm-upload"') :]  # the button names the counts too
+    # Only counts: a พ.ศ. year or an upload's number never gets a separator (no USE_THOUSAND_SEPARATOR).
+    assert not re.search(r"\b2,5\d\d\b", html)
+    assert "12,004" in client.get("/uploads/").content.decode()

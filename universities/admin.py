@@ -20,8 +20,8 @@ UNIVERSITY_TEAMS = "university_teams"
 
 @admin.register(University)
 class UniversityAdmin(ScopedModelAdmin):
-    list_display = ("code", "name_th", "name_en", "is_coordinating")
-    search_fields = ("code", "name_th", "name_en")
+    list_display = ("code", "short_name_th", "name_th", "name_en", "is_coordinating")
+    search_fields = ("code", "short_name_th", "name_th", "name_en")
 
 
 @admin.register(SupportAssignment)

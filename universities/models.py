@@ -1,6 +1,6 @@
 from django.db import models
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from abe_portal.buddhist_dates import current_fiscal_year
 from abe_portal.versioning import Versioned
@@ -17,6 +17,9 @@ class University(BilingualName):
     """A university whose team is a regional support team (ทีมส่งยิ้มภูมิภาค)."""
 
     code = models.CharField(_("short code"), max_length=16, unique=True)
+    # The abbreviation a Thai reader knows (มข., ม.อ.); pages show it where the Latin code (KKU, PSU) was shown.
+    # The code stays the key in addresses, the API and exports.
+    short_name_th = models.CharField(_("short name (Thai)"), max_length=30, blank=True)
     is_coordinating = models.BooleanField(
         _("coordinating team"), default=False, help_text=_("The team that coordinates the others (IPSR).")
     )
@@ -27,6 +30,13 @@ class University(BilingualName):
         ordering = ["code"]
         verbose_name = _("university")
         verbose_name_plural = _("universities")
+
+    @property
+    def short_name(self) -> str:
+        """มข. in Thai, KKU in English (and where no Thai short name is set)."""
+        if (get_language() or "th").startswith("en") or not self.short_name_th:
+            return self.code
+        return self.short_name_th
 
 
 class SupportAssignmentQuerySet(ProvinceScopedQuerySet):

@@ -15,6 +15,7 @@ transaction-level advisory lock makes applies take turns, so two uploads of the 
 once. On SQLite (the embedded default) the same rows go through bulk_create and bulk_update.
 """
 
+import datetime
 import io
 import re
 from collections.abc import Callable
@@ -48,6 +49,21 @@ FIELD_LABELS = {
     "last_grade": "last_grade", "school": "school", "guardian_name": "guardian_name", "phone": "phone",
     "consent": "consent", "notes": "notes",
 }  # fmt: skip
+
+
+# An update's old and new values as the dry-run report keeps them (UploadBatch.preview): text is cut to this many
+# characters, so that PREVIEW_LIMIT updates of every field stay a small JSON whatever the file holds.
+PREVIEW_VALUE_CHARS = 60
+
+
+def _preview_value(value: object) -> object:
+    """A record value for the report's old → new: dates as ISO text, long text cut; ids, bools and None as they are
+    (targets/upload/views.py turns ids into names and codes into labels)."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) > PREVIEW_VALUE_CHARS:
+        return value[: PREVIEW_VALUE_CHARS - 1] + "…"
+    return value
 
 
 @dataclass
@@ -100,6 +116,9 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
             "matched": {f: sheet.header[i] for f, i in columns.fields.items()},
             "unknown": columns.unknown,
             "duplicates": columns.duplicates,
+            # Where each rejection's column is in the row (its label, as the rejections name it, → cell index),
+            # so that the report can show the value it refused (targets/upload/views.py).
+            "positions": {label(f): i for f, i in columns.fields.items()},
         }
     )
     validator = RowValidator(province=batch.province, columns=columns, formula_cells=sheet.formula_cells)
@@ -209,6 +228,12 @@ class _Classifier:
                         "row": row_number,
                         "identifier": mask_identifier(identifier),
                         "fields": [FIELD_LABELS[f] for f in changed],
+                        # [field, old, new] per changed field, each value bounded (_preview_value)
+                        "changes": [
+                            [FIELD_LABELS[f], _preview_value(old), _preview_value(new)]
+                            for f, new, old in zip(given, values, current_values, strict=True)
+                            if new != old
+                        ],
                     }
                 )
         report.created += len(to_create)

@@ -8,6 +8,8 @@ through targets.upload.services (the one path the admin and the Celery tasks sha
 only the upload's number, never an identifier.
 """
 
+import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,14 +20,16 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from abe_portal.templatetags.thai_dates import be_date
 from accounts.access import get_object_for_user, scope_for
 from audit.access_log import record_access
 from audit.models import AccessLog
-from provinces.models import Province
-from targets.models import UploadBatch
+from provinces.models import District, Province, SubDistrict
+from targets.models import Category, EducationStatus, Outcome, Sex, UploadBatch
 
 from .columns import FIELDS, TEMPLATE_FIELDS, label
 from .forms import UploadForm
+from .pipeline import PREVIEW_VALUE_CHARS
 from .reading import UnreadableFile, open_sheet
 from .services import (
     cancel_upload,
@@ -150,8 +154,11 @@ def upload_detail(request, pk: int):
     reported = status in (UploadBatch.Status.CHECKED, UploadBatch.Status.APPLYING, UploadBatch.Status.APPLIED)
     page = None
     if reported and batch.rejected:
-        rejections = batch.rejections.order_by("row_number", "pk").only("batch_id", "row_number", "column", "reason")
+        rejections = batch.rejections.order_by("row_number", "pk").only(
+            "batch_id", "row_number", "column", "reason", "values"
+        )
         page = Paginator(rejections, REJECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+        _add_refused_values(page.object_list, (batch.columns or {}).get("positions") or {})
         # The reasons may quote what was typed in a child's row: a view of personal data.
         record_access(
             request=request,
@@ -161,10 +168,16 @@ def upload_detail(request, pk: int):
             count=len(page.object_list),
         )
     columns = batch.columns or {}
-    updates = [
-        {"row": u.get("row"), "identifier": u.get("identifier", ""), "fields": [_field_label(f) for f in u["fields"]]}
-        for u in (batch.preview or {}).get("updates", [])
-    ]
+    updates = _shown_updates((batch.preview or {}).get("updates", []))
+    if any(u["changes"] for u in updates):
+        # Old and new values of the records (names, phones): a view of personal data, as the rejections are.
+        record_access(
+            request=request,
+            action=AccessLog.Action.VIEW,
+            obj=batch,
+            description="changes an upload makes to records",
+            count=len(updates),
+        )
     return render(
         request,
         "targets/upload_detail.html",
@@ -189,6 +202,66 @@ def upload_detail(request, pk: int):
 
 def _field_label(field: str) -> str:
     return label(field) if field in FIELDS else field
+
+
+def _add_refused_values(rejections, positions: dict[str, int]) -> None:
+    """Give each rejection on the page the `value` it refused: the cell of its column in the kept row ("" where the
+    row is not kept, or for an upload checked before the positions were kept)."""
+    for rejection in rejections:
+        index = positions.get(rejection.column)
+        cell = rejection.values[index] if index is not None and index < len(rejection.values) else None
+        text = "" if cell is None else str(cell).strip()
+        rejection.value = text if len(text) <= PREVIEW_VALUE_CHARS else text[: PREVIEW_VALUE_CHARS - 1] + "…"
+
+
+# The kinds of ids an update may change, and where their names are.
+_NAMED = {"district": District, "sub_district": SubDistrict, "category": Category, "status": Outcome}
+
+
+def _shown_updates(updates: list[dict]) -> list[dict]:
+    """The dry run's updates for the page: per changed field its label, old and new value as people read them.
+    Ids become names with one query per kind of id (at most four, for all the updates); an upload checked before
+    the values were kept lists the fields only."""
+    wanted: dict[str, set] = {key: set() for key in _NAMED}
+    for update in updates:
+        for field, old, new in update.get("changes", []):
+            if field in wanted:
+                wanted[field].update(v for v in (old, new) if v is not None)
+    names = {
+        key: {o.pk: o.name for o in _NAMED[key].objects.filter(pk__in=ids).only("pk", "name_th", "name_en")}
+        for key, ids in wanted.items()
+        if ids
+    }
+    choices = {"sex": dict(Sex.choices), "education_status": dict(EducationStatus.choices)}
+
+    def shown(field: str, value: object) -> str:
+        if value is None or value == "":
+            return "–"
+        if field in names:
+            return names[field].get(value, str(value))
+        if field in choices:
+            return str(choices[field].get(value, value))
+        if field == "birth_date" and isinstance(value, str):
+            try:
+                return be_date(datetime.date.fromisoformat(value))
+            except ValueError:
+                return value
+        if isinstance(value, bool):
+            return gettext("yes") if value else gettext("no")
+        return str(value)
+
+    return [
+        {
+            "row": update.get("row"),
+            "identifier": update.get("identifier", ""),
+            "fields": [_field_label(f) for f in update["fields"]],
+            "changes": [
+                {"field": _field_label(field), "old": shown(field, old), "new": shown(field, new)}
+                for field, old, new in update.get("changes", [])
+            ],
+        }
+        for update in updates
+    ]
 
 
 @require_safe
