@@ -23,7 +23,7 @@ from provinces.models import Province
 
 from . import services
 from .forms import ReportCreateForm, ReportFilterForm, ReportSectionsForm, TransitionForm, report_facts
-from .models import ProgressReport, ReportEvent, Status, period_bounds
+from .models import ProgressReport, ReportEvent, Status, period_bounds, submission_opens
 from .resources import ProgressReportResource
 
 PAGE_SIZE = 25
@@ -100,6 +100,10 @@ def _detail(request, report: ProgressReport, transition_form: TransitionForm | N
     position = [value for value, _label in statuses].index(report.status)
     period_start, period_end = period_bounds(report.fiscal_year, report.period)
     allowed = services.allowed_actions(report=report, user=request.user)
+    # Before the period's last month only an admin's override submits (reports.services).
+    submit_early = report.status == Status.DRAFT and not services.may_submit_now(report)
+    if submit_early:
+        labels[ReportEvent.Action.SUBMIT] = _("Submit early (admin override)")
     return render(
         request,
         "reports/detail.html",
@@ -115,6 +119,9 @@ def _detail(request, report: ProgressReport, transition_form: TransitionForm | N
             "done_statuses": [value for value, _label in statuses[:position]],
             "period_start": period_start,
             "period_end": period_end,
+            "submit_early": submit_early,
+            "may_submit_early": submit_early and ReportEvent.Action.SUBMIT in allowed,
+            "submission_opens": submission_opens(report.fiscal_year, report.period),
         },
         status=409 if stale else 200,
     )
@@ -171,6 +178,7 @@ def report_transition(request, pk: int):
             action=action,
             version=form.seen_version,
             comment=form.cleaned_data["comment"],
+            override_reason=form.cleaned_data["override_reason"] if action == ReportEvent.Action.SUBMIT else "",
             base_url=request.build_absolute_uri("/"),
         )
     except ValidationError as error:
