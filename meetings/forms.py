@@ -18,6 +18,8 @@ from .attachments import ACCEPT_ATTRIBUTE, validate_attachment
 from .models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Meeting, Presentation
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A clock, not a calendar: the browser's time input shows 24-hour times in Thai and needs no พ.ศ.
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 FIRST_FISCAL_YEAR = 2565
 
 
@@ -80,6 +82,8 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
             "status",
             "starts_on",
             "ends_on",
+            "start_time",
+            "end_time",
             "venue",
             "online_link",
             "description",
@@ -91,7 +95,17 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
             "universities",
             "album_url",
         ]
-        widgets = {"starts_on": DATE, "ends_on": DATE, "description": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "starts_on": DATE,
+            "ends_on": DATE,
+            "start_time": TIME,
+            "end_time": TIME,
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {
+            "start_time": _("Thailand time, on the first day. Leave both times empty for an all-day meeting."),
+            "end_time": _("Thailand time, on the last day."),
+        }
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,6 +141,13 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
         starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
         if starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", _("The meeting ends before it starts."))
+        start_time, end_time = cleaned.get("start_time"), cleaned.get("end_time")
+        if (start_time is None) != (end_time is None) and not self.has_error("start_time"):
+            if not self.has_error("end_time"):
+                missing = "end_time" if end_time is None else "start_time"
+                self.add_error(missing, _("Give both the start and the end time, or neither."))
+        elif start_time and end_time and starts_on and starts_on == ends_on and end_time <= start_time:
+            self.add_error("end_time", _("The meeting ends before it starts."))
         return cleaned
 
     def service_kwargs(self) -> dict:

@@ -42,6 +42,8 @@ MEETING_FIELDS = frozenset(
         "kind",
         "starts_on",
         "ends_on",
+        "start_time",
+        "end_time",
         "venue",
         "online_link",
         "description",
