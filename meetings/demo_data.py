@@ -1,8 +1,10 @@
 """Demo meetings for `load_demo_data`: the national meeting of 30–31 March 2566 (../shared/seed/), and
 regional and provincial meetings of the current fiscal year with action items in every state.
 
-People appear by organisation and role, never by name. Every meeting is marked `is_demo` and found
-again by its title, so a second run creates nothing (the parts of a meeting are made with it).
+Attendees are made-up people (names drawn from provinces.work_demo_data's lists, the same on every
+run) of real kinds of organisation, so that the minutes' name column reads as it would. Every
+meeting is marked `is_demo` and found again by its title, so a second run creates nothing (the
+parts of a meeting are made with it).
 """
 
 import datetime
@@ -15,6 +17,7 @@ from django.utils import timezone
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
+from provinces.work_demo_data import FEMALE_FIRST, LAST, MALE_FIRST
 from universities.models import University
 
 from .models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Meeting, Presentation
@@ -112,6 +115,15 @@ PROVINCIAL_ORGANISATIONS = [
 DEMO_COORDINATOR_EMAIL = "khonkaen@demo.abe-portal.local"
 
 
+def _made_up_name(seed: int) -> str:
+    """A made-up Thai name with its title, the same for the same seed on every run."""
+    last = LAST[(seed * 5 + 3) % len(LAST)]
+    if seed % 2:
+        return f"นาย{MALE_FIRST[seed * 7 % len(MALE_FIRST)]} {last}"
+    title = "นางสาว" if seed % 3 == 0 else "นาง"
+    return f"{title}{FEMALE_FIRST[seed * 7 % len(FEMALE_FIRST)]} {last}"
+
+
 def _on(offset_days: int, today: datetime.date, fiscal_year: int) -> datetime.date:
     """`today + offset`, kept within the fiscal year so that the demo is of the current year."""
     start, end = fiscal_year_bounds(fiscal_year)
@@ -143,8 +155,10 @@ class _Loader:
         self.counts["agenda_items"] += len(items)
 
     def attendance(self, meeting, rows) -> None:
+        seed = self.counts["attendance"] + len(meeting.title)
         Attendance.objects.bulk_create(
-            Attendance(meeting=meeting, organisation=org, position=position, role=role) for org, position, role in rows
+            Attendance(meeting=meeting, name=_made_up_name(seed + i), organisation=org, position=position, role=role)
+            for i, (org, position, role) in enumerate(rows)
         )
         self.counts["attendance"] += len(rows)
 
@@ -193,10 +207,9 @@ class _Loader:
             status=Meeting.Status.HELD,
             album_url=SEED_ALBUM,
             organised_by_eef=True,
-            organised_by_ipsr=True,
+            organised_by_ipsr=True,  # IPSR once: the flag, not also MU-IPSR among the organising universities
             provinces=list(DEMO_LEADS),
             universities=list(self.universities.values()),
-            organiser_universities=[self.universities["MU-IPSR"]],
         )
         if not created:
             return

@@ -237,7 +237,7 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
         organisers.append(_("Equitable Education Fund (EEF)"))
     if meeting.organised_by_ipsr:
         organisers.append(_("Institute for Population and Social Research (IPSR)"))
-    organisers += [obj.name for obj in meeting.organiser_universities.all()]
+    organisers += [obj.name for obj in meeting.organising_universities()]
     organisers += [obj.name for obj in meeting.organiser_provinces.all()]
     if meeting.ends_on and meeting.ends_on != meeting.starts_on:
         dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"

@@ -23,6 +23,11 @@ from audit.tracking import track
 from provinces.models import Province
 from universities.models import University
 
+# IPSR organises meetings as the programme's coordinator (Meeting.organised_by_ipsr) and is also one of
+# the eight university teams (MU-IPSR): one organiser, named once (Meeting.organising_universities,
+# meetings.services.save_meeting).
+IPSR_UNIVERSITY_CODE = "MU-IPSR"
+
 # Meetings take place in Thailand: their times are wall-clock times there, whatever the server's zone.
 MEETING_TZ = ZoneInfo("Asia/Bangkok")
 
@@ -147,6 +152,14 @@ class Meeting(Versioned):
 
     def __str__(self) -> str:
         return self.title
+
+    def organising_universities(self) -> list[University]:
+        """The organising universities, without MU-IPSR where the IPSR flag names it already (reads
+        the prefetched rows where there are)."""
+        universities = list(self.organiser_universities.all())
+        if self.organised_by_ipsr:
+            universities = [u for u in universities if u.code != IPSR_UNIVERSITY_CODE]
+        return universities
 
     @property
     def is_all_day(self) -> bool:
