@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
@@ -194,6 +196,19 @@ def report_transition(request, pk: int):
         _("The report is now %(status)s.") % {"status": moved.get_status_display()},
     )
     return redirect("reports:detail", pk=moved.pk)
+
+
+@login_required
+def report_pdf(request, pk: int):
+    """The report as a PDF in the page's language, through the report's access door (404 to outsiders)."""
+    report = _report_for(request, pk)
+    from .pdf import render_report_pdf, report_filename  # WeasyPrint loads Pango: only when a PDF is asked for
+
+    content = render_report_pdf(report, language=get_language() or "th")
+    response = HttpResponse(content, content_type="application/pdf")
+    # Inline: the browser shows it, to print or to save.
+    response["Content-Disposition"] = content_disposition_header(False, report_filename(report))
+    return response
 
 
 @login_required

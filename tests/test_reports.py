@@ -867,3 +867,66 @@ def test_demo_reports_two_per_province_every_status_idempotent(cast):
         assert [e.created_at for e in events] == sorted(e.created_at for e in events)
         assert report.situation.strip()
     assert ReportEvent.objects.filter(action="return").exists()
+
+
+# --- print and PDF (issue 12) ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def poppler():
+    import os
+    import shutil
+
+    missing = [tool for tool in ("pdftotext", "pdftoppm") if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_REAL_SERVICES=1 but {', '.join(missing)} missing (poppler-utils)", pytrace=False)
+        pytest.skip("poppler-utils missing")
+
+
+def test_report_pdf_is_thai_with_buddhist_era_dates_and_the_override_reason(
+    cast, report_a, reporting_day, client_for, poppler, tmp_path
+):
+    import re
+    import subprocess
+
+    reporting_day(period_bounds(YEAR, "Q1")[0])
+    services.transition(report=report_a, user=cast.eef_admin, action="submit", override_reason="ตามคำขอของจังหวัด")
+    response = client_for(cast.viewer_a).get(_url(report_a, "pdf/"), HTTP_ACCEPT_LANGUAGE="th")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("inline;")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
+    flat = re.sub(r"\s+", "", text.decode())
+    start = period_bounds(YEAR, "Q1")[0]
+    for words in (
+        "รายงานความก้าวหน้า",
+        SECTIONS_TEXT["situation"],
+        SECTIONS_TEXT["lessons_learned"],
+        f"1ตุลาคม{start.year + 543}",  # the period's first day, long form, in พ.ศ.
+        "ตามคำขอของจังหวัด",
+    ):
+        assert words.replace(" ", "") in flat, words
+    assert str(start.year) not in flat  # no Christian Era year anywhere
+
+
+def test_report_pdf_goes_through_the_reports_door(cast, report_a, client_for):
+    assert client_for(cast.coordinator_b).get(_url(report_a, "pdf/")).status_code == 404
+    assert client_for(cast.no_role).get(_url(report_a, "pdf/")).status_code == 404
+    assert client_for(None).get(_url(report_a, "pdf/")).status_code == 302  # to the sign-in page
+
+
+def test_report_page_links_the_pdf_and_prints_without_navigation(cast, report_a, client_for):
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    page = client_for(cast.viewer_a).get(_url(report_a)).content.decode()
+    assert f'href="{_url(report_a, "pdf/")}"' in page
+    assert "พิมพ์ / PDF" in page
+    css = Path(finders.find("css/reports.css")).read_text(encoding="utf-8")
+    print_rules = css[css.index("@media print") :]
+    for selector in ("nav", ".topbar", ".report-actions", ".transition-form", "button"):
+        assert selector in print_rules.split("{")[1], selector
