@@ -283,12 +283,12 @@ class _Loader:
                 ],
             )
             self.presentations(meeting, provinces, "ผู้ประสานงานจังหวัด{province}")
+            if meeting.status != Meeting.Status.HELD:
+                continue  # lessons and action items come out of a meeting once it was held
             self.lessons(
                 meeting,
                 [("ข้อมูล", provinces[0], "การทบทวนรายชื่อกลุ่มเป้าหมายร่วมกันทุกไตรมาสช่วยลดรายชื่อซ้ำและตกหล่น")],
             )
-            if meeting.status != Meeting.Status.HELD:
-                continue
             items = [
                 {
                     "what": f"ส่งรายชื่อกลุ่มเป้าหมายที่ปรับปรุงแล้วของจังหวัด{names[0]}",

@@ -872,7 +872,9 @@ def test_demo_meetings_hold_the_seed_meeting_and_follow_ups_in_every_state(cast)
     assert set(seed.presentations.values_list("province_id", flat=True)) == set(DEMO_LEADS)
     teams = [a.organisation for a in seed.attendance.all() if a.organisation.startswith("ทีมส่งยิ้มภูมิภาค")]
     assert len(teams) == 8
-    assert all(not a.name for a in seed.attendance.all())  # organisations, not people's names
+    # Made-up people of real organisations, so that the minutes' name column is filled (issue 12).
+    assert all(a.name.startswith(("นาย", "นาง")) for a in seed.attendance.all())
+    assert not seed.organiser_universities.filter(code="MU-IPSR").exists()  # IPSR once: by its flag
     assert seed.agenda.count() >= 4
     assert seed.lessons.exists()
     assert Meeting.objects.filter(kind=Kind.REGIONAL, is_demo=True).count() == 8
