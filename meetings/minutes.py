@@ -22,6 +22,7 @@ from django.db.models import Prefetch
 from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date
@@ -223,9 +224,17 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
     organisers += [obj.name for obj in meeting.organising_universities()]
     organisers += [obj.name for obj in meeting.organiser_provinces.all()]
     if meeting.ends_on and meeting.ends_on != meeting.starts_on:
-        dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"
+        if meeting.is_all_day:
+            dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"
+        else:  # the same words as the meeting pages (meetings/_dates.html)
+            start = pgettext("meeting time", "at %(time)s") % {"time": meeting.start_time.strftime("%H:%M")}
+            end = pgettext("meeting time", "at %(time)s") % {"time": meeting.end_time.strftime("%H:%M")}
+            dates = f"{_date(meeting.starts_on)} {start} – {_date(meeting.ends_on)} {end}"
     else:
         dates = _date(meeting.starts_on)
+        if not meeting.is_all_day:
+            times = {"start": meeting.start_time.strftime("%H:%M"), "end": meeting.end_time.strftime("%H:%M")}
+            dates += " " + pgettext("meeting time", "%(start)s–%(end)s") % times
     facts = [
         (_("Kind"), capfirst(meeting.get_kind_display()), False),
         (_("Date"), dates, False),

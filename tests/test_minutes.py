@@ -418,6 +418,7 @@ def test_demo_national_meeting_names_its_attendees_and_ipsr_once(cast, poppler, 
 
     text = pdf_text(write_pdf(tmp_path, render_minutes(meeting, fmt="pdf", language="th")[0]))
     flat = squeezed(text)
+    assert squeezed("30 มีนาคม 2566 เวลา 08:30 น. – 31 มีนาคม 2566 เวลา 16:30 น.") in flat  # its times too
     for row in attendance:
         assert squeezed(row.name) in flat  # the name column is filled
     with translation.override("th"):
