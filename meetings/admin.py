@@ -133,6 +133,11 @@ class MeetingAdmin(VersionedAdminMixin, MeetingWritersMixin, ScopedModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        meeting = form.instance
+        # IPSR named once as organiser, as save_meeting stores it (the flag, not also MU-IPSR's row).
+        kept = services.organiser_university_ids(meeting=meeting, universities=meeting.organiser_universities.all())
+        if kept != set(meeting.organiser_universities.values_list("pk", flat=True)):
+            meeting.organiser_universities.set(kept)
         # The saved meeting must stay one the user writes (e.g. a coordinator cannot list another
         # province instead of theirs); admin's change view runs in a transaction, undone by this.
         if not services.may_write(meeting=form.instance, user=request.user):

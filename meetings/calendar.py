@@ -36,7 +36,9 @@ def feed_meetings(user, *, today: datetime.date | None = None):
 
 
 def build_feed(meetings, *, base_url: str, name: str) -> bytes:
-    """An iCalendar document with one all-day event per meeting (DTEND is the day after its end)."""
+    """An iCalendar document with one event per meeting: from its start to its end time in Thailand
+    (DTSTART/DTEND with TZID=Asia/Bangkok and the zone's VTIMEZONE), or all day when it has no times
+    (DTEND is then the day after its last day)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -50,8 +52,12 @@ def build_feed(meetings, *, base_url: str, name: str) -> bytes:
         event.add("dtstamp", meeting.updated_at)
         event.add("last-modified", meeting.updated_at)
         event.add("summary", meeting.title)
-        event.add("dtstart", meeting.starts_on)
-        event.add("dtend", meeting.ends_on + datetime.timedelta(days=1))
+        if meeting.is_all_day:
+            event.add("dtstart", meeting.starts_on)
+            event.add("dtend", meeting.ends_on + datetime.timedelta(days=1))
+        else:
+            event.add("dtstart", meeting.starts_at)
+            event.add("dtend", meeting.ends_at)
         event.add("status", _STATUS.get(meeting.status, "CONFIRMED"))
         event.add("transp", "TRANSPARENT")
         if meeting.venue:
@@ -64,6 +70,8 @@ def build_feed(meetings, *, base_url: str, name: str) -> bytes:
         description.append(url)
         event.add("description", "\n\n".join(description))
         cal.add_component(event)
+    # The VTIMEZONE of each TZID used, so that every calendar application reads the times alike.
+    cal.add_missing_timezones()
     return cal.to_ical()
 
 

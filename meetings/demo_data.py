@@ -1,8 +1,10 @@
 """Demo meetings for `load_demo_data`: the national meeting of 30–31 March 2566 (../shared/seed/), and
 regional and provincial meetings of the current fiscal year with action items in every state.
 
-People appear by organisation and role, never by name. Every meeting is marked `is_demo` and found
-again by its title, so a second run creates nothing (the parts of a meeting are made with it).
+Attendees are made-up people (names drawn from provinces.work_demo_data's lists, the same on every
+run) of real kinds of organisation, so that the minutes' name column reads as it would. Every
+meeting is marked `is_demo` and found again by its title, so a second run creates nothing (the
+parts of a meeting are made with it).
 """
 
 import datetime
@@ -15,6 +17,7 @@ from django.utils import timezone
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
+from provinces.work_demo_data import FEMALE_FIRST, LAST, MALE_FIRST
 from universities.models import University
 
 from .models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Meeting, Presentation
@@ -112,6 +115,15 @@ PROVINCIAL_ORGANISATIONS = [
 DEMO_COORDINATOR_EMAIL = "khonkaen@demo.abe-portal.local"
 
 
+def _made_up_name(seed: int) -> str:
+    """A made-up Thai name with its title, the same for the same seed on every run."""
+    last = LAST[(seed * 5 + 3) % len(LAST)]
+    if seed % 2:
+        return f"นาย{MALE_FIRST[seed * 7 % len(MALE_FIRST)]} {last}"
+    title = "นางสาว" if seed % 3 == 0 else "นาง"
+    return f"{title}{FEMALE_FIRST[seed * 7 % len(FEMALE_FIRST)]} {last}"
+
+
 def _on(offset_days: int, today: datetime.date, fiscal_year: int) -> datetime.date:
     """`today + offset`, kept within the fiscal year so that the demo is of the current year."""
     start, end = fiscal_year_bounds(fiscal_year)
@@ -143,8 +155,10 @@ class _Loader:
         self.counts["agenda_items"] += len(items)
 
     def attendance(self, meeting, rows) -> None:
+        seed = self.counts["attendance"] + len(meeting.title)
         Attendance.objects.bulk_create(
-            Attendance(meeting=meeting, organisation=org, position=position, role=role) for org, position, role in rows
+            Attendance(meeting=meeting, name=_made_up_name(seed + i), organisation=org, position=position, role=role)
+            for i, (org, position, role) in enumerate(rows)
         )
         self.counts["attendance"] += len(rows)
 
@@ -188,15 +202,16 @@ class _Loader:
             kind=Kind.NATIONAL,
             starts_on=SEED_STARTS_ON,
             ends_on=SEED_ENDS_ON,
+            start_time=datetime.time(8, 30),
+            end_time=datetime.time(16, 30),
             venue=SEED_VENUE,
             description=SEED_DESCRIPTION,
             status=Meeting.Status.HELD,
             album_url=SEED_ALBUM,
             organised_by_eef=True,
-            organised_by_ipsr=True,
+            organised_by_ipsr=True,  # IPSR once: the flag, not also MU-IPSR among the organising universities
             provinces=list(DEMO_LEADS),
             universities=list(self.universities.values()),
-            organiser_universities=[self.universities["MU-IPSR"]],
         )
         if not created:
             return
@@ -243,6 +258,8 @@ class _Loader:
                 kind=Kind.REGIONAL,
                 starts_on=day,
                 ends_on=day,
+                start_time=datetime.time(9, 0),
+                end_time=datetime.time(12, 0),
                 venue=university.name_th,
                 online_link=f"https://meet.example.org/abe-{code.lower()}-{fy}",
                 status=Meeting.Status.HELD if day < self.today else Meeting.Status.PLANNED,
@@ -270,12 +287,12 @@ class _Loader:
                 ],
             )
             self.presentations(meeting, provinces, "ผู้ประสานงานจังหวัด{province}")
+            if meeting.status != Meeting.Status.HELD:
+                continue  # lessons and action items come out of a meeting once it was held
             self.lessons(
                 meeting,
                 [("ข้อมูล", provinces[0], "การทบทวนรายชื่อกลุ่มเป้าหมายร่วมกันทุกไตรมาสช่วยลดรายชื่อซ้ำและตกหล่น")],
             )
-            if meeting.status != Meeting.Status.HELD:
-                continue
             items = [
                 {
                     "what": f"ส่งรายชื่อกลุ่มเป้าหมายที่ปรับปรุงแล้วของจังหวัด{names[0]}",
@@ -327,6 +344,7 @@ class _Loader:
                 kind=Kind.PROVINCIAL,
                 starts_on=day,
                 ends_on=day,
+                **({} if code == 94 else {"start_time": datetime.time(13, 30), "end_time": datetime.time(16, 30)}),
                 venue=f"ศาลากลางจังหวัด{province.name_th}",
                 status=Meeting.Status.HELD if held else Meeting.Status.PLANNED,
                 description=f"การประชุมคณะทำงานระดับจังหวัด{province.name_th} ติดตามการช่วยเหลือกลุ่มเป้าหมายตามแผนจังหวัด",

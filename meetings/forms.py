@@ -21,6 +21,8 @@ from .models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Mee
 DATE = ThaiDateInput()
 # Meetings are recorded from the programme's first fiscal year (2565) on, and planned a few years ahead.
 MEETING_DATE = ThaiDateField.with_range(earliest=2021, years_ahead=3)
+# A clock, not a calendar: the browser's time input shows 24-hour times in Thai and needs no พ.ศ.
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 FIRST_FISCAL_YEAR = 2565
 
 
@@ -83,6 +85,8 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
             "status",
             "starts_on",
             "ends_on",
+            "start_time",
+            "end_time",
             "venue",
             "online_link",
             "description",
@@ -94,7 +98,17 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
             "universities",
             "album_url",
         ]
-        widgets = {"starts_on": DATE, "ends_on": DATE, "description": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "starts_on": DATE,
+            "ends_on": DATE,
+            "start_time": TIME,
+            "end_time": TIME,
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {
+            "start_time": _("Thailand time, on the first day. Leave both times empty for an all-day meeting."),
+            "end_time": _("Thailand time, on the last day."),
+        }
         field_classes = {"starts_on": MEETING_DATE, "ends_on": MEETING_DATE}
 
     def __init__(self, *args, user, **kwargs):
@@ -131,6 +145,13 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
         starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
         if starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", _("The meeting ends before it starts."))
+        start_time, end_time = cleaned.get("start_time"), cleaned.get("end_time")
+        if (start_time is None) != (end_time is None) and not self.has_error("start_time"):
+            if not self.has_error("end_time"):
+                missing = "end_time" if end_time is None else "start_time"
+                self.add_error(missing, _("Give both the start and the end time, or neither."))
+        elif start_time and end_time and starts_on and starts_on == ends_on and end_time <= start_time:
+            self.add_error("end_time", _("The meeting ends before it starts."))
         return cleaned
 
     def service_kwargs(self) -> dict:

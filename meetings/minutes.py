@@ -9,27 +9,32 @@ Thai government's document font) and falls back to the portal's own Sarabun woff
 WeasyPrint embeds, so Thai renders on a machine without any Thai system font. The Word file names "TH Sarabun New"
 for Latin and complex-script (Thai) text alike, at 16 pt: Word and LibreOffice pick the font by name on the reader's
 machine (LibreOffice on Debian draws it with Laksaman). WeasyPrint needs Pango at import time; it is imported only for
-a PDF, so a machine without Pango still exports Word and Excel files.
+a PDF, so a machine without Pango still exports Word and Excel files. The PDF machinery (fonts, the Thai text fix)
+is abe_portal/thai_pdf.py, shared with the progress report's PDF.
 """
 
 import datetime
 import io
-import json
 import re
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.contrib.staticfiles import finders
 from django.db.models import Prefetch
-from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from abe_portal.buddhist_dates import file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date
+from abe_portal.thai_pdf import (  # the font names and the Thai fix are read from here by summaries/exports.py
+    PDF_FONT_FAMILIES,  # noqa: F401
+    PDF_FONT_SIZE,  # noqa: F401
+    font_context,
+    write_pdf,
+)
+from abe_portal.thai_pdf import install_thai_actual_text as _install_thai_actual_text  # noqa: F401
+from abe_portal.thai_pdf import sarabun_font_faces as _sarabun_font_faces  # noqa: F401
 from meetings.models import ActionItem, Attendance, LessonLearned, Meeting, Presentation
 from reports.models import SECTIONS
 
@@ -38,27 +43,6 @@ FORMATS = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-# The PDF's font stack (meetings/templates/meetings/minutes/pdf_style.html). Laksaman is Debian's fonts-thai-tlwg
-# stand-in for TH Sarabun; "Sarabun" is Google's redesign, if installed; then the portal's own Sarabun (below), which
-# every machine has. Never "TH Sarabun New" or "TH SarabunPSK": fonts-thai-tlwg answers those names with Laksaman
-# scaled by 0.66 (89-tlwg-laksaman-synthetic.conf), for the whole fallback list, and WeasyPrint ignores that scale
-# when it draws, so every glyph of the page overlaps its neighbour. Laksaman and Sarabun share proportions, so one
-# size suits both: 11.5 pt reads like the government's TH Sarabun 16 pt (about 10.5 pt here, by that 0.66 scale).
-PDF_FONT_FAMILIES = (
-    "Laksaman", "Sarabun", "ABE Sarabun Thai", "ABE Sarabun Latin", "Garuda", "Noto Sans Thai", "sans-serif",
-)  # fmt: skip
-PDF_FONT_SIZE = "11.5pt"
-# The portal's Sarabun (static/fonts/sarabun/, SIL OFL), split in Thai and Latin files: (file, family, weight, range).
-# Each file gets its own family name: WeasyPrint 70 tells fonts apart by family, weight and style only, so two files
-# under one name would draw the glyphs of one with the other (Thai came out as Latin letters).
-SARABUN_THAI_RANGE = "U+02D7, U+0303, U+0331, U+0E01-0E5B, U+200C-200D, U+25CC"
-SARABUN_FILES = (
-    ("fonts/sarabun/sarabun-thai-400-normal.woff2", "ABE Sarabun Thai", 400, SARABUN_THAI_RANGE),
-    ("fonts/sarabun/sarabun-thai-700-normal.woff2", "ABE Sarabun Thai", 700, SARABUN_THAI_RANGE),
-    ("fonts/sarabun/sarabun-latin-400-normal.woff2", "ABE Sarabun Latin", 400, None),
-    ("fonts/sarabun/sarabun-latin-700-normal.woff2", "ABE Sarabun Latin", 700, None),
-)
 
 # The Word file's font, for Latin and Thai runs alike, and its size: the Thai government's document standard.
 DOCX_FONT = "TH Sarabun New"
@@ -238,12 +222,20 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
         organisers.append(_("Equitable Education Fund (EEF)"))
     if meeting.organised_by_ipsr:
         organisers.append(_("Institute for Population and Social Research (IPSR)"))
-    organisers += [obj.name for obj in meeting.organiser_universities.all()]
+    organisers += [obj.name for obj in meeting.organising_universities()]
     organisers += [obj.name for obj in meeting.organiser_provinces.all()]
     if meeting.ends_on and meeting.ends_on != meeting.starts_on:
-        dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"
+        if meeting.is_all_day:
+            dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"
+        else:  # the same words as the meeting pages (meetings/_dates.html)
+            start = pgettext("meeting time", "at %(time)s") % {"time": meeting.start_time.strftime("%H:%M")}
+            end = pgettext("meeting time", "at %(time)s") % {"time": meeting.end_time.strftime("%H:%M")}
+            dates = f"{_date(meeting.starts_on)} {start} – {_date(meeting.ends_on)} {end}"
     else:
         dates = _date(meeting.starts_on)
+        if not meeting.is_all_day:
+            times = {"start": meeting.start_time.strftime("%H:%M"), "end": meeting.end_time.strftime("%H:%M")}
+            dates += " " + pgettext("meeting time", "%(start)s–%(end)s") % times
     facts = [
         (_("Kind"), capfirst(meeting.get_kind_display()), False),
         (_("Date"), dates, False),
@@ -321,99 +313,9 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
 # --- PDF -------------------------------------------------------------------------------------------------------------
 
 
-def _sarabun_font_faces() -> list[dict]:
-    """@font-face rules for the portal's Sarabun woff2 files, as absolute file:// URLs."""
-    faces = []
-    for path, family, weight, unicode_range in SARABUN_FILES:
-        found = finders.find(path)
-        if found:
-            faces.append({"url": _file_uri(found), "family": family, "weight": weight, "unicode_range": unicode_range})
-    return faces
-
-
-def _file_uri(path) -> str:
-    return Path(path).resolve().as_uri()
-
-
-_THAI = re.compile("[\u0e00-\u0e7f]")
-_INSTALL_LOCK = threading.Lock()
-
-
-def _install_thai_actual_text() -> None:
-    """Make Thai lines of WeasyPrint's PDFs copy, search and extract as the exact text that was written.
-
-    WeasyPrint 70 maps each glyph to text once, first come first served (its ToUnicode table; upstream issue
-    Kozea/WeasyPrint#2841). Thai shaping draws one cluster as several glyphs (ำ is decomposed into ํ + า, tone marks
-    stack on vowels), so that table loses or swaps characters: "น้ำ" extracted as "นา". PDF's own remedy is to
-    give the line its text in an /ActualText marked-content span, which readers (poppler, Acrobat, PDFium) use
-    instead of the glyphs' table. This wraps WeasyPrint's line drawing to do that for lines holding Thai; other lines
-    are drawn as before. Installed once per process; harmless for any other PDF the process renders.
-    """
-    import pydyf
-    from weasyprint.draw import text as draw_text_module
-
-    with _INSTALL_LOCK:
-        if not getattr(draw_text_module.draw_first_line, "abe_actual_text", False):
-            draw_text_module.draw_first_line = _with_actual_text(draw_text_module.draw_first_line, pydyf)
-
-
-def _with_actual_text(draw_first_line, pydyf):
-    """WeasyPrint's `draw_first_line`, wrapped in an /ActualText span for each line holding Thai."""
-
-    def draw_first_line_with_actual_text(stream, textbox, text_overflow, block_ellipsis, matrix):
-        text = textbox.text or ""
-        # An ellipsis changes what is drawn from textbox.text: leave those lines alone.
-        if text_overflow == "ellipsis" or block_ellipsis != "none" or not _THAI.search(text):
-            return draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix)
-        stream.begin_marked_content("Span", pydyf.Dictionary({"ActualText": pydyf.String(text)}))
-        try:
-            return draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix)
-        finally:
-            stream.end_marked_content()
-
-    draw_first_line_with_actual_text.abe_actual_text = True
-    return draw_first_line_with_actual_text
-
-
 def _write_pdf(minutes: _Minutes) -> bytes:
-    try:
-        from weasyprint import HTML
-        from weasyprint.text.fonts import FontConfiguration
-        from weasyprint.urls import URLFetcher
-    except (ImportError, OSError) as exc:  # OSError: WeasyPrint's cffi cannot load Pango's libraries
-        raise RuntimeError(
-            "PDF export needs Pango and HarfBuzz for WeasyPrint "
-            "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-thai-tlwg); "
-            f"Word and Excel exports work without them. ({exc})"
-        ) from exc
-    _install_thai_actual_text()
-
-    font_faces = _sarabun_font_faces()
-    allowed = frozenset(face["url"] for face in font_faces)
-
-    class FontsOnlyFetcher(URLFetcher):
-        """Fetches the portal's font files and nothing else: no text of a meeting can make the PDF read a file or
-        call a server."""
-
-        def fetch(self, url, headers=None):
-            if url not in allowed:
-                raise ValueError(f"The minutes load only the portal's fonts, not {url}")
-            return super().fetch(url, headers)
-
-    context = {
-        "minutes": minutes,
-        "L": minutes.labels,
-        "font_faces": font_faces,
-        "font_families": ", ".join(
-            family if family == "sans-serif" else json.dumps(family) for family in PDF_FONT_FAMILIES
-        ),
-        "font_size": PDF_FONT_SIZE,
-        # A CSS string: the label is ours (translations), quoted as JSON, which CSS reads the same way.
-        "page_label_css": json.dumps(minutes.labels["page"], ensure_ascii=False),
-    }
-    html = render_to_string("meetings/minutes/pdf.html", context)
-    fetcher = FontsOnlyFetcher(allowed_protocols=("file",))
-    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=FontConfiguration())
+    context = {"minutes": minutes, "L": minutes.labels, **font_context(page_label=minutes.labels["page"])}
+    return write_pdf("meetings/minutes/pdf.html", context, what="The minutes")
 
 
 # --- Word ------------------------------------------------------------------------------------------------------------

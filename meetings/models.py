@@ -7,7 +7,9 @@ parts of a meeting (attendance, agenda, presentations, lessons, action items, at
 seen by whoever sees the meeting.
 """
 
+import datetime
 import secrets
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -20,6 +22,14 @@ from accounts.access import scope_for
 from audit.tracking import track
 from provinces.models import Province
 from universities.models import University
+
+# IPSR organises meetings as the programme's coordinator (Meeting.organised_by_ipsr) and is also one of
+# the eight university teams (MU-IPSR): one organiser, named once (Meeting.organising_universities,
+# meetings.services.save_meeting).
+IPSR_UNIVERSITY_CODE = "MU-IPSR"
+
+# Meetings take place in Thailand: their times are wall-clock times there, whatever the server's zone.
+MEETING_TZ = ZoneInfo("Asia/Bangkok")
 
 
 class Kind(models.TextChoices):
@@ -80,6 +90,10 @@ class Meeting(Versioned):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     starts_on = models.DateField(_("starts on"))
     ends_on = models.DateField(_("ends on"))
+    # The time it begins on its first day and ends on its last, in Thailand (MEETING_TZ). Both empty:
+    # an all-day meeting, as every meeting made before times existed.
+    start_time = models.TimeField(_("start time"), null=True, blank=True)
+    end_time = models.TimeField(_("end time"), null=True, blank=True)
     venue = models.CharField(_("venue"), max_length=300, blank=True)
     online_link = models.URLField(_("online link"), blank=True)
     description = models.TextField(_("description"), blank=True)
@@ -118,11 +132,52 @@ class Meeting(Versioned):
                 name="meeting_ends_after_it_starts",
                 violation_error_message=_("The meeting ends before it starts."),
             ),
+            models.CheckConstraint(
+                condition=Q(start_time__isnull=True, end_time__isnull=True)
+                | Q(start_time__isnull=False, end_time__isnull=False),
+                name="meeting_times_together",
+                violation_error_message=_("Give both the start and the end time, or neither."),
+            ),
+            # A one-day meeting ends after it starts; over several days the last day may end earlier.
+            models.CheckConstraint(
+                condition=Q(start_time__isnull=True)
+                | Q(end_time__isnull=True)
+                | Q(ends_on__gt=models.F("starts_on"))
+                | Q(end_time__gt=models.F("start_time")),
+                name="meeting_end_time_after_start_time",
+                violation_error_message=_("The meeting ends before it starts."),
+            ),
         ]
         indexes = [models.Index(fields=["kind", "starts_on"]), models.Index(fields=["starts_on"])]
 
     def __str__(self) -> str:
         return self.title
+
+    def organising_universities(self) -> list[University]:
+        """The organising universities, without MU-IPSR where the IPSR flag names it already (reads
+        the prefetched rows where there are)."""
+        universities = list(self.organiser_universities.all())
+        if self.organised_by_ipsr:
+            universities = [u for u in universities if u.code != IPSR_UNIVERSITY_CODE]
+        return universities
+
+    @property
+    def is_all_day(self) -> bool:
+        return self.start_time is None or self.end_time is None
+
+    @property
+    def starts_at(self) -> datetime.datetime | None:
+        """The moment it begins, in Thailand (None for an all-day meeting)."""
+        if self.is_all_day:
+            return None
+        return datetime.datetime.combine(self.starts_on, self.start_time, tzinfo=MEETING_TZ)
+
+    @property
+    def ends_at(self) -> datetime.datetime | None:
+        """The moment it ends, in Thailand (None for an all-day meeting)."""
+        if self.is_all_day:
+            return None
+        return datetime.datetime.combine(self.ends_on, self.end_time, tzinfo=MEETING_TZ)
 
 
 class MeetingPartQuerySet(models.QuerySet):

@@ -22,9 +22,11 @@ from abe_portal.buddhist_dates import fiscal_year_of
 from abe_portal.versioning import check_version
 from accounts.access import scope_for
 from reports.models import Period, ProgressReport, period_bounds
+from universities.models import University
 
 from .attachments import validate_attachment
 from .models import (
+    IPSR_UNIVERSITY_CODE,
     ActionItem,
     AgendaItem,
     Attendance,
@@ -42,6 +44,8 @@ MEETING_FIELDS = frozenset(
         "kind",
         "starts_on",
         "ends_on",
+        "start_time",
+        "end_time",
         "venue",
         "online_link",
         "description",
@@ -133,6 +137,15 @@ def _ids(values) -> set:
     return {getattr(v, "pk", v) for v in values or ()}
 
 
+def organiser_university_ids(*, meeting: Meeting, universities) -> set:
+    """The organising universities to store: MU-IPSR is left out when the meeting is organised by IPSR
+    (the flag), so that IPSR is never listed twice as organiser (the minutes, the meeting page)."""
+    ids = _ids(universities)
+    if meeting.organised_by_ipsr and ids:
+        ids -= set(University.objects.filter(code=IPSR_UNIVERSITY_CODE).values_list("pk", flat=True))
+    return ids
+
+
 def check_meeting_scope(*, user, kind: str, province_ids, university_ids) -> None:
     """ValidationError unless the user may write a meeting of this kind that concerns these provinces
     and universities. The same rule as MeetingQuerySet.writable_by, said before saving."""
@@ -198,7 +211,7 @@ def save_meeting(
     meeting.provinces.set(_ids(provinces))
     meeting.universities.set(_ids(universities))
     meeting.organiser_provinces.set(_ids(organiser_provinces))
-    meeting.organiser_universities.set(_ids(organiser_universities))
+    meeting.organiser_universities.set(organiser_university_ids(meeting=meeting, universities=organiser_universities))
     # The rule above mirrors writable_by; should they ever part, the write is undone here.
     if not may_write(meeting=meeting, user=user):
         raise PermissionDenied

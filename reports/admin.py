@@ -7,6 +7,7 @@ inline and are not editable anywhere.
 """
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import scope_for
@@ -23,7 +24,7 @@ IDENTITY_FIELDS = ("province", "fiscal_year", "period")
 
 class ReportEventInline(admin.TabularInline):
     model = ReportEvent
-    fields = ("created_at", "action", "from_status", "to_status", "actor", "comment")
+    fields = ("created_at", "action", "from_status", "to_status", "actor", "comment", "override_reason")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -67,6 +68,29 @@ class ProgressReportAdmin(VersionedAdminMixin, ScopedExportAdmin):
         "created_at",
         "updated_at",
     )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            return form
+
+        class NewReportForm(form):
+            def clean(self):
+                # The period rules of create_report (no overlap, at most a year ahead), asked here so
+                # that the admin shows them on the form instead of failing in save_model.
+                cleaned = super().clean()
+                if not self.errors and cleaned.get("province") and cleaned.get("fiscal_year") and cleaned.get("period"):
+                    try:
+                        services.check_new_period(
+                            province_id=cleaned["province"].pk,
+                            fiscal_year=cleaned["fiscal_year"],
+                            period=cleaned["period"],
+                        )
+                    except ValidationError as error:
+                        self.add_error(None, error)
+                return cleaned
+
+        return NewReportForm
 
     def get_readonly_fields(self, request, obj=None):
         # A report's province and period are fixed once it exists; its status only moves by the workflow.

@@ -1,8 +1,11 @@
-"""Demo progress reports: two reports of the current fiscal year for each of the 12 demo provinces.
+"""Demo progress reports: two quarterly reports for each of the 12 demo provinces.
 
-Q1 and Q2 stand at different stages by province, so that every status (and a report sent back
-once) appears. The texts are generated from the province's name and made-up figures; no real
-person is named. Every report is marked `is_demo`.
+The two quarters are the latest whose last month has begun by today (demo_periods): the older one
+has ended, the recent one may still run. They stand at different stages by province, so that every
+status (and a report sent back once) appears. Every date is possible (issue 12): a report is
+submitted only once its period's last month has begun, the older one is reviewed and accepted after
+its period ended, and nothing is dated after now. The texts are generated from the province's name
+and made-up figures; no real person is named. Every report is marked `is_demo`.
 
 The workflow steps are written here directly, following reports.services.TRANSITIONS, rather than
 through `transition()`: most demo provinces have no demo coordinator or university account to act
@@ -16,12 +19,12 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.buddhist_dates import fiscal_year_of
 from provinces.demo_data import DEMO_ADMIN_EMAIL, DEMO_LEADS, DEMO_USERS
 from provinces.models import Province
 from universities.models import University
 
-from .models import ProgressReport, ReportEvent, Status
+from .models import ProgressReport, ReportEvent, Status, period_bounds, submission_opens
 from .services import TRANSITIONS
 
 # The steps each report has taken, by stage.
@@ -33,7 +36,7 @@ STEPS = {
     "accepted": ["submit", "review", "accept"],
     "accepted_after_return": ["submit", "return", "submit", "review", "accept"],
 }
-# (Q1 stage, Q2 stage), taken in turn by the provinces in DEMO_LEADS order.
+# (older quarter's stage, recent quarter's stage), taken in turn by the provinces in DEMO_LEADS order.
 PLANS = [
     ("accepted", "draft"),
     ("accepted", "submitted"),
@@ -69,11 +72,21 @@ def _figures(code: int) -> dict[str, int]:
     }
 
 
-def _sections(province: Province, university: University, period: str, *, complete: bool) -> dict[str, str]:
+def demo_periods(today: datetime.date) -> tuple[tuple[int, str], tuple[int, str]]:
+    """(older, recent): the two latest quarters, as (fiscal year, period), whose last month has begun by `today`."""
+    quarters = [(year, q) for year in range(fiscal_year_of(today), fiscal_year_of(today) - 3, -1) for q in QUARTERS]
+    open_ones = [(year, q) for year, q in quarters if submission_opens(year, q) <= today]
+    return open_ones[1], open_ones[0]
+
+
+QUARTERS = ("Q4", "Q3", "Q2", "Q1")  # latest first
+
+
+def _sections(province: Province, university: University, older: bool, *, complete: bool) -> dict[str, str]:
     name, uni, f = province.name_th, university.name_th, _figures(province.code)
-    if period == "Q1":
+    if older:
         situation = (
-            f"ไตรมาสแรกของปีงบประมาณ จังหวัด{name}สำรวจและยืนยันตัวตนเด็กและเยาวชนนอกระบบการศึกษาได้ "
+            f"ไตรมาสนี้ จังหวัด{name}สำรวจและยืนยันตัวตนเด็กและเยาวชนนอกระบบการศึกษาได้ "
             f"{f['found']} คน จากเป้าหมายทั้งปี {f['target']} คน ใน {f['districts']} อำเภอ "
             "ส่วนใหญ่อายุ 15–18 ปี หลุดจากระบบในช่วงรอยต่อชั้นมัธยมศึกษาตอนต้นและตอนปลาย "
             "สาเหตุหลักคือปัญหาเศรษฐกิจของครอบครัวและการย้ายถิ่นตามผู้ปกครอง"
@@ -98,7 +111,7 @@ def _sections(province: Province, university: University, period: str, *, comple
         )
     else:
         situation = (
-            f"ไตรมาสที่สอง จังหวัด{name}ติดตามเด็กกลุ่มเป้าหมายต่อเนื่องจากไตรมาสแรก "
+            f"ไตรมาสนี้ จังหวัด{name}ติดตามเด็กกลุ่มเป้าหมายต่อเนื่องจากไตรมาสก่อน "
             f"รวมที่ยืนยันตัวตนแล้ว {f['found'] + 35} คน พบเด็กย้ายออกนอกพื้นที่หรือไม่พบตัว {f['referred'] + 3} คน "
             "และพบกลุ่มเสี่ยงหลุดออกจากระบบเพิ่มขึ้นช่วงปิดภาคเรียน"
         )
@@ -135,9 +148,42 @@ def _demo_actors() -> tuple[dict[str, object], object | None]:
     return by_email, fallback
 
 
+def _timeline(
+    steps: list[str], *, fiscal_year: int, period: str, older: bool, index: int, now: datetime.datetime
+) -> tuple[datetime.datetime, list[datetime.datetime]]:
+    """When the report was created and when each of its steps was taken, all possible (issue 12).
+
+    A draft is written from some days before its period's last month; it is submitted from the first day of
+    that month (reports.services). The older quarter, long over, took its steps two days apart in office hours,
+    its review and acceptance after the period ended. The recent one takes its steps between the opening of
+    its last month and now, spread evenly however little time that is.
+    """
+    local = timezone.get_current_timezone()
+    opens = submission_opens(fiscal_year, period)
+    opens_at = datetime.datetime.combine(opens, datetime.time(9, 0), tzinfo=local)
+    created = opens_at - datetime.timedelta(days=12 - index % 6, hours=-(index % 5))
+    if older:
+        _start, end = period_bounds(fiscal_year, period)
+        after_end = datetime.datetime.combine(end, datetime.time(10, index * 4), tzinfo=local)
+        when, times = opens_at + datetime.timedelta(days=index % 8, minutes=30 + index * 2), []
+        for action in steps:
+            if action in ("review", "accept"):  # read once the quarter is over
+                when = max(when, after_end + datetime.timedelta(days=2))
+            times.append(when)
+            when += datetime.timedelta(days=2, minutes=50)
+        return min(created, now), [min(t, now) for t in times]
+    # The recent quarter: its steps in the time from its last month's opening (midnight) to now.
+    start = max(datetime.datetime.combine(opens, datetime.time(0, 0), tzinfo=local), min(created, now))
+    span = max(now - start, datetime.timedelta(0))
+    times = [start + span * (k + 1 + index / 24) / (len(steps) + 2) for k in range(len(steps))]
+    return min(created, now), times
+
+
 @transaction.atomic
-def load_demo_reports() -> int:
-    """Create the demo reports that are missing (with their workflow steps); return how many were created."""
+def load_demo_reports(*, now: datetime.datetime | None = None) -> int:
+    """Create the demo reports that are missing (with their workflow steps); return how many were created.
+
+    `now`: the moment the demo is loaded at (tests load it as of other days)."""
     by_email, fallback = _demo_actors()
     if fallback is None and not by_email:
         return 0  # nobody to have written them (no demo accounts, no superuser)
@@ -150,46 +196,42 @@ def load_demo_reports() -> int:
     university_teams = {uni: by_email.get(email) for email, _f, _l, _r, _p, uni in DEMO_USERS if uni}
     eef = by_email.get("eef@demo.abe-portal.local") or fallback
 
-    year = current_fiscal_year()
+    now = now or timezone.now()
+    older, recent = demo_periods(timezone.localtime(now).date())
     provinces = Province.objects.in_bulk(list(DEMO_LEADS))
     universities = {u.code: u for u in University.objects.filter(code__in=set(DEMO_LEADS.values()))}
     existing = set(
-        ProgressReport.objects.filter(fiscal_year=year, province__in=list(DEMO_LEADS)).values_list(
-            "province_id", "period"
-        )
+        ProgressReport.objects.filter(province__in=list(DEMO_LEADS)).values_list("province_id", "fiscal_year", "period")
     )
-    today, local = timezone.localdate(), timezone.get_current_timezone()
     created = 0
     for index, (code, uni_code) in enumerate(DEMO_LEADS.items()):
         coordinator = coordinators.get(code) or fallback
         reviewer = university_teams.get(uni_code) or fallback
         actors = {"submit": coordinator, "review": reviewer, "accept": eef}
-        for period, stage in zip(("Q1", "Q2"), PLANS[index % len(PLANS)], strict=True):
-            if (code, period) in existing:
+        for (year, period), stage in zip((older, recent), PLANS[index % len(PLANS)], strict=True):
+            if (code, year, period) in existing:
                 continue
-            # Q1 was written some weeks ago, Q2 more recently; each step two days after the last, in office hours.
-            day = today - datetime.timedelta(days=(40 if period == "Q1" else 16) - index)
-            started = datetime.datetime.combine(day, datetime.time(9, 30 + index * 2), tzinfo=local)
             steps = STEPS[stage]
+            started, times = _timeline(
+                steps, fiscal_year=year, period=period, older=(year, period) == older, index=index, now=now
+            )
             report = ProgressReport.objects.create(
                 province=provinces[code],
                 fiscal_year=year,
                 period=period,
                 created_by=coordinator,
                 is_demo=True,
-                **_sections(provinces[code], universities[uni_code], period, complete=bool(steps)),
+                **_sections(provinces[code], universities[uni_code], (year, period) == older, complete=bool(steps)),
             )
-            when = started
             events = []
             status = Status.DRAFT
-            for action in steps:
+            for action, when in zip(steps, times, strict=True):
                 _sources, target = TRANSITIONS[action]
                 if action == "return":
                     actor = eef if status == Status.REVIEWED else reviewer
                     comment = RETURN_COMMENTS[status]
                 else:
                     actor, comment = actors[action], STEP_COMMENTS.get(action, "")
-                when += datetime.timedelta(days=2, minutes=50)
                 events.append(
                     ReportEvent(
                         report=report, action=action, from_status=status, to_status=target, actor=actor, comment=comment
@@ -204,7 +246,7 @@ def load_demo_reports() -> int:
             ProgressReport.objects.filter(pk=report.pk).update(
                 status=status,
                 created_at=started,
-                updated_at=when if events else started + datetime.timedelta(days=1),
+                updated_at=times[-1] if times else min(started + datetime.timedelta(days=1), now),
                 version=1 + len(events),
             )
             created += 1

@@ -111,3 +111,13 @@ class TransitionForm(VersionedFormMixin, forms.Form):
         help_text=_("Required when you send the report back: say what should change."),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    override_reason = forms.CharField(
+        label=_("Reason for submitting early"),
+        required=False,
+        max_length=2000,
+        help_text=_(
+            "The period's last month has not begun. Say why the report is submitted now; "
+            "the reason is kept in its history."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -54,6 +54,20 @@ def period_bounds(fiscal_year: int, period: str) -> tuple[datetime.date, datetim
     return month_start(first), month_start(last) - datetime.timedelta(days=1)
 
 
+def submission_opens(fiscal_year: int, period: str) -> datetime.date:
+    """The first day of the period's last month: a report is submitted from then on
+    (reports.services; earlier only by an admin's override, with a reason)."""
+    _first, last_day = period_bounds(fiscal_year, period)
+    return last_day.replace(day=1)
+
+
+def overlapping_periods(period: str) -> set[str]:
+    """The other periods of the same fiscal year that share a month with `period` (a province
+    reports on each month once: either by quarters or by the half)."""
+    first, last = _PERIOD_MONTHS[period]
+    return {other for other, (start, end) in _PERIOD_MONTHS.items() if other != period and start < last and first < end}
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", _("draft")
     SUBMITTED = "submitted", _("submitted")
@@ -139,6 +153,8 @@ class ReportEvent(models.Model):
     to_status = models.CharField(_("to"), max_length=16, choices=Status.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("by"))
     comment = models.TextField(_("comment"), blank=True)
+    # Why an EEF/IPSR admin submitted the report before its period's last month (reports.services).
+    override_reason = models.TextField(_("reason for submitting early"), blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     objects = ReportEventQuerySet.as_manager()
@@ -152,6 +168,11 @@ class ReportEvent(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(action="return") | ~models.Q(comment=""),
                 name="report_return_has_comment",
+            ),
+            # Only a submission overrides the period's dates.
+            models.CheckConstraint(
+                condition=models.Q(action="submit") | models.Q(override_reason=""),
+                name="report_override_only_on_submit",
             ),
         ]
 

@@ -14,19 +14,28 @@ Writes and steps take the `version` of the report the user saw (the page's hidde
 report changed since is left alone and StaleEdit raised (abe_portal.versioning), so that a second
 click, or a step taken on a page opened before someone else's change, does nothing. None: no
 precondition (demo data).
+
+Periods (issue 12): the periods of one province's reports never overlap (H1 with Q1 or Q2, H2 with
+Q3 or Q4), no report is made for a fiscal year more than one year ahead, and a report is submitted
+only once its period's last month has begun. EEF/IPSR admins may submit earlier on the province's
+behalf, giving a reason that the step keeps (ReportEvent.override_reason) and the history shows.
 """
 
+import datetime
 from functools import cache, partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from abe_portal.buddhist_dates import fiscal_year_of, format_thai_date
 from abe_portal.versioning import check_version
 from accounts.access import scope_for
+from provinces.models import Province
 from universities.models import SupportAssignment
 
-from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status
+from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status, overlapping_periods, submission_opens
 from .notifications import notify_transition
 
 SECTION_FIELDS = tuple(name for name, _label in SECTIONS)
@@ -39,6 +48,16 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     ReportEvent.Action.RETURN: (frozenset({Status.SUBMITTED, Status.REVIEWED}), Status.DRAFT),
 }
 ACTIONS = tuple(TRANSITIONS)
+
+
+def today() -> datetime.date:
+    """The day in Thailand that the period rules are checked against (tests pin it)."""
+    return timezone.localdate()
+
+
+def may_submit_now(report: ProgressReport, *, day: datetime.date | None = None) -> bool:
+    """Whether the report's period has reached its last month, when a report may be submitted."""
+    return (day or today()) >= submission_opens(report.fiscal_year, report.period)
 
 
 # --- who may ---------------------------------------------------------------------------------------
@@ -74,7 +93,10 @@ def _may_act(*, report: ProgressReport, user, action: str, from_status: str, lea
     makes that query once (allowed_actions)."""
     national = scope_for(user).national
     if action == ReportEvent.Action.SUBMIT:
-        return is_coordinator(report=report, user=user)
+        # Before the period's last month only EEF/IPSR admins may submit, overriding with a reason.
+        if may_submit_now(report):
+            return is_coordinator(report=report, user=user)
+        return national
     if action == ReportEvent.Action.ACCEPT:
         return national
     if action == ReportEvent.Action.RETURN and from_status == Status.REVIEWED:
@@ -104,15 +126,39 @@ def create_report(*, user, province, fiscal_year: int, period: str) -> ProgressR
         raise ValidationError({"period": _("Choose a period.")})
     report = ProgressReport(province_id=province_id, fiscal_year=fiscal_year, period=period, created_by=user)
     # The fiscal-year range and the one-report-per-period rule are constraints of the model.
-    if ProgressReport.objects.filter(province_id=province_id, fiscal_year=fiscal_year, period=period).exists():
-        raise ValidationError(_("A report for this province and period already exists."), code="exists")
+    check_new_period(province_id=province_id, fiscal_year=fiscal_year, period=period)
     report.full_clean()
     try:
         with transaction.atomic():
+            # The province's row is the lock that keeps two overlapping periods (H1 and Q1 made at
+            # the same moment) from both passing the check: a unique constraint cannot say "overlap".
+            Province.objects.select_for_update().filter(pk=province_id).exists()
+            check_new_period(province_id=province_id, fiscal_year=fiscal_year, period=period)
             report.save()
     except IntegrityError as error:  # created by someone else in the meantime
         raise ValidationError(_("A report for this province and period already exists."), code="exists") from error
     return report
+
+
+def check_new_period(*, province_id: int, fiscal_year: int, period: str) -> None:
+    """Refuse a period that exists already, overlaps one of the province's reports, or lies more
+    than one fiscal year ahead (also asked by the admin's form, before create_report)."""
+    latest = fiscal_year_of(today()) + 1
+    if fiscal_year > latest:
+        message = _("A report can be made at most one fiscal year ahead (up to %(year)s).") % {"year": latest}
+        raise ValidationError({"fiscal_year": message}, code="too_far_ahead")
+    existing = ProgressReport.objects.filter(province_id=province_id, fiscal_year=fiscal_year)
+    if existing.filter(period=period).exists():
+        raise ValidationError(_("A report for this province and period already exists."), code="exists")
+    clash = existing.filter(period__in=overlapping_periods(period)).order_by("period").first()
+    if clash is not None:
+        raise ValidationError(
+            {
+                "period": _("%(period)s overlaps the province's report for %(other)s of this fiscal year.")
+                % {"period": Period(period).label, "other": clash.get_period_display()}
+            },
+            code="overlap",
+        )
 
 
 def update_report(*, report: ProgressReport, user, version: int | None = None, **sections: str) -> ProgressReport:
@@ -134,16 +180,26 @@ def update_report(*, report: ProgressReport, user, version: int | None = None, *
 
 
 def transition(
-    *, report: ProgressReport, user, action: str, version: int | None = None, comment: str = "", base_url: str = ""
+    *,
+    report: ProgressReport,
+    user,
+    action: str,
+    version: int | None = None,
+    comment: str = "",
+    override_reason: str = "",
+    base_url: str = "",
 ) -> ProgressReport:
     """Move `report` one step of the workflow, keep the step as a ReportEvent, and mail the next people.
 
-    `base_url` (e.g. "https://abe.example.org", from `request.build_absolute_uri("/")`) makes the
-    link in the mail absolute; the mail is sent only once the transaction has committed.
+    `override_reason`: why an EEF/IPSR admin submits before the period's last month (required then,
+    refused otherwise). `base_url` (e.g. "https://abe.example.org", from
+    `request.build_absolute_uri("/")`) makes the link in the mail absolute; the mail is sent only
+    once the transaction has committed.
     """
     if action not in TRANSITIONS:
         raise ValidationError(_("Unknown action."), code="unknown_action")
     comment = (comment or "").strip()
+    override_reason = (override_reason or "").strip()
     sources, target = TRANSITIONS[action]
     with transaction.atomic():
         # of=("self",): lock the report's row only, not the province row it is joined to.
@@ -162,13 +218,46 @@ def transition(
             )
         if action == ReportEvent.Action.RETURN and not comment:
             raise ValidationError({"comment": _("Say why the report is sent back.")}, code="comment_required")
+        _check_submission_date(report=current, action=action, override_reason=override_reason)
         event = ReportEvent.objects.create(
-            report=current, action=action, from_status=from_status, to_status=target, actor=user, comment=comment
+            report=current,
+            action=action,
+            from_status=from_status,
+            to_status=target,
+            actor=user,
+            comment=comment,
+            override_reason=override_reason,
         )
         current.status = target
         current.save(update_fields=["status", "updated_at"])
         transaction.on_commit(lambda: notify_transition(event=event, base_url=base_url))
     return current
+
+
+def _check_submission_date(*, report: ProgressReport, action: str, override_reason: str) -> None:
+    """A report is submitted once its period's last month has begun; earlier only with an admin's
+    reason (who may submit early at all is _may_act's answer, asked before this)."""
+    if action != ReportEvent.Action.SUBMIT:
+        if override_reason:
+            raise ValidationError(_("Only a submission before its time takes a reason."), code="no_override")
+        return
+    if may_submit_now(report):
+        if override_reason:
+            raise ValidationError(
+                _("This report may be submitted now; no override is needed."), code="no_override_needed"
+            )
+        return
+    if not override_reason:
+        opens = submission_opens(report.fiscal_year, report.period)
+        raise ValidationError(
+            {
+                "override_reason": _(
+                    "This report can be submitted from %(date)s. To submit it earlier, give the reason."
+                )
+                % {"date": format_thai_date(opens)}
+            },
+            code="too_early",
+        )
 
 
 def _locked_or_waiting(report: ProgressReport) -> str:

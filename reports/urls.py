@@ -10,5 +10,6 @@ urlpatterns = [
     path("export/", views.report_export, name="export"),
     path("<int:pk>/", views.report_detail, name="detail"),
     path("<int:pk>/edit/", views.report_edit, name="edit"),
+    path("<int:pk>/pdf/", views.report_pdf, name="pdf"),
     path("<int:pk>/transition/", views.report_transition, name="transition"),
 ]

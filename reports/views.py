@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
@@ -24,7 +26,7 @@ from provinces.models import Province
 
 from . import services
 from .forms import ReportCreateForm, ReportFilterForm, ReportSectionsForm, TransitionForm, report_facts
-from .models import ProgressReport, ReportEvent, Status, period_bounds
+from .models import ProgressReport, ReportEvent, Status, period_bounds, submission_opens
 from .resources import ProgressReportResource
 
 PAGE_SIZE = 25
@@ -101,6 +103,10 @@ def _detail(request, report: ProgressReport, transition_form: TransitionForm | N
     position = [value for value, _label in statuses].index(report.status)
     period_start, period_end = period_bounds(report.fiscal_year, report.period)
     allowed = services.allowed_actions(report=report, user=request.user)
+    # Before the period's last month only an admin's override submits (reports.services).
+    submit_early = report.status == Status.DRAFT and not services.may_submit_now(report)
+    if submit_early:
+        labels[ReportEvent.Action.SUBMIT] = _("Submit early (admin override)")
     return render(
         request,
         "reports/detail.html",
@@ -116,6 +122,9 @@ def _detail(request, report: ProgressReport, transition_form: TransitionForm | N
             "done_statuses": [value for value, _label in statuses[:position]],
             "period_start": period_start,
             "period_end": period_end,
+            "submit_early": submit_early,
+            "may_submit_early": submit_early and ReportEvent.Action.SUBMIT in allowed,
+            "submission_opens": submission_opens(report.fiscal_year, report.period),
         },
         status=409 if stale else 200,
     )
@@ -172,6 +181,7 @@ def report_transition(request, pk: int):
             action=action,
             version=form.seen_version,
             comment=form.cleaned_data["comment"],
+            override_reason=form.cleaned_data["override_reason"] if action == ReportEvent.Action.SUBMIT else "",
             base_url=request.build_absolute_uri("/"),
         )
     except ValidationError as error:
@@ -187,6 +197,19 @@ def report_transition(request, pk: int):
         _("The report is now %(status)s.") % {"status": moved.get_status_display()},
     )
     return redirect("reports:detail", pk=moved.pk)
+
+
+@login_required
+def report_pdf(request, pk: int):
+    """The report as a PDF in the page's language, through the report's access door (404 to outsiders)."""
+    report = _report_for(request, pk)
+    from .pdf import render_report_pdf, report_filename  # WeasyPrint loads Pango: only when a PDF is asked for
+
+    content = render_report_pdf(report, language=get_language() or "th")
+    response = HttpResponse(content, content_type="application/pdf")
+    # Inline: the browser shows it, to print or to save.
+    response["Content-Disposition"] = content_disposition_header(False, report_filename(report))
+    return response
 
 
 @login_required

@@ -281,6 +281,23 @@ def _add_history_and_help(people: list[tuple[int, dict]], outcomes: dict, help_t
         change.changed_at = when
     StatusChange.objects.bulk_update(created, ["changed_at"], batch_size=500)
     Assistance.objects.bulk_create(helps, batch_size=1000)
+    _recorded_before_their_history(created, helps)
+
+
+def _recorded_before_their_history(changes: list[StatusChange], helps: list[Assistance]) -> None:
+    """A record was entered before anything its history tells (issue 12: the page said "recorded 4 Dec"
+    above a change of 14 Oct): its created_at goes back to some days before its first change or help."""
+    local = timezone.get_current_timezone()
+    first: dict[int, datetime.datetime] = {}
+    for change in changes:
+        first[change.record_id] = min(first.get(change.record_id, change.changed_at), change.changed_at)
+    for help_given in helps:
+        given = datetime.datetime.combine(help_given.date, datetime.time(8, 0), tzinfo=local)
+        first[help_given.record_id] = min(first.get(help_given.record_id, given), given)
+    records = list(TargetRecord.objects.filter(pk__in=list(first)).only("pk", "created_at"))
+    for record in records:
+        record.created_at = first[record.pk] - datetime.timedelta(days=3 + record.pk % 27)
+    TargetRecord.objects.bulk_update(records, ["created_at"], batch_size=500)
 
 
 # --- the sample upload file -------------------------------------------------------------------------

@@ -424,6 +424,84 @@ def test_ics_feed_parses_and_lists_only_the_meetings_the_user_may_see(cast, worl
     assert str(event["URL"]).endswith(f"/meetings/{world['national'].pk}/")
 
 
+def test_ics_feed_gives_meetings_with_times_their_start_and_end_in_bangkok(cast, world, client_for):
+    ahead = timezone.localdate() + datetime.timedelta(days=7)
+    Meeting.objects.update(starts_on=ahead, ends_on=ahead)
+    timed = world["national"]
+    services.save_meeting(
+        user=cast.eef_admin,
+        meeting=timed,
+        fields={"start_time": datetime.time(9, 0), "end_time": datetime.time(12, 30)},
+    )
+    two_days = world["a_provincial"]
+    services.save_meeting(
+        user=cast.eef_admin,
+        meeting=two_days,
+        fields={
+            "ends_on": ahead + datetime.timedelta(days=1),
+            "start_time": datetime.time(13, 0),
+            "end_time": datetime.time(12, 0),  # the last day ends earlier than the first began: allowed
+        },
+        provinces=[PROVINCE_A],
+        universities=[_uni("KKU")],
+    )
+    feed = CalendarFeed.objects.create(user=cast.coordinator_a)
+    calendar = Calendar.from_ical(client_for(None).get(f"/meetings/feed/{feed.token}.ics").content)
+    events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+    bangkok = datetime.timezone(datetime.timedelta(hours=7))
+
+    event = events["ประชุมระดับชาติ"]
+    assert event["DTSTART"].params["TZID"] == "Asia/Bangkok"
+    assert event.decoded("DTSTART") == datetime.datetime.combine(ahead, datetime.time(9, 0), tzinfo=bangkok)
+    assert event.decoded("DTEND") == datetime.datetime.combine(ahead, datetime.time(12, 30), tzinfo=bangkok)
+    event = events["ประชุมคณะทำงานขอนแก่น"]
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == datetime.timedelta(hours=23)
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Asia/Bangkok"]
+    # A meeting without times stays an all-day event.
+    assert events["ประชุมทีม มข."].decoded("DTSTART") == ahead
+    assert b"DTSTART;VALUE=DATE:" in events["ประชุมทีม มข."].to_ical()
+
+    with translation.override("th"):
+        page = client_for(cast.coordinator_a).get(f"/meetings/{timed.pk}/").content.decode()
+        assert "เวลา 09:00–12:30 น." in page
+        listing = client_for(cast.coordinator_a).get("/meetings/").content.decode()
+        assert "เวลา 13:00 น." in listing
+        assert "เวลา 12:00 น." in listing
+
+
+def test_meeting_times_come_together_and_a_one_day_meeting_ends_after_it_starts(cast, client_for):
+    client = client_for(cast.coordinator_a)
+    data = {"title": "ประชุมคณะทำงาน", "kind": "provincial", "status": "planned", "provinces": [PROVINCE_A]}
+    data |= {"starts_on": "2026-12-01", "ends_on": "2026-12-01"}
+    response = client.post("/meetings/new/", data | {"start_time": "09:00"})
+    assert set(response.context["form"].errors) == {"end_time"}
+    response = client.post("/meetings/new/", data | {"start_time": "13:00", "end_time": "09:00"})
+    assert set(response.context["form"].errors) == {"end_time"}
+    assert not Meeting.objects.exists()
+    assert client.post("/meetings/new/", data | {"start_time": "09:00", "end_time": "16:30"}).status_code == 302
+    meeting = Meeting.objects.get()
+    assert (meeting.start_time, meeting.end_time) == (datetime.time(9, 0), datetime.time(16, 30))
+    assert meeting.starts_at.isoformat() == "2026-12-01T09:00:00+07:00"
+    assert 'type="time"' in client.get(f"/meetings/{meeting.pk}/edit/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("ends_on", "start_time", "end_time"),
+    [
+        (DAY, datetime.time(10, 0), datetime.time(9, 0)),
+        (DAY, datetime.time(10, 0), None),
+        (DAY, None, datetime.time(9)),
+    ],
+)
+def test_the_database_refuses_impossible_meeting_times(cast, ends_on, start_time, end_time):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Meeting.objects.create(
+            title="x", kind=Kind.NATIONAL, starts_on=DAY, ends_on=ends_on, start_time=start_time, end_time=end_time
+        )
+
+
 def test_resetting_the_feed_ends_the_old_link(cast, world, client_for):
     client = client_for(cast.coordinator_a)
     client.post("/meetings/feed/")
@@ -794,7 +872,9 @@ def test_demo_meetings_hold_the_seed_meeting_and_follow_ups_in_every_state(cast)
     assert set(seed.presentations.values_list("province_id", flat=True)) == set(DEMO_LEADS)
     teams = [a.organisation for a in seed.attendance.all() if a.organisation.startswith("ทีมส่งยิ้มภูมิภาค")]
     assert len(teams) == 8
-    assert all(not a.name for a in seed.attendance.all())  # organisations, not people's names
+    # Made-up people of real organisations, so that the minutes' name column is filled (issue 12).
+    assert all(a.name.startswith(("นาย", "นาง")) for a in seed.attendance.all())
+    assert not seed.organiser_universities.filter(code="MU-IPSR").exists()  # IPSR once: by its flag
     assert seed.agenda.count() >= 4
     assert seed.lessons.exists()
     assert Meeting.objects.filter(kind=Kind.REGIONAL, is_demo=True).count() == 8

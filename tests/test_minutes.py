@@ -20,6 +20,8 @@ from django.utils import timezone, translation
 
 from conftest import PROVINCE_A, PROVINCE_B
 from meetings.minutes import render_minutes
+from meetings.models import Meeting
+from universities.models import University
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -392,3 +394,59 @@ def test_word_and_excel_work_where_weasyprint_cannot_be_imported(meeting, monkey
     assert minutes.render_minutes(meeting, fmt="xlsx")[0].startswith(b"PK")
     with pytest.raises(RuntimeError, match="PDF export needs Pango"):
         minutes.render_minutes(meeting, fmt="pdf")
+
+
+# --- the demo meeting's minutes (issue 12) -------------------------------------------------------------------------
+
+
+DAY = datetime.date(2024, 3, 1)
+
+
+def test_demo_national_meeting_names_its_attendees_and_ipsr_once(cast, poppler, tmp_path):
+    from meetings.demo_data import SEED_TITLE, load_demo_meetings
+    from meetings.minutes import _collect, _fetch
+    from provinces.demo_data import ensure_demo_users
+
+    ensure_demo_users()
+    load_demo_meetings()
+    meeting = Meeting.objects.get(title=SEED_TITLE)
+    assert meeting.organised_by_ipsr
+    assert not meeting.organiser_universities.filter(code="MU-IPSR").exists()
+    attendance = list(meeting.attendance.all())
+    assert attendance
+    assert all(row.name for row in attendance)
+
+    text = pdf_text(write_pdf(tmp_path, render_minutes(meeting, fmt="pdf", language="th")[0]))
+    flat = squeezed(text)
+    assert squeezed("30 มีนาคม 2566 เวลา 08:30 น. – 31 มีนาคม 2566 เวลา 16:30 น.") in flat  # its times too
+    for row in attendance:
+        assert squeezed(row.name) in flat  # the name column is filled
+    with translation.override("th"):
+        facts = {label: value for label, value, _link in _collect(_fetch(meeting), "th").facts}
+    organisers = facts["จัดโดย"]
+    assert organisers.count("สถาบันวิจัยประชากรและสังคม") == 1, organisers
+    assert "มหาวิทยาลัยมหิดล (สถาบันวิจัยประชากรและสังคม)" not in organisers
+
+
+def test_ipsr_is_stored_once_as_organiser_whichever_way_it_is_given(cast, client_for):
+    from meetings import services
+
+    ipsr = University.objects.get(code="MU-IPSR")
+    kku = University.objects.get(code="KKU")
+    meeting = services.save_meeting(
+        user=cast.eef_admin,
+        fields={"title": "ประชุม", "kind": "national", "starts_on": DAY, "ends_on": DAY, "organised_by_ipsr": True},
+        organiser_universities=[ipsr, kku],
+    )
+    assert list(meeting.organiser_universities.values_list("code", flat=True)) == ["KKU"]
+    # Without the flag, MU-IPSR is an organising university like any other.
+    services.save_meeting(
+        user=cast.eef_admin, meeting=meeting, fields={"organised_by_ipsr": False}, organiser_universities=[ipsr]
+    )
+    assert list(meeting.organiser_universities.values_list("code", flat=True)) == ["MU-IPSR"]
+    # A meeting stored with both before (the demo's national meeting) shows IPSR once.
+    Meeting.objects.filter(pk=meeting.pk).update(organised_by_ipsr=True)
+    meeting.refresh_from_db()
+    assert meeting.organising_universities() == []
+    page = client_for(cast.eef_admin).get(f"/meetings/{meeting.pk}/").content.decode()
+    assert '<span class="tag">MU-IPSR</span>' not in page

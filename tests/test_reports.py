@@ -1,6 +1,7 @@
 """Progress reports: the coordinator writes, the lead university reviews, EEF accepts, nobody else
 moves a report, and an accepted report is locked (reports/services.py, reports/views.py, admin)."""
 
+import datetime
 import io
 
 import pytest
@@ -16,7 +17,7 @@ from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from reports import services
-from reports.models import SECTIONS, ProgressReport, ReportEvent, Status
+from reports.models import SECTIONS, ProgressReport, ReportEvent, Status, period_bounds, submission_opens
 from reports.resources import ProgressReportResource
 from universities.models import SupportAssignment, University
 
@@ -31,6 +32,19 @@ SECTIONS_TEXT = {
     "recommendations": "ขอทุนเสมอภาคเพิ่ม",
     "lessons_learned": "การลงพื้นที่ร่วมกันได้ผล",
 }
+
+
+@pytest.fixture(autouse=True)
+def reporting_day(monkeypatch):
+    """The period rules are checked against reports.services.today(): pinned to the last day of this
+    fiscal year, when every period of it may be submitted, so the tests do not depend on the calendar.
+    A test moves the day by calling the fixture's value."""
+
+    def pin(day):
+        monkeypatch.setattr(services, "today", lambda: day)
+
+    pin(period_bounds(YEAR, "Q4")[1])
+    return pin
 
 
 @pytest.fixture
@@ -208,6 +222,112 @@ def test_accepted_report_cannot_be_updated_by_anyone(cast, report_a):
         with pytest.raises((PermissionDenied, ValidationError)):
             services.update_report(report=accepted, user=user, situation="แก้ไขภายหลัง")
     assert _fresh(report_a).situation == SECTIONS_TEXT["situation"]
+
+
+# --- report periods (issue 12) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("H1", "Q1"), ("H1", "Q2"), ("Q1", "H1"), ("Q2", "H1"), ("H2", "Q3"), ("Q4", "H2")],
+)
+def test_periods_of_one_province_do_not_overlap(cast, first, second):
+    services.create_report(user=cast.coordinator_a, province=PROVINCE_A, fiscal_year=YEAR, period=first)
+    with pytest.raises(ValidationError) as error:
+        services.create_report(user=cast.coordinator_a, province=PROVINCE_A, fiscal_year=YEAR, period=second)
+    assert "period" in error.value.message_dict
+    # Another province, or another fiscal year, is free to report on that period.
+    assert services.create_report(user=cast.coordinator_b, province=PROVINCE_B, fiscal_year=YEAR, period=second).pk
+    assert services.create_report(user=cast.coordinator_a, province=PROVINCE_A, fiscal_year=YEAR - 1, period=second).pk
+
+
+def test_quarters_that_do_not_overlap_live_side_by_side(cast):
+    for period in ("Q1", "Q2", "H2"):
+        services.create_report(user=cast.coordinator_a, province=PROVINCE_A, fiscal_year=YEAR, period=period)
+    assert ProgressReport.objects.filter(province_id=PROVINCE_A).count() == 3
+
+
+def test_no_report_more_than_one_fiscal_year_ahead(cast, reporting_day):
+    reporting_day(period_bounds(YEAR, "Q1")[0])  # the first day of this fiscal year
+    assert services.create_report(user=cast.eef_admin, province=PROVINCE_A, fiscal_year=YEAR + 1, period="Q1").pk
+    for year in (YEAR + 2, YEAR + 5):
+        with pytest.raises(ValidationError) as error:
+            services.create_report(user=cast.eef_admin, province=PROVINCE_A, fiscal_year=year, period="Q4")
+        assert "fiscal_year" in error.value.message_dict
+
+
+def test_the_create_page_names_the_overlap_and_the_year_too_far_ahead(cast, report_a, client_for):
+    client = client_for(cast.coordinator_a)
+    response = client.post("/reports/new/", {"province": PROVINCE_A, "fiscal_year": YEAR, "period": "H1"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["period"]
+    response = client.post("/reports/new/", {"province": PROVINCE_A, "fiscal_year": YEAR + 5, "period": "Q4"})
+    assert response.context["form"].errors["fiscal_year"]
+    assert ProgressReport.objects.count() == 1
+
+
+def test_admin_add_refuses_an_overlapping_period_on_the_form(cast, report_a, client_for):
+    response = client_for(cast.eef_admin).post(
+        "/admin/reports/progressreport/add/",
+        {"province": PROVINCE_A, "fiscal_year": YEAR, "period": "H1", "situation": "x"},
+    )
+    assert response.status_code == 200  # the form again, with the reason, not a 500
+    assert response.context["adminform"].form.errors
+    assert ProgressReport.objects.count() == 1
+
+
+def test_coordinator_cannot_submit_before_the_periods_last_month(cast, report_a, reporting_day):
+    opens = submission_opens(YEAR, "Q1")  # 1 December
+    reporting_day(opens - datetime.timedelta(days=1))
+    assert services.allowed_actions(report=report_a, user=cast.coordinator_a) == []
+    with pytest.raises(PermissionDenied):
+        services.transition(report=report_a, user=cast.coordinator_a, action="submit")
+    assert _fresh(report_a).status == Status.DRAFT
+    reporting_day(opens)
+    assert services.allowed_actions(report=report_a, user=cast.coordinator_a) == ["submit"]
+    assert services.transition(report=report_a, user=cast.coordinator_a, action="submit").status == Status.SUBMITTED
+
+
+def test_admin_submits_early_only_with_a_reason_kept_in_the_history(cast, report_a, reporting_day, client_for):
+    reporting_day(period_bounds(YEAR, "Q1")[0] + datetime.timedelta(days=20))  # 21 October
+    assert services.allowed_actions(report=report_a, user=cast.eef_admin) == ["submit"]
+    with pytest.raises(ValidationError) as error:
+        services.transition(report=report_a, user=cast.eef_admin, action="submit", override_reason="  ")
+    assert "override_reason" in error.value.message_dict
+    assert _fresh(report_a).status == Status.DRAFT
+
+    reason = "คณะทำงานจังหวัดขอส่งก่อนเพื่อนำเข้าที่ประชุมผู้ว่าราชการจังหวัด"
+    submitted = services.transition(report=report_a, user=cast.eef_admin, action="submit", override_reason=reason)
+    assert submitted.status == Status.SUBMITTED
+    event = ReportEvent.objects.get(report=report_a)
+    assert (event.action, event.actor, event.override_reason) == ("submit", cast.eef_admin, reason)
+    page = client_for(cast.viewer_a).get(_url(report_a)).content.decode()
+    assert reason in page
+    assert 'data-testid="override-reason"' in page
+
+
+def test_no_override_reason_where_none_is_needed(cast, report_a):
+    with pytest.raises(ValidationError):
+        services.transition(report=report_a, user=cast.coordinator_a, action="submit", override_reason="ขอส่งก่อน")
+    assert _fresh(report_a).status == Status.DRAFT
+
+
+def test_early_submission_through_the_page(cast, report_a, reporting_day, client_for):
+    reporting_day(period_bounds(YEAR, "Q1")[0])
+    coordinator_page = client_for(cast.coordinator_a).get(_url(report_a)).content.decode()
+    assert 'data-testid="action-submit"' not in coordinator_page
+    assert 'data-testid="submission-opens"' in coordinator_page
+    eef = client_for(cast.eef_admin)
+    assert 'name="override_reason"' in eef.get(_url(report_a)).content.decode()
+    response = eef.post(_url(report_a, "transition/"), {"action": "submit", **_seen(report_a)})
+    assert response.status_code == 200
+    assert response.context["transition_form"].errors["override_reason"]
+    response = eef.post(
+        _url(report_a, "transition/"),
+        {"action": "submit", "override_reason": "ส่งล่วงหน้าตามคำขอของจังหวัด", **_seen(report_a)},
+    )
+    assert response.status_code == 302
+    assert ReportEvent.objects.get(report=report_a).override_reason == "ส่งล่วงหน้าตามคำขอของจังหวัด"
 
 
 # --- creating and writing ------------------------------------------------------------------------
@@ -725,19 +845,21 @@ def test_resource_refuses_imports(cast):
 
 def test_demo_reports_two_per_province_every_status_idempotent(cast):
     from provinces.demo_data import DEMO_LEADS, ensure_demo_admin, ensure_demo_users
-    from reports.demo_data import load_demo_reports
+    from reports.demo_data import demo_periods, load_demo_reports
 
     ensure_demo_admin()
     ensure_demo_users()
     assert load_demo_reports() == 24
     assert load_demo_reports() == 0
-    reports = ProgressReport.objects.filter(fiscal_year=YEAR)
+    reports = ProgressReport.objects.all()
     assert reports.count() == 24
     assert not reports.filter(is_demo=False).exists()
     assert set(reports.values_list("province_id", flat=True)) == set(DEMO_LEADS)
     assert set(reports.values_list("status", flat=True)) == set(Status.values)
-    assert reports.get(province_id=40, period="Q1").created_by.email == "khonkaen@demo.abe-portal.local"
-    assert reports.get(province_id=32, period="Q1").created_by.email == "admin@demo.abe-portal.local"
+    (older_year, older), _recent = demo_periods(timezone.localdate())
+    first = reports.filter(fiscal_year=older_year, period=older)
+    assert first.get(province_id=40).created_by.email == "khonkaen@demo.abe-portal.local"
+    assert first.get(province_id=32).created_by.email == "admin@demo.abe-portal.local"
     for report in reports.prefetch_related("events"):
         events = list(report.events.all())
         chain = [Status.DRAFT] + [e.to_status for e in events]
@@ -747,3 +869,66 @@ def test_demo_reports_two_per_province_every_status_idempotent(cast):
         assert [e.created_at for e in events] == sorted(e.created_at for e in events)
         assert report.situation.strip()
     assert ReportEvent.objects.filter(action="return").exists()
+
+
+# --- print and PDF (issue 12) ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def poppler():
+    import os
+    import shutil
+
+    missing = [tool for tool in ("pdftotext", "pdftoppm") if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_REAL_SERVICES=1 but {', '.join(missing)} missing (poppler-utils)", pytrace=False)
+        pytest.skip("poppler-utils missing")
+
+
+def test_report_pdf_is_thai_with_buddhist_era_dates_and_the_override_reason(
+    cast, report_a, reporting_day, client_for, poppler, tmp_path
+):
+    import re
+    import subprocess
+
+    reporting_day(period_bounds(YEAR, "Q1")[0])
+    services.transition(report=report_a, user=cast.eef_admin, action="submit", override_reason="ตามคำขอของจังหวัด")
+    response = client_for(cast.viewer_a).get(_url(report_a, "pdf/"), HTTP_ACCEPT_LANGUAGE="th")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("inline;")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
+    flat = re.sub(r"\s+", "", text.decode())
+    start = period_bounds(YEAR, "Q1")[0]
+    for words in (
+        "รายงานความก้าวหน้า",
+        SECTIONS_TEXT["situation"],
+        SECTIONS_TEXT["lessons_learned"],
+        f"1ตุลาคม{start.year + 543}",  # the period's first day, long form, in พ.ศ.
+        "ตามคำขอของจังหวัด",
+    ):
+        assert words.replace(" ", "") in flat, words
+    assert str(start.year) not in flat  # no Christian Era year anywhere
+
+
+def test_report_pdf_goes_through_the_reports_door(cast, report_a, client_for):
+    assert client_for(cast.coordinator_b).get(_url(report_a, "pdf/")).status_code == 404
+    assert client_for(cast.no_role).get(_url(report_a, "pdf/")).status_code == 404
+    assert client_for(None).get(_url(report_a, "pdf/")).status_code == 302  # to the sign-in page
+
+
+def test_report_page_links_the_pdf_and_prints_without_navigation(cast, report_a, client_for):
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    page = client_for(cast.viewer_a).get(_url(report_a)).content.decode()
+    assert f'href="{_url(report_a, "pdf/")}"' in page
+    assert "พิมพ์ / PDF" in page
+    css = Path(finders.find("css/reports.css")).read_text(encoding="utf-8")
+    print_rules = css[css.index("@media print") :]
+    for selector in ("nav", ".topbar", ".report-actions", ".transition-form", "button"):
+        assert selector in print_rules.split("{")[1], selector

@@ -28,6 +28,18 @@ pytestmark = pytest.mark.django_db
 THAI_MESSAGE = "ระบบยังไม่ได้บันทึกการแก้ไขของคุณ"  # part of the refusal's Thai message
 
 
+@pytest.fixture(autouse=True)
+def _every_period_may_be_submitted(monkeypatch):
+    """Reports are submitted from their period's last month on (reports.services.today): pinned to the
+    last day of this fiscal year, so that submitting this year's Q1 here never depends on the calendar."""
+    from abe_portal.buddhist_dates import current_fiscal_year
+    from reports import services
+    from reports.models import period_bounds
+
+    last_day = period_bounds(current_fiscal_year(), "Q4")[1]
+    monkeypatch.setattr(services, "today", lambda: last_day)
+
+
 # --- reading a page's forms as a browser would send them -------------------------------------------
 
 

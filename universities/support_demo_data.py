@@ -110,11 +110,25 @@ def _load_requests(provinces: dict[int, Province]) -> int:
             topic, need, participants = REQUEST_TOPICS[number % len(REQUEST_TOPICS)]
             if (code, topic) in existing:
                 continue
-            _create_in_state(
+            request_obj = _create_in_state(
                 scenario, province, topic, need, participants, today=today, year_start=year_start, seed=number
             )
+            _filed_before_it_was_needed(request_obj, seed=number)
             created += 1
     return created
+
+
+def _filed_before_it_was_needed(request_obj: CapacityRequest, *, seed: int) -> None:
+    """A request is filed some weeks before the date it asks for, and before it was delivered (issue 12:
+    nothing recorded before it happened): created_at goes back from "now" accordingly, never ahead of it."""
+    local = timezone.get_current_timezone()
+    filed_on = request_obj.desired_date - datetime.timedelta(days=21 + seed % 10)
+    if request_obj.delivered_activity_id:
+        delivered = SupportActivity.objects.only("date").get(pk=request_obj.delivered_activity_id).date
+        filed_on = min(filed_on, delivered - datetime.timedelta(days=10 + seed % 5))
+    filed = datetime.datetime.combine(filed_on, datetime.time(10, seed % 60), tzinfo=local)
+    now = timezone.now()
+    CapacityRequest.objects.filter(pk=request_obj.pk).update(created_at=min(filed, now))
 
 
 def _create_in_state(scenario, province, topic, need, participants, *, today, year_start, seed) -> CapacityRequest:

@@ -27,6 +27,8 @@ ROWS = {
     "reports/export/": [Case("/reports/export/", signed_in(200))],
     "reports/<int:pk>/": [Case(_report(), B_ONLY)],
     "reports/<int:pk>/edit/": [Case(_report("edit/"), B_ONLY)],
+    # The report's PDF goes through the same door as its page.
+    "reports/<int:pk>/pdf/": [Case(_report("pdf/"), B_ONLY)],
     "reports/<int:pk>/transition/": [
         # Steps are POSTs only: a GET is refused before anything is looked up.
         Case(_report("transition/"), everyone(405)),
