@@ -5,8 +5,9 @@ spreadsheets and partner systems use them, and an integer key keeps the joins of
 target-group table cheap.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.versioning import Versioned
@@ -205,7 +206,15 @@ class PlanGoal(models.Model):
     category = models.ForeignKey(
         "targets.Category", models.PROTECT, related_name="+", verbose_name=_("target-group category")
     )
-    outcome = models.ForeignKey("targets.Outcome", models.PROTECT, related_name="+", verbose_name=_("outcome"))
+    # Only an achieved outcome is a goal (targets.Outcome.Kind): the choices here and in admin, clean()
+    # and provinces.services.save_plan, the one write path, hold that rule (a check cannot span tables).
+    outcome = models.ForeignKey(
+        "targets.Outcome",
+        models.PROTECT,
+        related_name="+",
+        verbose_name=_("outcome"),
+        limit_choices_to={"kind": "achieved"},
+    )
     target = models.PositiveIntegerField(_("goal (people)"))
 
     objects = PlanGoalQuerySet.as_manager()
@@ -220,3 +229,12 @@ class PlanGoal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} → {self.outcome}: {self.target}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.outcome_id is not None and not self.outcome.is_achieved:
+            raise ValidationError({"outcome": not_achieved_message()})
+
+
+def not_achieved_message() -> str:
+    return gettext("A goal can only be an achieved outcome, not one still in progress or an exit without outcome.")

@@ -442,8 +442,9 @@ def plan_edit(request, code: int, fiscal_year: int):
         categories = Category.objects.visible_to(request.user).filter(
             Q(is_active=True) | Q(pk__in=[g.category_id for g in goals])
         )
+        # Goals are only ever achieved outcomes: "being followed up" or "not found" is no column.
         outcomes = Outcome.objects.visible_to(request.user).filter(
-            Q(is_active=True) | Q(pk__in=[g.outcome_id for g in goals])
+            Q(is_active=True) | Q(pk__in=[g.outcome_id for g in goals]), kind=Outcome.Kind.ACHIEVED
         )
         initial = {"strategy": plan.strategy if plan else ""}
         initial.update({goal_field_name(g.category_id, g.outcome_id): g.target for g in goals})
