@@ -206,15 +206,11 @@ class PlanGoal(models.Model):
     category = models.ForeignKey(
         "targets.Category", models.PROTECT, related_name="+", verbose_name=_("target-group category")
     )
-    # Only an achieved outcome is a goal (targets.Outcome.Kind): the choices here and in admin, clean()
-    # and provinces.services.save_plan, the one write path, hold that rule (a check cannot span tables).
-    outcome = models.ForeignKey(
-        "targets.Outcome",
-        models.PROTECT,
-        related_name="+",
-        verbose_name=_("outcome"),
-        limit_choices_to={"kind": "achieved"},
-    )
+    # Only an achieved outcome is a goal (targets.Outcome.Kind). A check cannot span tables: clean(),
+    # the choices of the plan editor and of admin (PlanGoalInline) and provinces.services.save_plan,
+    # the one write path, hold the rule. (No limit_choices_to: the audit event table copies this
+    # field, and the choices are limited where they are offered.)
+    outcome = models.ForeignKey("targets.Outcome", models.PROTECT, related_name="+", verbose_name=_("outcome"))
     target = models.PositiveIntegerField(_("goal (people)"))
 
     objects = PlanGoalQuerySet.as_manager()

@@ -22,16 +22,20 @@ from django.utils.translation import gettext
 from abe_portal.templatetags.thai_dates import be_date, be_datetime
 
 from .figures import (
+    BUCKETS,
+    EXITED,
     GROUPS,
+    IN_PROGRESS,
     KEPT,
-    OTHER,
+    OTHER_ACHIEVED,
     RETURNED,
     Labels,
     Links,
     Progress,
     Row,
     TrendPoint,
-    group_label,
+    bucket_label,
+    headlines,
     number_text,
     percent_text,
     progress_note,
@@ -45,8 +49,16 @@ SMALL_WIDTH = 480  # charts shown two side by side
 INK = "#1f2933"
 MUTED = "#5f6b7a"
 GRID = "#dde3ea"
-# The outcome groups' colours, also the legend's: returned (brand green), kept (amber), other (grey).
-COLOURS = {RETURNED: "#0b6e4f", KEPT: "#d98a1c", OTHER: "#9aa5b1", "overall": "#1d4f8a"}
+# Where records stand, also the legend's colours: the achieved outcomes returned (brand green), kept
+# (amber), another (teal); still followed up (grey), left without an outcome (dark grey); all goals (blue).
+COLOURS = {
+    RETURNED: "#0b6e4f",
+    KEPT: "#d98a1c",
+    OTHER_ACHIEVED: "#2f7f9e",
+    IN_PROGRESS: "#9aa5b1",
+    EXITED: "#5f6b7a",
+    "overall": "#1d4f8a",
+}
 BAR = "#0b6e4f"
 
 
@@ -369,7 +381,8 @@ def line_svg(
 
 
 def _group_series() -> list[Series]:
-    return [Series(group_label(RETURNED), COLOURS[RETURNED]), Series(group_label(KEPT), COLOURS[KEPT])]
+    words = headlines()
+    return [Series(words[RETURNED].label, COLOURS[RETURNED]), Series(words[KEPT].label, COLOURS[KEPT])]
 
 
 def progress_by_subject(
@@ -391,7 +404,8 @@ def progress_by_subject(
         for row in rows
     ]
     svg = bar_svg(chart_id, title, description, bars, _group_series())
-    headers = [name_header or gettext("Province"), group_label(RETURNED), group_label(KEPT)]
+    words = headlines()
+    headers = [name_header or gettext("Province"), words[RETURNED].label, words[KEPT].label]
     table = [
         [Cell(row.name, row.url)] + [Cell(progress_note(row.progress[key]), numeric=True) for key in (RETURNED, KEPT)]
         for row in rows
@@ -403,23 +417,32 @@ def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "go
     """The plan's goals one by one (category and outcome): what was achieved, % of the goal."""
     title = gettext("Progress against each goal of the plan")
     description = gettext(
-        "Horizontal bars, one per goal of the plan (target group and outcome): the people counted so far as a "
-        "percentage of the goal; the dashed line is the goal. The table beside gives the same figures."
+        "Horizontal bars, one per goal of the plan (a target group and an achieved outcome): the records of that "
+        "target group at that outcome as a percentage of the goal; the dashed line is the goal. The table beside "
+        "gives the same figures."
     )
     bars, table = [], []
     order = {
         code: index
         for index, code in enumerate(labels.ordered("category", [g["category"] for g in data.get("goal_rows", [])]))
     }
-    for goal in sorted(data.get("goal_rows", []), key=lambda g: (order.get(g["category"], 0), g["group"])):
-        name = f"{labels.name('category', goal['category'])} · {group_label(goal['group'])}"
-        href = links.records(category=labels.pk("category", goal["category"]))
+    outcome_order = {code: index for index, code in enumerate(labels.ordered("outcome", labels.outcomes))}
+    for goal in sorted(
+        data.get("goal_rows", []),
+        key=lambda g: (order.get(g["category"], 0), outcome_order.get(g["outcome"], len(outcome_order)), g["outcome"]),
+    ):
+        # A goal is a target group and one achieved outcome; the link lists exactly the records it counts.
+        outcome = labels.name("outcome", goal["outcome"])
+        name = f"{labels.name('category', goal['category'])} · {outcome}"
+        href = links.records(
+            category=labels.pk("category", goal["category"]), status=labels.pk("outcome", goal["outcome"])
+        )
         progress = Progress(goal["achieved"], goal["target"])
         bars.append(BarRow(name, href, [progress.percent], [progress_note(progress)]))
         table.append(
             [
                 Cell(labels.name("category", goal["category"]), href),
-                Cell(group_label(goal["group"])),
+                Cell(outcome),
                 Cell(f"{goal['achieved']:,}", numeric=True),
                 Cell(f"{goal['target']:,}", numeric=True),
                 Cell(percent_text(progress.percent), numeric=True),
@@ -433,19 +456,19 @@ def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "go
 
 
 def categories_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "categories") -> Chart:
-    """Records by target-group category, each bar split by what the outcome counts as."""
+    """Records by target-group category, each bar split by where its records stand."""
     title = gettext("Target-group records by category")
     description = gettext(
         "Stacked horizontal bars, one per target-group category: its records returned to learning, kept in "
-        "school and the others (followed up, referred, not found). The table beside gives the same figures."
+        "school, at another achieved outcome, still being followed up, and left without an outcome (not found, "
+        "moved away), whether or not a goal aims at them. The table beside gives the same figures."
     )
     records = data["records"]
-    groups = [RETURNED, KEPT, OTHER]
-    series = [Series(group_label(g), COLOURS[g]) for g in groups]
+    series = [Series(bucket_label(b), COLOURS[b]) for b in BUCKETS]
     rows, table = [], []
     for code in labels.ordered("category", records.get("by_category", {})):
         href = links.records(category=labels.pk("category", code))
-        parts = [records.get("by_category_group", {}).get(code, {}).get(g, 0) for g in groups]
+        parts = [records.get("by_category_bucket", {}).get(code, {}).get(b, 0) for b in BUCKETS]
         rows.append(StackRow(labels.name("category", code), href, parts))
         table.append(
             [Cell(labels.name("category", code), href)]
@@ -461,28 +484,29 @@ def statuses_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = 
     """Records by status (the outcome each record stands at)."""
     title = gettext("Target-group records by status")
     description = gettext(
-        "Horizontal bars, one per status: how many records stand at it, coloured by what the status counts as "
-        "against the goals. The table beside gives the same figures."
+        "Horizontal bars, one per status: how many records stand at it, coloured by its kind (an achieved "
+        "outcome by its headline group, still being followed up, left without an outcome). The table beside "
+        "gives the same figures."
     )
     by_status = data["records"].get("by_status", {})
     total = sum(by_status.values())
     bars, table = [], []
     for code in labels.ordered("outcome", by_status):
         ref = labels.outcomes.get(code)
-        group = ref.group if ref else OTHER
+        bucket = ref.bucket if ref else IN_PROGRESS
         href = links.records(status=labels.pk("outcome", code))
         share = round(100 * by_status[code] / total, 1) if total else None
         note = f"{by_status[code]:,} ({percent_text(share)})"
-        bars.append(BarRow(labels.name("outcome", code), href, [by_status[code]], [note], (COLOURS[group],)))
+        bars.append(BarRow(labels.name("outcome", code), href, [by_status[code]], [note], (COLOURS[bucket],)))
         table.append(
             [
                 Cell(labels.name("outcome", code), href),
-                Cell(group_label(group)),
+                Cell(bucket_label(bucket)),
                 Cell(f"{by_status[code]:,}", numeric=True),
                 Cell(percent_text(share), numeric=True),
             ]
         )
-    series = [Series(group_label(g), COLOURS[g]) for g in (RETURNED, KEPT, OTHER)]
+    series = [Series(bucket_label(b), COLOURS[b]) for b in BUCKETS]
     svg = bar_svg(chart_id, title, description, bars, series, unit="", goal=None, legend=True)
     headers = [gettext("Status"), gettext("Counts as"), gettext("Records"), gettext("Share")]
     return Chart(chart_id, title, description, svg, headers, table)
@@ -539,16 +563,20 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
     """Progress against the goals over the stored summaries, oldest first."""
     title = gettext("Progress over time")
     description = gettext(
-        "Lines over time, one point per stored summary: the people returned to learning and kept in school "
-        "as a percentage of the plan's goals. The table beside gives the same figures."
+        "Lines over time, one point per stored summary: progress toward all the plan's goals, and toward the "
+        "goals of returning to learning and of keeping in school, as a percentage of those goals. The table "
+        "beside gives the same figures."
     )
-    series = _group_series()
-    line = [LinePoint(p.as_of, [p.returned.percent, p.kept.percent]) for p in points]
+    words = headlines()
+    series = [Series(words["overall"].label, COLOURS["overall"]), *_group_series()]
+    line = [LinePoint(p.as_of, [p.overall.percent, p.returned.percent, p.kept.percent]) for p in points]
     svg = line_svg(chart_id, title, description, line, series)
-    headers = [gettext("Figures as of"), group_label(RETURNED), group_label(KEPT), gettext("Records")]
+    headers = [gettext("Figures as of"), words["overall"].label, words[RETURNED].label, words[KEPT].label]
+    headers.append(gettext("Records"))
     table = [
         [
             Cell(be_datetime(p.as_of)),
+            Cell(progress_note(p.overall), numeric=True),
             Cell(progress_note(p.returned), numeric=True),
             Cell(progress_note(p.kept), numeric=True),
             Cell(f"{p.records:,}", numeric=True),
@@ -559,6 +587,7 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
 
 
 def group_progress(data: dict) -> list[tuple[str, str, Progress]]:
-    """(group, label, progress) of both goals, for the figure cards."""
+    """(key, label, progress) of the headline figures: all goals, then its two groups."""
     found = progress_of(data)
-    return [(group, group_label(group), found[group]) for group in GROUPS]
+    words = headlines()
+    return [(key, words[key].label, found[key]) for key in ("overall", *GROUPS)]

@@ -86,7 +86,9 @@ class Outcome(BilingualName):
             models.CheckConstraint(
                 condition=models.Q(kind="achieved") | models.Q(group="other"),
                 name="outcome_headline_group_only_when_achieved",
-                violation_error_message=_("Only an achieved outcome can count as returned to learning or kept in school."),
+                violation_error_message=_(
+                    "Only an achieved outcome can count as returned to learning or kept in school."
+                ),
             ),
         ]
 
