@@ -321,7 +321,9 @@ def test_trend_reads_every_run_of_the_fiscal_year_oldest_first(summary, client_f
     _records(PROVINCE_A, {("out-of-school", "returned-to-school"): 2})
     summarize()
     points = client_for(summary.coordinator_a).get(A_URL).context["trend_chart"].rows
-    assert [row[1].text for row in points] == ["50.0% (5 / 10)", "30.0% (3 / 10)"]  # the table: newest first
+    # The table, newest first: all goals (10 returned + 4 kept), then the return goals alone.
+    assert [row[1].text for row in points] == ["50.0% (7 / 14)", "35.7% (5 / 14)"]
+    assert [row[2].text for row in points] == ["50.0% (5 / 10)", "30.0% (3 / 10)"]
 
 
 # --- charts, map ---------------------------------------------------------------------------------------------------
@@ -443,7 +445,9 @@ def test_national_workbook_has_one_sheet_per_level(summary, client_for):
     rows = {row[0]: dict(zip(header, row, strict=True)) for row in provinces.iter_rows(min_row=2, values_only=True)}
     assert len(rows) == 12
     assert rows[PROVINCE_A]["Target-group records"] == 8
-    assert rows[PROVINCE_A]["Returned to learning: % of goal"] == 30.0
+    assert rows[PROVINCE_A]["Returned to learning (toward goals): % of goal"] == 30.0
+    assert rows[PROVINCE_A]["Progress toward the plan's goals: achieved"] == 5  # 3 returned + 2 kept
+    assert rows[PROVINCE_A]["Still being followed up"] == 3
     assert rows[PROVINCE_A]["Lead university"] == "KKU"
     assert len(list(workbook["Universities"].iter_rows(min_row=2))) == 8
     header = [cell.value for cell in workbook["National"][1]]
@@ -652,7 +656,10 @@ def test_rows_sort_with_missing_figures_last_either_way():
                 "records": {"total": 0},
                 "completeness": {},
                 "reports": {},
-                "progress": {"returned_to_learning": {"achieved": achieved, "target": target}},
+                "progress": {
+                    "returned_to_learning": {"achieved": achieved, "target": target},
+                    "overall": {"achieved": achieved, "target": target},
+                },
             },
         )
 
