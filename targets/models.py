@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
@@ -41,7 +42,7 @@ class Outcome(BilingualName):
 
     class Kind(models.TextChoices):
         ACHIEVED = "achieved", _("achieved outcome")
-        IN_PROGRESS = "in_progress", _("in progress")
+        IN_PROGRESS = "in_progress", pgettext_lazy("outcome kind", "in progress")
         EXITED = "exited", _("exit without outcome")
 
     class Group(models.TextChoices):
