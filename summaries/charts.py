@@ -174,13 +174,23 @@ def _label(
     return f"<a href={_attr(href)}>{element}</a>" if href else element
 
 
-def _legend(series: list[Series], y: float, x: float = 0) -> tuple[list[str], float]:
-    parts = []
+LEGEND_LINE = 16
+
+
+def _legend(series: list[Series], y: float, x: float = 0, right: float = WIDTH) -> tuple[list[str], float]:
+    """The series' colours and names from (x, y), wrapping before `right` (Thai names are long);
+    returns the parts and the height the extra lines take (0 on one line)."""
+    parts, start, extra = [], x, 0.0
     for item in series:
-        parts.append(f'<rect x="{_num(x)}" y="{_num(y - 5)}" width="10" height="10" rx="2" fill="{item.colour}"/>')
-        parts.append(_label(x + 14, y, item.label, anchor="start", size=11, colour=INK))
-        x += 14 + _text_width(item.label, 11) + 18
-    return parts, x
+        width = 14 + _text_width(item.label, 11) + 18
+        if x > start and x + width - 18 > right:
+            x, extra = start, extra + LEGEND_LINE
+        parts.append(
+            f'<rect x="{_num(x)}" y="{_num(y + extra - 5)}" width="10" height="10" rx="2" fill="{item.colour}"/>'
+        )
+        parts.append(_label(x + 14, y + extra, item.label, anchor="start", size=11, colour=INK))
+        x += width
+    return parts, extra
 
 
 def _scale_max(values: list[float], floor: float = 100.0, step: float = 25.0) -> float:
@@ -227,7 +237,8 @@ def bar_svg(
     label_width = min(label_width, width * 0.4)
     note_width = min(170, max([_text_width(n, 11) for r in rows for n in r.notes] + [30]) + 10)
     plot = width - label_width - note_width
-    top = 8 + (20 if legend else 0) + (16 if goal else 0)
+    legend_parts, legend_extra = _legend(series, 10, label_width, width - 4) if legend else ([], 0.0)
+    top = 8 + (20 + legend_extra if legend else 0) + (16 if goal else 0)
     group_height = bars_per_row * bar + (bars_per_row - 1) * gap
     height = top + len(rows) * (group_height + row_gap) + 22
     values = [v for r in rows for v in r.values if v is not None]
@@ -235,9 +246,7 @@ def bar_svg(
         maximum, ticks = _scale_max(values, floor=goal or 1.0), 4
     else:
         maximum, ticks = _count_axis(values)
-    body = []
-    if legend:
-        body += _legend(series, 10, label_width)[0]
+    body = list(legend_parts)
     # Grid and axis ticks.
     bottom = height - 18
     for i in range(ticks + 1):
@@ -287,10 +296,10 @@ def stacked_svg(chart_id: str, title: str, description: str, rows: list[StackRow
     label_width = min(LABEL_MAX, max([_text_width(r.label, size) for r in rows] + [40])) + 10
     total_width = 60
     plot = WIDTH - label_width - total_width
-    top = 26
+    body, legend_extra = _legend(series, 10, label_width, WIDTH - 4)
+    top = 26 + legend_extra
     height = top + len(rows) * (bar + row_gap) + 4
     maximum = max([sum(r.values) for r in rows] + [1])
-    body = _legend(series, 10, label_width)[0]
     y = top
     for row in rows:
         body.append(_label(label_width - 8, y + bar / 2, _fit(row.label, size), row.href, tip=row.label))
@@ -321,14 +330,14 @@ def line_svg(
     chart_id: str, title: str, description: str, points: list[LinePoint], series: list[Series], *, unit: str = "%"
 ) -> SafeString:
     """Lines over time: one per series, the time axis in proportion (runs are not evenly spaced)."""
-    height, left, right, top, bottom = 250, 46, 18, 30, 34
+    body, legend_extra = _legend(series, 10, 46, WIDTH - 4)
+    height, left, right, top, bottom = 250 + legend_extra, 46, 18, 30 + legend_extra, 34
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     values = [v for p in points for v in p.values if v is not None]
     # The axis fits the figures (10% at least), so that a slow rise still shows; the goal is 100%.
     step = _nice_step(max([*values, 10.0]) * 1.1)
     ticks = math.ceil(max([*values, 10.0]) * 1.1 / step)
     maximum = step * ticks
-    body = _legend(series, 10, left)[0]
     for i in range(ticks + 1):
         value = maximum * i / ticks
         y = top + plot_h - plot_h * i / ticks
