@@ -3,27 +3,29 @@
 from django.db import migrations, models
 
 # The defaults of targets.reference_data, by code.
+ACHIEVED = {"returned-to-school", "flexible-learning", "vocational", "kept-in-school", "referred"}
 IN_PROGRESS = {"in-follow-up"}
 EXITED = {"not-found"}
 
 
 def set_kinds(apps, schema_editor):
-    """Every outcome gets its kind, and goals stand only on achieved outcomes. The defaults by code; an outcome an admin added is achieved if it
-    counted toward a headline figure or a plan has a goal on it (so that goal keeps counting), and in
-    progress otherwise (an admin can say otherwise on its admin page)."""
+    """Every outcome gets its kind, and goals stand only on achieved outcomes. The defaults by code;
+    an outcome an admin added is achieved if it counted toward a headline figure or a plan has a goal
+    on it (so that goal keeps counting), and in progress otherwise (admin can change it)."""
     outcome = apps.get_model("targets", "Outcome")
     plan_goal = apps.get_model("provinces", "PlanGoal")
     outcome.objects.filter(code__in=IN_PROGRESS).update(kind="in_progress", group="other")
     outcome.objects.filter(code__in=EXITED).update(kind="exited", group="other")
     others = outcome.objects.exclude(code__in=IN_PROGRESS | EXITED)
     aimed_at = plan_goal.objects.values("outcome_id")
-    others.filter(models.Q(group__in=["returned_to_learning", "kept_in_school"]) | models.Q(pk__in=aimed_at)).update(
-        kind="achieved"
-    )
+    others.filter(
+        models.Q(code__in=ACHIEVED)
+        | models.Q(group__in=["returned_to_learning", "kept_in_school"])
+        | models.Q(pk__in=aimed_at)
+    ).update(kind="achieved")
     # A goal of "being followed up" or "not found" counted children who had no result as progress
     # (issue 12): such goals are no goals, and go.
     plan_goal.objects.exclude(outcome__kind="achieved").delete()
-
 
 
 class Migration(migrations.Migration):
