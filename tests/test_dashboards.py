@@ -769,3 +769,22 @@ def test_snapshots_stored_by_older_runs_do_not_break_the_pages(summary, client_f
         assert 'data-testid="no-figures"' in response.content.decode()
     export = client_for(summary.eef_admin).get("/dashboards/export.xlsx?level=national")
     assert export.status_code == 302  # "no figures to download yet", not a crash
+
+
+def test_demo_dashboards_show_each_goal_by_its_outcome_and_no_other_group(cast, client_for):
+    from provinces.work_demo_data import load_demo_provincial_work
+    from targets.demo_records import load_demo_records
+
+    load_demo_provincial_work()
+    load_demo_records(600)
+    summarize()
+    achieved = set(Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED).values_list("code", flat=True))
+    for url in ("/dashboards/", A_URL):
+        response = client_for(cast.eef_admin).get(url)
+        chart = response.context["goals_chart"]
+        assert chart.rows
+        assert "อื่น ๆ" not in str(chart.svg)
+        assert {row[1].text for row in chart.rows} <= {o.name_th for o in Outcome.objects.filter(code__in=achieved)}
+    national = _snapshot(Level.NATIONAL)
+    assert {g["outcome"] for g in national.data["goal_rows"]} <= achieved
+    assert national.data["progress"]["overall"]["achieved"] == sum(g["achieved"] for g in national.data["goal_rows"])

@@ -927,3 +927,41 @@ def test_province_page_shows_its_meetings_and_latest_figures_not_a_placeholder(c
     html = response.content.decode()
     assert "ความก้าวหน้าตามเป้าหมายของแผน" in html
     assert f"/dashboards/province/{PROVINCE_A}/" in html
+
+
+# --- goals only on achieved outcomes (issue 12) ----------------------------------------------------------------------
+
+
+def test_admin_offers_only_achieved_outcomes_for_a_goal(cast, rf):
+    from django.contrib import admin
+
+    from provinces.admin import PlanGoalInline
+
+    request = rf.get("/admin/")
+    request.user = cast.eef_admin
+    inline = PlanGoalInline(ProvincialPlan, admin.site)
+    field = inline.formfield_for_foreignkey(PlanGoal._meta.get_field("outcome"), request)
+    assert set(field.queryset.values_list("code", flat=True)) == set(
+        Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED).values_list("code", flat=True)
+    )
+    assert not field.queryset.filter(code__in=["in-follow-up", "not-found"]).exists()
+
+
+def test_an_outcome_plans_aim_at_stays_achieved_and_only_achieved_outcomes_head_a_figure(cast):
+    from django.db import IntegrityError, transaction
+
+    (pair,) = _pairs(1)
+    save_plan(user=cast.eef_admin, province=_province(PROVINCE_A), fiscal_year=current_fiscal_year(), strategy="",
+              goals={pair: 10})  # fmt: skip
+    outcome = Outcome.objects.get(pk=pair[1])
+    outcome.kind = Outcome.Kind.IN_PROGRESS
+    outcome.group = Outcome.Group.OTHER
+    with pytest.raises(ValidationError) as error:
+        outcome.full_clean()
+    assert "kind" in error.value.message_dict
+    following = Outcome.objects.get(code="in-follow-up")
+    following.group = Outcome.Group.RETURNED_TO_LEARNING
+    with pytest.raises(ValidationError):
+        following.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        following.save(update_fields=["group"])
