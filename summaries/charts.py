@@ -21,13 +21,11 @@ from django.utils.translation import gettext
 
 from abe_portal.templatetags.thai_dates import be_date, be_datetime
 
+from .compute import BUCKETS, OTHER_ACHIEVED
 from .figures import (
-    BUCKETS,
     EXITED,
-    GROUPS,
     IN_PROGRESS,
     KEPT,
-    OTHER_ACHIEVED,
     RETURNED,
     Labels,
     Links,
@@ -39,7 +37,6 @@ from .figures import (
     number_text,
     percent_text,
     progress_note,
-    progress_of,
     role_label,
 )
 
@@ -593,10 +590,3 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
         for p in reversed(points)
     ]
     return Chart(chart_id, title, description, svg, headers, table)
-
-
-def group_progress(data: dict) -> list[tuple[str, str, Progress]]:
-    """(key, label, progress) of the headline figures: all goals, then its two groups."""
-    found = progress_of(data)
-    words = headlines()
-    return [(key, words[key].label, found[key]) for key in ("overall", *GROUPS)]

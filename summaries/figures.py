@@ -18,7 +18,6 @@ from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.fields.json import KT
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, ngettext
 
 from reports.models import Period
@@ -26,16 +25,14 @@ from reports.models import Status as ReportStatus
 from targets.models import AssistanceType, Category, Outcome
 from universities.models import SupportRole
 
+from .compute import OTHER_ACHIEVED
 from .models import Level, Snapshot, SummaryRun
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
 KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
 GROUPS = (RETURNED, KEPT)  # the two headline groups of achieved outcomes
-# Where records stand (summaries.compute.BUCKETS): achieved (by headline group), in progress, exited.
-OTHER_ACHIEVED = "other_achieved"
 IN_PROGRESS = Outcome.Kind.IN_PROGRESS.value
 EXITED = Outcome.Kind.EXITED.value
-BUCKETS = (RETURNED, KEPT, OTHER_ACHIEVED, IN_PROGRESS, EXITED)
 
 # A nightly run that did not happen: the page says the figures are old.
 STALE_AFTER = datetime.timedelta(hours=36)
@@ -118,14 +115,6 @@ def reference_labels() -> Labels:
     for table, pk, code, name_th, name_en, sort_order, group, kind in query:
         tables[table][code] = Ref(pk, code, name_th, name_en, sort_order, group or "", kind or "")
     return labels
-
-
-def group_label(group: str) -> str:
-    """ "Returned to learning", "Kept in school" (capitalised: the labels head columns and cards)."""
-    try:
-        return capfirst(str(Outcome.Group(group).label))
-    except ValueError:
-        return group
 
 
 def bucket_label(bucket: str) -> str:
