@@ -110,7 +110,10 @@ class PlanGoalInline(admin.TabularInline):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.remote_field.model._default_manager
-        kwargs.setdefault("queryset", related.visible_to(request.user))
+        queryset = related.visible_to(request.user)
+        if db_field.name == "outcome":
+            queryset = queryset.filter(kind="achieved")  # a goal is only ever an achieved outcome
+        kwargs.setdefault("queryset", queryset)
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         # Categories and outcomes are edited on their own admin pages, not from inside a plan.
         for flag in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):

@@ -5,8 +5,9 @@ spreadsheets and partner systems use them, and an integer key keeps the joins of
 target-group table cheap.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.versioning import Versioned
@@ -205,6 +206,10 @@ class PlanGoal(models.Model):
     category = models.ForeignKey(
         "targets.Category", models.PROTECT, related_name="+", verbose_name=_("target-group category")
     )
+    # Only an achieved outcome is a goal (targets.Outcome.Kind). A check cannot span tables: clean(),
+    # the choices of the plan editor and of admin (PlanGoalInline) and provinces.services.save_plan,
+    # the one write path, hold the rule. (No limit_choices_to: the audit event table copies this
+    # field, and the choices are limited where they are offered.)
     outcome = models.ForeignKey("targets.Outcome", models.PROTECT, related_name="+", verbose_name=_("outcome"))
     target = models.PositiveIntegerField(_("goal (people)"))
 
@@ -220,3 +225,12 @@ class PlanGoal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} → {self.outcome}: {self.target}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.outcome_id is not None and not self.outcome.is_achieved:
+            raise ValidationError({"outcome": not_achieved_message()})
+
+
+def not_achieved_message() -> str:
+    return gettext("A goal can only be an achieved outcome, not one still in progress or an exit without outcome.")

@@ -16,7 +16,7 @@ from abe_portal.versioning import StaleEdit, check_version
 from accounts.access import scope_for
 from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 
-from .models import PlanGoal, Province, ProvincialPlan
+from .models import PlanGoal, Province, ProvincialPlan, not_achieved_message
 from .resources import FIELD_LABELS, WorkingGroupMemberResource, clean_text
 
 # A goal counts people in one province and year: anything above this is a typing slip.
@@ -62,10 +62,11 @@ def save_plan(
     wanted = {pair for pair, target in goals.items() if target is not None}
     categories = {c for c, _ in wanted}
     outcomes = {o for _, o in wanted}
-    if len(Category.objects.filter(pk__in=categories)) != len(categories) or len(
-        Outcome.objects.filter(pk__in=outcomes)
-    ) != len(outcomes):
+    found = dict(Outcome.objects.filter(pk__in=outcomes).values_list("pk", "kind"))
+    if len(Category.objects.filter(pk__in=categories)) != len(categories) or len(found) != len(outcomes):
         raise ValidationError(gettext("A goal names a category or outcome that does not exist."))
+    if any(kind != Outcome.Kind.ACHIEVED for kind in found.values()):
+        raise ValidationError(not_achieved_message())
 
     plan, created = ProvincialPlan.objects.select_for_update().get_or_create(
         province=province, fiscal_year=fiscal_year, defaults={"strategy": strategy}

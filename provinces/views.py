@@ -28,7 +28,10 @@ from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user, scope_for
 from audit.access_log import record_access
 from audit.models import AccessLog
+from meetings.models import Meeting
 from reports.models import ProgressReport
+from summaries.figures import headlines, progress_of
+from summaries.models import Level, Snapshot
 from targets.models import Category, Outcome
 from universities.models import (
     FISCAL_YEAR_MAX,
@@ -60,6 +63,7 @@ PERIOD_END_ORDER = Case(
     output_field=IntegerField(),
 )
 RECENT_ACTIVITIES = 10
+UPCOMING_MEETINGS = 3
 IMPORT_PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may wait for its confirmation
 
 
@@ -243,6 +247,20 @@ def province_detail(request, code: int):
         .select_related("university")
         .order_by("desired_date", "pk")
     )
+    # The province's meetings and its latest figures, each through its own door.
+    province_meetings = Meeting.objects.visible_to(user).filter(provinces=province)
+    upcoming_meetings = list(province_meetings.upcoming(today).order_by("starts_on", "pk")[:UPCOMING_MEETINGS])
+    year_start, year_end = fiscal_year_bounds(fiscal_year)
+    meetings_held = province_meetings.filter(
+        status=Meeting.Status.HELD, starts_on__range=(year_start, year_end)
+    ).count()
+    snapshot = (
+        Snapshot.objects.visible_to(user)
+        .current()
+        .filter(level=Level.PROVINCE, province=province, fiscal_year=fiscal_year)
+        .order_by("-as_of", "-pk")
+        .first()
+    )
     can_manage = scope.can_write_province(province.pk)
     if members:
         # The working group's names, and the current members' phones and emails: personal data.
@@ -272,6 +290,11 @@ def province_detail(request, code: int):
             "reports": reports,
             "activities": activities,
             "open_requests": open_requests,
+            "upcoming_meetings": upcoming_meetings,
+            "meetings_held": meetings_held,
+            "snapshot": snapshot,
+            "progress": progress_of(snapshot.data)["overall"] if snapshot else None,
+            "headlines": headlines(),
             "today": today,
             "can_manage": can_manage,
             # Filing reports is the coordinator's; filing capacity requests, the coordinator's or EEF's.
@@ -442,8 +465,9 @@ def plan_edit(request, code: int, fiscal_year: int):
         categories = Category.objects.visible_to(request.user).filter(
             Q(is_active=True) | Q(pk__in=[g.category_id for g in goals])
         )
+        # Goals are only ever achieved outcomes: "being followed up" or "not found" is no column.
         outcomes = Outcome.objects.visible_to(request.user).filter(
-            Q(is_active=True) | Q(pk__in=[g.outcome_id for g in goals])
+            Q(is_active=True) | Q(pk__in=[g.outcome_id for g in goals]), kind=Outcome.Kind.ACHIEVED
         )
         initial = {"strategy": plan.strategy if plan else ""}
         initial.update({goal_field_name(g.category_id, g.outcome_id): g.target for g in goals})

@@ -127,7 +127,8 @@ def load_demo_provincial_work() -> dict:
     # bulk_create does not return primary keys on every database: read the new plans back.
     new_plans = ProvincialPlan.objects.filter(fiscal_year=fiscal_year, province__in=[p.province_id for p in plans])
     categories = {c.code: c.pk for c in Category.objects.all()}
-    outcomes = {o.code: o.pk for o in Outcome.objects.all()}
+    # Goals are only ever achieved outcomes (an admin may have changed a default outcome's kind).
+    outcomes = {o.code: o.pk for o in Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED)}
     goals = [
         PlanGoal(
             plan=plan,

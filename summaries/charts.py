@@ -21,21 +21,22 @@ from django.utils.translation import gettext
 
 from abe_portal.templatetags.thai_dates import be_date, be_datetime
 
+from .compute import BUCKETS, OTHER_ACHIEVED
 from .figures import (
-    GROUPS,
+    EXITED,
+    IN_PROGRESS,
     KEPT,
-    OTHER,
     RETURNED,
     Labels,
     Links,
     Progress,
     Row,
     TrendPoint,
-    group_label,
+    bucket_label,
+    headlines,
     number_text,
     percent_text,
     progress_note,
-    progress_of,
     role_label,
 )
 
@@ -45,8 +46,16 @@ SMALL_WIDTH = 480  # charts shown two side by side
 INK = "#1f2933"
 MUTED = "#5f6b7a"
 GRID = "#dde3ea"
-# The outcome groups' colours, also the legend's: returned (brand green), kept (amber), other (grey).
-COLOURS = {RETURNED: "#0b6e4f", KEPT: "#d98a1c", OTHER: "#9aa5b1", "overall": "#1d4f8a"}
+# Where records stand, also the legend's colours: the achieved outcomes returned (brand green), kept
+# (amber), another (teal); still followed up (grey), left without an outcome (dark grey); all goals (blue).
+COLOURS = {
+    RETURNED: "#0b6e4f",
+    KEPT: "#d98a1c",
+    OTHER_ACHIEVED: "#2f7f9e",
+    IN_PROGRESS: "#9aa5b1",
+    EXITED: "#5f6b7a",
+    "overall": "#1d4f8a",
+}
 BAR = "#0b6e4f"
 
 
@@ -162,13 +171,23 @@ def _label(
     return f"<a href={_attr(href)}>{element}</a>" if href else element
 
 
-def _legend(series: list[Series], y: float, x: float = 0) -> tuple[list[str], float]:
-    parts = []
+LEGEND_LINE = 16
+
+
+def _legend(series: list[Series], y: float, x: float = 0, right: float = WIDTH) -> tuple[list[str], float]:
+    """The series' colours and names from (x, y), wrapping before `right` (Thai names are long);
+    returns the parts and the height the extra lines take (0 on one line)."""
+    parts, start, extra = [], x, 0.0
     for item in series:
-        parts.append(f'<rect x="{_num(x)}" y="{_num(y - 5)}" width="10" height="10" rx="2" fill="{item.colour}"/>')
-        parts.append(_label(x + 14, y, item.label, anchor="start", size=11, colour=INK))
-        x += 14 + _text_width(item.label, 11) + 18
-    return parts, x
+        width = 14 + _text_width(item.label, 11) + 18
+        if x > start and x + width - 18 > right:
+            x, extra = start, extra + LEGEND_LINE
+        parts.append(
+            f'<rect x="{_num(x)}" y="{_num(y + extra - 5)}" width="10" height="10" rx="2" fill="{item.colour}"/>'
+        )
+        parts.append(_label(x + 14, y + extra, item.label, anchor="start", size=11, colour=INK))
+        x += width
+    return parts, extra
 
 
 def _scale_max(values: list[float], floor: float = 100.0, step: float = 25.0) -> float:
@@ -215,7 +234,8 @@ def bar_svg(
     label_width = min(label_width, width * 0.4)
     note_width = min(170, max([_text_width(n, 11) for r in rows for n in r.notes] + [30]) + 10)
     plot = width - label_width - note_width
-    top = 8 + (20 if legend else 0) + (16 if goal else 0)
+    legend_parts, legend_extra = _legend(series, 10, label_width, width - 4) if legend else ([], 0.0)
+    top = 8 + (20 + legend_extra if legend else 0) + (16 if goal else 0)
     group_height = bars_per_row * bar + (bars_per_row - 1) * gap
     height = top + len(rows) * (group_height + row_gap) + 22
     values = [v for r in rows for v in r.values if v is not None]
@@ -223,9 +243,7 @@ def bar_svg(
         maximum, ticks = _scale_max(values, floor=goal or 1.0), 4
     else:
         maximum, ticks = _count_axis(values)
-    body = []
-    if legend:
-        body += _legend(series, 10, label_width)[0]
+    body = list(legend_parts)
     # Grid and axis ticks.
     bottom = height - 18
     for i in range(ticks + 1):
@@ -275,10 +293,10 @@ def stacked_svg(chart_id: str, title: str, description: str, rows: list[StackRow
     label_width = min(LABEL_MAX, max([_text_width(r.label, size) for r in rows] + [40])) + 10
     total_width = 60
     plot = WIDTH - label_width - total_width
-    top = 26
+    body, legend_extra = _legend(series, 10, label_width, WIDTH - 4)
+    top = 26 + legend_extra
     height = top + len(rows) * (bar + row_gap) + 4
     maximum = max([sum(r.values) for r in rows] + [1])
-    body = _legend(series, 10, label_width)[0]
     y = top
     for row in rows:
         body.append(_label(label_width - 8, y + bar / 2, _fit(row.label, size), row.href, tip=row.label))
@@ -309,14 +327,14 @@ def line_svg(
     chart_id: str, title: str, description: str, points: list[LinePoint], series: list[Series], *, unit: str = "%"
 ) -> SafeString:
     """Lines over time: one per series, the time axis in proportion (runs are not evenly spaced)."""
-    height, left, right, top, bottom = 250, 46, 18, 30, 34
+    body, legend_extra = _legend(series, 10, 46, WIDTH - 4)
+    height, left, right, top, bottom = 250 + legend_extra, 46, 18, 30 + legend_extra, 34
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     values = [v for p in points for v in p.values if v is not None]
     # The axis fits the figures (10% at least), so that a slow rise still shows; the goal is 100%.
     step = _nice_step(max([*values, 10.0]) * 1.1)
     ticks = math.ceil(max([*values, 10.0]) * 1.1 / step)
     maximum = step * ticks
-    body = _legend(series, 10, left)[0]
     for i in range(ticks + 1):
         value = maximum * i / ticks
         y = top + plot_h - plot_h * i / ticks
@@ -369,7 +387,8 @@ def line_svg(
 
 
 def _group_series() -> list[Series]:
-    return [Series(group_label(RETURNED), COLOURS[RETURNED]), Series(group_label(KEPT), COLOURS[KEPT])]
+    words = headlines()
+    return [Series(words[RETURNED].label, COLOURS[RETURNED]), Series(words[KEPT].label, COLOURS[KEPT])]
 
 
 def progress_by_subject(
@@ -391,7 +410,8 @@ def progress_by_subject(
         for row in rows
     ]
     svg = bar_svg(chart_id, title, description, bars, _group_series())
-    headers = [name_header or gettext("Province"), group_label(RETURNED), group_label(KEPT)]
+    words = headlines()
+    headers = [name_header or gettext("Province"), words[RETURNED].label, words[KEPT].label]
     table = [
         [Cell(row.name, row.url)] + [Cell(progress_note(row.progress[key]), numeric=True) for key in (RETURNED, KEPT)]
         for row in rows
@@ -403,23 +423,32 @@ def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "go
     """The plan's goals one by one (category and outcome): what was achieved, % of the goal."""
     title = gettext("Progress against each goal of the plan")
     description = gettext(
-        "Horizontal bars, one per goal of the plan (target group and outcome): the people counted so far as a "
-        "percentage of the goal; the dashed line is the goal. The table beside gives the same figures."
+        "Horizontal bars, one per goal of the plan (a target group and an achieved outcome): the records of that "
+        "target group at that outcome as a percentage of the goal; the dashed line is the goal. The table beside "
+        "gives the same figures."
     )
     bars, table = [], []
     order = {
         code: index
         for index, code in enumerate(labels.ordered("category", [g["category"] for g in data.get("goal_rows", [])]))
     }
-    for goal in sorted(data.get("goal_rows", []), key=lambda g: (order.get(g["category"], 0), g["group"])):
-        name = f"{labels.name('category', goal['category'])} · {group_label(goal['group'])}"
-        href = links.records(category=labels.pk("category", goal["category"]))
+    outcome_order = {code: index for index, code in enumerate(labels.ordered("outcome", labels.outcomes))}
+    for goal in sorted(
+        data.get("goal_rows", []),
+        key=lambda g: (order.get(g["category"], 0), outcome_order.get(g["outcome"], len(outcome_order)), g["outcome"]),
+    ):
+        # A goal is a target group and one achieved outcome; the link lists exactly the records it counts.
+        outcome = labels.name("outcome", goal["outcome"])
+        name = f"{labels.name('category', goal['category'])} · {outcome}"
+        href = links.records(
+            category=labels.pk("category", goal["category"]), status=labels.pk("outcome", goal["outcome"])
+        )
         progress = Progress(goal["achieved"], goal["target"])
         bars.append(BarRow(name, href, [progress.percent], [progress_note(progress)]))
         table.append(
             [
                 Cell(labels.name("category", goal["category"]), href),
-                Cell(group_label(goal["group"])),
+                Cell(outcome),
                 Cell(f"{goal['achieved']:,}", numeric=True),
                 Cell(f"{goal['target']:,}", numeric=True),
                 Cell(percent_text(progress.percent), numeric=True),
@@ -433,19 +462,19 @@ def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "go
 
 
 def categories_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "categories") -> Chart:
-    """Records by target-group category, each bar split by what the outcome counts as."""
+    """Records by target-group category, each bar split by where its records stand."""
     title = gettext("Target-group records by category")
     description = gettext(
         "Stacked horizontal bars, one per target-group category: its records returned to learning, kept in "
-        "school and the others (followed up, referred, not found). The table beside gives the same figures."
+        "school, at another achieved outcome, still being followed up, and left without an outcome (not found, "
+        "moved away), whether or not a goal aims at them. The table beside gives the same figures."
     )
     records = data["records"]
-    groups = [RETURNED, KEPT, OTHER]
-    series = [Series(group_label(g), COLOURS[g]) for g in groups]
+    series = [Series(bucket_label(b), COLOURS[b]) for b in BUCKETS]
     rows, table = [], []
     for code in labels.ordered("category", records.get("by_category", {})):
         href = links.records(category=labels.pk("category", code))
-        parts = [records.get("by_category_group", {}).get(code, {}).get(g, 0) for g in groups]
+        parts = [records.get("by_category_bucket", {}).get(code, {}).get(b, 0) for b in BUCKETS]
         rows.append(StackRow(labels.name("category", code), href, parts))
         table.append(
             [Cell(labels.name("category", code), href)]
@@ -461,28 +490,29 @@ def statuses_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = 
     """Records by status (the outcome each record stands at)."""
     title = gettext("Target-group records by status")
     description = gettext(
-        "Horizontal bars, one per status: how many records stand at it, coloured by what the status counts as "
-        "against the goals. The table beside gives the same figures."
+        "Horizontal bars, one per status: how many records stand at it, coloured by its kind (an achieved "
+        "outcome by its headline group, still being followed up, left without an outcome). The table beside "
+        "gives the same figures."
     )
     by_status = data["records"].get("by_status", {})
     total = sum(by_status.values())
     bars, table = [], []
     for code in labels.ordered("outcome", by_status):
         ref = labels.outcomes.get(code)
-        group = ref.group if ref else OTHER
+        bucket = ref.bucket if ref else IN_PROGRESS
         href = links.records(status=labels.pk("outcome", code))
         share = round(100 * by_status[code] / total, 1) if total else None
         note = f"{by_status[code]:,} ({percent_text(share)})"
-        bars.append(BarRow(labels.name("outcome", code), href, [by_status[code]], [note], (COLOURS[group],)))
+        bars.append(BarRow(labels.name("outcome", code), href, [by_status[code]], [note], (COLOURS[bucket],)))
         table.append(
             [
                 Cell(labels.name("outcome", code), href),
-                Cell(group_label(group)),
+                Cell(bucket_label(bucket)),
                 Cell(f"{by_status[code]:,}", numeric=True),
                 Cell(percent_text(share), numeric=True),
             ]
         )
-    series = [Series(group_label(g), COLOURS[g]) for g in (RETURNED, KEPT, OTHER)]
+    series = [Series(bucket_label(b), COLOURS[b]) for b in BUCKETS]
     svg = bar_svg(chart_id, title, description, bars, series, unit="", goal=None, legend=True)
     headers = [gettext("Status"), gettext("Counts as"), gettext("Records"), gettext("Share")]
     return Chart(chart_id, title, description, svg, headers, table)
@@ -539,16 +569,20 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
     """Progress against the goals over the stored summaries, oldest first."""
     title = gettext("Progress over time")
     description = gettext(
-        "Lines over time, one point per stored summary: the people returned to learning and kept in school "
-        "as a percentage of the plan's goals. The table beside gives the same figures."
+        "Lines over time, one point per stored summary: progress toward all the plan's goals, and toward the "
+        "goals of returning to learning and of keeping in school, as a percentage of those goals. The table "
+        "beside gives the same figures."
     )
-    series = _group_series()
-    line = [LinePoint(p.as_of, [p.returned.percent, p.kept.percent]) for p in points]
+    words = headlines()
+    series = [Series(words["overall"].label, COLOURS["overall"]), *_group_series()]
+    line = [LinePoint(p.as_of, [p.overall.percent, p.returned.percent, p.kept.percent]) for p in points]
     svg = line_svg(chart_id, title, description, line, series)
-    headers = [gettext("Figures as of"), group_label(RETURNED), group_label(KEPT), gettext("Records")]
+    headers = [gettext("Figures as of"), words["overall"].label, words[RETURNED].label, words[KEPT].label]
+    headers.append(gettext("Records"))
     table = [
         [
             Cell(be_datetime(p.as_of)),
+            Cell(progress_note(p.overall), numeric=True),
             Cell(progress_note(p.returned), numeric=True),
             Cell(progress_note(p.kept), numeric=True),
             Cell(f"{p.records:,}", numeric=True),
@@ -556,9 +590,3 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
         for p in reversed(points)
     ]
     return Chart(chart_id, title, description, svg, headers, table)
-
-
-def group_progress(data: dict) -> list[tuple[str, str, Progress]]:
-    """(group, label, progress) of both goals, for the figure cards."""
-    found = progress_of(data)
-    return [(group, group_label(group), found[group]) for group in GROUPS]

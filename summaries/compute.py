@@ -6,6 +6,13 @@ Count("id") lets PostgreSQL answer the record counts from the covering index
 target_record_summary_idx (province, category, status) alone.
 
 The result is plain data (dicts of ints and strings), stored as Snapshot.data by summaries.services.
+
+What the progress figures count (README.md, "What the figures count"): a goal of a plan is a target
+group (category) and one achieved outcome; its progress is the province's records of that category
+whose status is that outcome. "Returned to learning" and "kept in school" are the sums of the goals
+whose outcome is in that headline group, and "overall" the sum of all goals: a university's and the
+nation's figures are the sums of their provinces' goals, never records matched against goals set
+elsewhere. Records that stand where no goal of their province aims are counted apart (`by_bucket`).
 """
 
 import datetime
@@ -21,8 +28,22 @@ from reports.models import ProgressReport, period_bounds
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 
-RETURNED = Outcome.Group.RETURNED_TO_LEARNING
-KEPT = Outcome.Group.KEPT_IN_SCHOOL
+from .models import FIGURES_SCHEMA
+
+RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
+KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
+NO_GROUP = Outcome.Group.OTHER.value
+HEADLINES = (RETURNED, KEPT)
+# Where a record stands, for the charts: an achieved outcome's headline group (or "other_achieved"),
+# else its kind ("in_progress", "exited"). Records in progress or exited never count toward a goal.
+OTHER_ACHIEVED = "other_achieved"
+BUCKETS = (RETURNED, KEPT, OTHER_ACHIEVED, Outcome.Kind.IN_PROGRESS.value, Outcome.Kind.EXITED.value)
+
+
+def bucket_of(kind: str, group: str) -> str:
+    if kind != Outcome.Kind.ACHIEVED:
+        return kind
+    return group if group in HEADLINES else OTHER_ACHIEVED
 
 
 def _tree():
@@ -46,9 +67,13 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
     year_start, year_end = fiscal_year_bounds(fiscal_year)
     period = current_period(today) if fiscal_year_of(today) == fiscal_year else "Q4"
 
-    # 1-3: the small reference tables (codes and outcome groups).
+    # 1-3: the small reference tables (codes, outcome kinds and headline groups).
     categories = dict(Category.objects.values_list("pk", "code"))
-    outcomes = {pk: (code, group) for pk, code, group in Outcome.objects.values_list("pk", "code", "group")}
+    outcomes = {
+        pk: (code, kind, group) for pk, code, kind, group in Outcome.objects.values_list("pk", "code", "kind", "group")
+    }
+    # Achieved outcomes only (goals stand on nothing else): code -> headline group.
+    goal_groups = {code: group for code, kind, group in outcomes.values() if kind == Outcome.Kind.ACHIEVED}
     help_types = dict(AssistanceType.objects.values_list("pk", "code"))
 
     # 4: which universities support which provinces this year (the programme).
@@ -69,11 +94,15 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
     ):
         figures = province(code)["records"]
         category = categories[category_id]
-        status, group = outcomes[status_id]
+        status, kind, group = outcomes[status_id]
+        bucket = bucket_of(kind, group)
         figures["total"] += n
         figures["by_category"][category] += n
         figures["by_status"][status] += n
-        figures["by_category_group"][category][group] += n
+        figures["by_kind"][kind] += n
+        figures["by_bucket"][bucket] += n
+        figures["by_category_bucket"][category][bucket] += n
+        figures["by_category_status"][category][status] += n
 
     # 6: recent changes and data completeness, one pass over the records.
     since = now - datetime.timedelta(days=30)
@@ -112,14 +141,15 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
     ):
         province(code)["help_by_type"][help_types[type_id]] += n
 
-    # 9: the plan's goals of the year, by category and outcome group.
-    for code, category_id, group, target in (
-        PlanGoal.objects.filter(plan__fiscal_year=fiscal_year)
+    # 9: the plan's goals of the year, each a category and one achieved outcome (save_plan allows no
+    # other; the filter keeps an outcome whose kind an admin changed since from counting).
+    for code, category_id, outcome_id, target in (
+        PlanGoal.objects.filter(plan__fiscal_year=fiscal_year, outcome__kind=Outcome.Kind.ACHIEVED)
         .order_by()
-        .values_list("plan__province_id", "category_id", "outcome__group")
+        .values_list("plan__province_id", "category_id", "outcome_id")
         .annotate(target=Sum("target"))
     ):
-        province(code)["goals"][categories[category_id]][group] += target
+        province(code)["goals"][categories[category_id]][outcomes[outcome_id][0]] += target
 
     # 10: progress reports of the year, by period and status.
     for code, report_period, status, n in (
@@ -186,6 +216,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
             items_by_university[university_id]["overdue"] += overdue
 
     for figures in provinces.values():
+        figures["goal_rows"] = _goal_rows(figures, goal_groups)
         _derive(figures, period)
 
     # Universities roll up the provinces they support this fiscal year; their own work is their own.
@@ -213,6 +244,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
         "universities": {pk: _plain(figures) for pk, figures in universities.items()},
         "national": _plain(national),
         "period": period,
+        "schema": FIGURES_SCHEMA,
     }
 
 
@@ -247,7 +279,10 @@ def _empty() -> dict:
             "total": 0,
             "by_category": defaultdict(int),
             "by_status": defaultdict(int),
-            "by_category_group": defaultdict(_tree),
+            "by_kind": defaultdict(int),
+            "by_bucket": defaultdict(int),
+            "by_category_bucket": defaultdict(_tree),
+            "by_category_status": defaultdict(_tree),
         },
         "goals": defaultdict(_tree),
         "help_by_type": defaultdict(int),
@@ -271,23 +306,51 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def _goal_rows(figures: dict, goal_groups: dict[str, str]) -> list[dict]:
+    """A province's goals one by one: its records of the goal's category whose status is the goal's
+    outcome, against the goal. Nothing else counts (not another category, not another outcome)."""
+    by_category_status = figures["records"]["by_category_status"]
+    return [
+        {
+            "category": category,
+            "outcome": outcome,
+            "group": goal_groups.get(outcome, NO_GROUP),
+            "target": target,
+            "achieved": by_category_status.get(category, {}).get(outcome, 0),
+        }
+        for category, outcomes in sorted(figures["goals"].items())
+        for outcome, target in sorted(outcomes.items())
+    ]
+
+
+def _sum_goal_rows(parts: list[dict]) -> list[dict]:
+    """Several provinces' goals added up goal by goal (same category and outcome)."""
+    rows: dict[tuple[str, str], dict] = {}
+    for part in parts:
+        for goal in part["goal_rows"]:
+            key = (goal["category"], goal["outcome"])
+            row = rows.setdefault(key, {**goal, "target": 0, "achieved": 0})
+            row["target"] += goal["target"]
+            row["achieved"] += goal["achieved"]
+    return [rows[key] for key in sorted(rows)]
+
+
 def _derive(figures: dict, period: str) -> None:
-    """Progress against the plan's goals, shares; from the counts gathered above."""
-    records = figures["records"]
+    """Progress against the goals (from `goal_rows`, set before), shares; from the counts gathered above.
+    Each headline figure is the sum of its goal rows, so the parts always add up to it."""
+    goals = figures["goal_rows"]
+    for goal in goals:
+        goal["percent"] = _percent(goal["achieved"], goal["target"])
     progress = {}
-    for group in (RETURNED, KEPT):
-        achieved = sum(groups.get(group, 0) for groups in records["by_category_group"].values())
-        target = sum(groups.get(group, 0) for groups in figures["goals"].values())
-        progress[group] = {"achieved": achieved, "target": target, "percent": _percent(achieved, target)}
+    for key, rows in (
+        (RETURNED, [g for g in goals if g["group"] == RETURNED]),
+        (KEPT, [g for g in goals if g["group"] == KEPT]),
+        ("overall", goals),
+    ):
+        achieved, target = sum(g["achieved"] for g in rows), sum(g["target"] for g in rows)
+        progress[key] = {"achieved": achieved, "target": target, "percent": _percent(achieved, target)}
     figures["progress"] = progress
-    goals = []
-    for category, groups in sorted(figures["goals"].items()):
-        for group, target in sorted(groups.items()):
-            achieved = records["by_category_group"].get(category, {}).get(group, 0)
-            row = {"category": category, "group": group, "target": target, "achieved": achieved}
-            row["percent"] = _percent(achieved, target)
-            goals.append(row)
-    figures["goal_rows"] = goals
+    records = figures["records"]
     figures["completeness"]["share_incomplete"] = _percent(figures["completeness"]["incomplete"], records["total"])
     figures["reports"]["current_period"] = period
     _finish_requests(figures["requests"])
@@ -300,15 +363,16 @@ def _rollup(parts: list[dict], period: str) -> dict:
     for part in parts:
         records = part["records"]
         total["records"]["total"] += records["total"]
-        for key in ("by_category", "by_status"):
+        for key in ("by_category", "by_status", "by_kind", "by_bucket"):
             for k, v in records[key].items():
                 total["records"][key][k] += v
-        for category, groups in records["by_category_group"].items():
-            for group, v in groups.items():
-                total["records"]["by_category_group"][category][group] += v
-        for category, groups in part["goals"].items():
-            for group, v in groups.items():
-                total["goals"][category][group] += v
+        for key in ("by_category_bucket", "by_category_status"):
+            for category, counts in records[key].items():
+                for k, v in counts.items():
+                    total["records"][key][category][k] += v
+        for category, outcomes in part["goals"].items():
+            for outcome, v in outcomes.items():
+                total["goals"][category][outcome] += v
         for k, v in part["help_by_type"].items():
             total["help_by_type"][k] += v
         total["changed_30d"] += part["changed_30d"]
@@ -330,6 +394,7 @@ def _rollup(parts: list[dict], period: str) -> dict:
             total["action_items"][key] += part["action_items"][key]
     total["completeness"]["last_upload"] = max(last_uploads) if last_uploads else None
     total["reports"]["provinces_in"] = sum(1 for p in parts if p["reports"]["current_period_in"])
+    total["goal_rows"] = _sum_goal_rows(parts)
     _derive(total, period)
     return total
 

@@ -35,7 +35,9 @@ from universities.models import University
 
 from . import charts
 from .figures import (
+    EXITED,
     GROUPS,
+    IN_PROGRESS,
     KEPT,
     RETURNED,
     Labels,
@@ -43,7 +45,8 @@ from .figures import (
     Row,
     TrendPoint,
     age_text,
-    group_label,
+    bucket_label,
+    headlines,
     parse_datetime,
     period_label,
     progress_of,
@@ -84,7 +87,7 @@ def collect(*, user, level: str, code: str, fiscal_year: int) -> Pack | None:
     Raises Http404 for an unknown level or code and for a subject outside the user's scope.
     Queries: the subject's trend, the latest run's snapshots, the labels (and the subject when empty)."""
     scope = scope_for(user)
-    snapshots = Snapshot.objects.visible_to(user).filter(fiscal_year=fiscal_year)
+    snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     if level == Level.NATIONAL:
         if not scope.national:
             raise Http404
@@ -178,16 +181,22 @@ def _columns(pack: Pack) -> list[tuple[str, object]]:
 
         return value
 
-    columns: list[tuple[str, object]] = [(_("Target-group records"), lambda d: d["records"]["total"])]
+    words = headlines()
+    columns: list[tuple[str, object]] = [(words["records"].label, lambda d: d["records"]["total"])]
+    # The same labels as the dashboards' cards: each progress figure is the sum of its goal rows.
     # Named outside the f-strings: makemessages does not look inside them, and "achieved" is said nowhere else.
     achieved, goal, share = _("achieved"), _("goal"), _("% of goal")
-    for group in (*GROUPS, "overall"):
-        name = group_label(group) if group != "overall" else _("Both together")
+    for group in ("overall", *GROUPS):
+        name = words[group].label
         columns += [
             (f"{name}: {achieved}", progress(group, "achieved")),
             (f"{name}: {goal}", progress(group, "target")),
             (f"{name}: {share}", progress(group, "percent")),
         ]
+    # Counted apart from the goals, whatever the target group: where the records stand.
+    columns.append((words["achieved"].label, lambda d: d["records"].get("by_kind", {}).get("achieved", 0)))
+    for bucket in (IN_PROGRESS, EXITED):
+        columns.append((bucket_label(bucket), lambda d, b=bucket: d["records"].get("by_kind", {}).get(b, 0)))
     columns.append((_("Changed in the last 30 days"), lambda d: d.get("changed_30d", 0)))
     columns += [
         (_("Records missing required fields"), lambda d: d["completeness"].get("incomplete", 0)),
@@ -334,8 +343,9 @@ def _facts(data: dict, *, rollup: bool) -> list[tuple[str, str]]:
     reports = data["reports"]
     requests = _requests(data)
     items = data.get("action_items", {})
-    facts = [(_("Target-group records"), f"{data['records']['total']:,}")]
-    facts += [(group_label(g), charts.progress_note(progress[g])) for g in (RETURNED, KEPT)]
+    words = headlines()
+    facts = [(words["records"].label, f"{data['records']['total']:,}")]
+    facts += [(words[g].label, charts.progress_note(progress[g])) for g in ("overall", RETURNED, KEPT)]
     facts.append((_("Changed in the last 30 days"), f"{data.get('changed_30d', 0):,}"))
     completeness = data["completeness"]
     facts.append(

@@ -18,7 +18,6 @@ from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.fields.json import KT
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, ngettext
 
 from reports.models import Period
@@ -26,12 +25,14 @@ from reports.models import Status as ReportStatus
 from targets.models import AssistanceType, Category, Outcome
 from universities.models import SupportRole
 
+from .compute import OTHER_ACHIEVED
 from .models import Level, Snapshot, SummaryRun
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
 KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
-OTHER = Outcome.Group.OTHER.value
-GROUPS = (RETURNED, KEPT)  # the two outcomes the plans' goals are measured by
+GROUPS = (RETURNED, KEPT)  # the two headline groups of achieved outcomes
+IN_PROGRESS = Outcome.Kind.IN_PROGRESS.value
+EXITED = Outcome.Kind.EXITED.value
 
 # A nightly run that did not happen: the page says the figures are old.
 STALE_AFTER = datetime.timedelta(hours=36)
@@ -53,7 +54,14 @@ class Ref:
     name_th: str
     name_en: str
     sort_order: int
-    group: str = ""  # outcomes: what they count as (Outcome.Group)
+    group: str = ""  # outcomes: their headline group (Outcome.Group)
+    kind: str = ""  # outcomes: achieved, in progress, exited (Outcome.Kind)
+
+    @property
+    def bucket(self) -> str:
+        if self.kind != Outcome.Kind.ACHIEVED:
+            return self.kind or IN_PROGRESS
+        return self.group if self.group in GROUPS else OTHER_ACHIEVED
 
     @property
     def name(self) -> str:
@@ -90,29 +98,35 @@ def reference_labels() -> Labels:
     """Categories, outcomes and assistance types in one query (a UNION of the three small tables)."""
     text = CharField()
 
-    def rows(model, kind: str, group):
+    blank = Value("", output_field=text)
+
+    def rows(model, table: str, group, kind):
         return (
             model.objects.order_by()
-            .annotate(kind=Value(kind, output_field=text), outcome_group=group)
-            .values_list("kind", "pk", "code", "name_th", "name_en", "sort_order", "outcome_group")
+            .annotate(table=Value(table, output_field=text), outcome_group=group, outcome_kind=kind)
+            .values_list("table", "pk", "code", "name_th", "name_en", "sort_order", "outcome_group", "outcome_kind")
         )
 
-    query = rows(Category, "category", Value("", output_field=text)).union(
-        rows(Outcome, "outcome", F("group")), rows(AssistanceType, "help", Value("", output_field=text)), all=True
+    query = rows(Category, "category", blank, blank).union(
+        rows(Outcome, "outcome", F("group"), F("kind")), rows(AssistanceType, "help", blank, blank), all=True
     )
     labels = Labels()
     tables = {"category": labels.categories, "outcome": labels.outcomes, "help": labels.help_types}
-    for kind, pk, code, name_th, name_en, sort_order, group in query:
-        tables[kind][code] = Ref(pk, code, name_th, name_en, sort_order, group or "")
+    for table, pk, code, name_th, name_en, sort_order, group, kind in query:
+        tables[table][code] = Ref(pk, code, name_th, name_en, sort_order, group or "", kind or "")
     return labels
 
 
-def group_label(group: str) -> str:
-    """ "Returned to learning", "Kept in school", "Other" (capitalised: the labels head columns and cards)."""
-    try:
-        return capfirst(str(Outcome.Group(group).label))
-    except ValueError:
-        return group
+def bucket_label(bucket: str) -> str:
+    """Where records stand, for the charts' stacks and colours (summaries.compute.BUCKETS)."""
+    labels = {
+        RETURNED: gettext("Returned to learning"),
+        KEPT: gettext("Kept in school"),
+        OTHER_ACHIEVED: gettext("Another outcome achieved"),
+        IN_PROGRESS: gettext("Still being followed up"),
+        EXITED: gettext("Left without an outcome"),
+    }
+    return labels.get(bucket, bucket)
 
 
 def role_label(role: str | int) -> str:
@@ -136,6 +150,55 @@ def period_label(period: str) -> str:
         return period
 
 
+# --- what each headline figure counts (README.md, "What the figures count") ----------------------
+
+
+@dataclass(frozen=True)
+class Headline:
+    label: str
+    help: str  # the tooltip: what exactly is counted
+
+
+def headlines() -> dict[str, Headline]:
+    """The headline figures' labels and tooltips, in the reader's language; the same words on the
+    dashboards' cards, the tables' headers, the charts and the exports."""
+    return {
+        "records": Headline(
+            gettext("Target-group records"),
+            gettext("Every child or young person the province follows, whatever their status."),
+        ),
+        "overall": Headline(
+            gettext("Progress toward the plan's goals"),
+            gettext(
+                "For each goal of the plan (a target group and an achieved outcome): the records of that target "
+                "group that reached that outcome, added up over all goals and compared with their sum. Children "
+                "still being followed up, not found or moved away never count."
+            ),
+        ),
+        RETURNED: Headline(
+            gettext("Returned to learning (toward goals)"),
+            gettext(
+                "The goals whose outcome is a return to learning (school, flexible or non-formal learning, "
+                "vocational skills): the records of each goal's target group at that outcome, against those goals."
+            ),
+        ),
+        KEPT: Headline(
+            gettext("Kept in school (toward goals)"),
+            gettext(
+                "The goals whose outcome is kept in school: the records of each goal's target group kept in "
+                "school, against those goals."
+            ),
+        ),
+        "achieved": Headline(
+            gettext("Records at an achieved outcome"),
+            gettext(
+                "All records whose status is an achieved outcome, in every target group, with or without a goal: "
+                "not part of the progress toward goals."
+            ),
+        ),
+    }
+
+
 # --- progress against the plan's goals -----------------------------------------------------------
 
 
@@ -150,14 +213,13 @@ class Progress:
 
 
 def progress_of(data: dict) -> dict[str, Progress]:
-    """Returned to learning, kept in school, and both together ("overall"), against the goals."""
+    """Progress toward the goals: of those whose outcome is returned to learning, kept in school, and
+    of all the plan's goals ("overall"). Each is the sum of its goal rows (summaries.compute)."""
     found = data.get("progress", {})
-    parts = {
-        group: Progress(found.get(group, {}).get("achieved", 0), found.get(group, {}).get("target", 0))
-        for group in GROUPS
+    return {
+        key: Progress(found.get(key, {}).get("achieved", 0), found.get(key, {}).get("target", 0))
+        for key in (*GROUPS, "overall")
     }
-    parts["overall"] = Progress(sum(p.achieved for p in parts.values()), sum(p.target for p in parts.values()))
-    return parts
 
 
 def percent_text(value: float | None) -> str:
@@ -355,10 +417,10 @@ def warnings_of(
                 strong=True,
             )
         )
-    if not any(p.target for p in progress_of(data).values()):
+    if not progress_of(data)["overall"].target:
         found.append(
             Warning(
-                gettext("The plan of this fiscal year sets no goal for returning to learning or keeping in school."),
+                gettext("The plan of this fiscal year sets no goal."),
                 links.province_page() + "#plan" if links.province else "",
             )
         )
@@ -471,6 +533,8 @@ _TREND_KEYS = {
     "returned_target": f"data__progress__{RETURNED}__target",
     "kept_achieved": f"data__progress__{KEPT}__achieved",
     "kept_target": f"data__progress__{KEPT}__target",
+    "overall_achieved": "data__progress__overall__achieved",
+    "overall_target": "data__progress__overall__target",
     "records": "data__records__total",
 }
 
@@ -482,11 +546,8 @@ class TrendPoint:
     as_of: datetime.datetime
     returned: Progress
     kept: Progress
+    overall: Progress
     records: int
-
-    @property
-    def overall(self) -> Progress:
-        return Progress(self.returned.achieved + self.kept.achieved, self.returned.target + self.kept.target)
 
 
 def _int(value) -> int:
@@ -509,6 +570,7 @@ def trend(snapshots: QuerySet) -> list[TrendPoint]:
             as_of=row["as_of"],
             returned=Progress(_int(row["returned_achieved"]), _int(row["returned_target"])),
             kept=Progress(_int(row["kept_achieved"]), _int(row["kept_target"])),
+            overall=Progress(_int(row["overall_achieved"]), _int(row["overall_target"])),
             records=_int(row["records"]),
         )
         for row in rows
@@ -522,12 +584,14 @@ def latest_province_snapshots(*, user, codes: Iterable[int]) -> dict[int, Snapsh
     if not codes:
         return {}
     newest = (
-        Snapshot.objects.filter(level=Level.PROVINCE, province=OuterRef("province"))
+        Snapshot.objects.current()
+        .filter(level=Level.PROVINCE, province=OuterRef("province"))
         .order_by("-as_of", "-pk")
         .values("pk")[:1]
     )
     snapshots = (
         Snapshot.objects.visible_to(user)
+        .current()
         .filter(level=Level.PROVINCE, province__in=codes, pk=Subquery(newest))
         .select_related("run")
         .order_by()

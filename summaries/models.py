@@ -14,6 +14,12 @@ from accounts.access import scope_for
 from provinces.models import Province
 from universities.models import University
 
+# The meaning and shape of Snapshot.data. Bump it when a figure changes what it counts: pages and
+# exports read only snapshots of the current schema (SnapshotQuerySet.current), so figures counted
+# the old way are never shown beside new ones; the next run (nightly, after an upload, or "compute
+# now") brings the pages back. 2: goals per category and achieved outcome (issue 12).
+FIGURES_SCHEMA = 2
+
 
 class SummaryRun(models.Model):
     class Status(models.TextChoices):
@@ -75,13 +81,19 @@ class SnapshotQuerySet(models.QuerySet):
             condition |= Q(level=Level.UNIVERSITY, university__in=scope.universities)
         return self.filter(condition)
 
+    def current(self) -> "SnapshotQuerySet":
+        """Snapshots whose figures mean what today's pages say they mean (FIGURES_SCHEMA)."""
+        return self.filter(schema=FIGURES_SCHEMA)
+
     def writable_by(self, user) -> "SnapshotQuerySet":
         return self.none()  # written only by summaries.services.run_summary
 
     def latest_run(self, fiscal_year: int) -> "SnapshotQuerySet":
         """The snapshots of the last finished run of a fiscal year."""
         last = (
-            SummaryRun.objects.filter(fiscal_year=fiscal_year, status=SummaryRun.Status.DONE)
+            SummaryRun.objects.filter(
+                fiscal_year=fiscal_year, status=SummaryRun.Status.DONE, snapshots__schema=FIGURES_SCHEMA
+            )
             .order_by("-as_of")
             .values("pk")[:1]
         )
@@ -100,6 +112,8 @@ class Snapshot(models.Model):
     fiscal_year = models.PositiveSmallIntegerField(_("fiscal year (B.E.)"))
     as_of = models.DateTimeField(_("figures as of"))
     data = models.JSONField(_("figures"))
+    # Snapshots stored before the figures had a schema are 1 (summaries.services sets the current one).
+    schema = models.PositiveSmallIntegerField(_("figures schema"), default=1, editable=False)
 
     objects = SnapshotQuerySet.as_manager()
 

@@ -84,6 +84,7 @@ def _run(run: SummaryRun) -> SummaryRun:
             snapshot.run = run
             snapshot.fiscal_year = run.fiscal_year
             snapshot.as_of = now
+            snapshot.schema = figures["schema"]
         Snapshot.objects.bulk_create(snapshots)
         run.status = SummaryRun.Status.DONE
         run.as_of = now

@@ -38,7 +38,7 @@ from .figures import (
     Row,
     dashboard_url,
     freshness,
-    group_label,
+    headlines,
     number_text,
     percent_text,
     progress_of,
@@ -92,33 +92,54 @@ def _sort_links(request, key: str, descending: bool) -> dict[str, dict]:
 
 
 def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
-    """The figures at the top of a dashboard, each linking to what is behind it."""
+    """The figures at the top of a dashboard, each linking to what is behind it; the headline ones say
+    in their label and tooltip what they count (figures.headlines)."""
     records = data["records"]["total"]
     progress = progress_of(data)
     completeness = data["completeness"]
     reports = data["reports"]
     requests = data["requests"]
     items = data["action_items"]
+    words = headlines()
     cards = [
         {
-            "label": gettext("Target-group records"),
+            "label": words["records"].label,
+            "tooltip": words["records"].help,
             "value": number_text(records),
             "note": gettext("%(n)s changed in the last 30 days") % {"n": number_text(data.get("changed_30d", 0))},
             "href": links.records(),
             "key": "records",
         }
     ]
-    for group in GROUPS:
+    # Progress toward the goals, then its two headline groups: each the sum of its goal rows (#goals).
+    for key in ("overall", *GROUPS):
         cards.append(
             {
-                "label": group_label(group),
-                "value": percent_text(progress[group].percent),
+                "label": words[key].label,
+                "tooltip": words[key].help,
+                "value": percent_text(progress[key].percent),
                 "note": gettext("%(achieved)s of a goal of %(target)s")
-                % {"achieved": number_text(progress[group].achieved), "target": number_text(progress[group].target)},
+                % {"achieved": number_text(progress[key].achieved), "target": number_text(progress[key].target)},
                 "href": "#goals",
-                "key": group,
+                "key": key,
             }
         )
+    # Counted apart, and said so: records at an achieved outcome whatever the goals, and where the others stand.
+    by_kind = data["records"].get("by_kind", {})
+    cards.append(
+        {
+            "label": words["achieved"].label,
+            "tooltip": words["achieved"].help,
+            "value": number_text(by_kind.get("achieved", 0)),
+            "note": gettext("%(in_progress)s still being followed up · %(exited)s left without an outcome")
+            % {
+                "in_progress": number_text(by_kind.get("in_progress", 0)),
+                "exited": number_text(by_kind.get("exited", 0)),
+            },
+            "href": "#statuses",
+            "key": "achieved",
+        }
+    )
     share = completeness.get("share_incomplete")
     cards.append(
         {
@@ -253,7 +274,7 @@ def national(request):
         return _own_dashboard(scope)
     fiscal_year = _fiscal_year(request)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.NATIONAL)
-    snapshots = Snapshot.objects.visible_to(user).filter(fiscal_year=fiscal_year)
+    snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.NATIONAL))
     if points:
         in_run = list(snapshots.filter(run_id=points[-1].run_id).select_related("run", "province", "university"))
@@ -319,6 +340,7 @@ def _tables(request, rows: list[Row], universities: list[Row], *, programme: set
             links={row.key: row.url for row in rows if row.key in programme},
         ),
         "map_rows": [row for row in by_name if row.key in programme],
+        "headlines": headlines(),
     }
 
 
@@ -332,7 +354,7 @@ def university(request, code: str):
     scope = scope_for(user)
     fiscal_year = _fiscal_year(request)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.UNIVERSITY, code=code)
-    snapshots = Snapshot.objects.visible_to(user).filter(fiscal_year=fiscal_year)
+    snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.UNIVERSITY, university__code=code))
     if not points:
         found = get_object_or_404(University.objects.visible_to(user), code=code)
@@ -383,7 +405,11 @@ def province(request, code: int):
         raise Http404
     fiscal_year = _fiscal_year(request)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.PROVINCE, code=code)
-    subject = Snapshot.objects.visible_to(user).filter(level=Level.PROVINCE, province_id=code, fiscal_year=fiscal_year)
+    subject = (
+        Snapshot.objects.visible_to(user)
+        .current()
+        .filter(level=Level.PROVINCE, province_id=code, fiscal_year=fiscal_year)
+    )
     points = trend(subject)
     context["crumbs"] = _crumbs(request, (gettext("The province's page"), url_with("provinces:detail", code=code)))
     if not points:

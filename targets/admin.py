@@ -39,8 +39,8 @@ class CategoryAdmin(TargetReferenceAdmin):
 
 @admin.register(Outcome)
 class OutcomeAdmin(TargetReferenceAdmin):
-    list_display = ("code", "name_th", "name_en", "group", "sort_order", "is_active")
-    list_filter = ("group", "is_active")
+    list_display = ("code", "name_th", "name_en", "kind", "group", "sort_order", "is_active")
+    list_filter = ("kind", "group", "is_active")
 
 
 @admin.register(AssistanceType)

@@ -7,8 +7,10 @@ Provincial plans set goals per category and outcome (provinces.PlanGoal).
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
@@ -32,20 +34,44 @@ class Category(BilingualName):
 
 
 class Outcome(BilingualName):
-    """Where a child or young person stands after the province's help, e.g. returned to school."""
+    """Where a child or young person stands after the province's help, e.g. returned to school.
+
+    Its kind says whether standing there is a result: only an achieved outcome can be a plan's goal
+    and count as progress (summaries.compute); being followed up and leaving without a result
+    (not found, moved away) never do."""
+
+    class Kind(models.TextChoices):
+        ACHIEVED = "achieved", _("achieved outcome")
+        IN_PROGRESS = "in_progress", pgettext_lazy("outcome kind", "in progress")
+        EXITED = "exited", _("exit without outcome")
 
     class Group(models.TextChoices):
+        # The headline figures group the achieved outcomes; an outcome of another kind is in none.
         RETURNED_TO_LEARNING = "returned_to_learning", _("returned to learning")
         KEPT_IN_SCHOOL = "kept_in_school", _("kept in school")
-        OTHER = "other", _("other")
+        OTHER = "other", _("no headline group")
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
+    kind = models.CharField(
+        _("kind"),
+        max_length=16,
+        choices=Kind.choices,
+        # A new outcome is no result until an admin says so: it cannot become a goal by accident.
+        default=Kind.IN_PROGRESS,
+        help_text=_(
+            "Only an achieved outcome can be a goal of a provincial plan and count as progress. "
+            "Being followed up is in progress; not found or moved away is an exit without outcome."
+        ),
+    )
     group = models.CharField(
-        _("counts as"),
+        _("headline figure"),
         max_length=32,
         choices=Group.choices,
         default=Group.OTHER,
-        help_text=_("How the progress summaries count this outcome against the plan's goals."),
+        help_text=_(
+            "Achieved outcomes only: the headline figure (returned to learning, kept in school) "
+            "whose goals this outcome adds to."
+        ),
     )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
     is_active = models.BooleanField(_("in use"), default=True)
@@ -56,6 +82,33 @@ class Outcome(BilingualName):
         ordering = ["sort_order", "code"]
         verbose_name = _("outcome")
         verbose_name_plural = _("outcomes")
+        constraints = [
+            # Both columns are on this row, so the database can hold the rule itself.
+            models.CheckConstraint(
+                condition=models.Q(kind="achieved") | models.Q(group="other"),
+                name="outcome_headline_group_only_when_achieved",
+                violation_error_message=_(
+                    "Only an achieved outcome can count as returned to learning or kept in school."
+                ),
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.pk is None or self.kind == self.Kind.ACHIEVED:
+            return
+        from provinces.models import PlanGoal
+
+        # Goals are only ever set on achieved outcomes (provinces.services.save_plan): an outcome that
+        # plans measure by stays one, or those goals would silently stop counting.
+        if PlanGoal.objects.filter(outcome=self).exists():
+            raise ValidationError(
+                {"kind": _("Provincial plans set goals on this outcome: it must stay an achieved outcome.")}
+            )
+
+    @property
+    def is_achieved(self) -> bool:
+        return self.kind == self.Kind.ACHIEVED
 
 
 class AssistanceType(BilingualName):

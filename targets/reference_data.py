@@ -20,20 +20,23 @@ CATEGORIES = [
     ("working-age-youth", "เยาวชนวัยแรงงาน", "Working-age youth"),
 ]
 
+ACHIEVED = Outcome.Kind.ACHIEVED
+IN_PROGRESS = Outcome.Kind.IN_PROGRESS
+EXITED = Outcome.Kind.EXITED
+RETURNED = Outcome.Group.RETURNED_TO_LEARNING
+KEPT = Outcome.Group.KEPT_IN_SCHOOL
+NO_GROUP = Outcome.Group.OTHER
+
 OUTCOMES = [
-    # code, Thai, English, counts as
-    ("in-follow-up", "อยู่ระหว่างติดตาม", "Being followed up", Outcome.Group.OTHER),
-    ("returned-to-school", "กลับเข้าสู่ระบบการศึกษา", "Returned to school", Outcome.Group.RETURNED_TO_LEARNING),
-    (
-        "flexible-learning",
-        "การศึกษาทางเลือก/กศน.",
-        "In flexible or non-formal learning",
-        Outcome.Group.RETURNED_TO_LEARNING,
-    ),
-    ("vocational", "ฝึกอาชีพ", "Vocational skills or Learn-to-Earn", Outcome.Group.RETURNED_TO_LEARNING),
-    ("kept-in-school", "ป้องกันการหลุด", "Kept in school", Outcome.Group.KEPT_IN_SCHOOL),
-    ("referred", "ส่งต่อหน่วยงาน", "Referred to another agency", Outcome.Group.OTHER),
-    ("not-found", "ไม่พบตัว/ย้ายออก", "Not found or moved away", Outcome.Group.OTHER),
+    # code, Thai, English, kind, headline group (targets/migrations/0006 sets the same on older rows)
+    ("in-follow-up", "อยู่ระหว่างติดตาม", "Being followed up", IN_PROGRESS, NO_GROUP),
+    ("returned-to-school", "กลับเข้าสู่ระบบการศึกษา", "Returned to school", ACHIEVED, RETURNED),
+    ("flexible-learning", "การศึกษาทางเลือก/กศน.", "In flexible or non-formal learning", ACHIEVED, RETURNED),
+    ("vocational", "ฝึกอาชีพ", "Vocational skills or Learn-to-Earn", ACHIEVED, RETURNED),
+    ("kept-in-school", "ป้องกันการหลุด", "Kept in school", ACHIEVED, KEPT),
+    # A referral is what a plan aims at for some groups (children with disability): a result, in no headline.
+    ("referred", "ส่งต่อหน่วยงาน", "Referred to another agency", ACHIEVED, NO_GROUP),
+    ("not-found", "ไม่พบตัว/ย้ายออก", "Not found or moved away", EXITED, NO_GROUP),
 ]
 
 
@@ -62,8 +65,8 @@ def load_target_reference_data() -> dict[str, int]:
     Category.objects.bulk_create(new_categories)
     have = set(Outcome.objects.values_list("code", flat=True))
     new_outcomes = [
-        Outcome(code=code, name_th=th, name_en=en, group=group, sort_order=i * 10)
-        for i, (code, th, en, group) in enumerate(OUTCOMES, start=1)
+        Outcome(code=code, name_th=th, name_en=en, kind=kind, group=group, sort_order=i * 10)
+        for i, (code, th, en, kind, group) in enumerate(OUTCOMES, start=1)
         if code not in have
     ]
     Outcome.objects.bulk_create(new_outcomes)

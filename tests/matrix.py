@@ -185,7 +185,10 @@ def province_b_work(cast) -> dict:
         ),
         "provinces.provincialplan": plan,
         "provinces.plangoal": PlanGoal.objects.create(
-            plan=plan, category=Category.objects.first(), outcome=Outcome.objects.first(), target=300
+            plan=plan,
+            category=Category.objects.first(),
+            outcome=Outcome.objects.filter(kind="achieved").first(),
+            target=300,
         ),
         "reports.progressreport": report,
         "universities.supportactivity": activity,

@@ -321,7 +321,9 @@ def test_trend_reads_every_run_of_the_fiscal_year_oldest_first(summary, client_f
     _records(PROVINCE_A, {("out-of-school", "returned-to-school"): 2})
     summarize()
     points = client_for(summary.coordinator_a).get(A_URL).context["trend_chart"].rows
-    assert [row[1].text for row in points] == ["50.0% (5 / 10)", "30.0% (3 / 10)"]  # the table: newest first
+    # The table, newest first: all goals (10 returned + 4 kept), then the return goals alone.
+    assert [row[1].text for row in points] == ["50.0% (7 / 14)", "35.7% (5 / 14)"]
+    assert [row[2].text for row in points] == ["50.0% (5 / 10)", "30.0% (3 / 10)"]
 
 
 # --- charts, map ---------------------------------------------------------------------------------------------------
@@ -443,7 +445,9 @@ def test_national_workbook_has_one_sheet_per_level(summary, client_for):
     rows = {row[0]: dict(zip(header, row, strict=True)) for row in provinces.iter_rows(min_row=2, values_only=True)}
     assert len(rows) == 12
     assert rows[PROVINCE_A]["Target-group records"] == 8
-    assert rows[PROVINCE_A]["Returned to learning: % of goal"] == 30.0
+    assert rows[PROVINCE_A]["Returned to learning (toward goals): % of goal"] == 30.0
+    assert rows[PROVINCE_A]["Progress toward the plan's goals: achieved"] == 5  # 3 returned + 2 kept
+    assert rows[PROVINCE_A]["Still being followed up"] == 3
     assert rows[PROVINCE_A]["Lead university"] == "KKU"
     assert len(list(workbook["Universities"].iter_rows(min_row=2))) == 8
     header = [cell.value for cell in workbook["National"][1]]
@@ -652,7 +656,10 @@ def test_rows_sort_with_missing_figures_last_either_way():
                 "records": {"total": 0},
                 "completeness": {},
                 "reports": {},
-                "progress": {"returned_to_learning": {"achieved": achieved, "target": target}},
+                "progress": {
+                    "returned_to_learning": {"achieved": achieved, "target": target},
+                    "overall": {"achieved": achieved, "target": target},
+                },
             },
         )
 
@@ -694,3 +701,90 @@ def test_a_user_with_a_role_in_a_province_and_a_university_is_sent_to_the_univer
     Membership.objects.create(user=user, role=Role.UNIVERSITY_MEMBER, university=University.objects.get(code="UP"))
     response = client_for(user).get("/dashboards/")
     assert response["Location"] == "/dashboards/university/UP/"
+
+
+# --- the figures mean what they say (issue 12) -------------------------------------------------------------------
+
+
+def test_each_goal_is_shown_by_its_outcome_and_children_without_a_result_never_count(data, client_for):
+    """The old page showed "เด็กพิการ · อื่น ๆ 12.0% (6/50)", counting children being followed up and not
+    found; now a goal is a target group and one achieved outcome, and only those records count."""
+    plan = ProvincialPlan.objects.get(province_id=PROVINCE_A)
+    PlanGoal.objects.create(
+        plan=plan,
+        category=Category.objects.get(code="disability"),
+        outcome=Outcome.objects.get(code="referred"),
+        target=50,
+    )
+    _records(
+        PROVINCE_A,
+        {("disability", "referred"): 2, ("disability", "in-follow-up"): 3, ("disability", "not-found"): 1},
+    )
+    summarize()
+    response = client_for(data.coordinator_a).get(A_URL)
+    chart = response.context["goals_chart"]
+    rows = {(row[0].text, row[1].text): (row[2].text, row[3].text) for row in chart.rows}
+    assert rows[("เด็กพิการ", "ส่งต่อหน่วยงาน")] == ("2", "50")
+    assert rows[("เด็กและเยาวชนนอกระบบการศึกษา", "กลับเข้าสู่ระบบการศึกษา")] == ("3", "10")
+    assert "อื่น ๆ" not in str(chart.svg)
+    assert all(outcome != "อื่น ๆ" for _category, outcome in rows)
+    # The goals' records link lists exactly the records each goal counts (its category and status).
+    referred = Outcome.objects.get(code="referred").pk
+    assert any(f"status={referred}" in row[0].href for row in chart.rows)
+    cards = {card["key"]: card for card in response.context["cards"]}
+    assert cards["overall"]["label"] == "ความก้าวหน้าตามเป้าหมายของแผน"
+    assert cards["overall"]["value"] == "10.9%"  # (3 + 2 + 2) / (10 + 4 + 50)
+    assert "64" in cards["overall"]["note"]
+    assert cards["achieved"]["value"] == "7"  # 3 returned, 2 kept, 2 referred: counted apart, said so
+    html = response.content.decode()
+    for key in ("records", "overall", "returned_to_learning", "kept_in_school", "achieved"):
+        assert f'title="{cards[key]["tooltip"]}"' in html, key
+    snapshot = _snapshot(Level.PROVINCE, province_id=PROVINCE_A)
+    assert snapshot.data["progress"]["overall"] == {"achieved": 7, "target": 64, "percent": 10.9}
+
+
+def test_plan_editor_offers_only_achieved_outcomes(cast, client_for):
+    response = client_for(cast.coordinator_a).get(f"/provinces/{PROVINCE_A}/plans/{current_fiscal_year()}/")
+    offered = {o.code for o in response.context["form"].outcomes}
+    assert offered == set(Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED).values_list("code", flat=True))
+    assert not offered & {"in-follow-up", "not-found"}
+
+
+@pytest.mark.parametrize(
+    "url", ["/dashboards/", A_URL, "/dashboards/university/KKU/", f"/provinces/{PROVINCE_A}/", "/meetings/"]
+)
+def test_snapshots_stored_by_older_runs_do_not_break_the_pages(summary, client_for, url):
+    # An older run's figures: schema 1, goals by outcome group (no "outcome"), no "overall".
+    for snapshot in Snapshot.objects.all():
+        for goal in snapshot.data.get("goal_rows", []):
+            goal.pop("outcome", None)
+            goal["group"] = "other"
+        snapshot.data["progress"].pop("overall", None)
+        snapshot.schema = 1
+        snapshot.save(update_fields=["data", "schema"])
+    response = client_for(summary.eef_admin).get(url)
+    assert response.status_code == 200
+    if url.startswith("/dashboards/"):
+        assert "snapshot" not in response.context or response.context["snapshot"] is None
+        assert 'data-testid="no-figures"' in response.content.decode()
+    export = client_for(summary.eef_admin).get("/dashboards/export.xlsx?level=national")
+    assert export.status_code == 302  # "no figures to download yet", not a crash
+
+
+def test_demo_dashboards_show_each_goal_by_its_outcome_and_no_other_group(cast, client_for):
+    from provinces.work_demo_data import load_demo_provincial_work
+    from targets.demo_records import load_demo_records
+
+    load_demo_provincial_work()
+    load_demo_records(600)
+    summarize()
+    achieved = set(Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED).values_list("code", flat=True))
+    for url in ("/dashboards/", A_URL):
+        response = client_for(cast.eef_admin).get(url)
+        chart = response.context["goals_chart"]
+        assert chart.rows
+        assert "อื่น ๆ" not in str(chart.svg)
+        assert {row[1].text for row in chart.rows} <= {o.name_th for o in Outcome.objects.filter(code__in=achieved)}
+    national = _snapshot(Level.NATIONAL)
+    assert {g["outcome"] for g in national.data["goal_rows"]} <= achieved
+    assert national.data["progress"]["overall"]["achieved"] == sum(g["achieved"] for g in national.data["goal_rows"])

@@ -33,7 +33,7 @@ def _member(province: int, name: str, role=MEMBER, **fields) -> WorkingGroupMemb
 
 def _pairs(n: int = 2) -> list[tuple[int, int]]:
     categories = list(Category.objects.order_by("sort_order")[:n])
-    outcomes = list(Outcome.objects.order_by("sort_order")[:n])
+    outcomes = list(Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED).order_by("sort_order")[:n])
     return [(c.pk, o.pk) for c in categories for o in outcomes]
 
 
@@ -885,8 +885,83 @@ def test_province_page_query_count_does_not_grow_with_the_data(cast, client_for,
     # 6 the year's assignments with universities, 7 plans, 8 the plan's goals with categories and
     # outcomes (prefetch), 9 the access log's row (the working group's names, phones and emails),
     # 10 reports, 11 recent activities with universities, 12 open requests with universities,
-    # 13-15 session save (savepoint, update, release).
-    with django_assert_num_queries(15):
+    # 13 the universities supporting the user's provinces (the meetings' door), 14 upcoming meetings,
+    # 15 meetings held this fiscal year, 16 the latest summary of the province,
+    # 17-19 session save (savepoint, update, release).
+    with django_assert_num_queries(19):
         response = client.get(f"/provinces/{PROVINCE_A}/")
     assert len(response.context["members"]) == factor
     assert len(response.context["reports"]) == factor
+
+
+def test_province_page_shows_its_meetings_and_latest_figures_not_a_placeholder(cast, client_for):
+    from meetings.models import Kind, Meeting
+    from summaries.models import SummaryRun
+    from summaries.services import run_summary
+
+    year = current_fiscal_year()
+    today = timezone.localdate()
+    (pair,) = _pairs(1)
+    save_plan(user=cast.eef_admin, province=_province(PROVINCE_A), fiscal_year=year, strategy="", goals={pair: 40})
+    held = Meeting.objects.create(
+        title="ประชุมคณะทำงาน", kind=Kind.PROVINCIAL, status=Meeting.Status.HELD, starts_on=today, ends_on=today
+    )
+    held.provinces.add(PROVINCE_A)
+    coming = Meeting.objects.create(
+        title="ประชุมครั้งถัดไป", kind=Kind.PROVINCIAL, starts_on=today + datetime.timedelta(days=7),
+        ends_on=today + datetime.timedelta(days=7),
+    )  # fmt: skip
+    coming.provinces.add(PROVINCE_A)
+    client = client_for(cast.coordinator_a)
+    html = client.get(f"/provinces/{PROVINCE_A}/").content.decode()
+    assert "will appear here" not in html
+    assert "จะแสดงที่นี่" not in html
+    assert "ประชุมครั้งถัดไป" in html
+    assert client.get(f"/provinces/{PROVINCE_A}/").context["meetings_held"] == 1
+    assert "ยังไม่มีการคำนวณสรุป" in html  # no summary yet: said so, with a way to the records
+
+    run = SummaryRun.objects.create(fiscal_year=year, trigger=SummaryRun.Trigger.COMMAND)
+    run_summary(run_id=run.pk)
+    response = client.get(f"/provinces/{PROVINCE_A}/")
+    assert response.context["progress"].target == 40
+    html = response.content.decode()
+    assert "ความก้าวหน้าตามเป้าหมายของแผน" in html
+    assert f"/dashboards/province/{PROVINCE_A}/" in html
+
+
+# --- goals only on achieved outcomes (issue 12) ----------------------------------------------------------------------
+
+
+def test_admin_offers_only_achieved_outcomes_for_a_goal(cast, rf):
+    from django.contrib import admin
+
+    from provinces.admin import PlanGoalInline
+
+    request = rf.get("/admin/")
+    request.user = cast.eef_admin
+    inline = PlanGoalInline(ProvincialPlan, admin.site)
+    field = inline.formfield_for_foreignkey(PlanGoal._meta.get_field("outcome"), request)
+    assert set(field.queryset.values_list("code", flat=True)) == set(
+        Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED).values_list("code", flat=True)
+    )
+    assert not field.queryset.filter(code__in=["in-follow-up", "not-found"]).exists()
+
+
+def test_an_outcome_plans_aim_at_stays_achieved_and_only_achieved_outcomes_head_a_figure(cast):
+    from django.db import IntegrityError, transaction
+
+    (pair,) = _pairs(1)
+    save_plan(user=cast.eef_admin, province=_province(PROVINCE_A), fiscal_year=current_fiscal_year(), strategy="",
+              goals={pair: 10})  # fmt: skip
+    outcome = Outcome.objects.get(pk=pair[1])
+    outcome.kind = Outcome.Kind.IN_PROGRESS
+    outcome.group = Outcome.Group.OTHER
+    with pytest.raises(ValidationError) as error:
+        outcome.full_clean()
+    assert "kind" in error.value.message_dict
+    following = Outcome.objects.get(code="in-follow-up")
+    following.group = Outcome.Group.RETURNED_TO_LEARNING
+    with pytest.raises(ValidationError):
+        following.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        following.save(update_fields=["group"])

@@ -7,12 +7,14 @@ from collections import Counter
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from conftest import PROVINCE_A, PROVINCE_B
 from provinces.demo_data import DEMO_LEADS
-from provinces.models import PlanGoal, ProvincialPlan
+from provinces.models import PlanGoal, Province, ProvincialPlan
+from provinces.services import save_plan
 from reports.models import ProgressReport
 from summaries.compute import compute, current_period
 from summaries.models import Level, Snapshot, SummaryRun
@@ -69,7 +71,7 @@ def world(cast):
         plan = ProvincialPlan.objects.create(province_id=code, fiscal_year=YEAR)
         for category in categories[:3]:
             for outcome in statuses:
-                if outcome.group != Outcome.Group.OTHER:
+                if outcome.is_achieved:
                     PlanGoal.objects.create(plan=plan, category=category, outcome=outcome, target=10 + category.pk)
     ProgressReport.objects.create(
         province_id=PROVINCE_A, fiscal_year=YEAR, period=current_period(timezone.localdate()), status="submitted",
@@ -106,8 +108,19 @@ def test_province_figures_equal_independent_counts(world):
         assert data["records"]["total"] == len(mine)
         assert data["records"]["by_category"] == dict(Counter(r.category.code for r in mine))
         assert data["records"]["by_status"] == dict(Counter(r.status.code for r in mine))
-        returned = sum(1 for r in mine if r.status.group == Outcome.Group.RETURNED_TO_LEARNING)
+        # Toward a goal: only records of a category the plan has a goal for, at that goal's outcome.
+        goals = set(
+            PlanGoal.objects.filter(plan__province_id=code, plan__fiscal_year=YEAR).values_list(
+                "category__code", "outcome__code"
+            )
+        )
+        returned = sum(
+            1
+            for r in mine
+            if r.status.group == Outcome.Group.RETURNED_TO_LEARNING and (r.category.code, r.status.code) in goals
+        )
         assert data["progress"]["returned_to_learning"]["achieved"] == returned
+        assert data["records"]["by_kind"] == dict(Counter(r.status.kind for r in mine))
         missing = sum(1 for r in mine if r.birth_date is None or r.sex == "" or r.sub_district_id is None)
         assert data["completeness"]["incomplete"] == missing
         help_given = Counter(a.type.code for a in Assistance.objects.filter(record__province_id=code))
@@ -193,3 +206,163 @@ def test_summary_after_uploads_is_debounced(settings):
     assert request_summary_after_upload() is True
     assert request_summary_after_upload() is False  # the second upload joins the run already due
     cache.delete(DEBOUNCE_KEY)
+
+
+# --- The figures mean what they say (issue 12): planted records of every kind, every figure checked ----------------
+
+# (province, category, status) -> how many records. Goals (below) aim at some pairs only: every other
+# pair is planted to make sure it does NOT count toward any goal.
+PLANTED = {
+    (PROVINCE_A, "out-of-school", "returned-to-school"): 3,  # goal 10
+    (PROVINCE_A, "out-of-school", "flexible-learning"): 2,  # goal 5
+    (PROVINCE_A, "out-of-school", "vocational"): 4,  # achieved, but the plan has no such goal
+    (PROVINCE_A, "out-of-school", "in-follow-up"): 5,  # in progress
+    (PROVINCE_A, "out-of-school", "not-found"): 2,  # exit without outcome
+    (PROVINCE_A, "out-of-school", "referred"): 1,  # a goal of another category only
+    (PROVINCE_A, "at-risk", "kept-in-school"): 6,  # goal 8
+    (PROVINCE_A, "at-risk", "in-follow-up"): 3,
+    (PROVINCE_A, "at-risk", "not-found"): 1,
+    (PROVINCE_A, "disability", "referred"): 2,  # goal 4
+    (PROVINCE_A, "disability", "in-follow-up"): 7,  # the old dashboard counted these ("อื่น ๆ")
+    (PROVINCE_A, "disability", "not-found"): 3,  # and these
+    (PROVINCE_A, "disability", "returned-to-school"): 1,  # returned, in a category with no return goal
+    (PROVINCE_A, "working-age-youth", "vocational"): 5,  # returned, no goal for this category at all
+    (PROVINCE_B, "out-of-school", "returned-to-school"): 4,  # goal 6
+    (PROVINCE_B, "out-of-school", "in-follow-up"): 2,
+    (PROVINCE_B, "early-childhood", "returned-to-school"): 3,  # no goal
+    (32, "out-of-school", "returned-to-school"): 2,  # a programme province without a plan
+}
+GOALS = {
+    (PROVINCE_A, "out-of-school", "returned-to-school"): 10,
+    (PROVINCE_A, "out-of-school", "flexible-learning"): 5,
+    (PROVINCE_A, "at-risk", "kept-in-school"): 8,
+    (PROVINCE_A, "disability", "referred"): 4,
+    (PROVINCE_B, "out-of-school", "returned-to-school"): 6,
+}
+
+
+@pytest.fixture
+def planted(cast):
+    """PLANTED records and GOALS, the goals through the plan's one write path."""
+    categories = {c.code: c for c in Category.objects.all()}
+    outcomes = {o.code: o for o in Outcome.objects.all()}
+    rows = []
+    for (code, category, status), count in PLANTED.items():
+        rows += [
+            TargetRecord(
+                identifier=_identifier(5000 + len(rows) + n), identifier_kind="national_id", first_name="ปลูก",
+                province_id=code, category=categories[category], status=outcomes[status],
+            )
+            for n in range(count)
+        ]  # fmt: skip
+    TargetRecord.objects.bulk_create(rows)
+    for code in (PROVINCE_A, PROVINCE_B):
+        goals = {(categories[c].pk, outcomes[o].pk): target for (p, c, o), target in GOALS.items() if p == code}
+        province = Province.objects.get(pk=code)
+        save_plan(user=cast.eef_admin, province=province, fiscal_year=YEAR, strategy="", goals=goals)
+    return cast
+
+
+def _expected_goal_rows(province: int | None) -> dict[tuple[str, str], tuple[int, int]]:
+    """(category, outcome) -> (achieved, target): records of that province's category at that outcome."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for (code, category, outcome), target in GOALS.items():
+        if province is not None and code != province:
+            continue
+        row = rows.setdefault((category, outcome), [0, 0])
+        row[0] += PLANTED.get((code, category, outcome), 0)
+        row[1] += target
+    return {key: tuple(value) for key, value in rows.items()}
+
+
+def _headline(rows: dict, outcomes: set[str] | None = None) -> dict:
+    picked = [v for (_c, o), v in rows.items() if outcomes is None or o in outcomes]
+    achieved, target = sum(a for a, _t in picked), sum(t for _a, t in picked)
+    return {"achieved": achieved, "target": target, "percent": round(100 * achieved / target, 1) if target else None}
+
+
+RETURNED_CODES = {"returned-to-school", "flexible-learning", "vocational"}
+
+
+@pytest.mark.parametrize("subject", [PROVINCE_A, PROVINCE_B, 32, None], ids=["A", "B", "no plan", "national"])
+def test_planted_figures_count_only_records_that_reached_their_goal(planted, subject):
+    run = _run()
+    if subject is None:
+        data = _snapshot(run, level=Level.NATIONAL)
+        mine = {k: n for k, n in PLANTED.items() if k[0] in DEMO_LEADS}
+    else:
+        data = _snapshot(run, level=Level.PROVINCE, province_id=subject)
+        mine = {k: n for k, n in PLANTED.items() if k[0] == subject}
+    expected = _expected_goal_rows(subject)
+    # Each goal: its category's records at its outcome, nothing else; named by its outcome, never a group.
+    got = {(g["category"], g["outcome"]): (g["achieved"], g["target"]) for g in data["goal_rows"]}
+    assert got == expected
+    # The headline figures are exactly the sums of their goal rows.
+    assert data["progress"]["overall"] == _headline(expected)
+    assert data["progress"]["returned_to_learning"] == _headline(expected, RETURNED_CODES)
+    assert data["progress"]["kept_in_school"] == _headline(expected, {"kept-in-school"})
+    parts = data["goal_rows"]
+    assert data["progress"]["overall"]["achieved"] == sum(g["achieved"] for g in parts)
+    assert data["progress"]["overall"]["target"] == sum(g["target"] for g in parts)
+    # Counted apart: where all records stand, whatever the goals.
+    kinds = {o.code: o.kind for o in Outcome.objects.all()}
+    by_kind = Counter()
+    for (_p, _c, status), n in mine.items():
+        by_kind[kinds[status]] += n
+    assert data["records"]["by_kind"] == dict(by_kind)
+    assert data["records"]["total"] == sum(mine.values())
+
+
+def test_planted_national_headline_is_the_sum_of_its_parts(planted):
+    run = _run()
+    national = _snapshot(run, level=Level.NATIONAL)
+    provinces = [_snapshot(run, level=Level.PROVINCE, province_id=code) for code in DEMO_LEADS]
+    for key in ("overall", "returned_to_learning", "kept_in_school"):
+        for part in ("achieved", "target"):
+            assert national["progress"][key][part] == sum(p["progress"][key][part] for p in provinces), (key, part)
+    # The numbers themselves: 3 + 2 + 6 + 2 (A) + 4 (B) of 10 + 5 + 8 + 4 + 6 goals. Returns outside a
+    # return goal (vocational, disability, working-age youth, early childhood, province 32) do not count.
+    assert national["progress"]["overall"] == {"achieved": 17, "target": 33, "percent": 51.5}
+    assert national["progress"]["returned_to_learning"] == {"achieved": 9, "target": 21, "percent": 42.9}
+    assert national["records"]["by_bucket"]["returned_to_learning"] == 3 + 2 + 4 + 1 + 5 + 4 + 3 + 2
+    # Children still followed up or not found never show as progress, in any goal.
+    assert {g["outcome"] for g in national["goal_rows"]} <= {
+        o.code for o in Outcome.objects.filter(kind=Outcome.Kind.ACHIEVED)
+    }
+
+
+def test_a_goal_on_a_non_achieved_outcome_is_refused_and_never_counted(planted):
+    following = Outcome.objects.get(code="in-follow-up")
+    disability = Category.objects.get(code="disability")
+    with pytest.raises(ValidationError):
+        save_plan(
+            user=planted.eef_admin, province=Province.objects.get(pk=PROVINCE_A), fiscal_year=YEAR, strategy="",
+            goals={(disability.pk, following.pk): 50},
+        )  # fmt: skip
+    goal = PlanGoal(plan=ProvincialPlan.objects.get(province_id=PROVINCE_A), category=disability, outcome=following)
+    goal.target = 50
+    with pytest.raises(ValidationError):
+        goal.full_clean()
+    # Written past every door (as before the fix): the summary still does not count it.
+    goal.save()
+    run = _run()
+    data = _snapshot(run, level=Level.PROVINCE, province_id=PROVINCE_A)
+    assert ("disability", "in-follow-up") not in {(g["category"], g["outcome"]) for g in data["goal_rows"]}
+    assert data["progress"]["overall"] == _headline(_expected_goal_rows(PROVINCE_A))
+
+
+def test_default_outcomes_carry_their_kind():
+    kinds = dict(Outcome.objects.values_list("code", "kind"))
+    assert kinds["in-follow-up"] == Outcome.Kind.IN_PROGRESS
+    assert kinds["not-found"] == Outcome.Kind.EXITED
+    assert {code for code, kind in kinds.items() if kind == Outcome.Kind.ACHIEVED} == {
+        "returned-to-school", "flexible-learning", "vocational", "kept-in-school", "referred",
+    }  # fmt: skip
+
+
+def test_snapshots_of_an_older_schema_are_not_read(world):
+    run = _run()
+    assert set(Snapshot.objects.latest_run(YEAR).values_list("run", flat=True)) == {run.pk}
+    Snapshot.objects.filter(run=run).update(schema=1)
+    assert not Snapshot.objects.latest_run(YEAR).exists()
+    assert not Snapshot.objects.current().exists()
