@@ -164,9 +164,10 @@ class MeetingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Meeting
         fields = [
-            "id", "title", "kind", "starts_on", "ends_on", "venue", "online_link", "description", "status",
-            "provinces", "universities", "version", "created_at", "updated_at",
+            "id", "title", "kind", "starts_on", "ends_on", "start_time", "end_time", "venue", "online_link",
+            "description", "status", "provinces", "universities", "version", "created_at", "updated_at",
         ]  # fmt: skip
+        # Thailand times (Asia/Bangkok) on the first and last day; both null for an all-day meeting.
 
     # From the view's prefetch_related("provinces", "universities"): no query here.
     def get_provinces(self, meeting: Meeting) -> list[int]:

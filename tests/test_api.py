@@ -226,6 +226,27 @@ def test_a_page_of_provincial_work_costs_the_same_queries_whatever_its_size(
         assert len(_json(response)["results"]) == size
 
 
+def test_a_meeting_gives_its_thailand_times_or_none_when_all_day(cast, client_for):
+    from meetings.models import Kind, Meeting
+
+    timed = Meeting.objects.create(
+        title="ประชุมคณะทำงาน",
+        kind=Kind.PROVINCIAL,
+        starts_on=datetime.date(2026, 11, 20),
+        ends_on=datetime.date(2026, 11, 20),
+        start_time=datetime.time(9, 0),
+        end_time=datetime.time(12, 30),
+    )
+    all_day = Meeting.objects.create(
+        title="อบรม", kind=Kind.PROVINCIAL, starts_on=datetime.date(2026, 11, 21), ends_on=datetime.date(2026, 11, 21)
+    )
+    for meeting in (timed, all_day):
+        meeting.provinces.add(PROVINCE_A)
+    results = {m["id"]: m for m in _json(client_for(cast.coordinator_a).get(f"{API}/meetings/"))["results"]}
+    assert (results[timed.pk]["start_time"], results[timed.pk]["end_time"]) == ("09:00:00", "12:30:00")
+    assert (results[all_day.pk]["start_time"], results[all_day.pk]["end_time"]) == (None, None)
+
+
 # --- writes ----------------------------------------------------------------------------------------
 
 
