@@ -382,10 +382,16 @@ def _nested(value: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]
     return {key: dict(inner) for key, inner in value.items()}
 
 
+def readable(version: int) -> bool:
+    """Whether `parse()` reads figures of this version (an older run's may be unreadable, and a newer
+    code's, after a rollback, are)."""
+    return OLDEST_READABLE <= version <= SCHEMA_VERSION
+
+
 def parse(data: Mapping[str, Any], version: int) -> Figures:
     """A stored snapshot's figures, upgraded from `version` to today's; UnreadableSnapshot if they
     cannot be (an older version that counted something else, a newer one, a missing figure)."""
-    if not OLDEST_READABLE <= version <= SCHEMA_VERSION:
+    if not readable(version):
         raise UnreadableSnapshot(f"figures of schema {version}; this code reads {OLDEST_READABLE}–{SCHEMA_VERSION}")
     # Upgrades go here, one version at a time (`data = _upgrade_2_to_3(data)`), before reading.
     try:
