@@ -15,6 +15,7 @@ from meetings.models import ActionItem, Meeting
 from provinces.models import District, PlanGoal, Province, ProvincialPlan, SubDistrict, WorkingGroupMember
 from reports.models import ProgressReport
 from summaries.models import Snapshot
+from summaries.schema import dump, readable
 from targets.models import AssistanceType, Category, Outcome, UploadBatch
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 
@@ -199,6 +200,14 @@ class SnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = Snapshot
         fields = ["id", "run", "level", "province", "university", "fiscal_year", "as_of", "data"]
+
+    def to_representation(self, instance):
+        found = super().to_representation(instance)
+        # The figures as today's schema has them (summaries.schema), an older readable snapshot
+        # upgraded; one this code cannot read (an older run's, found by its id) as it was stored.
+        if readable(instance.schema):
+            found["data"] = dump(instance.figures)
+        return found
 
 
 # --- Target-group records -------------------------------------------------------------------------------

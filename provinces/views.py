@@ -30,7 +30,7 @@ from audit.access_log import record_access
 from audit.models import AccessLog
 from meetings.models import Meeting
 from reports.models import ProgressReport
-from summaries.figures import headlines, progress_of
+from summaries.figures import headlines
 from summaries.models import Level, Snapshot
 from targets.models import Category, Outcome
 from universities.models import (
@@ -293,7 +293,7 @@ def province_detail(request, code: int):
             "upcoming_meetings": upcoming_meetings,
             "meetings_held": meetings_held,
             "snapshot": snapshot,
-            "progress": progress_of(snapshot.data)["overall"] if snapshot else None,
+            "progress": snapshot.figures.progress.overall if snapshot else None,
             "headlines": headlines(),
             "today": today,
             "can_manage": can_manage,

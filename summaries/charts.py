@@ -29,7 +29,6 @@ from .figures import (
     RETURNED,
     Labels,
     Links,
-    Progress,
     Row,
     TrendPoint,
     bucket_label,
@@ -39,6 +38,7 @@ from .figures import (
     progress_note,
     role_label,
 )
+from .schema import Counts, Figures
 
 SVG_NS = "http://www.w3.org/2000/svg"
 WIDTH = 640
@@ -419,7 +419,7 @@ def progress_by_subject(
     return Chart(chart_id, title, description, svg, headers, table)
 
 
-def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "goals") -> Chart:
+def goals_chart(figures: Figures, labels: Labels, links: Links, *, chart_id: str = "goals") -> Chart:
     """The plan's goals one by one (category and outcome): what was achieved, % of the goal."""
     title = gettext("Progress against each goal of the plan")
     description = gettext(
@@ -429,28 +429,25 @@ def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "go
     )
     bars, table = [], []
     order = {
-        code: index
-        for index, code in enumerate(labels.ordered("category", [g["category"] for g in data.get("goal_rows", [])]))
+        code: index for index, code in enumerate(labels.ordered("category", [g.category for g in figures.goal_rows]))
     }
     outcome_order = {code: index for index, code in enumerate(labels.ordered("outcome", labels.outcomes))}
     for goal in sorted(
-        data.get("goal_rows", []),
-        key=lambda g: (order.get(g["category"], 0), outcome_order.get(g["outcome"], len(outcome_order)), g["outcome"]),
+        figures.goal_rows,
+        key=lambda g: (order.get(g.category, 0), outcome_order.get(g.outcome, len(outcome_order)), g.outcome),
     ):
         # A goal is a target group and one achieved outcome; the link lists exactly the records it counts.
-        outcome = labels.name("outcome", goal["outcome"])
-        name = f"{labels.name('category', goal['category'])} · {outcome}"
-        href = links.records(
-            category=labels.pk("category", goal["category"]), status=labels.pk("outcome", goal["outcome"])
-        )
-        progress = Progress(goal["achieved"], goal["target"])
+        outcome = labels.name("outcome", goal.outcome)
+        name = f"{labels.name('category', goal.category)} · {outcome}"
+        href = links.records(category=labels.pk("category", goal.category), status=labels.pk("outcome", goal.outcome))
+        progress = goal.progress
         bars.append(BarRow(name, href, [progress.percent], [progress_note(progress)]))
         table.append(
             [
-                Cell(labels.name("category", goal["category"]), href),
+                Cell(labels.name("category", goal.category), href),
                 Cell(outcome),
-                Cell(f"{goal['achieved']:,}", numeric=True),
-                Cell(f"{goal['target']:,}", numeric=True),
+                Cell(f"{goal.achieved:,}", numeric=True),
+                Cell(f"{goal.target:,}", numeric=True),
                 Cell(percent_text(progress.percent), numeric=True),
             ]
         )
@@ -461,7 +458,7 @@ def goals_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "go
     return Chart(chart_id, title, description, svg, headers, table)
 
 
-def categories_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "categories") -> Chart:
+def categories_chart(figures: Figures, labels: Labels, links: Links, *, chart_id: str = "categories") -> Chart:
     """Records by target-group category, each bar split by where its records stand."""
     title = gettext("Target-group records by category")
     description = gettext(
@@ -469,24 +466,24 @@ def categories_chart(data: dict, labels: Labels, links: Links, *, chart_id: str 
         "school, at another achieved outcome, still being followed up, and left without an outcome (not found, "
         "moved away), whether or not a goal aims at them. The table beside gives the same figures."
     )
-    records = data["records"]
+    records = figures.records
     series = [Series(bucket_label(b), COLOURS[b]) for b in BUCKETS]
     rows, table = [], []
-    for code in labels.ordered("category", records.get("by_category", {})):
+    for code in labels.ordered("category", records.by_category):
         href = links.records(category=labels.pk("category", code))
-        parts = [records.get("by_category_bucket", {}).get(code, {}).get(b, 0) for b in BUCKETS]
+        parts = [records.by_category_bucket.get(code, {}).get(b, 0) for b in BUCKETS]
         rows.append(StackRow(labels.name("category", code), href, parts))
         table.append(
             [Cell(labels.name("category", code), href)]
             + [Cell(f"{n:,}", numeric=True) for n in parts]
-            + [Cell(f"{records['by_category'][code]:,}", numeric=True)]
+            + [Cell(f"{records.by_category[code]:,}", numeric=True)]
         )
     svg = stacked_svg(chart_id, title, description, rows, series)
     headers = [gettext("Target group"), *[s.label for s in series], gettext("Total")]
     return Chart(chart_id, title, description, svg, headers, table)
 
 
-def statuses_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "statuses") -> Chart:
+def statuses_chart(figures: Figures, labels: Labels, links: Links, *, chart_id: str = "statuses") -> Chart:
     """Records by status (the outcome each record stands at)."""
     title = gettext("Target-group records by status")
     description = gettext(
@@ -494,7 +491,7 @@ def statuses_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = 
         "outcome by its headline group, still being followed up, left without an outcome). The table beside "
         "gives the same figures."
     )
-    by_status = data["records"].get("by_status", {})
+    by_status = figures.records.by_status
     total = sum(by_status.values())
     bars, table = [], []
     for code in labels.ordered("outcome", by_status):
@@ -518,12 +515,12 @@ def statuses_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = 
     return Chart(chart_id, title, description, svg, headers, table)
 
 
-def help_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "help") -> Chart:
+def help_chart(figures: Figures, labels: Labels, links: Links, *, chart_id: str = "help") -> Chart:
     title = gettext("Help given, by type")
     description = gettext(
         "Horizontal bars, one per type of help: how many times it was given. The table beside gives the same figures."
     )
-    by_type = data.get("help_by_type", {})
+    by_type = figures.help_by_type
     href = links.records(help="yes")
     codes = labels.ordered("help", by_type)
     bars = [BarRow(labels.name("help", c), href, [by_type[c]], [f"{by_type[c]:,}"]) for c in codes]
@@ -541,7 +538,7 @@ def help_chart(data: dict, labels: Labels, links: Links, *, chart_id: str = "hel
     return Chart(chart_id, title, description, svg, [gettext("Type of help"), gettext("Times given")], table)
 
 
-def activities_chart(activities: dict, links: Links, *, chart_id: str = "activities") -> Chart:
+def activities_chart(activities: Counts, links: Links, *, chart_id: str = "activities") -> Chart:
     title = gettext("Support activities by role")
     description = gettext(
         "Horizontal bars, one per role of the support teams: the activities recorded this fiscal year. The "

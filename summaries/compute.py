@@ -5,7 +5,8 @@ number of provinces or records: never a query per province or per record. `Count
 Count("id") lets PostgreSQL answer the record counts from the covering index
 target_record_summary_idx (province, category, status) alone.
 
-The result is plain data (dicts of ints and strings), stored as Snapshot.data by summaries.services.
+The counts are gathered in plain dicts (scratch, this module's own) and handed out typed: a
+`Summary` of `summaries.schema.Figures`, which summaries.services stores with `schema.dump()`.
 
 What the progress figures count (README.md, "What the figures count"): a goal of a plan is a target
 group (category) and one achieved outcome; its progress is the province's records of that category
@@ -17,6 +18,7 @@ elsewhere. Records that stand where no goal of their province aims are counted a
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
@@ -28,7 +30,8 @@ from reports.models import ProgressReport, period_bounds
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 
-from .models import FIGURES_SCHEMA
+from . import schema
+from .schema import Figures
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
 KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
@@ -60,8 +63,19 @@ def current_period(today: datetime.date) -> str:
     return "Q4"
 
 
-def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
-    """{"provinces": {code: figures}, "universities": {id: figures}, "national": figures}."""
+@dataclass(frozen=True)
+class Summary:
+    """Every subject's figures of one run, of schema `version`."""
+
+    provinces: dict[int, Figures]  # province code -> figures
+    universities: dict[int, Figures]  # university id -> figures
+    national: Figures
+    period: str  # the current period of the fiscal year (Q4 for a past year)
+    version: int = schema.SCHEMA_VERSION
+
+
+def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summary:
+    """The figures of every programme province (and any with records), every university and the nation."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     year_start, year_end = fiscal_year_bounds(fiscal_year)
@@ -239,13 +253,12 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> dict:
 
     national = _rollup(list(provinces.values()), period)
     national["provinces"] = programme
-    return {
-        "provinces": {code: _plain(figures) for code, figures in provinces.items()},
-        "universities": {pk: _plain(figures) for pk, figures in universities.items()},
-        "national": _plain(national),
-        "period": period,
-        "schema": FIGURES_SCHEMA,
-    }
+    return Summary(
+        provinces={code: _typed(figures) for code, figures in provinces.items()},
+        universities={pk: _typed(figures) for pk, figures in universities.items()},
+        national=_typed(national),
+        period=period,
+    )
 
 
 # --- the shape of the figures ---------------------------------------------------------------------
@@ -339,8 +352,6 @@ def _derive(figures: dict, period: str) -> None:
     """Progress against the goals (from `goal_rows`, set before), shares; from the counts gathered above.
     Each headline figure is the sum of its goal rows, so the parts always add up to it."""
     goals = figures["goal_rows"]
-    for goal in goals:
-        goal["percent"] = _percent(goal["achieved"], goal["target"])
     progress = {}
     for key, rows in (
         (RETURNED, [g for g in goals if g["group"] == RETURNED]),
@@ -348,7 +359,7 @@ def _derive(figures: dict, period: str) -> None:
         ("overall", goals),
     ):
         achieved, target = sum(g["achieved"] for g in rows), sum(g["target"] for g in rows)
-        progress[key] = {"achieved": achieved, "target": target, "percent": _percent(achieved, target)}
+        progress[key] = {"achieved": achieved, "target": target}  # its percent: schema.Progress
     figures["progress"] = progress
     records = figures["records"]
     figures["completeness"]["share_incomplete"] = _percent(figures["completeness"]["incomplete"], records["total"])
@@ -400,9 +411,91 @@ def _rollup(parts: list[dict], period: str) -> dict:
 
 
 def _plain(value):
-    """defaultdicts to dicts, for JSON."""
+    """defaultdicts to dicts with text keys (as JSON has them)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _typed(scratch: dict) -> Figures:
+    """The scratch dicts above as the snapshot's typed figures (summaries.schema): every field named,
+    so a figure renamed on one side fails here, in every test that computes a summary."""
+    counts = _plain(scratch)
+    records, completeness, reports = counts["records"], counts["completeness"], counts["reports"]
+    own = counts.get("own")
+    return Figures(
+        records=schema.Records(
+            total=records["total"],
+            by_category=records["by_category"],
+            by_status=records["by_status"],
+            by_kind=records["by_kind"],
+            by_bucket=records["by_bucket"],
+            by_category_bucket=records["by_category_bucket"],
+            by_category_status=records["by_category_status"],
+        ),
+        goals=counts["goals"],
+        goal_rows=tuple(
+            schema.GoalRow(
+                category=g["category"],
+                outcome=g["outcome"],
+                group=g["group"],
+                target=g["target"],
+                achieved=g["achieved"],
+            )
+            for g in counts["goal_rows"]
+        ),
+        progress=schema.GoalProgress(
+            returned_to_learning=_progress(counts["progress"][RETURNED]),
+            kept_in_school=_progress(counts["progress"][KEPT]),
+            overall=_progress(counts["progress"]["overall"]),
+        ),
+        help_by_type=counts["help_by_type"],
+        changed_30d=counts["changed_30d"],
+        completeness=schema.Completeness(
+            missing_birth_date=completeness["missing_birth_date"],
+            missing_sex=completeness["missing_sex"],
+            missing_address=completeness["missing_address"],
+            incomplete=completeness["incomplete"],
+            last_upload=completeness["last_upload"],
+            share_incomplete=completeness["share_incomplete"],
+        ),
+        reports=schema.Reports(
+            by_status=reports["by_status"],
+            current_period=reports["current_period"],
+            current_period_in=reports["current_period_in"],
+            provinces_in=reports.get("provinces_in"),
+        ),
+        activities_by_role=counts["activities_by_role"],
+        requests=_typed_requests(counts["requests"]),
+        meetings_held=counts["meetings_held"],
+        action_items=schema.ActionItems(**counts["action_items"]),
+        provinces=tuple(counts["provinces"]) if "provinces" in counts else None,
+        leads=tuple(counts["leads"]) if "leads" in counts else None,
+        own=schema.OwnWork(
+            activities_by_role=own["activities_by_role"],
+            requests=_typed_requests(own["requests"]),
+            meetings_held=own["meetings_held"],
+            action_items=schema.ActionItems(**own["action_items"]),
+        )
+        if own is not None
+        else None,
+    )
+
+
+def _progress(found: dict) -> schema.Progress:
+    return schema.Progress(achieved=found["achieved"], target=found["target"])
+
+
+def _typed_requests(found: dict) -> schema.Requests:
+    return schema.Requests(
+        open=found["open"],
+        overdue=found["overdue"],
+        delivered=found["delivered"],
+        declined=found["declined"],
+        total=found["total"],
+        rating_sum=found["rating_sum"],
+        rated=found["rated"],
+        mean_rating=found["mean_rating"],
+    )

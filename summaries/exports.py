@@ -16,6 +16,7 @@ import io
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
@@ -59,6 +60,7 @@ from .figures import (
 )
 from .map import map_svg
 from .models import Level, Snapshot
+from .schema import Figures
 
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -126,14 +128,14 @@ def collect(*, user, level: str, code: str, fiscal_year: int) -> Pack | None:
     universities = [s for s in in_run if s.level == Level.UNIVERSITY and s.pk != subject.pk]
     provinces = [s for s in in_run if s.level == Level.PROVINCE and s.pk != subject.pk]
     if level == Level.UNIVERSITY:
-        supported = set(subject.data.get("provinces", []))
+        supported = set(subject.figures.provinces or ())
         provinces = [s for s in provinces if s.province_id in supported]
-        leads = dict.fromkeys(subject.data.get("leads", []), subject.university.code)
+        leads = dict.fromkeys(subject.figures.leads or (), subject.university.code)
     else:
-        leads = {c: s.university.code for s in universities for c in s.data.get("leads", [])}
+        leads = {c: s.university.code for s in universities for c in s.figures.leads or ()}
     if level == Level.PROVINCE:
         provinces = [subject]
-    universities = [s for s in universities if s.data.get("provinces")]
+    universities = [s for s in universities if s.figures.provinces]
     name = {
         Level.NATIONAL: lambda: _("All programme provinces"),
         Level.UNIVERSITY: lambda: subject.university.name,
@@ -167,22 +169,22 @@ def render(pack: Pack, *, fmt: str, language: str = "th") -> tuple[bytes, str, s
 
 
 def _columns(pack: Pack) -> list[tuple[str, object]]:
-    """(header, value of a snapshot's data) of every sheet, in the reader's language."""
+    """(header, value of a snapshot's figures) of every sheet, in the reader's language."""
     labels = pack.labels
-    every = [pack.subject, *pack.universities, *pack.provinces]
-    categories = labels.ordered("category", {c for s in every for c in s.data["records"].get("by_category", {})})
-    statuses = labels.ordered("outcome", {c for s in every for c in s.data["records"].get("by_status", {})})
-    helps = labels.ordered("help", {c for s in every for c in s.data.get("help_by_type", {})})
+    every = [s.figures for s in (pack.subject, *pack.universities, *pack.provinces)]
+    categories = labels.ordered("category", {c for f in every for c in f.records.by_category})
+    statuses = labels.ordered("outcome", {c for f in every for c in f.records.by_status})
+    helps = labels.ordered("help", {c for f in every for c in f.help_by_type})
 
     def progress(group: str, part: str):
-        def value(data: dict):
-            found = progress_of(data)[group]
+        def value(figures: Figures):
+            found = progress_of(figures)[group]
             return {"achieved": found.achieved, "target": found.target, "percent": found.percent}[part]
 
         return value
 
     words = headlines()
-    columns: list[tuple[str, object]] = [(words["records"].label, lambda d: d["records"]["total"])]
+    columns: list[tuple[str, Callable[[Figures], object]]] = [(words["records"].label, lambda f: f.records.total)]
     # The same labels as the dashboards' cards: each progress figure is the sum of its goal rows.
     # Named outside the f-strings: makemessages does not look inside them, and "achieved" is said nowhere else.
     achieved, goal, share = _("achieved"), _("goal"), _("% of goal")
@@ -194,29 +196,29 @@ def _columns(pack: Pack) -> list[tuple[str, object]]:
             (f"{name}: {share}", progress(group, "percent")),
         ]
     # Counted apart from the goals, whatever the target group: where the records stand.
-    columns.append((words["achieved"].label, lambda d: d["records"].get("by_kind", {}).get("achieved", 0)))
+    columns.append((words["achieved"].label, lambda f: f.records.by_kind.get("achieved", 0)))
     for bucket in (IN_PROGRESS, EXITED):
-        columns.append((bucket_label(bucket), lambda d, b=bucket: d["records"].get("by_kind", {}).get(b, 0)))
-    columns.append((_("Changed in the last 30 days"), lambda d: d.get("changed_30d", 0)))
+        columns.append((bucket_label(bucket), lambda f, b=bucket: f.records.by_kind.get(b, 0)))
+    columns.append((_("Changed in the last 30 days"), lambda f: f.changed_30d))
     columns += [
-        (_("Records missing required fields"), lambda d: d["completeness"].get("incomplete", 0)),
-        (_("Share missing required fields (%)"), lambda d: d["completeness"].get("share_incomplete")),
-        (_("Missing birth date"), lambda d: d["completeness"].get("missing_birth_date", 0)),
-        (_("Missing sex"), lambda d: d["completeness"].get("missing_sex", 0)),
-        (_("Missing address"), lambda d: d["completeness"].get("missing_address", 0)),
-        (_("Last upload"), lambda d: _local(parse_datetime(d["completeness"].get("last_upload")))),
-        (_("Current period"), lambda d: period_label(d["reports"].get("current_period", ""))),
+        (_("Records missing required fields"), lambda f: f.completeness.incomplete),
+        (_("Share missing required fields (%)"), lambda f: f.completeness.share_incomplete),
+        (_("Missing birth date"), lambda f: f.completeness.missing_birth_date),
+        (_("Missing sex"), lambda f: f.completeness.missing_sex),
+        (_("Missing address"), lambda f: f.completeness.missing_address),
+        (_("Last upload"), lambda f: _local(parse_datetime(f.completeness.last_upload))),
+        (_("Current period"), lambda f: period_label(f.reports.current_period)),
         (_("Current period's report in"), _report_in),
     ]
     for status in ("draft", "submitted", "reviewed", "accepted"):
         columns.append(
             (
                 f"{_('Progress reports')}: {report_status_label(status)}",
-                lambda d, s=status: d["reports"].get("by_status", {}).get(s, 0),
+                lambda f, s=status: f.reports.by_status.get(s, 0),
             )
         )
     for role in ("1", "2", "3", "4"):
-        columns.append((f"{_('Support activities')}: {role_label(role)}", lambda d, r=role: _activities(d).get(r, 0)))
+        columns.append((f"{_('Support activities')}: {role_label(role)}", lambda f, r=role: f.own_activities.get(r, 0)))
     for key, label in (
         ("open", _("open")),
         ("overdue", _("overdue")),
@@ -224,46 +226,35 @@ def _columns(pack: Pack) -> list[tuple[str, object]]:
         ("declined", _("declined")),
         ("total", _("total")),
     ):
-        columns.append((f"{_('Capacity requests')}: {label}", lambda d, k=key: _requests(d).get(k, 0)))
-    columns.append((_("Capacity requests: mean rating"), lambda d: _requests(d).get("mean_rating")))
-    columns.append((_("Meetings held"), lambda d: d.get("meetings_held", 0)))
-    columns.append((_("Open action items"), lambda d: d.get("action_items", {}).get("open", 0)))
-    columns.append((_("Overdue action items"), lambda d: d.get("action_items", {}).get("overdue", 0)))
+        columns.append((f"{_('Capacity requests')}: {label}", lambda f, k=key: getattr(f.own_requests, k)))
+    columns.append((_("Capacity requests: mean rating"), lambda f: f.own_requests.mean_rating))
+    columns.append((_("Meetings held"), lambda f: f.meetings_held))
+    columns.append((_("Open action items"), lambda f: f.action_items.open))
+    columns.append((_("Overdue action items"), lambda f: f.action_items.overdue))
     for code in categories:
         columns.append(
             (
                 f"{_('Records')}: {labels.name('category', code)}",
-                lambda d, c=code: d["records"].get("by_category", {}).get(c, 0),
+                lambda f, c=code: f.records.by_category.get(c, 0),
             )
         )
     for code in statuses:
         columns.append(
             (
                 f"{_('Status')}: {labels.name('outcome', code)}",
-                lambda d, c=code: d["records"].get("by_status", {}).get(c, 0),
+                lambda f, c=code: f.records.by_status.get(c, 0),
             )
         )
     for code in helps:
-        columns.append(
-            (f"{_('Help given')}: {labels.name('help', code)}", lambda d, c=code: d.get("help_by_type", {}).get(c, 0))
-        )
+        columns.append((f"{_('Help given')}: {labels.name('help', code)}", lambda f, c=code: f.help_by_type.get(c, 0)))
     return columns
 
 
-def _report_in(data: dict):
-    reports = data["reports"]
-    if "provinces_in" in reports:
-        return f"{reports['provinces_in']} / {len(data.get('provinces', []))}"
-    return _("in") if reports.get("current_period_in") else _("not in")
-
-
-def _activities(data: dict) -> dict:
-    # A university's own work is its own (its rollup sums its provinces' activities with other teams').
-    return data["own"]["activities_by_role"] if "own" in data else data.get("activities_by_role", {})
-
-
-def _requests(data: dict) -> dict:
-    return data["own"]["requests"] if "own" in data else data.get("requests", {})
+def _report_in(figures: Figures):
+    reports = figures.reports
+    if reports.provinces_in is not None:
+        return f"{reports.provinces_in} / {len(figures.provinces or ())}"
+    return _("in") if reports.current_period_in else _("not in")
 
 
 def _local(value: datetime.datetime | None):
@@ -285,11 +276,11 @@ def _write_xlsx(pack: Pack) -> bytes:
     workbook.properties.title = f"{_('Progress summary')} · {pack.name}"[:250]
     as_of = _local(pack.subject.as_of)
 
-    def sheet(title: str, lead: list[str], rows: list[tuple[list, dict]]) -> None:
+    def sheet(title: str, lead: list[str], rows: list[tuple[list, Figures]]) -> None:
         ws = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
         ws.append([_cell(h) for h in [*lead, _("Figures as of"), *(header for header, _value in columns)]])
-        for first, data in rows:
-            ws.append([_cell(v) for v in [*first, as_of, *(value(data) for _header, value in columns)]])
+        for first, figures in rows:
+            ws.append([_cell(v) for v in [*first, as_of, *(value(figures) for _header, value in columns)]])
         bold = Font(bold=True)
         for cell in ws[1]:
             cell.font = bold
@@ -306,18 +297,18 @@ def _write_xlsx(pack: Pack) -> bytes:
         ws.freeze_panes = ws.cell(2, len(lead) + 1)
 
     if pack.level == Level.NATIONAL:
-        sheet(_("National"), [_("Name")], [([pack.name], pack.subject.data)])
+        sheet(_("National"), [_("Name")], [([pack.name], pack.subject.figures)])
     if pack.level == Level.UNIVERSITY or pack.universities:
         universities = [pack.subject] if pack.level == Level.UNIVERSITY else pack.universities
         sheet(
             _("Universities"),
             [_("Code"), _("Name"), _("Provinces supported")],
-            [([s.university.code, s.university.name, len(s.data.get("provinces", []))], s.data) for s in universities],
+            [([s.university.code, s.university.name, len(s.figures.provinces or ())], s.figures) for s in universities],
         )
     sheet(
         _("Provinces"),
         [_("Code"), _("Name"), _("Lead university")],
-        [([s.province_id, s.province.name, pack.leads.get(s.province_id, "")], s.data) for s in pack.provinces],
+        [([s.province_id, s.province.name, pack.leads.get(s.province_id, "")], s.figures) for s in pack.provinces],
     )
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -338,28 +329,26 @@ class _Section:
     charts: list[charts.Chart]
 
 
-def _facts(data: dict, *, rollup: bool) -> list[tuple[str, str]]:
-    progress = progress_of(data)
-    reports = data["reports"]
-    requests = _requests(data)
-    items = data.get("action_items", {})
+def _facts(figures: Figures, *, rollup: bool) -> list[tuple[str, str]]:
+    progress = progress_of(figures)
+    reports = figures.reports
+    requests = figures.own_requests
+    items = figures.action_items
     words = headlines()
-    facts = [(words["records"].label, f"{data['records']['total']:,}")]
+    facts = [(words["records"].label, f"{figures.records.total:,}")]
     facts += [(words[g].label, charts.progress_note(progress[g])) for g in ("overall", RETURNED, KEPT)]
-    facts.append((_("Changed in the last 30 days"), f"{data.get('changed_30d', 0):,}"))
-    completeness = data["completeness"]
+    facts.append((_("Changed in the last 30 days"), f"{figures.changed_30d:,}"))
+    completeness = figures.completeness
     facts.append(
         (
             _("Records missing required fields"),
-            f"{completeness.get('incomplete', 0):,} ({charts.percent_text(completeness.get('share_incomplete'))})",
+            f"{completeness.incomplete:,} ({charts.percent_text(completeness.share_incomplete)})",
         )
     )
-    last = parse_datetime(completeness.get("last_upload"))
+    last = parse_datetime(completeness.last_upload)
     facts.append((_("Last upload"), be_date(last) if last else "–"))
-    facts.append(
-        (_("Current period's report in"), f"{_report_in(data)} ({period_label(reports.get('current_period', ''))})")
-    )
-    by_status = reports.get("by_status", {})
+    facts.append((_("Current period's report in"), f"{_report_in(figures)} ({period_label(reports.current_period)})"))
+    by_status = reports.by_status
     facts.append(
         (_("Progress reports"), ", ".join(f"{report_status_label(s)} {n}" for s, n in sorted(by_status.items())) or "–")
     )
@@ -368,18 +357,18 @@ def _facts(data: dict, *, rollup: bool) -> list[tuple[str, str]]:
             _("Capacity requests"),
             _("%(open)s open, %(overdue)s overdue, %(delivered)s delivered; mean rating %(rating)s")
             % {
-                "open": requests.get("open", 0),
-                "overdue": requests.get("overdue", 0),
-                "delivered": requests.get("delivered", 0),
-                "rating": charts.number_text(requests.get("mean_rating")),
+                "open": requests.open,
+                "overdue": requests.overdue,
+                "delivered": requests.delivered,
+                "rating": charts.number_text(requests.mean_rating),
             },
         )
     )
-    facts.append((_("Meetings held"), f"{data.get('meetings_held', 0):,}"))
+    facts.append((_("Meetings held"), f"{figures.meetings_held:,}"))
     facts.append(
         (
             _("Open action items"),
-            _("%(open)s (%(overdue)s overdue)") % {"open": items.get("open", 0), "overdue": items.get("overdue", 0)},
+            _("%(open)s (%(overdue)s overdue)") % {"open": items.open, "overdue": items.overdue},
         )
     )
     return facts
@@ -394,7 +383,7 @@ def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
     if rollup:
         rows = sort_rows(
             [
-                Row(s.province_id, s.province.name, "", s.data, lead=pack.leads.get(s.province_id, ""))
+                Row(s.province_id, s.province.name, "", s.figures, lead=pack.leads.get(s.province_id, ""))
                 for s in pack.provinces
             ],
             "name",
@@ -402,15 +391,15 @@ def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
         )
         main_charts.append(charts.progress_by_subject(rows, chart_id="pack-progress"))
     main_charts += [
-        charts.goals_chart(subject.data, labels, links, chart_id="pack-goals"),
-        charts.categories_chart(subject.data, labels, links, chart_id="pack-categories"),
+        charts.goals_chart(subject.figures, labels, links, chart_id="pack-goals"),
+        charts.categories_chart(subject.figures, labels, links, chart_id="pack-categories"),
         charts.trend_chart(pack.points, chart_id="pack-trend"),
     ]
-    warnings = [] if rollup else [w.text for w in warnings_of(subject.data, links=links)]
+    warnings = [] if rollup else [w.text for w in warnings_of(subject.figures, links=links)]
     main = _Section(
         pack.name,
         _("Fiscal year %(year)s") % {"year": pack.fiscal_year},
-        _facts(subject.data, rollup=rollup),
+        _facts(subject.figures, rollup=rollup),
         warnings,
         main_charts,
     )
@@ -422,12 +411,14 @@ def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
                 _Section(
                     snapshot.province.name,
                     _("Lead university: %(code)s") % {"code": lead} if lead else "",
-                    _facts(snapshot.data, rollup=False),
-                    [w.text for w in warnings_of(snapshot.data, links=links)],
+                    _facts(snapshot.figures, rollup=False),
+                    [w.text for w in warnings_of(snapshot.figures, links=links)],
                     [
-                        charts.goals_chart(snapshot.data, labels, links, chart_id=f"pack-goals-{snapshot.province_id}"),
+                        charts.goals_chart(
+                            snapshot.figures, labels, links, chart_id=f"pack-goals-{snapshot.province_id}"
+                        ),
                         charts.categories_chart(
-                            snapshot.data, labels, links, chart_id=f"pack-categories-{snapshot.province_id}"
+                            snapshot.figures, labels, links, chart_id=f"pack-categories-{snapshot.province_id}"
                         ),
                     ],
                 )
@@ -529,10 +520,10 @@ def _write_pdf(pack: Pack) -> bytes:
             chart.svg = _pdf_svg(chart.svg, svg_fonts)
     map_markup = ""
     if pack.level != Level.PROVINCE:
-        programme = set(pack.subject.data.get("provinces", []))
-        percents = {s.province_id: progress_of(s.data)["overall"].percent for s in pack.provinces}
+        programme = set(pack.subject.figures.provinces or ())
+        percents = {s.province_id: s.figures.progress.overall.percent for s in pack.provinces}
         map_markup = _pdf_svg(map_svg(percents=percents, programme=programme, chart_id="pack-map"), svg_fonts)
-    universities = [Row(s.university.code, s.university.name, "", s.data) for s in pack.universities]
+    universities = [Row(s.university.code, s.university.name, "", s.figures) for s in pack.universities]
     context = {
         "pack": pack,
         "main": main,

@@ -4,8 +4,8 @@ summaries.compute makes the figures and summaries.models keeps them as snapshots
 a snapshot's data into what the dashboards, the exports and the meeting page show: names in the
 reader's language, the link to the records (or reports, requests, activities) behind each figure,
 rows for the side-by-side tables, and the data-completeness warnings of a province. Everything here
-is a pure function of a snapshot's data, except three reads, each one query whatever the data:
-`reference_labels()`, `trend()` and `latest_province_snapshots()`.
+is a pure function of a snapshot's figures (summaries.schema.Figures), except three reads, each one
+query whatever the data: `reference_labels()`, `trend()` and `latest_province_snapshots()`.
 """
 
 import datetime
@@ -27,6 +27,7 @@ from universities.models import SupportRole
 
 from .compute import OTHER_ACHIEVED
 from .models import Level, Snapshot, SummaryRun
+from .schema import Figures, Progress
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
 KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
@@ -202,24 +203,11 @@ def headlines() -> dict[str, Headline]:
 # --- progress against the plan's goals -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Progress:
-    achieved: int
-    target: int
-
-    @property
-    def percent(self) -> float | None:
-        return round(100 * self.achieved / self.target, 1) if self.target else None
-
-
-def progress_of(data: dict) -> dict[str, Progress]:
-    """Progress toward the goals: of those whose outcome is returned to learning, kept in school, and
-    of all the plan's goals ("overall"). Each is the sum of its goal rows (summaries.compute)."""
-    found = data.get("progress", {})
-    return {
-        key: Progress(found.get(key, {}).get("achieved", 0), found.get(key, {}).get("target", 0))
-        for key in (*GROUPS, "overall")
-    }
+def progress_of(figures: Figures) -> dict[str, Progress]:
+    """Progress toward the goals by headline key (RETURNED, KEPT, "overall"), as the cards, tables and
+    charts name them. Each is the sum of its goal rows (summaries.compute)."""
+    progress = figures.progress
+    return {RETURNED: progress.returned_to_learning, KEPT: progress.kept_in_school, "overall": progress.overall}
 
 
 def percent_text(value: float | None) -> str:
@@ -364,7 +352,7 @@ class Warning:
 
 
 def warnings_of(
-    data: dict, *, links: Links, can_upload: bool = False, today: datetime.date | None = None
+    figures: Figures, *, links: Links, can_upload: bool = False, today: datetime.date | None = None
 ) -> list[Warning]:
     """What a province should act on: incomplete records, no recent upload, the current period's
     report not in, no goals, overdue requests and action items. `can_upload`: the reader may upload
@@ -372,11 +360,11 @@ def warnings_of(
     today = today or timezone.localdate()
     uploads = url_with("uploads:list") if can_upload else ""
     found = []
-    records = data["records"]["total"]
-    completeness = data["completeness"]
-    incomplete = completeness.get("incomplete", 0)
+    records = figures.records.total
+    completeness = figures.completeness
+    incomplete = completeness.incomplete
     if incomplete:
-        share = completeness.get("share_incomplete")
+        share = completeness.share_incomplete
         found.append(
             Warning(
                 ngettext(
@@ -389,15 +377,15 @@ def warnings_of(
                 % {
                     "n": f"{incomplete:,}",
                     "share": percent_text(share),
-                    "birth": f"{completeness.get('missing_birth_date', 0):,}",
-                    "sex": f"{completeness.get('missing_sex', 0):,}",
-                    "address": f"{completeness.get('missing_address', 0):,}",
+                    "birth": f"{completeness.missing_birth_date:,}",
+                    "sex": f"{completeness.missing_sex:,}",
+                    "address": f"{completeness.missing_address:,}",
                 },
                 links.records(),
                 strong=(share or 0) > INCOMPLETE_ALERT_PERCENT,
             )
         )
-    last_upload = parse_datetime(completeness.get("last_upload"))
+    last_upload = parse_datetime(completeness.last_upload)
     if last_upload is None and not records:
         found.append(Warning(gettext("No records have been uploaded yet."), uploads, strong=True))
     elif last_upload is not None and (today - timezone.localdate(last_upload)).days > OLD_UPLOAD_DAYS:
@@ -407,24 +395,24 @@ def warnings_of(
                 uploads,
             )
         )
-    reports = data.get("reports", {})
-    if "current_period_in" in reports and not reports["current_period_in"]:
+    reports = figures.reports
+    if not reports.current_period_in:
         found.append(
             Warning(
                 gettext("The progress report of the current period (%(period)s) is not in yet.")
-                % {"period": period_label(reports.get("current_period", ""))},
+                % {"period": period_label(reports.current_period)},
                 links.reports(),
                 strong=True,
             )
         )
-    if not progress_of(data)["overall"].target:
+    if not figures.progress.overall.target:
         found.append(
             Warning(
                 gettext("The plan of this fiscal year sets no goal."),
                 links.province_page() + "#plan" if links.province else "",
             )
         )
-    overdue = data.get("requests", {}).get("overdue", 0)
+    overdue = figures.requests.overdue
     if overdue:
         found.append(
             Warning(
@@ -433,7 +421,7 @@ def warnings_of(
                 links.requests(overdue=True),
             )
         )
-    overdue = data.get("action_items", {}).get("overdue", 0)
+    overdue = figures.action_items.overdue
     if overdue:
         found.append(
             Warning(
@@ -463,29 +451,29 @@ class Row:
     key: int | str  # province code, university short code
     name: str
     url: str  # its dashboard
-    data: dict
+    figures: Figures
     lead: str = ""  # provinces: the lead university's short name (มข. in Thai, KKU in English)
     short: str = ""  # universities: their short name, shown beside the full one
     progress: dict[str, Progress] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.progress = progress_of(self.data)
+        self.progress = progress_of(self.figures)
 
     @property
     def records(self) -> int:
-        return self.data["records"]["total"]
+        return self.figures.records.total
 
     @property
     def share_incomplete(self) -> float | None:
-        return self.data["completeness"].get("share_incomplete")
+        return self.figures.completeness.share_incomplete
 
     @property
     def last_upload(self) -> datetime.datetime | None:
-        return parse_datetime(self.data["completeness"].get("last_upload"))
+        return parse_datetime(self.figures.completeness.last_upload)
 
     @property
     def report_in(self) -> bool:
-        return bool(self.data["reports"].get("current_period_in"))
+        return self.figures.reports.current_period_in
 
 
 # Sortable columns of the tables: key -> value of a row (None sorts last either way).
@@ -495,11 +483,11 @@ SORTS = {
     "returned": lambda row: row.progress[RETURNED].percent,
     "kept": lambda row: row.progress[KEPT].percent,
     "overall": lambda row: row.progress["overall"].percent,
-    "changed": lambda row: row.data.get("changed_30d", 0),
+    "changed": lambda row: row.figures.changed_30d,
     "incomplete": lambda row: row.share_incomplete,
     "upload": lambda row: row.last_upload,
-    "requests": lambda row: row.data["requests"].get("open", 0),
-    "actions": lambda row: row.data["action_items"].get("overdue", 0),
+    "requests": lambda row: row.figures.requests.open,
+    "actions": lambda row: row.figures.action_items.overdue,
 }
 DEFAULT_SORT = "overall"
 

@@ -8,17 +8,20 @@ national. Pages read snapshots, never the records; trends come from the snapshot
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scope_for
 from provinces.models import Province
 from universities.models import University
 
-# The meaning and shape of Snapshot.data. Bump it when a figure changes what it counts: pages and
-# exports read only snapshots of the current schema (SnapshotQuerySet.current), so figures counted
-# the old way are never shown beside new ones; the next run (nightly, after an upload, or "compute
-# now") brings the pages back. 2: goals per category and achieved outcome (issue 12).
-FIGURES_SCHEMA = 2
+from .schema import SCHEMA_VERSION, Figures, parse
+
+# The meaning and shape of Snapshot.data, owned by summaries.schema (its versions are listed there).
+# Pages and exports read only snapshots of the current schema (SnapshotQuerySet.current), so figures
+# counted the old way are never shown beside new ones; the next run (nightly, after an upload, or
+# "compute now") brings the pages back.
+FIGURES_SCHEMA = SCHEMA_VERSION
 
 
 class SummaryRun(models.Model):
@@ -143,3 +146,9 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()} {self.province or self.university or ''} · {self.as_of:%Y-%m-%d}"
+
+    @cached_property
+    def figures(self) -> Figures:
+        """The stored figures, typed and upgraded to today's schema (summaries.schema.parse); raises
+        UnreadableSnapshot for a schema it cannot read (pages read only `current()` snapshots)."""
+        return parse(self.data, self.schema)

@@ -19,6 +19,7 @@ from abe_portal.buddhist_dates import current_fiscal_year
 
 from .compute import compute
 from .models import Level, Snapshot, SummaryRun
+from .schema import dump
 
 DEBOUNCE_KEY = "summaries:pending-after-upload"
 
@@ -66,15 +67,15 @@ def _run(run: SummaryRun) -> SummaryRun:
     started = time.perf_counter()
     now = timezone.now()
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        figures = compute(fiscal_year=run.fiscal_year, now=now)
-        snapshots = [Snapshot(level=Level.NATIONAL, data=figures["national"])]
+        summary = compute(fiscal_year=run.fiscal_year, now=now)
+        snapshots = [Snapshot(level=Level.NATIONAL, data=dump(summary.national))]
         snapshots += [
-            Snapshot(level=Level.PROVINCE, province_id=int(code), data=data)
-            for code, data in figures["provinces"].items()
+            Snapshot(level=Level.PROVINCE, province_id=int(code), data=dump(figures))
+            for code, figures in summary.provinces.items()
         ]
         snapshots += [
-            Snapshot(level=Level.UNIVERSITY, university_id=int(pk), data=data)
-            for pk, data in figures["universities"].items()
+            Snapshot(level=Level.UNIVERSITY, university_id=int(pk), data=dump(figures))
+            for pk, figures in summary.universities.items()
         ]
         run = SummaryRun.objects.select_for_update().get(pk=run_id)
         if run.status == SummaryRun.Status.DONE:  # another worker finished it meanwhile
@@ -84,7 +85,7 @@ def _run(run: SummaryRun) -> SummaryRun:
             snapshot.run = run
             snapshot.fiscal_year = run.fiscal_year
             snapshot.as_of = now
-            snapshot.schema = figures["schema"]
+            snapshot.schema = summary.version
         Snapshot.objects.bulk_create(snapshots)
         run.status = SummaryRun.Status.DONE
         run.as_of = now

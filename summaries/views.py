@@ -51,6 +51,7 @@ from .figures import (
 )
 from .map import map_svg
 from .models import Level, Snapshot, SummaryRun
+from .schema import Figures
 from .services import request_summary
 
 # An on-demand run requested within this many minutes of another still running is not started again.
@@ -91,22 +92,22 @@ def _sort_links(request, key: str, descending: bool) -> dict[str, dict]:
     return links
 
 
-def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
+def _cards(figures: Figures, links: Links, *, rollup: bool) -> list[dict]:
     """The figures at the top of a dashboard, each linking to what is behind it; the headline ones say
     in their label and tooltip what they count (figures.headlines)."""
-    records = data["records"]["total"]
-    progress = progress_of(data)
-    completeness = data["completeness"]
-    reports = data["reports"]
-    requests = data["requests"]
-    items = data["action_items"]
+    records = figures.records.total
+    progress = progress_of(figures)
+    completeness = figures.completeness
+    reports = figures.reports
+    requests = figures.requests
+    items = figures.action_items
     words = headlines()
     cards = [
         {
             "label": words["records"].label,
             "tooltip": words["records"].help,
             "value": number_text(records),
-            "note": gettext("%(n)s changed in the last 30 days") % {"n": number_text(data.get("changed_30d", 0))},
+            "note": gettext("%(n)s changed in the last 30 days") % {"n": number_text(figures.changed_30d)},
             "href": links.records(),
             "key": "records",
         }
@@ -125,7 +126,7 @@ def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
             }
         )
     # Counted apart, and said so: records at an achieved outcome whatever the goals, and where the others stand.
-    by_kind = data["records"].get("by_kind", {})
+    by_kind = figures.records.by_kind
     cards.append(
         {
             "label": words["achieved"].label,
@@ -140,24 +141,24 @@ def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
             "key": "achieved",
         }
     )
-    share = completeness.get("share_incomplete")
+    share = completeness.share_incomplete
     cards.append(
         {
             "label": gettext("Records missing required fields"),
             "value": percent_text(share) if records else "–",
-            "note": gettext("%(n)s records") % {"n": number_text(completeness.get("incomplete", 0))},
+            "note": gettext("%(n)s records") % {"n": number_text(completeness.incomplete)},
             "href": "#completeness",
             "key": "completeness",
             "alert": (share or 0) > 10,
         }
     )
     if rollup:
-        total = len(data.get("provinces", []))
-        report_value = f"{reports.get('provinces_in', 0)} / {total}"
+        total = len(figures.provinces or ())
+        report_value = f"{reports.provinces_in or 0} / {total}"
         report_note = gettext("provinces sent the current period's report")
     else:
         # The card's big word: whether the province has sent this period's report ("In" read as a typo in English).
-        report_value = gettext("Sent") if reports.get("current_period_in") else gettext("Not sent")
+        report_value = gettext("Sent") if reports.current_period_in else gettext("Not sent")
         report_note = gettext("the current period's progress report")
     cards.append(
         {
@@ -166,28 +167,28 @@ def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
             "note": report_note,
             "href": links.reports(),
             "key": "reports",
-            "alert": not rollup and not reports.get("current_period_in"),
+            "alert": not rollup and not reports.current_period_in,
         }
     )
     cards.append(
         {
             "label": gettext("Open capacity requests"),
-            "value": number_text(requests.get("open", 0)),
+            "value": number_text(requests.open),
             "note": gettext("%(overdue)s overdue · %(delivered)s delivered · mean rating %(rating)s")
             % {
-                "overdue": number_text(requests.get("overdue", 0)),
-                "delivered": number_text(requests.get("delivered", 0)),
-                "rating": number_text(requests.get("mean_rating")),
+                "overdue": number_text(requests.overdue),
+                "delivered": number_text(requests.delivered),
+                "rating": number_text(requests.mean_rating),
             },
             "href": links.requests(status="active"),
             "key": "requests",
-            "alert": bool(requests.get("overdue")),
+            "alert": bool(requests.overdue),
         }
     )
     cards.append(
         {
             "label": gettext("Meetings held"),
-            "value": number_text(data.get("meetings_held", 0)),
+            "value": number_text(figures.meetings_held),
             "note": gettext("this fiscal year"),
             "href": links.meetings(),
             "key": "meetings",
@@ -196,18 +197,18 @@ def _cards(data: dict, links: Links, *, rollup: bool) -> list[dict]:
     cards.append(
         {
             "label": gettext("Open action items"),
-            "value": number_text(items.get("open", 0)),
-            "note": gettext("overdue: %(n)s") % {"n": number_text(items.get("overdue", 0))},
-            "href": links.actions(overdue=bool(items.get("overdue"))),
+            "value": number_text(items.open),
+            "note": gettext("overdue: %(n)s") % {"n": number_text(items.overdue)},
+            "href": links.actions(overdue=bool(items.overdue)),
             "key": "actions",
-            "alert": bool(items.get("overdue")),
+            "alert": bool(items.overdue),
         }
     )
     return cards
 
 
-def _reports(data: dict, links: Links) -> list[dict]:
-    by_status = data["reports"].get("by_status", {})
+def _reports(figures: Figures, links: Links) -> list[dict]:
+    by_status = figures.reports.by_status
     order = ["draft", "submitted", "reviewed", "accepted"]
     return [
         {"status": s, "label": report_status_label(s), "count": by_status.get(s, 0), "href": links.reports(s)}
@@ -243,21 +244,19 @@ def _base_context(request, *, fiscal_year: int, level: str, code=None) -> dict:
 
 
 def _figures_context(snapshot: Snapshot, labels, links: Links, *, rollup: bool, points) -> dict:
-    data = snapshot.data
+    figures = snapshot.figures
     return {
         "snapshot": snapshot,
-        "data": data,
+        "figures": figures,
         "fresh": freshness(snapshot),
-        "cards": _cards(data, links, rollup=rollup),
-        "goals_chart": charts.goals_chart(data, labels, links),
-        "categories_chart": charts.categories_chart(data, labels, links),
-        "statuses_chart": charts.statuses_chart(data, labels, links),
-        "help_chart": charts.help_chart(data, labels, links),
-        "activities_chart": charts.activities_chart(
-            data["own"]["activities_by_role"] if "own" in data else data["activities_by_role"], links
-        ),
+        "cards": _cards(figures, links, rollup=rollup),
+        "goals_chart": charts.goals_chart(figures, labels, links),
+        "categories_chart": charts.categories_chart(figures, labels, links),
+        "statuses_chart": charts.statuses_chart(figures, labels, links),
+        "help_chart": charts.help_chart(figures, labels, links),
+        "activities_chart": charts.activities_chart(figures.own_activities, links),
         "trend_chart": charts.trend_chart(points),
-        "report_statuses": _reports(data, links),
+        "report_statuses": _reports(figures, links),
         "links": links,
     }
 
@@ -285,14 +284,14 @@ def national(request):
             code: s.university.short_name
             for s in in_run
             if s.level == Level.UNIVERSITY
-            for code in s.data.get("leads", [])
+            for code in s.figures.leads or ()
         }
         rows = [
             Row(
                 s.province_id,
                 s.province.name,
                 dashboard_url(Level.PROVINCE, s.province_id),
-                s.data,
+                s.figures,
                 lead=leads.get(s.province_id, ""),
             )
             for s in in_run
@@ -303,13 +302,13 @@ def national(request):
                 s.university.code,
                 s.university.name,
                 dashboard_url(Level.UNIVERSITY, s.university.code),
-                s.data,
+                s.figures,
                 short=s.university.short_name,
             )
             for s in in_run
-            if s.level == Level.UNIVERSITY and s.data.get("provinces")
+            if s.level == Level.UNIVERSITY and s.figures.provinces
         ]
-        context |= _tables(request, rows, universities, programme=set(subject.data.get("provinces", [])))
+        context |= _tables(request, rows, universities, programme=set(subject.figures.provinces or ()))
     return render(request, "summaries/national.html", context)
 
 
@@ -371,8 +370,8 @@ def university(request, code: str):
         .select_related("run", "university", "province")
     )
     subject = next(s for s in in_run if s.level == Level.UNIVERSITY)
-    supported = set(subject.data.get("provinces", []))
-    leads = set(subject.data.get("leads", []))
+    supported = set(subject.figures.provinces or ())
+    leads = set(subject.figures.leads or ())
     links = Links(fiscal_year=fiscal_year, university=subject.university.code)
     context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
     rows = [
@@ -380,7 +379,7 @@ def university(request, code: str):
             s.province_id,
             s.province.name,
             dashboard_url(Level.PROVINCE, s.province_id),
-            s.data,
+            s.figures,
             lead=subject.university.short_name if s.province_id in leads else "",
         )
         for s in in_run
@@ -388,7 +387,7 @@ def university(request, code: str):
     ]
     context |= _tables(request, rows, [], programme=supported)
     context["university"] = subject.university
-    context["own"] = subject.data.get("own", {})
+    context["own"] = subject.figures.own
     context["crumbs"] = _crumbs(request, (gettext("The university's page"), url_with("universities:detail", code=code)))
     return render(request, "summaries/university.html", context)
 
@@ -419,7 +418,7 @@ def province(request, code: int):
     links = Links(fiscal_year=fiscal_year, province=code)
     context |= _figures_context(snapshot, reference_labels(), links, rollup=False, points=points)
     context["province"] = snapshot.province
-    context["warnings"] = warnings_of(snapshot.data, links=links, can_upload=scope.can_write_province(code))
+    context["warnings"] = warnings_of(snapshot.figures, links=links, can_upload=scope.can_write_province(code))
     return render(request, "summaries/province.html", context)
 
 

@@ -6,12 +6,15 @@ The PDF checks use poppler-utils (pdftotext): a missing tool skips them, except 
 (REQUIRE_REAL_SERVICES=1), where it fails.
 """
 
+import dataclasses
 import datetime
 import io
+import json
 import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -26,12 +29,14 @@ from summaries import charts, exports, figures
 from summaries.figures import Progress, Row, sort_rows
 from summaries.map import map_svg, province_paths
 from summaries.models import Level, Snapshot, SummaryRun
+from summaries.schema import GoalProgress, parse
 from summaries.services import run_summary
 from targets.models import Category, Outcome, TargetRecord
 
 pytestmark = pytest.mark.django_db
 
 SVG = "{http://www.w3.org/2000/svg}"
+STORED = Path(__file__).parent / "data" / "snapshot_v2.json"  # figures stored by a run of schema 2
 KKU_PROVINCES = {32, PROVINCE_A}  # the demo assignments: KKU leads สุรินทร์ and ขอนแก่น
 
 
@@ -278,7 +283,7 @@ def test_national_dashboard_lists_every_programme_province_side_by_side(summary,
     rows = response.context["rows"]
     assert len(rows) == 12
     assert [rows[0].key, rows[1].key] == [PROVINCE_A, PROVINCE_B]
-    assert rows[0].data == _snapshot(Level.PROVINCE, province_id=PROVINCE_A).data
+    assert rows[0].figures == _snapshot(Level.PROVINCE, province_id=PROVINCE_A).figures
     assert [rows[0].lead, rows[1].lead] == ["มข.", "มพ."]  # the lead universities by their Thai short names
     # The other order, and the link in the heading sorts back.
     rows = client_for(summary.eef_admin).get("/dashboards/?sort=records&order=asc").context["rows"]
@@ -290,7 +295,7 @@ def test_national_dashboard_lists_every_programme_province_side_by_side(summary,
 def test_university_dashboard_rolls_up_its_provinces(summary, client_for):
     response = client_for(summary.university_member).get("/dashboards/university/KKU/")
     assert {row.key for row in response.context["rows"]} == KKU_PROVINCES
-    assert response.context["data"]["records"]["total"] == 8  # A's 8, สุรินทร์'s none
+    assert response.context["figures"].records.total == 8  # A's 8, สุรินทร์'s none
     assert response.context["snapshot"].university.code == "KKU"
 
 
@@ -646,22 +651,19 @@ def test_dashboards_answer_in_at_most_ten_queries():
 # --- the figures' helpers ------------------------------------------------------------------------------------------
 
 
+def _figures(achieved: int = 0, target: int = 0):
+    """A province's figures (the stored snapshot of tests/data) with this progress toward its goals."""
+    stored = json.loads(STORED.read_text(encoding="utf-8"))["snapshots"]
+    figures = parse(next(s["data"] for s in stored if s["level"] == Level.PROVINCE), 2)
+    progress = Progress(achieved, target)
+    return dataclasses.replace(
+        figures, progress=GoalProgress(returned_to_learning=progress, kept_in_school=Progress(0, 0), overall=progress)
+    )
+
+
 def test_rows_sort_with_missing_figures_last_either_way():
     def row(key, name, achieved, target):
-        return Row(
-            key,
-            name,
-            "",
-            {
-                "records": {"total": 0},
-                "completeness": {},
-                "reports": {},
-                "progress": {
-                    "returned_to_learning": {"achieved": achieved, "target": target},
-                    "overall": {"achieved": achieved, "target": target},
-                },
-            },
-        )
+        return Row(key, name, "", _figures(achieved, target))
 
     rows = [row(1, "ก", 1, 10), row(2, "ข", 0, 0), row(3, "ค", 5, 10)]
     assert [r.key for r in sort_rows(rows, "returned", descending=True)] == [3, 1, 2]
@@ -671,7 +673,7 @@ def test_rows_sort_with_missing_figures_last_either_way():
 
 def test_thai_names_sort_by_their_consonant_not_their_leading_vowel():
     def row(name):
-        return Row(0, name, "", {"records": {"total": 0}, "completeness": {}, "reports": {}})
+        return Row(0, name, "", _figures())
 
     names = [r.name for r in sort_rows([row("เชียงใหม่"), row("กาญจนบุรี"), row("ขอนแก่น")], "name", descending=False)]
     assert names == ["กาญจนบุรี", "ขอนแก่น", "เชียงใหม่"]

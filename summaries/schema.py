@@ -1,0 +1,405 @@
+"""The figures of one summary snapshot, typed: what Snapshot.data holds and how to read and write it.
+
+summaries.compute builds `Figures`; summaries.services stores them with `dump()` (JSON) beside their
+`SCHEMA_VERSION`; every reader (dashboards, charts, exports, the province page, meetings, the API)
+gets them back through `parse()` (Snapshot.figures), and reads attributes, never string keys: a
+renamed figure fails here, once, when a snapshot is read, not in a template when a page renders.
+
+Versions (Snapshot.schema):
+  1  before issue 12: goals by headline group, no "overall" and no goal outcome. Not readable: those
+     figures counted something else, and no upgrade can recount them from the stored sums. Pages
+     read only current snapshots (SnapshotQuerySet.current); the next run replaces them.
+  2  goals per target group and achieved outcome (issue 12). Today's shape.
+When a figure changes, bump SCHEMA_VERSION and teach `parse()` to upgrade the previous version
+(tests/data/snapshot_v<N>.json keeps a stored one, and tests/test_snapshot_schema.py reads it).
+
+This module imports no model: summaries.models reads SCHEMA_VERSION from it.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA_VERSION = 2
+# The oldest version `parse()` can read (upgrading it if older than SCHEMA_VERSION).
+OLDEST_READABLE = 2
+
+Counts = Mapping[str, int]  # code (category, status, kind, bucket, help type, role, report status) -> count
+
+
+class UnreadableSnapshot(ValueError):
+    """A snapshot of a version that cannot be read as today's figures (see the versions above)."""
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Achieved against a target; the percent is derived (stored too, for the API's readers)."""
+
+    achieved: int
+    target: int
+
+    @property
+    def percent(self) -> float | None:
+        return _percent(self.achieved, self.target)
+
+    def to_json(self) -> dict:
+        return {"achieved": self.achieved, "target": self.target, "percent": self.percent}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Progress":
+        return cls(achieved=data["achieved"], target=data["target"])
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    """Progress toward the plan's goals: those whose outcome returns to learning, keeps in school,
+    and all of them. Each is the sum of its goal rows. Field names are Outcome.Group's values."""
+
+    returned_to_learning: Progress
+    kept_in_school: Progress
+    overall: Progress
+
+    def to_json(self) -> dict:
+        return {
+            "returned_to_learning": self.returned_to_learning.to_json(),
+            "kept_in_school": self.kept_in_school.to_json(),
+            "overall": self.overall.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "GoalProgress":
+        return cls(
+            returned_to_learning=Progress.from_json(data["returned_to_learning"]),
+            kept_in_school=Progress.from_json(data["kept_in_school"]),
+            overall=Progress.from_json(data["overall"]),
+        )
+
+
+@dataclass(frozen=True)
+class GoalRow:
+    """One goal of a plan (summed over provinces in a rollup): a target group and an achieved outcome,
+    and the records of that group at that outcome."""
+
+    category: str
+    outcome: str
+    group: str  # the outcome's headline group (Outcome.Group)
+    target: int
+    achieved: int
+
+    @property
+    def progress(self) -> Progress:
+        return Progress(self.achieved, self.target)
+
+    @property
+    def percent(self) -> float | None:
+        return self.progress.percent
+
+    def to_json(self) -> dict:
+        return {
+            "category": self.category,
+            "outcome": self.outcome,
+            "group": self.group,
+            "target": self.target,
+            "achieved": self.achieved,
+            "percent": self.percent,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "GoalRow":
+        return cls(
+            category=data["category"],
+            outcome=data["outcome"],
+            group=data["group"],
+            target=data["target"],
+            achieved=data["achieved"],
+        )
+
+
+@dataclass(frozen=True)
+class Records:
+    """Target-group records, whatever the goals: by category, status, outcome kind and where they
+    stand (summaries.compute.BUCKETS), and by category and bucket or status."""
+
+    total: int
+    by_category: Counts
+    by_status: Counts
+    by_kind: Counts
+    by_bucket: Counts
+    by_category_bucket: Mapping[str, Counts]
+    by_category_status: Mapping[str, Counts]
+
+    def to_json(self) -> dict:
+        return {
+            "total": self.total,
+            "by_category": dict(self.by_category),
+            "by_status": dict(self.by_status),
+            "by_kind": dict(self.by_kind),
+            "by_bucket": dict(self.by_bucket),
+            "by_category_bucket": _nested(self.by_category_bucket),
+            "by_category_status": _nested(self.by_category_status),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Records":
+        return cls(
+            total=data["total"],
+            by_category=dict(data["by_category"]),
+            by_status=dict(data["by_status"]),
+            by_kind=dict(data["by_kind"]),
+            by_bucket=dict(data["by_bucket"]),
+            by_category_bucket=_nested(data["by_category_bucket"]),
+            by_category_status=_nested(data["by_category_status"]),
+        )
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Records missing a field needed for reporting, and the last applied upload."""
+
+    missing_birth_date: int
+    missing_sex: int
+    missing_address: int
+    incomplete: int
+    last_upload: str | None  # ISO 8601, as stored; figures.parse_datetime reads it
+    share_incomplete: float | None
+
+    def to_json(self) -> dict:
+        return {
+            "missing_birth_date": self.missing_birth_date,
+            "missing_sex": self.missing_sex,
+            "missing_address": self.missing_address,
+            "incomplete": self.incomplete,
+            "last_upload": self.last_upload,
+            "share_incomplete": self.share_incomplete,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Completeness":
+        return cls(
+            missing_birth_date=data["missing_birth_date"],
+            missing_sex=data["missing_sex"],
+            missing_address=data["missing_address"],
+            incomplete=data["incomplete"],
+            last_upload=data["last_upload"],
+            share_incomplete=data["share_incomplete"],
+        )
+
+
+@dataclass(frozen=True)
+class Reports:
+    """Progress reports of the fiscal year by status, and the current period's."""
+
+    by_status: Counts
+    current_period: str
+    current_period_in: bool  # a province: its report of the current period is in (always False in a rollup)
+    provinces_in: int | None = None  # a rollup: how many of its provinces' reports are in; None for a province
+
+    def to_json(self) -> dict:
+        found = {
+            "by_status": dict(self.by_status),
+            "current_period": self.current_period,
+            "current_period_in": self.current_period_in,
+        }
+        if self.provinces_in is not None:
+            found["provinces_in"] = self.provinces_in
+        return found
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Reports":
+        return cls(
+            by_status=dict(data["by_status"]),
+            current_period=data["current_period"],
+            current_period_in=data["current_period_in"],
+            provinces_in=data.get("provinces_in"),
+        )
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Capacity requests by where they stand, with their ratings."""
+
+    open: int
+    overdue: int
+    delivered: int
+    declined: int
+    total: int
+    rating_sum: int
+    rated: int
+    mean_rating: float | None
+
+    def to_json(self) -> dict:
+        return {
+            "open": self.open,
+            "overdue": self.overdue,
+            "delivered": self.delivered,
+            "declined": self.declined,
+            "total": self.total,
+            "rating_sum": self.rating_sum,
+            "rated": self.rated,
+            "mean_rating": self.mean_rating,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Requests":
+        return cls(
+            open=data["open"],
+            overdue=data["overdue"],
+            delivered=data["delivered"],
+            declined=data["declined"],
+            total=data["total"],
+            rating_sum=data["rating_sum"],
+            rated=data["rated"],
+            mean_rating=data["mean_rating"],
+        )
+
+
+@dataclass(frozen=True)
+class ActionItems:
+    open: int
+    overdue: int
+
+    def to_json(self) -> dict:
+        return {"open": self.open, "overdue": self.overdue}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ActionItems":
+        return cls(open=data["open"], overdue=data["overdue"])
+
+
+@dataclass(frozen=True)
+class OwnWork:
+    """A university's own work, apart from the rollup of the provinces it supports (whose activities
+    and requests include other teams')."""
+
+    activities_by_role: Counts  # SupportRole value as text -> activities
+    requests: Requests
+    meetings_held: int
+    action_items: ActionItems
+
+    def to_json(self) -> dict:
+        return {
+            "activities_by_role": dict(self.activities_by_role),
+            "requests": self.requests.to_json(),
+            "meetings_held": self.meetings_held,
+            "action_items": self.action_items.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "OwnWork":
+        return cls(
+            activities_by_role=dict(data["activities_by_role"]),
+            requests=Requests.from_json(data["requests"]),
+            meetings_held=data["meetings_held"],
+            action_items=ActionItems.from_json(data["action_items"]),
+        )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every figure of one subject (a province, a university or the nation) in one run. A rollup (a
+    university, the nation) is the sum of its provinces' figures and names them (`provinces`); a
+    university also names the provinces it leads and its own work."""
+
+    records: Records
+    goals: Mapping[str, Counts]  # category -> achieved outcome -> target
+    goal_rows: tuple[GoalRow, ...]
+    progress: GoalProgress
+    help_by_type: Counts
+    changed_30d: int
+    completeness: Completeness
+    reports: Reports
+    activities_by_role: Counts
+    requests: Requests
+    meetings_held: int
+    action_items: ActionItems
+    provinces: tuple[int, ...] | None = None  # rollups: the provinces summed
+    leads: tuple[int, ...] | None = None  # universities: the provinces they lead
+    own: OwnWork | None = None  # universities
+
+    @property
+    def rollup(self) -> bool:
+        return self.provinces is not None
+
+    @property
+    def own_activities(self) -> Counts:
+        """The support activities the subject is answerable for: a university's own (its rollup sums
+        its provinces' activities with other teams'), else all of them."""
+        return self.own.activities_by_role if self.own else self.activities_by_role
+
+    @property
+    def own_requests(self) -> Requests:
+        return self.own.requests if self.own else self.requests
+
+    def to_json(self) -> dict:
+        found = {
+            "records": self.records.to_json(),
+            "goals": _nested(self.goals),
+            "goal_rows": [goal.to_json() for goal in self.goal_rows],
+            "progress": self.progress.to_json(),
+            "help_by_type": dict(self.help_by_type),
+            "changed_30d": self.changed_30d,
+            "completeness": self.completeness.to_json(),
+            "reports": self.reports.to_json(),
+            "activities_by_role": dict(self.activities_by_role),
+            "requests": self.requests.to_json(),
+            "meetings_held": self.meetings_held,
+            "action_items": self.action_items.to_json(),
+        }
+        if self.provinces is not None:
+            found["provinces"] = list(self.provinces)
+        if self.leads is not None:
+            found["leads"] = list(self.leads)
+        if self.own is not None:
+            found["own"] = self.own.to_json()
+        return found
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Figures":
+        return cls(
+            records=Records.from_json(data["records"]),
+            goals=_nested(data["goals"]),
+            goal_rows=tuple(GoalRow.from_json(goal) for goal in data["goal_rows"]),
+            progress=GoalProgress.from_json(data["progress"]),
+            help_by_type=dict(data["help_by_type"]),
+            changed_30d=data["changed_30d"],
+            completeness=Completeness.from_json(data["completeness"]),
+            reports=Reports.from_json(data["reports"]),
+            activities_by_role=dict(data["activities_by_role"]),
+            requests=Requests.from_json(data["requests"]),
+            meetings_held=data["meetings_held"],
+            action_items=ActionItems.from_json(data["action_items"]),
+            provinces=tuple(data["provinces"]) if "provinces" in data else None,
+            leads=tuple(data["leads"]) if "leads" in data else None,
+            own=OwnWork.from_json(data["own"]) if "own" in data else None,
+        )
+
+
+def _nested(value: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    return {key: dict(inner) for key, inner in value.items()}
+
+
+def readable(version: int) -> bool:
+    """Whether `parse()` reads figures of this version (an older run's may be unreadable, and a newer
+    code's, after a rollback, are)."""
+    return OLDEST_READABLE <= version <= SCHEMA_VERSION
+
+
+def parse(data: Mapping[str, Any], version: int) -> Figures:
+    """A stored snapshot's figures, upgraded from `version` to today's; UnreadableSnapshot if they
+    cannot be (an older version that counted something else, a newer one, a missing figure)."""
+    if not readable(version):
+        raise UnreadableSnapshot(f"figures of schema {version}; this code reads {OLDEST_READABLE}–{SCHEMA_VERSION}")
+    # Upgrades go here, one version at a time (`data = _upgrade_2_to_3(data)`), before reading.
+    try:
+        return Figures.from_json(data)
+    except (KeyError, TypeError) as exc:
+        raise UnreadableSnapshot(f"figures of schema {version} lack {exc}") from exc
+
+
+def dump(figures: Figures) -> dict:
+    """The figures as stored in Snapshot.data (JSON) and as the API gives them, of SCHEMA_VERSION."""
+    return figures.to_json()
