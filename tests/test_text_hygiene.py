@@ -28,8 +28,8 @@ from provinces.models import Province
 from targets.forms import validate_record
 from targets.models import TargetRecord, UploadBatch, UploadRejection
 from tests import test_upload_worker
-from tests.api_support import key_client, make_key, national_id
-from tests.test_upload import HEADER, OUT, upload, upload_and_apply, xlsx
+from tests.api_support import key_client, make_key
+from tests.builders import HEADER, OUT, national_id, upload, upload_and_apply, xlsx
 
 pytestmark = pytest.mark.django_db
 
