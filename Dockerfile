@@ -33,7 +33,7 @@ COPY . .
 # collectstatic needs settings that import; the real SECRET_KEY comes from the environment at run time.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-key ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v0
 # The code and static files stay root's (read-only to the portal); only uploads (the media volume) are its.
-RUN groupadd --gid 1000 abe && useradd --create-home --uid 1000 --gid abe abe && mkdir -p /app/media && chown abe /app/media
+RUN groupadd --gid 1000 abe && useradd --create-home --uid 1000 --gid abe abe && mkdir -p /app/media && chown abe:abe /app/media
 # Numeric, so an orchestrator that requires a non-root user (runAsNonRoot) can verify it.
 USER 1000:1000
 EXPOSE 8000
