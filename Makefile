@@ -19,9 +19,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when requirements.txt changes.
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# Reinstall only when a lock changes. A checkout for development and CI gets the portal's packages
+# (requirements.txt, all the production image installs) and the test and lint tools (requirements-dev.txt).
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -54,11 +55,13 @@ format: install
 bench: install
 	$(BIN)/python -m bench
 
-# Regenerate requirements.txt (the full lock) from requirements.in.
+# Regenerate both locks: requirements.txt from requirements.in, then requirements-dev.txt from
+# requirements-dev.in, which the first constrains (-c), so a package both need has one version.
+LOCK := $(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url --no-emit-find-links
 lock: install
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url --no-emit-find-links \
-		requirements.in -o requirements.txt
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from api.models import RESOURCES, WRITE, Partner, PartnerKey
+from tests.builders import national_id
 
 # Every resource at its highest level: read and write where writing exists.
 ALL = {resource: levels[-1] for resource, (_label, levels) in RESOURCES.items()}
@@ -38,14 +39,6 @@ def make_key(
 
 def key_client(secret: str) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Api-Key {secret}")
-
-
-def national_id(n: int, *, first: str = "1") -> str:
-    """A valid 13-digit national ID, different for each n."""
-    from targets.thai_id import check_digit
-
-    first12 = f"{first}{n:011d}"
-    return first12 + str(check_digit(first12))
 
 
 def make_records(province: int, count: int, *, start: int = 0, updated_at: datetime.datetime | None = None) -> list:

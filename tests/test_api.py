@@ -18,7 +18,8 @@ from audit.models import AccessLog
 from conftest import PROVINCE_A, PROVINCE_B
 from targets.models import StatusChange, TargetRecord
 from targets.thai_id import IdentifierError, parse_identifier
-from tests.api_support import READ_ALL, key_client, make_key, make_records, national_id
+from tests.api_support import READ_ALL, key_client, make_key, make_records
+from tests.builders import national_id
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from summaries.models import SummaryRun
 from summaries.services import run_summary
 from targets.demo_records import load_demo_records
 from targets.upload.services import receive_upload, start_check
+from tests.builders import messy_file
 from tests.conftest import watch_for_problems
-from tests.test_upload import messy_file
 
 pytestmark = pytest.mark.browser
 

@@ -30,7 +30,7 @@ from targets.reference_data import load_target_reference_data
 from targets.upload import reading
 from targets.upload.reading import UnreadableFile, open_sheet
 from targets.upload.sheet_scan import Limits, Refused, scan_xlsx
-from tests.test_upload import HEADER, OUT, national_id
+from tests.builders import HEADER, OUT, batch_of, national_id
 from universities.reference_data import load_universities
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -481,12 +481,6 @@ def test_children_are_reaped_when_the_reader_stops_early(tmp_path, no_child_left
 # --- through the upload page (the web request) ------------------------------------------------------
 
 
-def _batch_of(response) -> UploadBatch:
-    match = re.fullmatch(r"/uploads/(\d+)/", response["Location"])
-    assert match, response["Location"]
-    return UploadBatch.objects.get(pk=int(match.group(1)))
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "name",
@@ -507,7 +501,7 @@ def test_the_upload_page_refuses_each_hostile_file_in_thai(name, hostile_files, 
     _reset_peak()
     response = client.post("/uploads/new/", {"file": SimpleUploadedFile(file_name, content)})
     assert response.status_code == 302, "no 500, no dropped connection"
-    batch = _batch_of(response)
+    batch = batch_of(response)
     assert batch.status == UploadBatch.Status.FAILED, "a final state"
     assert message in batch.error
     assert _peak() < PEAK_LIMIT
@@ -521,7 +515,7 @@ def test_the_upload_page_refuses_each_hostile_file_in_thai(name, hostile_files, 
 def test_the_upload_page_rejects_the_row_whose_formula_hid(prefix, cast, client_for):
     client = client_for(cast.coordinator_a)
     response = client.post("/uploads/new/", {"file": SimpleUploadedFile("formula.xlsx", formula_file(prefix=prefix))})
-    batch = _batch_of(response)
+    batch = batch_of(response)
     assert (batch.status, batch.rows_total, batch.rejected) == (UploadBatch.Status.CHECKED, 1, 1)
     assert [(r.row_number, r.reason) for r in batch.rejections.all()] == [(2, FORMULA)]
 
@@ -572,7 +566,7 @@ def test_a_celery_worker_refuses_each_hostile_file_and_lives_on(
     files += list(hostile_files.values())
     for file_name, content, message in files:
         response = client.post("/uploads/new/", {"file": SimpleUploadedFile(file_name, content)})
-        batch = _batch_of(response)
+        batch = batch_of(response)
         assert batch.status == UploadBatch.Status.CHECKING, f"{file_name} is enqueued for the worker"
         _wait_for(
             lambda b=batch: UploadBatch.objects.get(pk=b.pk).status == UploadBatch.Status.FAILED,
@@ -585,7 +579,7 @@ def test_a_celery_worker_refuses_each_hostile_file_and_lives_on(
         assert worker.poll() is None, f"the worker is alive after {file_name}"
         settings.TARGETS_UPLOAD_INLINE_BYTES = 0  # after the padded file: every file goes to the worker
     good = client.post("/uploads/new/", {"file": SimpleUploadedFile("ok.xlsx", formula_file())})
-    batch = _batch_of(good)
+    batch = batch_of(good)
     _wait_for(
         lambda: UploadBatch.objects.get(pk=batch.pk).status == UploadBatch.Status.CHECKED,
         what="the next, good file",

@@ -23,8 +23,8 @@ from audit.models import AccessLog, IdentifierProbeDay
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from targets.models import TargetRecord, UploadBatch, UploadRejection
 from targets.upload.services import check_upload, start_apply
-from tests.api_support import key_client, make_key, make_records, national_id
-from tests.test_upload import OUT, upload
+from tests.api_support import key_client, make_key, make_records
+from tests.builders import OUT, national_id, upload
 
 pytestmark = pytest.mark.django_db
 

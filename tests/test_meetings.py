@@ -34,6 +34,7 @@ from meetings.models import (
 from meetings.resources import AttendanceResource, read_sign_in_sheet
 from provinces.demo_data import DEMO_LEADS
 from reports.models import ProgressReport
+from tests.builders import uploaded_file
 from universities.models import University
 
 pytestmark = pytest.mark.django_db
@@ -85,12 +86,8 @@ def _titles(response) -> set[str]:
     return {m.title for m in [*response.context["upcoming"], *response.context["page"].object_list]}
 
 
-def _upload(name: str, content: bytes) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content)
-
-
 def _attach(meeting, user, name="slides.pdf", content=PDF) -> MeetingAttachment:
-    return services.add_attachment(user=user, meeting=meeting, file=_upload(name, content))
+    return services.add_attachment(user=user, meeting=meeting, file=uploaded_file(name, content))
 
 
 # --- who sees which meeting ----------------------------------------------------------------------
@@ -593,7 +590,7 @@ def test_attachment_is_refused_by_its_content_not_its_name(cast, world, client_f
     with pytest.raises(ValidationError):
         _attach(meeting, cast.coordinator_a, name=name, content=content)
     response = client_for(cast.coordinator_a).post(
-        f"/meetings/{meeting.pk}/attachments/new/", {"file": _upload(name, content)}
+        f"/meetings/{meeting.pk}/attachments/new/", {"file": uploaded_file(name, content)}
     )
     assert response.status_code == 200
     assert response.context["form"].errors["file"]
@@ -607,7 +604,7 @@ def test_attachment_larger_than_the_setting_is_refused(cast, world, client_for, 
         _attach(meeting, cast.coordinator_a, content=PDF + b"0" * 1000)
     _attach(meeting, cast.coordinator_a, content=PDF + b"0" * (1000 - len(PDF)))  # exactly the limit
     response = client_for(cast.coordinator_a).post(
-        f"/meetings/{meeting.pk}/attachments/new/", {"file": _upload("big.pdf", PDF + b"0" * 2000)}
+        f"/meetings/{meeting.pk}/attachments/new/", {"file": uploaded_file("big.pdf", PDF + b"0" * 2000)}
     )
     assert response.status_code == 200
     assert MeetingAttachment.objects.count() == 1
@@ -616,7 +613,7 @@ def test_attachment_larger_than_the_setting_is_refused(cast, world, client_for, 
 def test_attachment_upload_and_removal_through_the_pages(cast, world, client_for, django_capture_on_commit_callbacks):
     meeting = world["a_provincial"]
     client = client_for(cast.coordinator_a)
-    response = client.post(f"/meetings/{meeting.pk}/attachments/new/", {"file": _upload("slides.pdf", PDF)})
+    response = client.post(f"/meetings/{meeting.pk}/attachments/new/", {"file": uploaded_file("slides.pdf", PDF)})
     assert response.status_code == 302
     attachment = meeting.attachments.get()
     assert attachment.uploaded_by == cast.coordinator_a

@@ -8,7 +8,7 @@ import tablib
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from conftest import PROVINCE_A, PROVINCE_B
@@ -18,6 +18,7 @@ from provinces.services import import_working_group, save_plan
 from provinces.work_demo_data import load_demo_provincial_work
 from reports.models import ProgressReport
 from targets.models import Category, Outcome
+from tests.builders import workbook_file
 from universities.models import CapacityRequest, SupportActivity, SupportRole, University
 
 pytestmark = pytest.mark.django_db
@@ -462,15 +463,7 @@ def test_target_tables_are_read_by_role_holders_and_written_by_eef(cast, client_
 
 
 def _xlsx(rows: list[list], name: str = "คณะทำงาน.xlsx"):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    workbook = Workbook()
-    sheet = workbook.active
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return SimpleUploadedFile(name, buffer.getvalue())
+    return workbook_file(rows, name)
 
 
 def _messy_sheet():

@@ -23,21 +23,11 @@ from provinces.models import District, Province, SubDistrict
 from targets import record_services
 from targets.forms import RecordForm, validate_record
 from targets.models import Assistance, AssistanceType, Category, Outcome, StatusChange, TargetRecord
-from targets.thai_id import check_digit, format_identifier, mask_identifier
-from targets.upload.services import receive_upload, start_check
+from targets.thai_id import format_identifier, mask_identifier
 from targets.views import age_band_filter, age_on, status_timeline
+from tests.builders import national_id, upload, wrong_check_digit
 
 pytestmark = pytest.mark.django_db
-
-
-def national_id(n: int, first: str = "1") -> str:
-    twelve = f"{first}{n:011d}"
-    return twelve + str(check_digit(twelve))
-
-
-def wrong_check_digit(n: int) -> str:
-    good = national_id(n)
-    return good[:-1] + str((int(good[-1]) + 1) % 10)
 
 
 def _category(code: str = "out-of-school") -> Category:
@@ -312,12 +302,7 @@ def _upload_reason(user, header: list, row: list) -> str:
     would store "=..." as a formula."""
     buffer = io.StringIO()
     csv.writer(buffer).writerows([header, row])
-    batch = receive_upload(
-        user=user,
-        province=Province.objects.get(code=PROVINCE_A),
-        uploaded_file=SimpleUploadedFile("records.csv", buffer.getvalue().encode("utf-8")),
-    )
-    start_check(batch=batch, user=user)
+    batch = upload(user, SimpleUploadedFile("records.csv", buffer.getvalue().encode("utf-8")))
     reasons = set(batch.rejections.values_list("reason", flat=True))
     assert len(reasons) == 1, reasons
     return reasons.pop()

@@ -29,7 +29,8 @@ from django.test import Client
 
 from conftest import PASSWORD, PROVINCE_A, make_user
 from targets.models import TargetRecord
-from tests.api_support import key_client, make_key, make_records, national_id
+from tests.api_support import key_client, make_key, make_records
+from tests.builders import national_id
 
 pytestmark = pytest.mark.django_db
 

@@ -377,7 +377,7 @@ def test_a_new_plan_written_meanwhile_is_not_overwritten(cast, client_for, secon
 
 def test_a_record_moved_meanwhile_by_eef_shows_the_province_and_masked_identifier(cast, client_for, record):
     from targets import record_services
-    from tests.test_records import national_id
+    from tests.builders import national_id
 
     url = f"/records/{record.pk}/edit/"
     eef = client_for(cast.eef_admin)
@@ -660,7 +660,7 @@ def test_without_the_setting_a_blind_patch_is_applied_and_logged(partner, api_re
 
 
 def test_a_posted_or_bulk_record_with_a_stale_version_is_refused(partner, api_record):
-    from tests.api_support import national_id
+    from tests.builders import national_id
 
     identifier = api_record.identifier
     item = {"identifier": identifier, "first_name": api_record.first_name, "last_name": api_record.last_name,
@@ -772,8 +772,7 @@ def test_django_admin_refuses_a_stale_change(case, cast, client_for, second_coor
 
 
 def test_the_upload_makes_a_new_version_of_each_changed_record_and_version_one_of_new_ones(cast):
-    from tests.test_records import national_id
-    from tests.test_upload import upload_and_apply, xlsx
+    from tests.builders import national_id, upload_and_apply, xlsx
 
     header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "สถานศึกษา"]
     rows = [

@@ -28,8 +28,8 @@ from provinces.models import Province
 from targets.forms import validate_record
 from targets.models import TargetRecord, UploadBatch, UploadRejection
 from tests import test_upload_worker
-from tests.api_support import key_client, make_key, national_id
-from tests.test_upload import HEADER, OUT, upload, upload_and_apply, xlsx
+from tests.api_support import key_client, make_key
+from tests.builders import HEADER, OUT, batch_status, national_id, upload, upload_and_apply, xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -393,11 +393,11 @@ def test_a_nul_upload_checked_and_applied_by_a_celery_worker_ends_applied(
     client.post("/uploads/new/", {"file": _csv([_row(1), _row(2, "สม\x00ชาย")])})
     batch = UploadBatch.objects.get()
     test_upload_worker._wait_for(
-        lambda: test_upload_worker._status(batch) == UploadBatch.Status.CHECKED, what="the check", workers=workers
+        lambda: batch_status(batch) == UploadBatch.Status.CHECKED, what="the check", workers=workers
     )
     assert client.post(f"/uploads/{batch.pk}/confirm/").status_code == 302
     test_upload_worker._wait_for(
-        lambda: test_upload_worker._status(batch) == UploadBatch.Status.APPLIED, what="the apply", workers=workers
+        lambda: batch_status(batch) == UploadBatch.Status.APPLIED, what="the apply", workers=workers
     )
     batch.refresh_from_db()
     assert (batch.created, batch.rejected) == (1, 1)

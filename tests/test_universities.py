@@ -11,7 +11,6 @@ import zipfile
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
@@ -19,6 +18,7 @@ from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
+from tests.builders import uploaded_file
 from universities import attachments, services
 from universities.models import CapacityRequest, SupportActivity, SupportRole, University
 
@@ -417,10 +417,6 @@ def test_coordinator_files_a_request_on_the_page_only_for_their_province(cast, c
 # --- Activities on the pages; attachments --------------------------------------------------------------
 
 
-def _upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type=content_type)
-
-
 def _activity_post(client, **extra):
     data = {
         "university": _uni("KKU").pk,
@@ -434,7 +430,7 @@ def _activity_post(client, **extra):
 
 
 def test_team_records_an_activity_on_the_page_with_an_attachment(cast, client_for, media):
-    response = _activity_post(client_for(cast.university_member), attachment=_upload("report.pdf", PDF))
+    response = _activity_post(client_for(cast.university_member), attachment=uploaded_file("report.pdf", PDF))
     activity = SupportActivity.objects.get()
     assert response["Location"] == f"/universities/activities/{activity.pk}/"
     assert activity.attachment.name.endswith(".pdf")
@@ -478,7 +474,7 @@ def _plain_zip() -> bytes:
     ],
 )
 def test_attachment_of_a_type_not_accepted_is_refused(cast, client_for, media, name, content):
-    response = _activity_post(client_for(cast.university_member), attachment=_upload(name, content))
+    response = _activity_post(client_for(cast.university_member), attachment=uploaded_file(name, content))
     assert response.status_code == 200
     assert not SupportActivity.objects.exists()
     assert not list(media.rglob("*.*"))
@@ -494,20 +490,20 @@ def test_attachment_of_a_type_not_accepted_is_refused(cast, client_for, media, n
     ],
 )
 def test_images_and_office_documents_are_accepted(name, content):
-    assert attachments.validate_attachment(_upload(name, content)) is not None
+    assert attachments.validate_attachment(uploaded_file(name, content)) is not None
 
 
 def test_attachment_over_the_size_limit_is_refused(cast, client_for, media, monkeypatch):
     monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", len(PDF) - 1)
-    response = _activity_post(client_for(cast.university_member), attachment=_upload("report.pdf", PDF))
+    response = _activity_post(client_for(cast.university_member), attachment=uploaded_file("report.pdf", PDF))
     assert response.status_code == 200
     assert not SupportActivity.objects.exists()
     with pytest.raises(ValidationError):
-        _record(cast.university_member, attachment=_upload("report.pdf", PDF))
+        _record(cast.university_member, attachment=uploaded_file("report.pdf", PDF))
 
 
 def test_attachment_is_served_only_to_those_who_see_the_activity(cast, client_for, media):
-    activity = _record(cast.university_member, attachment=_upload("report.pdf", PDF))
+    activity = _record(cast.university_member, attachment=uploaded_file("report.pdf", PDF))
     url = f"/universities/activities/{activity.pk}/attachment/"
     for member in ("eef_admin", "university_member", "coordinator_a", "viewer_a"):
         response = client_for(cast[member]).get(url)

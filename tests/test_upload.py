@@ -1,9 +1,7 @@
 """The upload of target-group records: row-exact, idempotent, province-safe (targets/upload/)."""
 
 import datetime
-import io
 
-import openpyxl
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,9 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from conftest import PROVINCE_A, PROVINCE_B
 from provinces.models import Province
 from targets.models import StatusChange, TargetRecord, UploadBatch
-from targets.thai_id import IdentifierError, check_digit, parse_identifier
+from targets.thai_id import IdentifierError, parse_identifier
 from targets.upload.columns import label
-from targets.upload.services import receive_upload, start_apply, start_check
+from targets.upload.services import receive_upload, start_apply
+from tests.builders import HEADER, OUT, messy_file, national_id, upload, upload_and_apply, xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -24,68 +23,6 @@ def _checksum_message() -> str:
     except IdentifierError as exc:
         return str(exc)
     raise AssertionError("a wrong check digit must be refused")
-
-
-def national_id(n: int) -> str:
-    first = f"1{n:011d}"
-    return first + str(check_digit(first))
-
-
-def xlsx(header: list, rows: list[list]) -> SimpleUploadedFile:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return SimpleUploadedFile("ข้อมูลกลุ่มเป้าหมาย.xlsx", buffer.getvalue())
-
-
-def upload(user, file, province=PROVINCE_A) -> UploadBatch:
-    batch = receive_upload(user=user, province=Province.objects.get(code=province), uploaded_file=file)
-    start_check(batch=batch, user=user)
-    batch.refresh_from_db()
-    return batch
-
-
-def upload_and_apply(user, file, province=PROVINCE_A) -> UploadBatch:
-    batch = upload(user, file, province)
-    start_apply(batch=batch, user=user)
-    batch.refresh_from_db()
-    return batch
-
-
-OUT = "เด็กและเยาวชนนอกระบบการศึกษา"
-HEADER = ["นามสกุล", "ชื่อ", "เลขประจำตัวประชาชน", "เพศ", "วันเกิด", "ตำบล", "อำเภอ", "กลุ่มเป้าหมาย", "คอลัมน์อื่น"]
-
-
-def messy_file() -> SimpleUploadedFile:
-    a, b, c = national_id(1), national_id(2), national_id(3)
-    bad = national_id(4)[:-1] + str((int(national_id(4)[-1]) + 1) % 10)
-    rows = [
-        # 2: dashes in the ID, a พ.ศ. date, names of district and sub-district with prefixes
-        ["ใจดี", "ด.ช.สมชาย", f"{a[0]}-{a[1:5]}-{a[5:10]}-{a[10:12]}-{a[12]}", "ชาย", "15/03/2553", "ต.ในเมือง",
-         "อ.เมืองขอนแก่น", OUT, "x"],
-        # 3: spaces in the ID, a ค.ศ. date, a sub-district code, a category in English
-        ["รักเรียน", "สมหญิง", f"{b[0]} {b[1:5]} {b[5:10]} {b[10:12]} {b[12]}", "ญ", "2011-05-02", "400102", "",
-         "Out of school", ""],
-        # 4: a real Excel date cell
-        ["มีสุข", "สมศักดิ์", c, "M", datetime.datetime(2012, 1, 31), "", "", "at-risk", ""],  # noqa: DTZ001 - Excel dates are naive
-        # 5: a wrong check digit
-        ["ผิด", "เลขผิด", bad, "ชาย", "01/01/2555", "", "", OUT, ""],
-        # 6: blank (ignored, not a row)
-        [None] * 9,
-        # 7: the same identifier as row 2
-        ["ซ้ำ", "ซ้ำ", a, "ชาย", "01/01/2555", "", "", OUT, ""],
-        # 8: an unknown district
-        ["ไม่มี", "อำเภอ", national_id(5), "ชาย", "01/01/2555", "", "อำเภอไม่มีจริง", OUT, ""],
-        # 9: a formula in the first name
-        ["สูตร", "=CONCAT(\"a\",\"b\")", national_id(6), "ชาย", "01/01/2555", "", "", OUT, ""],
-        # 10: a G-code in Thai digits
-        ["จีโค้ด", "เด็กหญิงมะลิ", "G๖๔๔๒๐๐๐๐๐๐๐๑", "", "๑/๖/๒๕๕๖", "", "", OUT, ""],
-    ]  # fmt: skip
-    return xlsx(HEADER, rows)
 
 
 def test_messy_file_gives_exactly_the_expected_buckets(cast):

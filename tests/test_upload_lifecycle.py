@@ -10,7 +10,6 @@ touches the shared one.
 """
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -32,8 +31,8 @@ from provinces.models import Province
 from targets.models import StatusChange, TargetRecord, UploadBatch
 from targets.upload import pipeline
 from targets.upload.services import receive_upload, start_apply, start_check, sweep_stuck_uploads
-from tests.test_upload import messy_file, national_id
-from tests.test_upload_worker import _big_csv, _database_url, _waiting_on_a_lock
+from tests.builders import batch_of, batch_status, messy_file, national_id
+from tests.test_upload_worker import _backend_gone, _big_csv, _database_url, _waiting_on_a_lock
 
 Status = UploadBatch.Status
 Failure = UploadBatch.Failure
@@ -46,13 +45,6 @@ CHECK_ERROR_TH = "เกิดข้อผิดพลาดที่ไม่�
 APPLY_ERROR_TH = "เกิดข้อผิดพลาดที่ไม่คาดคิดระหว่างบันทึกข้อมูลจากไฟล์นี้"
 GAVE_UP_TH = "ระบบไม่สามารถประมวลผลไฟล์นี้ได้ เนื่องจากการดำเนินการหยุดลงโดยไม่คาดคิด {} ครั้ง"
 RESTARTED_TH = "การดำเนินการกับไฟล์นี้ถูกขัดจังหวะ ระบบจึงเริ่มดำเนินการใหม่โดยอัตโนมัติ"
-
-
-def _batch_of(response) -> UploadBatch:
-    assert response.status_code == 302, response.status_code
-    match = re.fullmatch(r"/uploads/(\d+)/", response["Location"])
-    assert match, response["Location"]
-    return UploadBatch.objects.get(pk=int(match.group(1)))
 
 
 def _row(batch: UploadBatch) -> UploadBatch:
@@ -83,7 +75,7 @@ def test_an_unexpected_error_in_the_check_fails_the_upload_with_a_thai_message(
 ):
     client = client_for(cast.coordinator_a)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))  # not a 500
+        batch = batch_of(client.post("/uploads/new/", {"file": messy_file()}))  # not a 500
 
     assert (batch.status, batch.failure, batch.attempts) == (Status.FAILED, Failure.ERROR, 1)
     assert batch.error.startswith(CHECK_ERROR_TH)
@@ -103,7 +95,7 @@ def test_an_unexpected_error_in_the_check_fails_the_upload_with_a_thai_message(
 
 def test_an_unexpected_error_in_the_apply_fails_it_and_leaves_nothing_written(cast, client_for, monkeypatch):
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))
+    batch = batch_of(client.post("/uploads/new/", {"file": messy_file()}))
     assert (batch.status, batch.created) == (Status.CHECKED, 4)
     real_run = pipeline.run
     written = []
@@ -131,7 +123,7 @@ def test_a_failed_upload_can_be_cancelled_and_the_same_file_uploaded_again_and_a
     client = client_for(cast.coordinator_a)
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "run", lambda batch, **kwargs: 1 / 0)
-        failed = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+        failed = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert failed.status == Status.FAILED
     assert 'data-testid="cancel-upload"' in client.get(f"/uploads/{failed.pk}/").content.decode()
 
@@ -139,7 +131,7 @@ def test_a_failed_upload_can_be_cancelled_and_the_same_file_uploaded_again_and_a
     assert _row(failed).status == Status.CANCELLED
     assert "ยกเลิกการนำเข้าไฟล์นี้แล้ว ไม่มีข้อมูลใดถูกบันทึก" in response.content.decode()
 
-    again = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    again = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert again.sha256 == failed.sha256, "the very same file"
     assert (again.status, again.created) == (Status.CHECKED, 4)
     client.post(f"/uploads/{again.pk}/confirm/")
@@ -157,25 +149,25 @@ def test_the_upload_page_shows_each_final_state_in_thai(cast, client_for, monkey
         assert response.status_code == 200
         return response.content.decode()
 
-    checked = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    checked = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert "ตรวจสอบแล้ว" in page(checked)
     assert 'data-testid="confirm-upload"' in page(checked)
-    applied = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    applied = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     client.post(f"/uploads/{applied.pk}/confirm/")
     assert _row(applied).status == Status.APPLIED
     assert "บันทึกแล้ว" in page(applied)
 
-    refused = _batch_of(client.post("/uploads/new/", {"file": _same_file(b"not a workbook")}))
+    refused = batch_of(client.post("/uploads/new/", {"file": _same_file(b"not a workbook")}))
     assert (refused.status, refused.failure) == (Status.FAILED, Failure.REFUSED)
     assert "ไม่สามารถอ่านไฟล์ได้" in page(refused)
 
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "run", lambda batch, **kwargs: 1 / 0)
-        broken = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+        broken = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert "ไม่สามารถประมวลผลไฟล์นี้ได้" in page(broken)
     assert CHECK_ERROR_TH in page(broken)
 
-    cancelled = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    cancelled = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     client.post(f"/uploads/{cancelled.pk}/cancel/")
     assert "ยกเลิกการนำเข้าไฟล์นี้แล้ว" in page(cancelled)
     assert RESTARTED_TH not in page(checked)
@@ -203,10 +195,10 @@ def test_the_sweepers_work_shows_on_the_upload_page_in_thai_and_in_admin(
     # Two big uploads queued for a worker that never came (their messages are not even sent: the
     # on-commit publish is not run here). One was started three times by tasks that all died.
     settings.TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = 0
-    waiting = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    waiting = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert waiting.status == Status.CHECKING
     assert "ไฟล์กำลังรอคิว" in page(waiting)
-    crashing = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    crashing = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     UploadBatch.objects.filter(pk=crashing.pk).update(attempts=3, started_at=timezone.now())
 
     with django_capture_on_commit_callbacks(execute=False):
@@ -369,16 +361,6 @@ def _wait_for(condition, *, what: str, workers: Workers, timeout: float = 60):
     pytest.fail(f"timed out waiting for {what}\n--- worker log ---\n{workers.logs()}")
 
 
-def _status(batch: UploadBatch) -> str:
-    return UploadBatch.objects.values_list("status", flat=True).get(pk=batch.pk)
-
-
-def _backend_gone(pid: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-        return cursor.fetchone()[0] == 0
-
-
 @with_workers
 def test_a_file_that_kills_its_worker_fails_after_max_attempts_and_is_not_run_again(cast, client_for, workers):
     """The crash loop: the parser aborts the pool process (SIGABRT); acks_late and
@@ -386,9 +368,11 @@ def test_a_file_that_kills_its_worker_fails_after_max_attempts_and_is_not_run_ag
     the third fails the upload and acknowledges the message: the worker lives on, idle."""
     worker = workers.start(fault="abort", pool="prefork")
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))
+    batch = batch_of(client.post("/uploads/new/", {"file": messy_file()}))
 
-    _wait_for(lambda: _status(batch) == Status.FAILED, what="the upload to be given up", workers=workers, timeout=120)
+    _wait_for(
+        lambda: batch_status(batch) == Status.FAILED, what="the upload to be given up", workers=workers, timeout=120
+    )
     _wait_for(
         lambda: not any(workers.redis.exists(key) for key in ("celery", "unacked")),
         what="the message to be acknowledged, not given back again",
@@ -412,8 +396,8 @@ def test_unexpected_errors_in_a_worker_fail_the_upload_in_thai_and_log_the_detai
     identifier = national_id(8)
     checking = workers.start(fault="raise-check", UPLOAD_FAULT_ID=identifier)
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))
-    _wait_for(lambda: _status(batch) == Status.FAILED, what="the failed check", workers=workers)
+    batch = batch_of(client.post("/uploads/new/", {"file": messy_file()}))
+    _wait_for(lambda: batch_status(batch) == Status.FAILED, what="the failed check", workers=workers)
     batch.refresh_from_db()
     assert (batch.failure, batch.attempts) == (Failure.ERROR, 1)
     assert batch.error.startswith(CHECK_ERROR_TH)
@@ -425,10 +409,10 @@ def test_unexpected_errors_in_a_worker_fail_the_upload_in_thai_and_log_the_detai
     checking.terminate()
     checking.wait(timeout=15)
     workers.start(fault="raise-apply", UPLOAD_FAULT_ID=identifier)
-    batch = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))
-    _wait_for(lambda: _status(batch) == Status.CHECKED, what="the check", workers=workers)
+    batch = batch_of(client.post("/uploads/new/", {"file": messy_file()}))
+    _wait_for(lambda: batch_status(batch) == Status.CHECKED, what="the check", workers=workers)
     client.post(f"/uploads/{batch.pk}/confirm/")
-    _wait_for(lambda: _status(batch) == Status.FAILED, what="the failed apply", workers=workers)
+    _wait_for(lambda: batch_status(batch) == Status.FAILED, what="the failed apply", workers=workers)
     batch.refresh_from_db()
     assert batch.error.startswith(APPLY_ERROR_TH)
     assert TargetRecord.objects.count() == 0
@@ -452,7 +436,7 @@ def test_the_sweeper_leaves_a_live_apply_alone_and_restarts_it_after_its_worker_
     user = cast.coordinator_a
     batch = receive_upload(user=user, province=Province.objects.get(code=PROVINCE_A), uploaded_file=_big_csv(rows))
     start_check(batch=batch, user=user)
-    _wait_for(lambda: _status(batch) == Status.CHECKED, what="the check", workers=workers)
+    _wait_for(lambda: batch_status(batch) == Status.CHECKED, what="the check", workers=workers)
     batch.refresh_from_db()
 
     import psycopg2
@@ -473,12 +457,12 @@ def test_the_sweeper_leaves_a_live_apply_alone_and_restarts_it_after_its_worker_
         blocker.close()
     _wait_for(lambda: _backend_gone(stuck), what="the dead worker's session to end", workers=workers)
     assert TargetRecord.objects.count() == 0
-    assert _status(batch) == Status.APPLYING
+    assert batch_status(batch) == Status.APPLYING
     assert workers.redis.hlen("unacked") == 1, "its message waits out the visibility timeout"
 
     workers.start()
     assert sweep_stuck_uploads() == {"requeued": 1, "failed": 0}
-    _wait_for(lambda: _status(batch) == Status.APPLIED, what="the restarted apply", workers=workers)
+    _wait_for(lambda: batch_status(batch) == Status.APPLIED, what="the restarted apply", workers=workers)
     batch.refresh_from_db()
     assert (batch.created, batch.rejected, batch.attempts) == (rows, 1, 2)
     assert TargetRecord.objects.count() == rows
@@ -587,13 +571,13 @@ def test_a_queued_upload_survives_redis_losing_its_messages(cast, client_for, wo
     content = messy_file().read()
 
     # 1. Queued while Redis is up; then Redis restarts without persistence, before any worker took it.
-    lost = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    lost = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert lost.status == Status.CHECKING
     assert private_redis.client.llen("celery") == 1
     private_redis.kill()
 
     # 2. Uploaded while Redis is down: no 500, the upload waits, queued.
-    while_down = _batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
+    while_down = batch_of(client.post("/uploads/new/", {"file": _same_file(content)}))
     assert while_down.status == Status.CHECKING
 
     # 3. Uploaded while Redis is frozen (accepts connections, never answers): the request still ends.
@@ -612,17 +596,17 @@ def test_a_queued_upload_survives_redis_losing_its_messages(cast, client_for, wo
     request.join(timeout=60)
     private_redis.process.send_signal(signal.SIGCONT)
     assert not request.is_alive(), "the publish gave up instead of hanging the request"
-    frozen = _batch_of(answers[0])
+    frozen = batch_of(answers[0])
     private_redis.kill()
     private_redis.start()
     assert private_redis.client.llen("celery") == 0, "every message is gone"
-    assert {_status(b) for b in (lost, while_down, frozen)} == {Status.CHECKING}
+    assert {batch_status(b) for b in (lost, while_down, frozen)} == {Status.CHECKING}
 
     # Redis is back, empty. The row is the truth: the sweeper queues each again, a worker checks them.
     workers.start(REDIS_URL=private_redis.url)
     assert sweep_stuck_uploads() == {"requeued": 3, "failed": 0}
     for batch in (lost, while_down, frozen):
-        _wait_for(lambda b=batch: _status(b) == Status.CHECKED, what="the requeued check", workers=workers)
+        _wait_for(lambda b=batch: batch_status(b) == Status.CHECKED, what="the requeued check", workers=workers)
     client.post(f"/uploads/{lost.pk}/confirm/")
-    _wait_for(lambda: _status(lost) == Status.APPLIED, what="the apply", workers=workers)
+    _wait_for(lambda: batch_status(lost) == Status.APPLIED, what="the apply", workers=workers)
     assert TargetRecord.objects.count() == 4

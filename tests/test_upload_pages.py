@@ -34,7 +34,7 @@ from targets.demo_records import (
 from targets.models import Assistance, Category, StatusChange, TargetRecord, UploadBatch
 from targets.thai_id import parse_identifier
 from targets.upload.columns import TEMPLATE_FIELDS, label, match_columns
-from targets.upload.services import progress_key, read_progress, receive_upload, start_apply, start_check
+from targets.upload.services import progress_key, read_progress, receive_upload, start_apply
 from targets.upload.template_file import (
     DATA_SHEET,
     HELP_SHEET,
@@ -43,7 +43,7 @@ from targets.upload.template_file import (
     ROW_HEADER,
     SAMPLE_IDENTIFIER,
 )
-from tests.test_upload import HEADER, OUT, messy_file, national_id, xlsx
+from tests.builders import HEADER, OUT, batch_of, messy_file, national_id, upload, workbook_file, xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -60,31 +60,13 @@ def _post_upload(client, file, **data):
     return client.post("/uploads/new/", {"file": file, **data})
 
 
-def _batch_of(response) -> UploadBatch:
-    match = re.fullmatch(r"/uploads/(\d+)/", response["Location"])
-    assert match, f"redirected to {response['Location']}"
-    return UploadBatch.objects.get(pk=int(match.group(1)))
-
-
 def _sheet_rows(content: bytes) -> list[list]:
     sheet = openpyxl.load_workbook(io.BytesIO(content)).worksheets[0]
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
 def _to_upload(rows: list[list], name: str = "fixed.xlsx") -> SimpleUploadedFile:
-    workbook = openpyxl.Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return SimpleUploadedFile(name, buffer.getvalue())
-
-
-def _upload(user, file, province=PROVINCE_A) -> UploadBatch:
-    batch = receive_upload(user=user, province=Province.objects.get(code=province), uploaded_file=file)
-    start_check(batch=batch, user=user)
-    batch.refresh_from_db()
-    return batch
+    return workbook_file(rows, name)
 
 
 # --- the whole journey -----------------------------------------------------------------------------
@@ -98,7 +80,7 @@ def test_coordinator_uploads_fixes_the_rejected_rows_and_uploads_them_again(cast
 
     response = _post_upload(client, messy_file())
     assert response.status_code == 302
-    batch = _batch_of(response)  # the URL holds the upload's number only, never an identifier
+    batch = batch_of(response)  # the URL holds the upload's number only, never an identifier
     assert (batch.province_id, batch.status) == (PROVINCE_A, UploadBatch.Status.CHECKED)
 
     report = client.get(f"/uploads/{batch.pk}/")
@@ -133,12 +115,12 @@ def test_coordinator_uploads_fixes_the_rejected_rows_and_uploads_them_again(cast
     by_number[7][identifier] = national_id(15)
     by_number[8][district] = "อ.เมืองขอนแก่น"
     by_number[9][first_name] = "สมใจ"
-    again = _batch_of(_post_upload(client, _to_upload([header, *rows])))
+    again = batch_of(_post_upload(client, _to_upload([header, *rows])))
     assert (again.rows_total, again.created, again.updated, again.unchanged, again.rejected) == (4, 4, 0, 0, 0)
     assert again.columns["unknown"] == [ROW_HEADER, REASON_HEADER, "คอลัมน์อื่น"]
 
-    for upload in (batch, again):
-        assert client.post(f"/uploads/{upload.pk}/confirm/").status_code == 302
+    for each in (batch, again):
+        assert client.post(f"/uploads/{each.pk}/confirm/").status_code == 302
     assert TargetRecord.objects.filter(province_id=PROVINCE_A).count() == 8
     assert TargetRecord.objects.get(identifier=national_id(5)).district_id == 4001
     applied = client.get(f"/uploads/{again.pk}/")
@@ -148,9 +130,9 @@ def test_coordinator_uploads_fixes_the_rejected_rows_and_uploads_them_again(cast
 
 def test_the_report_lists_updates_with_their_changed_fields(cast, client_for):
     client = _en(client_for(cast.coordinator_a))
-    client.post(f"/uploads/{_batch_of(_post_upload(client, messy_file())).pk}/confirm/")
+    client.post(f"/uploads/{batch_of(_post_upload(client, messy_file())).pk}/confirm/")
     rows = [["ใจดี", "ด.ช.สมชาย", national_id(1), "ชาย", "15/03/2553", "ต.ในเมือง", "อ.เมืองขอนแก่น", "at-risk", ""]]
-    batch = _batch_of(_post_upload(client, xlsx(HEADER, rows)))
+    batch = batch_of(_post_upload(client, xlsx(HEADER, rows)))
     page = client.get(f"/uploads/{batch.pk}/")
     out, at_risk = (Category.objects.get(code=code).name_en for code in ("out-of-school", "at-risk"))
     assert page.context["updates"] == [
@@ -176,11 +158,11 @@ def test_the_report_lists_updates_with_their_changed_fields(cast, client_for):
 
 def test_updates_keep_old_and_new_of_each_changed_field_bounded(cast, client_for):
     client = client_for(cast.coordinator_a)
-    client.post(f"/uploads/{_batch_of(_post_upload(client, messy_file())).pk}/confirm/")
+    client.post(f"/uploads/{batch_of(_post_upload(client, messy_file())).pk}/confirm/")
     header = [*HEADER, "หมายเหตุ"]
     long_note = "ก" * 500
     rows = [["ใจดีมาก", "ด.ญ.สมชาย", national_id(1), "หญิง", "16/03/2553", "", "อ.พระยืน", OUT, "", long_note]]
-    batch = _batch_of(_post_upload(client, xlsx(header, rows)))
+    batch = batch_of(_post_upload(client, xlsx(header, rows)))
     [stored] = batch.preview["updates"]
     changes = {field: (old, new) for field, old, new in stored["changes"]}
     assert changes["last_name"] == ("ใจดี", "ใจดีมาก")
@@ -201,7 +183,7 @@ def test_each_rejection_shows_the_value_it_refused(cast, client_for):
         ["วันผิด", "สมชาย", national_id(1), "ชาย", "31/02/2555", "", "", OUT, ""],
         ["เพศผิด", "สมหญิง", national_id(2), "อื่นๆ", "01/01/2555", "", "", OUT, ""],
     ]
-    batch = _batch_of(_post_upload(client, xlsx(HEADER, rows)))
+    batch = batch_of(_post_upload(client, xlsx(HEADER, rows)))
     page = client.get(f"/uploads/{batch.pk}/")
     refused = {(r.column, r.value) for r in page.context["page"].object_list}
     assert refused == {(label("birth_date"), "31/02/2555"), (label("sex"), "อื่นๆ")}
@@ -212,13 +194,13 @@ def test_each_rejection_shows_the_value_it_refused(cast, client_for):
 
 def test_confirming_twice_applies_once_and_the_same_file_again_changes_nothing(cast, client_for):
     client = _en(client_for(cast.coordinator_a))
-    batch = _batch_of(_post_upload(client, messy_file()))
+    batch = batch_of(_post_upload(client, messy_file()))
     client.post(f"/uploads/{batch.pk}/confirm/")
     response = client.post(f"/uploads/{batch.pk}/confirm/", follow=True)
     assert "applied already" in response.content.decode()
     assert TargetRecord.objects.count() == 4
 
-    second = _batch_of(_post_upload(client, messy_file()))
+    second = batch_of(_post_upload(client, messy_file()))
     assert (second.created, second.updated, second.unchanged, second.rejected) == (0, 0, 4, 4)
     client.post(f"/uploads/{second.pk}/confirm/")
     second.refresh_from_db()
@@ -228,7 +210,7 @@ def test_confirming_twice_applies_once_and_the_same_file_again_changes_nothing(c
 
 def test_cancelled_upload_cannot_be_confirmed(cast, client_for):
     client = _en(client_for(cast.coordinator_a))
-    batch = _batch_of(_post_upload(client, messy_file()))
+    batch = batch_of(_post_upload(client, messy_file()))
     assert "cancelled" in client.post(f"/uploads/{batch.pk}/cancel/", follow=True).content.decode()
     response = client.post(f"/uploads/{batch.pk}/confirm/", follow=True)
     assert "Only a checked upload can be applied." in response.content.decode()
@@ -239,7 +221,7 @@ def test_cancelled_upload_cannot_be_confirmed(cast, client_for):
 
 def test_a_file_without_the_required_columns_says_which_are_missing(cast, client_for):
     client = _en(client_for(cast.coordinator_a))
-    batch = _batch_of(_post_upload(client, xlsx(["ชื่อ", "นามสกุล"], [["ก", "ข"]])))
+    batch = batch_of(_post_upload(client, xlsx(["ชื่อ", "นามสกุล"], [["ก", "ข"]])))
     page = client.get(f"/uploads/{batch.pk}/")
     assert batch.status == UploadBatch.Status.FAILED
     assert "national ID or G-code" in page.content.decode()
@@ -263,14 +245,14 @@ def test_eef_admin_chooses_the_province(cast, client_for):
     response = _post_upload(client, messy_file())
     assert response.status_code == 200
     assert response.context["form"].errors["province"]
-    batch = _batch_of(_post_upload(client, messy_file(), province=PROVINCE_B))
+    batch = batch_of(_post_upload(client, messy_file(), province=PROVINCE_B))
     assert batch.province_id == PROVINCE_B
 
 
 def test_a_csv_in_tis620_goes_through_the_pages(cast, client_for):
     text = "เลขประจำตัวประชาชน,ชื่อ,นามสกุล,กลุ่มเป้าหมาย\n" + f"{national_id(8)},สมปอง,ทองดี,{OUT}\n"
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(_post_upload(client, SimpleUploadedFile("ข้อมูล.csv", text.encode("cp874"))))
+    batch = batch_of(_post_upload(client, SimpleUploadedFile("ข้อมูล.csv", text.encode("cp874"))))
     assert (batch.created, batch.rejected) == (1, 0)
 
 
@@ -284,7 +266,7 @@ def test_a_big_file_is_checked_by_a_task_after_commit_and_the_page_polls_its_pro
     settings.TARGETS_UPLOAD_INLINE_BYTES = 0  # every file is "big"
     client = _en(client_for(cast.coordinator_a))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        batch = _batch_of(_post_upload(client, messy_file()))
+        batch = batch_of(_post_upload(client, messy_file()))
     assert len(callbacks) == 1, "the check is enqueued once the upload is committed"
     assert batch.status == UploadBatch.Status.CHECKING
 
@@ -313,7 +295,7 @@ def test_a_big_file_is_checked_by_a_task_after_commit_and_the_page_polls_its_pro
 
 def test_a_big_file_is_applied_by_a_task(cast, client_for, settings, django_capture_on_commit_callbacks):
     client = _en(client_for(cast.coordinator_a))
-    batch = _batch_of(_post_upload(client, messy_file()))
+    batch = batch_of(_post_upload(client, messy_file()))
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.TARGETS_UPLOAD_INLINE_BYTES = 0
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -353,7 +335,7 @@ def test_template_header_round_trips_and_its_sample_row_is_refused_only_as_the_s
 
     # Uploaded as it is, the sample row (in the coordinator's province) passes every check but one: it is
     # the template's sample, which must never become a record.
-    batch = _upload(cast.coordinator_a, SimpleUploadedFile("template.xlsx", response.content))
+    batch = upload(cast.coordinator_a, SimpleUploadedFile("template.xlsx", response.content))
     assert (batch.rows_total, batch.created, batch.rejected) == (1, 0, 1)
     from targets.upload.columns import label
 
@@ -375,7 +357,7 @@ def test_every_choice_of_the_template_lists_is_read_back(cast, client_for):
         for thai_header, values in choices.items():
             row[header.index(thai_header)] = values[n % len(values)]
         rows.append(row)
-    batch = _upload(cast.coordinator_a, _to_upload([header, *rows]))
+    batch = upload(cast.coordinator_a, _to_upload([header, *rows]))
     assert list(batch.rejections.values_list("reason", flat=True)) == []
     assert batch.created == longest
 
@@ -398,7 +380,7 @@ def test_template_sample_row_is_plainly_a_sample(cast, client_for):
 
 @pytest.fixture
 def upload_b(cast) -> UploadBatch:
-    return _upload(cast.coordinator_b, messy_file(), province=PROVINCE_B)
+    return upload(cast.coordinator_b, messy_file(), province=PROVINCE_B)
 
 
 def test_coordinator_of_other_province_gets_404_for_its_uploads(cast, client_for, upload_b):
@@ -416,7 +398,7 @@ def test_coordinator_of_other_province_gets_404_for_its_uploads(cast, client_for
 @pytest.mark.parametrize("member", ["viewer_a", "university_member", "no_role"])
 def test_viewers_and_universities_get_404_for_uploads(cast, client_for, member):
     """Uploads are the province's working files, with personal data: only its writers see them."""
-    upload_a = _upload(cast.coordinator_a, messy_file())
+    upload_a = upload(cast.coordinator_a, messy_file())
     client = client_for(cast[member])
     for url in ("/uploads/", "/uploads/new/", f"/uploads/{upload_a.pk}/", f"/uploads/{upload_a.pk}/rejections.xlsx"):
         assert client.get(url).status_code == 404, url
@@ -424,7 +406,7 @@ def test_viewers_and_universities_get_404_for_uploads(cast, client_for, member):
 
 
 def test_list_shows_each_writer_the_uploads_of_their_provinces(cast, client_for, upload_b):
-    upload_a = _upload(cast.coordinator_a, messy_file())
+    upload_a = upload(cast.coordinator_a, messy_file())
 
     def listed(user) -> list[int]:
         return [b.pk for b in client_for(user).get("/uploads/").context["page"].object_list]
@@ -436,7 +418,7 @@ def test_list_shows_each_writer_the_uploads_of_their_provinces(cast, client_for,
 
 def test_viewing_and_downloading_rejected_rows_is_in_the_access_log(cast, client_for):
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(_post_upload(client, messy_file()))
+    batch = batch_of(_post_upload(client, messy_file()))
     client.get(f"/uploads/{batch.pk}/")
     client.get(f"/uploads/{batch.pk}/rejections.xlsx")
     entries = AccessLog.objects.filter(
@@ -448,10 +430,10 @@ def test_viewing_and_downloading_rejected_rows_is_in_the_access_log(cast, client
 
 def test_rejected_row_of_another_provinces_identifier_comes_back_with_its_cells(cast, client_for):
     header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย"]
-    _upload(cast.coordinator_b, xlsx(header, [[national_id(7), "ของ", "พะเยา", OUT]]), province=PROVINCE_B)
+    upload(cast.coordinator_b, xlsx(header, [[national_id(7), "ของ", "พะเยา", OUT]]), province=PROVINCE_B)
     start_apply(batch=UploadBatch.objects.get(province_id=PROVINCE_B), user=cast.coordinator_b)
     client = _en(client_for(cast.coordinator_a))
-    batch = _batch_of(_post_upload(client, xlsx(header, [[national_id(7), "แก้", "ขอนแก่น", OUT]])))
+    batch = batch_of(_post_upload(client, xlsx(header, [[national_id(7), "แก้", "ขอนแก่น", OUT]])))
     _header, row = _sheet_rows(client.get(f"/uploads/{batch.pk}/rejections.xlsx").content)
     assert row[0] == 2
     assert row[2:] == [national_id(7), "แก้", "ขอนแก่น", OUT], "the uploader's own row, read back from the file"
@@ -464,7 +446,7 @@ def test_rejected_row_of_another_provinces_identifier_comes_back_with_its_cells(
 
 
 def test_admin_lists_uploads_read_only_and_links_to_the_upload_page(cast, client_for, upload_b):
-    upload_a = _upload(cast.coordinator_a, messy_file())
+    upload_a = upload(cast.coordinator_a, messy_file())
     client = _en(client_for(cast.coordinator_a))
     changelist = client.get("/admin/targets/uploadbatch/")
     assert changelist.status_code == 200
@@ -506,7 +488,7 @@ def test_list_page_query_count_holds_as_uploads_grow(cast, client_for, django_as
 def test_detail_page_query_count_holds_as_rejections_grow(cast, client_for, django_assert_num_queries, bad_rows):
     rows = [["ผิด", "เลขผิด", national_id(n)[:-1] + str((int(national_id(n)[-1]) + 1) % 10), "ชาย", "", "", "",
              OUT, ""] for n in range(1, bad_rows + 1)]  # fmt: skip
-    batch = _upload(
+    batch = upload(
         cast.coordinator_a, xlsx(HEADER, [*rows, *[[*r[:2], national_id(500 + i), *r[3:]] for i, r in enumerate(rows)]])
     )
     client = client_for(cast.coordinator_a)
@@ -580,7 +562,7 @@ def _buckets(batch: UploadBatch) -> dict:
 
 def test_sample_file_gives_the_documented_buckets(cast):
     load_demo_records(count=SAMPLE_DEMO_NUMBERS * len(DEMO_LEADS))
-    batch = _upload(cast.coordinator_a, SimpleUploadedFile("sample-upload.xlsx", SAMPLE_FILE.read_bytes()))
+    batch = upload(cast.coordinator_a, SimpleUploadedFile("sample-upload.xlsx", SAMPLE_FILE.read_bytes()))
     assert _buckets(batch) == SAMPLE_BUCKETS
     assert batch.columns["unknown"] == ["ลำดับ"]
     assert sorted(set(batch.rejections.values_list("row_number", flat=True))) == list(range(45, 53))
@@ -589,7 +571,7 @@ def test_sample_file_gives_the_documented_buckets(cast):
 
 
 def test_sample_file_without_demo_records(cast):
-    batch = _upload(cast.coordinator_a, SimpleUploadedFile("sample-upload.xlsx", SAMPLE_FILE.read_bytes()))
+    batch = upload(cast.coordinator_a, SimpleUploadedFile("sample-upload.xlsx", SAMPLE_FILE.read_bytes()))
     assert _buckets(batch) == SAMPLE_BUCKETS_WITHOUT_DEMO
 
 
@@ -616,17 +598,17 @@ def test_rejected_rows_file_round_trips_values_starting_with_a_dash(cast, client
     header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "หมายเหตุ"]
     bad = national_id(9)[:-1] + str((int(national_id(9)[-1]) + 1) % 10)
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(_post_upload(client, xlsx(header, [[bad, "สมปอง", "-", OUT, "- ติดตามแล้ว"]])))
+    batch = batch_of(_post_upload(client, xlsx(header, [[bad, "สมปอง", "-", OUT, "- ติดตามแล้ว"]])))
     top, row = _sheet_rows(client.get(f"/uploads/{batch.pk}/rejections.xlsx").content)
     row[2] = national_id(9)  # fix the identifier only
-    fixed = _batch_of(_post_upload(client, _to_upload([top, row])))
+    fixed = batch_of(_post_upload(client, _to_upload([top, row])))
     client.post(f"/uploads/{fixed.pk}/confirm/")
     record = TargetRecord.objects.get(identifier=national_id(9))
     assert (record.last_name, record.notes) == ("-", "- ติดตามแล้ว")
 
 
 def test_a_queued_apply_starts_its_progress_bar_at_zero(cast, settings, django_capture_on_commit_callbacks):
-    batch = _upload(cast.coordinator_a, messy_file())  # checked inline: its progress ended at 100
+    batch = upload(cast.coordinator_a, messy_file())  # checked inline: its progress ended at 100
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.TARGETS_UPLOAD_INLINE_BYTES = 0
     with django_capture_on_commit_callbacks(execute=False):
@@ -639,7 +621,7 @@ def test_a_queued_apply_starts_its_progress_bar_at_zero(cast, settings, django_c
 def test_an_apply_refused_in_its_task_marks_the_upload_failed(cast, settings, django_capture_on_commit_callbacks):
     from django.core.exceptions import PermissionDenied
 
-    batch = _upload(cast.coordinator_a, messy_file())
+    batch = upload(cast.coordinator_a, messy_file())
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.TARGETS_UPLOAD_INLINE_BYTES = 0
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -655,7 +637,7 @@ def test_an_apply_refused_in_its_task_marks_the_upload_failed(cast, settings, dj
 
 def test_report_counts_have_thousands_separators_and_years_none(cast, client_for):
     client = client_for(cast.coordinator_a)
-    batch = _batch_of(_post_upload(client, messy_file()))
+    batch = batch_of(_post_upload(client, messy_file()))
     UploadBatch.objects.filter(pk=batch.pk).update(rows_total=12004, created=6000, updated=4000, unchanged=2000)
     html = client.get(f"/uploads/{batch.pk}/").content.decode()
     assert '<span class="stat">6,000</span>' in html

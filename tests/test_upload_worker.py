@@ -9,7 +9,6 @@ the run instead (conftest.pytest_configure).
 """
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from targets.models import TargetRecord, UploadBatch
 from targets.reference_data import load_target_reference_data
 from targets.thai_id import check_digit
 from targets.upload.services import receive_upload, start_apply, start_check
-from tests.test_upload import messy_file
+from tests.builders import batch_of, batch_status, messy_file
 from universities.reference_data import load_universities
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,20 +156,10 @@ def _wait_for(condition, *, what: str, workers: Workers, timeout: float = 30):
     pytest.fail(f"timed out waiting for {what}\n--- worker log ---\n{workers.logs()}")
 
 
-def _status(batch: UploadBatch) -> str:
-    return UploadBatch.objects.values_list("status", flat=True).get(pk=batch.pk)
-
-
-def _batch_of(response) -> UploadBatch:
-    match = re.fullmatch(r"/uploads/(\d+)/", response["Location"])
-    assert match, response["Location"]
-    return UploadBatch.objects.get(pk=int(match.group(1)))
-
-
 def test_worker_checks_and_applies_big_uploads_once_however_often_they_are_confirmed(cast, client_for, workers):
     workers.start()
     client = client_for(cast.coordinator_a)
-    first = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))
+    first = batch_of(client.post("/uploads/new/", {"file": messy_file()}))
     assert first.status == UploadBatch.Status.CHECKING, "the page enqueued the check instead of running it"
     _wait_for(
         lambda: client.get(f"/uploads/{first.pk}/progress.json").json()["done"],
@@ -180,8 +169,8 @@ def test_worker_checks_and_applies_big_uploads_once_however_often_they_are_confi
     first.refresh_from_db()
     assert (first.status, first.created, first.rejected) == (UploadBatch.Status.CHECKED, 4, 4)
     # The same file again, checked before the first is applied: it too expects to create 4.
-    second = _batch_of(client.post("/uploads/new/", {"file": messy_file()}))
-    _wait_for(lambda: _status(second) == UploadBatch.Status.CHECKED, what="the second check", workers=workers)
+    second = batch_of(client.post("/uploads/new/", {"file": messy_file()}))
+    _wait_for(lambda: batch_status(second) == UploadBatch.Status.CHECKED, what="the second check", workers=workers)
     second.refresh_from_db()
     assert second.created == 4
 
@@ -204,7 +193,7 @@ def test_worker_checks_and_applies_big_uploads_once_however_often_they_are_confi
         thread.join(timeout=30)
     assert answers == [302, 302, 302]
     for batch in (first, second):
-        _wait_for(lambda b=batch: _status(b) == UploadBatch.Status.APPLIED, what="the applies", workers=workers)
+        _wait_for(lambda b=batch: batch_status(b) == UploadBatch.Status.APPLIED, what="the applies", workers=workers)
         batch.refresh_from_db()
     assert TargetRecord.objects.count() == 4, "the same rows are applied once"
     counts = sorted((b.created, b.updated, b.unchanged, b.rejected) for b in (first, second))
@@ -246,7 +235,7 @@ def test_a_worker_killed_during_the_apply_leaves_nothing_and_the_next_worker_app
     user = cast.coordinator_a
     batch = receive_upload(user=user, province=Province.objects.get(code=PROVINCE_A), uploaded_file=_big_csv(rows))
     start_check(batch=batch, user=user)
-    _wait_for(lambda: _status(batch) == UploadBatch.Status.CHECKED, what="the check", workers=workers, timeout=45)
+    _wait_for(lambda: batch_status(batch) == UploadBatch.Status.CHECKED, what="the check", workers=workers, timeout=45)
     batch.refresh_from_db()
     assert (batch.rows_total, batch.created, batch.rejected) == (rows + 1, rows, 1)
 
@@ -257,7 +246,7 @@ def test_a_worker_killed_during_the_apply_leaves_nothing_and_the_next_worker_app
         with blocker.cursor() as cursor:
             cursor.execute("LOCK TABLE targets_uploadrejection IN SHARE MODE")  # held until the rollback below
         start_apply(batch=batch, user=user)
-        assert _status(batch) == UploadBatch.Status.APPLYING
+        assert batch_status(batch) == UploadBatch.Status.APPLYING
         (stuck,) = _wait_for(_waiting_on_a_lock, what="the apply to reach its report", workers=workers, timeout=45)
         assert TargetRecord.objects.count() == 0, "the worker's rows are not committed"
         workers.kill(worker)
@@ -267,14 +256,14 @@ def test_a_worker_killed_during_the_apply_leaves_nothing_and_the_next_worker_app
     # The killed worker's database session finds its client gone and rolls back.
     _wait_for(lambda: _backend_gone(stuck), what="the dead worker's session to end", workers=workers, timeout=20)
     assert TargetRecord.objects.count() == 0, "a killed worker leaves nothing"
-    assert _status(batch) == UploadBatch.Status.APPLYING
+    assert batch_status(batch) == UploadBatch.Status.APPLYING
 
     # The task was never acknowledged (acks_late): a new worker gets it back once its visibility timeout
     # has passed, and applies the whole file.
     time.sleep(VISIBILITY_TIMEOUT)
     workers.start()
     _wait_for(
-        lambda: _status(batch) == UploadBatch.Status.APPLIED, what="the redone apply", workers=workers, timeout=60
+        lambda: batch_status(batch) == UploadBatch.Status.APPLIED, what="the redone apply", workers=workers, timeout=60
     )
     batch.refresh_from_db()
     assert (batch.created, batch.rejected) == (rows, 1)
