@@ -170,7 +170,6 @@ def province_list(request):
             "current_fiscal_year": current,
             "years": years,
             "fiscal_year_bounds": (start, end),
-            "scope": scope_for(user),
         },
     )
 

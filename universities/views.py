@@ -119,7 +119,7 @@ def university_list(request):
     return render(
         request,
         "universities/university_list.html",
-        {"rows": rows, "fiscal_year": fiscal_year, "scope": scope_for(user)},
+        {"rows": rows, "fiscal_year": fiscal_year},
     )
 
 
