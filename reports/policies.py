@@ -29,9 +29,9 @@ class Step(NamedTuple):
     lead_team: Callable[[], bool] | None = None
 
 
-def _is_coordinator(scope: Scope, report: ProgressReport) -> bool:
-    """A coordinator of the report's province (writable_provinces holds coordinator roles only)."""
-    return report.province_id in scope.writable_provinces
+def _is_coordinator_of(scope: Scope, province_id: int) -> bool:
+    """A coordinator of the province (writable_provinces holds coordinator roles only)."""
+    return province_id in scope.writable_provinces
 
 
 def _is_lead_team(scope: Scope, report: ProgressReport) -> bool:
@@ -48,7 +48,7 @@ def _is_lead_team(scope: Scope, report: ProgressReport) -> bool:
 
 def _may_act(user, scope: Scope, step: Step) -> bool:
     if step.action == ReportEvent.Action.SUBMIT:
-        return _is_coordinator(scope, step.report) if step.submission_open else scope.national
+        return _is_coordinator_of(scope, step.report.province_id) if step.submission_open else scope.national
     if step.action == ReportEvent.Action.ACCEPT:
         return scope.national
     if step.action == ReportEvent.Action.RETURN and step.from_status == Status.REVIEWED:
@@ -60,6 +60,8 @@ def _may_act(user, scope: Scope, step: Step) -> bool:
 def register_rules() -> None:
     # obj: the province (or its code).
     register("reports.write", lambda user, scope, province: scope.can_write_province(getattr(province, "pk", province)))
+    # Filing a province's reports is its coordinators' (the province page's button); admins act on their behalf.
+    register("reports.file", lambda user, scope, province: _is_coordinator_of(scope, getattr(province, "pk", province)))
     register("reports.create", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))
     register("reports.lead_team", lambda user, scope, report: _is_lead_team(scope, report))
     register("reports.act", _may_act)
