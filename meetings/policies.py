@@ -4,10 +4,10 @@ Read: EEF/IPSR admins all; anyone with a role the national meetings; a regional 
 its provinces' people, the teams of its universities, and the teams of the universities supporting
 its provinces this fiscal year. The parts of a meeting are seen by whoever sees the meeting.
 
-Write (the one meetings write rule, WRITE_GRANTS): EEF/IPSR admins every meeting; a university team
+Write (the one meetings write rule, _write_grants): EEF/IPSR admins every meeting; a university team
 its regional and provincial meetings that list its university; a coordinator the provincial meetings
 of their province. The list of rows (`Meeting.objects.writable_by`), the check before saving
-(`meetings.services.check_meeting_scope`) and the kinds a user may organise all read WRITE_GRANTS.
+(`meetings.services.check_meeting_scope`) and the kinds a user may organise all read _write_grants.
 
 An action item's status and note may also be updated by its owner: the person, a coordinator of the
 province, the university's team.
@@ -21,7 +21,7 @@ from .models import ActionItem, Kind, Meeting
 
 
 def _write_grants(scope: Scope) -> list[tuple[frozenset[str], str, frozenset[int]]]:
-    """WRITE_GRANTS for a non-national scope: (kinds, the meeting's field, the ids of the user's)
+    """The write grants of a non-national scope: (kinds, the meeting's field, the ids of the user's)
     for each way the user writes a meeting. A meeting is written when its kind is among `kinds` and
     its `field` lists one of the ids."""
     grants = []

@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.urls import reverse
 
 from accounts import access
 from conftest import CAST, PROVINCE_A, PROVINCE_B
@@ -173,3 +174,18 @@ def test_the_meetings_write_rule_answers_the_same_before_and_after_saving(cast):
             assert not writes or kind in meeting_services.allowed_kinds(user)
             answers.add(writes)
     assert answers == {True, False}
+
+
+@pytest.mark.django_db
+def test_pages_show_links_and_buttons_by_the_door(cast, client_for):
+    """The navigation, the home page and a dashboard's "compute now" ask the door ({% can %}), as the
+    views behind them do."""
+    uploads, provinces = reverse("uploads:list"), reverse("provinces:list")
+    for name, may_upload in (("eef_admin", True), ("coordinator_a", True), ("viewer_a", False), ("no_role", False)):
+        html = client_for(cast[name]).get(reverse("home")).content.decode()
+        assert (f'href="{uploads}"' in html) == may_upload, name
+        assert (f'href="{provinces}"' in html) == (name != "no_role"), name
+    dashboard = reverse("summaries:province", kwargs={"code": PROVINCE_A})
+    for name, may_run in (("eef_admin", True), ("coordinator_a", False)):
+        html = client_for(cast[name]).get(dashboard).content.decode()
+        assert ('data-testid="run-summary"' in html) == may_run, name
