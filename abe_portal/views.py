@@ -6,7 +6,6 @@ from django.utils import timezone
 from django.views.generic import RedirectView
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
-from accounts.access import scope_for
 from meetings.models import ActionItem, Meeting
 from universities.models import SupportAssignment
 
@@ -31,7 +30,6 @@ def home(request):
         request,
         "home.html",
         {
-            "scope": scope_for(request.user),
             "memberships": request.user.memberships.select_related("province", "university"),
             "fiscal_year": fiscal_year,
             "fiscal_year_bounds": fiscal_year_bounds(fiscal_year),

@@ -14,13 +14,21 @@ Every model that belongs to a province gets its filters from `ProvinceScopedQuer
 which answers 404 to outsiders exactly as for a missing object. Pages, Django admin
 (accounts/admin_access.py), exports, the API and summaries all go through these; nothing else
 decides access.
+
+Every other rule ("may this user write this meeting?") is a named action: each app declares its
+rules in its own `policies.py`, which registers them here from its AppConfig.ready(), and callers
+ask `can(user, "meetings.write", meeting)`, filter with `restrict(queryset, user, "meetings.write")`
+or, in templates, `{% can "portal.national" as national %}` (accounts/templatetags/access.py). Only
+this module and the policies read a Scope's fields (tests/test_access_door.py holds that).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.apps import apps
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404
 
@@ -161,3 +169,85 @@ def get_object_for_user(model_or_queryset: type[M] | models.QuerySet, user, pk, 
         queryset = model_or_queryset._default_manager.all()
     queryset = queryset.writable_by(user) if write else queryset.visible_to(user)
     return get_object_or_404(queryset, pk=pk)
+
+
+# --- the registry of named rules -------------------------------------------------------------------
+Rule = Callable[[Any, Scope, Any], bool]
+QuerySetRule = Callable[[models.QuerySet, Any, Scope], models.QuerySet]
+_RULES: dict[str, Rule] = {}
+_QUERYSET_RULES: dict[str, QuerySetRule] = {}
+
+
+def register(action: str, rule: Rule) -> None:
+    """Declare who may do `action`: rule(user, scope, obj) -> bool. Called from an app's policies.py."""
+    if _RULES.get(action, rule) is not rule:
+        raise ValueError(f"Access rule {action!r} is registered twice")
+    _RULES[action] = rule
+
+
+def register_queryset(action: str, rule: QuerySetRule) -> None:
+    """Declare the rows `action` allows: rule(queryset, user, scope) -> queryset."""
+    if _QUERYSET_RULES.get(action, rule) is not rule:
+        raise ValueError(f"Queryset rule {action!r} is registered twice")
+    _QUERYSET_RULES[action] = rule
+
+
+def can(user, action: str, obj: Any = None) -> bool:
+    """Whether `user` may do `action` (to `obj`, when the rule is about one). An unknown action is a
+    programming error (KeyError), never a quiet "no" or "yes"."""
+    return bool(_RULES[action](user, scope_for(user), obj))
+
+
+def require(user, action: str, obj: Any = None) -> None:
+    """PermissionDenied unless can(user, action, obj)."""
+    if not can(user, action, obj):
+        raise PermissionDenied
+
+
+def restrict(queryset: models.QuerySet, user, action: str) -> models.QuerySet:
+    """The rows of `queryset` on which `user` may do `action` (a registered queryset rule)."""
+    return _QUERYSET_RULES[action](queryset, user, scope_for(user))
+
+
+def own_universities(user) -> frozenset[int]:
+    """The universities whose team the user belongs to (lead or member); empty for everyone else,
+    EEF/IPSR admins included. For defaults and choices; whether they may act is `can`'s to say."""
+    return scope_for(user).universities
+
+
+def own_provinces(user, *, write: bool = False) -> frozenset[int]:
+    """The provinces the user holds (write: as coordinator), for defaults and choices; empty for an
+    EEF/IPSR admin, whose scope is every province."""
+    scope = scope_for(user)
+    if scope.national:
+        return frozenset()
+    return scope.writable_provinces if write else scope.readable_provinces
+
+
+def only_province(user, *, write: bool = False) -> int | None:
+    """The one province a user who holds exactly one has (write: as coordinator), else None: pages
+    choose it for them."""
+    provinces = own_provinces(user, write=write)
+    return next(iter(provinces)) if len(provinces) == 1 else None
+
+
+def home_provinces(user) -> frozenset[int]:
+    """The provinces the user holds through a provincial role (coordinator, viewer), not a university."""
+    return scope_for(user).member_provinces
+
+
+def _pk(obj: Any) -> int:
+    """A primary key given as itself or as the object."""
+    return obj if isinstance(obj, int) else obj.pk
+
+
+# The door's own rules, about any province and the portal itself; apps name theirs in policies.py.
+register("portal.use", lambda user, scope, obj: scope.has_role)
+register("portal.national", lambda user, scope, obj: scope.national)
+register("province.read", lambda user, scope, obj: scope.can_read_province(_pk(obj)))
+register("province.write", lambda user, scope, obj: scope.can_write_province(_pk(obj)))
+register("province.write_any", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))
+# Full national IDs (unmasked) of a province's records: see Scope.can_read_identifiers.
+register("province.read_identifiers", lambda user, scope, obj: scope.can_read_identifiers(_pk(obj)))
+register("university.act_for", lambda user, scope, obj: scope.national or _pk(obj) in scope.universities)
+register("university.act_for_any", lambda user, scope, obj: scope.national or bool(scope.universities))

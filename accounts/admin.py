@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .access import scope_for
+from .access import can
 from .admin_access import Access, ScopedModelAdmin
 from .invitations import send_invitation
 from .models import Membership, User
@@ -26,7 +26,7 @@ class MembershipInline(admin.TabularInline):
 
     # Inlines ask Django's permission table by default; roles are managed by EEF admins only.
     def _national(self, request) -> bool:
-        return scope_for(request.user).national
+        return can(request.user, "portal.national")
 
     def has_view_permission(self, request, obj=None) -> bool:
         return self._national(request)

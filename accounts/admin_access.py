@@ -20,7 +20,7 @@ from import_export.resources import ModelResource
 from abe_portal.buddhist_dates import file_date, with_excel_date_formats
 from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 
-from .access import scope_for
+from .access import can
 
 
 class Access(models.TextChoices):
@@ -38,14 +38,12 @@ class ScopedModelAdmin(admin.ModelAdmin):
     formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # dates typed in พ.ศ., as on the portal's pages
 
     def _allowed(self, request, access: str) -> bool:
-        scope = scope_for(request.user)
-        if access == Access.NATIONAL:
-            return scope.national
-        if access == Access.ROLE_HOLDERS:
-            return scope.has_role
-        if access == Access.PROVINCE_WRITERS:
-            return scope.national or bool(scope.writable_provinces)
-        return False
+        action = {
+            Access.NATIONAL: "portal.national",
+            Access.ROLE_HOLDERS: "portal.use",
+            Access.PROVINCE_WRITERS: "province.write_any",
+        }.get(access)
+        return action is not None and can(request.user, action)
 
     # --- querysets -----------------------------------------------------------------------------
     def get_queryset(self, request):

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .access import scope_for
+from .access import can
 
 SESSION_STARTED_AT = "abe_session_started_at"
 SESSION_MFA_OK = "abe_mfa_ok"
@@ -19,7 +19,7 @@ SESSION_MFA_OK = "abe_mfa_ok"
 
 def needs_two_factor(user) -> bool:
     """EEF/IPSR admins and anyone who can reach Django admin must use TOTP."""
-    return user.is_staff or user.is_superuser or scope_for(user).national
+    return user.is_staff or user.is_superuser or can(user, "portal.national")
 
 
 class SessionLimitMiddleware:

@@ -7,16 +7,16 @@ from django.utils.translation import gettext_lazy as _
 class UserQuerySet(models.QuerySet):
     def visible_to(self, user) -> "UserQuerySet":
         """EEF admins manage every account; anyone else sees only their own."""
-        from .access import scope_for  # accounts.access imports this module
+        from .access import can  # accounts.access imports this module
 
-        if scope_for(user).national:
+        if can(user, "portal.national"):
             return self
         return self.filter(pk=user.pk) if user.is_authenticated else self.none()
 
     def writable_by(self, user) -> "UserQuerySet":
-        from .access import scope_for
+        from .access import can
 
-        return self if scope_for(user).national else self.none()
+        return self if can(user, "portal.national") else self.none()
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
@@ -85,16 +85,16 @@ PROVINCE_ROLES = frozenset({Role.PROVINCE_COORDINATOR, Role.PROVINCE_VIEWER})
 
 class MembershipQuerySet(models.QuerySet):
     def visible_to(self, user) -> "MembershipQuerySet":
-        from .access import scope_for  # accounts.access imports this module
+        from .access import can  # accounts.access imports this module
 
-        if scope_for(user).national:
+        if can(user, "portal.national"):
             return self
         return self.filter(user=user) if user.is_authenticated else self.none()
 
     def writable_by(self, user) -> "MembershipQuerySet":
-        from .access import scope_for
+        from .access import can
 
-        return self if scope_for(user).national else self.none()
+        return self if can(user, "portal.national") else self.none()
 
 
 class Membership(models.Model):

@@ -11,4 +11,6 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         # drf-spectacular finds the API-key scheme of the schema through this import.
-        from . import schema  # noqa: F401
+        from . import policies, schema  # noqa: F401
+
+        policies.register_rules()

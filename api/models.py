@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-from accounts.access import scope_for
+from accounts.access import can
 from provinces.models import Province
 
 # What a key may be given, per resource: "read", or "read" and "write" ("write"). Reference data
@@ -45,7 +45,7 @@ class NationalOnlyQuerySet(models.QuerySet):
     """Partners and keys are EEF/IPSR's to see and manage (Django admin goes through these)."""
 
     def visible_to(self, user) -> "NationalOnlyQuerySet":
-        return self if scope_for(user).national else self.none()
+        return self if can(user, "api.manage") else self.none()
 
     def writable_by(self, user) -> "NationalOnlyQuerySet":
         return self.visible_to(user)

@@ -4,13 +4,13 @@ every view's queryset comes from visible_to / writable_by.)
 - A partner key: its permission for the view's resource, "read" for GET/HEAD/OPTIONS and "write"
   for anything else; reference data is readable with any valid key.
 - A signed-in user: any role of the portal (someone without one gets 403). Writes then go through
-  the same services as the pages, which check the province (records: Scope.can_write_province).
+  the same services as the pages, which check the province (records: the door's "targets.write").
 """
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.access import scope_for
+from accounts.access import can
 
 from .authentication import is_partner
 
@@ -27,8 +27,7 @@ class ResourcePermission(BasePermission):
         write = request.method not in SAFE_METHODS
         if is_partner(user):
             return user.key.allows(getattr(view, "resource", ""), write=write)
-        scope = scope_for(user)
-        if not scope.has_role:
+        if not can(user, "portal.use"):
             self.message = _("Your account has no role in the portal.")
             return False
         return True

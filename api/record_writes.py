@@ -27,7 +27,7 @@ from types import SimpleNamespace
 
 from django.utils.translation import gettext as _
 
-from accounts.access import scope_for
+from accounts.access import can, only_province
 from audit.tracking import context as audit_context
 from provinces.models import Province
 from targets import id_probes
@@ -105,9 +105,8 @@ def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker
     Raises targets.id_probes.ProbeRefused, before writing anything, when the items hold more
     identifiers of provinces the caller cannot see than its day's allowance: answer it without
     rolling the transaction back, or the access log's entry and the flag go with it."""
-    scope = scope_for(user)
     acting_user = acting_user if acting_user is not None else user
-    default_province = next(iter(scope.writable_provinces)) if len(scope.writable_provinces) == 1 else None
+    default_province = only_province(user, write=True)
     results: list[ItemResult] = []
     groups: dict[tuple[int, tuple[str, ...]], list[tuple[ItemResult, dict]]] = {}
     seen: dict[str, int] = {}
@@ -146,7 +145,7 @@ def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker
         code = _province_code(item["province"]) if "province" in item else default_province
         if code is None:
             result.reject("province", _("Give the province by its DOPA code, e.g. 40."))
-        elif code not in provinces or not scope.can_write_province(code):
+        elif code not in provinces or not can(user, "targets.write", code):
             # The same answer for a province that does not exist and one the caller may not write.
             result.reject("province", _("You may not write records of this province."))
         else:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
-from accounts.access import scope_for
+from accounts.access import can
 
 from .models import AccessLog, IdentifierProbeDay
 from .tracking import history_is_recorded
@@ -31,10 +31,10 @@ class ReadOnlyAdminMixin:
     formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # never editable, but the same date input if ever shown
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return scope_for(request.user).national
+        return can(request.user, "portal.national")
 
     def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return scope_for(request.user).national
+        return can(request.user, "portal.national")
 
     def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False

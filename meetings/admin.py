@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 from abe_portal.stale_edits import VersionedAdminMixin
-from accounts.access import scope_for
+from accounts.access import can
 from accounts.admin_access import ScopedModelAdmin
 
 from . import services
@@ -50,7 +50,7 @@ class PartInline(admin.options.InlineModelAdmin):
         return obj is None or services.may_write(meeting=obj, user=request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return scope_for(request.user).has_role
+        return can(request.user, "portal.use")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return self._writes(request, obj)

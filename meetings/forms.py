@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from abe_portal.buddhist_dates import current_fiscal_year
 from abe_portal.date_input import ThaiDateField, ThaiDateInput
 from abe_portal.stale_edits import VersionedFormMixin, model_facts
-from accounts.access import scope_for
+from accounts.access import can, own_provinces, own_universities
 from provinces.models import Province
 from reports.models import ProgressReport
 from universities.models import University
@@ -130,15 +130,15 @@ class MeetingForm(VersionedFormMixin, forms.ModelForm):
             self.fields[name].queryset = province_qs
         for name in ("universities", "organiser_universities"):
             self.fields[name].queryset = university_qs
-        if not self.instance.pk and not self.is_bound:
-            # A new meeting starts as the organiser's own: their university team, or their province.
-            scope = scope_for(user)
-            if not scope.national:
-                self.initial.setdefault("universities", sorted(scope.universities))
-                self.initial.setdefault("organiser_universities", sorted(scope.universities))
-                if not scope.universities:
-                    self.initial.setdefault("provinces", sorted(scope.writable_provinces))
-                    self.initial.setdefault("organiser_provinces", sorted(scope.writable_provinces))
+        # A new meeting starts as the organiser's own: their university team, or their province.
+        if not self.instance.pk and not self.is_bound and not can(user, "portal.national"):
+            own = sorted(own_universities(user))
+            self.initial.setdefault("universities", own)
+            self.initial.setdefault("organiser_universities", own)
+            if not own:
+                provinces = sorted(own_provinces(user, write=True))
+                self.initial.setdefault("provinces", provinces)
+                self.initial.setdefault("organiser_provinces", provinces)
 
     def clean(self):
         cleaned = super().clean()

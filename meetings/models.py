@@ -1,10 +1,8 @@
 """Meetings: how the programme steers (national, regional and provincial meetings).
 
-Who sees a meeting (MeetingQuerySet.visible_to): EEF/IPSR admins all; anyone with a role the
-national ones; a regional or provincial meeting its provinces' people, the teams of its
-universities, and the teams of the universities supporting its provinces this fiscal year. The
-parts of a meeting (attendance, agenda, presentations, lessons, action items, attachments) are
-seen by whoever sees the meeting.
+Who sees and who writes a meeting (MeetingQuerySet.visible_to / writable_by) is said once, in
+meetings/policies.py. The parts of a meeting (attendance, agenda, presentations, lessons, action
+items, attachments) are seen by whoever sees the meeting.
 """
 
 import datetime
@@ -13,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.versioning import Versioned
-from accounts.access import scope_for
+from accounts.access import restrict
 from audit.tracking import track
 from provinces.models import Province
 from universities.models import University
@@ -38,42 +36,13 @@ class Kind(models.TextChoices):
     PROVINCIAL = "provincial", _("provincial")
 
 
-def meeting_visibility(user, *, path: str = "") -> Q | None:
-    """The condition on meetings (reached through `path`) that `user` may see; None = all."""
-    scope = scope_for(user)
-    if scope.national:
-        return None
-    if not scope.has_role:
-        return Q(pk__in=[])
-    prefix = f"{path}__" if path else ""
-    meeting_ref = OuterRef(f"{prefix}pk" if path else "pk")
-    in_provinces = Exists(
-        Meeting.provinces.through.objects.filter(meeting=meeting_ref, province__in=scope.readable_provinces)
-    )
-    universities = scope.universities | scope.supporting_universities
-    in_universities = Exists(
-        Meeting.universities.through.objects.filter(meeting=meeting_ref, university__in=universities)
-    )
-    return Q(**{f"{prefix}kind": Kind.NATIONAL}) | in_provinces | in_universities
-
-
 class MeetingQuerySet(models.QuerySet):
+    # Who sees and who writes: meetings/policies.py, the one place of these rules.
     def visible_to(self, user) -> "MeetingQuerySet":
-        condition = meeting_visibility(user)
-        return self if condition is None else self.filter(condition)
+        return restrict(self, user, "meetings.read")
 
     def writable_by(self, user) -> "MeetingQuerySet":
-        """Organisers' side: EEF admins all; a university team its own regional and provincial
-        meetings; a coordinator their province's provincial meetings."""
-        scope = scope_for(user)
-        if scope.national:
-            return self
-        condition = Q(pk__in=[])
-        if scope.universities:
-            condition |= Q(kind__in=[Kind.REGIONAL, Kind.PROVINCIAL], universities__in=scope.universities)
-        if scope.writable_provinces:
-            condition |= Q(kind=Kind.PROVINCIAL, provinces__in=scope.writable_provinces)
-        return self.filter(pk__in=self.filter(condition).values("pk"))
+        return restrict(self, user, "meetings.write")
 
     def upcoming(self, today=None) -> "MeetingQuerySet":
         return self.filter(ends_on__gte=today or timezone.localdate()).exclude(status=Meeting.Status.CANCELLED)
@@ -184,8 +153,7 @@ class MeetingPartQuerySet(models.QuerySet):
     """Parts of a meeting are seen by whoever sees the meeting."""
 
     def visible_to(self, user) -> "MeetingPartQuerySet":
-        condition = meeting_visibility(user, path="meeting")
-        return self if condition is None else self.filter(condition)
+        return restrict(self, user, "meetings.part.read")
 
     def writable_by(self, user) -> "MeetingPartQuerySet":
         return self.filter(meeting__in=Meeting.objects.writable_by(user))
@@ -308,14 +276,7 @@ class ActionItemQuerySet(MeetingPartQuerySet):
 
     def owned_by(self, user) -> "ActionItemQuerySet":
         """Items whose owner is the user, one of their provinces, or one of their universities."""
-        scope = scope_for(user)
-        condition = Q(owner_user=user) if user.is_authenticated else Q(pk__in=[])
-        provinces = scope.writable_provinces | {p for p in scope.readable_provinces if not scope.universities}
-        if provinces:
-            condition |= Q(owner_province__in=provinces)
-        if scope.universities:
-            condition |= Q(owner_university__in=scope.universities)
-        return self.filter(condition)
+        return restrict(self, user, "meetings.action_item.owned")
 
 
 @track()

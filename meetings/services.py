@@ -1,9 +1,8 @@
 """Writing meetings and their parts: the one path for pages, admin, the attendance import, demo data and tests.
 
-Who writes (Meeting.objects.writable_by): EEF/IPSR admins every meeting; a university team its
-regional and provincial meetings that list its university; a coordinator the provincial meetings
-of their province. The parts of a meeting (agenda, attendance, presentations, lessons, action
-items, attachments) are written by whoever writes the meeting. An action item's status and note
+Who writes: meetings/policies.py (the one meetings write rule, asked through accounts.access.can).
+The parts of a meeting (agenda, attendance, presentations, lessons, action items, attachments) are
+written by whoever writes the meeting. An action item's status and note
 may also be updated by its owner: the person, a coordinator of the province, the university's
 team. Pages answer 404 to outsiders before calling these; here a user who may not write gets
 PermissionDenied (a 403 on the pages) and bad input a ValidationError. A meeting is changed or
@@ -20,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from abe_portal.buddhist_dates import fiscal_year_of
 from abe_portal.versioning import check_version
-from accounts.access import scope_for
+from accounts.access import can
 from reports.models import Period, ProgressReport, period_bounds
 from universities.models import University
 
@@ -62,49 +61,31 @@ PART_MODELS = (AgendaItem, Attendance, Presentation, LessonLearned, ActionItem)
 # --- who may -------------------------------------------------------------------------------------
 def may_create_meetings(user) -> bool:
     """EEF admins, university teams and coordinators organise meetings (each of its own scope)."""
-    scope = scope_for(user)
-    return scope.national or bool(scope.universities) or bool(scope.writable_provinces)
+    return can(user, "meetings.create")
 
 
 def allowed_kinds(user) -> list[str]:
-    """The kinds of meeting the user may organise (mirrors MeetingQuerySet.writable_by)."""
-    scope = scope_for(user)
-    if scope.national:
-        return list(Kind.values)
-    if scope.universities:
-        return [Kind.REGIONAL, Kind.PROVINCIAL]
-    return [Kind.PROVINCIAL] if scope.writable_provinces else []
+    """The kinds of meeting the user may organise."""
+    return [kind for kind in Kind.values if can(user, "meetings.organise_kind", kind)]
 
 
 def may_write(*, meeting: Meeting, user) -> bool:
-    return Meeting.objects.writable_by(user).filter(pk=meeting.pk).exists()
-
-
-def _is_owner(*, item: ActionItem, user) -> bool:
-    """The person named, a coordinator of the province named, or the team of the university named.
-
-    (ActionItemQuerySet.owned_by also counts a province's viewers, so that their home page shows the
-    province's items; viewers read, they do not update.)
-    """
-    scope = scope_for(user)
-    return (
-        (item.owner_user_id is not None and item.owner_user_id == user.pk)
-        or item.owner_province_id in scope.writable_provinces
-        or item.owner_university_id in scope.universities
-    )
+    return can(user, "meetings.write", meeting)
 
 
 def updatable_action_item_ids(*, user, items) -> set[int]:
     """Which of `items` the user may update (status and note): one query at most, for list pages."""
     items = list(items)
-    if scope_for(user).national:
+    if can(user, "meetings.write_all"):
         return {item.pk for item in items}
     writable_meetings = set(
         Meeting.objects.writable_by(user)
         .filter(pk__in={item.meeting_id for item in items})
         .values_list("pk", flat=True)
     )
-    return {item.pk for item in items if item.meeting_id in writable_meetings or _is_owner(item=item, user=user)}
+    return {
+        item.pk for item in items if item.meeting_id in writable_meetings or can(user, "meetings.action_item.own", item)
+    }
 
 
 def may_update_action_item(*, item: ActionItem, user) -> bool:
@@ -148,20 +129,17 @@ def organiser_university_ids(*, meeting: Meeting, universities) -> set:
 
 def check_meeting_scope(*, user, kind: str, province_ids, university_ids) -> None:
     """ValidationError unless the user may write a meeting of this kind that concerns these provinces
-    and universities. The same rule as MeetingQuerySet.writable_by, said before saving."""
+    and universities: the meetings write rule (meetings/policies.py), asked before saving."""
     province_ids, university_ids = _ids(province_ids), _ids(university_ids)
     if kind == Kind.PROVINCIAL and not province_ids:
         raise ValidationError({"provinces": _("A provincial meeting concerns at least one province.")})
     if kind == Kind.REGIONAL and not university_ids:
         raise ValidationError({"universities": _("A regional meeting concerns at least one university team.")})
-    scope = scope_for(user)
-    if scope.national:
+    if can(user, "meetings.write_all"):
         return
-    if kind not in allowed_kinds(user):
+    if not can(user, "meetings.organise_kind", kind):
         raise ValidationError({"kind": _("You cannot organise a meeting of this kind.")})
-    if university_ids & scope.universities:
-        return
-    if kind == Kind.PROVINCIAL and province_ids & scope.writable_provinces:
+    if can(user, "meetings.write_planned", (kind, province_ids, university_ids)):
         return
     raise ValidationError(
         _(

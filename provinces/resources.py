@@ -10,14 +10,14 @@ importing the same sheet twice changes nothing.
 import datetime
 import re
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, widgets
 
 from abe_portal.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, THAI_MONTHS_SHORT
 from abe_portal.spreadsheet_safety import FORMULA_TRIGGERS, neutralise_formula
-from accounts.access import scope_for
+from accounts.access import can, require
 from accounts.admin_access import ScopedResource
 
 from .models import Province, WorkingGroupMember
@@ -291,7 +291,7 @@ class WorkingGroupMemberResource(ScopedResource):
                 {"province": [gettext("This sheet is for %(province)s only.") % {"province": self.fixed_province}]}
             )
         # ScopedResource only guards rows that exist: a new row must be for a province the user writes.
-        if not scope_for(self.user).can_write_province(province.pk):
+        if not can(self.user, "provinces.manage", province):
             raise ValidationError(
                 {
                     "province": [
@@ -310,8 +310,7 @@ class WorkingGroupMemberResource(ScopedResource):
 
     def before_save_instance(self, instance, row, **kwargs):
         # The last guard, whatever called the resource: never save outside the user's provinces.
-        if not scope_for(self.user).can_write_province(instance.province_id):
-            raise PermissionDenied
+        require(self.user, "provinces.manage", instance.province_id)
         super().before_save_instance(instance, row, **kwargs)
 
     def export_field(self, field, instance, **kwargs):

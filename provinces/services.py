@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from import_export.results import RowResult
 
 from abe_portal.versioning import StaleEdit, check_version
-from accounts.access import scope_for
+from accounts.access import require
 from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 
 from .models import PlanGoal, Province, ProvincialPlan, not_achieved_message
@@ -46,8 +46,7 @@ def save_plan(
     `version` is the plan's version the user saw, 0 for "no plan yet" (None: no precondition): a plan
     written by someone else since is left alone and StaleEdit raised (abe_portal.versioning).
     """
-    if not scope_for(user).can_write_province(province.pk):
-        raise PermissionDenied
+    require(user, "provinces.manage", province)
     validate_fiscal_year(fiscal_year)
     errors = []
     for target in goals.values():
@@ -171,8 +170,7 @@ def import_working_group(*, user, province: Province, sheet: dict, dry_run: bool
     anywhere, nothing is saved. Rows match existing members by name: a second import of the same
     sheet changes nothing.
     """
-    if not scope_for(user).can_write_province(province.pk):
-        raise PermissionDenied
+    require(user, "provinces.manage", province)
     numbers = [number for number, _cells in sheet["rows"]]
     dataset = tablib.Dataset(*[tuple(cells) for _number, cells in sheet["rows"]], headers=list(sheet["headers"]))
     resource = WorkingGroupMemberResource(user=user, province=province)

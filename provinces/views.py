@@ -11,7 +11,7 @@ import io
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Case, F, Func, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
@@ -25,7 +25,7 @@ from abe_portal import stale_edits
 from abe_portal.buddhist_dates import current_fiscal_year, excel_date_format, file_date, fiscal_year_bounds
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.versioning import StaleEdit
-from accounts.access import get_object_for_user, scope_for
+from accounts.access import can, get_object_for_user, require
 from audit.access_log import record_access
 from audit.models import AccessLog
 from meetings.models import Meeting
@@ -86,8 +86,7 @@ def _province_for_writing(request, code: int) -> Province:
     """The province, if the user may manage its working group and plans: 404 for outsiders (as for a
     province that does not exist), 403 for those who only read it."""
     province = get_object_for_user(Province.objects.select_related("region"), request.user, code)
-    if not scope_for(request.user).can_write_province(province.pk):
-        raise PermissionDenied
+    require(request.user, "provinces.manage", province)
     return province
 
 
@@ -170,7 +169,6 @@ def province_list(request):
             "current_fiscal_year": current,
             "years": years,
             "fiscal_year_bounds": (start, end),
-            "scope": scope_for(user),
         },
     )
 
@@ -191,7 +189,6 @@ def _goal_grid(goals: list[PlanGoal]) -> tuple[list, list]:
 def province_detail(request, code: int):
     user = request.user
     province = get_object_for_user(Province.objects.select_related("region"), user, code)
-    scope = scope_for(user)
     current = current_fiscal_year()
     fiscal_year = _fiscal_year(request, current)
     today = timezone.localdate()
@@ -261,7 +258,7 @@ def province_detail(request, code: int):
         .order_by("-as_of", "-pk")
         .first()
     )
-    can_manage = scope.can_write_province(province.pk)
+    can_manage = can(user, "provinces.manage", province)
     if members:
         # The working group's names, and the current members' phones and emails: personal data.
         record_access(
@@ -298,7 +295,7 @@ def province_detail(request, code: int):
             "today": today,
             "can_manage": can_manage,
             # Filing reports is the coordinator's; filing capacity requests, the coordinator's or EEF's.
-            "can_write_report": province.pk in scope.writable_provinces,
+            "can_write_report": can(user, "reports.file", province),
             "can_request": can_manage,
         },
     )

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from abe_portal.stale_edits import VersionedAdminMixin
-from accounts.access import scope_for
+from accounts.access import can
 from accounts.admin_access import Access, ScopedExportAdmin
 from provinces.models import Province
 
@@ -34,7 +34,7 @@ class ReportEventInline(admin.TabularInline):
 
     # The report itself came through ScopedModelAdmin.get_queryset: whoever sees it sees its steps.
     def has_view_permission(self, request, obj=None) -> bool:
-        return scope_for(request.user).has_role
+        return can(request.user, "portal.use")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

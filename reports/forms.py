@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
 from abe_portal.stale_edits import VersionedFormMixin, model_facts
-from accounts.access import scope_for
+from accounts.access import only_province
 from provinces.models import Province
 from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 
@@ -63,8 +63,7 @@ class ReportCreateForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["province"].queryset = Province.objects.writable_by(user).order_by("name_th")
-        scope = scope_for(user)
-        if not scope.national and len(scope.writable_provinces) == 1:
+        if only_province(user, write=True) is not None:
             self.fields["province"].empty_label = None  # a coordinator's one province, chosen already
         self.fields["fiscal_year"].initial = current_fiscal_year()
 

@@ -1,6 +1,6 @@
 """Writing and moving progress reports: the one path for pages, admin, demo data and tests.
 
-Who does what (../shared/DOMAIN.md, issue 4):
+Who does what (../shared/DOMAIN.md, issue 4; the rules are reports/policies.py's):
   submit  draft → submitted      the province's coordinators
   review  submitted → reviewed   the team of the province's LEAD university in the report's fiscal
                                  year (SupportAssignment), or EEF/IPSR admins
@@ -31,12 +31,12 @@ from django.utils.translation import gettext as _
 
 from abe_portal.buddhist_dates import fiscal_year_of, format_thai_date
 from abe_portal.versioning import check_version
-from accounts.access import scope_for
+from accounts.access import can
 from provinces.models import Province
-from universities.models import SupportAssignment
 
 from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status, overlapping_periods, submission_opens
 from .notifications import notify_transition
+from .policies import Step
 
 SECTION_FIELDS = tuple(name for name, _label in SECTIONS)
 
@@ -60,28 +60,10 @@ def may_submit_now(report: ProgressReport, *, day: datetime.date | None = None) 
     return (day or today()) >= submission_opens(report.fiscal_year, report.period)
 
 
-# --- who may ---------------------------------------------------------------------------------------
-def is_coordinator(*, report: ProgressReport, user) -> bool:
-    """A coordinator of the report's province (writable_provinces holds coordinator roles only)."""
-    return report.province_id in scope_for(user).writable_provinces
-
-
-def is_lead_team(*, report: ProgressReport, user) -> bool:
-    """A lead or member of the university that leads the report's province in the REPORT'S fiscal year."""
-    universities = scope_for(user).universities
-    if not universities:
-        return False
-    return (
-        SupportAssignment.objects.for_fiscal_year(report.fiscal_year)
-        .leads()
-        .filter(province_id=report.province_id, university_id__in=universities)
-        .exists()
-    )
-
-
+# --- who may (the rules: reports/policies.py) ------------------------------------------------------
 def may_write_province(*, province_id: int, user) -> bool:
     """Coordinators of the province and EEF/IPSR admins write its reports."""
-    return scope_for(user).can_write_province(province_id)
+    return can(user, "reports.write", province_id)
 
 
 def may_edit(*, report: ProgressReport, user) -> bool:
@@ -89,25 +71,15 @@ def may_edit(*, report: ProgressReport, user) -> bool:
 
 
 def _may_act(*, report: ProgressReport, user, action: str, from_status: str, lead_team=None) -> bool:
-    """`lead_team`: a callable answering is_lead_team, so that a page asking about several actions
-    makes that query once (allowed_actions)."""
-    national = scope_for(user).national
-    if action == ReportEvent.Action.SUBMIT:
-        # Before the period's last month only EEF/IPSR admins may submit, overriding with a reason.
-        if may_submit_now(report):
-            return is_coordinator(report=report, user=user)
-        return national
-    if action == ReportEvent.Action.ACCEPT:
-        return national
-    if action == ReportEvent.Action.RETURN and from_status == Status.REVIEWED:
-        return national
-    # review, and return from submitted: the lead university's team or EEF/IPSR.
-    return national or (lead_team or partial(is_lead_team, report=report, user=user))()
+    """`lead_team`: a callable answering whether the user is in the lead university's team, so that a
+    page asking about several actions makes that query once (allowed_actions)."""
+    step = Step(report, action, from_status, submission_open=may_submit_now(report), lead_team=lead_team)
+    return can(user, "reports.act", step)
 
 
 def allowed_actions(*, report: ProgressReport, user) -> list[str]:
     """The actions `user` may take on `report` now, in workflow order (the buttons a page shows)."""
-    lead_team = cache(partial(is_lead_team, report=report, user=user))
+    lead_team = cache(partial(can, user, "reports.lead_team", report))
     return [
         action
         for action, (sources, _target) in TRANSITIONS.items()

@@ -21,7 +21,7 @@ from import_export.formats.base_formats import XLSX
 from abe_portal import stale_edits
 from abe_portal.buddhist_dates import file_date, with_excel_date_formats
 from abe_portal.versioning import StaleEdit
-from accounts.access import get_object_for_user, scope_for
+from accounts.access import can, get_object_for_user
 from provinces.models import Province
 
 from . import services
@@ -64,8 +64,7 @@ def report_list(request):
 
 
 def _may_create(user) -> bool:
-    scope = scope_for(user)
-    return scope.national or bool(scope.writable_provinces)
+    return can(user, "reports.create")
 
 
 @login_required

@@ -6,12 +6,11 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import scope_for
+from accounts.access import can, require
 from accounts.admin_access import Access, ScopedModelAdmin
 
 from .models import Snapshot, SummaryRun
@@ -48,10 +47,10 @@ class SummaryRunAdmin(admin.ModelAdmin):
     actions = [COMPUTE_NOW]
 
     def has_module_permission(self, request) -> bool:
-        return scope_for(request.user).national
+        return can(request.user, "summaries.read_national")
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return scope_for(request.user).national
+        return can(request.user, "summaries.read_national")
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -65,8 +64,7 @@ class SummaryRunAdmin(admin.ModelAdmin):
     @admin.action(description=_("Compute a summary now"))
     def compute_now(self, request, queryset) -> None:
         """Starts a new run (whatever runs were selected): the figures of the current fiscal year."""
-        if not scope_for(request.user).national:
-            raise PermissionDenied
+        require(request.user, "summaries.run")
         request_summary(trigger=SummaryRun.Trigger.ON_DEMAND, user=request.user)
         self.message_user(request, gettext("A new summary is being computed."), messages.SUCCESS)
 

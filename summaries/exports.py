@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from abe_portal.buddhist_dates import excel_date_format, file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date, be_datetime
-from accounts.access import scope_for
+from accounts.access import can
 from provinces.models import Province
 from universities.models import University
 
@@ -88,10 +88,9 @@ def collect(*, user, level: str, code: str, fiscal_year: int) -> Pack | None:
     """The user's pack of a subject, or None if no summary of the fiscal year holds it yet.
     Raises Http404 for an unknown level or code and for a subject outside the user's scope.
     Queries: the subject's trend, the latest run's snapshots, the labels (and the subject when empty)."""
-    scope = scope_for(user)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     if level == Level.NATIONAL:
-        if not scope.national:
+        if not can(user, "summaries.read_national"):
             raise Http404
         subject_filter = Q(level=Level.NATIONAL)
         others = Q(level__in=(Level.UNIVERSITY, Level.PROVINCE))
@@ -103,7 +102,7 @@ def collect(*, user, level: str, code: str, fiscal_year: int) -> Pack | None:
             province_code = int(code)
         except ValueError as error:
             raise Http404 from error
-        if not scope.can_read_province(province_code):
+        if not can(user, "summaries.read_province", province_code):
             raise Http404
         subject_filter = Q(level=Level.PROVINCE, province_id=province_code)
         others = Q(pk__in=[])
@@ -113,7 +112,7 @@ def collect(*, user, level: str, code: str, fiscal_year: int) -> Pack | None:
     if not points:
         if level == Level.UNIVERSITY:
             found = University.objects.filter(code=code).values_list("pk", flat=True).first()
-            if found is None or not (scope.national or found in scope.universities):
+            if found is None or not can(user, "summaries.read_university", found):
                 raise Http404
         elif level == Level.PROVINCE and not Province.objects.filter(pk=province_code).exists():
             raise Http404

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import scope_for
+from accounts.access import restrict
 from provinces.models import Province
 from universities.models import University
 
@@ -73,16 +73,8 @@ class Level(models.TextChoices):
 
 class SnapshotQuerySet(models.QuerySet):
     def visible_to(self, user) -> "SnapshotQuerySet":
-        """EEF admins: all. Others: their provinces' snapshots and their university's; no national."""
-        scope = scope_for(user)
-        if scope.national:
-            return self
-        condition = Q(pk__in=[])
-        if scope.readable_provinces:
-            condition |= Q(level=Level.PROVINCE, province__in=scope.readable_provinces)
-        if scope.universities:
-            condition |= Q(level=Level.UNIVERSITY, university__in=scope.universities)
-        return self.filter(condition)
+        """Who sees which snapshot: summaries/policies.py."""
+        return restrict(self, user, "summaries.read")
 
     def current(self) -> "SnapshotQuerySet":
         """Snapshots whose figures mean what today's pages say they mean (FIGURES_SCHEMA)."""

@@ -25,7 +25,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_POST, require_safe
 
 from abe_portal.buddhist_dates import current_fiscal_year
-from accounts.access import get_object_for_user, scope_for
+from accounts.access import can, get_object_for_user, home_provinces, own_universities, require
 from provinces.models import Province
 from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, University
 
@@ -228,7 +228,9 @@ def _exports(level: str, code, fiscal_year: int) -> dict[str, str]:
 def _crumbs(request, *pages: tuple[str, str]) -> list[tuple[str, str]]:
     """Links above a dashboard's title: the national dashboard for EEF/IPSR admins, then `pages`."""
     crumbs = (
-        [(gettext("National dashboard"), reverse("summaries:national"))] if scope_for(request.user).national else []
+        [(gettext("National dashboard"), reverse("summaries:national"))]
+        if can(request.user, "summaries.read_national")
+        else []
     )
     return crumbs + [(label, url) for label, url in pages if url]
 
@@ -237,7 +239,6 @@ def _base_context(request, *, fiscal_year: int, level: str, code=None) -> dict:
     return {
         "fiscal_year": fiscal_year,
         "current_fiscal_year": current_fiscal_year(),
-        "scope": scope_for(request.user),
         "exports": _exports(level, code, fiscal_year),
         "level": level,
     }
@@ -268,9 +269,8 @@ def _figures_context(snapshot: Snapshot, labels, links: Links, *, rollup: bool, 
 @login_required
 def national(request):
     user = request.user
-    scope = scope_for(user)
-    if not scope.national:
-        return _own_dashboard(scope)
+    if not can(user, "summaries.read_national"):
+        return _own_dashboard(user)
     fiscal_year = _fiscal_year(request)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.NATIONAL)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
@@ -312,14 +312,14 @@ def national(request):
     return render(request, "summaries/national.html", context)
 
 
-def _own_dashboard(scope):
+def _own_dashboard(user):
     """Where the national dashboard sends someone who is not an EEF/IPSR admin."""
-    if scope.universities:
-        university = University.objects.filter(pk__in=scope.universities).order_by("code").first()
+    if universities := own_universities(user):
+        university = University.objects.filter(pk__in=universities).order_by("code").first()
         if university:
             return redirect("summaries:university", code=university.code)
-    if scope.member_provinces:
-        return redirect("summaries:province", code=min(scope.member_provinces))
+    if provinces := home_provinces(user):
+        return redirect("summaries:province", code=min(provinces))
     raise PermissionDenied
 
 
@@ -350,14 +350,13 @@ def _tables(request, rows: list[Row], universities: list[Row], *, programme: set
 @login_required
 def university(request, code: str):
     user = request.user
-    scope = scope_for(user)
     fiscal_year = _fiscal_year(request)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.UNIVERSITY, code=code)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.UNIVERSITY, university__code=code))
     if not points:
         found = get_object_or_404(University.objects.visible_to(user), code=code)
-        if not (scope.national or found.pk in scope.universities):
+        if not can(user, "summaries.read_university", found.pk):
             raise Http404
         context["university"] = found
         context["crumbs"] = _crumbs(
@@ -399,8 +398,7 @@ def university(request, code: str):
 @login_required
 def province(request, code: int):
     user = request.user
-    scope = scope_for(user)
-    if not scope.can_read_province(code):
+    if not can(user, "summaries.read_province", code):
         raise Http404
     fiscal_year = _fiscal_year(request)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.PROVINCE, code=code)
@@ -418,7 +416,7 @@ def province(request, code: int):
     links = Links(fiscal_year=fiscal_year, province=code)
     context |= _figures_context(snapshot, reference_labels(), links, rollup=False, points=points)
     context["province"] = snapshot.province
-    context["warnings"] = warnings_of(snapshot.figures, links=links, can_upload=scope.can_write_province(code))
+    context["warnings"] = warnings_of(snapshot.figures, links=links, can_upload=can(user, "province.write", code))
     return render(request, "summaries/province.html", context)
 
 
@@ -429,8 +427,7 @@ def province(request, code: int):
 @login_required
 def run(request):
     """EEF/IPSR admins: compute the summaries now (a Celery task, or at once without a broker)."""
-    if not scope_for(request.user).national:
-        raise PermissionDenied
+    require(request.user, "summaries.run")
     since = timezone.now() - datetime.timedelta(minutes=RUN_AGAIN_AFTER_MINUTES)
     if SummaryRun.objects.filter(status=SummaryRun.Status.RUNNING, created_at__gte=since).exists():
         messages.info(request, gettext("A summary is already being computed. Reload this page in a minute."))

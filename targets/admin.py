@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 from abe_portal.stale_edits import VersionedAdminMixin
-from accounts.access import scope_for
+from accounts.access import can
 from accounts.admin_access import Access, ScopedModelAdmin
 from audit.access_log import record_access
 from audit.models import AccessLog
@@ -182,13 +182,13 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
 
     # --- what each role sees -----------------------------------------------------------------------
     def get_list_display(self, request):
-        # Full IDs for the provinces whose IDs the user's role may read (Scope.can_read_identifiers),
+        # Full IDs for the provinces whose IDs the user's role may read ("targets.read_identifiers"),
         # masked for the rest; decided per request (an admin instance serves every request).
-        scope = scope_for(request.user)
+        user = request.user
 
         @admin.display(description=_("identifier"))
         def identifier(record: TargetRecord) -> str:
-            full = scope.can_read_identifiers(record.province_id)
+            full = can(user, "targets.read_identifiers", record.province_id)
             return format_identifier(record.identifier) if full else mask_identifier(record.identifier)
 
         return (identifier, *self.list_display[1:])
@@ -203,7 +203,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if scope_for(request.user).national:
+        if can(request.user, "targets.move"):
             return fieldsets
         # The identifier is the person's key across the country: only EEF/IPSR change it (and see it here).
         first = (None, {"fields": ("masked_identifier", "identifier_kind", "province")})
@@ -213,7 +213,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
         # The province: a record moves on its page (targets:edit), where its district and sub-district
         # are chosen among the new province's.
         fields = ["identifier_kind", "province", "created_at", "updated_at", "updated_by", "is_demo"]
-        if not scope_for(request.user).national:
+        if not can(request.user, "targets.move"):
             fields.append("masked_identifier")
         return fields
 
@@ -241,7 +241,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return scope_for(request.user).national
+        return can(request.user, "targets.delete")
 
     def stale_facts(self, obj):
         return record_facts(obj)
@@ -249,7 +249,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
     # --- writes through the service ----------------------------------------------------------------------
     def save_model(self, request, obj, form, change):
         row = form.clean_row
-        national = scope_for(request.user).national
+        national = can(request.user, "targets.move")
         record_services.update_record(
             record=obj,
             user=request.user,
@@ -287,8 +287,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
         if changelist is not None:
             shown = list(changelist.result_list)
             if shown:
-                scope = scope_for(request.user)
-                full = any(scope.can_read_identifiers(r.province_id) for r in shown)
+                full = any(can(request.user, "targets.read_identifiers", r.province_id) for r in shown)
                 record_access(
                     request=request,
                     action=AccessLog.Action.FULL_IDENTIFIER_VIEW if full else AccessLog.Action.VIEW,
@@ -304,7 +303,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
             record = getattr(request, "_targets_record", None)
             if record is not None:
                 # EEF/IPSR see the identifier in full in the form (to correct it); others see it masked.
-                national = scope_for(request.user).national
+                national = can(request.user, "targets.move")
                 record_access(
                     request=request,
                     action=AccessLog.Action.FULL_IDENTIFIER_VIEW if national else AccessLog.Action.VIEW,

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class TargetsConfig(AppConfig):
     name = "targets"
     verbose_name = _("Targets")
+
+    def ready(self) -> None:
+        from . import policies
+
+        policies.register_rules()

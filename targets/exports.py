@@ -1,7 +1,7 @@
 """Exports of target-group records as xlsx or csv: the list's records, in the user's scope.
 
 - National IDs are masked (x-xxxx-xxxxx-12-1) unless the user's role may see the full IDs of that
-  row's province (Scope.can_read_identifiers: EEF/IPSR admins, the province's coordinators).
+  row's province (the door's "targets.read_identifiers": EEF/IPSR admins, the province's coordinators).
 - Every text cell passes through abe_portal.spreadsheet_safety.neutralise_formula: a value starting
   with = + - @ a tab or a carriage return cannot run as a formula.
 - Each export writes one access-log entry (EXPORT, with the number of records and the filters' names).
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from abe_portal.buddhist_dates import excel_date_format, file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
-from accounts.access import scope_for
+from accounts.access import can
 from audit.access_log import record_access
 from audit.models import AccessLog
 
@@ -86,11 +86,10 @@ def export_queryset(records):
 
 def rows(records: Iterable[TargetRecord], *, user, dates_as_text: bool) -> Iterator[list]:
     """One list of cell values per record, identifiers masked per the user's role, text neutralised."""
-    scope = scope_for(user)
     # As the upload reads consent back (targets.upload.validation YES, NO).
     yes, no = ("ใช่", "ไม่ใช่") if (get_language() or "th").startswith("th") else ("yes", "no")
     for record in records:
-        full = scope.can_read_identifiers(record.province_id)
+        full = can(user, "targets.read_identifiers", record.province_id)
         updated = timezone.localtime(record.updated_at).replace(tzinfo=None, microsecond=0)
         values = [
             format_identifier(record.identifier) if full else mask_identifier(record.identifier),

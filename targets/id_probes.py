@@ -37,7 +37,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.access import scope_for
+from accounts.access import can, own_provinces
 from accounts.models import Role
 from audit.access_log import client_ip, write_access
 from audit.models import AccessLog, IdentifierProbeDay
@@ -84,8 +84,7 @@ class Asker:
 def unseen(principal, provinces: Iterable[int]) -> int:
     """How many of `provinces` (one per identifier found elsewhere) `principal` may not read: the
     answers that would tell it something it cannot see."""
-    scope = scope_for(principal)
-    return sum(1 for code in provinces if not scope.can_read_province(code))
+    return sum(1 for code in provinces if not can(principal, "targets.read", code))
 
 
 def unseen_holders(principal, identifiers: list[str]) -> int:
@@ -93,11 +92,10 @@ def unseen_holders(principal, identifiers: list[str]) -> int:
     for EEF/IPSR, who read every province)."""
     from targets.models import TargetRecord
 
-    scope = scope_for(principal)
-    if scope.national or not identifiers:
+    if can(principal, "portal.national") or not identifiers:
         return 0
     return (
-        TargetRecord.objects.filter(identifier__in=identifiers).exclude(province__in=scope.readable_provinces).count()
+        TargetRecord.objects.filter(identifier__in=identifiers).exclude(province__in=own_provinces(principal)).count()
     )
 
 

@@ -10,7 +10,7 @@ RECORD_FIELDS: "district_id", "category_id", ...), so a record written by a form
 same rules as one written by an upload. Spreadsheets go through the upload pipeline instead
 (targets/upload/), which writes in bulk.
 
-Who may: the province's coordinators and EEF/IPSR admins (Scope.can_write_province); changing a
+Who may: the province's coordinators and EEF/IPSR admins (the door's "targets.write", targets/policies.py); changing a
 record's identifier or moving it to another province: EEF/IPSR admins only. A wrong user gets
 PermissionDenied (403 on the pages), bad input a ValidationError keyed by field.
 
@@ -26,14 +26,14 @@ and that answer is counted and logged by targets.id_probes (the daily allowance 
 
 import datetime
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from abe_portal import control_characters
 from abe_portal.versioning import check_version
-from accounts.access import scope_for
+from accounts.access import can, require
 from provinces.models import Province
 
 from . import id_probes
@@ -44,7 +44,7 @@ from .upload.validation import RECORD_FIELDS
 def identifier_taken_message(*, user, holder: TargetRecord | None) -> str:
     """Why an identifier cannot be used: it belongs to `holder`. Someone who cannot see the holder's
     province learns only that it is elsewhere, in the upload's words (targets.upload.pipeline)."""
-    if holder is not None and scope_for(user).can_read_province(holder.province_id):
+    if holder is not None and can(user, "targets.read", holder.province_id):
         return _("This identifier already has a record in %(province)s.") % {"province": holder.province.name}
     return _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
 
@@ -60,7 +60,7 @@ def _check_identifier_free(
     holder = holder.first()
     if holder is None:
         return
-    if not scope_for(user).can_read_province(holder.province_id) and not id_probes.may_answer(
+    if not can(user, "targets.read", holder.province_id) and not id_probes.may_answer(
         asker=asker or id_probes.Asker(principal=user), count=1, model=TargetRecord, description="record form"
     ):
         raise ValidationError({"identifier": id_probes.refusal_message(count=1)})
@@ -96,8 +96,7 @@ def create_record(
 ) -> TargetRecord:
     """A new record of `province`. Its status is its first status: no StatusChange row. `asker` says
     who asks from where for the access log (targets.id_probes.Asker.of_request), the user by default."""
-    if not scope_for(user).can_write_province(province.pk):
-        raise PermissionDenied
+    require(user, "targets.write", province)
     _check_values(values)
     # Before the write's transaction: "recorded in another province" is logged and counted even
     # though the write fails (targets.id_probes).
@@ -141,9 +140,7 @@ def update_record(
     """Change `record` to `values` (only fields that differ are written). A new identifier or
     province: EEF/IPSR admins only. A changed status is kept in the history. StaleEdit if the
     record is no longer at `version`."""
-    scope = scope_for(user)
-    if not scope.can_write_province(record.province_id):
-        raise PermissionDenied
+    require(user, "targets.write", record.province_id)
     _check_values(values)
     locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
     check_version(locked, version)
@@ -151,15 +148,13 @@ def update_record(
     if identifier is not None and identifier != locked.identifier:
         # The identifier is the person's key across the country (one person, one record): changing it
         # could merge two people or hide a duplicate, so only EEF/IPSR, who see every province, may.
-        if not scope.national:
-            raise PermissionDenied
+        require(user, "targets.move")
         _check_identifier_free(identifier=identifier, user=user, exclude_pk=locked.pk)
         locked.identifier = identifier
         locked.identifier_kind = identifier_kind or locked.identifier_kind
         changed += ["identifier", "identifier_kind"]
     if province is not None and province.pk != locked.province_id:
-        if not scope.national:
-            raise PermissionDenied
+        require(user, "targets.move")
         locked.province = province
         changed.append("province")
     old_status = locked.status_id
@@ -182,8 +177,7 @@ def update_record(
 def change_status(*, record: TargetRecord, user, status: Outcome, version: int | None = None) -> StatusChange | None:
     """Move the record to `status`, kept in its history; None when it already has it. StaleEdit if
     the record is no longer at `version` (a second click, or a page opened before another change)."""
-    if not scope_for(user).can_write_province(record.province_id):
-        raise PermissionDenied
+    require(user, "targets.write", record.province_id)
     if not status.is_active:
         raise ValidationError({"status": _("This status is no longer in use.")})
     locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
@@ -210,8 +204,7 @@ def record_help(
     outcome: str = "",
 ) -> Assistance:
     """Help given to the record's child or young person."""
-    if not scope_for(user).can_write_province(record.province_id):
-        raise PermissionDenied
+    require(user, "targets.write", record.province_id)
     errors = {}
     if not type.is_active:
         errors["type"] = _("This type of help is no longer in use.")

@@ -7,7 +7,7 @@ outsiders, as for a missing record), and writing needs the record's province in 
 writable scope (403 for those who only read it). Writes are targets.record_services'.
 
 Personal data (PDPA): national IDs are masked (x-xxxx-xxxxx-12-1) unless the user's role may see
-them (Scope.can_read_identifiers) AND they ask for them with a button (a POST), which the access log
+them (the door's "targets.read_identifiers") AND they ask for them with a button (a POST), which the access log
 records as a full view; every page that shows records writes an access-log entry; no name or
 identifier ever goes into a URL (see the search below).
 """
@@ -31,7 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from abe_portal import stale_edits
 from abe_portal.versioning import StaleEdit
-from accounts.access import get_object_for_user, scope_for
+from accounts.access import can, get_object_for_user, only_province, require
 from audit.access_log import record_access
 from audit.models import AccessLog
 from provinces.models import District, Province
@@ -144,8 +144,7 @@ def _writable_record(request, pk: int) -> TargetRecord:
     """The record, if the user may change it: 404 for outsiders (as for a missing record), 403 for
     those who only read its province."""
     record = _readable_record(request, pk)
-    if not scope_for(request.user).can_write_province(record.province_id):
-        raise PermissionDenied
+    require(request.user, "targets.write", record.province_id)
     return record
 
 
@@ -264,7 +263,6 @@ def _filtered_records(request, *, search: str | None):
 @login_required
 def record_list(request):
     user = request.user
-    scope = scope_for(user)
     if request.method == "POST" and "q" in request.POST:
         # The search box: keep the text in the session, send the browser back with its key.
         query = request.GET.copy()
@@ -292,7 +290,7 @@ def record_list(request):
     today = timezone.localdate()
     rows, revealed = [], 0
     for record in page.object_list:
-        full = reveal and scope.can_read_identifiers(record.province_id)
+        full = reveal and can(user, "targets.read_identifiers", record.province_id)
         revealed += full
         rows.append({"record": record, "identifier": shown_identifier(record, full=full), "full": full,
                      "age": age_on(record.birth_date, today)})  # fmt: skip
@@ -300,7 +298,7 @@ def record_list(request):
         action = AccessLog.Action.FULL_IDENTIFIER_VIEW if revealed else AccessLog.Action.VIEW
         record_access(request=request, action=action, model=TargetRecord, description=description,
                       count=revealed or len(rows))  # fmt: skip
-    may_reveal = any(scope.can_read_identifiers(row["record"].province_id) for row in rows)
+    may_reveal = any(can(user, "targets.read_identifiers", row["record"].province_id) for row in rows)
     export_query = request.GET.copy()
     for key in ("page", "search", "sort"):  # the export takes the filters, never a search
         export_query.pop(key, None)
@@ -320,7 +318,7 @@ def record_list(request):
             "may_reveal": may_reveal and not reveal,
             "revealed": reveal and revealed,
             "export_query": export_query.urlencode(),
-            "can_create": scope.national or bool(scope.writable_provinces),
+            "can_create": can(user, "targets.create"),
             "sort": sort,
             "sort_links": _sort_links(sort),
             # One note above the table when every row shown is demo data, instead of a badge in each row.
@@ -371,7 +369,7 @@ def status_timeline(record: TargetRecord, changes: list) -> list[dict]:
 @login_required
 def record_detail(request, pk: int):
     record = _readable_record(request, pk)
-    may_see_full = scope_for(request.user).can_read_identifiers(record.province_id)
+    may_see_full = can(request.user, "targets.read_identifiers", record.province_id)
     # The full ID is shown after an explicit click ("Show the full ID", a POST to this page), for this
     # response only, and the access log says so. A role that may not see it gets 403 for the POST.
     reveal = request.method == "POST"
@@ -384,13 +382,12 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
     """The record's page; after a refused status change (`stale`), with what changed and the
     choice the user made (`status_data`), answered 409."""
     user = request.user
-    scope = scope_for(user)
-    may_see_full = scope.can_read_identifiers(record.province_id)
+    may_see_full = can(user, "targets.read_identifiers", record.province_id)
     changes = list(
         record.status_history.select_related("from_status", "to_status", "changed_by").order_by("changed_at", "pk")
     )
     help_given = list(record.assistance.select_related("type", "recorded_by").order_by("-date", "-pk"))
-    can_write = scope.can_write_province(record.province_id)
+    can_write = can(user, "targets.write", record.province_id)
     status_form = None
     if can_write:
         # The version the page shows, and what it shows: a second click, or a click on a page opened
@@ -409,7 +406,7 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
         description="record page",
     )
     history_url = None
-    if scope.national and user.is_staff:  # the audit trail is read in Django admin
+    if can(user, "targets.read_history"):  # the audit trail is read in Django admin
         try:
             history_url = (
                 reverse("admin:pghistory_middlewareevents_changelist")
@@ -438,11 +435,11 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
     )
 
 
-def _province_for_new_record(request, scope) -> Province | None:
+def _province_for_new_record(request) -> Province | None:
     """The province of a new record: a coordinator's own; for EEF/IPSR (or someone who coordinates
     several), the one chosen (?province=) among those they may write."""
-    if not scope.national and len(scope.writable_provinces) == 1:
-        return Province.objects.get(pk=next(iter(scope.writable_provinces)))
+    if (only := only_province(request.user, write=True)) is not None:
+        return Province.objects.get(pk=only)
     try:
         code = int(request.GET.get("province") or 0)
     except ValueError:
@@ -454,10 +451,8 @@ def _province_for_new_record(request, scope) -> Province | None:
 @login_required
 def record_create(request):
     user = request.user
-    scope = scope_for(user)
-    if not (scope.national or scope.writable_provinces):
-        raise PermissionDenied
-    province = _province_for_new_record(request, scope)
+    require(user, "targets.create")
+    province = _province_for_new_record(request)
     if province is None:
         # First choose the province (its districts and sub-districts fill the form's selects).
         provinces = Province.objects.writable_by(user).order_by("name_th")
@@ -483,10 +478,10 @@ def record_create(request):
 def record_edit(request, pk: int):
     user = request.user
     record = _writable_record(request, pk)
-    scope = scope_for(user)
+    may_move = can(user, "targets.move")
     province = record.province
     move_form = None
-    if scope.national:
+    if may_move:
         # EEF/IPSR may move a record to another province: ?province= reloads the form with its areas.
         provinces = Province.objects.order_by("name_th")
         move_form = ProvinceForm(provinces=provinces, initial={"province": record.province_id})
@@ -503,7 +498,7 @@ def record_edit(request, pk: int):
         if province.pk != record.province_id:
             initial.update(district="", sub_district="")  # the areas of the province it moves to: chosen anew
         return RecordForm(
-            data, province=province, record=record, can_edit_identifier=scope.national, initial=initial,
+            data, province=province, record=record, can_edit_identifier=may_move, initial=initial,
             version=record.version, facts=record_facts(record),
         )  # fmt: skip
 
@@ -517,7 +512,7 @@ def record_edit(request, pk: int):
                 user=user,
                 values=row.values,
                 version=form.seen_version,
-                identifier=row.identifier if scope.national and form.identifier_changed else None,
+                identifier=row.identifier if may_move and form.identifier_changed else None,
                 identifier_kind=row.identifier_kind,
                 province=province if province.pk != record.province_id else None,
             )

@@ -6,7 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from abe_portal.stale_edits import VersionedAdminMixin
-from accounts.access import scope_for
+from accounts.access import can, own_universities
 from accounts.admin_access import ScopedImportExportAdmin, ScopedModelAdmin
 
 from . import services
@@ -41,16 +41,16 @@ class UniversityWorkAdmin(ScopedImportExportAdmin):
 
     def _allowed(self, request, access: str) -> bool:
         if access == UNIVERSITY_TEAMS:
-            scope = scope_for(request.user)
-            return scope.national or bool(scope.universities)
+            return can(request.user, "universities.record_any")
         return super()._allowed(request, access)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "university":
             # A team records its own university's work only.
-            scope = scope_for(request.user)
             universities = University.objects.visible_to(request.user)
-            kwargs["queryset"] = universities if scope.national else universities.filter(pk__in=scope.universities)
+            if not can(request.user, "portal.national"):
+                universities = universities.filter(pk__in=own_universities(request.user))
+            kwargs["queryset"] = universities
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -142,7 +142,7 @@ class CapacityRequestAdmin(VersionedAdminMixin, UniversityWorkAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # EEF/IPSR may correct what was asked; nobody edits the workflow's fields by hand.
-        if scope_for(request.user).national:
+        if can(request.user, "universities.administer"):
             return self.WORKFLOW_FIELDS
         return self.fields
 
@@ -150,7 +150,7 @@ class CapacityRequestAdmin(VersionedAdminMixin, UniversityWorkAdmin):
         return False  # filed by the province through services.file_request (universities:request_create)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return scope_for(request.user).national and super().has_delete_permission(request, obj)
+        return can(request.user, "universities.administer") and super().has_delete_permission(request, obj)
 
     def has_import_permission(self, request) -> bool:
         return False

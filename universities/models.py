@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from abe_portal.buddhist_dates import current_fiscal_year
 from abe_portal.versioning import Versioned
-from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, scope_for
+from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, restrict
 from audit.tracking import track
 from provinces.models import BilingualName, Province
 
@@ -42,16 +42,11 @@ class University(BilingualName):
 class SupportAssignmentQuerySet(ProvinceScopedQuerySet):
     def visible_to(self, user) -> "SupportAssignmentQuerySet":
         """The assignments of provinces the user may read, and every year of their own university's."""
-        scope = scope_for(user)
-        if scope.national or not scope.universities:
-            return super().visible_to(user)
-        return self.filter(
-            models.Q(province__in=scope.readable_provinces) | models.Q(university__in=scope.universities)
-        )
+        return restrict(self, user, "universities.read")
 
     def writable_by(self, user) -> "SupportAssignmentQuerySet":
         # Which university supports which province is decided by EEF/IPSR only.
-        return self if scope_for(user).national else self.none()
+        return restrict(self, user, "universities.assignment.write")
 
     def for_fiscal_year(self, fiscal_year: int) -> "SupportAssignmentQuerySet":
         return self.filter(fiscal_year=fiscal_year)
@@ -121,22 +116,14 @@ class SupportRole(models.IntegerChoices):
 
 class UniversityWorkQuerySet(ProvinceScopedQuerySet):
     """Work of a university in a province: seen by the province's people and by the university's
-    team (in every year), written by the university's team and EEF/IPSR."""
+    team (in every year), written by the university's team and EEF/IPSR (universities/policies.py)."""
 
     def visible_to(self, user) -> "UniversityWorkQuerySet":
-        scope = scope_for(user)
-        if scope.national or not scope.universities:
-            return super().visible_to(user)
-        return self.filter(
-            models.Q(province__in=scope.readable_provinces) | models.Q(university__in=scope.universities)
-        )
+        return restrict(self, user, "universities.read")
 
     def handled_by(self, user) -> "UniversityWorkQuerySet":
         """Rows the user may write as a member of the university's team (or as an EEF admin)."""
-        scope = scope_for(user)
-        if scope.national:
-            return self
-        return self.filter(university__in=scope.universities) if scope.universities else self.none()
+        return restrict(self, user, "universities.work.write")
 
     def writable_by(self, user) -> "UniversityWorkQuerySet":
         return self.handled_by(user)

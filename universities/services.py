@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy
 
 from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_of
 from abe_portal.versioning import check_version
-from accounts.access import scope_for
+from accounts.access import can
 from provinces.models import Province
 
 from .attachments import validate_attachment
@@ -59,8 +59,7 @@ ACTIONS = {**TEAM_ACTIONS, **PROVINCE_ACTIONS}
 
 def may_record_for(user, university: University) -> bool:
     """Whether the user is on the university's team, or an EEF/IPSR admin."""
-    scope = scope_for(user)
-    return scope.national or university.pk in scope.universities
+    return can(user, "universities.team", university.pk)
 
 
 def check_activity_place(*, university: University, province: Province, date: datetime.date) -> None:
@@ -172,7 +171,7 @@ def file_request(
     participants: int | None = None,
 ) -> CapacityRequest:
     """A province asks its lead university (of the current fiscal year) for capacity development."""
-    if not scope_for(user).can_write_province(province.pk):
+    if not can(user, "universities.request.file", province):
         raise PermissionDenied(_("Only the province's coordinators file its capacity requests."))
     if desired_date < timezone.localdate():
         raise ValidationError({"desired_date": _("The desired date has already passed.")}, code="past")

@@ -32,7 +32,7 @@ from abe_portal.buddhist_dates import (
 )
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.versioning import StaleEdit
-from accounts.access import get_object_for_user, scope_for
+from accounts.access import can, get_object_for_user, only_province, own_universities, require
 from accounts.models import UNIVERSITY_ROLES, Membership
 from provinces.models import Province
 from reports.models import period_bounds
@@ -119,7 +119,7 @@ def university_list(request):
     return render(
         request,
         "universities/university_list.html",
-        {"rows": rows, "fiscal_year": fiscal_year, "scope": scope_for(user)},
+        {"rows": rows, "fiscal_year": fiscal_year},
     )
 
 
@@ -127,10 +127,9 @@ def university_list(request):
 def university_detail(request, code: str):
     user = request.user
     university = get_object_or_404(University.objects.visible_to(user), code=code)
-    scope = scope_for(user)
 
     # The team's names are for EEF/IPSR and the team itself; anyone else learns only its size.
-    team_visible = scope.national or university.pk in scope.universities
+    team_visible = can(user, "universities.team", university.pk)
     team = Membership.objects.filter(university=university, role__in=UNIVERSITY_ROLES, user__is_active=True)
     if team_visible:
         members = list(team.select_related("user").order_by("role", "user__first_name", "user__email"))
@@ -235,11 +234,10 @@ def _filtered_activities(request):
 def activity_list(request):
     activities, form = _filtered_activities(request)
     page = Paginator(activities, ACTIVITIES_PER_PAGE).get_page(request.GET.get("page"))
-    scope = scope_for(request.user)
     return render(
         request,
         "universities/activity_list.html",
-        {"page": page, "form": form, "can_record": scope.national or bool(scope.universities)},
+        {"page": page, "form": form, "can_record": can(request.user, "universities.record_any")},
     )
 
 
@@ -298,21 +296,20 @@ def activity_export(request):
 @login_required
 def activity_create(request):
     user = request.user
-    scope = scope_for(user)
-    if not (scope.national or scope.universities):
-        raise PermissionDenied
+    require(user, "universities.record_any")
     universities = University.objects.visible_to(user)
     provinces = Province.objects.filter(support_assignments__isnull=False)
-    if not scope.national:
-        universities = universities.filter(pk__in=scope.universities)
-        provinces = Province.objects.filter(support_assignments__university__in=scope.universities)
+    own = own_universities(user)
+    if not can(user, "portal.national"):
+        universities = universities.filter(pk__in=own)
+        provinces = Province.objects.filter(support_assignments__university__in=own)
     provinces = provinces.distinct().order_by("name_th")
     form = ActivityForm(
         request.POST or None,
         request.FILES or None,
         universities=universities,
         provinces=provinces,
-        initial={"date": timezone.localdate(), "university": next(iter(scope.universities), None)},
+        initial={"date": timezone.localdate(), "university": next(iter(own), None)},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -383,28 +380,25 @@ def request_list(request):
     else:
         requests = requests.none()
     page = Paginator(requests, REQUESTS_PER_PAGE).get_page(request.GET.get("page"))
-    scope = scope_for(user)
     return render(
         request,
         "universities/request_list.html",
-        {"page": page, "form": form, "can_file": scope.national or bool(scope.writable_provinces)},
+        {"page": page, "form": form, "can_file": can(user, "universities.request.file_any")},
     )
 
 
 @login_required
 def request_create(request):
     user = request.user
-    scope = scope_for(user)
-    if not (scope.national or scope.writable_provinces):
-        raise PermissionDenied
+    require(user, "universities.request.file_any")
     provinces = Province.objects.writable_by(user)
-    if scope.national:
+    if can(user, "portal.national"):
         # Only provinces in the programme this year have a university to ask.
         provinces = provinces.filter(support_assignments__fiscal_year=current_fiscal_year()).distinct()
     provinces = provinces.order_by("name_th")
     initial = {}
-    if len(scope.writable_provinces) == 1 and not scope.national:
-        initial["province"] = next(iter(scope.writable_provinces))
+    if (only := only_province(user, write=True)) is not None:
+        initial["province"] = only
     form = CapacityRequestForm(request.POST or None, provinces=provinces, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

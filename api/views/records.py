@@ -8,6 +8,7 @@ read of records writes one access-log entry; identifiers are masked unless the c
 
 import datetime
 import zoneinfo
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,7 +24,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from abe_portal.versioning import UNKNOWN_VERSION
-from accounts.access import scope_for
+from accounts.access import can
 from audit.tracking import history_is_recorded
 from targets.id_probes import Asker, ProbeRefused
 from targets.models import Assistance, Category, Outcome, StatusChange, TargetRecord
@@ -62,11 +63,11 @@ NAMES = tuple(c.removesuffix("_id").removesuffix("__code") for c in COLUMNS)
 
 def identifier_policy(user):
     """province code -> may `user` see full identifiers of it? A key: its can_see_identifiers flag
-    (within its scope, the only records it reads). A user: their role (Scope.can_read_identifiers)."""
+    (within its scope, the only records it reads). A user: their role (the door's "targets.read_identifiers")."""
     if is_partner(user):
         full = user.can_see_identifiers
         return lambda code: full
-    return scope_for(user).can_read_identifiers
+    return partial(can, user, "targets.read_identifiers")
 
 
 def record_row(row: tuple, full: bool) -> dict:

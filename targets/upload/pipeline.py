@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from abe_portal import control_characters
-from accounts.access import scope_for
+from accounts.access import can
 from targets import id_probes
 from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
 from targets.thai_id import mask_identifier
@@ -187,7 +187,6 @@ class _Classifier:
             "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
         )
         self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
-        self._scope = None
         if writer is not None:
             writer.lock()  # before looking at the table: what is new must still be new when written
 
@@ -242,9 +241,9 @@ class _Classifier:
             self.writer.write(to_create, to_update)
 
     def _may_read(self, province_id: int) -> bool:
-        if self._scope is None:  # the uploader's scope: looked up once, and only for a file that needs it
-            self._scope = scope_for(self.batch.uploaded_by)
-        return self._scope.can_read_province(province_id)
+        # The uploader's scope is looked up once (accounts.access caches it on the user), and only for a
+        # file that needs it.
+        return can(self.batch.uploaded_by, "targets.read", province_id)
 
     def answer_other_provinces(self) -> None:
         """Answer the rows whose identifiers are recorded in provinces the uploader cannot see, with

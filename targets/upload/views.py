@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from abe_portal.templatetags.thai_dates import be_date
-from accounts.access import get_object_for_user, scope_for
+from accounts.access import can, get_object_for_user, only_province
 from audit.access_log import record_access
 from audit.models import AccessLog
 from provinces.models import District, Province, SubDistrict
@@ -47,12 +47,10 @@ RUNNING = (UploadBatch.Status.CHECKING, UploadBatch.Status.APPLYING)
 CANCELLABLE = (UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKED, UploadBatch.Status.FAILED)
 
 
-def _uploaders_only(user):
-    """The user's scope, if they may upload anywhere; 404 otherwise (uploads do not exist for them)."""
-    scope = scope_for(user)
-    if not (scope.national or scope.writable_provinces):
+def _uploaders_only(user) -> None:
+    """404 unless the user may upload anywhere (uploads do not exist for them)."""
+    if not can(user, "targets.upload"):
         raise Http404
-    return scope
 
 
 def _batch(request, pk: int) -> UploadBatch:
@@ -74,7 +72,7 @@ def _xlsx_response(data: bytes, filename: str) -> HttpResponse:
 @require_safe
 @login_required
 def upload_list(request):
-    scope = _uploaders_only(request.user)
+    _uploaders_only(request.user)
     uploads = (
         UploadBatch.objects.writable_by(request.user)
         .select_related("province", "uploaded_by")
@@ -87,7 +85,7 @@ def upload_list(request):
         "targets/upload_list.html",
         {
             "page": page,
-            "show_province": scope.national or len(scope.writable_provinces) > 1,
+            "show_province": only_province(request.user, write=True) is None,
         },
     )
 
@@ -129,11 +127,10 @@ def upload_new(request):
 @login_required
 def upload_template(request):
     """The template to fill in, for anyone with a role; its sample row's address is in the user's province."""
-    scope = scope_for(request.user)
-    if not scope.has_role:
+    if not can(request.user, "portal.use"):
         raise Http404
-    own = scope.readable_provinces  # the sample's address: in the user's province when they have exactly one
-    province = Province.objects.filter(pk=next(iter(own))).first() if len(own) == 1 and not scope.national else None
+    own = only_province(request.user)  # the sample's address: in the user's province when they have exactly one
+    province = Province.objects.filter(pk=own).first() if own is not None else None
     return _xlsx_response(template_workbook(province=province), "abe-target-group-template.xlsx")
 
 
