@@ -323,7 +323,7 @@ QUEUE_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
 
 
 @pytest.fixture
-def workers(redis_url, settings, tmp_path, committed):
+def workers(redis_url, settings, tmp_path, transactional_db):
     if connection.vendor != "postgresql":
         pytest.skip("a worker process needs the test database on PostgreSQL")
     settings.TARGETS_UPLOAD_INLINE_BYTES = 0  # every upload is "big": the pages queue its tasks
