@@ -109,6 +109,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
     _test_database["ready"] = True
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each schemathesis test the node id of its operation.
+
+    Schemathesis names its items test_x[GET /api/v1/...] but leaves every one of them the node id of
+    the bare function. xdist hands out work by node id, so all but one of them would silently not run.
+    """
+    from _pytest.nodeid import coerce_node_id  # pytest 9 keeps a node's id as a NodeId in `_id`
+
+    for item in items:
+        if item.nodeid.rpartition("::")[2] != item.name:
+            item._id = coerce_node_id(f"{item.parent.nodeid}::{item.name}")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Put the reference data back before a test if an earlier one flushed it.
 

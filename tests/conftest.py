@@ -62,6 +62,27 @@ def page(monkeypatch):
             browser.close()
 
 
+_schemathesis_ran = {"cases": 0, "requests": 0, "with_nul": 0}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Sum the counts that tests/test_api_schemathesis.py puts in its reports (from every xdist worker)."""
+    if report.when == "teardown":  # the counts are added as the test's fixtures end
+        for name, counts in report.user_properties:
+            if name == "schemathesis":
+                for key, value in counts.items():
+                    _schemathesis_ran[key] += value
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    ran = _schemathesis_ran
+    if ran["cases"]:
+        terminalreporter.write_line(
+            f"schemathesis: {ran['cases']} cases, {ran['requests']} requests, "
+            f"{ran['with_nul']} cases with a NUL (\\x00) somewhere in the request"
+        )
+
+
 def watch_for_problems(page) -> list[str]:
     """Collect what a user would see go wrong on `page`: console errors, script errors, failed loads, 4xx/5xx.
 

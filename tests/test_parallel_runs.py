@@ -52,3 +52,11 @@ def test_the_next_test_finds_the_reference_data_back():
     assert Province.objects.filter(code=40).exists()
     assert SubDistrict.objects.exists()
     assert Category.objects.exists()
+
+
+def test_every_test_has_a_node_id_of_its_own(request):
+    """xdist hands out tests by node id: two with one id would run once (schemathesis' did, conftest.py)."""
+    ids = [item.nodeid for item in request.session.items]
+    assert len(ids) == len(set(ids))
+    for item in request.session.items:
+        assert item.nodeid.endswith(f"::{item.name}"), "the id names the operation, test_x[GET /api/v1/...]"
