@@ -11,7 +11,7 @@ MANAGE := $(BIN)/python manage.py
 
 help:
 	@echo "make run    - install into $(VENV), migrate, load reference + demo data, serve on http://$(HOST):$(PORT)"
-	@echo "make test   - install into $(VENV), run the test suite (uses DATABASE_URL / REDIS_URL when set)"
+	@echo "make test   - install into $(VENV), run the test suite in parallel (uses DATABASE_URL / REDIS_URL when set)"
 	@echo "make lint   - ruff check, ruff format --check, makemigrations --check"
 	@echo "make bench  - benchmarks (print rows/s, ms and query counts)"
 
@@ -40,8 +40,11 @@ run: install
 	@echo "Serving the ABE Portal on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(MANAGE) runserver $(HOST):$(PORT)
 
+# In parallel: one pytest-xdist worker per core (TEST_WORKERS=0 runs serially), each with its own
+# test database and Redis database (conftest.py). loadgroup keeps tests marked xdist_group together.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

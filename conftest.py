@@ -4,6 +4,12 @@ Tests run against whatever DATABASE_URL and REDIS_URL name: `.ci/run` points the
 PostgreSQL and Redis and sets REQUIRE_REAL_SERVICES=1, which turns a missing service into a
 failure instead of a quiet fallback to SQLite.
 
+`make test` runs the tests in parallel (pytest-xdist, one worker per core). Each worker has a test
+database of its own (pytest-django: test_<name>_gw0, _gw1, ...) and a Redis database of its own
+(REDIS_URL's number plus the worker's: db 1 gives 1, 2, ...), so one worker's cache.clear() or
+broker never touches another's. Tests that flush the database (transactional ones) may run before
+others in the same worker; every test starts with the reference data in place (pytest_runtest_setup).
+
 The cast (fixture `cast`, or each member by name):
   eef_admin          EEF/IPSR admin, staff, with TOTP
   university_member  member of KKU's team (KKU leads province A this fiscal year)
@@ -16,13 +22,18 @@ The cast (fixture `cast`, or each member by name):
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from pytest_django.plugin import blocking_manager_key
 
 PROVINCE_A = 40  # ขอนแก่น: lead university KKU in the demo assignments
 PROVINCE_B = 56  # พะเยา: lead university UP
 PASSWORD = "correct-horse-battery-9"
+
+# REDIS_URL as the environment gave it; an xdist worker moves its settings to a database of its own.
+BASE_REDIS_URL = settings.REDIS_URL
 
 CAST = ("eef_admin", "university_member", "coordinator_a", "coordinator_b", "viewer_a", "no_role", "anonymous")
 
@@ -30,6 +41,9 @@ CAST = ("eef_admin", "university_member", "coordinator_a", "coordinator_b", "vie
 def pytest_configure(config: pytest.Config) -> None:
     # Hashing passwords the production way costs ~0.3 s a user; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", ... under pytest-xdist
+    if worker and settings.REDIS_URL:
+        _use_redis_database(_worker_redis_url(settings.REDIS_URL, int(worker.removeprefix("gw"))))
     if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
         engine = settings.DATABASES["default"]["ENGINE"]
         if engine != "django.db.backends.postgresql":
@@ -38,20 +52,91 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("REQUIRE_REAL_SERVICES=1 but REDIS_URL is not set")
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the reference data (areas, universities) once into the test database.
+def _worker_redis_url(url: str, index: int) -> str:
+    """REDIS_URL with its database number moved up by `index` (redis://host:6379/1 -> /2 for gw1)."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    if base + index > 15:  # Redis has databases 0-15 unless configured otherwise
+        raise pytest.UsageError(f"REDIS_URL's database {base} plus xdist worker {index} is past Redis' 15")
+    return urlunsplit(parts._replace(path=f"/{base + index}"))
 
-    Every test runs in a transaction that is rolled back, so this stays for the whole session.
+
+def _use_redis_database(url: str) -> None:
+    """Point the cache, the Celery broker and the worker subprocesses that tests start at `url`.
+
+    Django read REDIS_URL before any conftest ran (pytest-django sets it up first), so the settings
+    derived from it are changed here, before the first test opens a cache or broker connection.
     """
+    from abe_portal.celery import app as celery_app
+
+    settings.REDIS_URL = url
+    settings.CACHES["default"]["LOCATION"] = url
+    settings.CELERY_BROKER_URL = url
+    celery_app.conf.broker_url = url
+    os.environ["REDIS_URL"] = url  # celery and gunicorn subprocesses read their settings from it
+
+
+def _load_reference_data() -> None:
     from provinces.reference_data import load_admin_areas
     from targets.reference_data import load_target_reference_data
     from universities.reference_data import load_universities
 
+    load_admin_areas()
+    load_universities()
+    load_target_reference_data()
+
+
+def _reference_data_missing() -> bool:
+    from provinces.models import SubDistrict
+    from targets.models import Category
+    from universities.models import University
+
+    return not (SubDistrict.objects.exists() and University.objects.exists() and Category.objects.exists())
+
+
+_test_database = {"ready": False}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the reference data (areas, universities) once into the test database.
+
+    Every test runs in a transaction that is rolled back, so this stays for the whole session, except
+    where a transactional test flushed it (pytest_runtest_setup puts it back).
+    """
     with django_db_blocker.unblock():
-        load_admin_areas()
-        load_universities()
-        load_target_reference_data()
+        _load_reference_data()
+    _test_database["ready"] = True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each schemathesis test the node id of its operation.
+
+    Schemathesis names its items test_x[GET /api/v1/...] but leaves every one of them the node id of
+    the bare function. xdist hands out work by node id, so all but one of them would silently not run.
+    """
+    from _pytest.nodeid import coerce_node_id  # pytest 9 keeps a node's id as a NodeId in `_id`
+
+    for item in items:
+        if item.nodeid.rpartition("::")[2] != item.name:
+            item._id = coerce_node_id(f"{item.parent.nodeid}::{item.name}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Put the reference data back before a test if an earlier one flushed it.
+
+    A transactional test (live_server, Celery workers) ends by flushing every table. pytest-django
+    runs those after the others, but under xdist a worker may get one early (with the rest of a group
+    that must share a worker), and a test module's function-scoped fixture that reloads the data at
+    teardown runs before pytest-django's flush, not after it. Checking here, before any of the test's
+    fixtures and outside its transaction, covers every order, for three indexed queries a test.
+    """
+    if not _test_database["ready"]:
+        return
+    blocker = item.config.stash[blocking_manager_key]
+    with blocker.unblock():
+        if _reference_data_missing():
+            _load_reference_data()
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +158,16 @@ def redis_url() -> str:
     if not settings.REDIS_URL:
         pytest.skip("REDIS_URL is not set")
     return settings.REDIS_URL
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now: for servers a test starts (a fixed one would clash between
+    xdist workers, or with another test run on the same machine)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def make_user(

@@ -6,10 +6,6 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from provinces.reference_data import load_admin_areas
-from targets.reference_data import load_target_reference_data
-from universities.reference_data import load_universities
-
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright adds --headless and a fresh, empty --user-data-dir of its own (a temporary profile per launch).
@@ -24,23 +20,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def reference_data_restored_after(django_db_setup, django_db_blocker):
-    """Put the reference data back once this module's tests are done.
-
-    `live_server` needs a transactional test (the server thread must see committed rows), and a transactional test
-    ends by flushing every table, which also removes the areas and universities that the root conftest loads once
-    per session. pytest-django runs transactional tests after the others, but any later transactional test (or one
-    that runs in another order) still expects them, so reload them here. Module scope is what makes this run after
-    the flush: the flush belongs to the test's own (function-scoped) teardown.
-    """
-    yield
-    with django_db_blocker.unblock():
-        load_admin_areas()
-        load_universities()
-        load_target_reference_data()
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +60,27 @@ def page(monkeypatch):
             connections.close_all()
             context.close()
             browser.close()
+
+
+_schemathesis_ran = {"cases": 0, "requests": 0, "with_nul": 0}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Sum the counts that tests/test_api_schemathesis.py puts in its reports (from every xdist worker)."""
+    if report.when == "teardown":  # the counts are added as the test's fixtures end
+        for name, counts in report.user_properties:
+            if name == "schemathesis":
+                for key, value in counts.items():
+                    _schemathesis_ran[key] += value
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    ran = _schemathesis_ran
+    if ran["cases"]:
+        terminalreporter.write_line(
+            f"schemathesis: {ran['cases']} cases, {ran['requests']} requests, "
+            f"{ran['with_nul']} cases with a NUL (\\x00) somewhere in the request"
+        )
 
 
 def watch_for_problems(page) -> list[str]:

@@ -278,13 +278,31 @@ def _outcome(response) -> int | str:
     return response.status_code
 
 
-def test_access_matrix(cast, client_for):
+# The matrix is some 2,000 requests. It runs in parts, so that pytest-xdist's workers share it: part k has
+# every PARTS-th URL pattern from the k-th on (the costly admin pages are spread over all parts), in the
+# order Django resolves them, on a fresh cast and fresh objects. Together the parts are every pattern
+# (test_the_parts_cover_every_url_pattern_once).
+PARTS = 6
+
+
+def _part(routes: list[str], part: int) -> list[str]:
+    return routes[part::PARTS]
+
+
+def test_the_parts_cover_every_url_pattern_once():
+    routes = list(_patterns())
+    assert sorted(route for part in range(PARTS) for route in _part(routes, part)) == sorted(routes)
+    assert all(_part(routes, part) for part in range(PARTS)), "every part has patterns to check"
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_access_matrix(part, cast, client_for):
     from django.core.cache import cache
 
     context = {"cast": cast, "objects": _objects(cast)}
     clients = {name: client_for(cast[name]) for name in CAST}
     failures = []
-    for route in _patterns():
+    for route in _part(list(_patterns()), part):
         for case in _rows_for(route) or []:  # a route without a row fails the test above
             url = case.url(context) if callable(case.url) else case.url
             if url is None:  # an object that this database cannot have (audit events on SQLite)

@@ -18,9 +18,7 @@ from tests.conftest import watch_for_problems
 pytestmark = pytest.mark.browser
 
 
-def test_user_signs_in_switches_language_and_signs_out(
-    reference_data_restored_after, live_server, page, screenshot_dir, capsys
-):
+def test_user_signs_in_switches_language_and_signs_out(live_server, page, screenshot_dir, capsys):
     from playwright.sync_api import expect
 
     with capsys.disabled():

@@ -58,9 +58,7 @@ def _totp_code(secret: str) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
 
 
-def test_main_pages_fit_a_laptop_and_a_phone_with_a_compact_navigation(
-    reference_data_restored_after, live_server, page, screenshot_dir, capsys
-):
+def test_main_pages_fit_a_laptop_and_a_phone_with_a_compact_navigation(live_server, page, screenshot_dir, capsys):
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from playwright.sync_api import expect
 

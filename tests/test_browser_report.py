@@ -56,7 +56,7 @@ def _totp_code(secret: str, *, clock=time.time, sleep=time.sleep) -> str:
     return format_hotp_value(hotp_value(secret, int(now) // period))
 
 
-def test_report_walks_from_draft_to_accepted(reference_data_restored_after, live_server, page, screenshot_dir, capsys):
+def test_report_walks_from_draft_to_accepted(live_server, page, screenshot_dir, capsys):
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from playwright.sync_api import expect
 

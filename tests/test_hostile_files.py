@@ -24,14 +24,11 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
-from provinces.reference_data import load_admin_areas
 from targets.models import UploadBatch
-from targets.reference_data import load_target_reference_data
 from targets.upload import reading
 from targets.upload.reading import UnreadableFile, open_sheet
 from targets.upload.sheet_scan import Limits, Refused, scan_xlsx
 from tests.builders import HEADER, OUT, batch_of, national_id
-from universities.reference_data import load_universities
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -524,7 +521,7 @@ def test_the_upload_page_rejects_the_row_whose_formula_hid(prefix, cast, client_
 
 
 @pytest.fixture
-def celery_workers(reference_data_restored_after, transactional_db, redis_url, settings, tmp_path):
+def celery_workers(transactional_db, redis_url, settings, tmp_path):
     """Worker subprocesses on the test database, started as tests/test_upload_worker.py starts them."""
     import redis
 
@@ -532,9 +529,6 @@ def celery_workers(reference_data_restored_after, transactional_db, redis_url, s
 
     if not django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         pytest.skip("a worker process needs the test database on PostgreSQL")
-    load_admin_areas()  # a transactional test before this one flushed them
-    load_universities()
-    load_target_reference_data()
     client = redis.Redis.from_url(redis_url)
     client.delete("celery", "unacked", "unacked_index", "unacked_mutex")
     env = {

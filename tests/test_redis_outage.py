@@ -2,7 +2,7 @@
 (with one log line, not one per request), /healthz says what is degraded, and everything, limits
 included, works again once Redis is back (abe_portal/fail_open_cache.py).
 
-These tests start their own redis-server on PORT (never the shared Redis of REDIS_URL, which other
+These tests start their own redis-server on a free PORT (never the shared Redis of REDIS_URL, which other
 work uses) and point the portal's cache at it: the production CACHES entry, with only its
 LOCATION changed (and a shorter retry, so that recovery is quick). Then they kill it with SIGKILL,
 as a crash or an out-of-memory kill would, and start it again without its data.
@@ -27,14 +27,14 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from conftest import PASSWORD, PROVINCE_A, make_user
+from conftest import PASSWORD, PROVINCE_A, free_port, make_user
 from targets.models import TargetRecord
 from tests.api_support import key_client, make_key, make_records
 from tests.builders import national_id
 
 pytestmark = pytest.mark.django_db
 
-PORT = 6391
+PORT = free_port()  # per process: each xdist worker that runs these tests has its own server
 PRIVATE_URL = f"redis://127.0.0.1:{PORT}/0"
 API = "/api/v1"
 BACKEND_LOGGER = "abe_portal.fail_open_cache"

@@ -895,9 +895,7 @@ def test_the_example_client_changes_a_record_from_the_version_it_read(cast, api_
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_in_the_browser_a_stale_save_shows_what_changed_and_saving_again_keeps_both(
-    reference_data_restored_after, live_server, page, screenshot_dir
-):
+def test_in_the_browser_a_stale_save_shows_what_changed_and_saving_again_keeps_both(live_server, page, screenshot_dir):
     """A coordinator edits a record while someone else saves it: the page says so, in Thai, with the table of what
     changed, the form holds the other's school and the coordinator's guardian, and saving again keeps both.
     Screenshot: record-stale-edit.png in SCREENSHOT_DIR."""

@@ -40,30 +40,11 @@ def _needs_real_services():
         pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
 
 
-@pytest.fixture(autouse=True)
-def _reference_data_restored_after(django_db_blocker):
-    """Transactional tests flush every table at the end; later tests expect the reference data."""
-    yield
-    from provinces.reference_data import load_admin_areas
-    from targets.reference_data import load_target_reference_data
-    from universities.reference_data import load_universities
-
-    with django_db_blocker.unblock():
-        load_admin_areas()
-        load_universities()
-        load_target_reference_data()
-
-
 @pytest.fixture
 def programme(transactional_db):
+    """The demo assignments, committed (the reference data is there: conftest.py puts it back after a flush)."""
     from provinces.demo_data import load_demo_assignments
-    from provinces.reference_data import load_admin_areas
-    from targets.reference_data import load_target_reference_data
-    from universities.reference_data import load_universities
 
-    load_admin_areas()
-    load_universities()
-    load_target_reference_data()
     load_demo_assignments()
 
 

@@ -35,7 +35,6 @@ pytestmark = pytest.mark.django_db
 
 # The Celery worker fixtures of tests/test_upload_worker.py, for the one worker test at the end.
 workers = test_upload_worker.workers
-reference_data_restored_after = test_upload_worker.reference_data_restored_after
 
 API = "/api/v1"
 NUL_REASON_TH = "มีอักขระควบคุม (U+0000)"  # the Thai message names the character
@@ -372,22 +371,8 @@ def test_the_middleware_leaves_the_api_to_answer_in_its_own_shape():
 # --- through a real Celery worker: the upload ends checked, then applied (it used to stay "applying") -------
 
 
-@pytest.fixture
-def worker_reference_data(reference_data_restored_after, transactional_db):
-    """A transactional test before this one flushed the reference data: load it again (idempotent)."""
-    from provinces.reference_data import load_admin_areas
-    from targets.reference_data import load_target_reference_data
-    from universities.reference_data import load_universities
-
-    load_admin_areas()
-    load_universities()
-    load_target_reference_data()
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_nul_upload_checked_and_applied_by_a_celery_worker_ends_applied(
-    worker_reference_data, cast, client_for, workers
-):
+def test_a_nul_upload_checked_and_applied_by_a_celery_worker_ends_applied(cast, client_for, workers):
     workers.start()
     client = client_for(cast.coordinator_a)
     client.post("/uploads/new/", {"file": _csv([_row(1), _row(2, "สม\x00ชาย")])})

@@ -26,7 +26,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from audit.redaction import NATIONAL_ID_MASK
-from conftest import PROVINCE_A
+from conftest import PROVINCE_A, free_port
 from provinces.models import Province
 from targets.models import StatusChange, TargetRecord, UploadBatch
 from targets.upload import pipeline
@@ -38,7 +38,7 @@ Status = UploadBatch.Status
 Failure = UploadBatch.Failure
 CELERY = Path(sys.executable).with_name("celery")
 FAULT_WORKER = Path(__file__).with_name("upload_fault_worker.py")
-PRIVATE_REDIS_PORT = 6392
+PRIVATE_REDIS_PORT = free_port()  # per process: each xdist worker has its own
 
 # The messages the uploader reads (Thai: the test client sends no Accept-Language).
 CHECK_ERROR_TH = "เกิดข้อผิดพลาดที่ไม่คาดคิดระหว่างตรวจสอบไฟล์นี้"
@@ -254,21 +254,8 @@ def test_without_a_broker_the_upload_page_restarts_a_job_a_stopped_server_cut_of
 
 
 def with_workers(test):
-    """Transactional (a worker sees committed rows only), the reference data loaded before the cast."""
-    return pytest.mark.django_db(transaction=True)(pytest.mark.usefixtures("committed")(test))
-
-
-@pytest.fixture
-def committed(reference_data_restored_after, transactional_db):
-    """Worker tests are transactional (a worker sees committed rows only); the previous one flushed
-    the reference data: load it again (idempotent)."""
-    from provinces.reference_data import load_admin_areas
-    from targets.reference_data import load_target_reference_data
-    from universities.reference_data import load_universities
-
-    load_admin_areas()
-    load_universities()
-    load_target_reference_data()
+    """Transactional: a worker sees committed rows only (the reference data is there: conftest.py)."""
+    return pytest.mark.django_db(transaction=True)(test)
 
 
 class Workers:
@@ -328,7 +315,7 @@ QUEUE_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
 
 
 @pytest.fixture
-def workers(redis_url, settings, tmp_path, committed):
+def workers(redis_url, settings, tmp_path, transactional_db):
     if connection.vendor != "postgresql":
         pytest.skip("a worker process needs the test database on PostgreSQL")
     settings.TARGETS_UPLOAD_INLINE_BYTES = 0  # every upload is "big": the pages queue its tasks

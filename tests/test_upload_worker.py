@@ -24,37 +24,15 @@ from django.db import connection, connections
 
 from conftest import PROVINCE_A
 from provinces.models import Province
-from provinces.reference_data import load_admin_areas
 from targets.models import TargetRecord, UploadBatch
-from targets.reference_data import load_target_reference_data
 from targets.thai_id import check_digit
 from targets.upload.services import receive_upload, start_apply, start_check
 from tests.builders import batch_of, batch_status, messy_file
-from universities.reference_data import load_universities
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CELERY = Path(sys.executable).with_name("celery")  # the virtualenv's, beside its python
 VISIBILITY_TIMEOUT = 2  # seconds before a dead worker's unacknowledged task goes back to the queue
-
-
-@pytest.fixture(scope="module")
-def reference_data_restored_after(django_db_setup, django_db_blocker):
-    """A transactional test ends by flushing every table, the reference data the root conftest loads
-    once per session included: put it back once this module is done (as tests/test_browser.py does)."""
-    yield
-    with django_db_blocker.unblock():
-        load_admin_areas()
-        load_universities()
-        load_target_reference_data()
-
-
-@pytest.fixture(autouse=True)
-def reference_data(reference_data_restored_after, transactional_db):
-    """The previous test of this module flushed it: load it again (idempotent, writes nothing when there)."""
-    load_admin_areas()
-    load_universities()
-    load_target_reference_data()
 
 
 def _database_url() -> str:
