@@ -22,7 +22,15 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from abe_portal import stale_edits
-from abe_portal.buddhist_dates import current_fiscal_year, excel_date_format, file_date, fiscal_year_bounds
+from abe_portal.buddhist_dates import (
+    FISCAL_YEAR_MAX,
+    FISCAL_YEAR_MIN,
+    current_fiscal_year,
+    excel_date_format,
+    file_date,
+    fiscal_year_bounds,
+    parse_fiscal_year,
+)
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user, require
@@ -34,8 +42,6 @@ from summaries.figures import headlines
 from summaries.models import Level, Snapshot
 from targets.models import Category, Outcome
 from universities.models import (
-    FISCAL_YEAR_MAX,
-    FISCAL_YEAR_MIN,
     CapacityRequest,
     SupportActivity,
     SupportAssignment,
@@ -74,14 +80,6 @@ def _count(queryset) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _fiscal_year(request, default: int) -> int:
-    try:
-        year = int(request.GET.get("fiscal_year", default))
-    except (TypeError, ValueError):
-        return default
-    return year if FISCAL_YEAR_MIN <= year <= FISCAL_YEAR_MAX else default
-
-
 def _province_for_writing(request, code: int) -> Province:
     """The province, if the user may manage its working group and plans: 404 for outsiders (as for a
     province that does not exist), 403 for those who only read it."""
@@ -105,7 +103,7 @@ def province_list(request):
         },
         reverse=True,
     )
-    fiscal_year = _fiscal_year(request, current)
+    fiscal_year = parse_fiscal_year(request.GET.get("fiscal_year"), default=current)
     if fiscal_year not in years:
         fiscal_year = current
     start, end = fiscal_year_bounds(fiscal_year)
@@ -190,7 +188,7 @@ def province_detail(request, code: int):
     user = request.user
     province = get_object_for_user(Province.objects.select_related("region"), user, code)
     current = current_fiscal_year()
-    fiscal_year = _fiscal_year(request, current)
+    fiscal_year = parse_fiscal_year(request.GET.get("fiscal_year"), default=current)
     today = timezone.localdate()
 
     members = list(

@@ -863,3 +863,10 @@ def test_pages_show_the_thai_short_name_where_the_code_was(cast, client_for):
     with translation.override("en"):
         assert _uni("KKU").short_name == "KKU"
     assert _uni("KKU").short_name == "มข."
+
+
+@pytest.mark.parametrize("given", ["abc", "9999", "2024", ""])
+def test_a_year_that_is_not_one_of_the_university_shows_the_current_year(cast, client_for, given):
+    response = client_for(cast.eef_admin).get(f"/universities/KKU/?year={given}")
+    assert response.status_code == 200
+    assert response.context["year"] == current_fiscal_year()

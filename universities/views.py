@@ -28,6 +28,7 @@ from abe_portal.buddhist_dates import (
     file_date,
     fiscal_year_bounds,
     fiscal_year_of,
+    parse_fiscal_year,
     with_excel_date_formats,
 )
 from abe_portal.spreadsheet_safety import neutralise_formula
@@ -150,10 +151,7 @@ def university_detail(request, code: str):
         by_year[assignment.fiscal_year].append(assignment)
     current = current_fiscal_year()
     years = sorted({current, *by_year}, reverse=True)
-    try:
-        year = int(request.GET.get("year", current))
-    except ValueError:
-        year = current
+    year = parse_fiscal_year(request.GET.get("year"), default=current)
     if year not in years:
         year = current
 
