@@ -12,8 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db.models import Case, F, Func, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,6 +31,7 @@ from abe_portal.buddhist_dates import (
     parse_fiscal_year,
 )
 from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.subqueries import subquery_count
 from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user, require
 from audit.access_log import record_access
@@ -71,13 +71,6 @@ PERIOD_END_ORDER = Case(
 RECENT_ACTIVITIES = 10
 UPCOMING_MEETINGS = 3
 IMPORT_PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may wait for its confirmation
-
-
-def _count(queryset) -> Coalesce:
-    """The number of rows of a correlated queryset (filtered on OuterRef), as one subquery."""
-    # COUNT over the subquery's rows with no GROUP BY: Func, not Count, keeps Django from adding one.
-    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def _province_for_writing(request, code: int) -> Province:
@@ -124,13 +117,15 @@ def province_list(request):
         .select_related("region")
         .annotate(
             plan_id=Subquery(plan.values("pk")[:1]),
-            goal_count=_count(PlanGoal.objects.filter(plan__province=OuterRef("pk"), plan__fiscal_year=fiscal_year)),
+            goal_count=subquery_count(
+                PlanGoal.objects.filter(plan__province=OuterRef("pk"), plan__fiscal_year=fiscal_year)
+            ),
             report_pk=Subquery(latest_report.values("pk")[:1]),
             report_status=Subquery(latest_report.values("status")[:1]),
             report_period=Subquery(latest_report.values("period")[:1]),
-            open_requests=_count(open_requests),
-            overdue_requests=_count(open_requests.filter(desired_date__lt=today)),
-            activity_count=_count(
+            open_requests=subquery_count(open_requests),
+            overdue_requests=subquery_count(open_requests.filter(desired_date__lt=today)),
+            activity_count=subquery_count(
                 SupportActivity.objects.visible_to(user).filter(**here, date__gte=start, date__lte=end)
             ),
         )
