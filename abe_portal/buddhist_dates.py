@@ -38,6 +38,26 @@ def current_fiscal_year() -> int:
     return fiscal_year_of(timezone.localdate())
 
 
+# Fiscal years are พ.ศ. years; this window keeps a ค.ศ. year (2024) from slipping in by mistake.
+FISCAL_YEAR_MIN = 2560
+FISCAL_YEAR_MAX = 2700
+
+
+def parse_fiscal_year(value: object, default: int | None = None) -> int | None:
+    """The fiscal year (พ.ศ.) a query parameter names, or `default` if it names none.
+
+    Only decimal digits count (Thai digits too, as int() reads them); a year outside
+    FISCAL_YEAR_MIN..FISCAL_YEAR_MAX — a ค.ศ. year, 9999 — is no fiscal year of the programme.
+    """
+    if isinstance(value, int):
+        year = value
+    elif isinstance(value, str) and value.isdecimal():
+        year = int(value)
+    else:
+        return default
+    return year if FISCAL_YEAR_MIN <= year <= FISCAL_YEAR_MAX else default
+
+
 THAI_MONTHS_SHORT = (
     "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
 )  # fmt: skip

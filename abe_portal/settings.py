@@ -334,7 +334,7 @@ TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256
 # Probing for national IDs (targets/id_probes.py): how many identifiers recorded in provinces they
 # cannot see one user or API key may be told about in a day; beyond it, refused and flagged to EEF/IPSR.
 TARGETS_ID_PROBE_DAILY_LIMIT = env.int("TARGETS_ID_PROBE_DAILY_LIMIT", default=20)
-# Meeting attachments (meetings/attachments.py).
+# Attachments of meetings and of support activities, the one limit (abe_portal/attachments.py).
 ABE_MAX_ATTACHMENT_BYTES = env.int("ABE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 
 # --- REST framework: the partner API (api/, docs/api.md) -----------------------------------------

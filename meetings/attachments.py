@@ -1,121 +1,40 @@
-"""Attachments of meetings (slides, minutes): what may be uploaded, judged by content, not by name.
+"""Attachments of meetings (slides, minutes): the kinds accepted (abe_portal/attachments.py checks them).
 
-A file is accepted when its first bytes are those of a PDF, a PNG or JPEG image, an Office Open
-XML document (Word, Excel, PowerPoint: a ZIP whose [Content_Types].xml names the main part) or a
-legacy Office document (an OLE compound file), AND its name ends with an extension of that same
-kind. Anything else is refused, e.g. a program or a web page renamed to .pdf. The size limit is
-the setting ABE_MAX_ATTACHMENT_BYTES (20 MB by default). Files are served only through
+PDF, PNG or JPEG images, and Word, Excel or PowerPoint files (Office Open XML or 97–2003). The
+size limit is the portal's one setting ABE_MAX_ATTACHMENT_BYTES. Files are served only through
 `meetings.views.attachment`, behind the meeting's access door, with the content type found here.
 """
 
-import zipfile
-from dataclasses import dataclass
-from pathlib import PurePath
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-# [Content_Types].xml is a few kB; a larger one is not an Office file (or is a ZIP bomb).
-_CONTENT_TYPES_MAX = 1024 * 1024
+from abe_portal import attachments as core
+from abe_portal.attachments import (
+    DOC,
+    DOCX,
+    JPEG,
+    PDF,
+    PNG,
+    PPT,
+    PPTX,
+    XLS,
+    XLSX,
+    FileKind,
+    max_attachment_bytes,
+    sniff,
+)
 
-
-def max_attachment_bytes() -> int:
-    return getattr(settings, "ABE_MAX_ATTACHMENT_BYTES", DEFAULT_MAX_BYTES)
-
-
-@dataclass(frozen=True)
-class FileKind:
-    label: str
-    content_type: str
-    extensions: tuple[str, ...]
-
-
-PDF = FileKind("PDF", "application/pdf", (".pdf",))
-PNG = FileKind("PNG", "image/png", (".png",))
-JPEG = FileKind("JPEG", "image/jpeg", (".jpg", ".jpeg"))
-DOCX = FileKind("Word", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", (".docx",))
-XLSX = FileKind("Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (".xlsx",))
-PPTX = FileKind("PowerPoint", "application/vnd.openxmlformats-officedocument.presentationml.presentation", (".pptx",))
-# An OLE compound file does not say cheaply which application wrote it: the extension picks the
-# content type among the three legacy Office formats (and only those).
-DOC = FileKind("Word 97–2003", "application/msword", (".doc",))
-XLS = FileKind("Excel 97–2003", "application/vnd.ms-excel", (".xls",))
-PPT = FileKind("PowerPoint 97–2003", "application/vnd.ms-powerpoint", (".ppt",))
-LEGACY_OFFICE = (DOC, XLS, PPT)
+__all__ = ["ACCEPTED", "ACCEPT_ATTRIBUTE", "max_attachment_bytes", "sniff", "validate_attachment"]
 
 ACCEPTED = (PDF, PNG, JPEG, DOCX, XLSX, PPTX, DOC, XLS, PPT)
 ACCEPT_ATTRIBUTE = ",".join(ext for kind in ACCEPTED for ext in kind.extensions)
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# The content type of the main part, as [Content_Types].xml declares it. Macro-enabled variants
-# (docm, xlsm, pptm) declare other types and are refused.
-_OOXML_MAIN_PARTS = {
-    b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": DOCX,
-    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": XLSX,
-    b"application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": PPTX,
-}
-
-
-def _sniff_ooxml(file) -> FileKind | None:
-    file.seek(0)
-    try:
-        with zipfile.ZipFile(file) as archive:
-            info = archive.getinfo("[Content_Types].xml")
-            if info.file_size > _CONTENT_TYPES_MAX:
-                return None
-            content_types = archive.read(info)
-    except (zipfile.BadZipFile, KeyError, OSError, RuntimeError, EOFError, NotImplementedError):
-        return None
-    found = {kind for main, kind in _OOXML_MAIN_PARTS.items() if main in content_types}
-    return found.pop() if len(found) == 1 else None
-
-
-def sniff(file, name: str = "") -> FileKind | None:
-    """The kind of `file` judged by its content (and, for legacy Office, its extension), or None."""
-    file.seek(0)
-    head = file.read(8)
-    file.seek(0)
-    if head.startswith(b"%PDF-"):
-        return PDF
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"PK\x03\x04"):
-        kind = _sniff_ooxml(file)
-        file.seek(0)
-        return kind
-    if head == _OLE_MAGIC:
-        extension = PurePath(name).suffix.lower()
-        return next((kind for kind in LEGACY_OFFICE if extension in kind.extensions), None)
-    return None
-
 
 def validate_attachment(file) -> FileKind:
     """The kind of an uploaded file; ValidationError if it is too large, not accepted, or misnamed."""
-    limit = max_attachment_bytes()
-    if file.size > limit:
-        raise ValidationError(
-            _("The file is too large (%(size)s MB); the limit is %(limit)s MB.")
-            % {"size": f"{file.size / 1024 / 1024:.1f}", "limit": f"{limit / 1024 / 1024:g}"},
-            code="too_large",
-        )
-    name = file.name or ""
-    kind = sniff(file, name)
-    if kind is None:
-        raise ValidationError(
-            _(
-                "This type of file is not accepted. Attach a PDF, a PNG or JPEG image, "
-                "or a Word, Excel or PowerPoint file."
-            ),
-            code="bad_type",
-        )
-    if PurePath(name).suffix.lower() not in kind.extensions:
-        raise ValidationError(
-            _("The file's name does not match its content (%(kind)s): name it with %(extensions)s.")
-            % {"kind": kind.label, "extensions": ", ".join(kind.extensions)},
-            code="bad_name",
-        )
-    return kind
+    return core.validate_attachment(
+        file,
+        accepted=ACCEPTED,
+        not_accepted=_(
+            "This type of file is not accepted. Attach a PDF, a PNG or JPEG image, or a Word, Excel or PowerPoint file."
+        ),
+    )

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from abe_portal import stale_edits
 from abe_portal.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
+from abe_portal.forms import add_service_errors
 from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user
 from audit.access_log import record_access
@@ -69,15 +70,6 @@ from .resources import read_sign_in_sheet
 
 PAGE_SIZE = 50
 MINUTES_FORMATS = ("pdf", "docx", "xlsx")
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    """A service's ValidationError on the form: on its field if the form has it, else on the form."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _query_without_page(request) -> str:
@@ -267,7 +259,7 @@ def create(request):
         try:
             meeting = services.save_meeting(user=request.user, **form.service_kwargs())
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The meeting is saved."))
             return redirect("meetings:detail", pk=meeting.pk)
@@ -284,7 +276,7 @@ def edit(request, pk: int):
                 user=request.user, meeting=meeting, version=form.seen_version, **form.service_kwargs()
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         except StaleEdit:
             # Saved by someone else since the form was opened: nothing written; the form comes back with
             # the user's changes on top of the current values, and what changed.
@@ -345,7 +337,7 @@ def _part(request, pk: int, item_pk: int | None, *, part: str):
         try:
             services.save_part(user=request.user, meeting=meeting, instance=form.save(commit=False))
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Saved."))
             return redirect(reverse("meetings:detail", kwargs={"pk": meeting.pk}) + f"#{part}")
@@ -615,7 +607,7 @@ def action_edit(request, pk: int):
         try:
             services.update_action_item(user=request.user, item=item, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Saved."))
             return redirect("meetings:detail", pk=meeting.pk)

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 from import_export.results import RowResult
 
+from abe_portal.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 from abe_portal.versioning import StaleEdit, check_version
 from accounts.access import require
-from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 
 from .models import PlanGoal, Province, ProvincialPlan, not_achieved_message
 from .resources import FIELD_LABELS, WorkingGroupMemberResource, clean_text

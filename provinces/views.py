@@ -12,8 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db.models import Case, F, Func, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,8 +21,17 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from abe_portal import stale_edits
-from abe_portal.buddhist_dates import current_fiscal_year, excel_date_format, file_date, fiscal_year_bounds
+from abe_portal.buddhist_dates import (
+    FISCAL_YEAR_MAX,
+    FISCAL_YEAR_MIN,
+    current_fiscal_year,
+    excel_date_format,
+    file_date,
+    fiscal_year_bounds,
+    parse_fiscal_year,
+)
 from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.subqueries import subquery_count
 from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user, require
 from audit.access_log import record_access
@@ -34,8 +42,6 @@ from summaries.figures import headlines
 from summaries.models import Level, Snapshot
 from targets.models import Category, Outcome
 from universities.models import (
-    FISCAL_YEAR_MAX,
-    FISCAL_YEAR_MIN,
     CapacityRequest,
     SupportActivity,
     SupportAssignment,
@@ -67,21 +73,6 @@ UPCOMING_MEETINGS = 3
 IMPORT_PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may wait for its confirmation
 
 
-def _count(queryset) -> Coalesce:
-    """The number of rows of a correlated queryset (filtered on OuterRef), as one subquery."""
-    # COUNT over the subquery's rows with no GROUP BY: Func, not Count, keeps Django from adding one.
-    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
-def _fiscal_year(request, default: int) -> int:
-    try:
-        year = int(request.GET.get("fiscal_year", default))
-    except (TypeError, ValueError):
-        return default
-    return year if FISCAL_YEAR_MIN <= year <= FISCAL_YEAR_MAX else default
-
-
 def _province_for_writing(request, code: int) -> Province:
     """The province, if the user may manage its working group and plans: 404 for outsiders (as for a
     province that does not exist), 403 for those who only read it."""
@@ -105,7 +96,7 @@ def province_list(request):
         },
         reverse=True,
     )
-    fiscal_year = _fiscal_year(request, current)
+    fiscal_year = parse_fiscal_year(request.GET.get("fiscal_year"), default=current)
     if fiscal_year not in years:
         fiscal_year = current
     start, end = fiscal_year_bounds(fiscal_year)
@@ -126,13 +117,15 @@ def province_list(request):
         .select_related("region")
         .annotate(
             plan_id=Subquery(plan.values("pk")[:1]),
-            goal_count=_count(PlanGoal.objects.filter(plan__province=OuterRef("pk"), plan__fiscal_year=fiscal_year)),
+            goal_count=subquery_count(
+                PlanGoal.objects.filter(plan__province=OuterRef("pk"), plan__fiscal_year=fiscal_year)
+            ),
             report_pk=Subquery(latest_report.values("pk")[:1]),
             report_status=Subquery(latest_report.values("status")[:1]),
             report_period=Subquery(latest_report.values("period")[:1]),
-            open_requests=_count(open_requests),
-            overdue_requests=_count(open_requests.filter(desired_date__lt=today)),
-            activity_count=_count(
+            open_requests=subquery_count(open_requests),
+            overdue_requests=subquery_count(open_requests.filter(desired_date__lt=today)),
+            activity_count=subquery_count(
                 SupportActivity.objects.visible_to(user).filter(**here, date__gte=start, date__lte=end)
             ),
         )
@@ -190,7 +183,7 @@ def province_detail(request, code: int):
     user = request.user
     province = get_object_for_user(Province.objects.select_related("region"), user, code)
     current = current_fiscal_year()
-    fiscal_year = _fiscal_year(request, current)
+    fiscal_year = parse_fiscal_year(request.GET.get("fiscal_year"), default=current)
     today = timezone.localdate()
 
     members = list(

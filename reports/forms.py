@@ -3,11 +3,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
 from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from accounts.access import only_province
 from provinces.models import Province
-from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
 
 from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status
 

@@ -24,10 +24,10 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_POST, require_safe
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from accounts.access import can, get_object_for_user, home_provinces, own_universities, require
 from provinces.models import Province
-from universities.models import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, University
+from universities.models import University
 
 from . import charts, exports
 from .figures import (
@@ -59,12 +59,7 @@ RUN_AGAIN_AFTER_MINUTES = 10
 
 
 def _fiscal_year(request) -> int:
-    current = current_fiscal_year()
-    try:
-        year = int(request.GET.get("fiscal_year", current))
-    except (TypeError, ValueError):
-        return current
-    return year if FISCAL_YEAR_MIN <= year <= FISCAL_YEAR_MAX else current
+    return parse_fiscal_year(request.GET.get("fiscal_year"), default=current_fiscal_year())
 
 
 def _sort(request) -> tuple[str, bool]:

@@ -16,8 +16,7 @@ import csv
 import tempfile
 from collections.abc import Iterable, Iterator
 
-from django.db.models import F, Func, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -25,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from abe_portal.buddhist_dates import excel_date_format, file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
+from abe_portal.subqueries import subquery_count
 from accounts.access import can
 from audit.access_log import record_access
 from audit.models import AccessLog
@@ -69,17 +69,10 @@ def headers() -> list[str]:
     return [th if thai else en for th, en in HEADERS]
 
 
-def _help_count() -> Coalesce:
-    counted = (
-        Assistance.objects.filter(record=OuterRef("pk")).order_by().annotate(n=Func(F("pk"), function="COUNT"))
-    ).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def export_queryset(records):
     return (
         records.select_related("province", "district", "sub_district", "category", "status")
-        .annotate(help_count=_help_count())
+        .annotate(help_count=subquery_count(Assistance.objects.filter(record=OuterRef("pk"))))
         .order_by("province_id", "last_name", "first_name", "pk")
     )
 

@@ -20,8 +20,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -30,6 +29,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from abe_portal import stale_edits
+from abe_portal.forms import add_service_errors
+from abe_portal.subqueries import subquery_count
 from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user, only_province, require
 from audit.access_log import record_access
@@ -89,12 +90,6 @@ def record_order(sort: str | None) -> tuple[str, list]:
     return sort, [*order, "-pk" if descending else "pk"]
 
 
-def _count(queryset) -> Coalesce:
-    """The number of rows of a correlated queryset (filtered on OuterRef), as one subquery."""
-    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def _years_before(day: datetime.date, years: int) -> datetime.date:
     """The same day `years` earlier; 29 February becomes the 28th in a common year."""
     try:
@@ -121,15 +116,6 @@ def age_on(born: datetime.date | None, today: datetime.date) -> int | None:
 
 def shown_identifier(record: TargetRecord, *, full: bool) -> str:
     return format_identifier(record.identifier) if full else mask_identifier(record.identifier)
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form, on its field where the form has one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _record_queryset():
@@ -280,7 +266,7 @@ def record_list(request):
     sort, order = record_order(request.GET.get("sort"))
     records = (
         records.select_related("province", "district", "category", "status")
-        .annotate(help_count=_count(Assistance.objects.filter(record=OuterRef("pk"))))
+        .annotate(help_count=subquery_count(Assistance.objects.filter(record=OuterRef("pk"))))
         .order_by(*order)
     )
     page = Paginator(records, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
@@ -466,7 +452,7 @@ def record_create(request):
                 values=row.values, asker=id_probes.Asker.of_request(request),
             )  # fmt: skip
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The record has been created."))
             return redirect("targets:detail", pk=record.pk)
@@ -517,7 +503,7 @@ def record_edit(request, pk: int):
                 province=province if province.pk != record.province_id else None,
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         except StaleEdit:
             # Someone saved the record since this form was opened: nothing was written. The form comes
             # back with the user's changes on top of the current values, and what changed.
@@ -555,7 +541,7 @@ def help_add(request, pk: int):
         try:
             record_services.record_help(record=record, user=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The help given has been recorded."))
             return redirect(reverse("targets:detail", kwargs={"pk": record.pk}) + "#help")

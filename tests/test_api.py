@@ -698,3 +698,11 @@ def test_revoking_a_key_in_admin_takes_effect_on_the_next_request(cast, client_f
     response = client_for(cast.eef_admin).post(f"/admin/api/partnerkey/{key.pk}/change/", form)
     assert response.status_code == 302
     assert client_a.get(f"{API}/provinces/").status_code == 401
+
+
+@pytest.mark.parametrize("given", ["abc", "9999", "2024", "", "-2567", "²"])
+def test_summaries_refuse_a_fiscal_year_that_is_not_one(client_a, given):
+    response = client_a.get(f"{API}/summaries/", {"fiscal_year": given})
+    assert response.status_code == 400
+    assert list(_json(response)["error"]["details"]) == ["fiscal_year"]
+    assert client_a.get(f"{API}/summaries/", {"fiscal_year": "2567"}).status_code == 200

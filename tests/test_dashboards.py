@@ -790,3 +790,12 @@ def test_demo_dashboards_show_each_goal_by_its_outcome_and_no_other_group(cast, 
     national = _snapshot(Level.NATIONAL)
     assert {g["outcome"] for g in national.data["goal_rows"]} <= achieved
     assert national.data["progress"]["overall"]["achieved"] == sum(g["achieved"] for g in national.data["goal_rows"])
+
+
+@pytest.mark.parametrize("given", ["abc", "9999", "2024", ""])
+def test_a_fiscal_year_that_is_not_one_shows_the_current_year_on_dashboards(cast, client_for, given):
+    client = client_for(cast.eef_admin)
+    for url in ("/dashboards/", A_URL, "/dashboards/university/KKU/"):
+        response = client.get(f"{url}?fiscal_year={given}")
+        assert response.status_code == 200, url
+        assert response.context["fiscal_year"] == current_fiscal_year(), url

@@ -958,3 +958,12 @@ def test_an_outcome_plans_aim_at_stays_achieved_and_only_achieved_outcomes_head_
         following.full_clean()
     with pytest.raises(IntegrityError), transaction.atomic():
         following.save(update_fields=["group"])
+
+
+@pytest.mark.parametrize("given", ["abc", "9999", "2024", ""])
+def test_a_fiscal_year_that_is_not_one_shows_the_current_year(cast, client_for, given):
+    client = client_for(cast.eef_admin)
+    for url in ("/provinces/", f"/provinces/{PROVINCE_A}/"):
+        response = client.get(f"{url}?fiscal_year={given}")
+        assert response.status_code == 200, url
+        assert response.context["fiscal_year"] == current_fiscal_year(), url

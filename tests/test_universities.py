@@ -450,7 +450,12 @@ def test_activity_form_offers_only_the_provinces_the_university_supports(cast, c
 def _docx() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
+        # As Word writes it: the main part's content type says what the document is.
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types><Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
         archive.writestr("word/document.xml", "<document/>")
     return buffer.getvalue()
 
@@ -493,8 +498,8 @@ def test_images_and_office_documents_are_accepted(name, content):
     assert attachments.validate_attachment(uploaded_file(name, content)) is not None
 
 
-def test_attachment_over_the_size_limit_is_refused(cast, client_for, media, monkeypatch):
-    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", len(PDF) - 1)
+def test_attachment_over_the_size_limit_is_refused(cast, client_for, media, settings):
+    settings.ABE_MAX_ATTACHMENT_BYTES = len(PDF) - 1
     response = _activity_post(client_for(cast.university_member), attachment=uploaded_file("report.pdf", PDF))
     assert response.status_code == 200
     assert not SupportActivity.objects.exists()
@@ -858,3 +863,10 @@ def test_pages_show_the_thai_short_name_where_the_code_was(cast, client_for):
     with translation.override("en"):
         assert _uni("KKU").short_name == "KKU"
     assert _uni("KKU").short_name == "มข."
+
+
+@pytest.mark.parametrize("given", ["abc", "9999", "2024", ""])
+def test_a_year_that_is_not_one_of_the_university_shows_the_current_year(cast, client_for, given):
+    response = client_for(cast.eef_admin).get(f"/universities/KKU/?year={given}")
+    assert response.status_code == 200
+    assert response.context["year"] == current_fiscal_year()

@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from abe_portal.attachments import max_attachment_megabytes
 from abe_portal.date_input import ThaiDateField
 from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from reports.models import Period
 
-from .attachments import ALLOWED_EXTENSIONS, MAX_ATTACHMENT_BYTES, validate_attachment
+from .attachments import ACCEPT_ATTRIBUTE, validate_attachment
 from .models import CapacityRequest, SupportActivity, SupportRole
 from .services import check_activity_place
 
@@ -85,7 +86,7 @@ class ActivityForm(forms.Form):
     attachment = forms.FileField(
         label=_label(SupportActivity, "attachment"),
         required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ALLOWED_EXTENSIONS)}),
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
     )
 
     def __init__(self, *args, universities, provinces, **kwargs):
@@ -96,7 +97,7 @@ class ActivityForm(forms.Form):
         self.fields["university"].label_from_instance = lambda u: f"{u.code} · {u.name}"
         # Built here, not at import, so that it is in the user's language.
         self.fields["attachment"].help_text = _("PDF, image or Office document, up to %(limit)s MB.") % {
-            "limit": MAX_ATTACHMENT_BYTES // 2**20
+            "limit": max_attachment_megabytes()
         }
 
     def clean_date(self):

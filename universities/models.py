@@ -2,15 +2,11 @@ from django.db import models
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
 from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, restrict
 from audit.tracking import track
 from provinces.models import BilingualName, Province
-
-# Fiscal years are พ.ศ. years; this window keeps a ค.ศ. year (2024) from slipping in by mistake.
-FISCAL_YEAR_MIN = 2560
-FISCAL_YEAR_MAX = 2700
 
 
 class University(BilingualName):

@@ -28,8 +28,10 @@ from abe_portal.buddhist_dates import (
     file_date,
     fiscal_year_bounds,
     fiscal_year_of,
+    parse_fiscal_year,
     with_excel_date_formats,
 )
+from abe_portal.forms import add_service_errors
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user, only_province, own_universities, require
@@ -48,15 +50,6 @@ REQUESTS_PER_PAGE = 25
 # the lists behind "see all" hold the rest.
 LATEST_PER_ROLE = 8
 QUEUE_SIZE = 15
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form, on its field where the form has one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _programme_choices(user) -> tuple[list[int], list[Province]]:
@@ -150,10 +143,7 @@ def university_detail(request, code: str):
         by_year[assignment.fiscal_year].append(assignment)
     current = current_fiscal_year()
     years = sorted({current, *by_year}, reverse=True)
-    try:
-        year = int(request.GET.get("year", current))
-    except ValueError:
-        year = current
+    year = parse_fiscal_year(request.GET.get("year"), default=current)
     if year not in years:
         year = current
 
@@ -315,7 +305,7 @@ def activity_create(request):
         try:
             activity = services.record_activity(user=user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The activity has been recorded."))
             return redirect("universities:activity_detail", pk=activity.pk)
@@ -404,7 +394,7 @@ def request_create(request):
         try:
             request_obj = services.file_request(user=user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -490,7 +480,7 @@ def request_action(request, pk: int):
                 **form.own_cleaned_data,
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
             request_obj = _request_for(request, pk)  # as it is now, should someone have moved it meanwhile
         except StaleEdit:
             # A second click, or a step on a page opened before someone else's: nothing was done.

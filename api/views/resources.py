@@ -10,15 +10,13 @@ from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from abe_portal.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from meetings.models import ActionItem, Meeting
 from provinces.models import District, PlanGoal, Province, ProvincialPlan, SubDistrict, WorkingGroupMember
 from reports.models import ProgressReport
 from summaries.models import Snapshot
 from targets.models import AssistanceType, Category, Outcome
 from universities.models import (
-    FISCAL_YEAR_MAX,
-    FISCAL_YEAR_MIN,
     CapacityRequest,
     SupportActivity,
     SupportAssignment,
@@ -268,10 +266,7 @@ class SnapshotViewSet(ScopedReadOnlyViewSet):
         if self.action != "list":
             return queryset
         raw = self.request.query_params.get("fiscal_year")
-        if raw is None:
-            fiscal_year = current_fiscal_year()
-        elif raw.isdigit() and FISCAL_YEAR_MIN <= int(raw) <= FISCAL_YEAR_MAX:
-            fiscal_year = int(raw)
-        else:
+        fiscal_year = current_fiscal_year() if raw is None else parse_fiscal_year(raw)
+        if fiscal_year is None:
             raise ValidationError({"fiscal_year": [_("Give a fiscal year in the Buddhist Era, e.g. 2567.")]})
         return queryset.latest_run(fiscal_year)
