@@ -18,8 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Everything the template's content depends on: the schema and the reference data with its loaders.
 SOURCES = ("*/migrations/*.py", "*/reference_data.py", "provinces/data/**/*")
-# pg_advisory_lock's key for "building or copying the template" (any fixed bigint; "ABE" + 13).
-LOCK_KEY = 0x41_42_45_13
 
 
 def fingerprint() -> str:
@@ -55,7 +53,8 @@ def create_test_database(*, run_id: str, keepdb: bool, rebuild: bool, verbosity:
     with connection._nodb_cursor() as cursor:
         # Held on this connection (to the 'postgres' database) until the copy is made, so another worker
         # waits for the template to be complete rather than copying or rebuilding it halfway.
-        cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        # Keyed by the templates' prefix: runs against other databases of the same server do not wait.
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [prefix])
         try:
             comments = _database_comments(cursor, prefix)
             built_by = comments.get(template)  # the run that built it; empty if that run failed halfway
@@ -69,7 +68,7 @@ def create_test_database(*, run_id: str, keepdb: bool, rebuild: bool, verbosity:
                 cursor.execute(f"CREATE DATABASE {quote(test_name)} TEMPLATE {quote(template)}")
                 cursor.execute(f"COMMENT ON DATABASE {quote(test_name)} IS %s", [template])
         finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [prefix])
     connection.close()
     settings.DATABASES[connection.alias]["NAME"] = test_name
     connection.settings_dict["NAME"] = test_name
