@@ -5,10 +5,11 @@ PostgreSQL and Redis and sets REQUIRE_REAL_SERVICES=1, which turns a missing ser
 failure instead of a quiet fallback to SQLite.
 
 `make test` runs the tests in parallel (pytest-xdist, one worker per core). Each worker has a test
-database of its own (pytest-django: test_<name>_gw0, _gw1, ...) and a Redis database of its own
-(REDIS_URL's number plus the worker's: db 1 gives 1, 2, ...), so one worker's cache.clear() or
-broker never touches another's. Tests that flush the database (transactional ones) may run before
-others in the same worker; every test starts with the reference data in place (pytest_runtest_setup).
+database of its own (pytest-django: test_<name>_gw0, _gw1, ...; on PostgreSQL a copy of one migrated
+template, tests/template_db.py) and a Redis database of its own (REDIS_URL's number plus the worker's:
+db 1 gives 1, 2, ...), so one worker's cache.clear() or broker never touches another's. Tests that
+flush the database (transactional ones) may run before others in the same worker; every test starts
+with the reference data in place (pytest_runtest_setup).
 
 The cast (fixture `cast`, or each member by name):
   eef_admin          EEF/IPSR admin, staff, with TOTP
@@ -21,6 +22,7 @@ The cast (fixture `cast`, or each member by name):
 """
 
 import os
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -98,15 +100,44 @@ _test_database = {"ready": False}
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the reference data (areas, universities) once into the test database.
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb):
+    """The test database, with the reference data (areas, universities) loaded once.
 
-    Every test runs in a transaction that is rolled back, so this stays for the whole session, except
-    where a transactional test flushed it (pytest_runtest_setup puts it back).
+    On PostgreSQL it is a copy of a template database that was migrated and loaded once for all
+    workers and runs (tests/template_db.py); elsewhere (SQLite) pytest-django migrates it and the
+    reference data is loaded into it. Every test runs in a transaction that is rolled back, so the data
+    stays for the whole session, except where a transactional test flushed it (pytest_runtest_setup).
     """
+    from django.db import connection
+
+    request.getfixturevalue("django_db_modify_db_settings")  # the xdist worker's suffix: test_<name>_gw0
+    if connection.vendor != "postgresql" or request.config.getvalue("nomigrations"):
+        request.getfixturevalue("django_db_setup")  # pytest-django's own: a migrated test database
+        with django_db_blocker.unblock():
+            _load_reference_data()
+        _test_database["ready"] = True
+        yield
+        return
+
+    from tests import template_db
+
+    workerinput = getattr(request.config, "workerinput", {})
+    verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
-        _load_reference_data()
+        old_name = template_db.create_test_database(
+            run_id=workerinput.get("testrunuid") or uuid.uuid4().hex,
+            keepdb=django_db_keepdb and not django_db_createdb,
+            rebuild=django_db_createdb,
+            verbosity=verbosity,
+            load=_load_reference_data,
+        )
+        if _reference_data_missing():  # a database kept (--reuse-db) after a flush
+            _load_reference_data()
     _test_database["ready"] = True
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            connection.creation.destroy_test_db(old_name, verbosity=verbosity)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
