@@ -1,7 +1,7 @@
 """PDFs with Thai text: WeasyPrint, the portal's fonts, and the fix that makes Thai lines extract as written.
 
 Used by the minutes (meetings/minutes.py), the progress report's PDF (reports/views.py) and the meeting pack
-(summaries/exports.py, through meetings.minutes' names). `write_pdf(template, context)` renders a template whose
+(summaries/exports.py). `write_pdf(template, context)` renders a template whose
 stylesheet takes `font_faces`, `font_families`, `font_size` and `page_label_css` (this module's values), and loads
 nothing but the portal's font files. WeasyPrint needs Pango at import time: it is imported only here, when a PDF is
 written, so a machine without Pango still serves every other page and export.

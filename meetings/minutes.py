@@ -27,14 +27,7 @@ from django.utils.translation import pgettext
 from abe_portal.buddhist_dates import file_date
 from abe_portal.spreadsheet_safety import neutralise_formula
 from abe_portal.templatetags.thai_dates import be_date
-from abe_portal.thai_pdf import (  # the font names and the Thai fix are read from here by summaries/exports.py
-    PDF_FONT_FAMILIES,  # noqa: F401
-    PDF_FONT_SIZE,  # noqa: F401
-    font_context,
-    write_pdf,
-)
-from abe_portal.thai_pdf import install_thai_actual_text as _install_thai_actual_text  # noqa: F401
-from abe_portal.thai_pdf import sarabun_font_faces as _sarabun_font_faces  # noqa: F401
+from abe_portal.thai_pdf import font_context, write_pdf
 from meetings.models import ActionItem, Attendance, LessonLearned, Meeting, Presentation
 from reports.models import SECTIONS
 

@@ -5,7 +5,7 @@
 the same door as the dashboards (Snapshot.objects.visible_to and the scope: 404 for outsiders), in a
 few queries. `render(pack, fmt=..., language=...)` writes it.
 
-The PDF is drawn by WeasyPrint with the fonts of the meeting minutes (meetings/minutes.py: Laksaman,
+The PDF is drawn by WeasyPrint with the portal's PDF fonts (abe_portal/thai_pdf.py, as the minutes: Laksaman,
 then the portal's own Sarabun, so Thai renders on a machine without any Thai system font) and the
 same patch that makes its Thai text copy and extract as written; the charts are the dashboards' own
 SVG (summaries/charts.py, summaries/map.py), inline.
@@ -495,12 +495,12 @@ def _write_pdf(pack: Pack) -> bytes:
             "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-thai-tlwg); "
             f"the Excel export works without them. ({exc})"
         ) from exc
-    # The minutes' fonts and Thai text patch: one place decides how the portal's PDFs draw Thai.
-    from meetings.minutes import PDF_FONT_FAMILIES, PDF_FONT_SIZE, _install_thai_actual_text, _sarabun_font_faces
+    # One place decides how the portal's PDFs draw Thai (fonts, and the Thai text patch): the core's thai_pdf.
+    from abe_portal.thai_pdf import PDF_FONT_FAMILIES, PDF_FONT_SIZE, install_thai_actual_text, sarabun_font_faces
 
-    _install_thai_actual_text()
+    install_thai_actual_text()
     _install_svg_text_runs()
-    font_faces = _sarabun_font_faces()
+    font_faces = sarabun_font_faces()
     allowed = frozenset(face["url"] for face in font_faces)
 
     class FontsOnlyFetcher(URLFetcher):
