@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "pghistory.admin",
     "audit",
     # The project's own apps. accounts first: its custom user model is in the very first migration.
-    "abe_portal",
+    "core",  # the shared library: Thai dates, IDs, spreadsheets, PDFs, attachments, form helpers (no app)
     "accounts",
     "provinces",
     "universities",
@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # NUL and other control characters in a page's path, query string or form: 400 in the
     # user's language before any view sees them (the API refuses them itself: api.parsers).
-    "abe_portal.control_characters.RefuseControlCharactersMiddleware",
+    "core.control_characters.RefuseControlCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.SessionLimitMiddleware",
@@ -301,12 +301,12 @@ USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
 if USE_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # How many proxies of ours append the address they saw to X-Forwarded-For: the entry that many from
-# the end is the client (abe_portal.client_ip, for login limits, API limits and the access log);
+# the end is the client (core.client_ip, for login limits, API limits and the access log);
 # 0 ignores the header. One proxy by default behind USE_X_FORWARDED_PROTO, as README has always said.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if USE_X_FORWARDED_PROTO else 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
-# allauth's own reading of the header agrees (accounts.adapter asks abe_portal.client_ip anyway).
+# allauth's own reading of the header agrees (accounts.adapter asks core.client_ip anyway).
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # --- Target-group uploads (targets/upload/) -----------------------------------------------------
@@ -334,7 +334,7 @@ TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256
 # Probing for national IDs (targets/id_probes.py): how many identifiers recorded in provinces they
 # cannot see one user or API key may be told about in a day; beyond it, refused and flagged to EEF/IPSR.
 TARGETS_ID_PROBE_DAILY_LIMIT = env.int("TARGETS_ID_PROBE_DAILY_LIMIT", default=20)
-# Attachments of meetings and of support activities, the one limit (abe_portal/attachments.py).
+# Attachments of meetings and of support activities, the one limit (core/attachments.py).
 ABE_MAX_ATTACHMENT_BYTES = env.int("ABE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 
 # --- REST framework: the partner API (api/, docs/api.md) -----------------------------------------
@@ -354,11 +354,11 @@ REST_FRAMEWORK = {
         "portal_user": env.str("API_USER_THROTTLE_RATE", default="600/minute"),
         "failed_key": env.str("API_AUTH_FAILURE_RATE", default="10/minute"),
     },
-    # DRF's reading of X-Forwarded-For agrees with abe_portal.client_ip (which the throttles use).
+    # DRF's reading of X-Forwarded-For agrees with core.client_ip (which the throttles use).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's JSON and multipart parsers, refusing NUL and other control characters anywhere in the body
-    # with 400 (abe_portal.control_characters).
+    # with 400 (core.control_characters).
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser", "api.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.PortalAutoSchema",

@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.generic import RedirectView
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from meetings.models import ActionItem, Meeting
 from universities.models import SupportAssignment
 

@@ -32,7 +32,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from core.buddhist_dates import current_fiscal_year
 
 from .models import NATIONAL_ROLES, UNIVERSITY_ROLES, Role
 

@@ -1,7 +1,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import PermissionDenied
 
-from abe_portal.client_ip import client_ip
+from core.client_ip import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):

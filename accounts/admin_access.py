@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.resources import ModelResource
 
-from abe_portal.buddhist_dates import file_date, with_excel_date_formats
-from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
+from core.buddhist_dates import file_date, with_excel_date_formats
+from core.date_input import ADMIN_FORMFIELD_OVERRIDES
 
 from .access import can
 

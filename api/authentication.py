@@ -26,8 +26,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.settings import api_settings
 
-from abe_portal.client_ip import client_ip
 from accounts.access import Scope
+from core.client_ip import client_ip
 
 from .models import Partner, PartnerKey
 from .rate_windows import Window, count, current_window, hit, parse_rate

@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from abe_portal import control_characters
+from core import control_characters
 
 from .authentication import is_partner
 from .errors import IdempotencyKeyReused

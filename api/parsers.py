@@ -2,7 +2,7 @@
 parsers that refuse NUL and other control characters anywhere in a body, with 400 and the API's
 error shape (details name the field: {"records[0].notes": ["..."]}).
 
-The rule is abe_portal.control_characters'. A NUL that reached a view used to answer 500: PostgreSQL
+The rule is core.control_characters'. A NUL that reached a view used to answer 500: PostgreSQL
 refuses it in a record, and in the Idempotency-Key's stored response (jsonb), so one item key with
 "\\u0000" failed a whole bulk write (issue 11).
 """
@@ -12,7 +12,7 @@ import io
 from rest_framework import parsers
 from rest_framework.exceptions import ValidationError
 
-from abe_portal import control_characters
+from core import control_characters
 
 
 def refuse(found: tuple[str, str, bool] | None) -> None:

@@ -1,5 +1,5 @@
 """Conditional writes (docs/api.md, "Changing a record"): an object's ETag is its version
-(abe_portal.versioning), and a change names the version it was made from, so that a change made
+(core.versioning), and a change names the version it was made from, so that a change made
 from an older read is refused (412) instead of silently undoing someone else's.
 
     GET   records/1024/          ETag: "3"   (and "version": 3 in the body)
@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ValidationError
 
-from abe_portal.versioning import UNKNOWN_VERSION
+from core.versioning import UNKNOWN_VERSION
 
 logger = logging.getLogger("api")
 

@@ -16,7 +16,7 @@ upload, the identifier, the first name and the category are always required.
 Every item gets one result: created, updated, unchanged or rejected with its errors
 [{field, message}]. The caller holds the transaction (api.idempotency) and masks the identifiers.
 
-An item may carry the record's "version" it was read at (abe_portal.versioning): the record is then
+An item may carry the record's "version" it was read at (core.versioning): the record is then
 written only if it is still at that version (its row locked meanwhile); otherwise the item is
 rejected as stale (ItemResult.stale, .current_version) and nothing of it is written.
 """
@@ -29,10 +29,10 @@ from django.utils.translation import gettext as _
 
 from accounts.access import can, only_province
 from audit.tracking import context as audit_context
+from core.thai_id import IdentifierError, parse_identifier
 from provinces.models import Province
 from targets import id_probes
 from targets.models import StatusChange, TargetRecord
-from targets.thai_id import IdentifierError, parse_identifier
 from targets.upload import pipeline
 from targets.upload.columns import FIELDS, ColumnMap, missing_required
 from targets.upload.validation import RowValidator

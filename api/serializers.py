@@ -83,7 +83,7 @@ class AssistanceTypeSerializer(serializers.ModelSerializer):
 
 # --- Provincial work ----------------------------------------------------------------------------------
 
-# Every object people edit carries its version (abe_portal.versioning), also its answer's ETag.
+# Every object people edit carries its version (core.versioning), also its answer's ETag.
 VERSION_HELP = "Goes up by one with every change; the ETag of the object's own answer. Send it back to change it."
 
 

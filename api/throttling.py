@@ -11,7 +11,7 @@ before any of this, in api.authentication.
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from abe_portal.client_ip import client_ip
+from core.client_ip import client_ip
 
 from .authentication import is_partner
 from .rate_windows import current_window, hit, parse_rate

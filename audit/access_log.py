@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest
 
-from abe_portal.client_ip import client_ip
+from core.client_ip import client_ip
 
 from .models import AccessLog
 from .redaction import redact_ids

@@ -18,8 +18,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
 from accounts.access import can
+from core.date_input import ADMIN_FORMFIELD_OVERRIDES
 
 from .models import AccessLog, IdentifierProbeDay
 from .tracking import history_is_recorded

@@ -34,8 +34,8 @@ HEADER = ["ลำดับ", "เลขประจำตัวประชา�
 
 
 def _rows(changed_every: int = 0) -> list[list]:
+    from core.thai_id import check_digit
     from provinces.models import SubDistrict
-    from targets.thai_id import check_digit
 
     areas = list(SubDistrict.objects.filter(district__province_id=PROVINCE).values_list("district__name_th", "name_th"))
     rng = random.Random(2567)

@@ -12,10 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
-from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import can
 from accounts.admin_access import ScopedModelAdmin
+from core.date_input import ADMIN_FORMFIELD_OVERRIDES
+from core.stale_edits import VersionedAdminMixin
 
 from . import services
 from .models import ActionItem, AgendaItem, Attendance, LessonLearned, Meeting, Presentation
@@ -116,7 +116,7 @@ class ActionItemInline(PartInline, admin.StackedInline):
 
 @admin.register(Meeting)
 class MeetingAdmin(VersionedAdminMixin, MeetingWritersMixin, ScopedModelAdmin):
-    """A change saved from an older version of the meeting is refused (abe_portal.stale_edits)."""
+    """A change saved from an older version of the meeting is refused (core.stale_edits)."""
 
     list_display = ("title", "kind", "starts_on", "ends_on", "status", "is_demo")
     list_filter = ("kind", "status", "is_demo")

@@ -1,4 +1,4 @@
-"""Attachments of meetings (slides, minutes): the kinds accepted (abe_portal/attachments.py checks them).
+"""Attachments of meetings (slides, minutes): the kinds accepted (core/attachments.py checks them).
 
 PDF, PNG or JPEG images, and Word, Excel or PowerPoint files (Office Open XML or 97–2003). The
 size limit is the portal's one setting ABE_MAX_ATTACHMENT_BYTES. Files are served only through
@@ -7,8 +7,8 @@ size limit is the portal's one setting ABE_MAX_ATTACHMENT_BYTES. Files are serve
 
 from django.utils.translation import gettext as _
 
-from abe_portal import attachments as core
-from abe_portal.attachments import (
+from core import attachments as core
+from core.attachments import (
     DOC,
     DOCX,
     JPEG,

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
 from provinces.work_demo_data import FEMALE_FIRST, LAST, MALE_FIRST

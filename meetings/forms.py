@@ -6,10 +6,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import current_fiscal_year
-from abe_portal.date_input import ThaiDateField, ThaiDateInput
-from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from accounts.access import can, own_provinces, own_universities
+from core.buddhist_dates import current_fiscal_year
+from core.date_input import ThaiDateField, ThaiDateInput
+from core.stale_edits import VersionedFormMixin, model_facts
 from provinces.models import Province
 from reports.models import ProgressReport
 from universities.models import University
@@ -52,7 +52,7 @@ def fiscal_year_choices() -> list[tuple[str, str]]:
 
 # --- meetings ------------------------------------------------------------------------------------
 class MeetingForm(VersionedFormMixin, forms.ModelForm):
-    """A meeting; when editing, also the version it was opened at (abe_portal.stale_edits)."""
+    """A meeting; when editing, also the version it was opened at (core.stale_edits)."""
 
     provinces = ProvinceMultipleChoiceField(
         Province.objects.none(),

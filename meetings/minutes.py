@@ -10,7 +10,7 @@ WeasyPrint embeds, so Thai renders on a machine without any Thai system font. Th
 for Latin and complex-script (Thai) text alike, at 16 pt: Word and LibreOffice pick the font by name on the reader's
 machine (LibreOffice on Debian draws it with Laksaman). WeasyPrint needs Pango at import time; it is imported only for
 a PDF, so a machine without Pango still exports Word and Excel files. The PDF machinery (fonts, the Thai text fix)
-is abe_portal/thai_pdf.py, shared with the progress report's PDF.
+is core/thai_pdf.py, shared with the progress report's PDF.
 """
 
 import datetime
@@ -24,10 +24,10 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from abe_portal.buddhist_dates import file_date
-from abe_portal.spreadsheet_safety import neutralise_formula
-from abe_portal.templatetags.thai_dates import be_date
-from abe_portal.thai_pdf import font_context, write_pdf
+from core.buddhist_dates import file_date
+from core.spreadsheet_safety import neutralise_formula
+from core.templatetags.thai_dates import be_date
+from core.thai_pdf import font_context, write_pdf
 from meetings.models import ActionItem, Attendance, LessonLearned, Meeting, Presentation
 from reports.models import SECTIONS
 

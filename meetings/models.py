@@ -15,9 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.versioning import Versioned
 from accounts.access import restrict
 from audit.tracking import track
+from core.versioning import Versioned
 from provinces.models import Province
 from universities.models import University
 

@@ -7,7 +7,7 @@ may also be updated by its owner: the person, a coordinator of the province, the
 team. Pages answer 404 to outsiders before calling these; here a user who may not write gets
 PermissionDenied (a 403 on the pages) and bad input a ValidationError. A meeting is changed or
 deleted from the `version` the user saw (the page's hidden seen_version): if someone changed it
-since, nothing is written and StaleEdit is raised (abe_portal.versioning).
+since, nothing is written and StaleEdit is raised (core.versioning).
 """
 
 import datetime
@@ -17,9 +17,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from abe_portal.buddhist_dates import fiscal_year_of
-from abe_portal.versioning import check_version
 from accounts.access import can
+from core.buddhist_dates import fiscal_year_of
+from core.versioning import check_version
 from reports.models import Period, ProgressReport, period_bounds
 from universities.models import University
 

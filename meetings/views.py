@@ -27,13 +27,13 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from abe_portal import stale_edits
-from abe_portal.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
-from abe_portal.forms import add_service_errors
-from abe_portal.versioning import StaleEdit
 from accounts.access import get_object_for_user
 from audit.access_log import record_access
 from audit.models import AccessLog
+from core import stale_edits
+from core.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
+from core.forms import add_service_errors
+from core.versioning import StaleEdit
 from reports.models import ProgressReport
 from summaries.figures import latest_province_snapshots
 

@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.stale_edits import VersionedAdminMixin, fact
 from accounts.admin_access import Access, ScopedImportExportAdmin, ScopedModelAdmin
 from audit.access_log import record_access
 from audit.models import AccessLog
+from core.stale_edits import VersionedAdminMixin, fact
 
 from .models import District, PlanGoal, Province, ProvincialPlan, Region, SubDistrict, WorkingGroupMember
 from .resources import WorkingGroupMemberResource
@@ -140,7 +140,7 @@ class PlanGoalInline(admin.TabularInline):
 @admin.register(ProvincialPlan)
 class ProvincialPlanAdmin(VersionedAdminMixin, ProvinceWritersMixin, ScopedModelAdmin):
     """A change saved from an older version of the plan (its strategy or its goals) is refused by the
-    form (abe_portal.stale_edits), which holds the plan's row locked until the save below."""
+    form (core.stale_edits), which holds the plan's row locked until the save below."""
 
     inlines = [PlanGoalInline]
     list_display = ("province", "fiscal_year", "goal_count", "updated_at", "is_demo")

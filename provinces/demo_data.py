@@ -7,7 +7,7 @@ made up for demonstration, near each university's campus.
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from core.buddhist_dates import current_fiscal_year
 from universities.models import SupportAssignment, University
 
 # The fiscal years of the seed meeting (2566) and the next; the current year is added at load

@@ -2,8 +2,8 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.date_input import ThaiDateField, ThaiDateInput
-from abe_portal.stale_edits import VersionedFormMixin
+from core.date_input import ThaiDateField, ThaiDateInput
+from core.stale_edits import VersionedFormMixin
 
 from .models import WorkingGroupMember
 from .resources import MAX_SHEET_BYTES
@@ -78,7 +78,7 @@ def goal_field_name(category_id: int, outcome_id: int) -> str:
 
 class PlanForm(VersionedFormMixin, forms.Form):
     """A plan's strategy and its goals grid: one number field per (category, outcome), blank = no goal;
-    and the version of the plan the form was opened at (0: no plan yet), see abe_portal.stale_edits."""
+    and the version of the plan the form was opened at (0: no plan yet), see core.stale_edits."""
 
     strategy = forms.CharField(
         label=_("Strategy"),

@@ -10,9 +10,9 @@ from django.db import models
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
 from audit.tracking import track
+from core.versioning import Versioned
 
 
 class ProvinceQuerySet(ProvinceScopedQuerySet):

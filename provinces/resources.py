@@ -15,10 +15,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, widgets
 
-from abe_portal.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, THAI_MONTHS_SHORT
-from abe_portal.spreadsheet_safety import FORMULA_TRIGGERS, neutralise_formula
 from accounts.access import can, require
 from accounts.admin_access import ScopedResource
+from core.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, THAI_MONTHS_SHORT
+from core.spreadsheet_safety import FORMULA_TRIGGERS, neutralise_formula
 
 from .models import Province, WorkingGroupMember
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 from import_export.results import RowResult
 
-from abe_portal.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
-from abe_portal.versioning import StaleEdit, check_version
 from accounts.access import require
+from core.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
+from core.versioning import StaleEdit, check_version
 
 from .models import PlanGoal, Province, ProvincialPlan, not_achieved_message
 from .resources import FIELD_LABELS, WorkingGroupMemberResource, clean_text
@@ -44,7 +44,7 @@ def save_plan(
     `goals` maps (category id, outcome id) to the number of people, or None to remove that goal;
     pairs not in `goals` keep their goal. Only the province's coordinators and EEF admins may.
     `version` is the plan's version the user saw, 0 for "no plan yet" (None: no precondition): a plan
-    written by someone else since is left alone and StaleEdit raised (abe_portal.versioning).
+    written by someone else since is left alone and StaleEdit raised (core.versioning).
     """
     require(user, "provinces.manage", province)
     validate_fiscal_year(fiscal_year)

@@ -20,8 +20,11 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_safe
 
-from abe_portal import stale_edits
-from abe_portal.buddhist_dates import (
+from accounts.access import can, get_object_for_user, require
+from audit.access_log import record_access
+from audit.models import AccessLog
+from core import stale_edits
+from core.buddhist_dates import (
     FISCAL_YEAR_MAX,
     FISCAL_YEAR_MIN,
     current_fiscal_year,
@@ -30,12 +33,9 @@ from abe_portal.buddhist_dates import (
     fiscal_year_bounds,
     parse_fiscal_year,
 )
-from abe_portal.spreadsheet_safety import neutralise_formula
-from abe_portal.subqueries import subquery_count
-from abe_portal.versioning import StaleEdit
-from accounts.access import can, get_object_for_user, require
-from audit.access_log import record_access
-from audit.models import AccessLog
+from core.spreadsheet_safety import neutralise_formula
+from core.subqueries import subquery_count
+from core.versioning import StaleEdit
 from meetings.models import Meeting
 from reports.models import ProgressReport
 from summaries.figures import headlines

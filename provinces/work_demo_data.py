@@ -10,7 +10,7 @@ import datetime
 
 from django.db import transaction
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from targets.models import Category, Outcome
 from universities.models import SupportAssignment
 

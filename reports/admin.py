@@ -9,9 +9,9 @@ inline and are not editable anywhere.
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import can
 from accounts.admin_access import Access, ScopedExportAdmin
+from core.stale_edits import VersionedAdminMixin
 from provinces.models import Province
 
 from . import services

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import fiscal_year_of
+from core.buddhist_dates import fiscal_year_of
 from provinces.demo_data import DEMO_ADMIN_EMAIL, DEMO_LEADS, DEMO_USERS
 from provinces.models import Province
 from universities.models import University
@@ -242,7 +242,7 @@ def load_demo_reports(*, now: datetime.datetime | None = None) -> int:
             for event in ReportEvent.objects.bulk_create(events):
                 event.created_at = event.when  # auto_now_add set "now" on insert
             ReportEvent.objects.bulk_update(events, ["created_at"])
-            # One version per step, as the workflow's own writes would have left it (abe_portal.versioning).
+            # One version per step, as the workflow's own writes would have left it (core.versioning).
             ProgressReport.objects.filter(pk=report.pk).update(
                 status=status,
                 created_at=started,

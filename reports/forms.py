@@ -3,9 +3,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
-from abe_portal.stale_edits import VersionedFormMixin, model_facts
 from accounts.access import only_province
+from core.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
+from core.stale_edits import VersionedFormMixin, model_facts
 from provinces.models import Province
 
 from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status
@@ -68,7 +68,7 @@ class ReportCreateForm(forms.Form):
 
 
 def report_facts(report: ProgressReport, *, sections: bool = True) -> dict:
-    """What a report's page shows of it, for the snapshot of a versioned form (abe_portal.stale_edits)."""
+    """What a report's page shows of it, for the snapshot of a versioned form (core.stale_edits)."""
     return model_facts(report, ["status", *(name for name, _label in SECTIONS if sections)])
 
 

@@ -11,10 +11,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import fiscal_year_bounds
-from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet
 from audit.tracking import track
+from core.buddhist_dates import fiscal_year_bounds
+from core.versioning import Versioned
 from provinces.models import Province
 
 # The five sections of a report, in their fixed order: (field name, label).

@@ -1,4 +1,4 @@
-"""One progress report as a PDF (WeasyPrint, the portal's Thai fonts: abe_portal/thai_pdf.py), dates in พ.ศ. for Thai.
+"""One progress report as a PDF (WeasyPrint, the portal's Thai fonts: core/thai_pdf.py), dates in พ.ศ. for Thai.
 
 `render_report_pdf(report, language=...)` is called by the report's page (reports.views.report_pdf) after the
 report was fetched through its access door; it reads the report's steps in one query and writes the PDF in the
@@ -8,7 +8,7 @@ requested language.
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from abe_portal.thai_pdf import font_context, write_pdf
+from core.thai_pdf import font_context, write_pdf
 
 from .models import ProgressReport, period_bounds
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from import_export import fields
 
-from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.admin_access import ScopedResource
+from core.spreadsheet_safety import neutralise_formula
 
 from .models import ProgressReport
 

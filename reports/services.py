@@ -11,7 +11,7 @@ An accepted report is locked: nobody edits or moves it. A wrong user gets Permis
 on the pages), a wrong state or bad input a ValidationError.
 
 Writes and steps take the `version` of the report the user saw (the page's hidden seen_version): a
-report changed since is left alone and StaleEdit raised (abe_portal.versioning), so that a second
+report changed since is left alone and StaleEdit raised (core.versioning), so that a second
 click, or a step taken on a page opened before someone else's change, does nothing. None: no
 precondition (demo data).
 
@@ -29,9 +29,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from abe_portal.buddhist_dates import fiscal_year_of, format_thai_date
-from abe_portal.versioning import check_version
 from accounts.access import can
+from core.buddhist_dates import fiscal_year_of, format_thai_date
+from core.versioning import check_version
 from provinces.models import Province
 
 from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status, overlapping_periods, submission_opens

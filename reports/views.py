@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
 
-from abe_portal import stale_edits
-from abe_portal.buddhist_dates import file_date, with_excel_date_formats
-from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user
+from core import stale_edits
+from core.buddhist_dates import file_date, with_excel_date_formats
+from core.versioning import StaleEdit
 from provinces.models import Province
 
 from . import services

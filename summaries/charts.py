@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from abe_portal.templatetags.thai_dates import be_date, be_datetime
+from core.templatetags.thai_dates import be_date, be_datetime
 
 from .compute import BUCKETS, OTHER_ACHIEVED
 from .figures import (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import fiscal_year_bounds, fiscal_year_of
+from core.buddhist_dates import fiscal_year_bounds, fiscal_year_of
 from meetings.models import ActionItem, Meeting
 from provinces.models import PlanGoal
 from reports.models import ProgressReport, period_bounds

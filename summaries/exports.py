@@ -5,7 +5,7 @@
 the same door as the dashboards (Snapshot.objects.visible_to and the scope: 404 for outsiders), in a
 few queries. `render(pack, fmt=..., language=...)` writes it.
 
-The PDF is drawn by WeasyPrint with the portal's PDF fonts (abe_portal/thai_pdf.py, as the minutes: Laksaman,
+The PDF is drawn by WeasyPrint with the portal's PDF fonts (core/thai_pdf.py, as the minutes: Laksaman,
 then the portal's own Sarabun, so Thai renders on a machine without any Thai system font) and the
 same patch that makes its Thai text copy and extract as written; the charts are the dashboards' own
 SVG (summaries/charts.py, summaries/map.py), inline.
@@ -27,10 +27,10 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from abe_portal.buddhist_dates import excel_date_format, file_date
-from abe_portal.spreadsheet_safety import neutralise_formula
-from abe_portal.templatetags.thai_dates import be_date, be_datetime
 from accounts.access import can
+from core.buddhist_dates import excel_date_format, file_date
+from core.spreadsheet_safety import neutralise_formula
+from core.templatetags.thai_dates import be_date, be_datetime
 from provinces.models import Province
 from universities.models import University
 
@@ -496,7 +496,7 @@ def _write_pdf(pack: Pack) -> bytes:
             f"the Excel export works without them. ({exc})"
         ) from exc
     # One place decides how the portal's PDFs draw Thai (fonts, and the Thai text patch): the core's thai_pdf.
-    from abe_portal.thai_pdf import PDF_FONT_FAMILIES, PDF_FONT_SIZE, install_thai_actual_text, sarabun_font_faces
+    from core.thai_pdf import PDF_FONT_FAMILIES, PDF_FONT_SIZE, install_thai_actual_text, sarabun_font_faces
 
     install_thai_actual_text()
     _install_svg_text_runs()

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from core.buddhist_dates import current_fiscal_year
 
 from .compute import compute
 from .models import Level, Snapshot, SummaryRun

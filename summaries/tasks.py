@@ -29,6 +29,6 @@ def summarize_after_upload() -> None:
 
 
 def _current_year() -> int:
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
 
     return current_fiscal_year()

@@ -24,8 +24,8 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_POST, require_safe
 
-from abe_portal.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from accounts.access import can, get_object_for_user, home_provinces, own_universities, require
+from core.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from provinces.models import Province
 from universities.models import University
 

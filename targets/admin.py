@@ -4,18 +4,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.date_input import ADMIN_FORMFIELD_OVERRIDES
-from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import can
 from accounts.admin_access import Access, ScopedModelAdmin
 from audit.access_log import record_access
 from audit.models import AccessLog
+from core.date_input import ADMIN_FORMFIELD_OVERRIDES
+from core.stale_edits import VersionedAdminMixin
+from core.thai_id import format_identifier, mask_identifier
 from provinces.models import District, SubDistrict
 
 from . import exports, record_services
 from .forms import NO, YES, record_facts, validate_record
 from .models import Assistance, AssistanceType, Category, Outcome, TargetRecord
-from .thai_id import format_identifier, mask_identifier
 
 
 class TargetReferenceAdmin(ScopedModelAdmin):
@@ -156,7 +156,7 @@ class AssistanceInline(admin.TabularInline):
 @admin.register(TargetRecord)
 class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
     view_access = Access.ROLE_HOLDERS
-    # A change saved from an older version of the record is refused (abe_portal.stale_edits); the
+    # A change saved from an older version of the record is refused (core.stale_edits); the
     # identifier is compared without putting it in the page twice, and shown masked.
     stale_exclude = ("identifier",)
     write_access = Access.PROVINCE_WRITERS

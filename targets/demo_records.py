@@ -20,12 +20,12 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import format_thai_date
+from core.buddhist_dates import format_thai_date
+from core.thai_id import check_digit
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import SubDistrict
 
 from .models import Assistance, AssistanceType, Category, IdentifierKind, Outcome, StatusChange, TargetRecord
-from .thai_id import check_digit
 
 # Ages are counted on this day, not today: a record's values never change between runs.
 REFERENCE_DAY = datetime.date(2024, 10, 1)
@@ -439,7 +439,7 @@ def write_sample_upload(path: str | Path) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from abe_portal.spreadsheet_safety import neutralise_formula
+    from core.spreadsheet_safety import neutralise_formula
 
     workbook = Workbook()
     sheet = workbook.active

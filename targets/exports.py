@@ -2,7 +2,7 @@
 
 - National IDs are masked (x-xxxx-xxxxx-12-1) unless the user's role may see the full IDs of that
   row's province (the door's "targets.read_identifiers": EEF/IPSR admins, the province's coordinators).
-- Every text cell passes through abe_portal.spreadsheet_safety.neutralise_formula: a value starting
+- Every text cell passes through core.spreadsheet_safety.neutralise_formula: a value starting
   with = + - @ a tab or a carriage return cannot run as a formula.
 - Each export writes one access-log entry (EXPORT, with the number of records and the filters' names).
 - Large sets are streamed: csv row by row (StreamingHttpResponse) from a server-side cursor; xlsx
@@ -22,15 +22,15 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from abe_portal.buddhist_dates import excel_date_format, file_date
-from abe_portal.spreadsheet_safety import neutralise_formula
-from abe_portal.subqueries import subquery_count
 from accounts.access import can
 from audit.access_log import record_access
 from audit.models import AccessLog
+from core.buddhist_dates import excel_date_format, file_date
+from core.spreadsheet_safety import neutralise_formula
+from core.subqueries import subquery_count
+from core.thai_id import format_identifier, mask_identifier
 
 from .models import Assistance, TargetRecord
-from .thai_id import format_identifier, mask_identifier
 
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

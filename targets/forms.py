@@ -12,12 +12,12 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.date_input import ThaiDateField, ThaiDateInput, format_date_input
-from abe_portal.stale_edits import VersionedFormMixin, fact, model_facts, secret_fact
+from core.date_input import ThaiDateField, ThaiDateInput, format_date_input
+from core.stale_edits import VersionedFormMixin, fact, model_facts, secret_fact
+from core.thai_id import mask_identifier
 from provinces.models import District, Province, SubDistrict
 
 from .models import AssistanceType, Category, EducationStatus, Outcome, Sex, TargetRecord
-from .thai_id import mask_identifier
 from .upload.columns import FIELDS, TEMPLATE_FIELDS, ColumnMap, label
 from .upload.validation import PREFIXES, CleanRow, RowValidator
 
@@ -80,7 +80,7 @@ def _select(field: str, **kwargs) -> forms.CharField:
 
 def record_facts(record: TargetRecord, *, fields=()) -> dict:
     """What a page shows of `record` besides its form's fields, for a versioned form's snapshot
-    (abe_portal.stale_edits): its identifier (masked, as the pages show it) and province, and the
+    (core.stale_edits): its identifier (masked, as the pages show it) and province, and the
     model fields named. Reads only the relations the record pages select."""
     return {
         "identifier": secret_fact(_label("identifier"), record.identifier, mask_identifier(record.identifier)),
@@ -97,7 +97,7 @@ DETAIL_FACTS = (
 
 
 class RecordForm(VersionedFormMixin, forms.Form):
-    """A record's fields; when editing, also the version it was opened at (abe_portal.stale_edits)."""
+    """A record's fields; when editing, also the version it was opened at (core.stale_edits)."""
 
     # The identifier field is a new identifier (EEF/IPSR): the record's own is a fact of the snapshot.
     snapshot_exclude = ("identifier",)

@@ -12,9 +12,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
 from audit.tracking import track
+from core.versioning import Versioned
 from provinces.models import BilingualName, District, Province, SubDistrict
 
 

@@ -18,7 +18,7 @@ Every status change made here writes a StatusChange row with who made it; the re
 status is not a row (see targets.models.StatusChange).
 
 `version` is the record's version the writer saw (the form's hidden seen_version): a record changed
-since is not written, StaleEdit is raised instead (abe_portal.versioning); None: no precondition.
+since is not written, StaleEdit is raised instead (core.versioning); None: no precondition.
 
 An identifier already recorded in a province the user cannot see is refused with the upload's words,
 and that answer is counted and logged by targets.id_probes (the daily allowance of such answers).
@@ -31,9 +31,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from abe_portal import control_characters
-from abe_portal.versioning import check_version
 from accounts.access import can, require
+from core import control_characters
+from core.versioning import check_version
 from provinces.models import Province
 
 from . import id_probes

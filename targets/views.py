@@ -28,13 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from abe_portal import stale_edits
-from abe_portal.forms import add_service_errors
-from abe_portal.subqueries import subquery_count
-from abe_portal.versioning import StaleEdit
 from accounts.access import can, get_object_for_user, only_province, require
 from audit.access_log import record_access
 from audit.models import AccessLog
+from core import stale_edits
+from core.forms import add_service_errors
+from core.subqueries import subquery_count
+from core.thai_id import format_identifier, mask_identifier, normalise
+from core.versioning import StaleEdit
 from provinces.models import District, Province
 
 from . import exports, id_probes, record_services
@@ -50,7 +51,6 @@ from .forms import (
     record_facts,
 )
 from .models import Assistance, Category, Outcome, TargetRecord
-from .thai_id import format_identifier, mask_identifier, normalise
 
 RECORDS_PER_PAGE = 50
 # ?sort= on the list: a column's key orders by these fields, "-key" the other way round. Only these keys are

@@ -10,9 +10,9 @@ import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from conftest import PROVINCE_A
+from core.thai_id import check_digit
 from provinces.models import Province
 from targets.models import UploadBatch
-from targets.thai_id import check_digit
 from targets.upload.services import receive_upload, start_apply, start_check
 
 # --- identifiers ---------------------------------------------------------------------------------------

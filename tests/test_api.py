@@ -16,8 +16,8 @@ from django.utils.translation import gettext
 from api.models import IdempotentRequest, Partner, PartnerKey
 from audit.models import AccessLog
 from conftest import PROVINCE_A, PROVINCE_B
+from core.thai_id import IdentifierError, parse_identifier
 from targets.models import StatusChange, TargetRecord
-from targets.thai_id import IdentifierError, parse_identifier
 from tests.api_support import READ_ALL, key_client, make_key, make_records
 from tests.builders import national_id
 
@@ -591,7 +591,7 @@ def test_a_key_cannot_upload_for_another_province(client_a):
 
 
 def test_summaries_show_a_key_its_provinces_only(client_a):
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from summaries.models import SummaryRun
     from summaries.services import run_summary
 

@@ -258,7 +258,7 @@ def _work_of(province: int, user) -> dict:
 
 
 def test_each_key_reads_its_own_objects_and_gets_404_for_the_others(partners):
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from summaries.models import Snapshot, SummaryRun
     from summaries.services import run_summary
     from targets.models import UploadBatch

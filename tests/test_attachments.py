@@ -1,4 +1,4 @@
-"""The one attachment checker (abe_portal/attachments.py): meetings and support activities share its limit."""
+"""The one attachment checker (core/attachments.py): meetings and support activities share its limit."""
 
 import pytest
 from django.utils import translation

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from abe_portal.buddhist_dates import current_fiscal_year
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
+from core.buddhist_dates import current_fiscal_year
 from provinces.demo_data import load_demo_assignments
 from provinces.models import Province
 from summaries.models import SummaryRun

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 def _every_period_may_be_submitted(monkeypatch):
     """Reports are submitted from their period's last month on (reports.services.today): pinned to the
     last day of this fiscal year, so that submitting this year's Q1 here never depends on the calendar."""
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from reports import services
     from reports.models import period_bounds
 

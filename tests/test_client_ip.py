@@ -1,4 +1,4 @@
-"""Whose address is it? One function (abe_portal.client_ip) decides, from TRUSTED_PROXY_COUNT, for
+"""Whose address is it? One function (core.client_ip) decides, from TRUSTED_PROXY_COUNT, for
 allauth's login limits, the API's throttles and its failed-key limit, and the access log.
 
 Both deployments are tested: without a proxy (X-Forwarded-For is the client's own say and is
@@ -15,10 +15,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client, RequestFactory
 
-from abe_portal.client_ip import client_ip
 from accounts.adapter import AccountAdapter
 from api.throttling import PortalUserRateThrottle
 from conftest import PASSWORD, make_user
+from core.client_ip import client_ip
 
 pytestmark = pytest.mark.django_db
 

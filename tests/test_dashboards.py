@@ -21,8 +21,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from abe_portal.buddhist_dates import current_fiscal_year
 from conftest import PROVINCE_A, PROVINCE_B, make_user
+from core.buddhist_dates import current_fiscal_year
 from meetings.models import Kind, Meeting, Presentation
 from provinces.models import PlanGoal, ProvincialPlan
 from summaries import charts, exports, figures

@@ -1,4 +1,4 @@
-"""One way to enter dates (abe_portal/date_input.py): every date field of the portal and of admin is a
+"""One way to enter dates (core/date_input.py): every date field of the portal and of admin is a
 text box read by buddhist_dates.parse_thai_date, so "20/01/2570" is 20 January 2027 on every form, and
 none is the browser's Gregorian <input type="date">."""
 
@@ -14,14 +14,14 @@ from django.db import models
 from django.test import RequestFactory
 from django.utils import timezone, translation
 
-from abe_portal.buddhist_dates import EXCEL_BUDDHIST_DATE, file_date, with_excel_date_formats
-from abe_portal.date_input import (
+from conftest import PROVINCE_A
+from core.buddhist_dates import EXCEL_BUDDHIST_DATE, file_date, with_excel_date_formats
+from core.date_input import (
     ThaiDateField,
     ThaiDateInput,
     ThaiDateTimeField,
     ThaiSplitDateTimeWidget,
 )
-from conftest import PROVINCE_A
 from meetings.models import ActionItem, Meeting
 from provinces.models import Province, WorkingGroupMember
 from targets.models import Assistance, AssistanceType, TargetRecord

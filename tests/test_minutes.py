@@ -229,7 +229,7 @@ def test_pdf_embeds_the_portals_sarabun_where_no_thai_system_font_is_installed(m
 def test_pdf_font_stack_never_names_th_sarabun():
     """fonts-thai-tlwg answers "TH Sarabun..." with Laksaman scaled by 0.66 for the whole fallback list, a scale
     WeasyPrint ignores when drawing: every glyph of the PDF then overlaps the next."""
-    from abe_portal.thai_pdf import PDF_FONT_FAMILIES
+    from core.thai_pdf import PDF_FONT_FAMILIES
 
     assert not [family for family in PDF_FONT_FAMILIES if "th sarabun" in family.lower()]
 

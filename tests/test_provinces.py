@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from conftest import PROVINCE_A, PROVINCE_B
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
 from provinces.resources import WorkingGroupMemberResource, parse_sheet_date
 from provinces.services import import_working_group, save_plan

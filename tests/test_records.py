@@ -16,14 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from abe_portal.spreadsheet_safety import FORMULA_TRIGGERS
 from audit.models import AccessLog
 from conftest import PROVINCE_A, PROVINCE_B
+from core.spreadsheet_safety import FORMULA_TRIGGERS
+from core.thai_id import format_identifier, mask_identifier
 from provinces.models import District, Province, SubDistrict
 from targets import record_services
 from targets.forms import RecordForm, validate_record
 from targets.models import Assistance, AssistanceType, Category, Outcome, StatusChange, TargetRecord
-from targets.thai_id import format_identifier, mask_identifier
 from targets.views import age_band_filter, age_on, status_timeline
 from tests.builders import national_id, upload, wrong_check_digit
 

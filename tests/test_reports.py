@@ -12,10 +12,10 @@ from django.utils import timezone, translation
 from import_export.exceptions import ImportError as ImportExportError
 from openpyxl import load_workbook
 
-from abe_portal.buddhist_dates import current_fiscal_year
-from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
+from core.buddhist_dates import current_fiscal_year
+from core.spreadsheet_safety import neutralise_formula
 from reports import services
 from reports.models import SECTIONS, ProgressReport, ReportEvent, Status, period_bounds, submission_opens
 from reports.resources import ProgressReportResource

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import current_fiscal_year
 from conftest import PROVINCE_A
+from core.buddhist_dates import current_fiscal_year
 from summaries.compute import compute
 from summaries.figures import _TREND_KEYS
 from summaries.models import Level, Snapshot, SummaryRun

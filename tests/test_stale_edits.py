@@ -6,7 +6,7 @@ opened (field, the value they saw, the value now), nothing of theirs is written,
 is kept, and the form comes back with the current values under the second's own change, so that
 saving it again keeps both. Workflow buttons carry the version too: a double click acts once.
 The same for Django admin, the API (ETag / If-Match: 412, 428), and every writer bumps the version
-(abe_portal/versioning.py, abe_portal/stale_edits.py).
+(core/versioning.py, core/stale_edits.py).
 
 Forms are read from the pages as a browser sends them (hidden fields included), so the templates
 are tested too.
@@ -32,7 +32,7 @@ THAI_MESSAGE = "ระบบยังไม่ได้บันทึกกา�
 def _every_period_may_be_submitted(monkeypatch):
     """Reports are submitted from their period's last month on (reports.services.today): pinned to the
     last day of this fiscal year, so that submitting this year's Q1 here never depends on the calendar."""
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from reports import services
     from reports.models import period_bounds
 
@@ -187,7 +187,7 @@ def _thai(text) -> str:
 
 
 def _report(cast):
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from reports import services
 
     report = services.create_report(
@@ -214,7 +214,7 @@ def _meeting(cast):
 
 
 def _plan(cast):
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from provinces.services import save_plan
 
     province = Province.objects.get(code=PROVINCE_A)
@@ -361,7 +361,7 @@ def test_where_both_changed_the_same_field_the_form_keeps_yours_and_says_so(
 
 
 def test_a_new_plan_written_meanwhile_is_not_overwritten(cast, client_for, second_coordinator):
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from provinces.models import ProvincialPlan
 
     url = f"/provinces/{PROVINCE_A}/plans/{current_fiscal_year()}/"

@@ -10,8 +10,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from conftest import PROVINCE_A, PROVINCE_B
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from core.thai_id import check_digit
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import PlanGoal, Province, ProvincialPlan
 from provinces.services import save_plan
@@ -20,7 +21,6 @@ from summaries.compute import compute, current_period
 from summaries.models import Level, Snapshot, SummaryRun
 from summaries.services import DEBOUNCE_KEY, request_summary_after_upload, run_summary
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord
-from targets.thai_id import check_digit
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.db import IntegrityError, transaction
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds, fiscal_year_of
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds, fiscal_year_of
 from provinces.demo_data import DEMO_LEADS, demo_fiscal_years, load_demo_assignments
 from universities.models import SupportAssignment, University
 

@@ -5,8 +5,8 @@ from django.db import connection
 
 from audit.models import TargetRecordEvent  # noqa: F401 - the event model is created by @track
 from conftest import PROVINCE_A
+from core.thai_id import check_digit
 from targets.models import Category, Outcome, TargetRecord
-from targets.thai_id import check_digit
 
 pytestmark = [
     pytest.mark.django_db,

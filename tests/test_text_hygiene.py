@@ -1,4 +1,4 @@
-"""NUL and other control characters, wherever text comes in (abe_portal/control_characters.py).
+"""NUL and other control characters, wherever text comes in (core/control_characters.py).
 
 Each entry point of issue 11's "Inputs that fail today" first: a NUL in an uploaded cell (the check
 passed, then the confirm answered 500 in COPY), `"notes": "a\\u0000b"` in POST /api/v1/records/, an
@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from abe_portal import control_characters
 from api.idempotency import idempotent
 from api.models import IdempotentRequest
 from conftest import PROVINCE_A
+from core import control_characters
 from provinces.models import Province
 from targets.forms import validate_record
 from targets.models import TargetRecord, UploadBatch, UploadRejection

@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from abe_portal.buddhist_dates import DateParseError, format_thai_date, parse_thai_date
-from targets.thai_id import (
+from core.buddhist_dates import DateParseError, format_thai_date, parse_thai_date
+from core.thai_id import (
     G_CODE,
     NATIONAL_ID,
     IdentifierError,

@@ -79,7 +79,7 @@ def test_the_english_finder_finds_what_it_looks_for():
 @pytest.fixture
 def programme_in_use(cast):
     """The demo programme's work (plans, support, requests, meetings), a few records and a summary of them."""
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from meetings.demo_data import load_demo_meetings
     from provinces.demo_data import ensure_demo_admin, ensure_demo_users
     from provinces.work_demo_data import load_demo_provincial_work

@@ -13,9 +13,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
 from tests.builders import uploaded_file

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from conftest import PROVINCE_A, PROVINCE_B
+from core.thai_id import IdentifierError, parse_identifier
 from provinces.models import Province
 from targets.models import StatusChange, TargetRecord, UploadBatch
-from targets.thai_id import IdentifierError, parse_identifier
 from targets.upload.columns import label
 from targets.upload.services import receive_upload, start_apply
 from tests.builders import HEADER, OUT, messy_file, national_id, upload, upload_and_apply, xlsx
@@ -237,7 +237,7 @@ def test_template_explanations_say_what_the_upload_and_the_dashboards_do():
 
 
 def test_a_record_without_a_last_name_is_not_counted_incomplete(cast):
-    from abe_portal.buddhist_dates import current_fiscal_year
+    from core.buddhist_dates import current_fiscal_year
     from provinces.models import SubDistrict
     from summaries.models import Level, Snapshot, SummaryRun
     from summaries.services import run_summary

@@ -21,6 +21,7 @@ from django.db.models import F
 
 from audit.models import AccessLog
 from conftest import PROVINCE_A, PROVINCE_B
+from core.thai_id import parse_identifier
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
 from targets.demo_records import (
@@ -32,7 +33,6 @@ from targets.demo_records import (
     sample_upload_rows,
 )
 from targets.models import Assistance, Category, StatusChange, TargetRecord, UploadBatch
-from targets.thai_id import parse_identifier
 from targets.upload.columns import TEMPLATE_FIELDS, label, match_columns
 from targets.upload.services import progress_key, read_progress, receive_upload, start_apply
 from targets.upload.template_file import (

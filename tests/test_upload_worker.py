@@ -23,9 +23,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 
 from conftest import PROVINCE_A
+from core.thai_id import check_digit
 from provinces.models import Province
 from targets.models import TargetRecord, UploadBatch
-from targets.thai_id import check_digit
 from targets.upload.services import receive_upload, start_apply, start_check
 from tests.builders import batch_of, batch_status, messy_file
 

@@ -5,9 +5,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.stale_edits import VersionedAdminMixin
 from accounts.access import can, own_universities
 from accounts.admin_access import ScopedImportExportAdmin, ScopedModelAdmin
+from core.stale_edits import VersionedAdminMixin
 
 from . import services
 from .attachments import validate_attachment
@@ -114,7 +114,7 @@ class SupportActivityAdmin(UniversityWorkAdmin):
 class CapacityRequestAdmin(VersionedAdminMixin, UniversityWorkAdmin):
     """Requests are filed on the portal's page, and their status moves only through the services:
     here by the actions below; the fields of the workflow are read-only. A correction saved from an
-    older version of the request is refused (abe_portal.stale_edits); the bulk actions act on each
+    older version of the request is refused (core.stale_edits); the bulk actions act on each
     request as it is, and their state rules keep a second run from acting twice."""
 
     resource_classes = [CapacityRequestResource]

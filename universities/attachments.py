@@ -1,4 +1,4 @@
-"""Attachments of support activities: the kinds accepted (abe_portal/attachments.py checks them), how served.
+"""Attachments of support activities: the kinds accepted (core/attachments.py checks them), how served.
 
 PDF, images (PNG, JPEG, GIF, WebP) and Office documents (Word, Excel, PowerPoint, old or new, or
 OpenDocument), up to the portal's one size limit ABE_MAX_ATTACHMENT_BYTES. Files are never linked
@@ -10,8 +10,8 @@ from pathlib import PurePath
 
 from django.utils.translation import gettext as _
 
-from abe_portal import attachments as core
-from abe_portal.attachments import (
+from core import attachments as core
+from core.attachments import (
     DOC,
     DOCX,
     GIF,

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.attachments import max_attachment_megabytes
-from abe_portal.date_input import ThaiDateField
-from abe_portal.stale_edits import VersionedFormMixin, model_facts
+from core.attachments import max_attachment_megabytes
+from core.date_input import ThaiDateField
+from core.stale_edits import VersionedFormMixin, model_facts
 from reports.models import Period
 
 from .attachments import ACCEPT_ATTRIBUTE, validate_attachment
@@ -148,7 +148,7 @@ class CapacityRequestForm(forms.Form):
 
 
 def request_facts(request_obj: CapacityRequest) -> dict:
-    """What the request's page shows of it, for the snapshot of its step forms (abe_portal.stale_edits)."""
+    """What the request's page shows of it, for the snapshot of its step forms (core.stale_edits)."""
     return model_facts(
         request_obj,
         ["status", "topic", "need", "desired_date", "participants", "scheduled_for", "decline_reason", "rating",

@@ -2,10 +2,10 @@ from django.db import models
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from abe_portal.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
-from abe_portal.versioning import Versioned
 from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, restrict
 from audit.tracking import track
+from core.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
+from core.versioning import Versioned
 from provinces.models import BilingualName, Province
 
 

@@ -3,8 +3,8 @@ from django.utils.translation import gettext as _
 from import_export import fields
 from import_export.widgets import ForeignKeyWidget
 
-from abe_portal.spreadsheet_safety import neutralise_formula
 from accounts.admin_access import ScopedResource
+from core.spreadsheet_safety import neutralise_formula
 from provinces.models import Province
 
 from .models import CapacityRequest, SupportActivity, SupportAssignment, University
@@ -26,7 +26,7 @@ class SupportAssignmentResource(ScopedResource):
 
 
 class NeutralisedExportMixin:
-    """Exported text cells cannot run as spreadsheet formulas (abe_portal/spreadsheet_safety.py)."""
+    """Exported text cells cannot run as spreadsheet formulas (core/spreadsheet_safety.py)."""
 
     def export_field(self, field, instance, **kwargs):
         return neutralise_formula(super().export_field(field, instance, **kwargs))

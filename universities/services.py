@@ -20,7 +20,7 @@ The functions starting with `_` apply a rule without asking who the user is; onl
 
 A request's page sends each step with the `version` of the request it showed (its hidden
 seen_version): a request changed since (another step, a second click) is left alone and StaleEdit
-raised (abe_portal.versioning). None: act on the request as it is (Django admin's bulk actions, whose
+raised (core.versioning). None: act on the request as it is (Django admin's bulk actions, whose
 state rules keep a second run from acting twice).
 """
 
@@ -32,9 +32,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_of
-from abe_portal.versioning import check_version
 from accounts.access import can
+from core.buddhist_dates import current_fiscal_year, fiscal_year_of
+from core.versioning import check_version
 from provinces.models import Province
 
 from .attachments import validate_attachment

@@ -13,7 +13,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from abe_portal.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from provinces.demo_data import DEMO_LEADS
 from provinces.models import Province
 

@@ -22,8 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from abe_portal import stale_edits
-from abe_portal.buddhist_dates import (
+from accounts.access import can, get_object_for_user, only_province, own_universities, require
+from accounts.models import UNIVERSITY_ROLES, Membership
+from core import stale_edits
+from core.buddhist_dates import (
     current_fiscal_year,
     file_date,
     fiscal_year_bounds,
@@ -31,11 +33,9 @@ from abe_portal.buddhist_dates import (
     parse_fiscal_year,
     with_excel_date_formats,
 )
-from abe_portal.forms import add_service_errors
-from abe_portal.spreadsheet_safety import neutralise_formula
-from abe_portal.versioning import StaleEdit
-from accounts.access import can, get_object_for_user, only_province, own_universities, require
-from accounts.models import UNIVERSITY_ROLES, Membership
+from core.forms import add_service_errors
+from core.spreadsheet_safety import neutralise_formula
+from core.versioning import StaleEdit
 from provinces.models import Province
 from reports.models import period_bounds
 

@@ -6,7 +6,7 @@ from django.utils import translation
 from rest_framework import viewsets
 from rest_framework.views import APIView
 
-from abe_portal import control_characters
+from core import control_characters
 
 from ..parsers import refuse
 

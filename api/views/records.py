@@ -23,12 +23,12 @@ from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from abe_portal.versioning import UNKNOWN_VERSION
 from accounts.access import can
 from audit.tracking import history_is_recorded
+from core.thai_id import IdentifierError, mask_identifier, parse_identifier
+from core.versioning import UNKNOWN_VERSION
 from targets.id_probes import Asker, ProbeRefused
 from targets.models import Assistance, Category, Outcome, StatusChange, TargetRecord
-from targets.thai_id import IdentifierError, mask_identifier, parse_identifier
 
 from .. import serializers as s
 from ..access_log import log_read

@@ -10,7 +10,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from abe_portal.buddhist_dates import current_fiscal_year, parse_fiscal_year
+from core.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from meetings.models import ActionItem, Meeting
 from provinces.models import District, PlanGoal, Province, ProvincialPlan, SubDistrict, WorkingGroupMember
 from reports.models import ProgressReport
@@ -134,7 +134,7 @@ VERSION_ETAG = extend_schema_view(
 
 
 class _VersionedWorkViewSet(_WorkViewSet):
-    """Objects people edit in the portal (abe_portal.versioning): one object's answer carries its
+    """Objects people edit in the portal (core.versioning): one object's answer carries its
     version as its ETag, as a record's does (api.preconditions)."""
 
     def retrieve(self, request, *args, **kwargs):

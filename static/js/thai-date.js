@@ -1,4 +1,4 @@
-/* The portal's date input (abe_portal/date_input.py ThaiDateInput): a text box for day/month/year
+/* The portal's date input (core/date_input.py ThaiDateInput): a text box for day/month/year
    and, with this script, a small calendar beside it. In Thai (<html lang="th">) it shows Thai month
    names and พ.ศ. years and writes 20/01/2570; otherwise ค.ศ. and 20/01/2027. The server reads both
    (buddhist_dates.parse_thai_date: a year of 2400 or more is พ.ศ.), so the text box alone is enough.

@@ -26,11 +26,11 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from abe_portal import control_characters
 from accounts.access import can
+from core import control_characters
+from core.thai_id import mask_identifier
 from targets import id_probes
 from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
-from targets.thai_id import mask_identifier
 
 from .columns import label, match_columns, missing_required
 from .reading import UnreadableFile, open_sheet
@@ -425,7 +425,7 @@ class _PostgresWriter:
         with connection.cursor() as cursor:
             if self.has_updates:
                 assignments = ", ".join(f"{f} = u.{f}" for f in self.given)
-                # A new version of each changed record (abe_portal.versioning): an edit form or API client
+                # A new version of each changed record (core.versioning): an edit form or API client
                 # that read the old one is then refused instead of undoing the upload's change.
                 cursor.execute(
                     f"UPDATE {self.table} AS r SET {assignments}, updated_at = %s, updated_by_id = %s, "  # noqa: S608

@@ -197,7 +197,7 @@ def _read_csv(path: Path, options: dict, out) -> None:
     if nul >= 0:
         # A NUL in the first line is no stray character: the file is damaged, or it is UTF-16 without
         # its byte-order mark (Excel's "Unicode text"): every other byte is NUL. A NUL further down is
-        # one cell's: its row is rejected by the row's validation (abe_portal.control_characters).
+        # one cell's: its row is rejected by the row's validation (core.control_characters).
         raise Refused("nul", line=1)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")

@@ -6,7 +6,7 @@ Reading uploads is targets/upload/reading.py's (python-calamine). openpyxl, when
 (requirements.in): openpyxl uses it automatically when present, so entity-expansion tricks in a
 workbook cannot blow up.
 
-Every text cell written passes through `abe_portal.spreadsheet_safety.neutralise_formula`: a value
+Every text cell written passes through `core.spreadsheet_safety.neutralise_formula`: a value
 starting with =, +, -, @ gets an apostrophe in front, so that no cell of ours ever runs as a formula.
 """
 
@@ -19,11 +19,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from abe_portal.buddhist_dates import excel_date_format
-from abe_portal.spreadsheet_safety import neutralise_formula
+from core.buddhist_dates import excel_date_format
+from core.spreadsheet_safety import neutralise_formula
+from core.thai_id import format_identifier
 from provinces.models import District, Province, SubDistrict
 from targets.models import Category, Outcome
-from targets.thai_id import format_identifier
 
 from .columns import FIELDS, TEMPLATE_FIELDS, match_columns
 from .validation import TEMPLATE_SAMPLE_IDENTIFIER

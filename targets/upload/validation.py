@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from abe_portal import control_characters
-from abe_portal.buddhist_dates import THAI_DIGITS, DateParseError, parse_thai_date
+from core import control_characters
+from core.buddhist_dates import THAI_DIGITS, DateParseError, parse_thai_date
+from core.thai_id import IdentifierError, parse_identifier
 from provinces.models import District, Province, SubDistrict
 from targets.models import Category, EducationStatus, Outcome
-from targets.thai_id import IdentifierError, parse_identifier
 
 from .columns import ColumnMap, label
 from .reading import UnreadableFile
@@ -213,7 +213,7 @@ class RowValidator:
         if len(row) < self.width:  # a csv row may stop early
             row = [*row, *[None] * (self.width - len(row))]
         col = self.columns
-        # Control characters (abe_portal.control_characters) first, in the columns the upload reads:
+        # Control characters (core.control_characters) first, in the columns the upload reads:
         # such a row is refused with only that reason, since the other checks quote the cell's text
         # in their messages, and nothing of it goes on to the database (COPY, the rejected rows).
         # The row's text joined, checked once: isprintable() (C, no regex) clears almost every row;

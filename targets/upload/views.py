@@ -20,10 +20,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from abe_portal.templatetags.thai_dates import be_date
 from accounts.access import can, get_object_for_user, only_province
 from audit.access_log import record_access
 from audit.models import AccessLog
+from core.templatetags.thai_dates import be_date
 from provinces.models import District, Province, SubDistrict
 from targets.models import Category, EducationStatus, Outcome, Sex, UploadBatch
 

@@ -49,7 +49,7 @@ def _b_upload(ctx: dict):
 def _b_snapshot(ctx: dict):
     """B's snapshot of a summary run, once per run."""
     if "api.snapshot" not in ctx:
-        from abe_portal.buddhist_dates import current_fiscal_year
+        from core.buddhist_dates import current_fiscal_year
         from summaries.models import Snapshot, SummaryRun
         from summaries.services import run_summary
 

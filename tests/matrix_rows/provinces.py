@@ -7,7 +7,7 @@ write (working group, plans) answer them 403. The list answers everyone signed i
 their own provinces (none without a role).
 """
 
-from abe_portal.buddhist_dates import current_fiscal_year
+from core.buddhist_dates import current_fiscal_year
 from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, seen_version, signed_in
 
 A, B = 40, 56

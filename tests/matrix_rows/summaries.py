@@ -19,7 +19,7 @@ B = 56
 def _summary(ctx: dict):
     """B's snapshot of a summary computed once per matrix run."""
     if "summaries.snapshot" not in ctx:
-        from abe_portal.buddhist_dates import current_fiscal_year
+        from core.buddhist_dates import current_fiscal_year
         from summaries.models import Level, SummaryRun
         from summaries.services import run_summary
 

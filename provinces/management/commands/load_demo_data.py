@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from abe_portal.buddhist_dates import current_fiscal_year
 from audit.tracking import context as audit_context
+from core.buddhist_dates import current_fiscal_year
 from provinces.demo_data import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,

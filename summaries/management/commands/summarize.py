@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from abe_portal.buddhist_dates import current_fiscal_year
 from audit.tracking import context as audit_context
+from core.buddhist_dates import current_fiscal_year
 from summaries.models import SummaryRun
 from summaries.services import run_summary
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 
-from abe_portal.buddhist_dates import format_thai_date
+from core.buddhist_dates import format_thai_date
 
 register = template.Library()
 

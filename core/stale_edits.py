@@ -1,5 +1,5 @@
 """What a page does when an edit is refused because the object changed after the form was opened
-(abe_portal.versioning.StaleEdit): it shows the form again with the user's own changes kept and the
+(core.versioning.StaleEdit): it shows the form again with the user's own changes kept and the
 current values everywhere else, a message, and a table of what changed, field by field (the value
 the user saw, the value now).
 
@@ -39,7 +39,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from .templatetags.thai_dates import be_date
 from .versioning import UNKNOWN_VERSION
 
-SALT = "abe_portal.stale_edits"
+SALT = "core.stale_edits"
 VERSION_FIELD, VALUES_FIELD = "seen_version", "seen_values"
 META_FIELDS = (VERSION_FIELD, VALUES_FIELD)
 

@@ -14,7 +14,7 @@ request that does not say what it saw counts as UNKNOWN_VERSION, and is refused.
 
 Writes that bypass save() bump it themselves: the upload pipeline's UPDATE ... FROM (version =
 version + 1) and its ORM writer; the COPY of new records leaves it to the column's database default,
-1. Pages show a refused write with abe_portal.stale_edits; the API answers 412 (api/preconditions.py).
+1. Pages show a refused write with core.stale_edits; the API answers 412 (api/preconditions.py).
 """
 
 from django.db import models
