@@ -19,7 +19,7 @@ record writes, which use the same validator).
 """
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -93,7 +93,7 @@ def find_in_data(data: object, path: str = "") -> tuple[str, str, bool] | None:
     return None
 
 
-def find_in_pairs(pairs: Iterable[tuple[str, list]]) -> tuple[str, str, bool] | None:
+def find_in_pairs(pairs: Iterable[tuple[str, Sequence[object]]]) -> tuple[str, str, bool] | None:
     """The first refused character in (name, values) pairs (QueryDict.lists()), as (name, character,
     in the name?). A name that holds one is given scrubbed, so that it can be shown."""
     for name, values in pairs:

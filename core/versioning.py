@@ -17,6 +17,8 @@ version + 1) and its ORM writer; the COPY of new records leaves it to the column
 1. Pages show a refused write with core.stale_edits; the API answers 412 (api/preconditions.py).
 """
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -36,7 +38,7 @@ class Versioned(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         update_fields = kwargs.get("update_fields")
         if self._state.adding or (update_fields is not None and not update_fields):
             super().save(*args, **kwargs)  # a new row (version 1), or a save that writes nothing
