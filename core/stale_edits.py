@@ -347,7 +347,7 @@ def _display(form_field: forms.Field, raw: object) -> str:
         labels = _choice_labels(choices)
         values = raw if isinstance(raw, list | tuple) else [raw]
         return ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
-    if isinstance(form_field, forms.DateField) and raw:
+    if isinstance(form_field, forms.DateField) and isinstance(raw, str) and raw:
         try:
             return be_date(form_field.to_python(raw))
         except ValidationError:
@@ -398,7 +398,7 @@ class VersionedAdminMixin(_ModelAdminBase):
             def default_facts(self) -> dict[str, Entry]:
                 return model_admin.stale_facts(self.instance)
 
-            def clean(self) -> dict[str, Any]:
+            def clean(self) -> dict[str, Any] | None:
                 cleaned = super().clean()
                 current = type(self.instance)._default_manager.select_for_update().filter(pk=self.instance.pk)
                 current = current.first()
