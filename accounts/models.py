@@ -1,4 +1,4 @@
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeAlias
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser, BaseUserManager
 from django.db import models
@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 class UserQuerySet(models.QuerySet["User"]):
-    def visible_to(self, user: "Principal") -> "UserQuerySet":
+    def visible_to(self, user: "Principal") -> Self:
         """EEF admins manage every account; anyone else sees only their own."""
         from .access import can  # accounts.access imports this module
 
@@ -18,7 +18,7 @@ class UserQuerySet(models.QuerySet["User"]):
             return self
         return self.filter(pk=user.pk) if user.is_authenticated else self.none()
 
-    def writable_by(self, user: "Principal") -> "UserQuerySet":
+    def writable_by(self, user: "Principal") -> Self:
         from .access import can
 
         return self if can(user, "portal.national") else self.none()
@@ -105,14 +105,14 @@ PROVINCE_ROLES = frozenset({Role.PROVINCE_COORDINATOR, Role.PROVINCE_VIEWER})
 
 
 class MembershipQuerySet(models.QuerySet):
-    def visible_to(self, user: "Principal") -> "MembershipQuerySet":
+    def visible_to(self, user: "Principal") -> Self:
         from .access import can  # accounts.access imports this module
 
         if can(user, "portal.national"):
             return self
         return self.filter(user=user) if user.is_authenticated else self.none()
 
-    def writable_by(self, user: "Principal") -> "MembershipQuerySet":
+    def writable_by(self, user: "Principal") -> Self:
         from .access import can
 
         return self if can(user, "portal.national") else self.none()

@@ -11,18 +11,19 @@ id, which would lose the key's scope).
 
 from django.utils import translation
 
+from accounts.access import Principal
 from audit.tracking import context as audit_context
 from targets.upload import services as upload_services
 
 from .authentication import PartnerPrincipal, is_partner
 
 
-def uploader_for(user):
+def uploader_for(user: Principal) -> Principal:
     """The User an upload of `user` is recorded as: the user, or a key's service account with the key's scope."""
     if not is_partner(user):
         return user
     account = user.service_user
-    account.api_scope = user.api_scope  # in memory, for this request only
+    account.api_scope = user.api_scope  # type: ignore[attr-defined]  # in memory, for this request only
     return account
 
 

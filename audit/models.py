@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Membership, User
 from universities.models import SupportAssignment, University
 
-from .tracking import track
+from .tracking import event_model, track
 
 # --- Audit trail -------------------------------------------------------------------------------
 # Models of other apps are tracked through proxies declared here, so that their triggers and event
@@ -48,10 +48,10 @@ class TrackedMembership(Membership):
 
 
 # The event models @track() created above, named here for imports (audit.admin, tests).
-UniversityEvent = TrackedUniversity.pgh_event_model
-SupportAssignmentEvent = TrackedSupportAssignment.pgh_event_model
-UserEvent = TrackedUser.pgh_event_model
-MembershipEvent = TrackedMembership.pgh_event_model
+UniversityEvent = event_model(TrackedUniversity)
+SupportAssignmentEvent = event_model(TrackedSupportAssignment)
+UserEvent = event_model(TrackedUser)
+MembershipEvent = event_model(TrackedMembership)
 
 
 # --- Access log --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -156,7 +157,7 @@ class ThaiDateTimeField(forms.SplitDateTimeField):
 # Every admin's date and date-and-time fields (accounts.admin_access.ScopedModelAdmin, the inlines, the
 # read-only admins): admin's own AdminDateWidget and AdminSplitDateTime write ค.ศ. with a Gregorian calendar.
 # tests/test_date_input.py walks admin.site._registry to prove that none is left.
-ADMIN_FORMFIELD_OVERRIDES: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+ADMIN_FORMFIELD_OVERRIDES: Mapping[type[models.Field[Any, Any]], Mapping[str, Any]] = {
     models.DateField: {"form_class": ThaiDateField, "widget": ThaiDateInput},
     models.DateTimeField: {"form_class": ThaiDateTimeField, "widget": ThaiSplitDateTimeWidget},
 }
