@@ -93,6 +93,8 @@ class ScopedPrincipal(Protocol):
     @property
     def is_active(self) -> bool: ...
     @property
+    def is_staff(self) -> bool: ...
+    @property
     def pk(self) -> None: ...  # no row
 
 

@@ -9,14 +9,14 @@ with the door (accounts.access). obj is the record's province (or its code) wher
 - a record's identifier or province changed, its audit trail read (Django admin): EEF/IPSR admins.
 """
 
-from accounts.access import Scope, register
+from accounts.access import Principal, Scope, register
 
 
 def _code(province) -> int:
     return getattr(province, "pk", province)
 
 
-def _creates(user, scope: Scope, obj) -> bool:
+def _creates(user: Principal | None, scope: Scope, obj) -> bool:
     return scope.national or bool(scope.writable_provinces)
 
 
@@ -29,4 +29,4 @@ def register_rules() -> None:
     # The identifier is the person's key across the country: changing it (or the province) is EEF/IPSR's.
     register("targets.move", lambda user, scope, obj: scope.national)
     register("targets.delete", lambda user, scope, obj: scope.national)
-    register("targets.read_history", lambda user, scope, obj: scope.national and user.is_staff)
+    register("targets.read_history", lambda user, scope, obj: scope.national and user is not None and user.is_staff)
