@@ -35,8 +35,8 @@ class Access(models.TextChoices):
 
 
 class ScopedModelAdmin(admin.ModelAdmin):
-    view_access = Access.ROLE_HOLDERS
-    write_access = Access.NATIONAL
+    view_access: str = Access.ROLE_HOLDERS
+    write_access: str = Access.NATIONAL
     formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # dates typed in พ.ศ., as on the portal's pages
 
     def _allowed(self, request: HttpRequest, access: str) -> bool:

@@ -141,6 +141,26 @@ class Snapshot(models.Model):
     def __str__(self) -> str:
         return f"{self.get_level_display()} {self.province or self.university or ''} · {self.as_of:%Y-%m-%d}"
 
+    # The subject of a university's or a province's snapshot, never None there (the level's constraint above).
+    @property
+    def subject_university(self) -> University:
+        if self.university is None:
+            raise ValueError(f"Snapshot {self.pk} is not a university's")
+        return self.university
+
+    @property
+    def subject_province(self) -> Province:
+        if self.province is None:
+            raise ValueError(f"Snapshot {self.pk} is not a province's")
+        return self.province
+
+    @property
+    def province_code(self) -> int:
+        """A province's snapshot's province, without loading it."""
+        if self.province_id is None:
+            raise ValueError(f"Snapshot {self.pk} is not a province's")
+        return self.province_id
+
     @cached_property
     def figures(self) -> Figures:
         """The stored figures, typed and upgraded to today's schema (summaries.schema.parse); raises
