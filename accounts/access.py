@@ -96,6 +96,7 @@ class ScopedPrincipal(Protocol):
     def is_staff(self) -> bool: ...
     @property
     def pk(self) -> None: ...  # no row
+    def get_username(self) -> str: ...  # what the logs name it by
 
 
 # Whom the door is asked about: request.user (a user, signed in or anonymous) or a partner's key.
