@@ -247,7 +247,7 @@ class Cast:
 @pytest.fixture
 def programme(db):
     """This fiscal year's demo assignments: 12 provinces, A led by KKU, B by UP."""
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
 
     load_demo_assignments()
 

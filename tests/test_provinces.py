@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 
 from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from portal.demo.provincial_work import load_demo_provincial_work
+from portal.plans import save_plan
 from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
 from provinces.resources import WorkingGroupMemberResource, parse_sheet_date
-from provinces.services import import_working_group, save_plan
-from provinces.work_demo_data import load_demo_provincial_work
+from provinces.services import import_working_group
 from reports.models import ProgressReport
 from targets.models import Category, Outcome
 from tests.builders import workbook_file
@@ -757,7 +758,7 @@ def test_admin_export_neutralises_formulas_too(cast):
 
 
 def test_demo_working_groups_and_plans_load_once(cast):
-    from provinces.demo_data import DEMO_LEADS
+    from portal.demo.provinces import DEMO_LEADS
 
     created = load_demo_provincial_work()
     assert created["members"] > 0
@@ -777,7 +778,7 @@ def test_demo_working_groups_and_plans_load_once(cast):
 
 
 def test_demo_leaves_a_province_with_real_members_alone():
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
 
     load_demo_assignments()
     _member(PROVINCE_A, "นายจริง ใจดี", CHAIR)
@@ -928,7 +929,7 @@ def test_province_page_shows_its_meetings_and_latest_figures_not_a_placeholder(c
 def test_admin_offers_only_achieved_outcomes_for_a_goal(cast, rf):
     from django.contrib import admin
 
-    from provinces.admin import PlanGoalInline
+    from portal.admin import PlanGoalInline
 
     request = rf.get("/admin/")
     request.user = cast.eef_admin

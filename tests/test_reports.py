@@ -844,8 +844,8 @@ def test_resource_refuses_imports(cast):
 
 
 def test_demo_reports_two_per_province_every_status_idempotent(cast):
-    from provinces.demo_data import DEMO_LEADS, ensure_demo_admin, ensure_demo_users
-    from reports.demo_data import demo_periods, load_demo_reports
+    from portal.demo.provinces import DEMO_LEADS, ensure_demo_admin, ensure_demo_users
+    from portal.demo.reports import demo_periods, load_demo_reports
 
     ensure_demo_admin()
     ensure_demo_users()

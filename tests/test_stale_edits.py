@@ -215,7 +215,7 @@ def _meeting(cast):
 
 def _plan(cast):
     from core.buddhist_dates import current_fiscal_year
-    from provinces.services import save_plan
+    from portal.plans import save_plan
 
     province = Province.objects.get(code=PROVINCE_A)
     return save_plan(
@@ -225,7 +225,7 @@ def _plan(cast):
 
 
 def _goal_field() -> str:
-    from provinces.forms import goal_field_name
+    from portal.forms import goal_field_name
     from targets.models import Category, Outcome
 
     category = Category.objects.get(code="out-of-school")
@@ -798,7 +798,7 @@ def test_the_orm_writer_of_the_embedded_database_makes_a_new_version_too(cast, r
 
 def test_each_service_write_is_one_new_version(cast, record, capacity_request):
     from meetings import services as meetings
-    from provinces.services import save_plan
+    from portal.plans import save_plan
     from reports import services as reports
     from targets import record_services
     from targets.models import Outcome
@@ -903,7 +903,7 @@ def test_in_the_browser_a_stale_save_shows_what_changed_and_saving_again_keeps_b
 
     from accounts.models import Role
     from conftest import PASSWORD
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
     from targets import record_services
 
     load_demo_assignments()

@@ -13,9 +13,9 @@ from django.utils import timezone
 from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from core.thai_id import check_digit
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.provinces import DEMO_LEADS
+from portal.plans import save_plan
 from provinces.models import PlanGoal, Province, ProvincialPlan
-from provinces.services import save_plan
 from reports.models import ProgressReport
 from summaries.compute import compute, current_period
 from summaries.models import Level, Snapshot, SummaryRun

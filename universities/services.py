@@ -16,7 +16,7 @@ Who may do what:
 - the province (`CapacityRequest.objects.requested_by`) rates a delivered request 1–5.
 
 The functions starting with `_` apply a rule without asking who the user is; only this module and
-`universities.support_demo_data` (which has no users to act as) call them.
+`portal.demo.support` (which has no users to act as) call them.
 
 A request's page sends each step with the `version` of the request it showed (its hidden
 seen_version): a request changed since (another step, a second click) is left alone and StaleEdit

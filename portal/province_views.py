@@ -37,6 +37,10 @@ from core.spreadsheet_safety import neutralise_formula
 from core.subqueries import subquery_count
 from core.versioning import StaleEdit
 from meetings.models import Meeting
+from provinces.forms import WorkingGroupConfirmForm, WorkingGroupImportForm, WorkingGroupMemberForm
+from provinces.models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
+from provinces.resources import COLUMNS, SheetError, read_sheet
+from provinces.services import import_working_group
 from reports.models import ProgressReport
 from summaries.figures import headlines
 from summaries.models import Level, Snapshot
@@ -47,10 +51,8 @@ from universities.models import (
     SupportAssignment,
 )
 
-from .forms import PlanForm, WorkingGroupConfirmForm, WorkingGroupImportForm, WorkingGroupMemberForm, goal_field_name
-from .models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
-from .resources import COLUMNS, SheetError, read_sheet
-from .services import import_working_group, save_plan
+from .forms import PlanForm, goal_field_name
+from .plans import save_plan
 
 # Chair first, then secretary, coordinator and members (the order of a committee's list).
 GROUP_ROLE_ORDER = Case(

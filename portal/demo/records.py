@@ -1,7 +1,7 @@
 """Demo target-group records for the 12 demo provinces, and the sample upload file.
 
 `load_demo_records(count=3000)` (wired into `load_demo_data`) creates generated children and young
-people spread over the demo provinces (provinces.demo_data.DEMO_LEADS): made-up names, identifiers
+people spread over the demo provinces (portal.demo.provinces.DEMO_LEADS): made-up names, identifiers
 with valid check digits, addresses from the reference data, categories, statuses and education
 spread as in ABE reports (more out of school and at risk; most being followed up, a share returned to
 learning), some help given and some status history. Every record is marked is_demo.
@@ -22,10 +22,9 @@ from django.utils import timezone
 
 from core.buddhist_dates import format_thai_date
 from core.thai_id import check_digit
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.provinces import DEMO_LEADS
 from provinces.models import SubDistrict
-
-from .models import Assistance, AssistanceType, Category, IdentifierKind, Outcome, StatusChange, TargetRecord
+from targets.models import Assistance, AssistanceType, Category, IdentifierKind, Outcome, StatusChange, TargetRecord
 
 # Ages are counted on this day, not today: a record's values never change between runs.
 REFERENCE_DAY = datetime.date(2024, 10, 1)
