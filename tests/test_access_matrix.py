@@ -70,12 +70,13 @@ def _objects(cast) -> dict:
         AccessLog,
         IdentifierProbeDay,
         MembershipEvent,
-        SupportAssignmentEvent,
-        UniversityEvent,
         UserEvent,
     )
     from provinces.models import District, Province, Region, SubDistrict
     from universities.models import SupportAssignment, University
+
+    UniversityEvent = University.pgh_event_model
+    SupportAssignmentEvent = SupportAssignment.pgh_event_model
 
     objects = {
         "accounts.user": cast.coordinator_b,

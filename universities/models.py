@@ -9,6 +9,7 @@ from core.versioning import Versioned
 from provinces.models import BilingualName, Province
 
 
+@track()
 class University(BilingualName):
     """A university whose team is a regional support team (ทีมส่งยิ้มภูมิภาค)."""
 
@@ -54,6 +55,7 @@ class SupportAssignmentQuerySet(ProvinceScopedQuerySet):
         return self.filter(is_lead=True)
 
 
+@track()
 class SupportAssignment(models.Model):
     """A university supports a province in a fiscal year; one of them leads.
 
