@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 
 from accounts.access import can
 from core.buddhist_dates import fiscal_year_of
+from core.periods import Period, period_bounds
 from core.versioning import check_version
-from reports.models import Period, ProgressReport, period_bounds
+from reports.models import ProgressReport
 from universities.models import University
 
 from .attachments import validate_attachment

@@ -31,10 +31,11 @@ from django.utils.translation import gettext as _
 
 from accounts.access import can
 from core.buddhist_dates import fiscal_year_of, format_thai_date
+from core.periods import Period, overlapping_periods
 from core.versioning import check_version
 from provinces.models import Province
 
-from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status, overlapping_periods, submission_opens
+from .models import SECTIONS, ProgressReport, ReportEvent, Status, submission_opens
 from .notifications import notify_transition
 from .policies import Step
 

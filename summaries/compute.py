@@ -24,9 +24,10 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from core.buddhist_dates import fiscal_year_bounds, fiscal_year_of
+from core.periods import period_bounds
 from meetings.models import ActionItem, Meeting
 from provinces.models import PlanGoal
-from reports.models import ProgressReport, period_bounds
+from reports.models import ProgressReport
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 

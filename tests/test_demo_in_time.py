@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from reports.models import ProgressReport, ReportEvent, period_bounds, submission_opens
+from core.periods import period_bounds
+from reports.models import ProgressReport, ReportEvent, submission_opens
 
 pytestmark = pytest.mark.django_db
 

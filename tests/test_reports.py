@@ -15,9 +15,10 @@ from openpyxl import load_workbook
 from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from core.buddhist_dates import current_fiscal_year
+from core.periods import period_bounds
 from core.spreadsheet_safety import neutralise_formula
 from reports import services
-from reports.models import SECTIONS, ProgressReport, ReportEvent, Status, period_bounds, submission_opens
+from reports.models import SECTIONS, ProgressReport, ReportEvent, Status, submission_opens
 from reports.resources import ProgressReportResource
 from universities.models import SupportAssignment, University
 

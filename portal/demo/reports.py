@@ -20,9 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.buddhist_dates import fiscal_year_of
+from core.periods import period_bounds
 from portal.demo.provinces import DEMO_ADMIN_EMAIL, DEMO_LEADS, DEMO_USERS
 from provinces.models import Province
-from reports.models import ProgressReport, ReportEvent, Status, period_bounds, submission_opens
+from reports.models import ProgressReport, ReportEvent, Status, submission_opens
 from reports.services import TRANSITIONS
 from universities.models import University
 
