@@ -33,6 +33,7 @@ from core.thai_id import IdentifierError, parse_identifier
 from provinces.models import Province
 from targets import id_probes
 from targets.models import StatusChange, TargetRecord
+from targets.signals import announce_records_written
 from targets.upload import pipeline
 from targets.upload.columns import FIELDS, ColumnMap, missing_required
 from targets.upload.validation import RowValidator
@@ -176,10 +177,8 @@ def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker
         with audit_context(**audit):
             written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user)
     if written:
-        # The dashboards follow, as after an upload: one summary run a minute later (debounced).
-        from summaries.services import request_summary_after_upload
-
-        request_summary_after_upload()
+        # The dashboards follow, as after an upload (summaries listens to targets' signal).
+        announce_records_written(sender=TargetRecord)
     return results
 
 

@@ -10,3 +10,10 @@ class SummariesConfig(AppConfig):
         from . import policies
 
         policies.register_rules()
+
+        from targets.signals import records_written
+
+        from .services import summary_after_records_written
+
+        # Records written (an applied upload, the API): one summary run a minute later, debounced.
+        records_written.connect(summary_after_records_written, dispatch_uid="summaries.after_records_written")

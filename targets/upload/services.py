@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 from audit.tracking import context as audit_context
 from provinces.models import Province
 from targets.models import UploadBatch, UploadRejection
+from targets.signals import announce_records_written
 
 from . import pipeline
 from .reading import UnreadableFile, file_kind
@@ -262,18 +263,9 @@ def apply_upload(
                     report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
                     _store(batch, report, status=Status.APPLIED)
                 if report.created or report.updated:
-                    transaction.on_commit(_ask_for_a_summary)
-
-
-def _ask_for_a_summary() -> None:
-    """The dashboards follow an applied upload: one summary run a minute later, however many uploads
-    come meanwhile. Asked after the commit: Redis or the broker being away must not undo the apply."""
-    from summaries.services import request_summary_after_upload
-
-    try:
-        request_summary_after_upload()
-    except Exception:
-        logger.warning("the summary after an upload was not requested", exc_info=True)
+                    # The dashboards follow (summaries listens): after the commit, so that Redis or the
+                    # broker being away cannot undo the apply.
+                    announce_records_written(sender=UploadBatch)
 
 
 # --- every job ends in a final state ---------------------------------------------------------------
