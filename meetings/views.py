@@ -35,8 +35,8 @@ from core.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds,
 from core.forms import add_service_errors
 from core.versioning import StaleEdit
 from reports.models import ProgressReport
-from summaries.figures import latest_province_snapshots
 
+from . import figures as presentation_figures
 from . import services
 from .attachments import max_attachment_bytes
 from .calendar import build_feed, feed_meetings, month_weeks
@@ -204,7 +204,7 @@ def detail(request, pk: int):
     )
     presentations = list(meeting.presentations.all())
     # The latest summary's figures of each presenting province the user may see: one query.
-    figures = latest_province_snapshots(user=user, codes=[p.province_id for p in presentations])
+    figures = presentation_figures.latest_figures(user=user, codes=[p.province_id for p in presentations])
     for presentation in presentations:
         presentation.latest_figures = figures.get(presentation.province_id)
     report_ids = [p.report_id for p in presentations if p.report_id]
