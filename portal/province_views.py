@@ -40,7 +40,7 @@ from meetings.models import Meeting
 from provinces.forms import WorkingGroupConfirmForm, WorkingGroupImportForm, WorkingGroupMemberForm
 from provinces.models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
 from provinces.resources import COLUMNS, SheetError, read_sheet
-from provinces.services import import_working_group
+from provinces.services import import_working_group, save_member
 from reports.models import ProgressReport
 from summaries.figures import headlines
 from summaries.models import Level, Snapshot
@@ -309,7 +309,7 @@ def member_create(request, code: int):
     province = _province_for_writing(request, code)
     form = WorkingGroupMemberForm(request.POST or None, province=province)
     if request.method == "POST" and form.is_valid():
-        member = form.save()
+        member = save_member(user=request.user, province=province, member=form.save(commit=False))
         messages.success(request, gettext("%(name)s joined the working group.") % {"name": member.name})
         return redirect(_detail_url(province, "working-group"))
     return render(request, "provinces/member_form.html", {"province": province, "form": form, "member": None})
@@ -322,7 +322,7 @@ def member_edit(request, code: int, pk: int):
     member = get_object_for_user(WorkingGroupMember.objects.filter(province=province), request.user, pk, write=True)
     form = WorkingGroupMemberForm(request.POST or None, instance=member, province=province)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        save_member(user=request.user, province=province, member=form.save(commit=False))
         messages.success(request, gettext("The details of %(name)s were saved.") % {"name": member.name})
         return redirect(_detail_url(province, "working-group"))
     return render(request, "provinces/member_form.html", {"province": province, "form": form, "member": member})

@@ -11,7 +11,7 @@ from import_export.results import RowResult
 
 from accounts.access import require
 
-from .models import Province
+from .models import Province, WorkingGroupMember
 from .resources import FIELD_LABELS, WorkingGroupMemberResource, clean_text
 
 # --- working-group sheets ------------------------------------------------------------------------
@@ -23,6 +23,16 @@ ACTIONS = {
     RowResult.IMPORT_TYPE_INVALID: "error",
     RowResult.IMPORT_TYPE_ERROR: "error",
 }
+
+
+def save_member(*, user, province: Province, member: WorkingGroupMember) -> WorkingGroupMember:
+    """Add a member to the province's working group, or save their changed details (the pages' one
+    write path; the sheet import below writes many)."""
+    require(user, "provinces.manage", province)
+    if member.province_id != province.pk:
+        raise PermissionDenied
+    member.save()
+    return member
 
 
 @dataclass

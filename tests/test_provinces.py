@@ -968,3 +968,24 @@ def test_a_fiscal_year_that_is_not_one_shows_the_current_year(cast, client_for, 
         response = client.get(f"{url}?fiscal_year={given}")
         assert response.status_code == 200, url
         assert response.context["fiscal_year"] == current_fiscal_year(), url
+
+
+def test_a_member_is_saved_through_the_service_by_the_province_writers_only(cast):
+    from django.contrib.auth.models import AnonymousUser
+
+    from provinces.models import Province
+    from provinces.services import save_member
+
+    province_a, province_b = Province.objects.get(pk=PROVINCE_A), Province.objects.get(pk=PROVINCE_B)
+    member = save_member(
+        user=cast.coordinator_a, province=province_a, member=WorkingGroupMember(province=province_a, name="ก")
+    )
+    assert WorkingGroupMember.objects.get(pk=member.pk).province_id == PROVINCE_A
+    for user in (cast.viewer_a, cast.coordinator_b, cast.university_member, AnonymousUser()):
+        with pytest.raises(PermissionDenied):
+            save_member(user=user, province=province_a, member=WorkingGroupMember(province=province_a, name="ข"))
+    with pytest.raises(PermissionDenied):  # the page's province, not one the member was moved to
+        save_member(
+            user=cast.coordinator_a, province=province_a, member=WorkingGroupMember(province=province_b, name="ค")
+        )
+    assert list(WorkingGroupMember.objects.filter(name__in=["ข", "ค"])) == []
