@@ -191,7 +191,7 @@ def save_meeting(
     meeting.universities.set(_ids(universities))
     meeting.organiser_provinces.set(_ids(organiser_provinces))
     meeting.organiser_universities.set(organiser_university_ids(meeting=meeting, universities=organiser_universities))
-    # The rule above mirrors writable_by; should they ever part, the write is undone here.
+    # One rule (meetings.policies), asked of the planned meeting above and of the saved rows here.
     if not may_write(meeting=meeting, user=user):
         raise PermissionDenied
     return meeting
