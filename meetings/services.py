@@ -1,13 +1,8 @@
 """Writing meetings and their parts: the one path for pages, admin, the attendance import, demo data and tests.
 
-Who writes: meetings/policies.py (the one meetings write rule, asked through accounts.access.can).
-The parts of a meeting (agenda, attendance, presentations, lessons, action items, attachments) are
-written by whoever writes the meeting. An action item's status and note
-may also be updated by its owner: the person, a coordinator of the province, the university's
-team. Pages answer 404 to outsiders before calling these; here a user who may not write gets
-PermissionDenied (a 403 on the pages) and bad input a ValidationError. A meeting is changed or
-deleted from the `version` the user saw (the page's hidden seen_version): if someone changed it
-since, nothing is written and StaleEdit is raised (core.versioning).
+Who writes is meetings/policies.py's: a meeting's parts by whoever writes the meeting, an action
+item's status and note also by its owner. A user who may not write gets PermissionDenied (403 on the
+pages), bad input a ValidationError, and a meeting changed since the `version` the user saw a StaleEdit.
 """
 
 import datetime

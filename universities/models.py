@@ -183,7 +183,9 @@ class CapacityRequestQuerySet(UniversityWorkQuerySet):
 
 @track()
 class CapacityRequest(Versioned):
-    """A province asks its lead university for capacity development (role 2), handled like a ticket."""
+    """A province asks its lead university for capacity development (role 2), handled like a ticket:
+    open → accepted → scheduled → delivered → closed, or declined with a reason; the province rates
+    a delivered request 1–5."""
 
     class Status(models.TextChoices):
         # Context: "open" and "accepted" mean other things for action items and reports.
