@@ -1,15 +1,8 @@
 """The test suite's shared set-up, and the fixed cast of users every access test speaks of.
 
-Tests run against whatever DATABASE_URL and REDIS_URL name: `.ci/run` points them at the real
-PostgreSQL and Redis and sets REQUIRE_REAL_SERVICES=1, which turns a missing service into a
-failure instead of a quiet fallback to SQLite.
-
-`make test` runs the tests in parallel (pytest-xdist, one worker per core). Each worker has a test
-database of its own (pytest-django: test_<name>_gw0, _gw1, ...; on PostgreSQL a copy of one migrated
-template, tests/template_db.py) and a Redis database of its own (REDIS_URL's number plus the worker's:
-db 1 gives 1, 2, ...), so one worker's cache.clear() or broker never touches another's. Tests that
-flush the database (transactional ones) may run before others in the same worker; every test starts
-with the reference data in place (pytest_runtest_setup).
+Tests run against whatever DATABASE_URL and REDIS_URL name (README.md, "Start here", says how the
+parallel workers share them): `.ci/run` sets REQUIRE_REAL_SERVICES=1, which turns a missing service
+into a failure instead of a quiet fallback to SQLite.
 
 The cast (fixture `cast`, or each member by name):
   eef_admin          EEF/IPSR admin, staff, with TOTP
@@ -247,7 +240,7 @@ class Cast:
 @pytest.fixture
 def programme(db):
     """This fiscal year's demo assignments: 12 provinces, A led by KKU, B by UP."""
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
 
     load_demo_assignments()
 

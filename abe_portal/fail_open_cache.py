@@ -1,28 +1,12 @@
-"""The cache on Redis, failing open: while Redis is away the portal serves without it.
+"""The cache on Redis, failing open: while Redis is away the portal serves without it (README.md,
+"Redis down, or restarted empty").
 
-Settings use it whenever REDIS_URL is set. Nothing the portal keeps in the cache is the truth:
-rate-limit counters (allauth's login limits, the API's throttles and failed-key limit), upload
-progress (the database row has it too) and the summary debounce. So when Redis cannot be reached,
-this backend behaves as an empty cache that forgets what it is given, instead of raising:
-
-- get / get_many / has_key miss, incr raises ValueError as for a missing key;
-- set / set_many / delete / touch / clear do nothing; add answers True, as an empty cache would
-  (allauth's rate limits take a lock with add(); a False would refuse every sign-in, after a
-  second of waiting for the lock). So the summary debounce (summaries.services) lets each applied
-  upload ask for its own run meanwhile: more work for the worker, nothing wrong;
-- `increment` (the API's fixed-window counters) answers None: the count is unknown, and the
-  callers let the request through.
-
-Rate limits therefore fail open during an outage: a trade of some brute-force protection for
-availability, logged once (not per request) and shown by /healthz.
-
-A short circuit breaker keeps an outage cheap: after a connection error or timeout, calls skip
-Redis for OUTAGE_RETRY_SECONDS (one breaker per Redis location and process, shared by the
-per-thread cache objects Django makes), then one call tries again. Without it, a request would
-pay the connect timeout on each of its cache calls for as long as Redis is away.
-
-Only "Redis is away" errors are caught (connection refused or lost, timeouts, Redis still loading
-its data): a wrong command or a bad key is a bug and still raises.
+Nothing kept in the cache is the truth, so an unreachable Redis acts as an empty cache that forgets:
+reads miss, writes do nothing, `increment` answers None and its callers let the request through.
+`add` answers True, as an empty cache would: allauth's rate limits take a lock with add(), and False
+would refuse every sign-in (the summary debounce then lets each upload ask for its own run). A
+circuit breaker per Redis location and process skips Redis for OUTAGE_RETRY_SECONDS after a failure.
+Only "Redis is away" errors are caught: a wrong command or a bad key is a bug and still raises.
 """
 
 import logging

@@ -1,12 +1,10 @@
-"""/healthz: is this process able to serve? JSON with a status per dependency.
+"""/healthz: is this process able to serve? JSON with a status per dependency (README.md,
+"Architecture in a few lines").
 
-503 when the database cannot be reached (nothing works without it). The cache and the broker
-are reported too; when one of them is down the status is "degraded" with 200, since pages still
-serve and taking every web process out of a load balancer would not bring Redis back. "degraded"
-then says, per part that is down, what does not work meanwhile.
-
-Neither check can hang: the cache backend skips Redis for a few seconds after a failure
-(abe_portal/fail_open_cache.py), and the broker is asked once, with a one-second timeout.
+503 only when the database cannot be reached. A cache or broker that is down makes it "degraded"
+with 200, since pages still serve and taking every web process out of a load balancer would not
+bring Redis back. Neither check can hang: the cache backend skips Redis after a failure, and the
+broker is asked once, with a one-second timeout.
 """
 
 import redis

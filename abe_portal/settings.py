@@ -54,8 +54,9 @@ INSTALLED_APPS = [
     "audit.apps.HistoryConfig",  # pghistory, with names in Thai for admin
     "pghistory.admin",
     "audit",
-    # The project's own apps. accounts first: its custom user model is in the very first migration.
-    "core",  # the shared library: Thai dates, IDs, spreadsheets, PDFs, attachments, form helpers (no app)
+    # The project's own apps, from the ground layer up (README.md, "Architecture"). core has no models;
+    # accounts comes first among the rest: its custom user model is in the very first migration.
+    "core",  # the shared library: imports no app
     "accounts",
     "provinces",
     "universities",
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "summaries",
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
     "api",
+    "portal",  # the top layer: home and province pages, plans, reference and demo data loaders
 ]
 
 MIDDLEWARE = [

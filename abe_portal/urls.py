@@ -3,7 +3,9 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import health, views
+from portal import views
+
+from . import health
 
 # Django admin signs in through allauth: one login page, with its rate limits and two-factor step.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # allauth's documented way
@@ -15,7 +17,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", views.FaviconView.as_view(), name="favicon"),
-    path("provinces/", include("provinces.urls")),
+    path("provinces/", include("portal.province_urls")),
     path("reports/", include("reports.urls")),
     path("universities/", include("universities.urls")),
     path("records/", include("targets.urls")),

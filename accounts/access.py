@@ -1,25 +1,12 @@
-"""Who may see and change what: the portal's one access door.
+"""Who may see and change what: the portal's one access door (README.md, "Accounts, roles and who
+sees what", has the roles and how pages, admin, the API and exports use it).
 
-A user's scope follows from their Membership rows (accounts.models):
-
-- EEF/IPSR admin (and a Django superuser): national, every province.
-- University team lead or member: the provinces their university supports in the current fiscal
-  year (universities.SupportAssignment), read-only for province-owned records.
-- Provincial coordinator: one province, read and write.
-- Provincial viewer: one province, read-only.
-- No membership, inactive or anonymous: nothing (fail closed).
-
-Every model that belongs to a province gets its filters from `ProvinceScopedQuerySet`
-(`visible_to(user)`, `writable_by(user)`), and single objects come from `get_object_for_user`,
-which answers 404 to outsiders exactly as for a missing object. Pages, Django admin
-(accounts/admin_access.py), exports, the API and summaries all go through these; nothing else
-decides access.
-
-Every other rule ("may this user write this meeting?") is a named action: each app declares its
-rules in its own `policies.py`, which registers them here from its AppConfig.ready(), and callers
-ask `can(user, "meetings.write", meeting)`, filter with `restrict(queryset, user, "meetings.write")`
-or, in templates, `{% can "portal.national" as national %}` (accounts/templatetags/access.py). Only
-this module and the policies read a Scope's fields (tests/test_access_door.py holds that).
+A user's Scope follows from their Membership rows and fails closed: no role, inactive or anonymous
+sees nothing. Province-owned models filter through `ProvinceScopedQuerySet` (`visible_to`,
+`writable_by`), one object comes from `get_object_for_user` (404 to outsiders, as for a missing
+object), and every other rule is a named action that an app's `policies.py` registers here, asked
+with `can`, `require` or `restrict`. Only this module and the policies read a Scope's fields
+(tests/test_access_door.py holds that).
 """
 
 from collections.abc import Callable

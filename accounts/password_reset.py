@@ -1,13 +1,9 @@
 """Password reset that costs the request the same whether or not the address has an account.
 
-allauth's form looks the address up in the request and, for a known address only, makes a token
-and renders and sends the mail: 15–35 ms against about 8 ms for an unknown address, enough for
-an outsider to tell which addresses have accounts. Here the request only normalises the address
-and enqueues `accounts.tasks.send_password_reset` (settings.ACCOUNT_FORMS); the task looks the
-address up and mails a link to each active account that has it, or does nothing.
-
-With REDIS_URL unset (the embedded default) tasks are eager: the task runs inside the request
-and the difference stays (README.md, "Accounts").
+allauth's form makes and mails a token for a known address only, in the request: 15–35 ms against
+about 8 ms for an unknown one, enough for an outsider to tell which addresses have accounts. Here the
+request only enqueues `accounts.tasks.send_password_reset`, which looks the address up (README.md,
+"Accounts, roles and who sees what", on the embedded default, where tasks run inline).
 """
 
 import contextlib

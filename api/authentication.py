@@ -1,16 +1,10 @@
-"""Who is calling: a partner system with an API key, or a signed-in user of the portal.
+"""Who is calling: a partner system with an API key, or a signed-in user (the session, CSRF enforced for writes).
 
-`Authorization: Api-Key <prefix>.<secret>` is looked up by its prefix and checked against its hash
-on every request (nothing is cached), so a revoked or expired key, or a deactivated partner, is
-refused on the very next request. The key becomes a `PartnerPrincipal`: it carries its own Scope
-(`api_scope`, accounts.access.scope_for returns it), so every QuerySet's visible_to / writable_by and
-get_object_for_user work for it exactly as for a user. Browsers use the portal's session
-(SessionAuthentication, CSRF enforced for writes).
-
-Failed keys are limited per client address (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["failed_key"],
-from API_AUTH_FAILURE_RATE): once an address has sent that many unusable keys in a window, every
-key it sends gets 429 with Retry-After until the window ends, without a database lookup. Keys sent
-from other addresses are not affected. While the cache is down nothing is counted (fail open).
+A key is checked against its hash on every request, nothing cached, so a revoked or expired key, or
+a deactivated partner, is refused on the very next one. It becomes a `PartnerPrincipal` carrying its
+own Scope, so every door works for it exactly as for a user. Unusable keys are limited per client
+address (API_AUTH_FAILURE_RATE): past the limit, 429 without a database lookup; while the cache is
+down nothing is counted.
 """
 
 import ipaddress

@@ -1,12 +1,11 @@
-"""Idempotency-Key: a POST retried with the same key and the same body gets the first response
-again, and nothing is applied twice.
+"""Idempotency-Key: a POST retried with the same key and the same body gets the first response again,
+and nothing is applied twice (docs/api.md, "Writing records").
 
 The request's row (api.IdempotentRequest, unique per client and key) is inserted in the same
-transaction as the write itself. A concurrent retry's insert waits on the unique index until the
-first commits, then finds the stored response; if the first failed, its row is gone with its
-writes and the retry runs. The same key with a different body is refused (422). Responses of 5xx
-are never stored. Keys are kept (one row each): use a new key, e.g. a UUID, per new request.
-A stored response never fails to store: characters jsonb cannot hold are replaced (U+FFFD).
+transaction as the write: a concurrent retry waits on the unique index until the first commits, then
+finds the stored response; if the first failed, its row went with its writes and the retry runs.
+Responses of 5xx are never stored, and a stored one never fails to store (characters jsonb cannot
+hold become U+FFFD).
 """
 
 import functools

@@ -1,12 +1,9 @@
-"""Uploads made with a partner key.
+"""Uploads made with a partner key, through targets.upload.services like any other upload.
 
-An upload row names a User (`uploaded_by`): a key's uploads are the partner's service account's
-(api.Partner.service_user: no role, no password). For the request, that account carries the key's
-scope (`api_scope`, which accounts.access.scope_for honours), so receive_upload and start_check of
-targets.upload.services check the key's provinces exactly as they check a coordinator's.
-
-The apply goes through targets.upload.services.apply_upload too, given the account itself (not its
-id, which would lose the key's scope).
+A key's uploads are its partner's service account's (api.Partner.service_user: no role, no password),
+which carries the key's scope for the request (`api_scope`, honoured by accounts.access.scope_for),
+so the services check the key's provinces exactly as they check a coordinator's. The apply is given
+the account itself, not its id, which would lose the key's scope.
 """
 
 from django.utils import translation

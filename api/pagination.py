@@ -1,17 +1,10 @@
-"""Pagination of the API's lists.
+"""Pagination of the API's lists (docs/api.md, "Resources": pages).
 
-The big lists (target-group records and their changes feed) use `KeysetPagination`: an opaque
-cursor holds the last row's (updated_at, id), and the next page is
-
-    WHERE (updated_at, id) > (%s, %s) ORDER BY updated_at, id LIMIT n + 1
-
-read along an index on (updated_at, id) (api/migrations/0002): the same cost at any depth, no COUNT,
-and no skipped or repeated row when an upload gives 100,000 records the same updated_at (DRF's
-CursorPagination breaks such ties with an OFFSET, which grows with the tie).
-
-The other lists (provincial work: hundreds of rows a year) use DRF's CursorPagination on their
-primary key; reference lists (provinces, universities, ...) are short and not paginated, except
-sub-districts.
+Records and their changes feed use a keyset (`keyset_page`): an opaque cursor holds the last row's
+(updated_at, id), and the next page is read along an index on (updated_at, id) (api/migrations/0002):
+the same cost at any depth, no COUNT, and no skipped or repeated row when an upload gives 100,000
+records the same updated_at (DRF's CursorPagination breaks such ties with an OFFSET, which grows with
+the tie). The other lists, hundreds of rows a year, use DRF's CursorPagination on their key.
 """
 
 import base64

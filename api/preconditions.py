@@ -1,15 +1,10 @@
-"""Conditional writes (docs/api.md, "Changing a record"): an object's ETag is its version
-(core.versioning), and a change names the version it was made from, so that a change made
-from an older read is refused (412) instead of silently undoing someone else's.
+"""Conditional writes (docs/api.md, "Changing a record: If-Match"): an object's ETag is its version
+(core.versioning), and a change names the version it was made from (If-Match, or "version" in the
+body), so that a change made from an older read is refused (412) instead of silently undoing someone
+else's; naming none answers 428 while API_REQUIRE_IF_MATCH is on.
 
-    GET   records/1024/          ETag: "3"   (and "version": 3 in the body)
-    PATCH records/1024/          If-Match: "3"  (or "version": 3 in the body)
-          -> 200, ETag: "4"      the record was still at version 3
-          -> 412 precondition_failed, details {"version": 4, "changed": [...]}: changed since
-          -> 428 precondition_required: neither If-Match nor "version" (API_REQUIRE_IF_MATCH)
-
-ETags are strong and name the version of the object's own fields (a record's history and help
-given are not part of it). `If-Match: *` asks only that the object exists.
+ETags are strong and name the version of the object's own fields (a record's history and help given
+are not part of it). `If-Match: *` asks only that the object exists.
 """
 
 import logging

@@ -1,12 +1,10 @@
-"""Fixed-window counters in the cache: the API's request throttles (api.throttling) and its limit
-on failed API keys per address (api.authentication).
+"""Fixed-window counters in the cache: the API's request throttles (api.throttling) and its limit on
+failed API keys per address (api.authentication).
 
-One INCR per hit (one round trip to Redis, pipelined with its expiry), where DRF's
-SimpleRateThrottle reads and writes the list of every request's time in the window (two round
-trips, and a list that grows with the rate). A client may use up to twice its rate across a
-window's edge. While the cache is unavailable a count is unknown (None) and the callers let the
-request through: limits fail open rather than take the API down with Redis
-(abe_portal/fail_open_cache.py logs the outage and /healthz reports it).
+One INCR per hit, pipelined with its expiry, where DRF's SimpleRateThrottle reads and writes the
+list of every request's time in the window; the price is that a client may use up to twice its rate
+across a window's edge. While the cache is unavailable a count is unknown (None) and the callers let
+the request through: limits fail open rather than take the API down with Redis.
 """
 
 import time

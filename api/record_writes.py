@@ -1,24 +1,11 @@
-"""Writing target-group records through the API: one at a time or up to 1,000 per request, with the
-spreadsheet upload's rules and writers (targets/upload/).
+"""Writing target-group records through the API, one or up to 1,000 a request, by the spreadsheet
+upload's rules and writers (targets/upload/), so an API write and an uploaded row cannot differ.
 
-    results = write_records(user=request.user, items=[{...}, ...])
-
-Each item is a record's fields by their upload names (targets.upload.columns.FIELDS: identifier,
-first_name, last_name, category, status, district, ...), as JSON values. It passes the upload's
-RowValidator (the same parsing, the same messages), is classified like an upload's row against the
-database (by its identifier: new → created, same values → unchanged, changed → updated, recorded in
-another province → rejected with the upload's words, which reveal nothing of that province, within
-the caller's daily allowance of such answers: targets.id_probes) and is
-written by the upload pipeline's writers (COPY on PostgreSQL, bulk_create/bulk_update elsewhere),
-with status changes kept in the history. Fields an item leaves out are not changed; as in an
-upload, the identifier, the first name and the category are always required.
-
-Every item gets one result: created, updated, unchanged or rejected with its errors
-[{field, message}]. The caller holds the transaction (api.idempotency) and masks the identifiers.
-
-An item may carry the record's "version" it was read at (core.versioning): the record is then
-written only if it is still at that version (its row locked meanwhile); otherwise the item is
-rejected as stale (ItemResult.stale, .current_version) and nothing of it is written.
+Each item is a record's fields by their upload names (targets.upload.columns.FIELDS), passes the
+upload's RowValidator, is classified by its identifier like an upload's row and written by the
+pipeline's writers; fields it leaves out are not changed. An item carrying a "version" is written
+only if the record is still at it, else rejected as stale. The caller holds the transaction
+(api.idempotency) and masks the identifiers (docs/api.md, "Writing records").
 """
 
 import contextlib
@@ -33,6 +20,7 @@ from core.thai_id import IdentifierError, parse_identifier
 from provinces.models import Province
 from targets import id_probes
 from targets.models import StatusChange, TargetRecord
+from targets.signals import announce_records_written
 from targets.upload import pipeline
 from targets.upload.columns import FIELDS, ColumnMap, missing_required
 from targets.upload.validation import RowValidator
@@ -178,10 +166,8 @@ def write_records(
         with audit_context(**audit):
             written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user)
     if written:
-        # The dashboards follow, as after an upload: one summary run a minute later (debounced).
-        from summaries.services import request_summary_after_upload
-
-        request_summary_after_upload()
+        # The dashboards follow, as after an upload (summaries listens to targets' signal).
+        announce_records_written(sender=TargetRecord)
     return results
 
 

@@ -1,11 +1,7 @@
-"""Request rates: per partner key and per signed-in user, from settings
-(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], set by API_KEY_THROTTLE_RATE and API_USER_THROTTLE_RATE).
-Over the rate: 429 with Retry-After (the seconds left in the window; api.errors).
-
-Counted in fixed windows in the cache (api.rate_windows); while the cache is unavailable every
-request is let through. The rate is read from the settings on every request, so that a changed
-setting (and a test's override_settings) takes effect. Failed API keys are limited per address
-before any of this, in api.authentication.
+"""Request rates per partner key and per signed-in user (API_KEY_THROTTLE_RATE, API_USER_THROTTLE_RATE):
+over the rate, 429 with Retry-After. Counted in fixed windows in the cache (api.rate_windows), so
+while the cache is unavailable every request is let through. The rate is read from the settings on
+every request, so that a changed setting (and a test's override_settings) takes effect.
 """
 
 from rest_framework.throttling import BaseThrottle

@@ -1,14 +1,9 @@
 """gunicorn's logs without national IDs, G-codes or URL secrets (gunicorn.conf.py: `logger_class`).
 
-gunicorn writes its access log itself, outside Django's LOGGING, so the console filter of
-settings.py never sees a line like `GET /api/v1/records/1249800001570/`. `RedactingLogger` masks
-every atom of the access line before the format is applied (the path, the request line, the query,
-the referer, headers and environ variables), blanks the atoms that carry credentials, and puts
-`RedactIdsFilter` on both of gunicorn's loggers as a second guard for formats and messages it does
-not know (the error log quotes request lines of bad requests).
-
-This module is imported by the gunicorn master before Django is set up: it may import
-audit.redaction (no settings needed) and nothing that reads settings.
+gunicorn writes its access log itself, outside Django's LOGGING, so the console filter of settings.py
+never sees a line like `GET /api/v1/records/1249800001570/`. `RedactingLogger` masks every atom of the
+access line, blanks those that carry credentials, and filters both loggers as a second guard. The
+gunicorn master imports this before Django is set up: import audit.redaction, nothing that reads settings.
 """
 
 from typing import Any

@@ -5,29 +5,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership, User
-from universities.models import SupportAssignment, University
 
 from .tracking import event_model, track
 
 # --- Audit trail -------------------------------------------------------------------------------
-# Models of other apps are tracked through proxies declared here, so that their triggers and event
-# tables are migrated by this app (django-pgtrigger's documented way for models one does not
-# edit). A model of our own may instead be decorated with `@audit.tracking.track()` where it is
-# declared. Each proxy gets the event model `<Model>Event` (audit.UniversityEvent, ...).
-
-
-@track()
-class TrackedUniversity(University):
-    class Meta:
-        proxy = True
-        default_permissions = ()
-
-
-@track()
-class TrackedSupportAssignment(SupportAssignment):
-    class Meta:
-        proxy = True
-        default_permissions = ()
+# The project's models are decorated with `@audit.tracking.track()` where they are declared. The
+# user and memberships (accounts, below audit) are tracked through proxies declared here, so that their
+# triggers are migrated by this app (django-pgtrigger's documented way for models one does not edit).
+# Each gets the event model `<Model>Event` in this app (audit.UserEvent, audit.UniversityEvent, ...).
 
 
 # The password hash is never copied into the history, and last_login is left out so that signing
@@ -48,8 +33,6 @@ class TrackedMembership(Membership):
 
 
 # The event models @track() created above, named here for imports (audit.admin, tests).
-UniversityEvent = event_model(TrackedUniversity)
-SupportAssignmentEvent = event_model(TrackedSupportAssignment)
 UserEvent = event_model(TrackedUser)
 MembershipEvent = event_model(TrackedMembership)
 

@@ -1,17 +1,10 @@
-"""The audit trail: which models keep a history of every change, and who made it.
+"""The audit trail: which models keep a history of every change, and who made it (README.md, "Audit
+trail and access log", says what an event holds and how to track another model).
 
-A tracked model gets PostgreSQL triggers (django-pghistory, django-pgtrigger) that copy the row
-into an event table on every insert, update and delete, whatever wrote it: `save()`,
-`QuerySet.update()`, `bulk_create()`, `bulk_update()`, `COPY` or raw SQL. Each event row is a
-snapshot: "insert" and "update" events hold the values after the write, "delete" events the
-values before it, so an update's before-values are the previous event of the same row.
-The event tables are append-only (PGHISTORY_APPEND_ONLY, settings.py).
-
-Who and where come from `pghistory.context`: `audit.middleware.HistoryMiddleware` sets the user and
-URL for each request; management commands and Celery tasks use `audit.tracking.context(...)`.
-
-On SQLite (the embedded default) there are no triggers, so no events are written: see README.md,
-"Audit trail and access log".
+Triggers, not signals: a tracked model's row is copied into its event table whatever wrote it,
+`QuerySet.update()`, `bulk_create()`, `COPY` and raw SQL included. Requests label events through
+audit.middleware.HistoryMiddleware, management commands and Celery tasks through `context(...)`
+below. SQLite has no triggers, so no events there.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -33,16 +26,11 @@ EVENT_APP_LABEL = "audit"
 def track(
     *, exclude: Sequence[str] = (), model_name: str | None = None, statement_level: bool = False
 ) -> Callable[[ModelT], ModelT]:
-    """Keep a history of every insert, update and delete of the decorated model.
-
-    `@track()` on a model class (or on a proxy of it in audit/models.py) is pghistory.track with
-    the project's defaults: full snapshots, the event model `<Model>Event` in the audit app.
-    `exclude` names fields never copied into the history (secrets, fields that change on every
-    login); a change to only those fields writes no event. `statement_level=True` uses statement
-    triggers with transition tables: one INSERT ... SELECT per statement instead of one trigger call
-    per row, for tables written in bulk (target-group records: a 100,000-row upload). Then run
-    `manage.py makemigrations audit <app of the model>`.
-    """
+    """Keep a history of every insert, update and delete of the decorated model (or of its proxy in
+    audit/models.py): pghistory.track with full snapshots and the event model `<Model>Event` in the
+    audit app. `exclude` names fields never copied (secrets, fields that change at every login); a
+    change to only those writes no event. `statement_level=True`: one INSERT ... SELECT per statement
+    instead of a trigger call per row, for tables written in bulk (a 100,000-row upload)."""
 
     def decorate(model: ModelT) -> ModelT:
         concrete = model._meta.concrete_model or model  # the model itself, or the model a proxy stands for

@@ -145,7 +145,7 @@ def _serialisers() -> tuple[float, float]:
 
 
 def run() -> None:
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
     from provinces.reference_data import load_admin_areas
     from targets.reference_data import load_target_reference_data
     from tests.api_support import make_key

@@ -58,9 +58,9 @@ def _generate(total: int) -> None:
 
 
 def run() -> None:
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
+    from portal.demo.provincial_work import load_demo_provincial_work
     from provinces.reference_data import load_admin_areas
-    from provinces.work_demo_data import load_demo_provincial_work
     from summaries.models import SummaryRun
     from summaries.services import run_summary
     from targets.reference_data import load_target_reference_data

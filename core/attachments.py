@@ -1,12 +1,9 @@
 """Uploaded attachments (meetings' slides and minutes, support activities' reports): judged by content.
 
-A file is accepted when its first bytes are those of a kind the caller accepts (PDF, PNG, JPEG,
-GIF, WebP, an Office Open XML document — a ZIP whose [Content_Types].xml names the main part —, a
-legacy Office document — an OLE compound file — or an OpenDocument file), AND its name ends with an
-extension of that same kind. Anything else is refused, e.g. a program or a web page renamed to .pdf.
-One size limit for every app: the setting ABE_MAX_ATTACHMENT_BYTES (20 MB by default). Each app
-says which kinds it accepts (meetings/attachments.py, universities/attachments.py) and serves its
-files only through its own views, behind the access door.
+A file is accepted when its first bytes are those of a kind the caller accepts AND its name ends
+with an extension of that same kind, so a program or a web page renamed to .pdf is refused. One size
+limit for every app (ABE_MAX_ATTACHMENT_BYTES); each app says which kinds it accepts
+(meetings/attachments.py, universities/attachments.py) and serves its files only behind its door.
 """
 
 import zipfile

@@ -1,14 +1,10 @@
-"""Whose request is it: the client's address, the one every per-address counter and log uses.
+"""Whose request is it: the client's address, the one every per-address counter and log uses (allauth's
+login limits, the API's throttles and failed-key limit, the access log), so a client is counted and
+logged under one address everywhere.
 
-allauth's login limits (accounts.adapter), the API's throttles and its limit on failed keys
-(api.throttling, api.authentication) and the access log (audit.access_log) all call `client_ip`,
-so a client is counted and logged under one address everywhere.
-
-Behind TRUSTED_PROXY_COUNT proxies of ours, each appends the address it saw to X-Forwarded-For,
-after whatever the client sent: the entry that many places from the end is the client as our
-outermost proxy saw it, and everything before it is the client's own say (forgeable). Without a
-proxy (0) the header is ignored entirely and REMOTE_ADDR is the client. This is Werkzeug's
-ProxyFix rule, and allauth's (ALLAUTH_TRUSTED_PROXY_COUNT, set to the same number in settings).
+The rule is README.md's TRUSTED_PROXY_COUNT: the X-Forwarded-For entry that many places from the end,
+everything before it being the client's own (forgeable) say; with 0 the header is ignored. It is
+Werkzeug's ProxyFix rule, and allauth's (ALLAUTH_TRUSTED_PROXY_COUNT, set to the same number).
 """
 
 import ipaddress

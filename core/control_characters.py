@@ -1,21 +1,11 @@
-"""Control characters in incoming text: one rule for the forms, uploads, the API and query strings.
+"""Control characters in incoming text: one rule for the forms, uploads, the API and query strings
+(README.md, "Control characters", says where each applies it).
 
-Refused wherever text comes in, with a message that names the field (or column) and the character:
-
-- NUL (U+0000): PostgreSQL stores no NUL in text or jsonb (psycopg2 raises before the query runs),
-  so a NUL that got through used to end in a 500 or an upload stuck for ever (issue 11);
-- the other C0 controls (U+0001-U+0008, U+000B, U+000C, U+000E-U+001F) and DEL (U+007F): nobody
-  types them, and a stored one breaks the xlsx exports (openpyxl refuses them in a cell);
-- lone surrogates (U+D800-U+DFFF), which a JSON escape such as "\\ud800" produces: UTF-8 cannot
-  encode them, so they can be neither stored nor sent back in a response.
-
-Tab, line feed and carriage return stay allowed: multi-line fields (notes, comments) keep them, and
-single-line fields turn them into spaces where they always did (targets.upload.validation.cell_text).
-
-Where the rule is applied: `RefuseControlCharactersMiddleware` (below) for the pages' paths, query
-strings and form fields; api.parsers and api.views.base for the API, in its own error
-shape; targets.upload.validation for every cell of an upload (and so the record form and the API's
-record writes, which use the same validator).
+Refused, naming the field (or column) and the character: NUL, which PostgreSQL cannot store in text
+or jsonb; the other C0 controls and DEL, which nobody types and which break the xlsx exports
+(openpyxl refuses them); lone surrogates (a JSON "\\ud800"), which UTF-8 cannot encode. Tab, line
+feed and carriage return stay: multi-line fields keep them, one-line fields make them spaces
+(targets.upload.validation.cell_text).
 """
 
 import re

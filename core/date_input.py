@@ -1,13 +1,10 @@
-"""The one date input of the portal and of admin: text, day/month/year, the year in พ.ศ. in Thai.
+"""The one date input of the portal and of admin: text, day/month/year, the year in พ.ศ. in Thai
+(README.md, "Architecture in a few lines", on dates).
 
-`ThaiDateField` reads what is typed through the one parser (buddhist_dates.parse_thai_date), so
-"20/01/2570" is 20 January 2027 whatever the page's language, and refuses a year outside the
-field's plausible range with a message that names the range. `ThaiDateInput` is a plain text box
-(it works without JavaScript); static/js/thai-date.js adds a small calendar that shows Thai
-months and พ.ศ. years when <html lang> is Thai, and ค.ศ. otherwise.
-
-Why not the browser's <input type="date">: in a Thai browser it shows mm/dd/yyyy in ค.ศ., and a
-Django DateField reading "20/01/2570" stored the year 2570 CE.
+Why not the browser's <input type="date">: in a Thai browser it shows mm/dd/yyyy in ค.ศ., and a Django
+DateField reading "20/01/2570" stored the year 2570 CE. `ThaiDateField` reads through the one parser
+(buddhist_dates.parse_thai_date) and refuses years outside the field's range; `ThaiDateInput` is a
+plain text box that works without JavaScript (static/js/thai-date.js adds a calendar).
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """What a page does when an edit is refused because the object changed after the form was opened
-(core.versioning.StaleEdit): it shows the form again with the user's own changes kept and the
-current values everywhere else, a message, and a table of what changed, field by field (the value
-the user saw, the value now).
+(core.versioning.StaleEdit): the form again, with the user's own changes kept, the current values
+everywhere else, and a table of what changed (README.md, "Two people editing the same thing").
 
-A versioned form (VersionedFormMixin) carries two hidden fields:
-
-  seen_version  the object's version when the form was shown; the view passes it to the service;
-  seen_values   a signed snapshot of what the form was shown with: the raw value of each of its
-                fields, and the "facts" the page adds about the object (its status, its masked
-                identifier, ...), each with the text the user read.
-
-After a refusal the view builds a fresh form from the object as it is now and calls
-
-    data, notice = reconcile(posted=form, fresh=fresh_form)
-
-`data` is the posted data with every field the user did not change set to its current value, and
-the fresh version and snapshot in the hidden fields (so saving it again is a knowing write);
-`notice` lists the changes for templates/includes/stale_edit.html. Workflow forms (a report's
-submit, a request's accept) snapshot only facts: their own fields are the step's input, not the
-object's values.
+A versioned form (VersionedFormMixin) carries two hidden fields: `seen_version`, which the view hands
+to the service, and `seen_values`, a signed snapshot of what the form showed (its fields' raw values
+and the page's facts about the object, each with the text the user read). After a refusal the view
+calls `reconcile(posted=form, fresh=fresh_form)`; saving the form it returns is a knowing write.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Identifiers of target-group records: the Thai national ID and the G-code.
 
-- National ID (เลขประจำตัวประชาชน): 13 digits, often written 1-2345-67890-12-1 or with spaces. The
-  last is a check digit: multiply the first 12 digits by 13, 12, ..., 2, sum, then
-  (11 − sum mod 11) mod 10. A first digit 0 is valid (people without registration status, a core
-  ABE group); 9 is never issued.
-- G-code: a learner with no civil registration gets "G" + 12 digits from the Ministry of Education.
-
-`parse_identifier` is the one validation used by the upload, the forms and the API. The patterns
-that find IDs inside free text (for masking logs) live in audit/redaction.py.
+A national ID has 13 digits, the last a check digit; a first digit 0 is valid (people without
+registration status, a core ABE group) and 9 is never issued. A G-code is "G" + 12 digits, given by
+the Ministry of Education to a learner with no civil registration. `parse_identifier` is the one
+validation of the upload, the forms and the API; audit/redaction.py finds IDs in free text.
 """
 
 import re

@@ -1,20 +1,11 @@
 """Optimistic locking of the records people edit: a version number that every write bumps, so that a
-write based on an older version is refused instead of silently undoing a change made since.
+write based on an older version is refused instead of silently undoing a change made since (README.md,
+"Two people editing the same thing").
 
-Five models carry it (target-group records, progress reports, meetings, provincial plans, capacity
-requests). Their one service that writes locks the row (select_for_update), then
-
-    check_version(locked, version)   # StaleEdit unless version is None or locked.version == version
-    locked.save(update_fields=[...])  # Versioned.save adds one to the version (and writes it)
-
-`version` is what the form or API client saw (the form's hidden `seen_version`, the API's If-Match);
-None (the services' default) means "no precondition", for code that acts on the current state by
-design (demo data, admin bulk actions). Pages and the API never pass None for a user: a form or
-request that does not say what it saw counts as UNKNOWN_VERSION, and is refused.
-
-Writes that bypass save() bump it themselves: the upload pipeline's UPDATE ... FROM (version =
-version + 1) and its ORM writer; the COPY of new records leaves it to the column's database default,
-1. Pages show a refused write with core.stale_edits; the API answers 412 (api/preconditions.py).
+A model's one write service locks the row, calls `check_version(locked, version)`, then saves. None
+means "no precondition", for code that acts on the current state by design (demo data, admin bulk
+actions); pages and the API never pass None for a user, so a form or request that does not say what
+it saw is refused (UNKNOWN_VERSION). Writes that bypass save() bump the version themselves.
 """
 
 from typing import Any

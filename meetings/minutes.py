@@ -1,16 +1,9 @@
 """The minutes of a meeting as a file: PDF (WeasyPrint), Word (python-docx) or Excel (openpyxl), in Thai or English.
 
-`render_minutes(meeting, fmt=..., language=...)` is the one entry point (the meeting pages' export view calls it
-after checking access through the meeting's door). It reads the meeting and all its parts with a constant number
-of queries (`_fetch`), turns them into plain texts in the requested language (`_collect`), then writes one format.
-
-Thai text needs a Thai font. The PDF asks for Laksaman (Debian's fonts-thai-tlwg, its stand-in for TH Sarabun, the
-Thai government's document font) and falls back to the portal's own Sarabun woff2 files (static/fonts/sarabun/), which
-WeasyPrint embeds, so Thai renders on a machine without any Thai system font. The Word file names "TH Sarabun New"
-for Latin and complex-script (Thai) text alike, at 16 pt: Word and LibreOffice pick the font by name on the reader's
-machine (LibreOffice on Debian draws it with Laksaman). WeasyPrint needs Pango at import time; it is imported only for
-a PDF, so a machine without Pango still exports Word and Excel files. The PDF machinery (fonts, the Thai text fix)
-is core/thai_pdf.py, shared with the progress report's PDF.
+`render_minutes` reads the meeting and all its parts in a constant number of queries (`_fetch`), turns them into
+plain texts in the requested language (`_collect`), then writes one format. The PDF's Thai fonts are
+core/thai_pdf.py's, shared with the progress report. The Word file only names its font (DOCX_FONT): Word and
+LibreOffice pick it by name on the reader's machine (LibreOffice on Debian draws it with Laksaman).
 """
 
 import datetime

@@ -1,16 +1,11 @@
 """Who may see and write meetings: the meetings app's rules, registered with the door (accounts.access).
 
 Read: EEF/IPSR admins all; anyone with a role the national meetings; a regional or provincial meeting
-its provinces' people, the teams of its universities, and the teams of the universities supporting
-its provinces this fiscal year. The parts of a meeting are seen by whoever sees the meeting.
-
-Write (the one meetings write rule, _write_grants): EEF/IPSR admins every meeting; a university team
-its regional and provincial meetings that list its university; a coordinator the provincial meetings
-of their province. The list of rows (`Meeting.objects.writable_by`), the check before saving
-(`meetings.services.check_meeting_scope`) and the kinds a user may organise all read _write_grants.
-
-An action item's status and note may also be updated by its owner: the person, a coordinator of the
-province, the university's team.
+its provinces' people and the teams of its universities and of the universities supporting its
+provinces this fiscal year. A meeting's parts are seen by whoever sees the meeting. Write: one rule,
+_write_grants, read by every check (EEF/IPSR every meeting; a university team the regional and
+provincial meetings that list its university; a coordinator their province's provincial meetings).
+An action item's status and note may also be updated by its owner (_is_owner).
 """
 
 from django.db.models import Exists, OuterRef, Q

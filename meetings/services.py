@@ -1,13 +1,8 @@
 """Writing meetings and their parts: the one path for pages, admin, the attendance import, demo data and tests.
 
-Who writes: meetings/policies.py (the one meetings write rule, asked through accounts.access.can).
-The parts of a meeting (agenda, attendance, presentations, lessons, action items, attachments) are
-written by whoever writes the meeting. An action item's status and note
-may also be updated by its owner: the person, a coordinator of the province, the university's
-team. Pages answer 404 to outsiders before calling these; here a user who may not write gets
-PermissionDenied (a 403 on the pages) and bad input a ValidationError. A meeting is changed or
-deleted from the `version` the user saw (the page's hidden seen_version): if someone changed it
-since, nothing is written and StaleEdit is raised (core.versioning).
+Who writes is meetings/policies.py's: a meeting's parts by whoever writes the meeting, an action
+item's status and note also by its owner. A user who may not write gets PermissionDenied (403 on the
+pages), bad input a ValidationError, and a meeting changed since the `version` the user saw a StaleEdit.
 """
 
 import datetime
@@ -20,8 +15,9 @@ from django.utils.translation import gettext as _
 from accounts.access import Principal, can
 from accounts.models import AnyUser, User
 from core.buddhist_dates import fiscal_year_of
+from core.periods import Period, period_bounds
 from core.versioning import check_version
-from reports.models import Period, ProgressReport, period_bounds
+from reports.models import ProgressReport
 from universities.models import University
 
 from .attachments import validate_attachment
@@ -191,7 +187,7 @@ def save_meeting(
     meeting.universities.set(_ids(universities))
     meeting.organiser_provinces.set(_ids(organiser_provinces))
     meeting.organiser_universities.set(organiser_university_ids(meeting=meeting, universities=organiser_universities))
-    # The rule above mirrors writable_by; should they ever part, the write is undone here.
+    # One rule (meetings.policies), asked of the planned meeting above and of the saved rows here.
     if not may_write(meeting=meeting, user=user):
         raise PermissionDenied
     return meeting

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -34,10 +33,11 @@ from audit.models import AccessLog
 from core import stale_edits
 from core.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds, to_buddhist_year
 from core.forms import add_service_errors
+from core.previews import PreviewInvalid, SignedPreview
 from core.versioning import StaleEdit
 from reports.models import ProgressReport
-from summaries.figures import latest_province_snapshots
 
+from . import figures as presentation_figures
 from . import services
 from .attachments import max_attachment_bytes
 from .calendar import build_feed, feed_meetings, month_weeks
@@ -205,7 +205,7 @@ def detail(request, pk: int):
     )
     presentations = list(meeting.presentations.all())
     # The latest summary's figures of each presenting province the user may see: one query.
-    figures = latest_province_snapshots(user=user, codes=[p.province_id for p in presentations])
+    figures = presentation_figures.latest_figures(user=user, codes=[p.province_id for p in presentations])
     for presentation in presentations:
         presentation.latest_figures = figures.get(presentation.province_id)  # type: ignore[attr-defined]  # for the page
     report_ids = [p.report_id for p in presentations if p.report_id]
@@ -362,7 +362,7 @@ def part_edit(request, pk: int, item_pk: int, *, part: str):
 
 
 # --- attendance import ---------------------------------------------------------------------------
-_IMPORT_SALT = "meetings.attendance-import"
+_IMPORT_PURPOSE = "meetings.attendance-import"
 
 
 @login_required
@@ -374,11 +374,11 @@ def attendance_import(request, pk: int):
     if request.method == "POST":
         # The confirmation carries the previewed rows, signed for this meeting and user, so that
         # exactly what was seen is imported (and checked again, for real this time).
-        salt = f"{_IMPORT_SALT}:{meeting.pk}:{request.user.pk}"
+        signed = SignedPreview(_IMPORT_PURPOSE, object_pk=meeting.pk, user_pk=request.user.pk)
         if "payload" in request.POST:
             try:
-                payload = signing.loads(request.POST["payload"], salt=salt, max_age=3600)
-            except signing.BadSignature as error:
+                payload = signed.load(request.POST["payload"])
+            except PreviewInvalid as error:
                 raise PermissionDenied from error
             dataset = _dataset(payload["rows"])
             lines = payload["lines"]
@@ -404,9 +404,7 @@ def attendance_import(request, pk: int):
                         user=request.user, meeting=meeting, dataset=dataset, dry_run=True
                     )
                     preview = _preview(result, dataset, lines)
-                    preview["payload"] = signing.dumps(
-                        {"rows": [list(row) for row in dataset], "lines": lines}, salt=salt, compress=True
-                    )
+                    preview["payload"] = signed.sign({"rows": [list(row) for row in dataset], "lines": lines})
     return render(request, "meetings/attendance_import.html", {"meeting": meeting, "form": form, "preview": preview})
 
 

@@ -210,7 +210,7 @@ class PlanGoal(models.Model):
         "targets.Category", models.PROTECT, related_name="+", verbose_name=_("target-group category")
     )
     # Only an achieved outcome is a goal (targets.Outcome.Kind). A check cannot span tables: clean(),
-    # the choices of the plan editor and of admin (PlanGoalInline) and provinces.services.save_plan,
+    # the choices of the plan editor and of admin (PlanGoalInline) and portal.plans.save_plan,
     # the one write path, hold the rule. (No limit_choices_to: the audit event table copies this
     # field, and the choices are limited where they are offered.)
     outcome = models.ForeignKey("targets.Outcome", models.PROTECT, related_name="+", verbose_name=_("outcome"))

@@ -1,6 +1,6 @@
 """Working-group members in and out of spreadsheets (django-import-export).
 
-One resource serves the province page's import (provinces.views.working_group_import) and Django
+One resource serves the province page's import (portal.province_views.working_group_import) and Django
 admin's import and export. Sheets come as coordinators keep them: Thai or English headers in any
 order, roles written in Thai, dates in พ.ศ. or ค.ศ. or as real Excel dates, phone numbers that
 Excel turned into numbers. A row is matched to an existing member by (province, name), so

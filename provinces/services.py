@@ -1,9 +1,6 @@
-"""Writes of the provincial work that span rows: a plan with its goals, and a working-group sheet.
+"""A working-group sheet, imported in one step after its preview. Views, Django admin and tests call
+import_working_group and nothing else imports members (plans: portal.plans)."""
 
-Views, Django admin and tests call these and nothing else writes plans or imports members.
-"""
-
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import tablib
@@ -13,92 +10,9 @@ from django.utils.translation import gettext
 from import_export.results import RowResult
 
 from accounts.access import Principal, require
-from core.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN
-from core.versioning import StaleEdit, check_version
 
-from .models import PlanGoal, Province, ProvincialPlan, not_achieved_message
+from .models import Province, WorkingGroupMember
 from .resources import FIELD_LABELS, WorkingGroupMemberResource, clean_text
-
-# A goal counts people in one province and year: anything above this is a typing slip.
-MAX_GOAL = 1_000_000
-
-
-def validate_fiscal_year(fiscal_year) -> int:
-    if not isinstance(fiscal_year, int) or not FISCAL_YEAR_MIN <= fiscal_year <= FISCAL_YEAR_MAX:
-        raise ValidationError(gettext("Give the fiscal year in the Buddhist Era (e.g. 2567)."), code="fiscal_year")
-    return fiscal_year
-
-
-@transaction.atomic
-def save_plan(
-    *,
-    user,
-    province: Province,
-    fiscal_year: int,
-    strategy: str,
-    goals: Mapping[tuple[int, int], int | None],
-    version: int | None = None,
-) -> ProvincialPlan:
-    """Create or update the province's plan for the fiscal year and set its goals.
-
-    `goals` maps (category id, outcome id) to the number of people, or None to remove that goal;
-    pairs not in `goals` keep their goal. Only the province's coordinators and EEF admins may.
-    `version` is the plan's version the user saw, 0 for "no plan yet" (None: no precondition): a plan
-    written by someone else since is left alone and StaleEdit raised (core.versioning).
-    """
-    require(user, "provinces.manage", province)
-    validate_fiscal_year(fiscal_year)
-    errors = []
-    for target in goals.values():
-        if target is not None and (isinstance(target, bool) or not isinstance(target, int) or target < 0):
-            errors.append(gettext("A goal is a whole number of people, 0 or more."))
-        elif target is not None and target > MAX_GOAL:
-            errors.append(gettext("A goal of more than 1,000,000 people is surely a typing slip."))
-    if errors:
-        raise ValidationError(sorted(set(errors)))
-    from targets.models import Category, Outcome
-
-    wanted = {pair for pair, target in goals.items() if target is not None}
-    categories = {c for c, _ in wanted}
-    outcomes = {o for _, o in wanted}
-    found = dict(Outcome.objects.filter(pk__in=outcomes).values_list("pk", "kind"))
-    if len(Category.objects.filter(pk__in=categories)) != len(categories) or len(found) != len(outcomes):
-        raise ValidationError(gettext("A goal names a category or outcome that does not exist."))
-    if any(kind != Outcome.Kind.ACHIEVED for kind in found.values()):
-        raise ValidationError(not_achieved_message())
-
-    plan, created = ProvincialPlan.objects.select_for_update().get_or_create(
-        province=province, fiscal_year=fiscal_year, defaults={"strategy": strategy}
-    )
-    if not created:
-        check_version(plan, version)  # e.g. 0 (a new plan's form) and someone else has written one meanwhile
-    elif version not in (None, 0):
-        raise StaleEdit(plan, seen=version)  # the plan the form showed was deleted since: this transaction is undone
-    strategy_changed = not created and plan.strategy != strategy
-    plan.strategy = strategy
-
-    existing = {(g.category_id, g.outcome_id): g for g in plan.goals.all()}
-    removed = [existing[pair].pk for pair, target in goals.items() if target is None and pair in existing]
-    changed = []
-    for pair, target in goals.items():
-        if target is not None and pair in existing and existing[pair].target != target:
-            existing[pair].target = target
-            changed.append(existing[pair])
-    new = [
-        PlanGoal(plan=plan, category_id=c, outcome_id=o, target=target)
-        for (c, o), target in goals.items()
-        if target is not None and (c, o) not in existing
-    ]
-    if removed:
-        PlanGoal.objects.filter(pk__in=removed).delete()
-    if changed:
-        PlanGoal.objects.bulk_update(changed, ["target"])
-    if new:
-        PlanGoal.objects.bulk_create(new)
-    if (strategy_changed or removed or changed or new) and not created:
-        plan.save(update_fields=["strategy", "updated_at"])  # one new version for the plan and its goals
-    return plan
-
 
 # --- working-group sheets ------------------------------------------------------------------------
 
@@ -109,6 +23,16 @@ ACTIONS = {
     RowResult.IMPORT_TYPE_INVALID: "error",
     RowResult.IMPORT_TYPE_ERROR: "error",
 }
+
+
+def save_member(*, user, province: Province, member: WorkingGroupMember) -> WorkingGroupMember:
+    """Add a member to the province's working group, or save their changed details (the pages' one
+    write path; the sheet import below writes many)."""
+    require(user, "provinces.manage", province)
+    if member.province_id != province.pk:
+        raise PermissionDenied
+    member.save()
+    return member
 
 
 @dataclass

@@ -1,24 +1,11 @@
-"""Writing and moving progress reports: the one path for pages, admin, demo data and tests.
+"""Writing and moving progress reports: the one path for pages, admin, demo data and tests. The steps
+are TRANSITIONS below, who takes each is reports/policies.py's, and the period rules (issue 12) are
+check_new_period's and _check_submission_date's.
 
-Who does what (../shared/DOMAIN.md, issue 4; the rules are reports/policies.py's):
-  submit  draft → submitted      the province's coordinators
-  review  submitted → reviewed   the team of the province's LEAD university in the report's fiscal
-                                 year (SupportAssignment), or EEF/IPSR admins
-  accept  reviewed → accepted    EEF/IPSR admins
-  return  submitted → draft      the lead university's team, or EEF/IPSR admins (a comment is required)
-          reviewed → draft       EEF/IPSR admins (a comment is required)
-An accepted report is locked: nobody edits or moves it. A wrong user gets PermissionDenied (a 403
-on the pages), a wrong state or bad input a ValidationError.
-
-Writes and steps take the `version` of the report the user saw (the page's hidden seen_version): a
-report changed since is left alone and StaleEdit raised (core.versioning), so that a second
-click, or a step taken on a page opened before someone else's change, does nothing. None: no
-precondition (demo data).
-
-Periods (issue 12): the periods of one province's reports never overlap (H1 with Q1 or Q2, H2 with
-Q3 or Q4), no report is made for a fiscal year more than one year ahead, and a report is submitted
-only once its period's last month has begun. EEF/IPSR admins may submit earlier on the province's
-behalf, giving a reason that the step keeps (ReportEvent.override_reason) and the history shows.
+An accepted report is locked: nobody edits or moves it. Writes and steps take the `version` of the
+report the user saw and raise StaleEdit if it changed since, so a second click, or a step taken on a
+page opened before someone else's change, does nothing (None: no precondition, for demo data). A
+wrong user gets PermissionDenied (403 on the pages), a wrong state or bad input a ValidationError.
 """
 
 import datetime
@@ -32,10 +19,11 @@ from django.utils.translation import gettext as _
 from accounts.access import Principal, can
 from accounts.models import User
 from core.buddhist_dates import fiscal_year_of, format_thai_date
+from core.periods import Period, overlapping_periods
 from core.versioning import check_version
 from provinces.models import Province
 
-from .models import SECTIONS, Period, ProgressReport, ReportEvent, Status, overlapping_periods, submission_opens
+from .models import SECTIONS, ProgressReport, ReportEvent, Status, submission_opens
 from .notifications import notify_transition
 from .policies import Step
 

@@ -1,13 +1,9 @@
 """Charts as server-rendered SVG: no script, no CDN, the same markup on the pages and in the PDF pack.
 
-Each chart is an image for assistive technology (role="img" with <title> and <desc>) and carries
-the table of its figures (`Chart.headers`, `Chart.rows`), which the templates show beside it
-(summaries/_chart.html). Colours and sizes are SVG presentation attributes, never style="": the
-pages' Content-Security-Policy forbids inline styles, and the PDF (WeasyPrint) has none of the
-portal's stylesheets, so both draw the same. Text takes the font of the page around it.
-
-The first part draws (horizontal bars, stacked bars, lines); the second builds the dashboards'
-charts from a snapshot's figures (summaries.figures).
+Each chart is an image for assistive technology (role="img", <title>, <desc>) and carries the table
+of its figures, which the templates show beside it. Colours and sizes are SVG attributes, never
+style="": the pages' Content-Security-Policy forbids inline styles, and the PDF has none of the
+portal's stylesheets, so both draw the same.
 """
 
 import datetime

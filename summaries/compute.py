@@ -1,19 +1,9 @@
 """Every figure of a progress summary, for all provinces, universities and the nation at once.
 
-A constant number of aggregate queries (GROUP BY province, category, status, ...), whatever the
-number of provinces or records: never a query per province or per record. `Count("*")` rather than
-Count("id") lets PostgreSQL answer the record counts from the covering index
-target_record_summary_idx (province, category, status) alone.
-
-The counts are gathered in plain dicts (scratch, this module's own) and handed out typed: a
-`Summary` of `summaries.schema.Figures`, which summaries.services stores with `schema.dump()`.
-
-What the progress figures count (README.md, "What the figures count"): a goal of a plan is a target
-group (category) and one achieved outcome; its progress is the province's records of that category
-whose status is that outcome. "Returned to learning" and "kept in school" are the sums of the goals
-whose outcome is in that headline group, and "overall" the sum of all goals: a university's and the
-nation's figures are the sums of their provinces' goals, never records matched against goals set
-elsewhere. Records that stand where no goal of their province aims are counted apart (`by_bucket`).
+A constant number of aggregate queries, whatever the number of provinces or records: never a query
+per province or per record. `Count("*")` rather than Count("id") lets PostgreSQL answer the record
+counts from the covering index target_record_summary_idx (province, category, status) alone. What
+each figure counts is README.md's "What the figures count"; the result is typed by summaries.schema.
 """
 
 import datetime
@@ -24,9 +14,10 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from core.buddhist_dates import fiscal_year_bounds, fiscal_year_of
+from core.periods import period_bounds
 from meetings.models import ActionItem, Meeting
 from provinces.models import PlanGoal
-from reports.models import ProgressReport, period_bounds
+from reports.models import ProgressReport
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 

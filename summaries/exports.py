@@ -1,14 +1,8 @@
 """The summaries as files: an Excel workbook (one sheet per level) and a PDF meeting pack with the charts.
 
-`collect(user=..., level=..., code=..., fiscal_year=...)` gathers what the user may see of one subject
-(the nation, a university and its provinces, or a province) from the latest stored summary, through
-the same door as the dashboards (Snapshot.objects.visible_to and the scope: 404 for outsiders), in a
-few queries. `render(pack, fmt=..., language=...)` writes it.
-
-The PDF is drawn by WeasyPrint with the portal's PDF fonts (core/thai_pdf.py, as the minutes: Laksaman,
-then the portal's own Sarabun, so Thai renders on a machine without any Thai system font) and the
-same patch that makes its Thai text copy and extract as written; the charts are the dashboards' own
-SVG (summaries/charts.py, summaries/map.py), inline.
+`collect(...)` gathers what the user may see of one subject from the latest stored summary, through
+the same door as the dashboards (404 for outsiders); `render(pack, ...)` writes it. The PDF uses the
+portal's PDF fonts (core/thai_pdf.py, as the minutes) and the dashboards' own SVG charts, inline.
 """
 
 import datetime

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext, ngettext
 
 from accounts.access import Principal
-from reports.models import Period
+from core.periods import Period
 from reports.models import Status as ReportStatus
 from targets.models import AssistanceType, Category, Outcome
 from universities.models import SupportRole

@@ -1,19 +1,11 @@
 """The figures of one summary snapshot, typed: what Snapshot.data holds and how to read and write it.
 
-summaries.compute builds `Figures`; summaries.services stores them with `dump()` (JSON) beside their
-`SCHEMA_VERSION`; every reader (dashboards, charts, exports, the province page, meetings, the API)
-gets them back through `parse()` (Snapshot.figures), and reads attributes, never string keys: a
-renamed figure fails here, once, when a snapshot is read, not in a template when a page renders.
-
-Versions (Snapshot.schema):
-  1  before issue 12: goals by headline group, no "overall" and no goal outcome. Not readable: those
-     figures counted something else, and no upgrade can recount them from the stored sums. Pages
-     read only current snapshots (SnapshotQuerySet.current); the next run replaces them.
-  2  goals per target group and achieved outcome (issue 12). Today's shape.
-When a figure changes, bump SCHEMA_VERSION and teach `parse()` to upgrade the previous version
-(tests/data/snapshot_v<N>.json keeps a stored one, and tests/test_snapshot_schema.py reads it).
-
-This module imports no model: summaries.models reads SCHEMA_VERSION from it.
+Readers get the figures through `parse()` and read attributes, never string keys, so a renamed figure
+fails here, once, when a snapshot is read, not in a template when a page renders. Imports no model.
+Versions (Snapshot.schema): 1 (before issue 12) counted something else, so it is never read or
+upgraded: pages read only current snapshots until the next run replaces them. 2 is today's: goals per
+target group and achieved outcome. When a figure changes, bump SCHEMA_VERSION and teach `parse()` to
+upgrade the previous version (tests/test_snapshot_schema.py reads tests/data/snapshot_v<N>.json).
 """
 
 from collections.abc import Mapping

@@ -48,6 +48,11 @@ def request_summary_after_upload() -> bool:
     return True
 
 
+def summary_after_records_written(sender: object, **kwargs: object) -> None:
+    """Receiver of targets.signals.records_written (connected in summaries.apps)."""
+    request_summary_after_upload()
+
+
 def run_summary(*, run_id: int) -> SummaryRun:
     """Compute every figure and store the run's snapshots; safe to call again for the same run."""
     run = SummaryRun.objects.get(pk=run_id)

@@ -1,13 +1,10 @@
-"""The dashboards: national, university and province figures from the stored summaries, their
-exports (Excel, a PDF meeting pack) and the EEF admins' "compute now" button.
+"""The dashboards: national, university and province figures from the stored summaries, their exports
+and the EEF admins' "compute now" button.
 
-Pages read the snapshots (summaries.models), never the records, and each answers in a fixed number of
-queries whatever the data: the trend of the subject (only a few keys of each snapshot's JSON), the
-latest snapshot(s), the reference labels. Access goes through the one door: snapshots come from
-`Snapshot.objects.visible_to(user)`, and a province or university outside the user's scope answers
-404, the same as one that does not exist. The national dashboard is EEF/IPSR's; it sends everyone
-else to their own dashboard (a university team to its university's, a province's people to their
-province's), and someone without a role gets 403.
+Pages read the snapshots, never the records, in a fixed number of queries whatever the data, and
+through the one door: a province or university outside the user's scope answers 404, as one that
+does not exist. The national dashboard is EEF/IPSR's; it sends everyone else to their own (a
+university team to its university's, a province's people to their province's); no role gets 403.
 """
 
 import datetime

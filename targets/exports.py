@@ -1,15 +1,10 @@
 """Exports of target-group records as xlsx or csv: the list's records, in the user's scope.
 
-- National IDs are masked (x-xxxx-xxxxx-12-1) unless the user's role may see the full IDs of that
-  row's province (the door's "targets.read_identifiers": EEF/IPSR admins, the province's coordinators).
-- Every text cell passes through core.spreadsheet_safety.neutralise_formula: a value starting
-  with = + - @ a tab or a carriage return cannot run as a formula.
-- Each export writes one access-log entry (EXPORT, with the number of records and the filters' names).
-- Large sets are streamed: csv row by row (StreamingHttpResponse) from a server-side cursor; xlsx
-  through openpyxl's write-only mode into a temporary file, sent in chunks (FileResponse).
-
-The columns follow the upload's template (targets.upload.columns), with its Thai headers for Thai
-users and English headers the upload also reads, so that a corrected file can be uploaded again.
+National IDs are masked unless the user's role may see that row's province in full (the door's
+"targets.read_identifiers"), no text cell can run as a formula (core.spreadsheet_safety), and
+each export writes one access-log entry. Large sets stream (csv from a server-side cursor, xlsx
+through openpyxl's write-only mode and a temporary file). The columns and headers are the upload
+template's (targets.upload.columns), so that a corrected file can be uploaded again.
 """
 
 import csv

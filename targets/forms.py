@@ -1,11 +1,9 @@
 """Forms of the target-group record pages: the list's filters and search, a record, help given, status.
 
-A record's form checks its values with the upload's own validator (targets.upload.validation
-RowValidator): the form's fields are read as one spreadsheet row, so a record typed into a form
-and one uploaded in a file pass exactly the same rules and get the same messages (check digit,
-no ID starting with 9, G-codes, names, dates in พ.ศ., districts and sub-districts of the province,
-categories, statuses, phones). The fields are text with a select to pick from: the validator, not
-the form, decides what a value may be.
+A record's form is read as one spreadsheet row by the upload's own validator (targets.upload.validation
+RowValidator), so a record typed into a form and one uploaded in a file pass exactly the same rules and
+get the same messages. The fields are text with a select to pick from: the validator, not the form,
+decides what a value may be.
 """
 
 from django import forms

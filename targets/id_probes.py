@@ -1,26 +1,11 @@
 """Probing for national IDs (PDPA): how often one user or API key may be told that an identifier is
-already recorded in a province it cannot see.
+already recorded in a province it cannot see (README.md, "Probing for national IDs").
 
-An identifier has one record in the whole programme (TargetRecord.identifier is unique), so writing
-a record whose identifier another province holds must fail, and the failure itself says "this child
-is in the programme, elsewhere". Anyone who may write records can ask it of any identifier: an
-upload's dry run (up to 200,000 a file), POST /api/v1/records/ and /records/bulk/, the record form.
-So, for every question that gets such answers:
-
-- the access log gets an entry (AccessLog.Action.IDENTIFIER_PROBE) with who asked (user or key),
-  the path and how many identifiers;
-- over TARGETS_ID_PROBE_DAILY_LIMIT identifiers a day (Bangkok time) per user or key, the question
-  is refused as a whole, never answered row by row (IDENTIFIER_PROBE_REFUSED in the access log), and
-  the day is flagged, once, for EEF/IPSR admins: audit.IdentifierProbeDay in Django admin, and a mail.
-
-Identifiers of provinces the asker may read (its own; every province for EEF/IPSR) tell nothing new
-and never count. The day's count lives in the database, one upsert per question (never one query
-per row), so it holds while Redis is down and two questions at once cannot both slip under it.
-
-The callers: the upload pipeline (targets.upload.pipeline._Classifier), the record form's service
-(targets.record_services.create_record) and the API's writes (api.record_writes.write_records).
-An answer is only as lasting as the caller's transaction: each caller asks before anything that
-could roll it back (a refusal returns or raises where no write of its own is undone with it).
+An identifier has one record in the whole programme, so a refused write itself says "this child is
+in the programme, elsewhere", and anyone who writes records can ask it of any identifier. Each such
+question is logged and counted per asker and day (Bangkok time) by one upsert in the database, so the
+limit holds while Redis is down and two questions at once cannot both slip under it. An answer lasts
+only as long as the caller's transaction: each caller asks before anything that could roll it back.
 """
 
 import logging

@@ -99,7 +99,7 @@ class Outcome(BilingualName):
             return
         from provinces.models import PlanGoal
 
-        # Goals are only ever set on achieved outcomes (provinces.services.save_plan): an outcome that
+        # Goals are only ever set on achieved outcomes (portal.plans.save_plan): an outcome that
         # plans measure by stays one, or those goals would silently stop counting.
         if PlanGoal.objects.filter(outcome=self).exists():
             raise ValidationError(

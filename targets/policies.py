@@ -1,12 +1,9 @@
 """Who may read, write and see in full the target-group records: the targets app's rules, registered
 with the door (accounts.access). obj is the record's province (or its code) where a rule takes one.
 
-- read: whoever reads the province (records, and answers about identifiers recorded there:
-  targets.id_probes).
-- write, create, upload: the province's coordinators and EEF/IPSR admins.
-- full national IDs (unmasked): EEF/IPSR admins and the province's coordinators, who enter them;
-  everyone else sees x-xxxx-xxxxx-12-1 (PDPA).
-- a record's identifier or province changed, its audit trail read (Django admin): EEF/IPSR admins.
+Writing is for the province's coordinators and EEF/IPSR admins. Full national IDs (unmasked) are for
+the same people, who enter them; everyone else sees x-xxxx-xxxxx-12-1 (PDPA). Reading a province
+also covers answers about identifiers recorded there (targets.id_probes).
 """
 
 from accounts.access import Principal, Scope, register

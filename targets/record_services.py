@@ -1,27 +1,10 @@
-"""Writing one target-group record from a page or admin: the one path for views, admin and tests.
-
-    create_record(user=..., province=..., identifier=..., identifier_kind=..., values={...})
-    update_record(record=..., user=..., values={...}, version=..., identifier=None, province=None)
-    change_status(record=..., user=..., status=..., version=...)
-    record_help(record=..., user=..., type=..., date=..., given_by=..., outcome="")
+"""Writing one target-group record from a page or admin: the one path for views, admin and tests
+(spreadsheets go through the upload pipeline, targets/upload/, which writes in bulk).
 
 `values` are the record's fields as the upload's validator returns them (targets.upload.validation
-RECORD_FIELDS: "district_id", "category_id", ...), so a record written by a form has passed the
-same rules as one written by an upload. Spreadsheets go through the upload pipeline instead
-(targets/upload/), which writes in bulk.
-
-Who may: the province's coordinators and EEF/IPSR admins (the door's "targets.write", targets/policies.py); changing a
-record's identifier or moving it to another province: EEF/IPSR admins only. A wrong user gets
-PermissionDenied (403 on the pages), bad input a ValidationError keyed by field.
-
-Every status change made here writes a StatusChange row with who made it; the record's first
-status is not a row (see targets.models.StatusChange).
-
-`version` is the record's version the writer saw (the form's hidden seen_version): a record changed
-since is not written, StaleEdit is raised instead (core.versioning); None: no precondition.
-
-An identifier already recorded in a province the user cannot see is refused with the upload's words,
-and that answer is counted and logged by targets.id_probes (the daily allowance of such answers).
+RECORD_FIELDS), so a record written by a form has passed the same rules as one from an upload.
+Who may: the door's "targets.write" (targets/policies.py); a wrong user gets PermissionDenied, bad
+input a ValidationError keyed by field, a record changed since `version` a StaleEdit.
 """
 
 import datetime

@@ -1,14 +1,8 @@
-"""Celery tasks of the uploads: thin, take ids, call targets.upload.services.
+"""Celery tasks of the uploads: thin, they take ids and call targets.upload.services, which makes each
+idempotent and safe to run twice (README.md, "Background jobs", also on the time limits).
 
-Each is idempotent and safe to run twice: a task that finds its upload's job done, or another task
-at work on it (the job lock), does nothing. acks_late with reject_on_worker_lost (settings) gives a
-killed worker's task back to the queue, and the services count every start, so a file that kills
-its worker is given up after TARGETS_UPLOAD_MAX_ATTEMPTS. The apply is one transaction, so a
-rerun starts from nothing written. A task whose message was lost is found by sweep_uploads.
-
-Time limits: the soft one makes the service fail the upload with a message (SoftTimeLimitExceeded);
-the hard one, a little later, ends a pool process that ignores it, and the sweeper takes over. Both
-sit well above the longest real job (README.md, "Background jobs").
+The soft time limit makes the service fail the upload with a message (SoftTimeLimitExceeded); the
+hard one, a little later, ends a pool process that ignores it, and the sweeper takes over.
 """
 
 from celery import shared_task

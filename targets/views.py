@@ -1,15 +1,11 @@
 """Pages of the target-group records: the list with its filters, search and export, one record with
-its status history and help given, and the forms that create and change records.
+its status history and help given, and the forms that create and change records (through the door;
+writes are targets.record_services').
 
-Every page goes through the access door (accounts/access.py): the list and the export start from
-`TargetRecord.objects.visible_to(user)`, one record comes from `get_object_for_user` (404 for
-outsiders, as for a missing record), and writing needs the record's province in the user's
-writable scope (403 for those who only read it). Writes are targets.record_services'.
-
-Personal data (PDPA): national IDs are masked (x-xxxx-xxxxx-12-1) unless the user's role may see
-them (the door's "targets.read_identifiers") AND they ask for them with a button (a POST), which the access log
-records as a full view; every page that shows records writes an access-log entry; no name or
-identifier ever goes into a URL (see the search below).
+Personal data (PDPA): national IDs are masked unless the user's role may see them (the door's
+"targets.read_identifiers") AND they ask with a button (a POST), which the access log records as a
+full view; every page that shows records writes an access-log entry; no name or identifier ever goes
+into a URL (see the search below).
 """
 
 import datetime

@@ -117,7 +117,7 @@ def test_home_page_query_count_does_not_grow_with_the_data(cast, client_for, dja
     client.get("/")  # warm the session
     # session, user, memberships (scope), assignments with provinces/regions/universities,
     # memberships for the page, two-factor check is cached in the session; a few savepoints.
-    # Meetings (abe_portal.views._meetings_of): the user's open action items with their meetings
+    # Meetings (portal.views._meetings_of): the user's open action items with their meetings
     # and owners, and the next meetings the user may see.
     with django_assert_max_num_queries(10):
         response = client.get("/")

@@ -70,12 +70,14 @@ def _objects(cast) -> dict:
         AccessLog,
         IdentifierProbeDay,
         MembershipEvent,
-        SupportAssignmentEvent,
-        UniversityEvent,
         UserEvent,
     )
+    from audit.tracking import event_model
     from provinces.models import District, Province, Region, SubDistrict
     from universities.models import SupportAssignment, University
+
+    UniversityEvent = event_model(University)
+    SupportAssignmentEvent = event_model(SupportAssignment)
 
     objects = {
         "accounts.user": cast.coordinator_b,

@@ -12,7 +12,7 @@ import pytest
 
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
-from provinces.demo_data import load_demo_assignments
+from portal.demo.provinces import load_demo_assignments
 from tests.conftest import watch_for_problems
 
 pytestmark = pytest.mark.browser

@@ -16,11 +16,11 @@ import pytest
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
 from core.buddhist_dates import current_fiscal_year
-from provinces.demo_data import load_demo_assignments
+from portal.demo.provinces import load_demo_assignments
+from portal.demo.records import load_demo_records
 from provinces.models import Province
 from summaries.models import SummaryRun
 from summaries.services import run_summary
-from targets.demo_records import load_demo_records
 from targets.upload.services import receive_upload, start_check
 from tests.builders import messy_file
 from tests.conftest import watch_for_problems

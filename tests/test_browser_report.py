@@ -15,7 +15,7 @@ from django.core import mail
 
 from accounts.models import Role
 from conftest import PASSWORD, PROVINCE_A, make_user
-from provinces.demo_data import load_demo_assignments
+from portal.demo.provinces import load_demo_assignments
 from tests.conftest import watch_for_problems
 
 pytestmark = pytest.mark.browser
@@ -26,8 +26,8 @@ def _every_period_may_be_submitted(monkeypatch):
     """Reports are submitted from their period's last month on (reports.services.today): pinned to the
     last day of this fiscal year, so that submitting this year's Q1 here never depends on the calendar."""
     from core.buddhist_dates import current_fiscal_year
+    from core.periods import period_bounds
     from reports import services
-    from reports.models import period_bounds
 
     last_day = period_bounds(current_fiscal_year(), "Q4")[1]
     monkeypatch.setattr(services, "today", lambda: last_day)

@@ -774,8 +774,8 @@ def test_snapshots_stored_by_older_runs_do_not_break_the_pages(summary, client_f
 
 
 def test_demo_dashboards_show_each_goal_by_its_outcome_and_no_other_group(cast, client_for):
-    from provinces.work_demo_data import load_demo_provincial_work
-    from targets.demo_records import load_demo_records
+    from portal.demo.provincial_work import load_demo_provincial_work
+    from portal.demo.records import load_demo_records
 
     load_demo_provincial_work()
     load_demo_records(600)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from reports.models import ProgressReport, ReportEvent, period_bounds, submission_opens
+from core.periods import period_bounds
+from reports.models import ProgressReport, ReportEvent, submission_opens
 
 pytestmark = pytest.mark.django_db
 
@@ -38,19 +39,19 @@ def _check_reports(now: datetime.datetime) -> None:
 
 
 def test_every_demo_loader_gives_possible_dates(cast):
-    from meetings.demo_data import load_demo_meetings
     from meetings.models import ActionItem, LessonLearned, Meeting
-    from provinces.demo_data import ensure_demo_admin, ensure_demo_users, load_demo_assignments
-    from provinces.work_demo_data import load_demo_provincial_work
-    from reports.demo_data import load_demo_reports
-    from targets.demo_records import load_demo_records
+    from portal.demo.meetings import load_demo_meetings
+    from portal.demo.provinces import ensure_demo_admin, ensure_demo_users, load_demo_assignments
+    from portal.demo.provincial_work import load_demo_provincial_work
+    from portal.demo.records import load_demo_records
+    from portal.demo.reports import load_demo_reports
     from targets.models import Assistance, StatusChange, TargetRecord
 
     ensure_demo_admin()
     ensure_demo_users()
     load_demo_assignments()
     load_demo_provincial_work()
-    from universities.support_demo_data import load_demo_support
+    from portal.demo.support import load_demo_support
 
     load_demo_support()
     assert load_demo_reports() == 24
@@ -113,8 +114,8 @@ def test_every_demo_loader_gives_possible_dates(cast):
     ],
 )
 def test_demo_reports_are_possible_whenever_they_are_loaded(cast, moment):
-    from provinces.demo_data import ensure_demo_admin, ensure_demo_users, load_demo_assignments
-    from reports.demo_data import demo_periods, load_demo_reports
+    from portal.demo.provinces import ensure_demo_admin, ensure_demo_users, load_demo_assignments
+    from portal.demo.reports import demo_periods, load_demo_reports
 
     ensure_demo_admin()
     ensure_demo_users()

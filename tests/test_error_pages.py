@@ -148,7 +148,7 @@ def test_favicon_ico_leads_to_the_portals_icon(client):
 def test_demo_eef_admin_is_staff_and_the_others_are_not(programme):
     from django.contrib.auth import get_user_model
 
-    from provinces.demo_data import ensure_demo_users
+    from portal.demo.provinces import ensure_demo_users
 
     users = get_user_model().objects
     # An EEF account created by an earlier version, without staff, is given it on the next load.
@@ -163,7 +163,7 @@ def test_demo_eef_admin_manages_users_and_roles_in_admin(programme):
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.contrib.auth import get_user_model
 
-    from provinces.demo_data import ensure_demo_users
+    from portal.demo.provinces import ensure_demo_users
 
     ensure_demo_users()
     eef = get_user_model().objects.get(email="eef@demo.abe-portal.local")

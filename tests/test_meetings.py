@@ -19,7 +19,6 @@ from audit.models import AccessLog
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from meetings import services
 from meetings.attachments import sniff
-from meetings.demo_data import SEED_ALBUM, SEED_TITLE, load_demo_meetings
 from meetings.models import (
     ActionItem,
     AgendaItem,
@@ -32,7 +31,8 @@ from meetings.models import (
     Presentation,
 )
 from meetings.resources import AttendanceResource, read_sign_in_sheet
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.meetings import SEED_ALBUM, SEED_TITLE, load_demo_meetings
+from portal.demo.provinces import DEMO_LEADS
 from reports.models import ProgressReport
 from tests.builders import uploaded_file
 from universities.models import University

@@ -403,9 +403,9 @@ DAY = datetime.date(2024, 3, 1)
 
 
 def test_demo_national_meeting_names_its_attendees_and_ipsr_once(cast, poppler, tmp_path):
-    from meetings.demo_data import SEED_TITLE, load_demo_meetings
     from meetings.minutes import _collect, _fetch
-    from provinces.demo_data import ensure_demo_users
+    from portal.demo.meetings import SEED_TITLE, load_demo_meetings
+    from portal.demo.provinces import ensure_demo_users
 
     ensure_demo_users()
     load_demo_meetings()

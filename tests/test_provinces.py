@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 
 from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from portal.demo.provincial_work import load_demo_provincial_work
+from portal.plans import save_plan
 from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
 from provinces.resources import WorkingGroupMemberResource, parse_sheet_date
-from provinces.services import import_working_group, save_plan
-from provinces.work_demo_data import load_demo_provincial_work
+from provinces.services import import_working_group
 from reports.models import ProgressReport
 from targets.models import Category, Outcome
 from tests.builders import workbook_file
@@ -757,7 +758,7 @@ def test_admin_export_neutralises_formulas_too(cast):
 
 
 def test_demo_working_groups_and_plans_load_once(cast):
-    from provinces.demo_data import DEMO_LEADS
+    from portal.demo.provinces import DEMO_LEADS
 
     created = load_demo_provincial_work()
     assert created["members"] > 0
@@ -777,7 +778,7 @@ def test_demo_working_groups_and_plans_load_once(cast):
 
 
 def test_demo_leaves_a_province_with_real_members_alone():
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
 
     load_demo_assignments()
     _member(PROVINCE_A, "นายจริง ใจดี", CHAIR)
@@ -928,7 +929,7 @@ def test_province_page_shows_its_meetings_and_latest_figures_not_a_placeholder(c
 def test_admin_offers_only_achieved_outcomes_for_a_goal(cast, rf):
     from django.contrib import admin
 
-    from provinces.admin import PlanGoalInline
+    from portal.admin import PlanGoalInline
 
     request = rf.get("/admin/")
     request.user = cast.eef_admin
@@ -967,3 +968,24 @@ def test_a_fiscal_year_that_is_not_one_shows_the_current_year(cast, client_for, 
         response = client.get(f"{url}?fiscal_year={given}")
         assert response.status_code == 200, url
         assert response.context["fiscal_year"] == current_fiscal_year(), url
+
+
+def test_a_member_is_saved_through_the_service_by_the_province_writers_only(cast):
+    from django.contrib.auth.models import AnonymousUser
+
+    from provinces.models import Province
+    from provinces.services import save_member
+
+    province_a, province_b = Province.objects.get(pk=PROVINCE_A), Province.objects.get(pk=PROVINCE_B)
+    member = save_member(
+        user=cast.coordinator_a, province=province_a, member=WorkingGroupMember(province=province_a, name="ก")
+    )
+    assert WorkingGroupMember.objects.get(pk=member.pk).province_id == PROVINCE_A
+    for user in (cast.viewer_a, cast.coordinator_b, cast.university_member, AnonymousUser()):
+        with pytest.raises(PermissionDenied):
+            save_member(user=user, province=province_a, member=WorkingGroupMember(province=province_a, name="ข"))
+    with pytest.raises(PermissionDenied):  # the page's province, not one the member was moved to
+        save_member(
+            user=cast.coordinator_a, province=province_a, member=WorkingGroupMember(province=province_b, name="ค")
+        )
+    assert list(WorkingGroupMember.objects.filter(name__in=["ข", "ค"])) == []

@@ -15,9 +15,10 @@ from openpyxl import load_workbook
 from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from core.buddhist_dates import current_fiscal_year
+from core.periods import period_bounds
 from core.spreadsheet_safety import neutralise_formula
 from reports import services
-from reports.models import SECTIONS, ProgressReport, ReportEvent, Status, period_bounds, submission_opens
+from reports.models import SECTIONS, ProgressReport, ReportEvent, Status, submission_opens
 from reports.resources import ProgressReportResource
 from universities.models import SupportAssignment, University
 
@@ -844,8 +845,8 @@ def test_resource_refuses_imports(cast):
 
 
 def test_demo_reports_two_per_province_every_status_idempotent(cast):
-    from provinces.demo_data import DEMO_LEADS, ensure_demo_admin, ensure_demo_users
-    from reports.demo_data import demo_periods, load_demo_reports
+    from portal.demo.provinces import DEMO_LEADS, ensure_demo_admin, ensure_demo_users
+    from portal.demo.reports import demo_periods, load_demo_reports
 
     ensure_demo_admin()
     ensure_demo_users()

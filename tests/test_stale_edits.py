@@ -37,8 +37,8 @@ def _every_period_may_be_submitted(monkeypatch):
     """Reports are submitted from their period's last month on (reports.services.today): pinned to the
     last day of this fiscal year, so that submitting this year's Q1 here never depends on the calendar."""
     from core.buddhist_dates import current_fiscal_year
+    from core.periods import period_bounds
     from reports import services
-    from reports.models import period_bounds
 
     last_day = period_bounds(current_fiscal_year(), "Q4")[1]
     monkeypatch.setattr(services, "today", lambda: last_day)
@@ -219,7 +219,7 @@ def _meeting(cast):
 
 def _plan(cast):
     from core.buddhist_dates import current_fiscal_year
-    from provinces.services import save_plan
+    from portal.plans import save_plan
 
     province = Province.objects.get(code=PROVINCE_A)
     return save_plan(
@@ -229,7 +229,7 @@ def _plan(cast):
 
 
 def _goal_field() -> str:
-    from provinces.forms import goal_field_name
+    from portal.forms import goal_field_name
     from targets.models import Category, Outcome
 
     category = Category.objects.get(code="out-of-school")
@@ -805,7 +805,7 @@ def test_the_orm_writer_of_the_embedded_database_makes_a_new_version_too(cast, r
 
 def test_each_service_write_is_one_new_version(cast, record, capacity_request):
     from meetings import services as meetings
-    from provinces.services import save_plan
+    from portal.plans import save_plan
     from reports import services as reports
     from targets import record_services
     from targets.models import Outcome
@@ -910,7 +910,7 @@ def test_in_the_browser_a_stale_save_shows_what_changed_and_saving_again_keeps_b
 
     from accounts.models import Role
     from conftest import PASSWORD
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
     from targets import record_services
 
     load_demo_assignments()

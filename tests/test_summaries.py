@@ -13,9 +13,9 @@ from django.utils import timezone
 from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from core.thai_id import check_digit
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.provinces import DEMO_LEADS
+from portal.plans import save_plan
 from provinces.models import PlanGoal, Province, ProvincialPlan
-from provinces.services import save_plan
 from reports.models import ProgressReport
 from summaries.compute import compute, current_period
 from summaries.models import Level, Snapshot, SummaryRun
@@ -366,3 +366,23 @@ def test_snapshots_of_an_older_schema_are_not_read(world):
     Snapshot.objects.filter(run=run).update(schema=1)
     assert not Snapshot.objects.latest_run(YEAR).exists()
     assert not Snapshot.objects.current().exists()
+
+
+def test_an_applied_upload_asks_for_a_summary_through_targets_signal(cast, django_capture_on_commit_callbacks):
+    """targets does not import summaries: an applied upload sends records_written after its commit, and
+    summaries (connected in its AppConfig.ready) asks for the debounced run."""
+    from targets.signals import records_written
+    from tests.builders import national_id, upload, upload_and_apply, xlsx
+
+    assert any(key[0] == "summaries.after_records_written" for key, _receiver, *_rest in records_written.receivers)
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย"]
+    rows = [[national_id(7001), "สมชาย", "ใจดี", "out-of-school"]]
+    cache.delete(DEBOUNCE_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(cast.coordinator_a, xlsx(header, rows))  # checked only: nothing written, nothing asked
+    assert cache.get(DEBOUNCE_KEY) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = upload_and_apply(cast.coordinator_a, xlsx(header, rows))
+    assert (batch.status, batch.created) == ("applied", 1)
+    assert cache.get(DEBOUNCE_KEY) is not None  # the run is due
+    cache.delete(DEBOUNCE_KEY)

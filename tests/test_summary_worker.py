@@ -43,7 +43,7 @@ def _needs_real_services():
 @pytest.fixture
 def programme(transactional_db):
     """The demo assignments, committed (the reference data is there: conftest.py puts it back after a flush)."""
-    from provinces.demo_data import load_demo_assignments
+    from portal.demo.provinces import load_demo_assignments
 
     load_demo_assignments()
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds, fiscal_year_of
-from provinces.demo_data import DEMO_LEADS, demo_fiscal_years, load_demo_assignments
+from portal.demo.provinces import DEMO_LEADS, demo_fiscal_years, load_demo_assignments
 from universities.models import SupportAssignment, University
 
 pytestmark = pytest.mark.django_db

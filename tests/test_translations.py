@@ -80,14 +80,14 @@ def test_the_english_finder_finds_what_it_looks_for():
 def programme_in_use(cast):
     """The demo programme's work (plans, support, requests, meetings), a few records and a summary of them."""
     from core.buddhist_dates import current_fiscal_year
-    from meetings.demo_data import load_demo_meetings
-    from provinces.demo_data import ensure_demo_admin, ensure_demo_users
-    from provinces.work_demo_data import load_demo_provincial_work
-    from reports.demo_data import load_demo_reports
+    from portal.demo.meetings import load_demo_meetings
+    from portal.demo.provinces import ensure_demo_admin, ensure_demo_users
+    from portal.demo.provincial_work import load_demo_provincial_work
+    from portal.demo.reports import load_demo_reports
+    from portal.demo.support import load_demo_support
     from summaries.models import SummaryRun
     from summaries.services import run_summary
     from targets.models import Category, Outcome, TargetRecord
-    from universities.support_demo_data import load_demo_support
 
     ensure_demo_admin()
     ensure_demo_users()

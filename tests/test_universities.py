@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from accounts.models import Role
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.provinces import DEMO_LEADS
 from provinces.models import Province
 from tests.builders import uploaded_file
 from universities import attachments, services
@@ -699,7 +699,7 @@ def test_query_counts_hold_for_a_coordinator_too(cast, client_for, django_assert
 
 
 def test_demo_support_covers_every_role_and_state_and_loads_once(cast):
-    from universities.support_demo_data import load_demo_support
+    from portal.demo.support import load_demo_support
 
     counts = load_demo_support()
     assert counts["support_activities"] > 0

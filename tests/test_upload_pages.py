@@ -22,9 +22,8 @@ from django.db.models import F
 from audit.models import AccessLog
 from conftest import PROVINCE_A, PROVINCE_B
 from core.thai_id import parse_identifier
-from provinces.demo_data import DEMO_LEADS
-from provinces.models import Province
-from targets.demo_records import (
+from portal.demo.provinces import DEMO_LEADS
+from portal.demo.records import (
     SAMPLE_BUCKETS,
     SAMPLE_BUCKETS_WITHOUT_DEMO,
     SAMPLE_DEMO_NUMBERS,
@@ -32,6 +31,7 @@ from targets.demo_records import (
     load_demo_records,
     sample_upload_rows,
 )
+from provinces.models import Province
 from targets.models import Assistance, Category, StatusChange, TargetRecord, UploadBatch
 from targets.upload.columns import TEMPLATE_FIELDS, label, match_columns
 from targets.upload.services import progress_key, read_progress, receive_upload, start_apply

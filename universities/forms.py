@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.attachments import max_attachment_megabytes
 from core.date_input import ThaiDateField
+from core.periods import Period
 from core.stale_edits import VersionedFormMixin, model_facts
 from provinces.models import Province
-from reports.models import Period
 
 from .attachments import ACCEPT_ATTRIBUTE, validate_attachment
 from .models import CapacityRequest, SupportActivity, SupportRole, University

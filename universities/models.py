@@ -12,6 +12,7 @@ from core.versioning import Versioned
 from provinces.models import BilingualName, Province
 
 
+@track()
 class University(BilingualName):
     """A university whose team is a regional support team (ทีมส่งยิ้มภูมิภาค)."""
 
@@ -57,6 +58,7 @@ class SupportAssignmentQuerySet(ProvinceScopedQuerySet):
         return self.filter(is_lead=True)
 
 
+@track()
 class SupportAssignment(models.Model):
     """A university supports a province in a fiscal year; one of them leads.
 
@@ -184,7 +186,9 @@ class CapacityRequestQuerySet(UniversityWorkQuerySet):
 
 @track()
 class CapacityRequest(Versioned):
-    """A province asks its lead university for capacity development (role 2), handled like a ticket."""
+    """A province asks its lead university for capacity development (role 2), handled like a ticket:
+    open → accepted → scheduled → delivered → closed, or declined with a reason; the province rates
+    a delivered request 1–5."""
 
     class Status(models.TextChoices):
         # Context: "open" and "accepted" mean other things for action items and reports.

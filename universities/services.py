@@ -1,27 +1,11 @@
-"""The writes of the support teams' work: support activities and capacity requests.
+"""The writes of the support teams' work, support activities and capacity requests: the one path for
+pages, Django admin, the demo data and the tests (who may: universities/policies.py).
 
-Every write goes through one of these functions, from the pages, Django admin, the demo data and
-the tests alike. Each takes keyword-only arguments, runs in one transaction, locks the row it
-moves (`select_for_update`), and raises `PermissionDenied` when the user may not act (the pages
-answer 403) or `ValidationError` when the state or the input is wrong.
-
-Who may do what:
-- a support activity is recorded by the university's team (a university role for it) or an
-  EEF/IPSR admin, for a province the university supports in the activity's fiscal year;
-- a capacity request is filed by the province's coordinators (or EEF) and goes to the province's
-  lead university of the current fiscal year;
-- the university's team (`CapacityRequest.objects.handled_by`) moves it: open → accepted →
-  scheduled → delivered → closed, or declines it with a reason; a delivery is recorded as a
-  support activity under role 2;
-- the province (`CapacityRequest.objects.requested_by`) rates a delivered request 1–5.
-
-The functions starting with `_` apply a rule without asking who the user is; only this module and
-`universities.support_demo_data` (which has no users to act as) call them.
-
-A request's page sends each step with the `version` of the request it showed (its hidden
-seen_version): a request changed since (another step, a second click) is left alone and StaleEdit
-raised (core.versioning). None: act on the request as it is (Django admin's bulk actions, whose
-state rules keep a second run from acting twice).
+A user who may not act gets PermissionDenied (403 on the pages), a wrong state or input a
+ValidationError. A request's step takes the `version` its page showed and raises StaleEdit if the
+request changed since; None acts on it as it is (admin's bulk actions, whose state rules keep a
+second run from acting twice). The `_` functions apply a rule without asking who the user is: only
+this module and `portal.demo.support`, which has no users to act as, call them.
 """
 
 import datetime

@@ -34,10 +34,10 @@ from core.buddhist_dates import (
     with_excel_date_formats,
 )
 from core.forms import add_service_errors
+from core.periods import period_bounds
 from core.spreadsheet_safety import neutralise_formula
 from core.versioning import StaleEdit
 from provinces.models import Province
-from reports.models import period_bounds
 
 from . import services
 from .attachments import content_type_for

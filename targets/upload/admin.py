@@ -1,10 +1,6 @@
-"""Uploads in Django admin: the list of a province's uploads and a read-only view of each, with links
-to the upload pages. Uploading, confirming and cancelling happen on those pages, which call the one
-pipeline (targets.upload.services); admin writes nothing here.
-
-Uploads that failed for a reason admins should look at (an unexpected error, or a file that kept
-crashing its worker until it was given up) stand out in red and are found with the "why it failed"
-filter; the EEF admins are also mailed about each (targets.upload.services._tell_admins).
+"""Uploads in Django admin: a province's uploads and a read-only view of each, with links to the upload
+pages, which call the one pipeline (targets.upload.services); admin writes nothing here. Failures
+admins should look at stand out in red, with a "why it failed" filter.
 
 Registered from targets/upload/urls.py (see the comment there), not from targets/admin.py.
 """

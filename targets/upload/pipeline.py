@@ -1,18 +1,11 @@
 """The upload pipeline: read → validate → classify against the database → (apply).
 
-`run(batch, apply=False)` is the dry run; `run(batch, apply=True)` writes, in the caller's
-transaction. Both walk the same steps, so what the dry run promised is what the apply does
-(unless the records changed in between: the apply's own report is the one kept).
-
-Every row ends in exactly one bucket: created, updated, unchanged or rejected
-(rows in = created + updated + unchanged + rejected). A rejected row names its column and reason.
-A row whose identifier belongs to another province is rejected without saying which.
-
-Writing on PostgreSQL: the new records are COPYed straight into their table; the changed ones
-into a temporary table, then one UPDATE ... FROM changes them; the audit trail's statement-level
-triggers see those two statements. Status changes are kept in StatusChange. A
-transaction-level advisory lock makes applies take turns, so two uploads of the same file apply
-once. On SQLite (the embedded default) the same rows go through bulk_create and bulk_update.
+The dry run and the apply (`run(batch, apply=...)`, the apply in the caller's transaction) walk the
+same steps, so what the dry run promised is what the apply does, unless the records changed in
+between: then the apply's own report is the one kept. Every row ends in exactly one bucket, created,
+updated, unchanged or rejected (with its column and reason). Applies take turns (a transaction-level
+advisory lock), so two uploads of the same file apply once. How it writes: README.md, the end of
+"Spreadsheet uploads of target-group records".
 """
 
 import datetime

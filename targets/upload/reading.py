@@ -1,24 +1,11 @@
-"""Reading an uploaded spreadsheet: xlsx, xls or csv, as a header row and a stream of rows.
+"""Reading an uploaded spreadsheet (xlsx, xls or csv) as a header row and a stream of rows, without
+running any parser inside a web or Celery worker (README.md, "Hostile files").
 
-No parser runs inside a web or Celery worker. Two child processes do the reading
-(targets/upload/sheet_child.py), each under a memory cap (TARGETS_UPLOAD_READER_MEMORY_BYTES) and a
-CPU cap, so a file that makes a parser ask for 512 GiB, or spin, costs a child and the upload is
-refused with a message; the worker goes on with its next request or task.
-
-- xlsx: a scan (targets/upload/sheet_scan.py) streams the first sheet's XML and refuses a sheet
-  that reaches beyond TARGETS_UPLOAD_MAX_ROWS (plus room for title rows) or TARGETS_UPLOAD_MAX_COLUMNS,
-  naming the cell; refuses implausibly long runs of text or whitespace (a zip bomb's stuffing) and
-  too many shared strings; and finds the formula cells as the XML says, so that a row carrying a
-  formula is refused instead of silently taking whatever value the formula last showed. Meanwhile
-  the other child reads the sheet with calamine (Rust). Both run at once, on two cores: the scan
-  costs about what calamine's own parse does, and one after the other would slow every upload by
-  half. calamine's grid lives only in its capped child. A row is handed out only once the scan has
-  passed it (its formulas are known), the scan's verdict is awaited before the last row counts as
-  read, and when calamine dies first the scan's reason, which names the cell, is the one given.
-- xls: calamine in the capped child; the grid's extent is checked there.
-- csv: UTF-8 with or without BOM, UTF-16 with BOM, or TIS-620/cp874, which Thai Excel still writes,
-  read by the csv module in the capped child.
-Rows come back through a pipe in pickled frames, unpickled with a restricted Unpickler.
+Child processes (targets/upload/sheet_child.py) read under memory and CPU caps, so a file that makes
+a parser ask for 512 GiB, or spin, costs a child and the upload is refused with a message. For an
+xlsx a second child scans the XML meanwhile (sheet_scan.py) for its extent and its formula cells, so
+that a row holding a formula is refused instead of silently taking the value the formula last showed.
+A csv may be UTF-8, UTF-16 with BOM, or TIS-620/cp874, which Thai Excel still writes.
 """
 
 import contextlib

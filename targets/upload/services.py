@@ -1,28 +1,10 @@
 """Uploads of target-group records: the one path that pages, Django admin, the API and the Celery
-tasks all call.
+tasks all call (receive_upload, start_check, start_apply, cancel_upload, sweep_stuck_uploads).
 
-    batch = receive_upload(user=..., province=..., uploaded_file=...)   # stored, nothing read yet
-    start_check(batch=batch, user=...)     # the dry run: inline for small files, else a task
-    start_apply(batch=batch, user=...)     # confirm: applies every valid row in one transaction
-    cancel_upload(batch=batch, user=...)   # a received, checked or failed upload
-    sweep_stuck_uploads()                  # beat: restarts what lost its task (targets.tasks)
-
-Every check and apply ends in a final state: checked, applied, or failed with a message in the
-uploader's language (UploadBatch.error), whatever goes wrong, also an error nobody foresaw.
-
-The row is the truth, not a message in the broker. A job (a check or an apply) is queued on the
-row (queued_at), and a task that takes it holds an advisory lock on the upload for as long as it
-works, counting its attempt (attempts, started_at) in a committed transaction before the work, so
-that a worker killed by the file still counts. A task that finds the lock held, or the job done,
-does nothing: a duplicate message is harmless. After TARGETS_UPLOAD_MAX_ATTEMPTS starts that never
-finished, the upload fails instead of crashing another worker, and the EEF admins are told.
-
-The sweeper finds jobs with no live task (the lock is free) that started and died, or were queued
-longer than TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS ago (a lost message, a broker that was down), and
-queues them again, noting it on the page (restarted_at).
-
-A killed worker leaves all or nothing: the apply is one transaction. Applying an applied batch does
-nothing.
+The upload's row is the truth, not a message in the broker: every check and apply ends checked,
+applied, or failed with a message in the uploader's language, whatever goes wrong, and a lost or
+duplicate message is harmless. README.md, "Background jobs", tells how (queued_at, the job lock,
+counted attempts, the sweeper); the apply is one transaction, so a killed worker leaves all or nothing.
 """
 
 import hashlib
@@ -44,6 +26,7 @@ from accounts.models import User
 from audit.tracking import context as audit_context
 from provinces.models import Province
 from targets.models import UploadBatch, UploadRejection
+from targets.signals import announce_records_written
 
 from . import pipeline
 from .reading import UnreadableFile, file_kind
@@ -269,18 +252,9 @@ def apply_upload(
                     report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
                     _store(batch, report, status=Status.APPLIED)
                 if report.created or report.updated:
-                    transaction.on_commit(_ask_for_a_summary)
-
-
-def _ask_for_a_summary() -> None:
-    """The dashboards follow an applied upload: one summary run a minute later, however many uploads
-    come meanwhile. Asked after the commit: Redis or the broker being away must not undo the apply."""
-    from summaries.services import request_summary_after_upload
-
-    try:
-        request_summary_after_upload()
-    except Exception:
-        logger.warning("the summary after an upload was not requested", exc_info=True)
+                    # The dashboards follow (summaries listens): after the commit, so that Redis or the
+                    # broker being away cannot undo the apply.
+                    announce_records_written(sender=UploadBatch)
 
 
 # --- every job ends in a final state ---------------------------------------------------------------

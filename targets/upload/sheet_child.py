@@ -1,28 +1,11 @@
-"""The child process that opens an uploaded spreadsheet, so that a parser's failure costs this
-process and never a web or Celery worker.
+"""The child process that opens an uploaded spreadsheet, so that a parser's failure or appetite
+costs this process and never a web or Celery worker (README.md, "Hostile files").
 
     python -E -s -m targets.upload.sheet_child scan|read PATH KIND LIMITS_JSON
 
-It caps its own address space (RLIMIT_AS) and CPU time first, then either scans the xlsx
-(targets/upload/sheet_scan.py) or reads the sheet with calamine (xlsx, xls) or the csv module, and
-writes its answer to stdout as frames: 4 bytes of length, big-endian, then a pickled tuple:
-
-    ("progress", through, formula_rows)                  scan: rows up to `through` are final
-    ("scan", formula_rows, last_row, last_column, peak)  scan: done, nothing to refuse
-    ("start", first_column)                              read: the column (0-based) of a row's first cell
-    ("rows", [row, ...])                                 read: up to ROWS_PER_FRAME rows of cells
-    ("end", peak)                                        read: every row was sent
-    ("refused", code, params, peak)                      a reason the parent can put into words
-    ("failed", error_type, peak)                         the parser raised something unforeseen
-
-`peak` is this process's peak resident memory in bytes (VmHWM, which exec resets, unlike
-ru_maxrss, which also counts the parent's pages shared until exec).
-
-Rows stream as they are read, and the pipe blocks while the parent is busy, so neither side holds
-more than a frame of rows (calamine's grid aside, which this process's memory cap bounds). The
-parent (targets/upload/reading.py) unpickles with a restricted Unpickler that admits only the
-datetime types calamine returns.
-
+It caps its own address space and CPU time, then answers on stdout in frames: 4 bytes of
+big-endian length, then a pickled tuple named by its first item, which targets/upload/reading.py
+reads. The pipe blocks while the parent is busy, so neither side holds more than a frame of rows.
 Imports only the standard library, python-calamine and sheet_scan: no Django, no database.
 """
 
@@ -110,7 +93,8 @@ def _limits(options: dict) -> Limits:
 
 
 def peak_memory() -> int:
-    """This process's peak resident memory, in bytes (0 where /proc is missing)."""
+    """This process's peak resident memory, in bytes (0 where /proc is missing): VmHWM, which exec
+    resets, unlike ru_maxrss, which also counts the parent's pages shared until exec."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:

@@ -1,18 +1,11 @@
-"""A streaming look at an xlsx before calamine builds its grid: how far the first sheet reaches,
-which cells hold formulas, and whether the file is built to exhaust memory.
+"""A streaming look at an xlsx before calamine builds its grid: how far the first sheet reaches, which
+cells hold formulas, and whether the file is built to exhaust memory (README.md, "Hostile files").
 
-calamine turns the first sheet into one dense grid of 32 bytes a cell, sized by the farthest cell
-it finds, and loads sharedStrings.xml whole. So one cell at XFD1048576 asks for 512 GiB, one at
-ZZ200000 for 4.4 GB, and 700 MB of whitespace inside `sheetData` becomes one 700 MB text buffer.
-This scan reads the same parts with expat, fed in chunks from zipfile's streaming reader, and keeps
-counts, never the text: its memory does not grow with the file (apart from `formula_rows`, which
-the extent limits bound). It resolves the first sheet as calamine does (package rels, then the
-workbook's rels, then the first <sheet>) and, like calamine, recognises elements by their local
-name, so `<x:c>` is a cell whatever its prefix.
-
-Django-free: the scan runs in a memory-capped child process (targets/upload/sheet_child.py), and
-its refusals travel to the parent as a code and plain parameters (`Refused`), which
-targets/upload/reading.py turns into a translated message.
+calamine sizes one dense grid (32 bytes a cell) by the farthest cell and loads sharedStrings.xml
+whole, so one cell at XFD1048576 asks for 512 GiB. This scan reads the same parts with expat and keeps
+counts, never text, so its memory does not grow with the file; it finds the first sheet and its
+elements (by local name) as calamine does. Django-free: it runs in the capped child (sheet_child.py),
+and its refusals travel as a code and plain parameters (`Refused`) that reading.py puts into words.
 """
 
 import pyexpat

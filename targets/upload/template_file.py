@@ -1,13 +1,9 @@
-"""The spreadsheets the upload pages hand out: the template to fill in, and the rejected rows of an
-upload to fix and send again. Both are written with openpyxl.
+"""The spreadsheets the upload pages hand out, written with openpyxl: the template to fill in, and the
+rejected rows of an upload to fix and send again. Uploads are read by targets/upload/reading.py.
 
-Reading uploads is targets/upload/reading.py's (python-calamine). openpyxl, when it does read
-(never an uploaded file here), parses XML through defusedxml, which is installed
-(requirements.in): openpyxl uses it automatically when present, so entity-expansion tricks in a
-workbook cannot blow up.
-
-Every text cell written passes through `core.spreadsheet_safety.neutralise_formula`: a value
-starting with =, +, -, @ gets an apostrophe in front, so that no cell of ours ever runs as a formula.
+Every text cell written passes through `core.spreadsheet_safety.neutralise_formula`, so that no cell
+of ours ever runs as a formula. defusedxml stays installed (requirements.in): openpyxl uses it for any
+XML it reads, so entity-expansion tricks in a workbook cannot blow up.
 """
 
 import datetime

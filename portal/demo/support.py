@@ -14,11 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.provinces import DEMO_LEADS
 from provinces.models import Province
-
-from . import services
-from .models import CapacityRequest, SupportActivity, SupportAssignment, SupportRole, University
+from universities import services
+from universities.models import CapacityRequest, SupportActivity, SupportAssignment, SupportRole, University
 
 # Two activities per role and fiscal year in each province: (title, description, participants).
 ACTIVITIES = {

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.tracking import context as audit_context
 from core.buddhist_dates import current_fiscal_year
-from provinces.demo_data import (
+from portal.demo.provinces import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
     ensure_demo_admin,
@@ -39,16 +39,16 @@ class Command(BaseCommand):
         else:
             self.stdout.write("DEBUG is off: no demo accounts are created (use createsuperuser).")
         # Each part of the programme adds its own demo rows (all idempotent, all marked is_demo).
-        from meetings.demo_data import load_demo_meetings
-        from provinces.work_demo_data import load_demo_provincial_work
-        from reports.demo_data import load_demo_reports
-        from universities.support_demo_data import load_demo_support
+        from portal.demo.meetings import load_demo_meetings
+        from portal.demo.provincial_work import load_demo_provincial_work
+        from portal.demo.reports import load_demo_reports
+        from portal.demo.support import load_demo_support
 
         self.stdout.write(f"working groups and plans: {load_demo_provincial_work()}")
         self.stdout.write(f"support activities and capacity requests: {load_demo_support()}")
         self.stdout.write(f"progress reports: {load_demo_reports()} created")
         self.stdout.write(f"meetings: {load_demo_meetings()}")
-        from targets.demo_records import load_demo_records
+        from portal.demo.records import load_demo_records
 
         self.stdout.write(f"target-group records: {load_demo_records()} created")
         # Last: a progress summary over all of it, so that the dashboards have figures at once.

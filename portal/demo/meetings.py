@@ -1,7 +1,7 @@
 """Demo meetings for `load_demo_data`: the national meeting of 30–31 March 2566 (../shared/seed/), and
 regional and provincial meetings of the current fiscal year with action items in every state.
 
-Attendees are made-up people (names drawn from provinces.work_demo_data's lists, the same on every
+Attendees are made-up people (names drawn from portal.demo.provincial_work's lists, the same on every
 run) of real kinds of organisation, so that the minutes' name column reads as it would. Every
 meeting is marked `is_demo` and found again by its title, so a second run creates nothing (the
 parts of a meeting are made with it).
@@ -15,13 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
-from provinces.demo_data import DEMO_LEADS
+from meetings.models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Meeting, Presentation
+from meetings.services import report_for
+from portal.demo.provinces import DEMO_LEADS
+from portal.demo.provincial_work import FEMALE_FIRST, LAST, MALE_FIRST
 from provinces.models import Province
-from provinces.work_demo_data import FEMALE_FIRST, LAST, MALE_FIRST
 from universities.models import University
-
-from .models import ActionItem, AgendaItem, Attendance, Kind, LessonLearned, Meeting, Presentation
-from .services import report_for
 
 # --- the national meeting of ../shared/seed/meeting-news-2023-03.txt -------------------------------
 SEED_TITLE = (

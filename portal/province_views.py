@@ -10,7 +10,6 @@ import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.http import Http404, HttpResponse
@@ -33,10 +32,15 @@ from core.buddhist_dates import (
     fiscal_year_bounds,
     parse_fiscal_year,
 )
+from core.previews import PreviewInvalid, SignedPreview
 from core.spreadsheet_safety import neutralise_formula
 from core.subqueries import subquery_count
 from core.versioning import StaleEdit
 from meetings.models import Meeting
+from provinces.forms import WorkingGroupConfirmForm, WorkingGroupImportForm, WorkingGroupMemberForm
+from provinces.models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
+from provinces.resources import COLUMNS, SheetError, read_sheet
+from provinces.services import import_working_group, save_member
 from reports.models import ProgressReport
 from summaries.figures import headlines
 from summaries.models import Level, Snapshot
@@ -47,10 +51,8 @@ from universities.models import (
     SupportAssignment,
 )
 
-from .forms import PlanForm, WorkingGroupConfirmForm, WorkingGroupImportForm, WorkingGroupMemberForm, goal_field_name
-from .models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
-from .resources import COLUMNS, SheetError, read_sheet
-from .services import import_working_group, save_plan
+from .forms import PlanForm, goal_field_name
+from .plans import save_plan
 
 # Chair first, then secretary, coordinator and members (the order of a committee's list).
 GROUP_ROLE_ORDER = Case(
@@ -70,7 +72,6 @@ PERIOD_END_ORDER = Case(
 )
 RECENT_ACTIVITIES = 10
 UPCOMING_MEETINGS = 3
-IMPORT_PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may wait for its confirmation
 
 
 def _province_for_writing(request, code: int) -> Province:
@@ -307,7 +308,7 @@ def member_create(request, code: int):
     province = _province_for_writing(request, code)
     form = WorkingGroupMemberForm(request.POST or None, province=province)
     if request.method == "POST" and form.is_valid():
-        member = form.save()
+        member = save_member(user=request.user, province=province, member=form.save(commit=False))
         messages.success(request, gettext("%(name)s joined the working group.") % {"name": member.name})
         return redirect(_detail_url(province, "working-group"))
     return render(request, "provinces/member_form.html", {"province": province, "form": form, "member": None})
@@ -320,15 +321,15 @@ def member_edit(request, code: int, pk: int):
     member = get_object_for_user(WorkingGroupMember.objects.filter(province=province), request.user, pk, write=True)
     form = WorkingGroupMemberForm(request.POST or None, instance=member, province=province)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        save_member(user=request.user, province=province, member=form.save(commit=False))
         messages.success(request, gettext("The details of %(name)s were saved.") % {"name": member.name})
         return redirect(_detail_url(province, "working-group"))
     return render(request, "provinces/member_form.html", {"province": province, "form": form, "member": member})
 
 
-def _import_salt(request, province: Province) -> str:
+def _import_preview(request, province: Province) -> SignedPreview:
     # The preview's sheet is signed for this user and province: it cannot be replayed elsewhere.
-    return f"provinces.working_group_import:{province.pk}:{request.user.pk}"
+    return SignedPreview("provinces.working_group_import", object_pk=province.pk, user_pk=request.user.pk)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -340,11 +341,9 @@ def working_group_import(request, code: int):
     if request.method == "POST" and "payload" in request.POST:
         confirm = WorkingGroupConfirmForm(request.POST)
         try:
-            sheet = signing.loads(
-                confirm.data.get("payload", ""), salt=_import_salt(request, province), max_age=IMPORT_PREVIEW_MAX_AGE
-            )
-        except signing.BadSignature:
-            messages.error(request, gettext("The preview has expired or was changed. Upload the sheet again."))
+            sheet = _import_preview(request, province).load(confirm.data.get("payload", ""))
+        except PreviewInvalid as error:
+            messages.error(request, error.message)
             return redirect("provinces:working_group_import", code=province.pk)
         outcome = import_working_group(user=request.user, province=province, sheet=sheet, dry_run=False)
         if outcome.applied:
@@ -372,7 +371,7 @@ def working_group_import(request, code: int):
                 outcome = import_working_group(user=request.user, province=province, sheet=sheet, dry_run=True)
                 context["outcome"] = outcome
                 if outcome.can_apply:
-                    payload = signing.dumps(sheet, salt=_import_salt(request, province), compress=True)
+                    payload = _import_preview(request, province).sign(sheet)
                     context["confirm_form"] = WorkingGroupConfirmForm(initial={"payload": payload})
     context["columns"] = [(thai, english) for _field, thai, english, _others in COLUMNS if _field != "province"]
     return render(request, "provinces/working_group_import.html", context)

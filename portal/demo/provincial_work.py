@@ -11,11 +11,10 @@ import datetime
 from django.db import transaction
 
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
+from portal.demo.provinces import DEMO_LEADS
+from provinces.models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
 from targets.models import Category, Outcome
 from universities.models import SupportAssignment
-
-from .demo_data import DEMO_LEADS
-from .models import PlanGoal, Province, ProvincialPlan, WorkingGroupMember
 
 MALE_FIRST = ("สมชาย", "สมศักดิ์", "วิชัย", "ประเสริฐ", "สุริยา", "อนุชา", "ธนากร", "กิตติพงษ์", "ณัฐพล", "วีระพงษ์", "ชัยวัฒน์")
 FEMALE_FIRST = ("สมศรี", "มาลี", "วันเพ็ญ", "สุภาพร", "กาญจนา", "รัตนา", "พรทิพย์", "อรุณี", "นภาพร", "จันทร์เพ็ญ", "ศิริพร")

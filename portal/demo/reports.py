@@ -1,16 +1,11 @@
-"""Demo progress reports: two quarterly reports for each of the 12 demo provinces.
+"""Demo progress reports: two quarterly reports (demo_periods) for each of the 12 demo provinces, at
+different stages so that every status, and a report sent back once, appears. Every date is possible
+(issue 12), the texts are made up from the province's name, and every report is marked `is_demo`.
 
-The two quarters are the latest whose last month has begun by today (demo_periods): the older one
-has ended, the recent one may still run. They stand at different stages by province, so that every
-status (and a report sent back once) appears. Every date is possible (issue 12): a report is
-submitted only once its period's last month has begun, the older one is reviewed and accepted after
-its period ended, and nothing is dated after now. The texts are generated from the province's name
-and made-up figures; no real person is named. Every report is marked `is_demo`.
-
-The workflow steps are written here directly, following reports.services.TRANSITIONS, rather than
-through `transition()`: most demo provinces have no demo coordinator or university account to act
-as, and loading demo data must not mail anyone. The created_by of each report is the province's
-demo coordinator (khonkaen@, phayao@) where one exists, else the demo admin or the first superuser.
+The steps are written here directly, following reports.services.TRANSITIONS, not through
+`transition()`: most demo provinces have no account to act as, and loading demo data must not mail
+anyone. A report's created_by is the province's demo coordinator where one exists, else the demo
+admin or the first superuser.
 """
 
 import datetime
@@ -21,12 +16,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.buddhist_dates import fiscal_year_of
-from provinces.demo_data import DEMO_ADMIN_EMAIL, DEMO_LEADS, DEMO_USERS
+from core.periods import period_bounds
+from portal.demo.provinces import DEMO_ADMIN_EMAIL, DEMO_LEADS, DEMO_USERS
 from provinces.models import Province
+from reports.models import ProgressReport, ReportEvent, Status, submission_opens
+from reports.services import TRANSITIONS
 from universities.models import University
-
-from .models import ProgressReport, ReportEvent, Status, period_bounds, submission_opens
-from .services import TRANSITIONS
 
 # The steps each report has taken, by stage.
 STEPS = {

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.demo.records import SAMPLE_PROVINCE, write_sample_upload
 from provinces.models import District
-from targets.demo_records import SAMPLE_PROVINCE, write_sample_upload
 
 
 class Command(BaseCommand):

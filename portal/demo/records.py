@@ -1,15 +1,10 @@
-"""Demo target-group records for the 12 demo provinces, and the sample upload file.
+"""Demo target-group records for the 12 demo provinces, and the sample upload file: made-up people with
+valid check digits, spread over categories and statuses as in ABE reports, all marked is_demo.
 
-`load_demo_records(count=3000)` (wired into `load_demo_data`) creates generated children and young
-people spread over the demo provinces (provinces.demo_data.DEMO_LEADS): made-up names, identifiers
-with valid check digits, addresses from the reference data, categories, statuses and education
-spread as in ABE reports (more out of school and at risk; most being followed up, a share returned to
-learning), some help given and some status history. Every record is marked is_demo.
-
-Each record is a pure function of (province, number): the same identifier and the same values on
-every run and every day, so a rerun creates nothing, and the sample upload file
-(docs/sample-upload.xlsx, `manage.py make_sample_upload`) can repeat some of them exactly (rows that
-come out unchanged) or with a new status (rows that come out updated).
+Each record is a pure function of (province, number): the same identifier and values on every run
+and every day, so a rerun creates nothing, and the sample upload file (docs/sample-upload.xlsx,
+`manage.py make_sample_upload`) can repeat some of them exactly (rows that come out unchanged) or
+with a new status (rows that come out updated).
 """
 
 import datetime
@@ -22,10 +17,9 @@ from django.utils import timezone
 
 from core.buddhist_dates import format_thai_date
 from core.thai_id import check_digit
-from provinces.demo_data import DEMO_LEADS
+from portal.demo.provinces import DEMO_LEADS
 from provinces.models import SubDistrict
-
-from .models import Assistance, AssistanceType, Category, IdentifierKind, Outcome, StatusChange, TargetRecord
+from targets.models import Assistance, AssistanceType, Category, IdentifierKind, Outcome, StatusChange, TargetRecord
 
 # Ages are counted on this day, not today: a record's values never change between runs.
 REFERENCE_DAY = datetime.date(2024, 10, 1)
@@ -344,17 +338,9 @@ def _be(day: datetime.date) -> str:
 
 
 def sample_upload_rows() -> list[list]:
-    """The rows of the sample upload (after its header), with the documented buckets:
-
-    - rows 2-7 repeat demo records 0-5 of ขอนแก่น exactly: unchanged;
-    - rows 8-13 repeat demo records 6-11 with another status (two with another phone too): updated;
-    - rows 14-43 are new people, written in the many ways Thai sheets write them: created;
-    - row 44 is blank (skipped);
-    - rows 45-52 are rejected, one reason each: a mistyped check digit, an identifier already given in
-      row 14, an unknown district, a sub-district outside its district, an unknown category, a birth
-      date in the future, a short phone number, and an identifier recorded in พะเยา (another province).
-    The column "ลำดับ" is not one the portal knows: it is reported and ignored.
-    """
+    """The rows of the sample upload (after its header), each in the bucket docs/README-sample.md
+    documents: rows 2-7 repeat demo records 0-5 of ขอนแก่น exactly (unchanged), rows 8-13 demo
+    records 6-11 with another status (updated); a change here changes that page's table."""
     areas = _areas([SAMPLE_PROVINCE, OTHER_PROVINCE])
     names = {
         "category": dict(Category.objects.values_list("code", "name_th")),
