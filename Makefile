@@ -12,7 +12,7 @@ MANAGE := $(BIN)/python manage.py
 help:
 	@echo "make run    - install into $(VENV), migrate, load reference + demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install into $(VENV), run the test suite in parallel (uses DATABASE_URL / REDIS_URL when set)"
-	@echo "make lint   - ruff, import-linter (the layers), makemigrations --check"
+	@echo "make lint   - ruff, import-linter (the layers), mypy (django-stubs; --strict for core/ and the access door), makemigrations --check"
 	@echo "make bench  - benchmarks (print rows/s, ms and query counts)"
 
 $(BIN)/python:
@@ -46,11 +46,13 @@ TEST_WORKERS ?= auto
 test: install
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# import-linter holds the layers of README.md's "Architecture" (pyproject.toml, [tool.importlinter]).
+# import-linter holds the layers of README.md's "Architecture" (pyproject.toml, [tool.importlinter]); mypy reads
+# [tool.mypy] there: the whole checkout at default strictness, core/ and the access door with the --strict flags.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo --no-cache
+	$(BIN)/mypy
 	$(MANAGE) makemigrations --check --dry-run
 
 format: install

@@ -142,7 +142,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from _pytest.nodeid import coerce_node_id  # pytest 9 keeps a node's id as a NodeId in `_id`
 
     for item in items:
-        if item.nodeid.rpartition("::")[2] != item.name:
+        if item.parent is not None and item.nodeid.rpartition("::")[2] != item.name:
             item._id = coerce_node_id(f"{item.parent.nodeid}::{item.name}")
 
 

@@ -97,7 +97,8 @@ class FailOpenRedisCache(RedisCache):
         retry_after = float(options.pop("OUTAGE_RETRY_SECONDS", 5))
         warn_every = float(options.pop("OUTAGE_WARNING_SECONDS", 60))
         super().__init__(server, {**params, "OPTIONS": options})
-        self.breaker = _breaker_for(",".join(self._servers), retry_after=retry_after, warn_every=warn_every)
+        servers = self._servers  # type: ignore[attr-defined]  # RedisCache's, missing from django-stubs
+        self.breaker = _breaker_for(",".join(servers), retry_after=retry_after, warn_every=warn_every)
 
     def _guarded(self, call, fallback, *args, **kwargs):
         if not self.breaker.allows():

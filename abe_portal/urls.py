@@ -8,7 +8,7 @@ from portal import views
 from . import health
 
 # Django admin signs in through allauth: one login page, with its rate limits and two-factor step.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # allauth's documented way
 admin.site.site_header = _("ABE Portal administration")
 admin.site.site_title = _("ABE Portal")
 admin.site.index_title = _("Administration")

@@ -12,7 +12,7 @@ with `can`, `require` or `restrict`. Only this module and the policies read a Sc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied
@@ -21,9 +21,12 @@ from django.shortcuts import get_object_or_404
 
 from core.buddhist_dates import current_fiscal_year
 
-from .models import NATIONAL_ROLES, UNIVERSITY_ROLES, Role
+from .models import NATIONAL_ROLES, UNIVERSITY_ROLES, AnyUser, Role, User
 
 M = TypeVar("M", bound=models.Model)
+# A queryset the door filters: the rules hand back the same class of queryset (filter(), none()), so
+# `Meeting.objects.visible_to(user)` is still a MeetingQuerySet.
+QS = TypeVar("QS", bound=models.QuerySet[Any])
 
 
 @dataclass(frozen=True)
@@ -66,22 +69,46 @@ class Scope:
         return self.national or code in self.writable_provinces
 
 
+class ScopedPrincipal(Protocol):
+    """A caller that is not a User and carries its own Scope: a partner system's API key
+    (api.authentication.PartnerPrincipal, which this module cannot import)."""
+
+    @property
+    def api_scope(self) -> Scope: ...
+    @property
+    def is_authenticated(self) -> bool: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def is_staff(self) -> bool: ...
+    @property
+    def pk(self) -> None: ...  # no row
+    def get_username(self) -> str: ...  # what the logs name it by
+
+
+# Whom the door is asked about: request.user (a user, signed in or anonymous) or a partner's key.
+Principal: TypeAlias = AnyUser | ScopedPrincipal
+
 NO_ACCESS = Scope()
 _CACHE_ATTR = "_abe_access_scope"
 
 
-def scope_for(user) -> Scope:
+def scope_for(user: Principal | None) -> Scope:
     """The user's scope, computed once per user object (so once per request) in two queries.
 
     A partner system's API key (api.authentication) is a principal too: it carries its own Scope
     (`api_scope`: the provinces the key was given), so every door below works for it unchanged.
+    None (a template rendered outside a request) has no access.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return NO_ACCESS
-    api_scope = getattr(user, "api_scope", None)
+    # A key's principal, or the service account a key's upload is recorded as (api.imports.uploader_for).
+    api_scope: Scope | None = getattr(user, "api_scope", None)
     if api_scope is not None:
         return api_scope
-    cached = getattr(user, _CACHE_ATTR, None)
+    if not isinstance(user, User):
+        return NO_ACCESS
+    cached: Scope | None = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
     rows = list(user.memberships.values_list("role", "province_id", "university_id"))
@@ -109,13 +136,13 @@ def scope_for(user) -> Scope:
     return scope
 
 
-def forget_scope(user) -> None:
+def forget_scope(user: Principal) -> None:
     """Drop the cached scope, after the user's memberships changed within the same request."""
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
 
 
-def filter_by_province(queryset: models.QuerySet, user, *, path: str, write: bool = False) -> models.QuerySet:
+def filter_by_province(queryset: QS, user: Principal, *, path: str, write: bool = False) -> QS:
     """Rows whose province (reached through `path`, "" for Province itself) the user may read or write."""
     scope = scope_for(user)
     if scope.national:
@@ -126,41 +153,55 @@ def filter_by_province(queryset: models.QuerySet, user, *, path: str, write: boo
     return queryset.filter(**{f"{path}__in" if path else "pk__in": codes})
 
 
-class ProvinceScopedQuerySet(models.QuerySet):
+class ProvinceScopedQuerySet(models.QuerySet[M]):
     """For models that belong to a province. Subclasses name the way to it in `province_path`."""
 
     province_path = "province"
 
-    def visible_to(self, user) -> models.QuerySet:
+    def visible_to(self, user: Principal) -> Self:
         return filter_by_province(self, user, path=self.province_path)
 
-    def writable_by(self, user) -> models.QuerySet:
+    def writable_by(self, user: Principal) -> Self:
         return filter_by_province(self, user, path=self.province_path, write=True)
 
 
-class RoleHoldersQuerySet(models.QuerySet):
+class RoleHoldersQuerySet(models.QuerySet[M]):
     """For reference rows anyone with a role may read (universities, regions); only admins write."""
 
-    def visible_to(self, user) -> models.QuerySet:
+    def visible_to(self, user: Principal) -> Self:
         return self if scope_for(user).has_role else self.none()
 
-    def writable_by(self, user) -> models.QuerySet:
+    def writable_by(self, user: Principal) -> Self:
         return self if scope_for(user).national else self.none()
 
 
-def get_object_for_user(model_or_queryset: type[M] | models.QuerySet, user, pk, *, write: bool = False) -> M:
+def get_object_for_user(
+    model_or_queryset: type[M] | models.QuerySet[M], user: Principal, pk: object, *, write: bool = False
+) -> M:
     """One object through the access door: 404 for outsiders, the same as for a missing object."""
+    queryset: models.QuerySet[M]
     if isinstance(model_or_queryset, models.QuerySet):
         queryset = model_or_queryset
     else:
         queryset = model_or_queryset._default_manager.all()
-    queryset = queryset.writable_by(user) if write else queryset.visible_to(user)
-    return get_object_or_404(queryset, pk=pk)
+    # Every model behind the door has visible_to and writable_by on its QuerySet (ProvinceScopedQuerySet,
+    # RoleHoldersQuerySet or its app's own), which no common type names: a model without them fails here.
+    door: Any = queryset
+    found: M = get_object_or_404(door.writable_by(user) if write else door.visible_to(user), pk=pk)
+    return found
 
 
 # --- the registry of named rules -------------------------------------------------------------------
-Rule = Callable[[Any, Scope, Any], bool]
-QuerySetRule = Callable[[models.QuerySet, Any, Scope], models.QuerySet]
+# rule(user, scope, obj) -> bool; user is None for a template rendered outside a request.
+Rule = Callable[[Principal | None, Scope, Any], bool]
+
+
+class QuerySetRule(Protocol):
+    """rule(queryset, user, scope) -> the rows allowed, a queryset of the same class (filter(), none())."""
+
+    def __call__(self, queryset: QS, user: Principal, scope: Scope, /) -> QS: ...
+
+
 _RULES: dict[str, Rule] = {}
 _QUERYSET_RULES: dict[str, QuerySetRule] = {}
 
@@ -179,30 +220,30 @@ def register_queryset(action: str, rule: QuerySetRule) -> None:
     _QUERYSET_RULES[action] = rule
 
 
-def can(user, action: str, obj: Any = None) -> bool:
+def can(user: Principal | None, action: str, obj: Any = None) -> bool:
     """Whether `user` may do `action` (to `obj`, when the rule is about one). An unknown action is a
     programming error (KeyError), never a quiet "no" or "yes"."""
     return bool(_RULES[action](user, scope_for(user), obj))
 
 
-def require(user, action: str, obj: Any = None) -> None:
+def require(user: Principal | None, action: str, obj: Any = None) -> None:
     """PermissionDenied unless can(user, action, obj)."""
     if not can(user, action, obj):
         raise PermissionDenied
 
 
-def restrict(queryset: models.QuerySet, user, action: str) -> models.QuerySet:
+def restrict(queryset: QS, user: Principal, action: str) -> QS:
     """The rows of `queryset` on which `user` may do `action` (a registered queryset rule)."""
     return _QUERYSET_RULES[action](queryset, user, scope_for(user))
 
 
-def own_universities(user) -> frozenset[int]:
+def own_universities(user: Principal) -> frozenset[int]:
     """The universities whose team the user belongs to (lead or member); empty for everyone else,
     EEF/IPSR admins included. For defaults and choices; whether they may act is `can`'s to say."""
     return scope_for(user).universities
 
 
-def own_provinces(user, *, write: bool = False) -> frozenset[int]:
+def own_provinces(user: Principal, *, write: bool = False) -> frozenset[int]:
     """The provinces the user holds (write: as coordinator), for defaults and choices; empty for an
     EEF/IPSR admin, whose scope is every province."""
     scope = scope_for(user)
@@ -211,21 +252,22 @@ def own_provinces(user, *, write: bool = False) -> frozenset[int]:
     return scope.writable_provinces if write else scope.readable_provinces
 
 
-def only_province(user, *, write: bool = False) -> int | None:
+def only_province(user: Principal, *, write: bool = False) -> int | None:
     """The one province a user who holds exactly one has (write: as coordinator), else None: pages
     choose it for them."""
     provinces = own_provinces(user, write=write)
     return next(iter(provinces)) if len(provinces) == 1 else None
 
 
-def home_provinces(user) -> frozenset[int]:
+def home_provinces(user: Principal) -> frozenset[int]:
     """The provinces the user holds through a provincial role (coordinator, viewer), not a university."""
     return scope_for(user).member_provinces
 
 
 def _pk(obj: Any) -> int:
     """A primary key given as itself or as the object."""
-    return obj if isinstance(obj, int) else obj.pk
+    pk: int = obj if isinstance(obj, int) else obj.pk
+    return pk
 
 
 # The door's own rules, about any province and the portal itself; apps name theirs in policies.py.

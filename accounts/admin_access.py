@@ -7,10 +7,12 @@ come from the user's roles, not from Django's per-model permission table. An obj
 user's scope answers 404, as a missing one does.
 """
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,7 +22,7 @@ from import_export.resources import ModelResource
 from core.buddhist_dates import file_date, with_excel_date_formats
 from core.date_input import ADMIN_FORMFIELD_OVERRIDES
 
-from .access import can
+from .access import Principal, can
 
 
 class Access(models.TextChoices):
@@ -33,16 +35,17 @@ class Access(models.TextChoices):
 
 
 class ScopedModelAdmin(admin.ModelAdmin):
-    view_access = Access.ROLE_HOLDERS
-    write_access = Access.NATIONAL
+    view_access: str = Access.ROLE_HOLDERS
+    write_access: str = Access.NATIONAL
     formfield_overrides = ADMIN_FORMFIELD_OVERRIDES  # dates typed in พ.ศ., as on the portal's pages
 
-    def _allowed(self, request, access: str) -> bool:
-        action = {
+    def _allowed(self, request: HttpRequest, access: str) -> bool:
+        actions: dict[str, str] = {
             Access.NATIONAL: "portal.national",
             Access.ROLE_HOLDERS: "portal.use",
             Access.PROVINCE_WRITERS: "province.write_any",
-        }.get(access)
+        }
+        action = actions.get(access)
         return action is not None and can(request.user, action)
 
     # --- querysets -----------------------------------------------------------------------------
@@ -97,7 +100,7 @@ class ScopedResource(ModelResource):
     without an explicit queryset.
     """
 
-    def __init__(self, *, user=None, **kwargs):
+    def __init__(self, *, user: Principal | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.user = user
 

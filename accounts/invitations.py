@@ -5,11 +5,14 @@ from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.core.mail import send_mail
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from .models import AnyUser, User
 
-def invitation_url(*, user, request) -> str:
+
+def invitation_url(*, user: User, request: HttpRequest) -> str:
     path = reverse(
         "account_reset_password_from_key",
         kwargs={"uidb36": user_pk_to_url_str(user), "key": default_token_generator.make_token(user)},
@@ -17,7 +20,7 @@ def invitation_url(*, user, request) -> str:
     return request.build_absolute_uri(path)
 
 
-def send_invitation(*, user, request, invited_by) -> None:
+def send_invitation(*, user: User, request: HttpRequest, invited_by: AnyUser) -> None:
     """Mail `user` a link to set their password. The link works once and expires after
     PASSWORD_RESET_TIMEOUT (3 days by default)."""
     context = {

@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .access import can
+from .models import AnyUser
 
 SESSION_STARTED_AT = "abe_session_started_at"
 SESSION_MFA_OK = "abe_mfa_ok"
 
 
-def needs_two_factor(user) -> bool:
+def needs_two_factor(user: AnyUser) -> bool:
     """EEF/IPSR admins and anyone who can reach Django admin must use TOTP."""
     return user.is_staff or user.is_superuser or can(user, "portal.national")
 

@@ -1,11 +1,16 @@
-from django.contrib.auth.models import AbstractUser, BaseUserManager
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeAlias
+
+from django.contrib.auth.models import AbstractUser, AnonymousUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from .access import Principal  # accounts.access imports this module
 
-class UserQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "UserQuerySet":
+
+class UserQuerySet(models.QuerySet["User"]):
+    def visible_to(self, user: "Principal") -> Self:
         """EEF admins manage every account; anyone else sees only their own."""
         from .access import can  # accounts.access imports this module
 
@@ -13,16 +18,27 @@ class UserQuerySet(models.QuerySet):
             return self
         return self.filter(pk=user.pk) if user.is_authenticated else self.none()
 
-    def writable_by(self, user) -> "UserQuerySet":
+    def writable_by(self, user: "Principal") -> Self:
         from .access import can
 
         return self if can(user, "portal.national") else self.none()
 
 
-class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email: str, password: str | None, **extra_fields) -> "User":
+    # UserQuerySet's filters, written out as Manager.from_queryset(UserQuerySet) would copy them: django-stubs'
+    # plugin cannot read a from_queryset base in the module of the AUTH_USER_MODEL.
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def visible_to(self, user: "Principal") -> UserQuerySet:
+        return self.get_queryset().visible_to(user)
+
+    def writable_by(self, user: "Principal") -> UserQuerySet:
+        return self.get_queryset().writable_by(user)
+
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> "User":
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
@@ -30,12 +46,12 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email: str, password: str | None = None, **extra_fields) -> "User":
+    def create_user(self, email: str, password: str | None = None, **extra_fields: Any) -> "User":
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email: str, password: str | None = None, **extra_fields) -> "User":
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields: Any) -> "User":
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         if not extra_fields["is_staff"] or not extra_fields["is_superuser"]:
@@ -46,13 +62,14 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
 class User(AbstractUser):
     """A person who logs in. The email address is the login; there is no username."""
 
-    username = None
+    username = None  # type: ignore[assignment]  # AbstractUser's field, removed
     email = models.EmailField(_("email address"), unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # AbstractUser's stub types it as Django's own UserManager, which this one replaces.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("user")
@@ -65,9 +82,13 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.email
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = self.email.lower()
         super().save(*args, **kwargs)
+
+
+# Whom a page, a task or a service acts for: request.user is one or the other.
+AnyUser: TypeAlias = User | AnonymousUser
 
 
 class Role(models.TextChoices):
@@ -84,14 +105,14 @@ PROVINCE_ROLES = frozenset({Role.PROVINCE_COORDINATOR, Role.PROVINCE_VIEWER})
 
 
 class MembershipQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "MembershipQuerySet":
+    def visible_to(self, user: "Principal") -> Self:
         from .access import can  # accounts.access imports this module
 
         if can(user, "portal.national"):
             return self
         return self.filter(user=user) if user.is_authenticated else self.none()
 
-    def writable_by(self, user) -> "MembershipQuerySet":
+    def writable_by(self, user: "Principal") -> Self:
         from .access import can
 
         return self if can(user, "portal.national") else self.none()

@@ -9,6 +9,7 @@ import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import APIKey
@@ -122,7 +123,7 @@ class PartnerKeyAdmin(ScopedModelAdmin):
         return ", ".join(f"{r}: {level}" for r, level in sorted(key.permissions.items())) or "–"
 
     @admin.display(description=_("state"))
-    def state(self, key: PartnerKey) -> str:
+    def state(self, key: PartnerKey) -> str | Promise:
         if key.revoked:
             return _("revoked")
         if key.has_expired:

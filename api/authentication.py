@@ -11,6 +11,7 @@ import ipaddress
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from django.db import connection
 from django.utils import timezone
@@ -18,13 +19,13 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.settings import api_settings
 
 from accounts.access import Scope
+from accounts.models import User
 from core.client_ip import client_ip
 
 from .models import Partner, PartnerKey
-from .rate_windows import Window, count, current_window, hit, parse_rate
+from .rate_windows import Window, configured_rate, count, current_window, hit, parse_rate
 
 KEYWORD = "Api-Key"
 
@@ -62,7 +63,7 @@ class PartnerPrincipal:
         return self.key.can_see_identifiers
 
     @cached_property
-    def service_user(self):
+    def service_user(self) -> User:
         return self.key.partner.get_service_user()
 
     def has_perm(self, perm, obj=None) -> bool:  # Django's auth API: a key has no Django permissions
@@ -160,7 +161,7 @@ IPV6_PREFIX = 64
 def failed_key_window(request) -> tuple[Window, int] | None:
     """The window counting the unusable keys of the request's address, and how many it may send;
     None when no limit is set or the address is unknown."""
-    rate = api_settings.DEFAULT_THROTTLE_RATES.get("failed_key")
+    rate = configured_rate("failed_key")
     address = client_ip(request)
     if not rate or address is None:
         return None
@@ -193,5 +194,5 @@ class PartnerKeyAuthentication(BaseAuthentication):
         return f'{KEYWORD} realm="api"'
 
 
-def is_partner(user) -> bool:
+def is_partner(user: object) -> TypeGuard[PartnerPrincipal]:
     return isinstance(user, PartnerPrincipal)

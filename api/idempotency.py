@@ -18,6 +18,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from accounts.access import Principal
 from core import control_characters
 
 from .authentication import is_partner
@@ -29,7 +30,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 
-def client_label(user) -> str:
+def client_label(user: Principal) -> str:
     return user.label if is_partner(user) else f"user:{user.pk}"
 
 

@@ -8,18 +8,23 @@ the account itself, not its id, which would lose the key's scope.
 
 from django.utils import translation
 
+from accounts.access import Principal
+from accounts.models import User
 from audit.tracking import context as audit_context
 from targets.upload import services as upload_services
 
 from .authentication import PartnerPrincipal, is_partner
 
 
-def uploader_for(user):
+def uploader_for(user: Principal) -> Principal:
     """The User an upload of `user` is recorded as: the user, or a key's service account with the key's scope."""
-    if not is_partner(user):
-        return user
-    account = user.service_user
-    account.api_scope = user.api_scope  # in memory, for this request only
+    return service_account(user) if is_partner(user) else user
+
+
+def service_account(principal: PartnerPrincipal) -> User:
+    """The key's partner's service account, carrying the key's scope."""
+    account = principal.service_user
+    account.api_scope = principal.api_scope  # type: ignore[attr-defined]  # in memory, for this request only
     return account
 
 
@@ -28,5 +33,5 @@ def apply_as_partner(*, batch_id: int, principal: PartnerPrincipal) -> None:
     key's service account carrying the key's scope. Applying an applied upload does nothing."""
     with audit_context(api_key=principal.key.prefix):
         upload_services.apply_upload(
-            batch_id=batch_id, user=uploader_for(principal), language=translation.get_language()
+            batch_id=batch_id, user=service_account(principal), language=translation.get_language()
         )

@@ -27,6 +27,8 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_code = "precondition_failed"
     default_detail = _("This changed after you read it; nothing was written. Read it again, then send your change.")
+    # The record whose values `details` shows (api.views.records.stale_record), for the access log.
+    record_id: int | None = None
 
     def __init__(self, detail=None, *, details: dict | None = None) -> None:
         super().__init__(detail)

@@ -11,8 +11,16 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from rest_framework.settings import api_settings
 
 DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def configured_rate(scope: str) -> str | None:
+    """REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]: "1200/minute", or None when no limit is set."""
+    # djangorestframework-stubs types the rates as numbers; DRF reads them as these strings.
+    rate: str | None = api_settings.DEFAULT_THROTTLE_RATES.get(scope)  # type: ignore[assignment]
+    return rate
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

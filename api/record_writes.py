@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from django.utils.translation import gettext as _
 
-from accounts.access import can, only_province
+from accounts.access import Principal, can, only_province
 from audit.tracking import context as audit_context
 from core.thai_id import IdentifierError, parse_identifier
 from provinces.models import Province
@@ -84,7 +84,9 @@ def _province_code(value) -> int | None:
     return None
 
 
-def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker | None = None) -> list[ItemResult]:
+def write_records(
+    *, user: Principal, items: list, acting_user: Principal | None = None, asker: id_probes.Asker | None = None
+) -> list[ItemResult]:
     """Validate, classify and write `items` for `user` (a signed-in user or a partner's key); every
     item gets one ItemResult. `acting_user` is the User the writes are attributed to (default: `user`;
     a partner's service account for a key); `asker` who asks from where, for the access log
@@ -138,7 +140,7 @@ def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker
             result.reject("province", _("You may not write records of this province."))
         else:
             result.province = code
-        if result.status == REJECTED:
+        if result.status == REJECTED or code is None:  # no province: rejected above
             continue
         keys = tuple(sorted(k for k in item if k not in READ_ONLY_FIELDS))
         groups.setdefault((code, keys), []).append((result, item))
@@ -157,7 +159,7 @@ def write_records(*, user, items: list, acting_user=None, asker: id_probes.Asker
     if not id_probes.may_answer(asker=asker, count=unseen, model=TargetRecord, description="API record write"):
         raise id_probes.ProbeRefused(id_probes.refusal_message(count=unseen))
     written = False
-    audit = {"user": acting_user.pk}
+    audit: dict[str, object] = {"user": acting_user.pk}
     if is_partner(user):
         audit["api_key"] = user.key.prefix
     for province, given, valid in checked:
@@ -183,7 +185,7 @@ def _validate_group(*, province, keys, members, labels) -> tuple[list[str], list
     valid: list[_Valid] = []
     for result, item in members:
         cleaned, errors = validator.validate([item[k] for k in keys], result.index + 1)
-        if errors:
+        if errors or cleaned is None:  # None comes with its errors
             for column, reason in errors:
                 result.reject(labels.get(column, column), reason)
             continue

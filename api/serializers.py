@@ -380,7 +380,8 @@ class ItemResultSerializer(serializers.Serializer):
     identifier = serializers.CharField(allow_null=True, help_text="Masked unless the key may see it in full")
     id = serializers.IntegerField(allow_null=True, help_text="The record's id (null when rejected)")
     status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "rejected"])
-    errors = ItemErrorSerializer(many=True)
+    # A field named errors: the serializer's metaclass takes it out of the class, so Serializer.errors stays.
+    errors = ItemErrorSerializer(many=True)  # type: ignore[assignment]
 
 
 class BulkSummarySerializer(serializers.Serializer):

@@ -4,13 +4,12 @@ while the cache is unavailable every request is let through. The rate is read fr
 every request, so that a changed setting (and a test's override_settings) takes effect.
 """
 
-from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from core.client_ip import client_ip
 
 from .authentication import is_partner
-from .rate_windows import current_window, hit, parse_rate
+from .rate_windows import configured_rate, current_window, hit, parse_rate
 
 
 class _WindowThrottle(BaseThrottle):
@@ -25,7 +24,7 @@ class _WindowThrottle(BaseThrottle):
         return client_ip(request) or ""
 
     def allow_request(self, request, view) -> bool:
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = configured_rate(self.scope)
         ident = self.ident(request)
         if rate is None or ident is None:
             return True

@@ -11,7 +11,6 @@ from rest_framework.routers import SimpleRouter
 from .views import imports, meta, records, resources
 
 router = SimpleRouter(use_regex_path=False)
-router.include_format_suffixes = False
 router.register("provinces", resources.ProvinceViewSet, basename="province")
 router.register("districts", resources.DistrictViewSet, basename="district")
 router.register("sub-districts", resources.SubDistrictViewSet, basename="subdistrict")

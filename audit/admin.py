@@ -4,6 +4,8 @@ Nothing here can be added, changed or deleted, whoever asks: the event tables an
 are append-only in the database as well (audit/models.py, PGHISTORY_APPEND_ONLY).
 """
 
+from typing import TYPE_CHECKING, Any
+
 import pghistory.admin
 import pghistory.models
 from django.apps import apps
@@ -23,6 +25,9 @@ from core.date_input import ADMIN_FORMFIELD_OVERRIDES
 
 from .models import AccessLog, IdentifierProbeDay
 from .tracking import history_is_recorded
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ReadOnlyAdminMixin:
@@ -60,7 +65,7 @@ class FlaggedFilter(admin.SimpleListFilter):
     title = _("over the limit")
     parameter_name = "flagged"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, "StrOrPromise"]]:
         return [("yes", _("Yes, not reviewed")), ("reviewed", _("Yes, reviewed")), ("no", _("Within the limit"))]
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
@@ -123,8 +128,9 @@ class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
             .annotate(pgh_changed_by_email=models.Subquery(email))
         )
 
+    # `event`: a row of an event model pghistory made (audit.tracking.event_model), with get_queryset's email.
     @admin.display(description=_("changed by"))
-    def changed_by(self, event: models.Model) -> str:
+    def changed_by(self, event: Any) -> str:
         if event.pgh_changed_by_email:
             return event.pgh_changed_by_email
         # No user: a management command, a task or a database session outside the portal.
@@ -132,7 +138,7 @@ class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
         return metadata.get("command") or metadata.get("task") or "-"
 
     @admin.display(description=_("URL"))
-    def url(self, event: models.Model) -> str:
+    def url(self, event: Any) -> str:
         return (event.pgh_context.metadata.get("url") if event.pgh_context_id else None) or "-"
 
 
@@ -149,7 +155,7 @@ CHANGE_LABELS = {"insert": _("added"), "update": _("changed"), "delete": _("dele
 class ChangeLabelFilter(pghistory.admin.core.LabelFilter):
     """pghistory's filter by kind of change, in the reader's language (pghistory's own says "label", "insert")."""
 
-    title = _("kind of change")
+    title = _("kind of change")  # type: ignore[assignment]  # pghistory's own title is a plain str
 
     def lookups(self, request, model_admin):
         return [(value, CHANGE_LABELS.get(value, value)) for value, _label in super().lookups(request, model_admin)]
@@ -158,7 +164,7 @@ class ChangeLabelFilter(pghistory.admin.core.LabelFilter):
 class RecordTypeFilter(pghistory.admin.core.EventModelFilter):
     """pghistory's filter by event model, named by what each model records (pghistory shows class names)."""
 
-    title = _("kind of record")
+    title = _("kind of record")  # type: ignore[assignment]  # pghistory's own title is a plain str
 
     def lookups(self, request, model_admin):
         choices = [(label, capfirst(apps.get_model(label)._meta.verbose_name_plural))
@@ -187,28 +193,28 @@ class EventsAdmin(ReadOnlyAdminMixin, pghistory.admin.EventsAdmin):
         return ["changed_at", "record_type", "record_id", "changes", "changed_by", "url"]
 
     @admin.display(description=_("when"), ordering="pgh_created_at")
-    def changed_at(self, event: models.Model):
+    def changed_at(self, event: pghistory.models.MiddlewareEvents):
         return event.pgh_created_at
 
     @admin.display(description=_("kind of record"))
-    def record_type(self, event: models.Model) -> str:
+    def record_type(self, event: pghistory.models.MiddlewareEvents) -> str:
         try:  # the tracked model is audit's proxy of the domain model (audit.tracking): named as the latter
             return capfirst(apps.get_model(event.pgh_obj_model)._meta.concrete_model._meta.verbose_name)
         except (LookupError, ValueError, TypeError):  # a model removed since, or none
             return event.pgh_obj_model or "-"
 
     @admin.display(description=_("record number"))
-    def record_id(self, event: models.Model) -> str:
+    def record_id(self, event: pghistory.models.MiddlewareEvents) -> str:
         return event.pgh_obj_id or "-"
 
     @admin.display(description=_("changes (before, after)"))
-    def changes(self, event: models.Model):
+    def changes(self, event: pghistory.models.MiddlewareEvents):
         return event.pgh_diff
 
     @admin.display(description=_("changed by"))
-    def changed_by(self, event: models.Model) -> str:
+    def changed_by(self, event: pghistory.models.MiddlewareEvents) -> str:
         return str(event.user) if event.user else "-"
 
     @admin.display(description=_("URL"))
-    def url(self, event: models.Model) -> str:
+    def url(self, event: pghistory.models.MiddlewareEvents) -> str:
         return event.url or "-"

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership, User
 
-from .tracking import track
+from .tracking import event_model, track
 
 # --- Audit trail -------------------------------------------------------------------------------
 # The project's models are decorated with `@audit.tracking.track()` where they are declared. The
@@ -33,8 +33,8 @@ class TrackedMembership(Membership):
 
 
 # The event models @track() created above, named here for imports (audit.admin, tests).
-UserEvent = TrackedUser.pgh_event_model
-MembershipEvent = TrackedMembership.pgh_event_model
+UserEvent = event_model(TrackedUser)
+MembershipEvent = event_model(TrackedMembership)
 
 
 # --- Access log --------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ audit/gunicorn_logging.py (gunicorn.conf.py).
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import ItemsView
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
 from django.template.defaultfilters import pprint
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 # A Thai national ID (เลขประจำตัวประชาชน): 13 digits, as typed or grouped 1-4-5-2-1 with dashes or
@@ -129,9 +130,9 @@ class IdRedactingExceptionReporterFilter(SafeExceptionReporterFilter):
     def get_safe_cookies(self, request: HttpRequest) -> dict[str, Any]:
         return {key: _redact_value(value) for key, value in super().get_safe_cookies(request).items()}
 
-    def get_traceback_frame_variables(self, request: HttpRequest | None, tb_frame: Any) -> Iterable[tuple[str, Any]]:
+    def get_traceback_frame_variables(self, request: HttpRequest | None, tb_frame: Any) -> ItemsView[str, Any]:
         variables = super().get_traceback_frame_variables(request, tb_frame)
-        return [(name, _redact_value(value)) for name, value in variables]
+        return {name: _redact_value(value) for name, value in variables}.items()
 
     def _redact_querydict(self, params: QueryDict | dict) -> QueryDict | dict:
         if not isinstance(params, QueryDict):
@@ -154,8 +155,9 @@ class IdRedactingExceptionReporter(ExceptionReporter):
             data["request_GET_items"] = self.filter.get_get_parameters(self.request).items()
         return data
 
-    def get_traceback_html(self) -> str:
-        return redact_secrets(super().get_traceback_html())
+    # Django's rendered report (safe), with identifiers and secrets replaced by masks: safe still.
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(redact_secrets(super().get_traceback_html()))  # noqa: S308 - see above
 
-    def get_traceback_text(self) -> str:
-        return redact_secrets(super().get_traceback_text())
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(redact_secrets(super().get_traceback_text()))  # noqa: S308 - see above

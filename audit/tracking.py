@@ -33,7 +33,7 @@ def track(
     instead of a trigger call per row, for tables written in bulk (a 100,000-row upload)."""
 
     def decorate(model: ModelT) -> ModelT:
-        concrete = model._meta.concrete_model  # the model itself, or the model a proxy stands for
+        concrete = model._meta.concrete_model or model  # the model itself, or the model a proxy stands for
         name = model_name or f"{concrete.__name__}Event"
         return pghistory.track(
             pghistory.InsertEvent(),
@@ -52,6 +52,15 @@ def track(
         )(model)
 
     return decorate
+
+
+def event_model(model: type[models.Model]) -> Any:
+    """The event model @track() made for `model` (audit.UniversityEvent, ..., targets' TargetRecordEvent).
+
+    A class pghistory builds at run time, with the tracked model's fields and its own (pgh_obj, pgh_context, ...):
+    no static type names them, hence Any.
+    """
+    return model.pgh_event_model  # type: ignore[attr-defined]  # pghistory.track sets it on the class
 
 
 def history_is_recorded() -> bool:

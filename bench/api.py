@@ -17,6 +17,7 @@ import datetime
 import os
 import statistics
 import time
+from typing import Any
 
 from django.db import connection
 from django.http import JsonResponse
@@ -116,8 +117,8 @@ def _serialisers() -> tuple[float, float]:
     from targets.models import TargetRecord
 
     class ModelRecordSerializer(serializers.ModelSerializer):
-        category = serializers.SlugRelatedField(slug_field="code", read_only=True)
-        status = serializers.SlugRelatedField(slug_field="code", read_only=True)
+        category: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(slug_field="code", read_only=True)
+        status: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
         class Meta:
             model = TargetRecord

@@ -30,7 +30,17 @@ URL = f"redis://127.0.0.1:{PORT}/0"
 
 def _start_redis() -> subprocess.Popen:
     process = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30

@@ -85,7 +85,7 @@ def run() -> None:
             started = time.perf_counter()
             run = run_summary(run_id=run.pk)
             times.append(time.perf_counter() - started)
-            queries = run.query_count
+            queries = run.query_count or 0
         median = statistics.median(times)
         print(
             f"summary run over {size:>9,} records: {median * 1000:8.0f} ms (median of 3), {queries} queries, "

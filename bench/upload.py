@@ -12,10 +12,14 @@ import random
 import resource
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+
+if TYPE_CHECKING:
+    from targets.models import UploadBatch
 
 ROWS = int(os.environ.get("BENCH_UPLOAD_ROWS", "100000"))
 PROVINCE = 40  # ขอนแก่น
@@ -93,7 +97,7 @@ def _empty_records() -> None:
         cursor.execute("TRUNCATE targets_targetrecord, targets_statuschange, targets_uploadbatch CASCADE")
 
 
-def _apply(path: Path, user) -> tuple[float, int, object]:
+def _apply(path: Path, user) -> "tuple[float, int, UploadBatch]":
     """Upload and apply one file as `user`; return (seconds, queries, batch)."""
     from provinces.models import Province
     from targets.models import UploadBatch
@@ -112,7 +116,7 @@ def _apply(path: Path, user) -> tuple[float, int, object]:
     return seconds, len(queries.captured_queries), batch
 
 
-def _median_of_3(path: Path, user, *, before=None) -> tuple[float, int, object]:
+def _median_of_3(path: Path, user, *, before=None) -> "tuple[float, int, UploadBatch]":
     runs = []
     for _ in range(3):
         if before:

@@ -10,9 +10,11 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.utils.translation import gettext as _
 
 # [Content_Types].xml is a few kB; a larger one is not an Office file (or is a ZIP bomb).
@@ -20,7 +22,8 @@ _CONTENT_TYPES_MAX = 1024 * 1024
 
 
 def max_attachment_bytes() -> int:
-    return settings.ABE_MAX_ATTACHMENT_BYTES
+    limit: int = settings.ABE_MAX_ATTACHMENT_BYTES
+    return limit
 
 
 def max_attachment_megabytes() -> str:
@@ -70,7 +73,7 @@ def accept_attribute(kinds: Iterable[FileKind]) -> str:
     return ",".join(sorted(ext for kind in kinds for ext in kind.extensions))
 
 
-def _sniff_zip(file) -> FileKind | None:
+def _sniff_zip(file: IO[bytes]) -> FileKind | None:
     file.seek(0)
     try:
         with zipfile.ZipFile(file) as archive:
@@ -87,7 +90,7 @@ def _sniff_zip(file) -> FileKind | None:
     return found.pop() if len(found) == 1 else None
 
 
-def sniff(file, name: str = "") -> FileKind | None:
+def sniff(file: IO[bytes], name: str = "") -> FileKind | None:
     """The kind of `file` judged by its content (and, for legacy Office, its extension), or None."""
     file.seek(0)
     head = file.read(16)
@@ -112,7 +115,7 @@ def sniff(file, name: str = "") -> FileKind | None:
     return None
 
 
-def validate_attachment(file, *, accepted: Iterable[FileKind], not_accepted: str) -> FileKind:
+def validate_attachment(file: "File[bytes]", *, accepted: Iterable[FileKind], not_accepted: str) -> FileKind:
     """The kind of an uploaded file; ValidationError if it is too large, not accepted, or misnamed.
 
     `not_accepted` is the caller's message for a file of another kind (it names what it accepts).

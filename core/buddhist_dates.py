@@ -7,6 +7,7 @@ year in which it ends: FY 2566 is 1 Oct 2022 to 30 Sep 2023.
 import datetime
 import io
 import re
+from typing import overload
 
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -43,6 +44,10 @@ FISCAL_YEAR_MIN = 2560
 FISCAL_YEAR_MAX = 2700
 
 
+@overload
+def parse_fiscal_year(value: object, default: int) -> int: ...
+@overload
+def parse_fiscal_year(value: object, default: None = None) -> int | None: ...
 def parse_fiscal_year(value: object, default: int | None = None) -> int | None:
     """The fiscal year (พ.ศ.) a query parameter names, or `default` if it names none.
 

@@ -9,7 +9,7 @@ feed and carriage return stay: multi-line fields keep them, one-line fields make
 """
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -83,7 +83,7 @@ def find_in_data(data: object, path: str = "") -> tuple[str, str, bool] | None:
     return None
 
 
-def find_in_pairs(pairs: Iterable[tuple[str, list]]) -> tuple[str, str, bool] | None:
+def find_in_pairs(pairs: Iterable[tuple[str, Sequence[object]]]) -> tuple[str, str, bool] | None:
     """The first refused character in (name, values) pairs (QueryDict.lists()), as (name, character,
     in the name?). A name that holds one is given scrubbed, so that it can be shown."""
     for name, values in pairs:

@@ -7,8 +7,12 @@ DateField reading "20/01/2570" stored the year 2570 CE. `ThaiDateField` reads th
 plain text box that works without JavaScript (static/js/thai-date.js adds a calendar).
 """
 
+from __future__ import annotations
+
 import datetime
 import functools
+from collections.abc import Mapping
+from typing import Any
 
 from django import forms
 from django.db import models
@@ -43,23 +47,24 @@ class ThaiDateInput(forms.TextInput):
         js = ("js/thai-date.js",)
         css = {"all": ("css/thai-date.css",)}
 
-    def __init__(self, attrs: dict | None = None) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         defaults = {"data-thai-date": "", "autocomplete": "off", "spellcheck": "false", "size": "12"}
         super().__init__({**defaults, **(attrs or {})})
 
-    def get_context(self, name, value, attrs):
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         widget_attrs = context["widget"]["attrs"]
         # The order to type it in, in the page's language (วว/ดด/ปปปป: the year in พ.ศ.).
         widget_attrs.setdefault("placeholder", _("dd/mm/yyyy"))
         return context
 
-    def format_value(self, value):
+    def format_value(self, value: Any) -> str | None:
         if isinstance(value, datetime.datetime):
             value = value.date()
         if isinstance(value, datetime.date):
             return format_date_input(value)
-        return super().format_value(value)  # what was typed, shown back as typed with its error
+        shown: str | None = super().format_value(value)  # what was typed, shown back as typed with its error
+        return shown
 
 
 class ThaiDateField(forms.DateField):
@@ -81,7 +86,7 @@ class ThaiDateField(forms.DateField):
         latest: int | None = None,
         years_back: int | None = 100,
         years_ahead: int | None = 10,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         kwargs.pop("input_formats", None)  # the parser, not a list of strptime formats, reads the text
         super().__init__(**kwargs)
@@ -89,7 +94,7 @@ class ThaiDateField(forms.DateField):
         self.years_back, self.years_ahead = years_back, years_ahead
 
     @classmethod
-    def with_range(cls, **bounds) -> functools.partial:
+    def with_range(cls, **bounds: int | None) -> functools.partial[ThaiDateField]:
         """The field with its own plausible range, for a ModelForm's Meta.field_classes."""
         return functools.partial(cls, **bounds)
 
@@ -100,7 +105,7 @@ class ThaiDateField(forms.DateField):
         last = [y for y in (self.latest, None if self.years_ahead is None else this_year + self.years_ahead) if y]
         return max(first, default=1900), min(last, default=this_year + 100)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> datetime.date | None:
         if value in self.empty_values:
             return None
         try:
@@ -113,7 +118,7 @@ class ThaiDateField(forms.DateField):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
         return day
 
-    def validate(self, value) -> None:
+    def validate(self, value: Any) -> None:
         super().validate(value)
         if value is not None:
             first, last = self.year_range()
@@ -129,7 +134,7 @@ class ThaiDateField(forms.DateField):
 class ThaiSplitDateTimeWidget(forms.SplitDateTimeWidget):
     """A date-and-time: the date input, then the time as 14:30 (admin's own widget has a Gregorian calendar)."""
 
-    def __init__(self, attrs: dict | None = None) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         forms.MultiWidget.__init__(self, (ThaiDateInput(), forms.TimeInput(attrs={"size": "6"}, format="%H:%M")))
 
 
@@ -138,7 +143,7 @@ class ThaiDateTimeField(forms.SplitDateTimeField):
 
     widget = ThaiSplitDateTimeWidget
 
-    def __init__(self, *, years_back: int | None = 100, years_ahead: int | None = 10, **kwargs) -> None:
+    def __init__(self, *, years_back: int | None = 100, years_ahead: int | None = 10, **kwargs: Any) -> None:
         for unused in ("input_date_formats", "input_time_formats"):
             kwargs.pop(unused, None)
         date = ThaiDateField(years_back=years_back, years_ahead=years_ahead)
@@ -149,7 +154,7 @@ class ThaiDateTimeField(forms.SplitDateTimeField):
 # Every admin's date and date-and-time fields (accounts.admin_access.ScopedModelAdmin, the inlines, the
 # read-only admins): admin's own AdminDateWidget and AdminSplitDateTime write ค.ศ. with a Gregorian calendar.
 # tests/test_date_input.py walks admin.site._registry to prove that none is left.
-ADMIN_FORMFIELD_OVERRIDES = {
+ADMIN_FORMFIELD_OVERRIDES: Mapping[type[models.Field[Any, Any]], Mapping[str, Any]] = {
     models.DateField: {"form_class": ThaiDateField, "widget": ThaiDateInput},
     models.DateTimeField: {"form_class": ThaiDateTimeField, "widget": ThaiSplitDateTimeWidget},
 }

@@ -1,9 +1,10 @@
 """What the apps' forms share: a service's refusal shown on the form that asked for it."""
 
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 
 
-def add_service_errors(form, error: ValidationError) -> None:
+def add_service_errors(form: BaseForm, error: ValidationError) -> None:
     """Put a service's ValidationError on the form: on its field where the form has one, else on the form.
 
     Services (keyword-only, called by pages and the API alike) name the model's fields; a page's form

@@ -14,14 +14,18 @@ that the payload is the one previewed: the confirmation still runs the import's 
 may write and what the database holds can change in between.
 """
 
-from typing import TypeAlias
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.core import signing
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
-# What a signed preview can carry: what JSON can (django.core.signing's serializer).
-JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+# What a signed preview can carry: what JSON can (django.core.signing's serializer). Sequence and Mapping, which
+# take a list[int] or a dict[str, str] as they are (list and dict would not: their items may be replaced).
+JSON: TypeAlias = bool | int | float | str | Sequence["JSON"] | Mapping[str, "JSON"] | None
 
 PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may wait for its confirmation
 
@@ -30,7 +34,7 @@ class PreviewInvalid(Exception):
     """The confirmation's token was changed, is not this preview's (another purpose, object or user),
     or has expired."""
 
-    message: Promise = gettext_lazy("The preview has expired or was changed. Upload the sheet again.")
+    message: "StrPromise" = gettext_lazy("The preview has expired or was changed. Upload the sheet again.")
 
 
 class SignedPreview:
@@ -47,9 +51,9 @@ class SignedPreview:
     def sign(self, payload: JSON) -> str:
         return signing.dumps(payload, salt=self.salt, compress=True)
 
-    def load(self, token: str) -> JSON:
+    def load(self, token: str) -> Any:
+        """The payload as it was signed (its shape is the caller's: lists where it gave lists or tuples)."""
         try:
-            payload: JSON = signing.loads(token, salt=self.salt, max_age=self.max_age)
+            return signing.loads(token, salt=self.salt, max_age=self.max_age)
         except signing.BadSignature as error:  # SignatureExpired is one, too
             raise PreviewInvalid from error
-        return payload

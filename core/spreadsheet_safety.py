@@ -6,10 +6,14 @@ passes its text values through `neutralise_formula`, which puts an apostrophe in
 recommends, so the cell shows the text as typed and never evaluates it.
 """
 
+from typing import TypeVar
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
+_Value = TypeVar("_Value")
 
-def neutralise_formula(value):
+
+def neutralise_formula(value: _Value) -> _Value | str:
     """The value with a leading apostrophe if it is text a spreadsheet would take for a formula."""
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
         return "'" + value

@@ -8,17 +8,24 @@ and the page's facts about the object, each with the text the user read). After 
 calls `reconcile(posted=form, fresh=fresh_form)`; saving the form it returns is a knowing write.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.widgets import ChoiceWidget
+from django.http import HttpRequest, QueryDict
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
+from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -33,11 +40,20 @@ META_FIELDS = (VERSION_FIELD, VALUES_FIELD)
 # (label, raw, display): raw is compared, display shown. Raw values are text, a list of texts, or a bool.
 Entry = tuple[str, object, str]
 
+# The mixins' bases as mypy sees them (at run time, object): what they are mixed into.
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+
+    _FormBase = forms.BaseForm
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _FormBase = _ModelAdminBase = object
+
 
 # --- the hidden fields ---------------------------------------------------------------------------------
 
 
-class VersionedFormMixin:
+class VersionedFormMixin(_FormBase):
     """Mix into a Form or ModelForm (before it in the bases). `version` is the object's version
     (default: a ModelForm's instance's; 0 for "no object yet", e.g. a plan not written yet; None, and
     no instance: a form that creates, without the hidden fields); `facts` are {key: Entry} about the
@@ -45,11 +61,14 @@ class VersionedFormMixin:
 
     snapshot_fields = True  # False for workflow forms: only the facts describe the object
     snapshot_exclude: tuple[str, ...] = ()
+    facts: dict[str, Entry]
 
-    def __init__(self, *args, version: int | None = None, facts: dict[str, Entry] | None = None, **kwargs) -> None:
+    def __init__(
+        self, *args: Any, version: int | None = None, facts: dict[str, Entry] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        instance = getattr(self, "instance", None)
-        if version is None and getattr(instance, "pk", None) is not None:
+        instance = getattr(self, "instance", None)  # a ModelForm's
+        if version is None and instance is not None and instance.pk is not None:
             version = instance.version
         if version is None:
             self.facts = {}
@@ -73,7 +92,7 @@ class VersionedFormMixin:
         return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else UNKNOWN_VERSION
 
     @property
-    def own_cleaned_data(self) -> dict:
+    def own_cleaned_data(self) -> dict[str, Any]:
         """cleaned_data without the two hidden fields: the form's own input, for a service's arguments."""
         return {name: value for name, value in self.cleaned_data.items() if name not in META_FIELDS}
 
@@ -124,23 +143,27 @@ def _decode(token: str) -> dict[str, tuple[object, str | None]] | None:
 # --- facts ---------------------------------------------------------------------------------------------
 
 
-def fact(label, raw, display: str | None = None) -> Entry:
+def fact(label: str | Promise, raw: object, display: str | None = None) -> Entry:
     """A fact about the object for the snapshot: compared by `raw`, shown as `display` (default: raw)."""
     return (str(label), raw, str(raw) if display is None else display)
 
 
-def secret_fact(label, secret: str, display: str) -> Entry:
+def secret_fact(label: str | Promise, secret: str, display: str) -> Entry:
     """A fact whose value must not travel in the page (a national ID): compared by a keyed hash
     (the snapshot can be read, though not forged, by whoever holds the page), shown as `display`."""
     return (str(label), salted_hmac(SALT, secret).hexdigest()[:24], display)
 
 
-def model_facts(obj: models.Model, names) -> dict[str, Entry]:
+def model_facts(obj: models.Model, names: Iterable[str]) -> dict[str, Entry]:
     """Facts of model fields by name: labelled by their verbose names, shown as the pages show them."""
-    entries = {}
+    entries: dict[str, Entry] = {}
     for name in names:
         model_field = obj._meta.get_field(name)
+        if not isinstance(model_field, models.Field):
+            raise TypeError(f"{name} is a relation to {obj._meta.label}, not one of its fields")
         value = getattr(obj, name)
+        raw: object
+        display: str
         if model_field.is_relation:
             raw, display = getattr(obj, model_field.attname), "" if value is None else str(value)
         elif model_field.choices:
@@ -197,7 +220,9 @@ class StaleNotice:
         return str(ADVICE[self.kind])
 
 
-def reconcile(*, posted: forms.Form, fresh: forms.Form, kind: str = "form"):
+def reconcile(
+    *, posted: VersionedFormMixin, fresh: VersionedFormMixin, kind: str = "form"
+) -> tuple[QueryDict, StaleNotice]:
     """(data to bind the form again with, StaleNotice) after `posted` was refused as stale.
 
     `fresh` is an unbound form of the same kind built from the object as it is now. A field the
@@ -205,6 +230,8 @@ def reconcile(*, posted: forms.Form, fresh: forms.Form, kind: str = "form"):
     if someone else changed it too, the table says so). The hidden fields get the fresh version
     and snapshot.
     """
+    if not isinstance(posted.data, QueryDict):
+        raise TypeError("reconcile() takes a form bound to a request's POST data")
     seen = _decode(posted.data.get(posted.add_prefix(VALUES_FIELD), ""))
     data = posted.data.copy()
     changes: list[Change] = []
@@ -240,7 +267,7 @@ def _widget(form_field: forms.Field) -> forms.Widget:
     return widget.widget if isinstance(widget, RelatedFieldWidgetWrapper) else widget
 
 
-def _raw(form_field: forms.Field, value) -> object:
+def _raw(form_field: forms.Field, value: Any) -> object:
     """A field's value as its widget writes it in the page: a text, a list of texts, or a bool."""
     widget = _widget(form_field)
     if isinstance(widget, forms.CheckboxInput):
@@ -252,14 +279,14 @@ def _raw(form_field: forms.Field, value) -> object:
     return "" if formatted is None else str(formatted)
 
 
-def _posted_raw(bound_field) -> object:
+def _posted_raw(bound_field: forms.BoundField) -> object:
     value = bound_field.data  # the widget's reading of the posted data
     if isinstance(value, list | tuple):
         return [str(v) for v in value]
     return value
 
 
-def _norm(raw) -> object:
+def _norm(raw: object) -> object:
     """Raw values compared as people see them: no difference of line endings or outer spaces, of
     order in a multiple choice, or between empty and missing."""
     if raw is None:
@@ -271,7 +298,7 @@ def _norm(raw) -> object:
     return str(raw).replace("\r\n", "\n").strip()
 
 
-def _put(data, name: str, raw) -> None:
+def _put(data: QueryDict, name: str, raw: object) -> None:
     if isinstance(raw, bool):
         if raw:
             data[name] = "on"
@@ -283,12 +310,12 @@ def _put(data, name: str, raw) -> None:
         data[name] = "" if raw is None else str(raw)
 
 
-def _yes_no(value) -> str:
+def _yes_no(value: object) -> str:
     return pgettext("boolean", "yes") if value else pgettext("boolean", "no")
 
 
-def _choice_labels(choices) -> dict[str, str]:
-    labels = {}
+def _choice_labels(choices: Iterable[Any]) -> dict[str, str]:
+    labels: dict[str, str] = {}
     for value, label in choices:
         if isinstance(label, list | tuple):  # an optgroup
             labels.update(_choice_labels(label))
@@ -297,7 +324,7 @@ def _choice_labels(choices) -> dict[str, str]:
     return labels
 
 
-def _display(form_field: forms.Field, raw) -> str:
+def _display(form_field: forms.Field, raw: object) -> str:
     """A raw value as the user reads it: a choice by its label, a date in พ.ศ., yes or no."""
     if isinstance(raw, bool):
         return _yes_no(raw)
@@ -307,7 +334,7 @@ def _display(form_field: forms.Field, raw) -> str:
         labels = _choice_labels(choices)
         values = raw if isinstance(raw, list | tuple) else [raw]
         return ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
-    if isinstance(form_field, forms.DateField) and raw:
+    if isinstance(form_field, forms.DateField) and isinstance(raw, str) and raw:
         try:
             return be_date(form_field.to_python(raw))
         except ValidationError:
@@ -318,7 +345,7 @@ def _display(form_field: forms.Field, raw) -> str:
 # --- Django admin --------------------------------------------------------------------------------------
 
 
-class VersionedAdminMixin:
+class VersionedAdminMixin(_ModelAdminBase):
     """Django admin of a versioned model (before ModelAdmin in the bases): its change form carries the
     version and snapshot, and a change saved from an older version is refused by the form, with what
     changed; the form comes back with the current values under the user's own changes.
@@ -330,16 +357,18 @@ class VersionedAdminMixin:
 
     stale_exclude: tuple[str, ...] = ()
 
-    def stale_facts(self, obj) -> dict[str, Entry]:
+    def stale_facts(self, obj: Any) -> dict[str, Entry]:
         return {}
 
-    def get_fieldsets(self, request, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj: Any | None = None) -> _FieldsetSpec:
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
         return [*fieldsets, (None, {"fields": META_FIELDS})]  # hidden inputs: admin hides their row
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Any | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         # The change view passes the fieldsets' fields; the two hidden ones are the form's own, not the model's.
         # (None: the model's editable fields, as admin asks when it lists them.)
         names = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
@@ -349,13 +378,14 @@ class VersionedAdminMixin:
             return form
         model_admin = self
 
-        class VersionedAdminForm(VersionedFormMixin, form):
+        # mypy takes no class built on a variable's class (the form admin made): Any as its base, checked here.
+        class VersionedAdminForm(VersionedFormMixin, form):  # type: ignore[misc,valid-type]
             snapshot_exclude = model_admin.stale_exclude
 
-            def default_facts(self):
+            def default_facts(self) -> dict[str, Entry]:
                 return model_admin.stale_facts(self.instance)
 
-            def clean(self):
+            def clean(self) -> dict[str, Any] | None:
                 cleaned = super().clean()
                 current = type(self.instance)._default_manager.select_for_update().filter(pk=self.instance.pk)
                 current = current.first()

@@ -1,10 +1,12 @@
 """Annotations that read related rows as one correlated subquery, not a JOIN with GROUP BY."""
 
-from django.db.models import F, Func, IntegerField, Subquery, Value
+from typing import Any
+
+from django.db.models import F, Func, IntegerField, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 
-def subquery_count(queryset) -> Coalesce:
+def subquery_count(queryset: QuerySet[Any]) -> Coalesce:
     """The number of rows of a correlated queryset (filtered on OuterRef), as one subquery.
 
     Several counts on one list stay exact this way (JOINs would multiply each other's rows), and

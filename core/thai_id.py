@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from operator import mul
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -25,7 +26,7 @@ G_CODE = "g_code"
 class IdentifierError(ValueError):
     """Why an identifier is refused; `str()` is the message in the active language."""
 
-    def __init__(self, code: str, message) -> None:
+    def __init__(self, code: str, message: str | Promise) -> None:
         super().__init__(code)
         self.code = code
         self.message = message
@@ -48,7 +49,7 @@ _WEIGHTS = tuple(range(13, 1, -1))
 
 
 def check_digit(first_twelve: str) -> int:
-    total = sum(map(mul, map(int, first_twelve), _WEIGHTS))
+    total: int = sum(map(mul, map(int, first_twelve), _WEIGHTS))
     return (11 - total % 11) % 10
 
 

@@ -8,9 +8,13 @@ written, so a machine without Pango still serves every other page and export.
 """
 
 import json
+import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any, TypedDict
 
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
@@ -37,9 +41,16 @@ SARABUN_FILES = (
 )
 
 
-def sarabun_font_faces() -> list[dict]:
+class FontFace(TypedDict):
+    url: str
+    family: str
+    weight: int
+    unicode_range: str | None
+
+
+def sarabun_font_faces() -> list[FontFace]:
     """@font-face rules for the portal's Sarabun woff2 files, as absolute file:// URLs."""
-    faces = []
+    faces: list[FontFace] = []
     for path, family, weight, unicode_range in SARABUN_FILES:
         found = finders.find(path)
         if found:
@@ -47,7 +58,7 @@ def sarabun_font_faces() -> list[dict]:
     return faces
 
 
-def file_uri(path) -> str:
+def file_uri(path: str | os.PathLike[str]) -> str:
     return Path(path).resolve().as_uri()
 
 
@@ -73,10 +84,13 @@ def install_thai_actual_text() -> None:
             draw_text_module.draw_first_line = _with_actual_text(draw_text_module.draw_first_line, pydyf)
 
 
-def _with_actual_text(draw_first_line, pydyf):
+def _with_actual_text(draw_first_line: Callable[..., Any], pydyf: ModuleType) -> Callable[..., Any]:
     """WeasyPrint's `draw_first_line`, wrapped in an /ActualText span for each line holding Thai."""
 
-    def draw_first_line_with_actual_text(stream, textbox, text_overflow, block_ellipsis, matrix):
+    # stream, textbox and matrix are WeasyPrint's objects (it ships no types); the ellipses are CSS keywords.
+    def draw_first_line_with_actual_text(
+        stream: Any, textbox: Any, text_overflow: str, block_ellipsis: str, matrix: Any
+    ) -> Any:
         text = textbox.text or ""
         # An ellipsis changes what is drawn from textbox.text: leave those lines alone.
         if text_overflow == "ellipsis" or block_ellipsis != "none" or not _THAI.search(text):
@@ -87,11 +101,11 @@ def _with_actual_text(draw_first_line, pydyf):
         finally:
             stream.end_marked_content()
 
-    draw_first_line_with_actual_text.abe_actual_text = True
+    draw_first_line_with_actual_text.__dict__["abe_actual_text"] = True  # the mark install_thai_actual_text looks for
     return draw_first_line_with_actual_text
 
 
-def font_context(*, page_label: str) -> dict:
+def font_context(*, page_label: str) -> dict[str, Any]:
     """The stylesheet's values: the portal's fonts as @font-face rules, the font stack and size, and the page
     label of the footer as a CSS string (quoted as JSON, which CSS reads the same way)."""
     return {
@@ -104,7 +118,7 @@ def font_context(*, page_label: str) -> dict:
     }
 
 
-def write_pdf(template: str, context: dict, *, what: str = "The PDF") -> bytes:
+def write_pdf(template: str, context: dict[str, Any], *, what: str = "The PDF") -> bytes:
     """The PDF of `template` rendered with `context` (which holds font_context()'s values). Raises RuntimeError
     on a machine without WeasyPrint's system libraries (Pango)."""
     try:
@@ -120,15 +134,16 @@ def write_pdf(template: str, context: dict, *, what: str = "The PDF") -> bytes:
     install_thai_actual_text()
     allowed = frozenset(face["url"] for face in context.get("font_faces", ()))
 
-    class FontsOnlyFetcher(URLFetcher):
+    class FontsOnlyFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no types: its URLFetcher is Any
         """Fetches the portal's font files and nothing else: no text of a document can make the PDF read a file
         or call a server."""
 
-        def fetch(self, url, headers=None):
+        def fetch(self, url: str, headers: Any = None) -> Any:
             if url not in allowed:
                 raise ValueError(f"{what} loads only the portal's fonts, not {url}")
             return super().fetch(url, headers)
 
     html = render_to_string(template, context)
     fetcher = FontsOnlyFetcher(allowed_protocols=("file",))
-    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=FontConfiguration())
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=FontConfiguration())
+    return pdf

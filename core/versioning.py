@@ -8,6 +8,8 @@ actions); pages and the API never pass None for a user, so a form or request tha
 it saw is refused (UNKNOWN_VERSION). Writes that bypass save() bump the version themselves.
 """
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -27,7 +29,7 @@ class Versioned(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         update_fields = kwargs.get("update_fields")
         if self._state.adding or (update_fields is not None and not update_fields):
             super().save(*args, **kwargs)  # a new row (version 1), or a save that writes nothing

@@ -6,6 +6,8 @@ meetings, a university team its own. Attachments are uploaded on the meeting's p
 content is checked (meetings/attachments.py), so admin does not offer them.
 """
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,8 +22,14 @@ from core.stale_edits import VersionedAdminMixin
 from . import services
 from .models import ActionItem, AgendaItem, Attendance, LessonLearned, Meeting, Presentation
 
+# What the mixin goes into, as mypy sees it (at run time, object).
+if TYPE_CHECKING:
+    _AdminBase = ScopedModelAdmin
+else:
+    _AdminBase = object
 
-class MeetingWritersMixin:
+
+class MeetingWritersMixin(_AdminBase):
     """Adding is for those who organise meetings at all; changing for those who write the meeting."""
 
     def has_add_permission(self, request) -> bool:

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from accounts.models import AnyUser
+
 from .models import Meeting
 
 # Calendar applications keep what they fetched; the feed covers the past year and everything ahead.
@@ -25,7 +27,7 @@ _STATUS = {
 }
 
 
-def feed_meetings(user, *, today: datetime.date | None = None):
+def feed_meetings(user: AnyUser, *, today: datetime.date | None = None):
     """The meetings in `user`'s feed: those they may see, from a year ago on."""
     today = today or timezone.localdate()
     return (

@@ -9,6 +9,7 @@ LibreOffice pick it by name on the reader's machine (LibreOffice on Debian draws
 import datetime
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Prefetch
@@ -186,6 +187,10 @@ def _labels() -> dict[str, str]:
     }
 
 
+def _time(moment: datetime.time | None) -> str:
+    return moment.strftime("%H:%M") if moment else ""
+
+
 def _date(day: datetime.date | None) -> str:
     # be_date follows the active language: "1 มีนาคม 2567" (พ.ศ.) in Thai, "1 March 2024" in English.
     return be_date(day, "long") if day else ""
@@ -214,13 +219,13 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
         if meeting.is_all_day:
             dates = f"{_date(meeting.starts_on)} – {_date(meeting.ends_on)}"
         else:  # the same words as the meeting pages (meetings/_dates.html)
-            start = pgettext("meeting time", "at %(time)s") % {"time": meeting.start_time.strftime("%H:%M")}
-            end = pgettext("meeting time", "at %(time)s") % {"time": meeting.end_time.strftime("%H:%M")}
+            start = pgettext("meeting time", "at %(time)s") % {"time": _time(meeting.start_time)}
+            end = pgettext("meeting time", "at %(time)s") % {"time": _time(meeting.end_time)}
             dates = f"{_date(meeting.starts_on)} {start} – {_date(meeting.ends_on)} {end}"
     else:
         dates = _date(meeting.starts_on)
         if not meeting.is_all_day:
-            times = {"start": meeting.start_time.strftime("%H:%M"), "end": meeting.end_time.strftime("%H:%M")}
+            times = {"start": _time(meeting.start_time), "end": _time(meeting.end_time)}
             dates += " " + pgettext("meeting time", "%(start)s–%(end)s") % times
     facts = [
         (_("Kind"), capfirst(meeting.get_kind_display()), False),
@@ -234,7 +239,7 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
         (_("Description"), meeting.description, False),
     ]
 
-    group_labels = {
+    group_labels: dict[str, str] = {
         Attendance.Role.ORGANISER: _("Organisers"),
         Attendance.Role.PRESENTER: _("Presenters"),
         Attendance.Role.PARTICIPANT: _("Participants"),
@@ -269,18 +274,18 @@ def _collect(meeting: Meeting, language: str) -> _Minutes:
     ]
     lessons = [_Lesson(row.theme, row.province.name if row.province else "", row.text) for row in meeting.lessons.all()]
     actions = []
-    for row in meeting.action_items.all():
-        owners = [str(row.owner_user) if row.owner_user else ""]
-        owners += [row.owner_province.name if row.owner_province else ""]
-        owners += [row.owner_university.name if row.owner_university else ""]
+    for action_item in meeting.action_items.all():
+        owners = [str(action_item.owner_user) if action_item.owner_user else ""]
+        owners += [action_item.owner_province.name if action_item.owner_province else ""]
+        owners += [action_item.owner_university.name if action_item.owner_university else ""]
         actions.append(
             _Action(
-                what=row.what,
+                what=action_item.what,
                 owner=", ".join(owner for owner in owners if owner),
-                due=_date(row.due_date),
-                status=capfirst(row.get_status_display()),
-                note=row.note,
-                overdue=row.is_overdue,
+                due=_date(action_item.due_date),
+                status=capfirst(action_item.get_status_display()),
+                note=action_item.note,
+                overdue=action_item.is_overdue,
             )
         )
     return _Minutes(
@@ -385,7 +390,7 @@ def _add_page_number_footer(document, label: str) -> None:
         paragraph._p.append(field_element)
 
 
-def _docx_table(document, headers: list[str], rows: list[list[str]], widths_cm: list[float]):
+def _docx_table(document, headers: list[str], rows: Sequence[Sequence[str | tuple[str, bool]]], widths_cm: list[float]):
     from docx.oxml import OxmlElement
 
     table = document.add_table(rows=1, cols=len(headers))
@@ -440,7 +445,11 @@ def _write_docx(minutes: _Minutes) -> bytes:
             rpr = OxmlElement("w:rPr")
             rpr_default.append(rpr)
         _set_thai_fonts(rpr, size_pt=DOCX_FONT_SIZE_PT, language=minutes.language)
-    sizes = {"Normal": (DOCX_FONT_SIZE_PT, False), "Title": (24, True), "Heading 1": (20, True)}
+    sizes: dict[str, tuple[int | None, bool]] = {
+        "Normal": (DOCX_FONT_SIZE_PT, False),
+        "Title": (24, True),
+        "Heading 1": (20, True),
+    }
     sizes |= {"Heading 2": (18, True), "Heading 3": (DOCX_FONT_SIZE_PT, True), "Table Grid": (None, False)}
     for name, (size, bold) in sizes.items():
         style = document.styles[name]
@@ -524,7 +533,7 @@ def _write_docx(minutes: _Minutes) -> bytes:
         document.add_paragraph(labels["none"])
     else:
         headers = [labels["no"], labels["what"], labels["owner"], labels["due_date"], labels["status"], labels["note"]]
-        rows = [
+        action_rows: list[list[str | tuple[str, bool]]] = [
             [
                 str(number),
                 action.what,
@@ -535,7 +544,7 @@ def _write_docx(minutes: _Minutes) -> bytes:
             ]
             for number, action in enumerate(minutes.actions, start=1)
         ]
-        _docx_table(document, headers, rows, [1.1, 4.6, 3.2, 2.6, 2.2, 2.3])
+        _docx_table(document, headers, action_rows, [1.1, 4.6, 3.2, 2.6, 2.2, 2.3])
 
     buffer = io.BytesIO()
     document.save(buffer)

@@ -7,6 +7,7 @@ items, attachments) are seen by whoever sees the meeting.
 
 import datetime
 import secrets
+from typing import Self
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import restrict
+from accounts.access import Principal, restrict
 from audit.tracking import track
 from core.versioning import Versioned
 from provinces.models import Province
@@ -38,13 +39,13 @@ class Kind(models.TextChoices):
 
 class MeetingQuerySet(models.QuerySet):
     # Who sees and who writes: meetings/policies.py, the one place of these rules.
-    def visible_to(self, user) -> "MeetingQuerySet":
+    def visible_to(self, user: Principal) -> Self:
         return restrict(self, user, "meetings.read")
 
-    def writable_by(self, user) -> "MeetingQuerySet":
+    def writable_by(self, user: Principal) -> Self:
         return restrict(self, user, "meetings.write")
 
-    def upcoming(self, today=None) -> "MeetingQuerySet":
+    def upcoming(self, today: datetime.date | None = None) -> Self:
         return self.filter(ends_on__gte=today or timezone.localdate()).exclude(status=Meeting.Status.CANCELLED)
 
 
@@ -137,14 +138,14 @@ class Meeting(Versioned):
     @property
     def starts_at(self) -> datetime.datetime | None:
         """The moment it begins, in Thailand (None for an all-day meeting)."""
-        if self.is_all_day:
+        if self.is_all_day or self.start_time is None:
             return None
         return datetime.datetime.combine(self.starts_on, self.start_time, tzinfo=MEETING_TZ)
 
     @property
     def ends_at(self) -> datetime.datetime | None:
         """The moment it ends, in Thailand (None for an all-day meeting)."""
-        if self.is_all_day:
+        if self.is_all_day or self.end_time is None:
             return None
         return datetime.datetime.combine(self.ends_on, self.end_time, tzinfo=MEETING_TZ)
 
@@ -152,10 +153,10 @@ class Meeting(Versioned):
 class MeetingPartQuerySet(models.QuerySet):
     """Parts of a meeting are seen by whoever sees the meeting."""
 
-    def visible_to(self, user) -> "MeetingPartQuerySet":
+    def visible_to(self, user: Principal) -> Self:
         return restrict(self, user, "meetings.part.read")
 
-    def writable_by(self, user) -> "MeetingPartQuerySet":
+    def writable_by(self, user: Principal) -> Self:
         return self.filter(meeting__in=Meeting.objects.writable_by(user))
 
 
@@ -268,13 +269,13 @@ class LessonLearned(models.Model):
 
 
 class ActionItemQuerySet(MeetingPartQuerySet):
-    def open(self) -> "ActionItemQuerySet":
+    def open(self) -> Self:
         return self.filter(status=ActionItem.Status.OPEN)
 
-    def overdue(self, today=None) -> "ActionItemQuerySet":
+    def overdue(self, today: datetime.date | None = None) -> Self:
         return self.open().filter(due_date__lt=today or timezone.localdate())
 
-    def owned_by(self, user) -> "ActionItemQuerySet":
+    def owned_by(self, user: Principal) -> Self:
         """Items whose owner is the user, one of their provinces, or one of their universities."""
         return restrict(self, user, "meetings.action_item.owned")
 

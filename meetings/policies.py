@@ -10,7 +10,7 @@ An action item's status and note may also be updated by its owner (_is_owner).
 
 from django.db.models import Exists, OuterRef, Q
 
-from accounts.access import Scope, register, register_queryset
+from accounts.access import QS, Principal, Scope, register, register_queryset
 
 from .models import ActionItem, Kind, Meeting
 
@@ -19,7 +19,7 @@ def _write_grants(scope: Scope) -> list[tuple[frozenset[str], str, frozenset[int
     """The write grants of a non-national scope: (kinds, the meeting's field, the ids of the user's)
     for each way the user writes a meeting. A meeting is written when its kind is among `kinds` and
     its `field` lists one of the ids."""
-    grants = []
+    grants: list[tuple[frozenset[str], str, frozenset[int]]] = []
     if scope.universities:
         grants.append((frozenset({Kind.REGIONAL, Kind.PROVINCIAL}), "universities", scope.universities))
     if scope.writable_provinces:
@@ -27,12 +27,12 @@ def _write_grants(scope: Scope) -> list[tuple[frozenset[str], str, frozenset[int
     return grants
 
 
-def _may_organise(user, scope: Scope, kind: str) -> bool:
+def _may_organise(user: Principal | None, scope: Scope, kind: str) -> bool:
     """Whether the scope organises meetings of this kind (of some provinces or universities)."""
     return scope.national or any(kind in kinds for kinds, _field, _ids in _write_grants(scope))
 
 
-def _may_write_planned(user, scope: Scope, planned) -> bool:
+def _may_write_planned(user: Principal | None, scope: Scope, planned) -> bool:
     """A meeting about to be saved: planned = (kind, province ids, university ids)."""
     if scope.national:
         return True
@@ -41,7 +41,7 @@ def _may_write_planned(user, scope: Scope, planned) -> bool:
     return any(kind in kinds and listed[field] & ids for kinds, field, ids in _write_grants(scope))
 
 
-def _writable_meetings(queryset, user, scope: Scope):
+def _writable_meetings(queryset: QS, user: Principal | None, scope: Scope) -> QS:
     if scope.national:
         return queryset
     condition = Q(pk__in=[])
@@ -50,7 +50,7 @@ def _writable_meetings(queryset, user, scope: Scope):
     return queryset.filter(pk__in=queryset.filter(condition).values("pk"))
 
 
-def _visibility(user, scope: Scope, *, path: str = "") -> Q | None:
+def _visibility(user: Principal, scope: Scope, *, path: str = "") -> Q | None:
     """The condition on meetings (reached through `path`) that the scope may see; None = all."""
     if scope.national:
         return None
@@ -69,14 +69,14 @@ def _visibility(user, scope: Scope, *, path: str = "") -> Q | None:
 
 
 def _visible(path: str):
-    def rule(queryset, user, scope: Scope):
+    def rule(queryset: QS, user: Principal, scope: Scope) -> QS:
         condition = _visibility(user, scope, path=path)
         return queryset if condition is None else queryset.filter(condition)
 
     return rule
 
 
-def _owned_items(queryset, user, scope: Scope):
+def _owned_items(queryset: QS, user: Principal, scope: Scope) -> QS:
     """Items whose owner is the user, one of their provinces, or one of their universities (a province's
     viewers count too, so that their home page shows the province's items; viewers read, they do not
     update: _is_owner)."""
@@ -89,10 +89,10 @@ def _owned_items(queryset, user, scope: Scope):
     return queryset.filter(condition)
 
 
-def _is_owner(user, scope: Scope, item: ActionItem) -> bool:
+def _is_owner(user: Principal | None, scope: Scope, item: ActionItem) -> bool:
     """The person named, a coordinator of the province named, or the team of the university named."""
     return (
-        (item.owner_user_id is not None and item.owner_user_id == user.pk)
+        (item.owner_user_id is not None and user is not None and item.owner_user_id == user.pk)
         or item.owner_province_id in scope.writable_provinces
         or item.owner_university_id in scope.universities
     )

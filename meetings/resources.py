@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, widgets
 
+from accounts.access import Principal
 from accounts.admin_access import ScopedResource
 
 from .models import Attendance, Meeting
@@ -150,15 +151,17 @@ class AttendanceResource(ScopedResource):
         # full_clean(): the model's constraint that a row names someone becomes a row error.
         clean_model_instances = True
 
-    def __init__(self, *, user=None, meeting: Meeting | None = None, **kwargs):
+    def __init__(self, *, user: Principal | None = None, meeting: Meeting | None = None, **kwargs):
         super().__init__(user=user, **kwargs)
         self.meeting = meeting
-        self._writable = None
+        self._writable: bool | None = None
 
     def _check_writable(self) -> None:
         if self._writable is None:
-            self._writable = self.meeting is not None and (
-                Meeting.objects.writable_by(self.user).filter(pk=self.meeting.pk).exists()
+            self._writable = (
+                self.meeting is not None
+                and self.user is not None
+                and (Meeting.objects.writable_by(self.user).filter(pk=self.meeting.pk).exists())
             )
         if not self._writable:
             raise PermissionDenied

@@ -12,7 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from accounts.access import can
+from accounts.access import Principal, can
+from accounts.models import AnyUser, User
 from core.buddhist_dates import fiscal_year_of
 from core.periods import Period, period_bounds
 from core.versioning import check_version
@@ -55,21 +56,21 @@ PART_MODELS = (AgendaItem, Attendance, Presentation, LessonLearned, ActionItem)
 
 
 # --- who may -------------------------------------------------------------------------------------
-def may_create_meetings(user) -> bool:
+def may_create_meetings(user: Principal) -> bool:
     """EEF admins, university teams and coordinators organise meetings (each of its own scope)."""
     return can(user, "meetings.create")
 
 
-def allowed_kinds(user) -> list[str]:
+def allowed_kinds(user: Principal) -> list[str]:
     """The kinds of meeting the user may organise."""
     return [kind for kind in Kind.values if can(user, "meetings.organise_kind", kind)]
 
 
-def may_write(*, meeting: Meeting, user) -> bool:
+def may_write(*, meeting: Meeting, user: Principal) -> bool:
     return can(user, "meetings.write", meeting)
 
 
-def updatable_action_item_ids(*, user, items) -> set[int]:
+def updatable_action_item_ids(*, user: Principal, items) -> set[int]:
     """Which of `items` the user may update (status and note): one query at most, for list pages."""
     items = list(items)
     if can(user, "meetings.write_all"):
@@ -84,7 +85,7 @@ def updatable_action_item_ids(*, user, items) -> set[int]:
     }
 
 
-def may_update_action_item(*, item: ActionItem, user) -> bool:
+def may_update_action_item(*, item: ActionItem, user: Principal) -> bool:
     return bool(updatable_action_item_ids(user=user, items=[item]))
 
 
@@ -123,7 +124,7 @@ def organiser_university_ids(*, meeting: Meeting, universities) -> set:
     return ids
 
 
-def check_meeting_scope(*, user, kind: str, province_ids, university_ids) -> None:
+def check_meeting_scope(*, user: Principal, kind: str, province_ids, university_ids) -> None:
     """ValidationError unless the user may write a meeting of this kind that concerns these provinces
     and universities: the meetings write rule (meetings/policies.py), asked before saving."""
     province_ids, university_ids = _ids(province_ids), _ids(university_ids)
@@ -145,7 +146,7 @@ def check_meeting_scope(*, user, kind: str, province_ids, university_ids) -> Non
     )
 
 
-def _lock_for_writing(*, meeting: Meeting, user) -> Meeting:
+def _lock_for_writing(*, meeting: Meeting, user: Principal) -> Meeting:
     """The meeting's row, locked for this transaction; PermissionDenied unless the user writes it."""
     locked = Meeting.objects.select_for_update().get(pk=meeting.pk)
     if not may_write(meeting=locked, user=user):
@@ -156,7 +157,7 @@ def _lock_for_writing(*, meeting: Meeting, user) -> Meeting:
 @transaction.atomic
 def save_meeting(
     *,
-    user,
+    user: AnyUser,
     fields: dict,
     provinces=(),
     universities=(),
@@ -193,11 +194,11 @@ def save_meeting(
 
 
 @transaction.atomic
-def delete_meeting(*, user, meeting: Meeting, version: int | None = None) -> None:
+def delete_meeting(*, user: AnyUser, meeting: Meeting, version: int | None = None) -> None:
     """Delete the meeting and its parts, unless it changed since `version` (StaleEdit)."""
     meeting = _lock_for_writing(meeting=meeting, user=user)
     check_version(meeting, version)
-    files = [a.file.name for a in meeting.attachments.all()]
+    files = [a.file.name for a in meeting.attachments.all() if a.file.name]
     meeting.delete()
     _delete_files_on_commit(files)
 
@@ -211,7 +212,7 @@ def _check_part(*, meeting: Meeting, instance) -> None:
 
 
 @transaction.atomic
-def save_part(*, user, meeting: Meeting, instance):
+def save_part(*, user: AnyUser, meeting: Meeting, instance):
     """Save an agenda item, attendance row, presentation, lesson or action item of `meeting`.
 
     `instance` carries the new values (a ModelForm's `save(commit=False)`, or built in code). An
@@ -231,12 +232,12 @@ def save_part(*, user, meeting: Meeting, instance):
     return instance
 
 
-def _check_presentation(*, meeting: Meeting, presentation: Presentation, user) -> None:
-    if presentation.report_id is None:
+def _check_presentation(*, meeting: Meeting, presentation: Presentation, user: Principal) -> None:
+    report = presentation.report  # no query without a report_id
+    if report is None:
         # Linked, not copied: readers who may see the report read it there.
         presentation.report = report_for(meeting=meeting, province_id=presentation.province_id)
         return
-    report = presentation.report
     if not ProgressReport.objects.visible_to(user).filter(pk=report.pk).exists():
         raise ValidationError({"report": _("Choose a report you can see.")})
     fiscal_year, periods = periods_covering(meeting.starts_on)
@@ -247,14 +248,14 @@ def _check_presentation(*, meeting: Meeting, presentation: Presentation, user) -
 
 
 @transaction.atomic
-def delete_part(*, user, instance) -> None:
+def delete_part(*, user: AnyUser, instance) -> None:
     meeting = _lock_for_writing(meeting=instance.meeting, user=user)
     _check_part(meeting=meeting, instance=instance)
     instance.delete()
 
 
 @transaction.atomic
-def update_action_item(*, user, item: ActionItem, status: str, note: str = "") -> ActionItem:
+def update_action_item(*, user: AnyUser, item: ActionItem, status: str, note: str = "") -> ActionItem:
     """Follow an action item up: its status (open, done, dropped) and a note. Its owner or the
     meeting's writers; dropping it says why."""
     item = ActionItem.objects.select_for_update().get(pk=item.pk)
@@ -288,7 +289,7 @@ def _delete_files_on_commit(names: list[str]) -> None:
 
 
 @transaction.atomic
-def add_attachment(*, user, meeting: Meeting, file) -> MeetingAttachment:
+def add_attachment(*, user: User, meeting: Meeting, file) -> MeetingAttachment:
     """Keep an uploaded file with the meeting, after checking what it is (meetings/attachments.py)."""
     meeting = _lock_for_writing(meeting=meeting, user=user)
     kind = validate_attachment(file)
@@ -303,22 +304,23 @@ def add_attachment(*, user, meeting: Meeting, file) -> MeetingAttachment:
     try:
         attachment.save()
     except Exception:
-        attachment.file.storage.delete(attachment.file.name)
+        if attachment.file.name:
+            attachment.file.storage.delete(attachment.file.name)
         raise
     return attachment
 
 
 @transaction.atomic
-def delete_attachment(*, user, attachment: MeetingAttachment) -> None:
+def delete_attachment(*, user: AnyUser, attachment: MeetingAttachment) -> None:
     _lock_for_writing(meeting=attachment.meeting, user=user)
     name = attachment.file.name
     attachment.delete()
-    _delete_files_on_commit([name])
+    _delete_files_on_commit([name] if name else [])
 
 
 # --- the calendar feed ---------------------------------------------------------------------------
 @transaction.atomic
-def reset_feed(*, user) -> CalendarFeed:
+def reset_feed(*, user: AnyUser) -> CalendarFeed:
     """The user's personal calendar link: created on first use, a new secret on every later call
     (the old link stops working at once)."""
     if not user.is_authenticated:
@@ -330,7 +332,7 @@ def reset_feed(*, user) -> CalendarFeed:
 
 
 # --- the attendance sign-in sheet ----------------------------------------------------------------
-def import_attendance(*, user, meeting: Meeting, dataset, dry_run: bool):
+def import_attendance(*, user: AnyUser, meeting: Meeting, dataset, dry_run: bool):
     """Import a sign-in sheet (meetings.resources.read_sign_in_sheet) into the meeting's attendance.
 
     A dry run shows what would happen, row by row, and writes nothing; without errors, the same

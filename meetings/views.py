@@ -27,6 +27,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.access import get_object_for_user
+from accounts.models import AnyUser
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core import stale_edits
@@ -155,7 +156,7 @@ def month_title(day: datetime.date) -> str:
     return date_format(day, "F Y")
 
 
-def earlier_open_action_items(*, meeting: Meeting, user):
+def earlier_open_action_items(*, meeting: Meeting, user: AnyUser):
     """Open action items of earlier meetings of the same scope, to be followed up at this one.
 
     Same scope: a national meeting follows up earlier national meetings; a regional or provincial
@@ -206,7 +207,7 @@ def detail(request, pk: int):
     # The latest summary's figures of each presenting province the user may see: one query.
     figures = presentation_figures.latest_figures(user=user, codes=[p.province_id for p in presentations])
     for presentation in presentations:
-        presentation.latest_figures = figures.get(presentation.province_id)
+        presentation.latest_figures = figures.get(presentation.province_id)  # type: ignore[attr-defined]  # for the page
     report_ids = [p.report_id for p in presentations if p.report_id]
     # A province's report is shown to those who may read it; others see that it was presented.
     readable_reports = set(
@@ -326,7 +327,9 @@ def _part(request, pk: int, item_pk: int | None, *, part: str):
     model, form_class = PARTS[part]
     meeting = _writable_meeting(request, pk)
     instance = (
-        get_object_or_404(model.objects.filter(meeting=meeting), pk=item_pk) if item_pk else model(meeting=meeting)
+        get_object_or_404(model._default_manager.filter(meeting=meeting), pk=item_pk)
+        if item_pk
+        else model(meeting=meeting)
     )
     if request.method == "POST" and item_pk and "delete" in request.POST:
         services.delete_part(user=request.user, instance=instance)
@@ -636,7 +639,7 @@ def feed(request, token: str):
         name=_("ABE Portal meetings"),
     )
     response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(False, "abe-meetings.ics")
+    response["Content-Disposition"] = content_disposition_header(False, "abe-meetings.ics") or "inline"
     # The link is personal: no shared cache keeps it, no search engine lists it.
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.shortcuts import render
@@ -5,6 +7,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.generic import RedirectView
 
+from accounts.models import AnyUser
 from core.buddhist_dates import current_fiscal_year, fiscal_year_bounds
 from meetings.models import ActionItem, Meeting
 from universities.models import SupportAssignment
@@ -40,7 +43,7 @@ def home(request):
     )
 
 
-def _meetings_of(user) -> dict:
+def _meetings_of(user: AnyUser) -> dict[str, Any]:
     """The user's open action items (as a person, a province, a university), flagged when overdue,
     and the next meetings they may see: two queries (three for a provincial role, whose meetings
     include those of the universities supporting the province)."""

@@ -45,7 +45,7 @@ class SubDistrictAdmin(ReferenceAdmin):
 class ProvinceWritersMixin:
     """Coordinators write their own province's rows in admin; the province field offers only those."""
 
-    write_access = Access.PROVINCE_WRITERS
+    write_access: str = Access.PROVINCE_WRITERS
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "province":

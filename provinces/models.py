@@ -5,6 +5,9 @@ spreadsheets and partner systems use them, and an integer key keeps the joins of
 target-group table cheap.
 """
 
+import datetime
+from typing import Self
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import get_language, gettext
@@ -109,7 +112,7 @@ class SubDistrict(BilingualName):
 
 
 class WorkingGroupMemberQuerySet(ProvinceScopedQuerySet):
-    def active(self, on=None) -> "WorkingGroupMemberQuerySet":
+    def active(self, on: datetime.date | None = None) -> Self:
         """Members whose active period includes `on` (today by default)."""
         from django.utils import timezone
 

@@ -41,7 +41,7 @@ def sync_rows(model: type[models.Model], rows: Iterable[models.Model], *, key: s
     rerun with the same data issues two queries and no writes.
     """
     fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != key]
-    existing = {getattr(obj, key): obj for obj in model.objects.all()}
+    existing = {getattr(obj, key): obj for obj in model._default_manager.all()}
     to_create, to_update, unchanged = [], [], 0
     for row in rows:
         current = existing.get(getattr(row, key))
@@ -52,9 +52,9 @@ def sync_rows(model: type[models.Model], rows: Iterable[models.Model], *, key: s
             to_update.append(row)
         else:
             unchanged += 1
-    model.objects.bulk_create(to_create, batch_size=2000)
+    model._default_manager.bulk_create(to_create, batch_size=2000)
     if to_update:
-        model.objects.bulk_update(to_update, [f.name for f in fields], batch_size=2000)
+        model._default_manager.bulk_update(to_update, [f.name for f in fields], batch_size=2000)
     return SyncResult(created=len(to_create), updated=len(to_update), unchanged=unchanged)
 
 

@@ -162,7 +162,7 @@ def parse_sheet_date(value) -> datetime.date | None:
         token = _month_key(match.group(2))
         month = _MONTHS.get(token) or (_MONTHS.get(token[:3]) if token.isascii() else None)
         day, year = int(match.group(1)), int(match.group(3))
-    if month is None or year is None or year < 1000:
+    if day is None or month is None or year is None or year < 1000:
         raise ValueError(
             gettext("Not a date: “%(value)s”. Write day/month/year with the year in full, e.g. 15/03/2567.")
             % {"value": text}

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 from import_export.results import RowResult
 
-from accounts.access import require
+from accounts.access import Principal, require
 
 from .models import Province, WorkingGroupMember
 from .resources import FIELD_LABELS, WorkingGroupMemberResource, clean_text
@@ -86,7 +86,7 @@ def _row_errors(row_result, resource) -> list[tuple[str, str]]:
     return errors
 
 
-def import_working_group(*, user, province: Province, sheet: dict, dry_run: bool) -> ImportOutcome:
+def import_working_group(*, user: Principal, province: Province, sheet: dict, dry_run: bool) -> ImportOutcome:
     """Import a sheet read by `provinces.resources.read_sheet` into the province's working group.
 
     The rule, also stated on the import page: every valid row is applied and rows with errors are

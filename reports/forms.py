@@ -1,5 +1,7 @@
 """Forms of the progress-report pages. Choices come through the access door (accounts/access.py)."""
 
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -31,8 +33,11 @@ class ReportFilterForm(forms.Form):
 
     def __init__(self, *args, provinces: list[tuple[int, str]], fiscal_years: list[int], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["province"].choices = [("", _("All provinces")), *provinces]
-        self.fields["fiscal_year"].choices = [("", _("All years")), *((year, year) for year in fiscal_years)]
+        cast(forms.ChoiceField, self.fields["province"]).choices = [("", _("All provinces")), *provinces]
+        cast(forms.ChoiceField, self.fields["fiscal_year"]).choices = [
+            ("", _("All years")),
+            *((year, year) for year in fiscal_years),
+        ]
 
     def filter(self, queryset):
         if not self.is_valid():

@@ -6,9 +6,11 @@ Every move is one call of `reports.services.transition` and leaves a ReportEvent
 """
 
 import datetime
+from typing import Self
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import ProvinceScopedQuerySet
@@ -42,7 +44,7 @@ class Status(models.TextChoices):
 
 
 class ProgressReportQuerySet(ProvinceScopedQuerySet):
-    def for_period(self, fiscal_year: int, period: str) -> "ProgressReportQuerySet":
+    def for_period(self, fiscal_year: int, period: str) -> Self:
         return self.filter(fiscal_year=fiscal_year, period=period)
 
 
@@ -95,7 +97,7 @@ class ProgressReport(Versioned):
         """Only a draft is written; a submitted report waits for review (or to be sent back)."""
         return self.status == Status.DRAFT
 
-    def sections(self) -> list[tuple[str, str, str]]:
+    def sections(self) -> list[tuple[str, str | Promise, str]]:
         """(field, label, text) of the five sections, in order."""
         return [(name, label, getattr(self, name)) for name, label in SECTIONS]
 

@@ -12,7 +12,7 @@
 from collections.abc import Callable
 from typing import NamedTuple
 
-from accounts.access import Scope, register
+from accounts.access import Principal, Scope, register
 from universities.models import SupportAssignment
 
 from .models import ProgressReport, ReportEvent, Status
@@ -27,6 +27,11 @@ class Step(NamedTuple):
     from_status: str
     submission_open: bool
     lead_team: Callable[[], bool] | None = None
+
+
+def _code(province) -> int:
+    """A province given as itself or by its code."""
+    return getattr(province, "pk", province)
 
 
 def _is_coordinator_of(scope: Scope, province_id: int) -> bool:
@@ -46,7 +51,7 @@ def _is_lead_team(scope: Scope, report: ProgressReport) -> bool:
     )
 
 
-def _may_act(user, scope: Scope, step: Step) -> bool:
+def _may_act(user: Principal | None, scope: Scope, step: Step) -> bool:
     if step.action == ReportEvent.Action.SUBMIT:
         return _is_coordinator_of(scope, step.report.province_id) if step.submission_open else scope.national
     if step.action == ReportEvent.Action.ACCEPT:
@@ -59,9 +64,9 @@ def _may_act(user, scope: Scope, step: Step) -> bool:
 
 def register_rules() -> None:
     # obj: the province (or its code).
-    register("reports.write", lambda user, scope, province: scope.can_write_province(getattr(province, "pk", province)))
+    register("reports.write", lambda user, scope, province: scope.can_write_province(_code(province)))
     # Filing a province's reports is its coordinators' (the province page's button); admins act on their behalf.
-    register("reports.file", lambda user, scope, province: _is_coordinator_of(scope, getattr(province, "pk", province)))
+    register("reports.file", lambda user, scope, province: _is_coordinator_of(scope, _code(province)))
     register("reports.create", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))
     register("reports.lead_team", lambda user, scope, report: _is_lead_team(scope, report))
     register("reports.act", _may_act)

@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import can
+from accounts.access import Principal, can
+from accounts.models import User
 from core.buddhist_dates import fiscal_year_of, format_thai_date
 from core.periods import Period, overlapping_periods
 from core.versioning import check_version
@@ -49,23 +50,23 @@ def may_submit_now(report: ProgressReport, *, day: datetime.date | None = None) 
 
 
 # --- who may (the rules: reports/policies.py) ------------------------------------------------------
-def may_write_province(*, province_id: int, user) -> bool:
+def may_write_province(*, province_id: int, user: Principal) -> bool:
     """Coordinators of the province and EEF/IPSR admins write its reports."""
     return can(user, "reports.write", province_id)
 
 
-def may_edit(*, report: ProgressReport, user) -> bool:
+def may_edit(*, report: ProgressReport, user: Principal) -> bool:
     return report.is_editable and may_write_province(province_id=report.province_id, user=user)
 
 
-def _may_act(*, report: ProgressReport, user, action: str, from_status: str, lead_team=None) -> bool:
+def _may_act(*, report: ProgressReport, user: Principal, action: str, from_status: str, lead_team=None) -> bool:
     """`lead_team`: a callable answering whether the user is in the lead university's team, so that a
     page asking about several actions makes that query once (allowed_actions)."""
     step = Step(report, action, from_status, submission_open=may_submit_now(report), lead_team=lead_team)
     return can(user, "reports.act", step)
 
 
-def allowed_actions(*, report: ProgressReport, user) -> list[str]:
+def allowed_actions(*, report: ProgressReport, user: Principal) -> list[str]:
     """The actions `user` may take on `report` now, in workflow order (the buttons a page shows)."""
     lead_team = cache(partial(can, user, "reports.lead_team", report))
     return [
@@ -77,7 +78,7 @@ def allowed_actions(*, report: ProgressReport, user) -> list[str]:
 
 
 # --- writes ----------------------------------------------------------------------------------------
-def create_report(*, user, province, fiscal_year: int, period: str) -> ProgressReport:
+def create_report(*, user: User, province, fiscal_year: int, period: str) -> ProgressReport:
     """A new draft report of `province` for a period of a fiscal year (พ.ศ.)."""
     province_id = getattr(province, "pk", province)
     if not may_write_province(province_id=province_id, user=user):
@@ -121,7 +122,9 @@ def check_new_period(*, province_id: int, fiscal_year: int, period: str) -> None
         )
 
 
-def update_report(*, report: ProgressReport, user, version: int | None = None, **sections: str) -> ProgressReport:
+def update_report(
+    *, report: ProgressReport, user: Principal, version: int | None = None, **sections: str
+) -> ProgressReport:
     """Write the sections of a draft (only the coordinators of its province and EEF/IPSR admins)."""
     unknown = set(sections) - set(SECTION_FIELDS)
     if unknown:
@@ -142,7 +145,7 @@ def update_report(*, report: ProgressReport, user, version: int | None = None, *
 def transition(
     *,
     report: ProgressReport,
-    user,
+    user: User,
     action: str,
     version: int | None = None,
     comment: str = "",

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
 
-from accounts.access import can, get_object_for_user
+from accounts.access import Principal, can, get_object_for_user
 from core import stale_edits
 from core.buddhist_dates import file_date, with_excel_date_formats
 from core.versioning import StaleEdit
@@ -63,7 +63,7 @@ def report_list(request):
     )
 
 
-def _may_create(user) -> bool:
+def _may_create(user: Principal) -> bool:
     return can(user, "reports.create")
 
 
@@ -92,7 +92,7 @@ def _transition_form(report: ProgressReport, data=None) -> TransitionForm:
 
 
 def _detail(request, report: ProgressReport, transition_form: TransitionForm | None = None, stale=None):
-    labels = {
+    labels: dict[str, str] = {
         ReportEvent.Action.SUBMIT: _("Submit for review"),
         ReportEvent.Action.REVIEW: _("Mark as reviewed"),
         ReportEvent.Action.ACCEPT: _("Accept the report"),
@@ -207,7 +207,7 @@ def report_pdf(request, pk: int):
     content = render_report_pdf(report, language=get_language() or "th")
     response = HttpResponse(content, content_type="application/pdf")
     # Inline: the browser shows it, to print or to save.
-    response["Content-Disposition"] = content_disposition_header(False, report_filename(report))
+    response["Content-Disposition"] = content_disposition_header(False, report_filename(report)) or "inline"
     return response
 
 

@@ -243,10 +243,10 @@ def bar_svg(
     # Grid and axis ticks.
     bottom = height - 18
     for i in range(ticks + 1):
-        value = maximum * i / ticks
+        tick_value = maximum * i / ticks
         x = label_width + plot * i / ticks
         body.append(f'<line x1="{_num(x)}" y1="{top - 4}" x2="{_num(x)}" y2="{_num(bottom)}" stroke="{GRID}"/>')
-        tick = f"{_num(value)}{unit}" if unit == "%" else number_text(round(value))
+        tick = f"{_num(tick_value)}{unit}" if unit == "%" else number_text(round(tick_value))
         body.append(_label(x, bottom + 9, tick, anchor="middle", size=10, colour=MUTED))
     y = top
     for row in rows:
@@ -361,9 +361,9 @@ def line_svg(
             body.append(_label(x, height - bottom + 16, be_date(point.when), anchor=anchor, size=10, colour=MUTED))
         for index, item in enumerate(series):
             coords = [
-                (x_of(p), top + plot_h - plot_h * min(p.values[index], maximum) / maximum)
+                (x_of(p), top + plot_h - plot_h * min(point_value, maximum) / maximum)
                 for p in points
-                if p.values[index] is not None
+                if (point_value := p.values[index]) is not None
             ]
             if len(coords) > 1:
                 path = " ".join(f"{_num(x)},{_num(y)}" for x, y in coords)

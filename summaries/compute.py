@@ -169,7 +169,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
             figures["current_period_in"] = True
 
     # 11: support activities of the year, by province, university and role.
-    activities_by_university = defaultdict(_tree)
+    activities_by_university: defaultdict[int, defaultdict[str, int]] = defaultdict(_tree)
     for code, university_id, role, n in (
         SupportActivity.objects.filter(date__range=(year_start, year_end))
         .order_by()
@@ -180,7 +180,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
         activities_by_university[university_id][str(role)] += n
 
     # 12: capacity requests, by province, university and status (with overdue and ratings).
-    requests_by_university = defaultdict(_requests)
+    requests_by_university: defaultdict[int, dict[str, int]] = defaultdict(_requests)
     for code, university_id, status, n, overdue, rating_sum, rated in (
         CapacityRequest.objects.order_by()
         .values_list("province_id", "university_id", "status")
@@ -205,7 +205,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
     )
 
     # 15: action items open and overdue, by owning province and owning university.
-    items_by_university = defaultdict(lambda: {"open": 0, "overdue": 0})
+    items_by_university: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"open": 0, "overdue": 0})
     for code, university_id, n, overdue in (
         ActionItem.objects.filter(status=ActionItem.Status.OPEN)
         .order_by()

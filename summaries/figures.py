@@ -20,6 +20,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext, ngettext
 
+from accounts.access import Principal
 from core.periods import Period
 from reports.models import Status as ReportStatus
 from targets.models import AssistanceType, Category, Outcome
@@ -565,7 +566,7 @@ def trend(snapshots: QuerySet) -> list[TrendPoint]:
     ]
 
 
-def latest_province_snapshots(*, user, codes: Iterable[int]) -> dict[int, Snapshot]:
+def latest_province_snapshots(*, user: Principal, codes: Iterable[int]) -> dict[int, Snapshot]:
     """The latest snapshot of each of these provinces that the user may see, with its run: one query
     (meetings' presentations show them beside each province)."""
     codes = sorted(set(codes))
@@ -584,4 +585,4 @@ def latest_province_snapshots(*, user, codes: Iterable[int]) -> dict[int, Snapsh
         .select_related("run")
         .order_by()
     )
-    return {snapshot.province_id: snapshot for snapshot in snapshots}
+    return {snapshot.province_code: snapshot for snapshot in snapshots}

@@ -5,13 +5,15 @@ constant number of aggregate queries, and stores one Snapshot per province, per 
 national. Pages read snapshots, never the records; trends come from the snapshots of earlier runs.
 """
 
+from typing import Self
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import restrict
+from accounts.access import Principal, restrict
 from provinces.models import Province
 from universities.models import University
 
@@ -72,18 +74,18 @@ class Level(models.TextChoices):
 
 
 class SnapshotQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "SnapshotQuerySet":
+    def visible_to(self, user: Principal) -> Self:
         """Who sees which snapshot: summaries/policies.py."""
         return restrict(self, user, "summaries.read")
 
-    def current(self) -> "SnapshotQuerySet":
+    def current(self) -> Self:
         """Snapshots whose figures mean what today's pages say they mean (FIGURES_SCHEMA)."""
         return self.filter(schema=FIGURES_SCHEMA)
 
-    def writable_by(self, user) -> "SnapshotQuerySet":
+    def writable_by(self, user: Principal) -> Self:
         return self.none()  # written only by summaries.services.run_summary
 
-    def latest_run(self, fiscal_year: int) -> "SnapshotQuerySet":
+    def latest_run(self, fiscal_year: int) -> Self:
         """The snapshots of the last finished run of a fiscal year."""
         last = (
             SummaryRun.objects.filter(
@@ -138,6 +140,26 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()} {self.province or self.university or ''} · {self.as_of:%Y-%m-%d}"
+
+    # The subject of a university's or a province's snapshot, never None there (the level's constraint above).
+    @property
+    def subject_university(self) -> University:
+        if self.university is None:
+            raise ValueError(f"Snapshot {self.pk} is not a university's")
+        return self.university
+
+    @property
+    def subject_province(self) -> Province:
+        if self.province is None:
+            raise ValueError(f"Snapshot {self.pk} is not a province's")
+        return self.province
+
+    @property
+    def province_code(self) -> int:
+        """A province's snapshot's province, without loading it."""
+        if self.province_id is None:
+            raise ValueError(f"Snapshot {self.pk} is not a province's")
+        return self.province_id
 
     @cached_property
     def figures(self) -> Figures:

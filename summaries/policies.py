@@ -5,12 +5,12 @@ figures."""
 
 from django.db.models import Q
 
-from accounts.access import Scope, register, register_queryset
+from accounts.access import QS, Principal, Scope, register, register_queryset
 
 from .models import Level
 
 
-def _visible_snapshots(queryset, user, scope: Scope):
+def _visible_snapshots(queryset: QS, user: Principal, scope: Scope) -> QS:
     """EEF admins: all. Others: their provinces' snapshots and their university's; no national."""
     if scope.national:
         return queryset

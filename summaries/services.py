@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import User
 from core.buddhist_dates import current_fiscal_year
 
 from .compute import compute
@@ -24,7 +25,7 @@ from .schema import dump
 DEBOUNCE_KEY = "summaries:pending-after-upload"
 
 
-def request_summary(*, trigger: str, user=None, fiscal_year: int | None = None) -> SummaryRun:
+def request_summary(*, trigger: str, user: User | None = None, fiscal_year: int | None = None) -> SummaryRun:
     """A new run, done by a Celery task after the current transaction commits (at once when eager)."""
     from .tasks import summarize
 

@@ -21,7 +21,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.access import can, get_object_for_user, home_provinces, own_universities, require
+from accounts.access import Principal, can, get_object_for_user, home_provinces, own_universities, require
 from core.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from provinces.models import Province
 from universities.models import University
@@ -94,7 +94,7 @@ def _cards(figures: Figures, links: Links, *, rollup: bool) -> list[dict]:
     requests = figures.requests
     items = figures.action_items
     words = headlines()
-    cards = [
+    cards: list[dict[str, object]] = [
         {
             "label": words["records"].label,
             "tooltip": words["records"].help,
@@ -304,7 +304,7 @@ def national(request):
     return render(request, "summaries/national.html", context)
 
 
-def _own_dashboard(user):
+def _own_dashboard(user: Principal):
     """Where the national dashboard sends someone who is not an EEF/IPSR admin."""
     if universities := own_universities(user):
         university = University.objects.filter(pk__in=universities).order_by("code").first()
@@ -319,7 +319,7 @@ def _tables(request, rows: list[Row], universities: list[Row], *, programme: set
     key, descending = _sort(request)
     rows = sort_rows(rows, key, descending=descending)
     by_name = sort_rows(rows, "name", descending=False)
-    percents = {row.key: row.progress["overall"].percent for row in rows}
+    percents = {row.key: row.progress["overall"].percent for row in rows if isinstance(row.key, int)}  # provinces
     return {
         "rows": rows,
         "sort": {"key": key, "descending": descending, "links": _sort_links(request, key, descending)},
@@ -363,15 +363,15 @@ def university(request, code: str):
     subject = next(s for s in in_run if s.level == Level.UNIVERSITY)
     supported = set(subject.figures.provinces or ())
     leads = set(subject.figures.leads or ())
-    links = Links(fiscal_year=fiscal_year, university=subject.university.code)
+    links = Links(fiscal_year=fiscal_year, university=subject.subject_university.code)
     context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
     rows = [
         Row(
             s.province_id,
-            s.province.name,
+            s.subject_province.name,
             dashboard_url(Level.PROVINCE, s.province_id),
             s.figures,
-            lead=subject.university.short_name if s.province_id in leads else "",
+            lead=subject.subject_university.short_name if s.province_code in leads else "",
         )
         for s in in_run
         if s.level == Level.PROVINCE and s.province_id in supported

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -26,8 +28,8 @@ class TargetReferenceAdmin(ScopedModelAdmin):
 
     view_access = Access.ROLE_HOLDERS
     write_access = Access.NATIONAL
-    list_display = ("code", "name_th", "name_en", "sort_order", "is_active")
-    list_filter = ("is_active",)
+    list_display: tuple[str, ...] = ("code", "name_th", "name_en", "sort_order", "is_active")
+    list_filter: ClassVar[tuple[str, ...]] = ("is_active",)
     search_fields = ("code", "name_th", "name_en")
     ordering = ("sort_order", "code")
 

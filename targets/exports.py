@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from accounts.access import can
+from accounts.access import Principal, can
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core.buddhist_dates import excel_date_format, file_date
@@ -72,7 +72,7 @@ def export_queryset(records):
     )
 
 
-def rows(records: Iterable[TargetRecord], *, user, dates_as_text: bool) -> Iterator[list]:
+def rows(records: Iterable[TargetRecord], *, user: Principal, dates_as_text: bool) -> Iterator[list]:
     """One list of cell values per record, identifiers masked per the user's role, text neutralised."""
     # As the upload reads consent back (targets.upload.validation YES, NO).
     yes, no = ("ใช่", "ไม่ใช่") if (get_language() or "th").startswith("th") else ("yes", "no")
@@ -87,8 +87,8 @@ def rows(records: Iterable[TargetRecord], *, user, dates_as_text: bool) -> Itera
             record.get_sex_display(),
             record.birth_date.isoformat() if dates_as_text and record.birth_date else record.birth_date,
             record.province.name,
-            record.district.name if record.district_id else "",
-            record.sub_district.name if record.sub_district_id else "",
+            record.district.name if record.district else "",
+            record.sub_district.name if record.sub_district else "",
             record.category.name,
             record.status.name,
             record.get_education_status_display(),
@@ -98,7 +98,7 @@ def rows(records: Iterable[TargetRecord], *, user, dates_as_text: bool) -> Itera
             record.phone,
             yes if record.consent else no,
             record.notes,
-            record.help_count,
+            record.help_count,  # type: ignore[attr-defined]  # annotated by the export's queryset
             updated.isoformat(sep=" ") if dates_as_text else updated,
         ]
         yield [neutralise_formula(value) for value in values]

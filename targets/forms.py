@@ -7,6 +7,7 @@ decides what a value may be.
 """
 
 from django import forms
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,7 +22,8 @@ from .upload.validation import PREFIXES, CleanRow, RowValidator
 
 
 def _label(field: str):
-    return TargetRecord._meta.get_field(field).verbose_name
+    model_field = TargetRecord._meta.get_field(field)
+    return model_field.verbose_name if isinstance(model_field, models.Field) else field
 
 
 # --- The upload's validation for one record ------------------------------------------------------------
@@ -31,7 +33,7 @@ RECORD_COLUMNS = tuple(TEMPLATE_FIELDS)
 _COLUMN_MAP = {field: index for index, field in enumerate(RECORD_COLUMNS)}
 
 
-def validate_record(*, province: Province, data: dict[str, str]) -> tuple[CleanRow | None, dict[str, list[str]]]:
+def validate_record(*, province: Province, data: dict[str, str]) -> tuple[CleanRow | None, dict[str | None, list[str]]]:
     """Check one record's values (text, keyed by the upload's field names) as an upload row of
     `province`: the cleaned row, or the messages per field (None: not a field's)."""
     validator = RowValidator(province=province, columns=ColumnMap(fields=dict(_COLUMN_MAP), unknown=[], duplicates=[]))

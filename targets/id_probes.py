@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.access import can, own_provinces
+from accounts.access import Principal, can, own_provinces
 from accounts.models import Role
 from audit.access_log import client_ip, write_access
 from audit.models import AccessLog, IdentifierProbeDay
@@ -39,7 +39,7 @@ class ProbeRefused(Exception):
 class Asker:
     """Who asks, and where: a User, or an API key's principal (api.authentication.PartnerPrincipal)."""
 
-    principal: object
+    principal: Principal
     path: str = ""
     ip_address: str | None = None
     user_agent: str = ""
@@ -63,16 +63,16 @@ class Asker:
     def key(self) -> str:
         """Whose allowance: "user:<id>", or the key's own label ("key:<prefix>")."""
         pk = getattr(self.principal, "pk", None)
-        return f"user:{pk}" if pk is not None else str(self.principal.label)
+        return f"user:{pk}" if pk is not None else str(self.principal.label)  # type: ignore[union-attr]  # a key's
 
 
-def unseen(principal, provinces: Iterable[int]) -> int:
+def unseen(principal: Principal, provinces: Iterable[int]) -> int:
     """How many of `provinces` (one per identifier found elsewhere) `principal` may not read: the
     answers that would tell it something it cannot see."""
     return sum(1 for code in provinces if not can(principal, "targets.read", code))
 
 
-def unseen_holders(principal, identifiers: list[str]) -> int:
+def unseen_holders(principal: Principal, identifiers: list[str]) -> int:
     """How many of `identifiers` are recorded in provinces `principal` may not read: one query (none
     for EEF/IPSR, who read every province)."""
     from targets.models import TargetRecord

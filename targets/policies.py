@@ -6,14 +6,14 @@ the same people, who enter them; everyone else sees x-xxxx-xxxxx-12-1 (PDPA). Re
 also covers answers about identifiers recorded there (targets.id_probes).
 """
 
-from accounts.access import Scope, register
+from accounts.access import Principal, Scope, register
 
 
 def _code(province) -> int:
     return getattr(province, "pk", province)
 
 
-def _creates(user, scope: Scope, obj) -> bool:
+def _creates(user: Principal | None, scope: Scope, obj) -> bool:
     return scope.national or bool(scope.writable_provinces)
 
 
@@ -26,4 +26,4 @@ def register_rules() -> None:
     # The identifier is the person's key across the country: changing it (or the province) is EEF/IPSR's.
     register("targets.move", lambda user, scope, obj: scope.national)
     register("targets.delete", lambda user, scope, obj: scope.national)
-    register("targets.read_history", lambda user, scope, obj: scope.national and user.is_staff)
+    register("targets.read_history", lambda user, scope, obj: scope.national and user is not None and user.is_staff)

@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import can, require
+from accounts.access import Principal, can, require
+from accounts.models import User
 from core import control_characters
 from core.versioning import check_version
 from provinces.models import Province
@@ -24,7 +25,7 @@ from .models import Assistance, AssistanceType, Outcome, StatusChange, TargetRec
 from .upload.validation import RECORD_FIELDS
 
 
-def identifier_taken_message(*, user, holder: TargetRecord | None) -> str:
+def identifier_taken_message(*, user: Principal, holder: TargetRecord | None) -> str:
     """Why an identifier cannot be used: it belongs to `holder`. Someone who cannot see the holder's
     province learns only that it is elsewhere, in the upload's words (targets.upload.pipeline)."""
     if holder is not None and can(user, "targets.read", holder.province_id):
@@ -33,14 +34,16 @@ def identifier_taken_message(*, user, holder: TargetRecord | None) -> str:
 
 
 def _check_identifier_free(
-    *, identifier: str, user, exclude_pk: int | None = None, asker: id_probes.Asker | None = None
+    *, identifier: str, user: Principal, exclude_pk: int | None = None, asker: id_probes.Asker | None = None
 ) -> None:
     """ValidationError when another record has `identifier`. Saying so about a province the user
     cannot see is an answer about that province (targets.id_probes): counted, logged, and refused
     beyond the day's allowance. Call it outside any transaction that the error would roll back, or
     the access log's entry goes with it."""
-    holder = TargetRecord.objects.filter(identifier=identifier).exclude(pk=exclude_pk).select_related("province")
-    holder = holder.first()
+    others = TargetRecord.objects.filter(identifier=identifier)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    holder = others.select_related("province").first()
     if holder is None:
         return
     if not can(user, "targets.read", holder.province_id) and not id_probes.may_answer(
@@ -50,7 +53,7 @@ def _check_identifier_free(
     raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)})
 
 
-def _save_or_explain(record: TargetRecord, *, user, **save_kwargs) -> None:
+def _save_or_explain(record: TargetRecord, *, user: Principal, **save_kwargs) -> None:
     """Save; a concurrent write of the same identifier (the unique constraint) becomes the same message."""
     try:
         with transaction.atomic():
@@ -70,7 +73,7 @@ def _check_values(values: dict) -> None:
 
 def create_record(
     *,
-    user,
+    user: User,
     province: Province,
     identifier: str,
     identifier_kind: str,
@@ -95,7 +98,9 @@ def create_record(
 
 
 @transaction.atomic
-def _insert_record(*, user, province: Province, identifier: str, identifier_kind: str, values: dict) -> TargetRecord:
+def _insert_record(
+    *, user: User, province: Province, identifier: str, identifier_kind: str, values: dict
+) -> TargetRecord:
     record = TargetRecord(
         identifier=identifier,
         identifier_kind=identifier_kind,
@@ -113,7 +118,7 @@ def _insert_record(*, user, province: Province, identifier: str, identifier_kind
 def update_record(
     *,
     record: TargetRecord,
-    user,
+    user: User,
     values: dict,
     version: int | None = None,
     identifier: str | None = None,
@@ -157,7 +162,9 @@ def update_record(
 
 
 @transaction.atomic
-def change_status(*, record: TargetRecord, user, status: Outcome, version: int | None = None) -> StatusChange | None:
+def change_status(
+    *, record: TargetRecord, user: User, status: Outcome, version: int | None = None
+) -> StatusChange | None:
     """Move the record to `status`, kept in its history; None when it already has it. StaleEdit if
     the record is no longer at `version` (a second click, or a page opened before another change)."""
     require(user, "targets.write", record.province_id)
@@ -180,7 +187,7 @@ def change_status(*, record: TargetRecord, user, status: Outcome, version: int |
 def record_help(
     *,
     record: TargetRecord,
-    user,
+    user: User,
     type: AssistanceType,
     date: datetime.date,
     given_by: str,

@@ -10,8 +10,10 @@ into a URL (see the search below).
 
 import datetime
 import secrets
+from typing import cast
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -83,7 +85,7 @@ def record_order(sort: str | None) -> tuple[str, list]:
         expression = F(field.removeprefix("-"))
         # Empty values (no birth date, no district) go last either way.
         order.append(expression.desc(nulls_last=True) if reverse_it else expression.asc(nulls_last=True))
-    return sort, [*order, "-pk" if descending else "pk"]
+    return sort or "", [*order, "-pk" if descending else "pk"]
 
 
 def _years_before(day: datetime.date, years: int) -> datetime.date:
@@ -377,8 +379,9 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
         status_form = StatusForm(status_data, version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
     if status_form is not None:
         # The outcomes evaluated here, once, rather than by the template's select.
-        status_form.fields["status"].choices = [
-            ("", status_form.fields["status"].empty_label),
+        status_field = cast("forms.ModelChoiceField[Outcome]", status_form.fields["status"])
+        status_field.choices = [
+            ("", status_field.empty_label),
             *((o.pk, o.name) for o in Outcome.objects.filter(is_active=True) if o.pk != record.status_id),
         ]
     record_access(

@@ -34,6 +34,7 @@ def make_key(
         can_see_identifiers=can_see_identifiers,
         expiry_date=timezone.now() + expires_in,
     )
+    assert isinstance(key, PartnerKey)  # the package's create_key says AbstractAPIKey
     return key, secret
 
 

@@ -5,6 +5,7 @@ data goes through the portal's own services (CONVENTIONS.md), so no factory libr
 import datetime
 import io
 import re
+from typing import Any
 
 import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -93,7 +94,7 @@ HEADER = ["นามสกุล", "ชื่อ", "เลขประจำต�
 def messy_file() -> SimpleUploadedFile:
     a, b, c = national_id(1), national_id(2), national_id(3)
     bad = wrong_check_digit(4)
-    rows = [
+    rows: list[list[Any]] = [
         # 2: dashes in the ID, a พ.ศ. date, names of district and sub-district with prefixes
         ["ใจดี", "ด.ช.สมชาย", f"{a[0]}-{a[1:5]}-{a[5:10]}-{a[10:12]}-{a[12]}", "ชาย", "15/03/2553", "ต.ในเมือง",
          "อ.เมืองขอนแก่น", OUT, "x"],

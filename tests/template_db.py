@@ -47,7 +47,7 @@ def create_test_database(*, run_id: str, keepdb: bool, rebuild: bool, verbosity:
 
     quote = connection.ops.quote_name
     old_name = connection.settings_dict["NAME"]
-    test_name = connection.creation._get_test_db_name()
+    test_name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]  # private, not in the stubs
     prefix = template_prefix(old_name)
     template = prefix + fingerprint()
     with connection._nodb_cursor() as cursor:

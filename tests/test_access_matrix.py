@@ -72,11 +72,12 @@ def _objects(cast) -> dict:
         MembershipEvent,
         UserEvent,
     )
+    from audit.tracking import event_model
     from provinces.models import District, Province, Region, SubDistrict
     from universities.models import SupportAssignment, University
 
-    UniversityEvent = University.pgh_event_model
-    SupportAssignmentEvent = SupportAssignment.pgh_event_model
+    UniversityEvent = event_model(University)
+    SupportAssignmentEvent = event_model(SupportAssignment)
 
     objects = {
         "accounts.user": cast.coordinator_b,

@@ -235,10 +235,14 @@ def _work_of(province: int, user) -> dict:
     )
     meeting.provinces.add(province)
     day = datetime.date(2026, 1, 15)
+    district = District.objects.filter(province_id=province).first()
+    sub_district = SubDistrict.objects.filter(district__province_id=province).first()
+    assert district is not None
+    assert sub_district is not None
     return {
         "provinces": province,
-        "districts": District.objects.filter(province_id=province).first().pk,
-        "sub-districts": SubDistrict.objects.filter(district__province_id=province).first().pk,
+        "districts": district.pk,
+        "sub-districts": sub_district.pk,
         "assignments": assignment.pk,
         "working-group-members": WorkingGroupMember.objects.create(province_id=province, name="ประธาน").pk,
         "plans": ProvincialPlan.objects.create(province_id=province, fiscal_year=2569).pk,

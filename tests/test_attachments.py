@@ -1,7 +1,9 @@
 """The one attachment checker (core/attachments.py): meetings and support activities share its limit."""
 
 import pytest
+from django.forms.utils import ErrorList
 from django.utils import translation
+from django.utils.datastructures import MultiValueDict
 
 from meetings.forms import AttachmentForm
 from provinces.models import Province
@@ -12,15 +14,18 @@ from universities.models import University
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def _meeting_errors(file) -> list[str]:
-    form = AttachmentForm(data={}, files={"file": file})
+def _meeting_errors(file) -> ErrorList | list[str]:
+    form = AttachmentForm(data={}, files=MultiValueDict({"file": [file]}))
     form.is_valid()
     return form.errors.get("file", [])
 
 
-def _activity_errors(file) -> list[str]:
+def _activity_errors(file) -> ErrorList | list[str]:
     form = ActivityForm(
-        data={}, files={"attachment": file}, universities=University.objects.all(), provinces=Province.objects.all()
+        data={},
+        files=MultiValueDict({"attachment": [file]}),
+        universities=University.objects.all(),
+        provinces=Province.objects.all(),
     )
     form.is_valid()  # the other fields are missing: only the attachment's errors matter here
     return form.errors.get("attachment", [])

@@ -25,7 +25,7 @@ from audit.redaction import NATIONAL_ID_MASK, RedactIdsFilter, redact_ids
 from provinces.models import Province
 from universities.models import SupportAssignment, University
 
-SupportAssignmentEvent = SupportAssignment.pgh_event_model  # in the audit app, as every event model
+SupportAssignmentEvent = tracking.event_model(SupportAssignment)  # in the audit app, as every event model
 
 pytestmark = pytest.mark.django_db
 

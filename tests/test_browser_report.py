@@ -175,7 +175,7 @@ def test_report_walks_from_draft_to_accepted(live_server, page, screenshot_dir, 
     ("seconds_into_step", "slept"),
     [(0.0, False), (19.9, False), (20.5, True), (29.9, True)],
 )
-def test_totp_code_is_never_read_in_the_last_seconds_of_its_step(seconds_into_step, slept):
+def test_totp_code_is_never_read_in_the_last_seconds_of_its_step(seconds_into_step: float, slept: bool) -> None:
     """The flake's cause: a code read just before its step turns is stale by the time the server checks it."""
     from allauth.mfa.totp.internal.auth import format_hotp_value, generate_totp_secret, hotp_value
 

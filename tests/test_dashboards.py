@@ -52,7 +52,7 @@ def _records(province: int, statuses: dict[tuple[str, str], int]) -> None:
     """{(category code, status code): how many} records of a province."""
     categories = {c.code: c for c in Category.objects.all()}
     outcomes = {o.code: o for o in Outcome.objects.all()}
-    rows = []
+    rows: list[TargetRecord] = []
     for (category, status), count in statuses.items():
         for _ in range(count):
             number = TargetRecord.objects.count() + len(rows)
@@ -108,7 +108,7 @@ def english(client):
     return client
 
 
-def _snapshot(level: str, **subject) -> Snapshot:
+def _snapshot(level: str, **subject) -> Snapshot | None:
     return Snapshot.objects.filter(level=level, **subject).order_by("-as_of").first()
 
 

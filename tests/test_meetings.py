@@ -753,6 +753,7 @@ def _grow(cast, times: int) -> None:
             meeting = Meeting.objects.create(title=f"{kind} {i}", kind=kind, starts_on=day, ends_on=day)
             if province:
                 meeting.provinces.add(province, LAMPANG)
+            if university:  # with a province
                 meeting.universities.add(_uni(university))
             LessonLearned.objects.create(meeting=meeting, province_id=province, theme=f"ธีม {i % 3}", text="ข้อมูล")
             ActionItem.objects.create(
@@ -913,7 +914,7 @@ INLINE_PREFIXES = ("agenda", "attendance", "presentations", "lessons", "action_i
 
 
 def _admin_meeting_data(**fields) -> dict:
-    data = {"title": "ประชุมผ่านหน้าผู้ดูแล", "kind": "provincial", "status": "planned"}
+    data: dict[str, object] = {"title": "ประชุมผ่านหน้าผู้ดูแล", "kind": "provincial", "status": "planned"}
     data |= {"starts_on": "2026-12-01", "ends_on": "2026-12-01"}
     for prefix in INLINE_PREFIXES:
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}

@@ -9,9 +9,9 @@ from django.core import signing
 from django.utils import translation
 
 from conftest import PROVINCE_A
-from core.previews import PREVIEW_MAX_AGE, PreviewInvalid, SignedPreview
+from core.previews import JSON, PREVIEW_MAX_AGE, PreviewInvalid, SignedPreview
 
-SHEET = {"headers": ["ชื่อ-สกุล", "บทบาท"], "rows": [[3, ["นายสมชาย ใจดี", None]], [4, ["Somchai", 1.5]]]}
+SHEET: JSON = {"headers": ["ชื่อ-สกุล", "บทบาท"], "rows": [[3, ["นายสมชาย ใจดี", None]], [4, ["Somchai", 1.5]]]}
 
 
 def _preview(purpose: str = "provinces.working_group_import", object_pk: int = 40, user_pk: int = 7) -> SignedPreview:

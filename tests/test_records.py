@@ -77,6 +77,8 @@ def record_b(cast) -> TargetRecord:
 def _form_data(**overrides) -> dict:
     district = District.objects.filter(province_id=PROVINCE_A).order_by("code").first()
     sub = SubDistrict.objects.filter(district=district).order_by("code").first()
+    assert district is not None
+    assert sub is not None
     data = {
         "identifier": format_identifier(national_id(50)),
         "name_prefix": "ด.ญ.",
@@ -765,6 +767,7 @@ def _grow(size: int, helps: int = 0) -> TargetRecord:
         for i in range(size)
     )
     first = TargetRecord.objects.order_by("last_name").first()
+    assert first is not None
     kind = AssistanceType.objects.first()
     Assistance.objects.bulk_create(
         Assistance(record=first, type=kind, date=datetime.date(2024, 1, 1 + i % 28), given_by="อบต.", recorded_by=None)

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 import redis
@@ -49,6 +50,7 @@ class PrivateRedis:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.process: subprocess.Popen | None = None
+        self.log: IO[str] | None = None  # the process's, closed in kill()
         self.starts = 0
 
     @property
@@ -62,13 +64,21 @@ class PrivateRedis:
         log = open(self.log_dir / f"redis-{self.starts}.log", "w")  # noqa: SIM115 - closed in kill()
         self.starts += 1
         # No snapshot, no append-only file: a restart comes back empty.
-        command = [shutil.which("redis-server"), "--port", str(PORT), "--bind", "127.0.0.1", "--daemonize", "no"]
+        command = [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(PORT),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "no",
+        ]
         self.process = subprocess.Popen(
             [*command, "--save", "", "--appendonly", "no"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.process.log = log
+        self.log = log
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -80,10 +90,11 @@ class PrivateRedis:
                 time.sleep(0.05)
 
     def kill(self) -> None:
-        if self.running:
+        if self.process is not None and self.running:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
-            self.process.log.close()
+            if self.log is not None:
+                self.log.close()
 
     def admin(self) -> redis.Redis:
         return redis.Redis.from_url(PRIVATE_URL, socket_timeout=30)

@@ -64,7 +64,7 @@ def report_a(cast):
 def _advance(report, cast, to: str) -> ProgressReport:
     """Move a report of A along the workflow, each step by the one who may take it."""
     steps = [("submit", cast.coordinator_a), ("review", cast.university_member), ("accept", cast.eef_admin)]
-    order = [Status.DRAFT, Status.SUBMITTED, Status.REVIEWED, Status.ACCEPTED]
+    order: list[str] = [Status.DRAFT, Status.SUBMITTED, Status.REVIEWED, Status.ACCEPTED]
     report = _fresh(report)
     for action, user in steps[order.index(report.status) : order.index(to)]:
         report = services.transition(report=report, user=user, action=action)

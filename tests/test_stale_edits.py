@@ -15,6 +15,7 @@ are tested too.
 import datetime
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 import pytest
 from django.utils import timezone, translation
@@ -22,6 +23,9 @@ from django.utils import timezone, translation
 from conftest import PROVINCE_A, make_user
 from provinces.models import Province
 from targets.models import TargetRecord
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 pytestmark = pytest.mark.django_db
 
@@ -298,12 +302,15 @@ EDIT_CASES = [
 ]
 
 
-def _meeting_field_label(name: str) -> str:
+def _meeting_field_label(name: str) -> "StrOrPromise":
+    from django.db import models
     from django.utils.text import capfirst
 
     from meetings.models import Meeting
 
-    return capfirst(Meeting._meta.get_field(name).verbose_name)
+    field = Meeting._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return capfirst(field.verbose_name)
 
 
 def _stored(case, obj) -> tuple:

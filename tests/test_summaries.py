@@ -272,7 +272,7 @@ def _expected_goal_rows(province: int | None) -> dict[tuple[str, str], tuple[int
         row = rows.setdefault((category, outcome), [0, 0])
         row[0] += PLANTED.get((code, category, outcome), 0)
         row[1] += target
-    return {key: tuple(value) for key, value in rows.items()}
+    return {key: (value[0], value[1]) for key, value in rows.items()}
 
 
 def _headline(rows: dict, outcomes: set[str] | None = None) -> dict:

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from audit.models import TargetRecordEvent  # noqa: F401 - the event model is created by @track
+from audit.models import TargetRecordEvent  # type: ignore[attr-defined]  # noqa: F401 - the event model is created by @track
 from conftest import PROVINCE_A
 from core.thai_id import check_digit
 from targets.models import Category, Outcome, TargetRecord

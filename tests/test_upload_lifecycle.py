@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 import redis
@@ -265,6 +266,7 @@ class Workers:
         self.env = env
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen] = []
+        self.log_files: dict[subprocess.Popen, IO[str]] = {}  # each process's log, closed with it
 
     def start(self, *, fault: str | None = None, pool: str = "solo", **env: str) -> subprocess.Popen:
         """A worker; with `fault`, tests/upload_fault_worker.py's (prefork keeps the worker alive when
@@ -287,7 +289,7 @@ class Workers:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        process.log = log
+        self.log_files[process] = log
         self.processes.append(process)
         return process
 
@@ -308,7 +310,7 @@ class Workers:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     self.kill(process)
-            process.log.close()
+            self.log_files[process].close()
 
 
 QUEUE_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")

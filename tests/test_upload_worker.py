@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 import pytest
@@ -51,6 +52,7 @@ class Workers:
         self.env = env
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen] = []
+        self.log_files: dict[subprocess.Popen, IO[str]] = {}  # each process's log, closed with it
 
     def start(self) -> subprocess.Popen:
         log = open(self.log_dir / f"worker-{len(self.processes)}.log", "w")  # noqa: SIM115 - closed with the process
@@ -74,7 +76,7 @@ class Workers:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        process.log = log
+        self.log_files[process] = log
         self.processes.append(process)
         return process
 
@@ -95,7 +97,7 @@ class Workers:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     self.kill(process)
-            process.log.close()
+            self.log_files[process].close()
 
 
 @pytest.fixture

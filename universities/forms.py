@@ -13,9 +13,10 @@ from core.attachments import max_attachment_megabytes
 from core.date_input import ThaiDateField
 from core.periods import Period
 from core.stale_edits import VersionedFormMixin, model_facts
+from provinces.models import Province
 
 from .attachments import ACCEPT_ATTRIBUTE, validate_attachment
-from .models import CapacityRequest, SupportActivity, SupportRole
+from .models import CapacityRequest, SupportActivity, SupportRole, University
 from .services import check_activity_place
 
 
@@ -74,8 +75,13 @@ class RequestFilterForm(forms.Form):
 
 
 class ActivityForm(forms.Form):
-    university = forms.ModelChoiceField(label=_label(SupportActivity, "university"), queryset=None)
-    province = forms.ModelChoiceField(label=_label(SupportActivity, "province"), queryset=None)
+    # The querysets are the user's (__init__).
+    university: "forms.ModelChoiceField[University]" = forms.ModelChoiceField(
+        label=_label(SupportActivity, "university"), queryset=None
+    )
+    province: "forms.ModelChoiceField[Province]" = forms.ModelChoiceField(
+        label=_label(SupportActivity, "province"), queryset=None
+    )
     role = forms.TypedChoiceField(label=_label(SupportActivity, "role"), coerce=int, choices=SupportRole.choices)
     date = ThaiDateField(label=_label(SupportActivity, "date"), years_back=5, years_ahead=0)
     title = forms.CharField(label=_label(SupportActivity, "title"), max_length=200)
@@ -128,7 +134,9 @@ class ActivityForm(forms.Form):
 
 
 class CapacityRequestForm(forms.Form):
-    province = forms.ModelChoiceField(label=_label(CapacityRequest, "province"), queryset=None)
+    province: "forms.ModelChoiceField[Province]" = forms.ModelChoiceField(
+        label=_label(CapacityRequest, "province"), queryset=None
+    )
     topic = forms.CharField(label=_label(CapacityRequest, "topic"), max_length=200)
     need = forms.CharField(
         label=_label(CapacityRequest, "need"),

@@ -1,8 +1,11 @@
+import datetime
+from typing import Self
+
 from django.db import models
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet, restrict
+from accounts.access import Principal, ProvinceScopedQuerySet, RoleHoldersQuerySet, restrict
 from audit.tracking import track
 from core.buddhist_dates import FISCAL_YEAR_MAX, FISCAL_YEAR_MIN, current_fiscal_year
 from core.versioning import Versioned
@@ -37,21 +40,21 @@ class University(BilingualName):
 
 
 class SupportAssignmentQuerySet(ProvinceScopedQuerySet):
-    def visible_to(self, user) -> "SupportAssignmentQuerySet":
+    def visible_to(self, user: Principal) -> Self:
         """The assignments of provinces the user may read, and every year of their own university's."""
         return restrict(self, user, "universities.read")
 
-    def writable_by(self, user) -> "SupportAssignmentQuerySet":
+    def writable_by(self, user: Principal) -> Self:
         # Which university supports which province is decided by EEF/IPSR only.
         return restrict(self, user, "universities.assignment.write")
 
-    def for_fiscal_year(self, fiscal_year: int) -> "SupportAssignmentQuerySet":
+    def for_fiscal_year(self, fiscal_year: int) -> Self:
         return self.filter(fiscal_year=fiscal_year)
 
-    def current(self) -> "SupportAssignmentQuerySet":
+    def current(self) -> Self:
         return self.for_fiscal_year(current_fiscal_year())
 
-    def leads(self) -> "SupportAssignmentQuerySet":
+    def leads(self) -> Self:
         return self.filter(is_lead=True)
 
 
@@ -116,14 +119,14 @@ class UniversityWorkQuerySet(ProvinceScopedQuerySet):
     """Work of a university in a province: seen by the province's people and by the university's
     team (in every year), written by the university's team and EEF/IPSR (universities/policies.py)."""
 
-    def visible_to(self, user) -> "UniversityWorkQuerySet":
+    def visible_to(self, user: Principal) -> Self:
         return restrict(self, user, "universities.read")
 
-    def handled_by(self, user) -> "UniversityWorkQuerySet":
+    def handled_by(self, user: Principal) -> Self:
         """Rows the user may write as a member of the university's team (or as an EEF admin)."""
         return restrict(self, user, "universities.work.write")
 
-    def writable_by(self, user) -> "UniversityWorkQuerySet":
+    def writable_by(self, user: Principal) -> Self:
         return self.handled_by(user)
 
 
@@ -167,16 +170,16 @@ class SupportActivity(models.Model):
 
 
 class CapacityRequestQuerySet(UniversityWorkQuerySet):
-    def open(self) -> "CapacityRequestQuerySet":
+    def open(self) -> Self:
         return self.filter(status__in=CapacityRequest.OPEN_STATUSES)
 
-    def overdue(self, today=None) -> "CapacityRequestQuerySet":
+    def overdue(self, today: datetime.date | None = None) -> Self:
         """Asked-for date passed and not delivered yet."""
         from django.utils import timezone
 
         return self.open().filter(desired_date__lt=today or timezone.localdate())
 
-    def requested_by(self, user) -> "CapacityRequestQuerySet":
+    def requested_by(self, user: Principal) -> Self:
         """Requests the user may act on for the province (file, rate): its coordinators, EEF admins."""
         return ProvinceScopedQuerySet.writable_by(self, user)
 

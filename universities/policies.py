@@ -10,17 +10,32 @@
 
 from django.db.models import Q
 
-from accounts.access import Scope, filter_by_province, register, register_queryset
+from accounts.access import (
+    QS,
+    Principal,
+    ProvinceScopedQuerySet,
+    Scope,
+    filter_by_province,
+    register,
+    register_queryset,
+)
 
 
-def _province_or_own_university(queryset, user, scope: Scope):
+def _code(province) -> int:
+    """A province given as itself or by its code."""
+    return getattr(province, "pk", province)
+
+
+def _province_or_own_university(queryset: QS, user: Principal, scope: Scope) -> QS:
     """The rows of provinces the user may read, and every row of their own university."""
+    if not isinstance(queryset, ProvinceScopedQuerySet):  # support assignments, the universities' work
+        raise TypeError("universities.read filters the rows of a province")
     if scope.national or not scope.universities:
         return filter_by_province(queryset, user, path=queryset.province_path)
     return queryset.filter(Q(province__in=scope.readable_provinces) | Q(university__in=scope.universities))
 
 
-def _handled(queryset, user, scope: Scope):
+def _handled(queryset: QS, user: Principal, scope: Scope) -> QS:
     """Rows the user may write as a member of the university's team (or as an EEF admin)."""
     if scope.national:
         return queryset
@@ -37,7 +52,7 @@ def register_rules() -> None:
     # obj: the province (or its code).
     register(
         "universities.request.file",
-        lambda user, scope, province: scope.can_write_province(getattr(province, "pk", province)),
+        lambda user, scope, province: scope.can_write_province(_code(province)),
     )
     register("universities.request.file_any", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))
     # Correcting a request's text, deleting rows in admin: EEF/IPSR.

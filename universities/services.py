@@ -9,6 +9,7 @@ this module and `portal.demo.support`, which has no users to act as, call them.
 """
 
 import datetime
+from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -16,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import can
+from accounts.access import Principal, can
+from accounts.models import User
 from core.buddhist_dates import current_fiscal_year, fiscal_year_of
 from core.versioning import check_version
 from provinces.models import Province
@@ -41,7 +43,7 @@ ACTIONS = {**TEAM_ACTIONS, **PROVINCE_ACTIONS}
 # --- Support activities ---------------------------------------------------------------------------
 
 
-def may_record_for(user, university: University) -> bool:
+def may_record_for(user: Principal, university: University) -> bool:
     """Whether the user is on the university's team, or an EEF/IPSR admin."""
     return can(user, "universities.team", university.pk)
 
@@ -62,7 +64,7 @@ def check_activity_place(*, university: University, province: Province, date: da
 
 def record_activity(
     *,
-    user,
+    user: User,
     university: University,
     province: Province,
     role: int,
@@ -147,7 +149,7 @@ def lead_university(province: Province, fiscal_year: int | None = None) -> Unive
 
 def file_request(
     *,
-    user,
+    user: User,
     province: Province,
     topic: str,
     need: str,
@@ -211,17 +213,17 @@ def _create_request(
 # --- Capacity requests: who may move them -------------------------------------------------------------
 
 
-def may_handle(*, request_obj: CapacityRequest, user) -> bool:
+def may_handle(*, request_obj: CapacityRequest, user: Principal) -> bool:
     """The university's team (or EEF) moves the request."""
     return CapacityRequest.objects.handled_by(user).filter(pk=request_obj.pk).exists()
 
 
-def may_rate(*, request_obj: CapacityRequest, user) -> bool:
+def may_rate(*, request_obj: CapacityRequest, user: Principal) -> bool:
     """The province's coordinators (or EEF) rate the delivery."""
     return CapacityRequest.objects.requested_by(user).filter(pk=request_obj.pk).exists()
 
 
-def allowed_actions(*, request_obj: CapacityRequest, user) -> list[str]:
+def allowed_actions(*, request_obj: CapacityRequest, user: Principal) -> list[str]:
     """The actions the user may take on the request in its present state (for the page's buttons)."""
     actions = []
     if request_obj.status in {s for states in TEAM_ACTIONS.values() for s in states} and may_handle(
@@ -233,7 +235,7 @@ def allowed_actions(*, request_obj: CapacityRequest, user) -> list[str]:
     return actions
 
 
-def _lock_for_team(request_obj: CapacityRequest, user, version: int | None) -> CapacityRequest:
+def _lock_for_team(request_obj: CapacityRequest, user: Principal, version: int | None) -> CapacityRequest:
     locked = CapacityRequest.objects.handled_by(user).select_for_update().filter(pk=request_obj.pk).first()
     if locked is None:
         raise PermissionDenied(_("Only the university's team moves this request."))
@@ -241,7 +243,7 @@ def _lock_for_team(request_obj: CapacityRequest, user, version: int | None) -> C
     return locked
 
 
-def _lock_for_province(request_obj: CapacityRequest, user, version: int | None) -> CapacityRequest:
+def _lock_for_province(request_obj: CapacityRequest, user: Principal, version: int | None) -> CapacityRequest:
     locked = CapacityRequest.objects.requested_by(user).select_for_update().filter(pk=request_obj.pk).first()
     if locked is None:
         raise PermissionDenied(_("Only the province that asked rates the delivery."))
@@ -272,7 +274,7 @@ def _save(request_obj: CapacityRequest, *fields: str) -> CapacityRequest:
 # --- Capacity requests: the team's actions -----------------------------------------------------------
 
 
-def accept_request(*, request_obj: CapacityRequest, user, version: int | None = None) -> CapacityRequest:
+def accept_request(*, request_obj: CapacityRequest, user: Principal, version: int | None = None) -> CapacityRequest:
     with transaction.atomic():
         return _accept(_lock_for_team(request_obj, user, version))
 
@@ -284,7 +286,7 @@ def _accept(request_obj: CapacityRequest) -> CapacityRequest:
 
 
 def schedule_request(
-    *, request_obj: CapacityRequest, user, scheduled_for: datetime.date, version: int | None = None
+    *, request_obj: CapacityRequest, user: Principal, scheduled_for: datetime.date, version: int | None = None
 ) -> CapacityRequest:
     with transaction.atomic():
         locked = _lock_for_team(request_obj, user, version)
@@ -305,7 +307,7 @@ def _schedule(request_obj: CapacityRequest, scheduled_for: datetime.date) -> Cap
 def deliver_request(
     *,
     request_obj: CapacityRequest,
-    user,
+    user: User,
     date: datetime.date,
     participants: int | None = None,
     description: str = "",
@@ -361,7 +363,7 @@ def _mark_delivered(request_obj: CapacityRequest, activity: SupportActivity) -> 
     return _save(request_obj, "status", "delivered_activity")
 
 
-def close_request(*, request_obj: CapacityRequest, user, version: int | None = None) -> CapacityRequest:
+def close_request(*, request_obj: CapacityRequest, user: Principal, version: int | None = None) -> CapacityRequest:
     with transaction.atomic():
         return _close(_lock_for_team(request_obj, user, version))
 
@@ -372,7 +374,9 @@ def _close(request_obj: CapacityRequest) -> CapacityRequest:
     return _save(request_obj, "status")
 
 
-def decline_request(*, request_obj: CapacityRequest, user, reason: str, version: int | None = None) -> CapacityRequest:
+def decline_request(
+    *, request_obj: CapacityRequest, user: Principal, reason: str, version: int | None = None
+) -> CapacityRequest:
     with transaction.atomic():
         return _decline(_lock_for_team(request_obj, user, version), reason)
 
@@ -391,7 +395,7 @@ def _decline(request_obj: CapacityRequest, reason: str) -> CapacityRequest:
 
 
 def rate_request(
-    *, request_obj: CapacityRequest, user, rating: int, feedback: str = "", version: int | None = None
+    *, request_obj: CapacityRequest, user: Principal, rating: int, feedback: str = "", version: int | None = None
 ) -> CapacityRequest:
     """The province rates the delivery, 1 (poor) to 5 (excellent); a new rating replaces the last."""
     with transaction.atomic():
@@ -411,7 +415,7 @@ def _rate(request_obj: CapacityRequest, rating, feedback: str = "") -> CapacityR
     return _save(request_obj, "rating", "feedback")
 
 
-_MOVES = {
+_MOVES: dict[str, Callable[..., CapacityRequest]] = {
     "accept": accept_request,
     "schedule": schedule_request,
     "deliver": deliver_request,
@@ -422,7 +426,7 @@ _MOVES = {
 
 
 def move_request(
-    *, request_obj: CapacityRequest, user, action: str, version: int | None = None, **data
+    *, request_obj: CapacityRequest, user: User, action: str, version: int | None = None, **data
 ) -> CapacityRequest:
     """One entry for the page's buttons: `action` is one of ACTIONS, `data` that action's arguments,
     `version` the request's version the page showed."""

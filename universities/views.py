@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.access import can, get_object_for_user, only_province, own_universities, require
+from accounts.access import Principal, can, get_object_for_user, only_province, own_universities, require
 from accounts.models import UNIVERSITY_ROLES, Membership
 from core import stale_edits
 from core.buddhist_dates import (
@@ -52,7 +52,7 @@ LATEST_PER_ROLE = 8
 QUEUE_SIZE = 15
 
 
-def _programme_choices(user) -> tuple[list[int], list[Province]]:
+def _programme_choices(user: Principal) -> tuple[list[int], list[Province]]:
     """Fiscal years and provinces for the filters, from the support assignments the user may see (one query)."""
     assignments = SupportAssignment.objects.visible_to(user).select_related("province").order_by()
     years, provinces = {current_fiscal_year()}, {}
@@ -326,7 +326,7 @@ def activity_detail(request, pk: int):
         {
             "activity": activity,
             "fiscal_year": fiscal_year_of(activity.date),
-            "attachment_name": PurePath(activity.attachment.name).name if activity.attachment else "",
+            "attachment_name": PurePath(activity.attachment.name or "").name if activity.attachment else "",
         },
     )
 
@@ -341,7 +341,7 @@ def activity_attachment(request, pk: int):
         handle = activity.attachment.open("rb")
     except FileNotFoundError as error:
         raise Http404 from error
-    name = PurePath(activity.attachment.name).name
+    name = PurePath(activity.attachment.name or "").name
     return FileResponse(handle, as_attachment=True, filename=name, content_type=content_type_for(name))
 
 
@@ -411,11 +411,12 @@ def _request_for(request, pk: int) -> CapacityRequest:
 
 def _initial(request_obj: CapacityRequest, action: str) -> dict:
     today = timezone.localdate()
-    return {
+    steps: dict[str, dict[str, object]] = {
         "schedule": {"scheduled_for": request_obj.scheduled_for or max(request_obj.desired_date, today)},
         "deliver": {"date": min(request_obj.scheduled_for or today, today), "participants": request_obj.participants},
         "rate": {"rating": request_obj.rating, "feedback": request_obj.feedback},
-    }.get(action, {})
+    }
+    return steps.get(action, {})
 
 
 def _step_form(request_obj: CapacityRequest, action: str, data=None):

@@ -8,6 +8,7 @@ read of records writes one access-log entry; identifiers are masked unless the c
 
 import datetime
 import zoneinfo
+from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
@@ -23,8 +24,8 @@ from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from accounts.access import can
-from audit.tracking import history_is_recorded
+from accounts.access import Principal, can
+from audit.tracking import event_model, history_is_recorded
 from core.thai_id import IdentifierError, mask_identifier, parse_identifier
 from core.versioning import UNKNOWN_VERSION
 from targets.id_probes import Asker, ProbeRefused
@@ -61,7 +62,7 @@ COLUMNS = (
 NAMES = tuple(c.removesuffix("_id").removesuffix("__code") for c in COLUMNS)
 
 
-def identifier_policy(user):
+def identifier_policy(user: Principal) -> Callable[[int], bool]:
     """province code -> may `user` see full identifiers of it? A key: its can_see_identifiers flag
     (within its scope, the only records it reads). A user: their role (the door's "targets.read_identifiers")."""
     if is_partner(user):
@@ -104,7 +105,7 @@ def record_row(row: tuple, full: bool) -> dict:
     }
 
 
-def rows_to_records(rows: list[tuple], user) -> tuple[list[dict], bool]:
+def rows_to_records(rows: list[tuple], user: Principal) -> tuple[list[dict], bool]:
     """The records of `rows` for `user`, and whether any identifier was shown in full."""
     may_see = identifier_policy(user)
     province_index = COLUMNS.index("province_id")
@@ -241,7 +242,7 @@ class RecordListView(RefusedWriteLog, ApiView):
         return write_one(request, dict(request.data), status_on_create=status.HTTP_201_CREATED)
 
 
-def _acting_user(user):
+def _acting_user(user: Principal) -> Principal:
     return user.service_user if is_partner(user) else user
 
 
@@ -252,7 +253,7 @@ def write_one(request, item: dict, *, status_on_create: int) -> Response:
         )
     except ProbeRefused as refusal:
         return probe_refused_response(refusal)
-    if result.stale:
+    if result.stale and result.record_id is not None:
         raise stale_record(request, result.record_id, seen=result.expected_version, current=result.current_version)
     if result.status == REJECTED:
         errors: dict[str, list[str]] = {}
@@ -261,6 +262,8 @@ def write_one(request, item: dict, *, status_on_create: int) -> Response:
         # Answered, not raised: nothing was written, and the access log's entry of an identifier
         # recorded in another province (targets.id_probes) must stay with the transaction.
         return invalid_response(errors)
+    if result.record_id is None:  # every item written (created, updated or unchanged) has its record
+        raise RuntimeError("A written item has no record id")
     row = TargetRecord.objects.filter(pk=result.record_id).values_list(*COLUMNS).get()
     [record], _full = rows_to_records([row], request.user)
     code = status_on_create if result.status == "created" else status.HTTP_200_OK
@@ -281,7 +284,7 @@ def changes_since(record_id: int, version: int, *, full: bool) -> list[dict] | N
     of a version is the row as it was then. None where that is not known (SQLite keeps no trail)."""
     if not history_is_recorded():
         return None
-    events = TargetRecord.pgh_event_model.objects.filter(pgh_obj_id=record_id, version=version)
+    events = event_model(TargetRecord).objects.filter(pgh_obj_id=record_id, version=version)
     seen = events.order_by("-pgh_id").values(*CHANGE_FIELDS).first()
     if seen is None:
         return None
@@ -305,7 +308,7 @@ def changes_since(record_id: int, version: int, *, full: bool) -> list[dict] | N
             for name in changed]  # fmt: skip
 
 
-def stale_record(request, record_id: int, *, seen: int | None, current: int) -> PreconditionFailed:
+def stale_record(request, record_id: int, *, seen: int | None, current: int | None) -> PreconditionFailed:
     """412 for a write made from version `seen` of a record now at `current`: its details say what
     changed (personal data: the read is logged)."""
     province = TargetRecord.objects.filter(pk=record_id).values_list("province_id", flat=True).get()
@@ -436,7 +439,7 @@ class RecordHistoryView(ApiView):
         responses=s.StatusChangeSerializer(many=True),
     )
     def get(self, request, pk: int):
-        get_object_or_404(TargetRecord.objects.visible_to(request.user).filter(pk=pk).values_list("pk"))
+        get_object_or_404(TargetRecord.objects.visible_to(request.user).filter(pk=pk).only("pk"))
         history = history_of(pk)
         log_read(request, model=TargetRecord, object_id=pk, description="API record history", count=1)
         return Response(history)
@@ -451,7 +454,7 @@ class RecordHelpView(ApiView):
         responses=s.AssistanceSerializer(many=True),
     )
     def get(self, request, pk: int):
-        get_object_or_404(TargetRecord.objects.visible_to(request.user).filter(pk=pk).values_list("pk"))
+        get_object_or_404(TargetRecord.objects.visible_to(request.user).filter(pk=pk).only("pk"))
         given = help_of(pk)
         log_read(request, model=TargetRecord, object_id=pk, description="API record help", count=1)
         return Response(given)

@@ -92,7 +92,10 @@ def ensure_demo_users() -> list[str]:
             user.set_password(DEMO_ADMIN_PASSWORD)
             user.save(update_fields=["password"])
             Membership.objects.create(
-                user=user, role=role, province_id=province, university_id=universities.get(university)
+                user=user,
+                role=role,
+                province_id=province,
+                university_id=universities.get(university) if university else None,
             )
         elif staff and not user.is_staff:  # created by an earlier version, which left it out of admin
             user.is_staff = True

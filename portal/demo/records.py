@@ -183,7 +183,7 @@ def load_demo_records(count: int = 3000) -> int:
             continue
         for number in range(how_many):
             wanted[demo_identifier(province, number)] = (province, number)
-    existing = set()
+    existing: set[str] = set()
     identifiers = list(wanted)
     for start in range(0, len(identifiers), 2000):
         existing.update(
@@ -232,7 +232,7 @@ def load_demo_records(count: int = 3000) -> int:
 def _add_history_and_help(people: list[tuple[int, dict]], outcomes: dict, help_types: dict) -> None:
     """Status changes for records that moved on from being followed up, and help given to about a third.
     Dated within the year before today (these are not compared by the sample file)."""
-    ids = {}
+    ids: dict[str, int] = {}
     identifiers = [p["identifier"] for _province, p in people]
     for start in range(0, len(identifiers), 2000):
         ids.update(

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from core.buddhist_dates import fiscal_year_of
 from core.periods import period_bounds
 from portal.demo.provinces import DEMO_ADMIN_EMAIL, DEMO_LEADS, DEMO_USERS
@@ -135,7 +136,7 @@ def _sections(province: Province, university: University, older: bool, *, comple
     return texts
 
 
-def _demo_actors() -> tuple[dict[str, object], object | None]:
+def _demo_actors() -> tuple[dict[str, User], User | None]:
     """The demo accounts by email, and the account to fall back on (demo admin, else a superuser)."""
     users = get_user_model().objects
     by_email = {u.email: u for u in users.filter(email__in=[row[0] for row in DEMO_USERS] + [DEMO_ADMIN_EMAIL])}
@@ -218,8 +219,9 @@ def load_demo_reports(*, now: datetime.datetime | None = None) -> int:
                 is_demo=True,
                 **_sections(provinces[code], universities[uni_code], (year, period) == older, complete=bool(steps)),
             )
-            events = []
-            status = Status.DRAFT
+            events: list[ReportEvent] = []
+            event_times: list[datetime.datetime] = []
+            status: str = Status.DRAFT
             for action, when in zip(steps, times, strict=True):
                 _sources, target = TRANSITIONS[action]
                 if action == "return":
@@ -232,10 +234,10 @@ def load_demo_reports(*, now: datetime.datetime | None = None) -> int:
                         report=report, action=action, from_status=status, to_status=target, actor=actor, comment=comment
                     )
                 )
-                events[-1].when = when
+                event_times.append(when)
                 status = target
-            for event in ReportEvent.objects.bulk_create(events):
-                event.created_at = event.when  # auto_now_add set "now" on insert
+            for event, when in zip(ReportEvent.objects.bulk_create(events), event_times, strict=True):
+                event.created_at = when  # auto_now_add set "now" on insert
             ReportEvent.objects.bulk_update(events, ["created_at"])
             # One version per step, as the workflow's own writes would have left it (core.versioning).
             ProgressReport.objects.filter(pk=report.pk).update(

@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection
@@ -28,6 +29,9 @@ from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
 from .columns import label, match_columns, missing_required
 from .reading import UnreadableFile, open_sheet
 from .validation import RECORD_FIELDS, RowValidator, check_header
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # Applies take turns nationally: a record's identifier is unique across provinces.
 APPLY_LOCK_KEY = 0x4142_4555  # "ABEU"
@@ -131,7 +135,7 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
                     _("The file has more than %(count)d rows; split it into smaller files.") % {"count": max_rows}
                 )
             cleaned, errors = validator.validate(row, row_number)
-            if errors:
+            if errors or cleaned is None:  # None comes with its errors
                 cells = [_json_cell(c) for c in row]
                 classifier.reject_row(row_number)
                 report.rejections.extend(Rejection(row_number, column, reason, cells) for column, reason in errors)
@@ -349,7 +353,7 @@ class _PostgresWriter:
         self.now = timezone.now().isoformat()
         self.table = TargetRecord._meta.db_table
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-copy")
-        self.pending = None
+        self.pending: Future[None] | None = None
         self.has_updates = False
         all_fields = list(RECORD_FIELDS)
         self.all_fields = all_fields
@@ -469,12 +473,12 @@ class _OrmWriter:
             changed = []
             for record_id, values in to_update:
                 # A new version, as the UPDATE ... FROM of _PostgresWriter.finish writes it.
-                record = TargetRecord(
+                changed_record = TargetRecord(
                     pk=record_id, updated_at=self.now, updated_by_id=self.user_id, version=F("version") + 1
                 )
                 for f, v in zip(self.given, values, strict=True):
-                    setattr(record, f, v)
-                changed.append(record)
+                    setattr(changed_record, f, v)
+                changed.append(changed_record)
             TargetRecord.objects.bulk_update(
                 changed, [*self.given, "updated_at", "updated_by_id", "version"], batch_size=500
             )

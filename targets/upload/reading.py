@@ -297,7 +297,7 @@ class _Child:
     def receive(self) -> tuple:
         """The next message; a refusal or a dead or babbling child raises UnreadableFile."""
         stream = self.process.stdout
-        if stream.closed:  # closed already (its last word came, or the caller gave up on it)
+        if stream is None or stream.closed:  # closed already (its last word came, or the caller gave up on it)
             raise self.garbage()
         head = stream.read(HEADER.size)
         if len(head) < HEADER.size:

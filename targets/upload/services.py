@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.access import Principal
+from accounts.models import User
 from audit.tracking import context as audit_context
 from provinces.models import Province
 from targets.models import UploadBatch, UploadRejection
@@ -64,7 +66,7 @@ def _forget_progress(batch_id: int) -> None:
         logger.warning("upload %s: progress not reset in the cache", batch_id, exc_info=True)
 
 
-def receive_upload(*, user, province: Province, uploaded_file) -> UploadBatch:
+def receive_upload(*, user: User, province: Province, uploaded_file) -> UploadBatch:
     """Store an uploaded file for `province`; nothing is read yet."""
     if not Province.objects.writable_by(user).filter(pk=province.pk).exists():
         raise PermissionDenied
@@ -97,7 +99,7 @@ def _runs_inline(batch: UploadBatch) -> bool:
     return settings.CELERY_TASK_ALWAYS_EAGER or batch.size <= settings.TARGETS_UPLOAD_INLINE_BYTES
 
 
-def start_check(*, batch: UploadBatch, user) -> None:
+def start_check(*, batch: UploadBatch, user: Principal) -> None:
     """The dry run, now (small file) or by a task after this transaction commits."""
     language = translation.get_language()
     if _runs_inline(batch):
@@ -107,7 +109,7 @@ def start_check(*, batch: UploadBatch, user) -> None:
     batch.refresh_from_db()
 
 
-def start_apply(*, batch: UploadBatch, user) -> None:
+def start_apply(*, batch: UploadBatch, user: User) -> None:
     """Confirm: apply the upload, now (small file) or by a task after this transaction commits."""
     if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
         raise PermissionDenied
@@ -124,7 +126,7 @@ def start_apply(*, batch: UploadBatch, user) -> None:
     batch.refresh_from_db()
 
 
-def cancel_upload(*, batch: UploadBatch, user) -> None:
+def cancel_upload(*, batch: UploadBatch, user: Principal) -> None:
     """Abandon an upload that is not being worked on: received, checked, or failed (then the same
     file may simply be uploaded again: nothing refuses a file seen before)."""
     if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
@@ -203,7 +205,12 @@ def check_upload(*, batch_id: int, language: str | None = None, in_task: bool = 
 
 
 def apply_upload(
-    *, batch_id: int, user_id: int | None = None, user=None, language: str | None = None, in_task: bool = False
+    *,
+    batch_id: int,
+    user_id: int | None = None,
+    user: User | None = None,
+    language: str | None = None,
+    in_task: bool = False,
 ) -> None:
     """Apply every valid row in one transaction; running it again changes nothing.
 
@@ -231,7 +238,7 @@ def apply_upload(
             batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
             if batch.status != Status.APPLYING:
                 return
-            if user is None:
+            if user is None and user_id is not None:
                 user = get_user_model().objects.filter(pk=user_id).first()
             if user is None or not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
                 # The user lost the right to write this province's records after confirming: say so,

@@ -129,8 +129,8 @@ def _read_excel(path: Path, options: dict, out) -> None:
     # needs that column to match formula cells (absolute columns) to cells of a row.
     _send(out, ("start", sheet.start[1] if sheet.start else 0))
     sender = _RowSender(out)
-    for row in sheet.iter_rows():
-        sender.add(row)
+    for cells in sheet.iter_rows():
+        sender.add(cells)
     sender.flush()
     _send(out, ("end", peak_memory()))
 
@@ -215,7 +215,7 @@ def main(argv: list[str]) -> int:
     options = json.loads(options_json)
     _limit_resources(options["memory_bytes"], options["cpu_seconds"])
     out = sys.stdout.buffer
-    message = None
+    message: tuple[object, ...] | None = None
     try:
         if mode == "scan":
             _scan(Path(path), options, out)

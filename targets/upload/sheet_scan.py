@@ -247,10 +247,10 @@ def _first_sheet(archive: zipfile.ZipFile, names: dict[str, str], limits: Limits
     _read_small(archive, names, f"{xl_dir}workbook.xml", limits, workbook)
     if not first:
         return xl_dir, None
-    target = relationships.get(first[0])
-    if target is None:
+    sheet_target = relationships.get(first[0])
+    if sheet_target is None:
         raise Refused("not_xlsx")
-    path = target.removeprefix("/") if target.startswith("/") else f"{xl_dir}{target}"
+    path = sheet_target.removeprefix("/") if sheet_target.startswith("/") else f"{xl_dir}{sheet_target}"
     return xl_dir, (path if path.lower() in names else None)
 
 
@@ -303,7 +303,7 @@ def _scan_sheet_pass(
     # latest <c> opened, the farthest row and column reached, and the offset of the latest tag that counts.
     row_cursor = col_cursor = cell_row = cell_col = last_row = last_column = 0
     last_tag = 0
-    where = ""  # the latest cell's reference, for messages
+    where: str | None = ""  # the latest cell's reference, for messages
     pending: dict[int, int] = {}  # formula rows not yet reported to `progress`
     far_rows: list[int] = []  # <row r> beyond the limit
 

@@ -9,6 +9,7 @@ only the upload's number, never an identifier.
 """
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.access import can, get_object_for_user, only_province
+from accounts.access import Principal, can, get_object_for_user, only_province
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core.templatetags.thai_dates import be_date
@@ -47,7 +48,7 @@ RUNNING = (UploadBatch.Status.CHECKING, UploadBatch.Status.APPLYING)
 CANCELLABLE = (UploadBatch.Status.RECEIVED, UploadBatch.Status.CHECKED, UploadBatch.Status.FAILED)
 
 
-def _uploaders_only(user) -> None:
+def _uploaders_only(user: Principal) -> None:
     """404 unless the user may upload anywhere (uploads do not exist for them)."""
     if not can(user, "targets.upload"):
         raise Http404
@@ -225,11 +226,11 @@ def _shown_updates(updates: list[dict]) -> list[dict]:
             if field in wanted:
                 wanted[field].update(v for v in (old, new) if v is not None)
     names = {
-        key: {o.pk: o.name for o in _NAMED[key].objects.filter(pk__in=ids).only("pk", "name_th", "name_en")}
+        key: {o.pk: o.name for o in _NAMED[key]._default_manager.filter(pk__in=ids).only("pk", "name_th", "name_en")}
         for key, ids in wanted.items()
         if ids
     }
-    choices = {"sex": dict(Sex.choices), "education_status": dict(EducationStatus.choices)}
+    choices: dict[str, dict[Any, Any]] = {"sex": dict(Sex.choices), "education_status": dict(EducationStatus.choices)}
 
     def shown(field: str, value: object) -> str:
         if value is None or value == "":

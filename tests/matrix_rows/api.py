@@ -10,7 +10,10 @@ The schema and its documentation page are public; any other address under /api/ 
 Partners and keys are EEF/IPSR's only, in admin.
 """
 
+from typing import Any
+
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import QuerySet
 
 from tests.matrix import REDIRECT, Case, admin, everyone, signed_in
 
@@ -78,12 +81,14 @@ def _first_of_b(model: str, path: str):
         from provinces.models import District, SubDistrict
         from universities.models import SupportAssignment
 
-        queryset = {
+        querysets: dict[str, QuerySet[Any]] = {
             "district": District.objects.filter(province_id=B),
             "subdistrict": SubDistrict.objects.filter(district__province_id=B),
             "assignment": SupportAssignment.objects.filter(province_id=B),
-        }[model]
-        return f"{V1}/{path}/{queryset.order_by('pk').first().pk}/"
+        }
+        first = querysets[model].order_by("pk").first()
+        assert first is not None
+        return f"{V1}/{path}/{first.pk}/"
 
     return url
 
