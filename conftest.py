@@ -141,16 +141,44 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give each schemathesis test the node id of its operation.
+    """Give each schemathesis test the node id of its operation, and put the longest tests first.
 
     Schemathesis names its items test_x[GET /api/v1/...] but leaves every one of them the node id of
     the bare function. xdist hands out work by node id, so all but one of them would silently not run.
+
+    xdist hands the tests out in this order, one (or one xdist_group) at a time to whichever worker is
+    free. pytest-django (its hook runs before this one) puts the transactional tests last: the Celery
+    workers and the browser, 3 to 15 seconds each, so a run used to end with one worker on such a test
+    while the other had nothing left. Longest first, the run ends on short tests that both workers
+    share out. Otherwise pytest-django's order stays (a stable sort); every test starts with the
+    reference data in place whatever ran before it (pytest_runtest_setup).
     """
     from _pytest.nodeid import coerce_node_id  # pytest 9 keeps a node's id as a NodeId in `_id`
 
     for item in items:
         if item.nodeid.rpartition("::")[2] != item.name:
             item._id = coerce_node_id(f"{item.parent.nodeid}::{item.name}")
+    items.sort(key=_expected_cost, reverse=True)
+
+
+# Tests that take seconds where most take milliseconds, by what makes them long (measured on 2 cores).
+_COSTLY_TESTS = {
+    "tests/test_access_matrix.py::test_access_matrix[": 2,  # some 350 requests a part
+    "tests/test_translations.py::test_main_pages_and_admin_speak_thai": 2,
+    "tests/test_api_schemathesis.py::test_no_server_error_and_no_read_across_provinces[": 1,  # 15-370 cases each
+    "tests/test_audit.py::test_admin_form_posts_and_history_pages_work_on_every_database": 1,
+    "tests/test_audit.py::test_history_in_admin_is_read_only": 1,
+    "tests/test_redis_outage.py::test_after_a_timeout_calls_skip_redis_instead_of_each_waiting": 1,
+}
+
+
+def _expected_cost(item: pytest.Item) -> int:
+    """3 for a test with a Celery worker or the browser (transactional), 2 or 1 for the tests above, else 0."""
+    fixtures = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    if "transactional_db" in fixtures or "live_server" in fixtures or (marker and marker.kwargs.get("transaction")):
+        return 3
+    return next((cost for prefix, cost in _COSTLY_TESTS.items() if item.nodeid.startswith(prefix)), 0)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

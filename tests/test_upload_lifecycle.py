@@ -301,13 +301,16 @@ class Workers:
         return "\n".join(p.read_text() for p in sorted(self.log_dir.glob("worker-*.log")))
 
     def stop_all(self) -> None:
+        # The test is over: a solo worker is killed (a warm shutdown waits out the broker's one-second
+        # poll); a prefork one is stopped warm, so that its pool process ends with it.
         for process in self.processes:
-            if process.poll() is None:
+            if process.poll() is None and "--pool=prefork" in process.args:
                 process.terminate()
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     self.kill(process)
+            self.kill(process)
             process.log.close()
 
 
