@@ -211,7 +211,9 @@ def hostile_file_set() -> dict[str, tuple[str, bytes, str]]:
     }
 
 
-@pytest.fixture(scope="module")
+# Once per session: xdist gives a worker this module's tests among others, and pytest-django puts its
+# database tests apart from the rest, so a module-scoped set was built again at every return (~1.5 s).
+@pytest.fixture(scope="session")
 def hostile_files() -> dict[str, tuple[str, bytes, str]]:
     return hostile_file_set()
 

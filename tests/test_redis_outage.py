@@ -329,7 +329,7 @@ def test_after_a_timeout_calls_skip_redis_instead_of_each_waiting(portal_cache, 
     admin = portal_cache.admin()
     cache.set("warm", 1)  # the pool holds a connection now
     before = _connections_received(admin)
-    admin.client_pause(2000)
+    admin.client_pause(1000)  # longer than the 0.3 s timeout; the INFO below waits for its end
     assert cache.get("warm") is None  # timed out: a miss
     for n in range(20):
         assert cache.get(f"key-{n}") is None
@@ -340,7 +340,7 @@ def test_after_a_timeout_calls_skip_redis_instead_of_each_waiting(portal_cache, 
 
     # Without the pause between attempts, every call would open a connection and wait (the contrast).
     settings.CACHES = {"default": {**settings.CACHES["default"], "OPTIONS": {**options, "OUTAGE_RETRY_SECONDS": 0}}}
-    admin.client_pause(3000)
+    admin.client_pause(1500)  # three timeouts of 0.3 s
     for n in range(3):
         cache.get(f"key-{n}")
     assert _connections_received(admin) >= before + 3

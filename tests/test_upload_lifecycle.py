@@ -9,6 +9,7 @@ or raises on demand. The Redis test starts its own redis-server on PRIVATE_REDIS
 touches the shared one.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -303,14 +304,22 @@ class Workers:
         return "\n".join(p.read_text() for p in sorted(self.log_dir.glob("worker-*.log")))
 
     def stop_all(self) -> None:
+        # The test is over: each worker is killed, with a prefork worker's pool process (a warm shutdown
+        # waits out the broker's one-second poll, and a prefork pool's own shutdown more).
         for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.kill(process)
+            pool = _children(process.pid) if process.poll() is None else []
+            self.kill(process)
+            for pid in pool:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.log_files[process].close()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 QUEUE_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
