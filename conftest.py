@@ -73,6 +73,7 @@ def _use_redis_database(url: str) -> None:
 
 
 def _load_reference_data() -> None:
+    from cases.reference_data import load_agency_types
     from provinces.reference_data import load_admin_areas
     from targets.reference_data import load_target_reference_data
     from universities.reference_data import load_universities
@@ -80,6 +81,7 @@ def _load_reference_data() -> None:
     load_admin_areas()
     load_universities()
     load_target_reference_data()
+    load_agency_types()
 
 
 def _reference_data_missing() -> bool:

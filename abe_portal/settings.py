@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "reports",
     "meetings",
     "targets",
+    "cases",  # case follow-up: contacts, plans, referrals to agencies, notifications
     "summaries",
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
     "api",
@@ -187,7 +188,17 @@ TARGETS_UPLOAD_MAX_ATTEMPTS = env.int("TARGETS_UPLOAD_MAX_ATTEMPTS", default=3)
 # TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS (its message was lost, or never sent: the broker was down).
 TARGETS_UPLOAD_SWEEP_SECONDS = env.int("TARGETS_UPLOAD_SWEEP_SECONDS", default=120)
 TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = env.int("TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS", default=300)
+# Case follow-up (cases/): a case with no contact in CASES_CONTACT_EVERY_DAYS days, or past the due date
+# of its next contact, is overdue; closing a case as "not found" takes CASES_NOT_FOUND_ATTEMPTS failed
+# attempts. The daily job (CASES_DIGEST_HOUR, Bangkok time) flags what became overdue and mails each
+# person one digest of what is unread.
+CASES_CONTACT_EVERY_DAYS = env.int("CASES_CONTACT_EVERY_DAYS", default=30)
+CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
 CELERY_BEAT_SCHEDULE = {
+    "cases-daily": {
+        "task": "cases.tasks.daily",
+        "schedule": crontab(hour=env.int("CASES_DIGEST_HOUR", default=7), minute=0),
+    },
     # The nightly progress summary (summaries.tasks.scheduled_summary), at SUMMARY_HOUR (Bangkok time).
     "nightly-summary": {
         "task": "summaries.tasks.scheduled_summary",

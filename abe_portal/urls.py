@@ -21,6 +21,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("universities/", include("universities.urls")),
     path("records/", include("targets.urls")),
+    path("cases/", include("cases.urls")),
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),

@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404
 
 from core.buddhist_dates import current_fiscal_year
 
-from .models import NATIONAL_ROLES, UNIVERSITY_ROLES, AnyUser, Role, User
+from .models import CASE_ROLES, NATIONAL_ROLES, UNIVERSITY_ROLES, AnyUser, Role, User
 
 M = TypeVar("M", bound=models.Model)
 # A queryset the door filters: the rules hand back the same class of queryset (filter(), none()), so
@@ -39,6 +39,16 @@ class Scope:
     lead_universities: frozenset[int] = field(default_factory=frozenset)
     # Provinces held through a provincial role (coordinator, viewer), not through a university.
     member_provinces: frozenset[int] = field(default_factory=frozenset)
+    # Case follow-up (cases/): provinces where the user is a case worker, and the districts such a role is
+    # limited to (case_whole_provinces: a case-worker role without a district limit); the agencies an agency
+    # user acts for, and their provinces. None of these reads a province as a whole.
+    case_provinces: frozenset[int] = field(default_factory=frozenset)
+    case_districts: frozenset[int] = field(default_factory=frozenset)
+    case_whole_provinces: frozenset[int] = field(default_factory=frozenset)
+    agencies: frozenset[int] = field(default_factory=frozenset)
+    agency_provinces: frozenset[int] = field(default_factory=frozenset)
+    # The user's own id, for rules about what is theirs (records assigned to a case worker).
+    user_id: int | None = None
 
     @cached_property
     def supporting_universities(self) -> frozenset[int]:
@@ -62,6 +72,17 @@ class Scope:
 
     def can_write_province(self, code: int) -> bool:
         return self.national or code in self.writable_provinces
+
+    def works_cases_in(self, code: int) -> bool:
+        """A case worker of province `code` (records assigned to them there, not the province)."""
+        return code in self.case_provinces
+
+    def works_in_district(self, province: int, district: int | None) -> bool:
+        """Whether a case worker of `province` works where `district` is (None: a record without one,
+        which only a case worker of the whole province takes)."""
+        if province in self.case_whole_provinces:
+            return True
+        return province in self.case_provinces and district is not None and district in self.case_districts
 
     def can_read_identifiers(self, code: int) -> bool:
         """Full national IDs (unmasked) of a province's records: EEF admins and the province's
@@ -111,10 +132,20 @@ def scope_for(user: Principal | None) -> Scope:
     cached: Scope | None = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
-    rows = list(user.memberships.values_list("role", "province_id", "university_id"))
-    roles = frozenset(role for role, _, _ in rows)
+    memberships = list(user.memberships.values_list("role", "province_id", "university_id", "agency_id"))
+    roles = frozenset(role for role, _, _, _ in memberships)
+    # Case workers and agency users hold a province without reading it: kept apart from the rest.
+    rows = [(role, p, u) for role, p, u, _ in memberships if role not in CASE_ROLES]
     national = user.is_superuser or bool(roles & NATIONAL_ROLES)
     universities = frozenset(u for role, _, u in rows if role in UNIVERSITY_ROLES)
+    case_provinces = frozenset(p for role, p, _, _ in memberships if role == Role.CASE_WORKER and p is not None)
+    case_districts: dict[int, set[int]] = {}
+    if case_provinces:
+        limits = user.memberships.filter(role=Role.CASE_WORKER).values_list("province_id", "districts")
+        for province, district in limits:
+            districts = case_districts.setdefault(province, set())
+            if district is not None:
+                districts.add(district)
     supported: set[int] = set()
     if universities and not national:
         assignments = apps.get_model("universities", "SupportAssignment").objects
@@ -131,6 +162,12 @@ def scope_for(user: Principal | None) -> Scope:
         universities=universities,
         lead_universities=frozenset(u for role, _, u in rows if role == Role.UNIVERSITY_LEAD),
         member_provinces=frozenset(p for _, p, _ in rows if p is not None),
+        case_provinces=case_provinces,
+        case_districts=frozenset(d for districts in case_districts.values() for d in districts),
+        case_whole_provinces=frozenset(p for p, districts in case_districts.items() if not districts),
+        agencies=frozenset(a for role, _, _, a in memberships if role == Role.AGENCY_USER and a is not None),
+        agency_provinces=frozenset(p for role, p, _, _ in memberships if role == Role.AGENCY_USER and p is not None),
+        user_id=user.pk,
     )
     setattr(user, _CACHE_ATTR, scope)
     return scope

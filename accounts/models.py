@@ -1,6 +1,7 @@
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeAlias
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -97,11 +98,18 @@ class Role(models.TextChoices):
     UNIVERSITY_MEMBER = "university_member", _("University team member")
     PROVINCE_COORDINATOR = "province_coordinator", _("Provincial coordinator")
     PROVINCE_VIEWER = "province_viewer", _("Provincial viewer")
+    # Case follow-up (cases/): a case worker of a province sees the records assigned to them; an agency
+    # user sees the children referred to their agency, in the fields a referral needs.
+    CASE_WORKER = "case_worker", _("Case worker")
+    AGENCY_USER = "agency_user", _("Agency user")
 
 
 NATIONAL_ROLES = frozenset({Role.EEF_ADMIN})
 UNIVERSITY_ROLES = frozenset({Role.UNIVERSITY_LEAD, Role.UNIVERSITY_MEMBER})
 PROVINCE_ROLES = frozenset({Role.PROVINCE_COORDINATOR, Role.PROVINCE_VIEWER})
+# Held in a province like the provincial roles, but reading only the children given to them: never the
+# province's records, dashboards or meetings as a whole.
+CASE_ROLES = frozenset({Role.CASE_WORKER, Role.AGENCY_USER})
 
 
 class MembershipQuerySet(models.QuerySet):
@@ -138,6 +146,23 @@ class Membership(models.Model):
         related_name="memberships",
         verbose_name=_("university"),
     )
+    # A case worker may be limited to some of the province's districts (none: the whole province).
+    districts = models.ManyToManyField(
+        "provinces.District",
+        blank=True,
+        related_name="+",
+        verbose_name=_("districts"),
+        help_text=_("Case workers only: the districts they work in. None: the whole province."),
+    )
+    # An agency user's agency (cases.Agency), in the membership's province.
+    agency = models.ForeignKey(
+        "cases.Agency",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("agency"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = MembershipQuerySet.as_manager()
@@ -153,12 +178,21 @@ class Membership(models.Model):
                     models.Q(role__in=NATIONAL_ROLES, province__isnull=True, university__isnull=True)
                     | models.Q(role__in=UNIVERSITY_ROLES, province__isnull=True, university__isnull=False)
                     | models.Q(role__in=PROVINCE_ROLES, province__isnull=False, university__isnull=True)
+                    | models.Q(role=Role.CASE_WORKER, province__isnull=False, university__isnull=True)
+                    | models.Q(role=Role.AGENCY_USER, province__isnull=False, university__isnull=True)
                 ),
                 name="membership_scope_matches_role",
                 violation_error_message=_(
                     "An EEF admin has no province or university; a university role needs a university; "
                     "a provincial role needs a province."
                 ),
+            ),
+            # The agency goes with the agency-user role, and only with it.
+            models.CheckConstraint(
+                condition=models.Q(role=Role.AGENCY_USER, agency__isnull=False)
+                | (~models.Q(role=Role.AGENCY_USER) & models.Q(agency__isnull=True)),
+                name="membership_agency_only_for_agency_users",
+                violation_error_message=_("An agency user needs an agency; other roles have none."),
             ),
             # One role per user and scope: never coordinator and viewer of the same province at once.
             models.UniqueConstraint(
@@ -178,6 +212,12 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.describe()}"
+
+    def clean(self) -> None:
+        super().clean()
+        agency = self.agency if self.agency_id is not None else None
+        if agency is not None and self.province_id is not None and agency.province_id != self.province_id:
+            raise ValidationError({"agency": _("The agency must be in the membership's province.")})
 
     def describe(self) -> str:
         """The role and its scope, e.g. "Provincial coordinator (ขอนแก่น)"; used by admin lists."""

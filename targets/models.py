@@ -6,13 +6,15 @@ and help given, and the spreadsheet uploads that write most of them (targets/upl
 Provincial plans set goals per category and outcome (provinces.PlanGoal).
 """
 
+from typing import Any, Self
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from accounts.access import ProvinceScopedQuerySet, RoleHoldersQuerySet
+from accounts.access import Principal, ProvinceScopedQuerySet, RoleHoldersQuerySet, restrict
 from audit.tracking import track
 from core.versioning import Versioned
 from provinces.models import BilingualName, District, Province, SubDistrict
@@ -147,7 +149,16 @@ class IdentifierKind(models.TextChoices):
 
 
 class TargetRecordQuerySet(ProvinceScopedQuerySet):
-    pass
+    def visible_to(self, user: Principal) -> Self:
+        """The province's records for those who read it; a case worker's own assigned records
+        (targets/policies.py, "targets.records")."""
+        return restrict(self, user, "targets.records")
+
+    def assigned_to(self, worker: Any) -> Self:
+        return self.filter(case_worker=worker)
+
+    def unassigned(self) -> Self:
+        return self.filter(case_worker__isnull=True)
 
 
 # Statement-level triggers: an upload writes tens of thousands of rows in one statement, and the
@@ -209,6 +220,18 @@ class TargetRecord(Versioned):
         db_index=False,
     )
     is_demo = models.BooleanField(_("demo data"), default=False, editable=False)
+    # The case worker (ผู้ดูแลรายกรณี) following this child, assigned by the province's coordinator
+    # (cases.services.assign); the case itself (contacts, plan, referrals) is the cases app's.
+    case_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_records",
+        verbose_name=_("case worker"),
+        db_index=False,
+    )
+    case_assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
 
     objects = TargetRecordQuerySet.as_manager()
 
@@ -227,6 +250,12 @@ class TargetRecord(Versioned):
             models.Index(fields=["province", "category", "status"], name="target_record_summary_idx"),
             models.Index(fields=["province", "updated_at"], name="target_record_recent_idx"),
             models.Index(fields=["province", "last_name", "first_name"], name="target_record_name_idx"),
+            # A case worker's own records (their inbox, their list); only assigned rows are in it.
+            models.Index(
+                fields=["case_worker", "province"],
+                name="target_record_case_worker_idx",
+                condition=models.Q(case_worker__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,6 +264,10 @@ class TargetRecord(Versioned):
 
 class RecordPartQuerySet(ProvinceScopedQuerySet):
     province_path = "record__province"
+
+    def visible_to(self, user: Principal) -> Self:
+        """What belongs to the records the user sees (status history, help given)."""
+        return restrict(self, user, "targets.record_parts")
 
 
 class StatusChange(models.Model):

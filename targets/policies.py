@@ -1,12 +1,20 @@
 """Who may read, write and see in full the target-group records: the targets app's rules, registered
-with the door (accounts.access). obj is the record's province (or its code) where a rule takes one.
+with the door (accounts.access). obj is the record's province (or its code) where a rule takes one,
+the record itself for the rules about one child ("targets.work_on").
 
 Writing is for the province's coordinators and EEF/IPSR admins. Full national IDs (unmasked) are for
 the same people, who enter them; everyone else sees x-xxxx-xxxxx-12-1 (PDPA). Reading a province
 also covers answers about identifiers recorded there (targets.id_probes).
+
+A case worker (ผู้ดูแลรายกรณี) reads no province: only the records assigned to them in the provinces
+where they hold the role, and on those they log the work (status, help given, contacts: "targets.work_on").
 """
 
-from accounts.access import Principal, Scope, register
+from typing import Any
+
+from django.db.models import Q
+
+from accounts.access import QS, Principal, Scope, register, register_queryset
 
 
 def _code(province) -> int:
@@ -15,6 +23,60 @@ def _code(province) -> int:
 
 def _creates(user: Principal | None, scope: Scope, obj) -> bool:
     return scope.national or bool(scope.writable_provinces)
+
+
+def _rows(queryset: QS, scope: Scope, *, prefix: str) -> QS:
+    """Rows of records the scope reads: its provinces', and a case worker's assigned ones."""
+    if scope.national:
+        return queryset
+    condition = Q()
+    if scope.readable_provinces:
+        condition |= Q(**{f"{prefix}province_id__in": scope.readable_provinces})
+    if scope.case_provinces and scope.user_id is not None:
+        condition |= Q(**{f"{prefix}case_worker_id": scope.user_id, f"{prefix}province_id__in": scope.case_provinces})
+    return queryset.filter(condition) if condition else queryset.none()
+
+
+def _records(queryset: QS, user: Principal, scope: Scope) -> QS:
+    return _rows(queryset, scope, prefix="")
+
+
+def _record_parts(queryset: QS, user: Principal, scope: Scope) -> QS:
+    return _rows(queryset, scope, prefix="record__")
+
+
+def _record_provinces(queryset: QS, user: Principal, scope: Scope) -> QS:
+    """Provinces whose records (some or all) the user reads: the records list's choice of province."""
+    if scope.national:
+        return queryset
+    codes = scope.readable_provinces | scope.case_provinces
+    return queryset.filter(pk__in=codes) if codes else queryset.none()
+
+
+def _works_on(user: Principal | None, scope: Scope, record: Any) -> bool:
+    """Log the work on one child: status, help given, contacts. The province's coordinators, and the
+    case worker the record is assigned to while they hold the role there."""
+    if scope.can_write_province(record.province_id):
+        return True
+    return (
+        scope.user_id is not None
+        and record.case_worker_id == scope.user_id
+        and scope.works_cases_in(record.province_id)
+    )
+
+
+def _is_assigned_worker(user: Principal | None, scope: Scope, record: Any) -> bool:
+    return (
+        scope.user_id is not None
+        and record.case_worker_id == scope.user_id
+        and scope.works_cases_in(record.province_id)
+    )
+
+
+def _may_take(user: Principal | None, scope: Scope, pair: Any) -> bool:
+    """Whether the case worker whose scope this is may be given a record at (province, district)."""
+    province, district = pair
+    return scope.works_in_district(province, district)
 
 
 def register_rules() -> None:
@@ -27,3 +89,14 @@ def register_rules() -> None:
     register("targets.move", lambda user, scope, obj: scope.national)
     register("targets.delete", lambda user, scope, obj: scope.national)
     register("targets.read_history", lambda user, scope, obj: scope.national and user is not None and user.is_staff)
+    register("targets.work_on", _works_on)
+    # The record's own case worker (their inbox and pages say "mine").
+    register("targets.is_assigned_worker", _is_assigned_worker)
+    # Asked of the case worker's own scope: may they be given a record at (province code, district code)?
+    register("targets.may_take_case", _may_take)
+    # Assigning records to case workers: the province's coordinators and EEF/IPSR admins.
+    register("targets.assign", lambda user, scope, province: scope.can_write_province(_code(province)))
+    register("targets.assign_any", _creates)
+    register_queryset("targets.records", _records)
+    register_queryset("targets.record_parts", _record_parts)
+    register_queryset("targets.record_provinces", _record_provinces)

@@ -167,7 +167,8 @@ def change_status(
 ) -> StatusChange | None:
     """Move the record to `status`, kept in its history; None when it already has it. StaleEdit if
     the record is no longer at `version` (a second click, or a page opened before another change)."""
-    require(user, "targets.write", record.province_id)
+    # The province's coordinators, or the case worker the child is assigned to (targets/policies.py).
+    require(user, "targets.work_on", record)
     if not status.is_active:
         raise ValidationError({"status": _("This status is no longer in use.")})
     locked = TargetRecord.objects.select_for_update().get(pk=record.pk)
@@ -194,7 +195,7 @@ def record_help(
     outcome: str = "",
 ) -> Assistance:
     """Help given to the record's child or young person."""
-    require(user, "targets.write", record.province_id)
+    require(user, "targets.work_on", record)
     errors = {}
     if not type.is_active:
         errors["type"] = _("This type of help is no longer in use.")

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.access import can, get_object_for_user, only_province, require
+from accounts.access import can, get_object_for_user, only_province, require, restrict
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core import stale_edits
@@ -124,6 +124,14 @@ def _readable_record(request, pk: int) -> TargetRecord:
     return get_object_for_user(_record_queryset().select_related("updated_by"), request.user, pk)
 
 
+def _workable_record(request, pk: int) -> TargetRecord:
+    """The record, if the user may log work on it (status, help given): its province's coordinators
+    and its case worker. 404 for outsiders, 403 for those who only read it."""
+    record = _readable_record(request, pk)
+    require(request.user, "targets.work_on", record)
+    return record
+
+
 def _writable_record(request, pk: int) -> TargetRecord:
     """The record, if the user may change it: 404 for outsiders (as for a missing record), 403 for
     those who only read its province."""
@@ -184,7 +192,7 @@ def _filtered_records(request, *, search: str | None):
     """(records, filter form, description for the access log, single province or None) for the
     user's scope, filtered by the GET parameters (and a search kept in the session)."""
     user = request.user
-    provinces = list(Province.objects.visible_to(user).order_by("name_th"))
+    provinces = list(restrict(Province.objects.all(), user, "targets.record_provinces").order_by("name_th"))
     visible_codes = {p.pk for p in provinces}
     try:
         chosen = int(request.GET.get("province") or 0)
@@ -372,8 +380,9 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
     )
     help_given = list(record.assistance.select_related("type", "recorded_by").order_by("-date", "-pk"))
     can_write = can(user, "targets.write", record.province_id)
+    can_work = can(user, "targets.work_on", record)
     status_form = None
-    if can_write:
+    if can_work:
         # The version the page shows, and what it shows: a second click, or a click on a page opened
         # before someone else's change, is refused (targets.record_services.change_status).
         status_form = StatusForm(status_data, version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
@@ -412,6 +421,7 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
             "timeline": status_timeline(record, changes),
             "help_given": help_given,
             "can_write": can_write,
+            "can_work": can_work,
             "status_form": status_form,
             "history_url": history_url,
             "stale": stale,
@@ -534,7 +544,7 @@ def record_edit(request, pk: int):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def help_add(request, pk: int):
-    record = _writable_record(request, pk)
+    record = _workable_record(request, pk)
     form = AssistanceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -557,7 +567,7 @@ def help_add(request, pk: int):
 @login_required
 def status_change(request, pk: int):
     """The status select of the record's page (POST only; a GET is refused before any lookup)."""
-    record = _writable_record(request, pk)
+    record = _workable_record(request, pk)
     form = StatusForm(request.POST, version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
     if form.is_valid():
         try:
@@ -568,7 +578,7 @@ def status_change(request, pk: int):
             messages.error(request, " ".join(error.messages))
         except StaleEdit:
             # A second click, or a page opened before someone else's change: nothing was done.
-            record = _writable_record(request, pk)
+            record = _workable_record(request, pk)
             fresh = StatusForm(version=record.version, facts=record_facts(record, fields=DETAIL_FACTS))
             data, stale = stale_edits.reconcile(posted=form, fresh=fresh, kind="action")
             return _render_detail(request, record, stale=stale, status_data=data)

@@ -208,6 +208,38 @@ def province_b_work(cast) -> dict:
             desired_date=datetime.date(2024, 2, 1),
             requested_by=cast.coordinator_b,
         ),
+        **_case_work_b(record, cast),
+    }
+
+
+def _case_work_b(record, cast) -> dict:
+    """Province B's case follow-up: an agency, the record's case, a contact and a referral."""
+    import datetime
+
+    from django.utils import timezone
+
+    from cases.models import Agency, AgencyType, Case, Contact, Referral
+
+    agency = Agency.objects.create(
+        province_id=record.province_id,
+        type=AgencyType.objects.get(code="non-formal-education"),
+        name="กศน.อำเภอเมืองพะเยา",
+    )
+    case = Case.objects.create(record=record, province_id=record.province_id)
+    return {
+        "cases.agency": agency,
+        "cases.case": case,
+        "cases.contact": Contact.objects.create(
+            case=case, kind="home_visit", happened_at=timezone.now(), recorded_by=cast.coordinator_b
+        ),
+        "cases.referral": Referral.objects.create(
+            case=case,
+            agency=agency,
+            reason="ต้องการเรียนต่อ",
+            services="สมัครเรียน",
+            deadline=datetime.date(2024, 5, 1),
+            sent_by=cast.coordinator_b,
+        ),
     }
 
 

@@ -57,6 +57,8 @@ ADMIN_MODELS = {
     "audit.meetingattachmentevent": "national_read_only",
     "audit.targetrecordevent": "national_read_only",
     "audit.assistanceevent": "national_read_only",
+    "audit.contactevent": "national_read_only",
+    "audit.referralevent": "national_read_only",
 }
 
 

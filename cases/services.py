@@ -1,0 +1,454 @@
+"""The one write path of case follow-up: pages, the API, demo data and tests call these.
+
+Each function checks who may (the door: targets/policies.py and cases/policies.py), refuses bad input
+with a ValidationError keyed by field (in the user's language), and writes in one transaction. A write
+based on an older version of a case or referral is refused (StaleEdit), never applied.
+"""
+
+import datetime
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import Principal, can, require
+from accounts.models import Role, User
+from core import control_characters
+from core.versioning import check_version
+from targets import record_services
+from targets.models import Outcome, TargetRecord
+
+from .models import (
+    Agency,
+    Case,
+    CaseEvent,
+    CloseReason,
+    Contact,
+    Notification,
+    PlanStep,
+    Referral,
+    ReferralEvent,
+    ReferralState,
+)
+
+# A device's clock may run a little ahead of the server's: a contact "in the future" by less is accepted.
+CLOCK_SKEW = datetime.timedelta(minutes=10)
+
+
+def contact_every() -> datetime.timedelta:
+    return datetime.timedelta(days=settings.CASES_CONTACT_EVERY_DAYS)
+
+
+def due_on(case: Case) -> datetime.date | None:
+    """When an open case becomes overdue: the next contact's due date, or CASES_CONTACT_EVERY_DAYS after
+    the last contact (or the opening, before any), whichever comes first."""
+    if case.closed_at is not None:
+        return None
+    since = case.last_contact_at or case.opened_at
+    by_rhythm = timezone.localtime(since).date() + contact_every()
+    return min(by_rhythm, case.next_contact_due) if case.next_contact_due else by_rhythm
+
+
+def _check_text(errors: dict, **fields: str) -> None:
+    for name, text in fields.items():
+        char = control_characters.first_forbidden(text or "")
+        if char:
+            errors[name] = control_characters.message(char)
+
+
+def case_for(record: TargetRecord) -> Case:
+    """The record's case, opened the first time someone follows the record up."""
+    case, created = Case.objects.get_or_create(record=record, defaults={"province_id": record.province_id})
+    if created:
+        case.due_on = due_on(case)
+        case.save(update_fields=["due_on"])
+    return case
+
+
+def _locked_case(record: TargetRecord, version: int | None = None) -> Case:
+    case = case_for(record)
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    check_version(locked, version)
+    return locked
+
+
+def notify(users: Iterable[int | None], kind: str, *, case: Case | None = None, referral: Referral | None = None,
+           exclude: int | None = None) -> None:  # fmt: skip
+    """One in-app notification per person (never to `exclude`, the person who acted)."""
+    now = timezone.now()
+    ids = sorted({u for u in users if u is not None and u != exclude})
+    Notification.objects.bulk_create(
+        [Notification(user_id=u, kind=kind, case=case, referral=referral, created_at=now) for u in ids]
+    )
+
+
+# --- assignment --------------------------------------------------------------------------------------
+
+
+def case_workers_for(province_id: int) -> list[User]:
+    """The active case workers of a province, for the assignment's choice."""
+    return list(
+        User.objects.filter(
+            is_active=True, memberships__role=Role.CASE_WORKER, memberships__province_id=province_id
+        ).order_by("first_name", "last_name", "email")
+    )
+
+
+@transaction.atomic
+def assign(*, user: Principal, records: Iterable[TargetRecord], worker: User | None) -> int:
+    """Give `records` to `worker` (None: take them back, unassigned). Returns how many changed.
+
+    The coordinator must hold each record's province; the worker must be a case worker there, in the
+    record's district when their role is limited to districts. Nothing is assigned if one record fails.
+    """
+    rows = list(records)
+    if not rows:
+        return 0
+    errors = []
+    for record in rows:
+        if not can(user, "targets.assign", record.province_id):
+            raise PermissionDenied
+        if worker is not None and not can(worker, "targets.may_take_case", (record.province_id, record.district_id)):
+            errors.append(record)
+    if errors:
+        raise ValidationError(
+            {
+                "worker": _("%(worker)s is not a case worker where %(count)s of the chosen records are.")
+                % {"worker": worker, "count": len(errors)}
+            }
+        )
+    changing = [r.pk for r in rows if r.case_worker_id != (worker.pk if worker else None)]
+    if not changing:
+        return 0
+    now = timezone.now()
+    actor = user.pk if isinstance(user, User) else None
+    TargetRecord.objects.filter(pk__in=changing).update(
+        case_worker=worker, case_assigned_at=now if worker else None, version=F("version") + 1, updated_at=now
+    )
+    by_pk = {r.pk: r for r in rows}
+    existing = set(Case.objects.filter(pk__in=changing).values_list("pk", flat=True))
+    new_cases = [
+        Case(record_id=pk, province_id=by_pk[pk].province_id, opened_at=now) for pk in changing if pk not in existing
+    ]
+    for case in new_cases:
+        case.due_on = due_on(case)
+    Case.objects.bulk_create(new_cases)
+    kind = CaseEvent.Kind.ASSIGNED if worker else CaseEvent.Kind.UNASSIGNED
+    CaseEvent.objects.bulk_create(
+        [CaseEvent(case_id=pk, kind=kind, at=now, by_id=actor, worker=worker) for pk in changing]
+    )
+    if worker is not None and worker.pk != actor:
+        Notification.objects.bulk_create(
+            [Notification(user=worker, kind=Notification.Kind.ASSIGNED, case_id=pk, created_at=now) for pk in changing]
+        )
+    return len(changing)
+
+
+# --- contacts ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def log_contact(
+    *,
+    user: Principal,
+    record: TargetRecord,
+    kind: str,
+    happened_at: datetime.datetime,
+    reached: bool = True,
+    with_whom: str = "",
+    findings: str = "",
+    next_step: str = "",
+    next_due: datetime.date | None = None,
+    client_key: uuid.UUID | None = None,
+) -> Contact:
+    """A contact with the child or family, reached or a failed attempt. Sent again with the same
+    `client_key`, it is recorded once (the first one is returned)."""
+    require(user, "targets.work_on", record)
+    if client_key is not None:
+        earlier = Contact.objects.filter(client_key=client_key).first()
+        if earlier is not None:
+            if earlier.case_id != record.pk:
+                raise ValidationError({"client_key": _("This key was already used for another record's contact.")})
+            return earlier
+    errors: dict[str, str] = {}
+    now = timezone.now()
+    if happened_at > now + CLOCK_SKEW:
+        errors["happened_at"] = _("Record a contact once it has happened: the time is in the future.")
+    if next_due is not None and next_due < timezone.localtime(happened_at).date():
+        errors["next_due"] = _("The next contact cannot be due before this one.")
+    _check_text(errors, with_whom=with_whom, findings=findings, next_step=next_step)
+    if errors:
+        raise ValidationError(errors)
+    case = _locked_case(record)
+    if case.closed_at is not None:
+        raise ValidationError({"__all__": _("This case is closed: reopen it to log a contact.")})
+    contact = Contact.objects.create(
+        case=case, kind=kind, happened_at=happened_at, reached=reached, with_whom=with_whom.strip(),
+        findings=findings.strip(), next_step=next_step.strip(), next_due=next_due,
+        recorded_by=user if isinstance(user, User) else None, client_key=client_key,
+    )  # fmt: skip
+    if case.first_contact_at is None or happened_at < case.first_contact_at:
+        case.first_contact_at = happened_at
+    if case.last_contact_at is None or happened_at >= case.last_contact_at:
+        case.last_contact_at = happened_at
+        # The latest contact says when the next is due (none: the rhythm of CASES_CONTACT_EVERY_DAYS).
+        case.next_contact_due = next_due
+    if not reached:
+        case.failed_attempts += 1
+    case.due_on = due_on(case)
+    case.save()
+    return contact
+
+
+# --- the plan ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_goal(*, user: Principal, record: TargetRecord, goal: Outcome | None, version: int | None) -> Case:
+    require(user, "targets.work_on", record)
+    if goal is not None and not goal.is_achieved:
+        raise ValidationError({"goal": _("A goal is an achieved outcome, such as returned to school.")})
+    case = _locked_case(record, version)
+    case.goal = goal
+    case.save(update_fields=["goal"])
+    return case
+
+
+@transaction.atomic
+def add_step(
+    *,
+    user: Principal,
+    record: TargetRecord,
+    text: str,
+    due_on: datetime.date | None = None,
+    responsible: User | None = None,
+    referral: Referral | None = None,
+) -> PlanStep:
+    require(user, "targets.work_on", record)
+    errors: dict[str, str] = {}
+    if not text.strip():
+        errors["text"] = _("Say what the step is.")
+    _check_text(errors, text=text)
+    if errors:
+        raise ValidationError(errors)
+    case = case_for(record)
+    return PlanStep.objects.create(
+        case=case, text=text.strip(), due_on=due_on, responsible=responsible, referral=referral,
+        created_by=user if isinstance(user, User) else None,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def finish_step(*, user: Principal, step: PlanStep, done: bool = True) -> PlanStep:
+    require(user, "targets.work_on", step.case.record)
+    step.done_at = timezone.now() if done else None
+    step.save(update_fields=["done_at"])
+    return step
+
+
+# --- referrals -----------------------------------------------------------------------------------------
+
+
+def _agency_side_users(agency_id: int) -> list[int]:
+    return list(
+        User.objects.filter(
+            is_active=True, memberships__role=Role.AGENCY_USER, memberships__agency_id=agency_id
+        ).values_list("pk", flat=True)
+    )
+
+
+def _referring_side_users(referral: Referral) -> list[int | None]:
+    return [referral.case.record.case_worker_id, referral.sent_by_id]
+
+
+@transaction.atomic
+def refer(
+    *,
+    user: Principal,
+    record: TargetRecord,
+    agency: Agency,
+    reason: str,
+    services: str,
+    deadline: datetime.date,
+    share_identifier: bool = False,
+) -> Referral:
+    """Refer the child to an agency of the record's province; the plan gains a step for it and the
+    agency's users are told."""
+    require(user, "targets.work_on", record)
+    errors: dict[str, str] = {}
+    if agency.province_id != record.province_id or not agency.is_active:
+        errors["agency"] = _("Choose an agency of the record's province that is in use.")
+    if not reason.strip():
+        errors["reason"] = _("Say why the child is referred.")
+    if not services.strip():
+        errors["services"] = _("Say which services are requested.")
+    if deadline < timezone.localdate():
+        errors["deadline"] = _("The deadline cannot be in the past.")
+    _check_text(errors, reason=reason, services=services)
+    if errors:
+        raise ValidationError(errors)
+    case = case_for(record)
+    if case.closed_at is not None:
+        raise ValidationError({"__all__": _("This case is closed: reopen it to refer the child.")})
+    actor = user if isinstance(user, User) else None
+    referral = Referral.objects.create(
+        case=case, agency=agency, reason=reason.strip(), services=services.strip(), deadline=deadline,
+        share_identifier=share_identifier, sent_by=actor,
+    )  # fmt: skip
+    ReferralEvent.objects.create(referral=referral, from_state="", to_state=ReferralState.SENT, by=actor)
+    PlanStep.objects.create(
+        case=case, text=_("Referral to %(agency)s") % {"agency": agency.name}, due_on=deadline,
+        responsible=actor, referral=referral, created_by=actor,
+    )  # fmt: skip
+    notify(_agency_side_users(agency.pk), Notification.Kind.REFERRAL_RECEIVED, case=case, referral=referral)
+    return referral
+
+
+@transaction.atomic
+def move_referral(
+    *,
+    user: Principal,
+    referral: Referral,
+    to_state: str,
+    version: int | None,
+    note: str = "",
+    outcome: Outcome | None = None,
+    feedback: str = "",
+) -> Referral:
+    """One step of a referral's way (REFERRAL_MOVES). The agency's side accepts, declines (with a
+    reason), starts and completes it (with an outcome and feedback); either side may close it
+    unresolved. The other side is told."""
+    locked = (
+        Referral.objects.select_for_update(of=("self",)).select_related("case__record", "agency").get(pk=referral.pk)
+    )
+    agency_side = can(user, "cases.answer_referral", locked)
+    referring_side = can(user, "targets.work_on", locked.case.record)
+    allowed = agency_side or (to_state == ReferralState.CLOSED_UNRESOLVED and referring_side)
+    if not allowed:
+        raise PermissionDenied
+    check_version(locked, version)
+    if to_state not in locked.next_states():
+        raise ValidationError(
+            {"state": _("A referral that is %(state)s cannot become %(to)s.")
+             % {"state": locked.get_state_display(), "to": ReferralState(to_state).label}}
+        )  # fmt: skip
+    errors: dict[str, str] = {}
+    if to_state == ReferralState.DECLINED and not note.strip():
+        errors["note"] = _("Say why the referral is declined.")
+    if to_state == ReferralState.CLOSED_UNRESOLVED and not note.strip():
+        errors["note"] = _("Say why the referral is closed without a result.")
+    if to_state == ReferralState.COMPLETED and outcome is None:
+        errors["outcome"] = _("Choose the outcome the agency's help reached.")
+    _check_text(errors, note=note, feedback=feedback)
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    previous = locked.state
+    locked.state = to_state
+    if previous == ReferralState.SENT:
+        locked.answered_at = now
+    if to_state == ReferralState.DECLINED:
+        locked.decline_reason = note.strip()
+    if to_state in (ReferralState.COMPLETED, ReferralState.CLOSED_UNRESOLVED, ReferralState.DECLINED):
+        locked.finished_at = now
+    if to_state == ReferralState.COMPLETED:
+        locked.outcome = outcome
+        locked.feedback = feedback.strip()
+    locked.save()
+    actor = user if isinstance(user, User) else None
+    ReferralEvent.objects.create(referral=locked, from_state=previous, to_state=to_state, at=now, by=actor,
+                                 note=note.strip())  # fmt: skip
+    if not locked.is_open:
+        PlanStep.objects.filter(referral=locked, done_at__isnull=True).update(done_at=now)
+    others = [*_referring_side_users(locked), *_agency_side_users(locked.agency_id)]
+    notify(others, Notification.Kind.REFERRAL_CHANGED, case=locked.case, referral=locked,
+           exclude=actor.pk if actor else None)  # fmt: skip
+    return locked
+
+
+@transaction.atomic
+def apply_referral_outcome(*, user: Principal, referral: Referral, record_version: int | None) -> None:
+    """Set the record's status to the completed referral's outcome (the user confirmed it), so that the
+    outcome figures follow the work. StaleEdit if the record changed since the page showed it."""
+    locked = (
+        Referral.objects.select_for_update(of=("self",)).select_related("case__record", "outcome").get(pk=referral.pk)
+    )
+    if locked.state != ReferralState.COMPLETED or locked.outcome is None:
+        raise ValidationError({"__all__": _("Only a completed referral's outcome can become the status.")})
+    if locked.status_applied:
+        return
+    record = locked.case.record
+    require(user, "targets.work_on", record)
+    record_services.change_status(record=record, user=user, status=locked.outcome, version=record_version)  # type: ignore[arg-type]
+    locked.status_applied = True
+    locked.save(update_fields=["status_applied"])
+
+
+# --- closing and reopening -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def close_case(*, user: Principal, record: TargetRecord, reason: str, note: str = "", version: int | None) -> Case:
+    require(user, "targets.work_on", record)
+    case = _locked_case(record, version)
+    errors: dict[str, str] = {}
+    if case.closed_at is not None:
+        errors["__all__"] = _("This case is already closed.")
+    if reason not in CloseReason.values:
+        errors["reason"] = _("Choose why the case is closed.")
+    if reason == CloseReason.NOT_FOUND and case.failed_attempts < settings.CASES_NOT_FOUND_ATTEMPTS:
+        errors["reason"] = _("A case is closed as not found after %(n)s failed attempts; %(done)s are logged.") % {
+            "n": settings.CASES_NOT_FOUND_ATTEMPTS,
+            "done": case.failed_attempts,
+        }
+    _check_text(errors, note=note)
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    case.closed_at = now
+    case.close_reason = reason
+    case.close_note = note.strip()
+    case.due_on = None
+    case.save()
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.CLOSED, at=now, by=user if isinstance(user, User) else None,
+                             reason=reason, note=note.strip())  # fmt: skip
+    return case
+
+
+@transaction.atomic
+def reopen_case(*, user: Principal, record: TargetRecord, note: str, version: int | None) -> Case:
+    require(user, "targets.work_on", record)
+    case = _locked_case(record, version)
+    errors: dict[str, str] = {}
+    if case.closed_at is None:
+        errors["__all__"] = _("This case is open.")
+    if not note.strip():
+        errors["note"] = _("Say why the case is reopened.")
+    _check_text(errors, note=note)
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    case.closed_at = None
+    case.close_reason = ""
+    case.close_note = ""
+    case.opened_at = now
+    case.due_on = due_on(case)
+    case.save()
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.REOPENED, at=now,
+                             by=user if isinstance(user, User) else None, note=note.strip())  # fmt: skip
+    return case
+
+
+# --- notifications -------------------------------------------------------------------------------------
+
+
+def mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+    rows = Notification.objects.visible_to(user).unread()
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
+    return rows.update(read_at=timezone.now())
