@@ -63,7 +63,8 @@ def test_a_case_worker_sees_only_the_records_assigned_to_them(cast, worker):
     assert not can(worker, "targets.read", PROVINCE_A)
     assert not can(worker, "targets.read_identifiers", PROVINCE_A)
     mine.refresh_from_db()
-    assert can(worker, "targets.work_on", mine) and not can(worker, "targets.work_on", other)
+    assert can(worker, "targets.work_on", mine)
+    assert not can(worker, "targets.work_on", other)
     assert not can(worker, "targets.write", PROVINCE_A)
     assert elsewhere not in TargetRecord.objects.visible_to(worker)
     # Told once, in the portal.
@@ -108,7 +109,8 @@ def test_contacts_failed_attempts_and_overdue(cast, worker, settings):
     services.log_contact(user=worker, record=record, kind="home_visit", happened_at=now, reached=True,
                          findings="พบผู้ปกครอง", next_due=due)  # fmt: skip
     case.refresh_from_db()
-    assert case.due_on == due and not case.is_overdue()
+    assert case.due_on == due
+    assert not case.is_overdue()
     assert case.first_contact_at < case.last_contact_at
     assert Contact.objects.filter(case=case, reached=False).count() == 1
     with pytest.raises(ValidationError) as error:
@@ -133,7 +135,9 @@ def test_a_contact_sent_twice_with_its_key_is_recorded_once(cast, worker):
     assert Contact.objects.filter(case_id=record.pk).count() == 1
 
 
-def test_a_referral_goes_from_sent_to_completed_and_its_outcome_can_become_the_status(cast, worker, agency, agency_user):
+def test_a_referral_goes_from_sent_to_completed_and_its_outcome_can_become_the_status(
+    cast, worker, agency, agency_user
+):
     record = _record(1)
     services.assign(user=cast.coordinator_a, records=[record], worker=worker)
     record.refresh_from_db()
@@ -175,7 +179,8 @@ def test_declining_needs_a_reason_and_ends_the_referral(cast, worker, agency, ag
         services.move_referral(user=agency_user, referral=referral, to_state="declined", version=1)
     referral = services.move_referral(user=agency_user, referral=referral, to_state="declined", version=1,
                                       note="ไม่อยู่ในพื้นที่บริการ")  # fmt: skip
-    assert not referral.is_open and referral.decline_reason
+    assert not referral.is_open
+    assert referral.decline_reason
     with pytest.raises(ValidationError):
         services.move_referral(user=agency_user, referral=referral, to_state="accepted", version=referral.version)
 
@@ -203,13 +208,15 @@ def test_closing_needs_a_reason_not_found_needs_attempts_and_reopening_a_reason(
     with pytest.raises(ValidationError):
         services.close_case(user=worker, record=record, reason="not_found", version=case.version)
     case = services.close_case(user=worker, record=record, reason="outcome_reached", version=case.version)
-    assert not case.is_open and case.due_on is None
+    assert not case.is_open
+    assert case.due_on is None
     with pytest.raises(ValidationError):
         services.log_contact(user=worker, record=record, kind="phone", happened_at=timezone.now())
     with pytest.raises(ValidationError):
         services.reopen_case(user=worker, record=record, note="", version=case.version)
     case = services.reopen_case(user=worker, record=record, note="กลับมาขอความช่วยเหลือ", version=case.version)
-    assert case.is_open and case.due_on is not None
+    assert case.is_open
+    assert case.due_on is not None
     assert list(case.events.values_list("kind", flat=True)) == ["assigned", "closed", "reopened"]
 
 
