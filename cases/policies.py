@@ -58,7 +58,9 @@ def _agencies(queryset: QS, user: Principal, scope: Scope) -> QS:
     return queryset.filter(province_id__in=codes) if codes else queryset.none()
 
 
-def _agencies_write(queryset: QS, user: Principal, scope: Scope) -> QS:
+def _coordinated(queryset: QS, user: Principal, scope: Scope) -> QS:
+    """Rows of the provinces the user coordinates (all for EEF/IPSR admins): the agency directory they keep,
+    the cases of their inbox."""
     if scope.national:
         return queryset
     codes = scope.writable_provinces
@@ -94,21 +96,13 @@ def _code(province: Any) -> int:
     return code
 
 
-def _coordinated_cases(queryset: QS, user: Principal, scope: Scope) -> QS:
-    """Cases of the provinces the user coordinates (all of them for EEF/IPSR admins): their inbox."""
-    if scope.national:
-        return queryset
-    codes = scope.writable_provinces
-    return queryset.filter(province_id__in=codes) if codes else queryset.none()
-
-
 def _agency_referrals(queryset: QS, user: Principal, scope: Scope) -> QS:
     """Referrals sent to the agencies the user acts for (an agency user's side, never the referring side)."""
     return queryset.filter(agency_id__in=scope.agencies) if scope.agencies else queryset.none()
 
 
 def register_rules() -> None:
-    register_queryset("cases.coordinated_cases", _coordinated_cases)
+    register_queryset("cases.coordinated_cases", _coordinated)
     register_queryset("cases.agency_referrals", _agency_referrals)
     # Whose inbox lists cases: a province's coordinators (and EEF/IPSR), or case workers (their own).
     register("cases.coordinates_cases", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))
@@ -118,7 +112,7 @@ def register_rules() -> None:
     register_queryset("cases.plan_steps", _case_parts)
     register_queryset("cases.referrals", _referrals)
     register_queryset("cases.agencies", _agencies)
-    register_queryset("cases.agencies_write", _agencies_write)
+    register_queryset("cases.agencies_write", _coordinated)
     register("cases.answer_referral", _answers)
     register("cases.is_agency_side", _is_agency_side)
     register("cases.read_referral_identifier", _reads_referral_identifier)

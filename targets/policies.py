@@ -53,24 +53,19 @@ def _record_provinces(queryset: QS, user: Principal, scope: Scope) -> QS:
     return queryset.filter(pk__in=codes) if codes else queryset.none()
 
 
+def _is_assigned_worker(user: Principal | None, scope: Scope, record: Any) -> bool:
+    """The record's own case worker, while they hold the role in its province."""
+    return (
+        scope.user_id is not None
+        and record.case_worker_id == scope.user_id
+        and scope.works_cases_in(record.province_id)
+    )
+
+
 def _works_on(user: Principal | None, scope: Scope, record: Any) -> bool:
     """Log the work on one child: status, help given, contacts. The province's coordinators, and the
-    case worker the record is assigned to while they hold the role there."""
-    if scope.can_write_province(record.province_id):
-        return True
-    return (
-        scope.user_id is not None
-        and record.case_worker_id == scope.user_id
-        and scope.works_cases_in(record.province_id)
-    )
-
-
-def _is_assigned_worker(user: Principal | None, scope: Scope, record: Any) -> bool:
-    return (
-        scope.user_id is not None
-        and record.case_worker_id == scope.user_id
-        and scope.works_cases_in(record.province_id)
-    )
+    case worker the record is assigned to."""
+    return scope.can_write_province(record.province_id) or _is_assigned_worker(user, scope, record)
 
 
 def _may_take(user: Principal | None, scope: Scope, pair: Any) -> bool:
