@@ -4,7 +4,7 @@ from accounts.admin_access import Access, ScopedImportExportAdmin, ScopedModelAd
 from audit.access_log import record_access
 from audit.models import AccessLog
 
-from .models import District, Province, Region, SubDistrict, WorkingGroupMember
+from .models import CaseSettings, District, Province, Region, SubDistrict, WorkingGroupMember
 from .resources import WorkingGroupMemberResource
 
 
@@ -95,3 +95,13 @@ class WorkingGroupMemberAdmin(ProvinceWritersMixin, ScopedImportExportAdmin):
             count=len(data),
         )
         return data
+
+
+# --- case follow-up: what a province allows its case workers ----------------------------------
+
+
+@admin.register(CaseSettings)
+class CaseSettingsAdmin(ProvinceWritersMixin, ScopedModelAdmin):
+    list_display = ("province", "case_workers_read_area")
+    list_select_related = ("province",)
+    fields = ("province", "case_workers_read_area")

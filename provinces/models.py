@@ -237,3 +237,39 @@ class PlanGoal(models.Model):
 
 def not_achieved_message() -> str:
     return gettext("A goal can only be an achieved outcome, not one still in progress or an exit without outcome.")
+
+
+# --- What a province allows its case workers ----------------------------------------------------
+
+
+@track()
+class CaseSettings(models.Model):
+    """A province's choice of how far its case workers read. By default a case worker reads only the
+    records assigned to them; a province that works by area lets them also read (never change) every
+    record of their area: their districts, or the whole province when their role names none. With no
+    row, the default holds."""
+
+    province = models.OneToOneField(
+        Province,
+        models.CASCADE,
+        primary_key=True,
+        related_name="case_settings",
+        verbose_name=_("province"),
+    )
+    case_workers_read_area = models.BooleanField(
+        _("case workers read their whole area"),
+        default=False,
+        help_text=_(
+            "Off: a case worker reads only the children assigned to them. On: they also read, without changing, "
+            "every record of their districts (or of the province, when their role names no district)."
+        ),
+    )
+
+    objects = ProvinceScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("case follow-up setting")
+        verbose_name_plural = _("case follow-up settings")
+
+    def __str__(self) -> str:
+        return str(self.province)

@@ -8,6 +8,7 @@ also covers answers about identifiers recorded there (targets.id_probes).
 
 A case worker (ผู้ดูแลรายกรณี) reads no province: only the records assigned to them in the provinces
 where they hold the role, and on those they log the work (status, help given, contacts: "targets.work_on").
+A province may also let its case workers read (never change) every record of their area (provinces.CaseSettings).
 """
 
 from typing import Any
@@ -34,6 +35,14 @@ def _rows(queryset: QS, scope: Scope, *, prefix: str) -> QS:
         condition |= Q(**{f"{prefix}province_id__in": scope.readable_provinces})
     if scope.case_provinces and scope.user_id is not None:
         condition |= Q(**{f"{prefix}case_worker_id": scope.user_id, f"{prefix}province_id__in": scope.case_provinces})
+        # What the province allows (provinces.CaseSettings): reading, never changing, the worker's whole area.
+        allows = Q(**{f"{prefix}province__case_settings__case_workers_read_area": True})
+        if scope.case_whole_provinces:
+            condition |= allows & Q(**{f"{prefix}province_id__in": scope.case_whole_provinces})
+        if scope.case_districts:
+            condition |= allows & Q(
+                **{f"{prefix}province_id__in": scope.case_provinces, f"{prefix}district_id__in": scope.case_districts}
+            )
     return queryset.filter(condition) if condition else queryset.none()
 
 

@@ -133,7 +133,7 @@ def province_b_work(cast) -> dict:
         MeetingAttachment,
         Presentation,
     )
-    from provinces.models import PlanGoal, ProvincialPlan, WorkingGroupMember
+    from provinces.models import CaseSettings, PlanGoal, ProvincialPlan, WorkingGroupMember
     from reports.models import ProgressReport
     from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord
     from universities.models import CapacityRequest, SupportActivity, SupportRole, University
@@ -192,6 +192,7 @@ def province_b_work(cast) -> dict:
             province_id=PROVINCE_B, name="นายสมชาย ใจดี", group_role=WorkingGroupMember.GroupRole.CHAIR
         ),
         "provinces.provincialplan": plan,
+        "provinces.casesettings": CaseSettings.objects.create(province_id=PROVINCE_B, case_workers_read_area=True),
         "provinces.plangoal": PlanGoal.objects.create(
             plan=plan,
             category=category,

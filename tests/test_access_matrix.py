@@ -59,6 +59,7 @@ ADMIN_MODELS = {
     "audit.assistanceevent": "national_read_only",
     "audit.contactevent": "national_read_only",
     "audit.referralevent": "national_read_only",
+    "audit.casesettingsevent": "national_read_only",
 }
 
 

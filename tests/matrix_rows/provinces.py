@@ -105,4 +105,5 @@ ROWS = {
 ADMIN_MODELS = {
     "provinces.workinggroupmember": "scoped_view_province_write",
     "provinces.provincialplan": "scoped_view_province_write",
+    "provinces.casesettings": "scoped_view_province_write",
 }
