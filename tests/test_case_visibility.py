@@ -236,3 +236,28 @@ def test_the_records_list_costs_the_case_worker_the_same_queries_with_more_child
         )
     with django_assert_max_num_queries(len(before.captured_queries)):
         assert _listed(client.get("/records/")) == {children.mine.pk}
+
+
+# --- what a case worker and an agency user do not read at all --------------------------------------------
+
+
+def test_case_workers_and_agency_users_see_no_meeting_not_even_a_national_one(cast, client_for):
+    """Anyone with a role reads the national meetings (meetings/policies.py), but the case follow-up roles,
+    who read no province as a whole."""
+    from meetings.models import Kind, Meeting
+
+    day = timezone.localdate() + datetime.timedelta(days=7)
+    meeting = Meeting.objects.create(title="ประชุมระดับชาติ ABE", kind=Kind.NATIONAL, starts_on=day, ends_on=day)
+    assert client_for(cast.viewer_a).get(f"/meetings/{meeting.pk}/").status_code == 200
+    assert meeting.title in client_for(cast.viewer_a).get("/meetings/").content.decode()
+    for member in (cast.case_worker_a, cast.agency_user_a):
+        client = client_for(member)
+        assert client.get(f"/meetings/{meeting.pk}/").status_code == 404
+        for page in ("/meetings/", "/"):
+            response = client.get(page)
+            assert response.status_code == 200
+            assert meeting.title not in response.content.decode(), page
+        assert _ids(client.get("/api/v1/meetings/")) == set()
+        # Nor the blank upload template, nor a dashboard.
+        assert client.get("/uploads/template.xlsx").status_code == 404
+        assert client.get("/dashboards/").status_code == 403
