@@ -10,6 +10,10 @@ The cast (fixture `cast`, or each member by name):
   coordinator_a      coordinator of province A (ขอนแก่น, 40), staff with TOTP: admin is scoped
   coordinator_b      coordinator of province B (พะเยา, 56), staff with TOTP
   viewer_a           read-only viewer of province A
+  case_worker_a      case worker (ผู้ดูแลรายกรณี) of province A, not staff: reads only the records assigned
+                     to them, no province as a whole
+  agency_user_a      user of an agency of province A (กศน.อำเภอบ้านไผ่, non-formal education), not staff:
+                     sees only the referrals sent to that agency, no province and no record
   no_role            signed in, no membership: sees nothing
   anonymous          not signed in
 """
@@ -31,7 +35,17 @@ PASSWORD = "correct-horse-battery-9"
 # REDIS_URL as the environment gave it; an xdist worker moves its settings to a database of its own.
 BASE_REDIS_URL = settings.REDIS_URL
 
-CAST = ("eef_admin", "university_member", "coordinator_a", "coordinator_b", "viewer_a", "no_role", "anonymous")
+CAST = (
+    "eef_admin",
+    "university_member",
+    "coordinator_a",
+    "coordinator_b",
+    "viewer_a",
+    "case_worker_a",
+    "agency_user_a",
+    "no_role",
+    "anonymous",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -272,6 +286,8 @@ class Cast:
     coordinator_a: object
     coordinator_b: object
     viewer_a: object
+    case_worker_a: object
+    agency_user_a: object
     no_role: object
     anonymous: None = None
 
@@ -289,14 +305,22 @@ def programme(db):
 
 @pytest.fixture
 def cast(db, programme) -> Cast:
-    from accounts.models import Role
+    from accounts.models import Membership, Role
+    from cases.models import Agency, AgencyType
 
+    agency_user_a = make_user("nfe.a@example.org")
+    agency_a = Agency.objects.create(
+        province_id=PROVINCE_A, type=AgencyType.objects.get(code="non-formal-education"), name="กศน.อำเภอบ้านไผ่"
+    )
+    Membership.objects.create(user=agency_user_a, role=Role.AGENCY_USER, province_id=PROVINCE_A, agency=agency_a)
     return Cast(
         eef_admin=make_user("eef@example.org", role=Role.EEF_ADMIN, staff=True),
         university_member=make_user("kku@example.org", role=Role.UNIVERSITY_MEMBER, university="KKU"),
         coordinator_a=make_user("coord.a@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A, staff=True),
         coordinator_b=make_user("coord.b@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_B, staff=True),
         viewer_a=make_user("viewer.a@example.org", role=Role.PROVINCE_VIEWER, province=PROVINCE_A),
+        case_worker_a=make_user("caseworker.a@example.org", role=Role.CASE_WORKER, province=PROVINCE_A),
+        agency_user_a=agency_user_a,
         no_role=make_user("nobody@example.org"),
     )
 

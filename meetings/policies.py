@@ -1,16 +1,18 @@
 """Who may see and write meetings: the meetings app's rules, registered with the door (accounts.access).
 
-Read: EEF/IPSR admins all; anyone with a role the national meetings; a regional or provincial meeting
-its provinces' people and the teams of its universities and of the universities supporting its
-provinces this fiscal year. A meeting's parts are seen by whoever sees the meeting. Write: one rule,
-_write_grants, read by every check (EEF/IPSR every meeting; a university team the regional and
-provincial meetings that list its university; a coordinator their province's provincial meetings).
+Read: EEF/IPSR admins all; anyone with a role the national meetings (but case workers and agency users,
+who read no province, see no meeting); a regional or provincial meeting its provinces' people and the
+teams of its universities and of the universities supporting its provinces this fiscal year. A meeting's
+parts are seen by whoever sees the meeting. Write: one rule, _write_grants, read by every check (EEF/IPSR
+every meeting; a university team the regional and provincial meetings that list its university; a
+coordinator their province's provincial meetings).
 An action item's status and note may also be updated by its owner (_is_owner).
 """
 
 from django.db.models import Exists, OuterRef, Q
 
 from accounts.access import QS, Principal, Scope, register, register_queryset
+from accounts.models import CASE_ROLES
 
 from .models import ActionItem, Kind, Meeting
 
@@ -54,7 +56,7 @@ def _visibility(user: Principal, scope: Scope, *, path: str = "") -> Q | None:
     """The condition on meetings (reached through `path`) that the scope may see; None = all."""
     if scope.national:
         return None
-    if not scope.has_role:
+    if not scope.roles - CASE_ROLES:  # no role, or only the case follow-up ones
         return Q(pk__in=[])
     prefix = f"{path}__" if path else ""
     meeting_ref = OuterRef(f"{prefix}pk" if path else "pk")

@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Q
 
 from accounts.access import QS, Principal, Scope, register, register_queryset
+from accounts.models import CASE_ROLES
 
 
 def _code(province) -> int:
@@ -88,6 +89,8 @@ def register_rules() -> None:
     register("targets.write", lambda user, scope, province: scope.can_write_province(_code(province)))
     register("targets.create", _creates)
     register("targets.upload", _creates)
+    # The blank upload template: anyone with a role but case workers and agency users, who upload nothing.
+    register("targets.upload_template", lambda user, scope, obj: scope.national or bool(scope.roles - CASE_ROLES))
     register("targets.read_identifiers", lambda user, scope, province: scope.can_read_identifiers(_code(province)))
     # The identifier is the person's key across the country: changing it (or the province) is EEF/IPSR's.
     register("targets.move", lambda user, scope, obj: scope.national)

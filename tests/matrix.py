@@ -12,6 +12,8 @@ from conftest import CAST
 LOGIN = "login"  # 302 to /accounts/login/ or /admin/login/
 REDIRECT = "redirect"  # any other 302
 STAFF = ("eef_admin", "coordinator_a", "coordinator_b")
+# Case follow-up's members: they hold a role in province A but read no province as a whole, and are not staff.
+CASE_MEMBERS = ("case_worker_a", "agency_user_a")
 
 
 def everyone(outcome) -> dict:
@@ -20,6 +22,11 @@ def everyone(outcome) -> dict:
 
 def signed_in(outcome, anonymous=LOGIN, **overrides) -> dict:
     return {**everyone(outcome), "anonymous": anonymous, **overrides}
+
+
+def case_members(outcome) -> dict:
+    """The same expectation for the case worker and the agency user (to spread into a row's overrides)."""
+    return dict.fromkeys(CASE_MEMBERS, outcome)
 
 
 def admin(eef, coordinator_a, coordinator_b) -> dict:
@@ -265,3 +272,28 @@ ADMIN_KINDS["scoped_view_province_write"] = {
     "history": (200, 404, 200),
     "delete": (200, 404, 200),
 }
+
+
+def case_work_a(cast) -> dict:
+    """Two records of province A: one assigned to case worker A (through cases.services.assign, by
+    coordinator A), one not. The case worker must see the first and get 404 for the second, as for a
+    record that does not exist; A's readers see both."""
+    from cases.services import assign
+    from conftest import PROVINCE_A
+    from targets.models import Category, Outcome, TargetRecord
+
+    def record(identifier: str, first_name: str) -> TargetRecord:
+        return TargetRecord.objects.create(
+            identifier=identifier,
+            identifier_kind="national_id",
+            first_name=first_name,
+            last_name="ทดสอบ",
+            province_id=PROVINCE_A,
+            category=Category.objects.get(code="out-of-school"),
+            status=Outcome.objects.get(code="in-follow-up"),
+        )
+
+    assigned, other = record("1400000000013", "เด็กหญิงมอบหมาย"), record("1400000000021", "เด็กชายคนอื่น")
+    assign(user=cast.coordinator_a, records=[assigned], worker=cast.case_worker_a)
+    assigned.refresh_from_db()
+    return {"a.assigned_record": assigned, "a.other_record": other}

@@ -8,7 +8,8 @@ page, admin model, export and API endpoint states who may reach it.
 Django admin's URLs are generated per registered model: `ADMIN_MODELS` gives each model an
 access kind, and the rows for its changelist, add, change, history and delete pages follow
 from it. The objects used belong to province B (or to coordinator B), so coordinator A must
-never get a 200 for them where the data is scoped.
+never get a 200 for them where the data is scoped; besides them, two records of province A, one
+assigned to A's case worker (tests.matrix.case_work_a), show that a case worker reads theirs only.
 """
 
 from collections.abc import Callable
@@ -21,7 +22,18 @@ from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import CAST, PROVINCE_B
-from tests.matrix import ADMIN_KINDS, LOGIN, REDIRECT, STAFF, Case, admin, everyone, province_b_work, signed_in
+from tests.matrix import (
+    ADMIN_KINDS,
+    LOGIN,
+    REDIRECT,
+    STAFF,
+    Case,
+    admin,
+    case_work_a,
+    everyone,
+    province_b_work,
+    signed_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +122,7 @@ def _objects(cast) -> dict:
         "audit.membershipevent": MembershipEvent.objects.filter(user=cast.coordinator_b).first(),
         "pghistory.middlewareevents": MiddlewareEvents.objects.first() if connection.vendor == "postgresql" else None,
         **province_b_work(cast),
+        **case_work_a(cast),
     }
     # Every audit event model: its first event (written by the triggers above; none on SQLite).
     for label in ADMIN_MODELS:

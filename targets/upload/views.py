@@ -127,8 +127,9 @@ def upload_new(request):
 @require_safe
 @login_required
 def upload_template(request):
-    """The template to fill in, for anyone with a role; its sample row's address is in the user's province."""
-    if not can(request.user, "portal.use"):
+    """The template to fill in, for anyone with a role but the case follow-up ones; its sample row's address
+    is in the user's province."""
+    if not can(request.user, "targets.upload_template"):
         raise Http404
     own = only_province(request.user)  # the sample's address: in the user's province when they have exactly one
     province = Province.objects.filter(pk=own).first() if own is not None else None

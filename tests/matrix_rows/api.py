@@ -24,6 +24,10 @@ V1 = "/api/v1"
 ROLES = signed_in(200, anonymous=401, no_role=403)
 # An object of province B: those who may read B.
 B_READERS = signed_in(404, anonymous=401, no_role=403, eef_admin=200, coordinator_b=200)
+# Province A's records (tests.matrix.case_work_a): A's readers; the case worker the one assigned to them.
+A_READERS = signed_in(
+    404, anonymous=401, no_role=403, eef_admin=200, university_member=200, coordinator_a=200, viewer_a=200
+)
 # A method the endpoint does not have: 405 for anyone signed in (the key or session comes first).
 NOT_ALLOWED = signed_in(405, anonymous=401)
 # An empty write: refused as invalid by everyone with a role.
@@ -64,6 +68,8 @@ def _b_snapshot(ctx: dict):
 
 def _object(label: str, suffix: str = ""):
     path = {
+        "a.assigned_record": "records",
+        "a.other_record": "records",
         "targets.targetrecord": "records",
         "provinces.workinggroupmember": "working-group-members",
         "provinces.provincialplan": "plans",
@@ -110,9 +116,21 @@ ROWS = {
         Case(f"{V1}/records/bulk/", INVALID, method="post"),
     ],
     "api/v1/records/changes/": [Case(f"{V1}/records/changes/?updated_since=2024-01-01T00:00:00", ROLES)],
-    "api/v1/records/<int:pk>/": [Case(_object("targets.targetrecord"), B_READERS)],
-    "api/v1/records/<int:pk>/history/": [Case(_object("targets.targetrecord", "history/"), B_READERS)],
-    "api/v1/records/<int:pk>/help/": [Case(_object("targets.targetrecord", "help/"), B_READERS)],
+    "api/v1/records/<int:pk>/": [
+        Case(_object("targets.targetrecord"), B_READERS),
+        Case(_object("a.assigned_record"), {**A_READERS, "case_worker_a": 200}),
+        Case(_object("a.other_record"), A_READERS),
+    ],
+    "api/v1/records/<int:pk>/history/": [
+        Case(_object("targets.targetrecord", "history/"), B_READERS),
+        Case(_object("a.assigned_record", "history/"), {**A_READERS, "case_worker_a": 200}),
+        Case(_object("a.other_record", "history/"), A_READERS),
+    ],
+    "api/v1/records/<int:pk>/help/": [
+        Case(_object("targets.targetrecord", "help/"), B_READERS),
+        Case(_object("a.assigned_record", "help/"), {**A_READERS, "case_worker_a": 200}),
+        Case(_object("a.other_record", "help/"), A_READERS),
+    ],
     "api/v1/imports/": [Case(f"{V1}/imports/", ROLES), Case(f"{V1}/imports/", INVALID, method="post")],
     "api/v1/imports/<int:pk>/": [Case(lambda ctx: f"{V1}/imports/{_b_upload(ctx).pk}/", B_READERS)],
     # The first of B's writers applies it; applying it again answers the same report.

@@ -4,14 +4,15 @@ The figures are province B's (พะเยา, led by UP): one summary is comput
 matrix's objects (tests.matrix.province_b_work), and kept in ctx. Who sees B's dashboard and its
 exports: the EEF admin and coordinator B; KKU's member, coordinator A and viewer A get 404, as for a
 province that does not exist. The national dashboard is the EEF admin's; it sends everyone else with
-a role to their own dashboard (a redirect) and refuses someone without one (403). UP's dashboard is
+a role to their own dashboard (a redirect) and refuses someone without one (403), as it does A's case
+worker and agency user, who have no dashboard (they read no province as a whole). UP's dashboard is
 for EEF and UP's team (nobody of the cast); KKU's for EEF and KKU's member.
 
 The admin rows are built here (not through ADMIN_MODELS) because their objects, the run and B's
 snapshot, are made on first use: the generated rows look their object up in ctx["objects"].
 """
 
-from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, everyone, signed_in
+from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, case_members, everyone, signed_in
 
 B = 56
 
@@ -65,7 +66,7 @@ EEF_ONLY = signed_in(404, eef_admin=200)
 
 ROWS = {
     "dashboards/": [
-        Case(_with_summary("/dashboards/"), signed_in(REDIRECT, eef_admin=200, no_role=403)),
+        Case(_with_summary("/dashboards/"), signed_in(REDIRECT, eef_admin=200, no_role=403, **case_members(403))),
     ],
     "dashboards/university/<str:code>/": [
         Case(_with_summary("/dashboards/university/UP/"), EEF_ONLY),

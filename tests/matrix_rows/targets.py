@@ -13,9 +13,27 @@ from tests.matrix import LOGIN, REDIRECT, Case, admin, everyone, signed_in
 B_ONLY = signed_in(404, eef_admin=200, coordinator_b=200)
 WRITERS = signed_in(403, eef_admin=200, coordinator_a=200, coordinator_b=200)
 
+# Province A's records (tests.matrix.case_work_a): A's readers see both, its writers change them, the
+# others read only (403). The case worker reads and works on (help, status) the record assigned to them,
+# may not edit it (403), and gets 404 for the other one; the agency user, coordinator B and no role get 404.
+A_READERS = signed_in(404, eef_admin=200, university_member=200, coordinator_a=200, viewer_a=200)
+A_WRITERS = signed_in(404, eef_admin=200, coordinator_a=200, university_member=403, viewer_a=403)
+A_WORKERS_POST = {
+    **signed_in(404, eef_admin=REDIRECT, coordinator_a=REDIRECT, university_member=403, viewer_a=403),
+    "anonymous": LOGIN,
+}
 
-def _record(suffix: str = ""):
-    return lambda ctx: f"/records/{ctx['objects']['targets.targetrecord'].pk}/{suffix}"
+
+def _record(suffix: str = "", label: str = "targets.targetrecord"):
+    return lambda ctx: f"/records/{ctx['objects'][label].pk}/{suffix}"
+
+
+def _assigned(suffix: str = ""):
+    return _record(suffix, "a.assigned_record")
+
+
+def _other(suffix: str = ""):
+    return _record(suffix, "a.other_record")
 
 
 def _reference_admin_rows(label: str, kind: str) -> dict[str, list[Case]]:
@@ -66,14 +84,24 @@ ROWS = {
         Case(_record(), B_ONLY),
         # "Show the full ID": B's coordinator and the EEF admin may; the rest cannot see the record.
         Case(_record(), B_ONLY, method="post", data={}),
+        Case(_assigned(), {**A_READERS, "case_worker_a": 200}),
+        Case(_other(), A_READERS),
+        # The full ID is for A's writers: the other readers, the assigned case worker too, get 403 (PDPA).
+        Case(_assigned(), {**A_WRITERS, "case_worker_a": 403}, method="post", data={}),
+        Case(_other(), A_WRITERS, method="post", data={}),
     ],
     "records/<int:pk>/edit/": [
         Case(_record("edit/"), B_ONLY),
         Case(_record("edit/"), B_ONLY, method="post", data={}),
+        Case(_assigned("edit/"), {**A_WRITERS, "case_worker_a": 403}),
+        Case(_other("edit/"), A_WRITERS),
     ],
     "records/<int:pk>/help/new/": [
         Case(_record("help/new/"), B_ONLY),
         Case(_record("help/new/"), B_ONLY, method="post", data={}),
+        Case(_assigned("help/new/"), {**A_WRITERS, "case_worker_a": 200}),
+        Case(_assigned("help/new/"), {**A_WRITERS, "case_worker_a": 200}, method="post", data={}),
+        Case(_other("help/new/"), A_WRITERS),
     ],
     "records/<int:pk>/status/": [
         Case(_record("status/"), everyone(405)),
@@ -84,6 +112,8 @@ ROWS = {
             method="post",
             data={"status": ""},
         ),
+        Case(_assigned("status/"), {**A_WORKERS_POST, "case_worker_a": REDIRECT}, method="post", data={"status": ""}),
+        Case(_other("status/"), A_WORKERS_POST, method="post", data={"status": ""}),
     ],
     **_reference_admin_rows("targets.assistancetype", "role_view_national_write"),
 }

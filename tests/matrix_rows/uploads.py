@@ -3,7 +3,8 @@
 Uploads are a province's working files with personal data: only those who may write the province's
 records see them, its coordinators and EEF admins. Everyone else (A's viewer, KKU's member, coordinator
 A for B's uploads, someone without a role) gets 404, as for an upload that does not exist. The
-template holds nothing personal: anyone with a role may download it.
+template holds nothing personal: anyone with a role may download it, but case workers and agency users,
+who upload nothing (404, as for someone without a role).
 
 The upload is province B's, received and checked through the services as coordinator B, made once
 per matrix run on first use (tests.matrix.province_b_work has no upload). Its admin rows are built
@@ -12,7 +13,7 @@ here for the same reason (the generated ADMIN_MODELS rows look their object up i
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.matrix import ADMIN_KINDS, LOGIN, REDIRECT, Case, admin, everyone, signed_in
+from tests.matrix import ADMIN_KINDS, LOGIN, REDIRECT, Case, admin, case_members, everyone, signed_in
 
 B = 56
 
@@ -72,7 +73,7 @@ ROWS = {
         # An empty form: the writers see it again with its errors; nothing is stored.
         Case("/uploads/new/", {**WRITERS_ANYWHERE, "anonymous": LOGIN}, method="post"),
     ],
-    "uploads/template.xlsx": [Case("/uploads/template.xlsx", signed_in(200, no_role=404))],
+    "uploads/template.xlsx": [Case("/uploads/template.xlsx", signed_in(200, no_role=404, **case_members(404)))],
     "uploads/<int:pk>/": [Case(_upload_url(), B_WRITERS), Case(_upload_url("?page=2"), B_WRITERS)],
     "uploads/<int:pk>/progress.json": [Case(_upload_url("progress.json"), B_WRITERS)],
     "uploads/<int:pk>/rejections.xlsx": [Case(_upload_url("rejections.xlsx"), B_WRITERS)],
