@@ -59,6 +59,9 @@ ADMIN_MODELS = {
     "audit.assistanceevent": "national_read_only",
     "audit.contactevent": "national_read_only",
     "audit.referralevent": "national_read_only",
+    "cases.agencytype": "role_view_national_write",
+    "cases.agency": "scoped_view_province_write_national_delete",
+    "cases.notification": "own_read_only",
 }
 
 
@@ -110,6 +113,10 @@ def _objects(cast) -> dict:
         "pghistory.middlewareevents": MiddlewareEvents.objects.first() if connection.vendor == "postgresql" else None,
         **province_b_work(cast),
     }
+    from cases.models import AgencyType, Notification
+
+    objects["cases.agencytype"] = AgencyType.objects.get(code="non-formal-education")
+    objects["cases.notification"] = Notification.objects.create(user=cast.coordinator_b, kind="assigned")
     # Every audit event model: its first event (written by the triggers above; none on SQLite).
     for label in ADMIN_MODELS:
         if label.startswith("audit.") and label.endswith("event") and label not in objects:
