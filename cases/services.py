@@ -475,7 +475,7 @@ AGENCY_FIELDS = ("name", "type", "district", "contact_name", "phone", "email", "
 
 def _check_agency(agency: Agency) -> None:
     errors: dict[str, str] = {}
-    if agency.district_id is not None and agency.district is not None and agency.district.province_id != agency.province_id:
+    if agency.district is not None and agency.district.province_id != agency.province_id:
         errors["district"] = _("Choose a district of the agency's province.")
     if not agency.name.strip():
         errors["name"] = _("Give the agency's name.")

@@ -48,7 +48,7 @@ SECTIONS = {
 }
 
 # What each notification says; the page adds the link, never the child's name or identifier.
-NOTIFICATION_TEXT = {
+NOTIFICATION_TEXT: dict[str, Any] = {
     Notification.Kind.ASSIGNED: gettext_lazy("A child's case was assigned to you."),
     Notification.Kind.REFERRAL_RECEIVED: gettext_lazy("A referral was sent to your agency."),
     Notification.Kind.REFERRAL_CHANGED: gettext_lazy("A referral was answered or moved on."),
@@ -135,7 +135,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
         else:
             url = ""
         lines.append({"note": note, "text": NOTIFICATION_TEXT.get(note.kind, note.get_kind_display()), "url": url})
-    preference = EmailPreference.objects.filter(user_id=user.pk).first()
+    preference = EmailPreference.objects.filter(user_id=user.pk or 0).first()
     return render(
         request,
         "cases/notifications.html",
