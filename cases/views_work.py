@@ -355,7 +355,11 @@ def agency_new(request: HttpRequest) -> HttpResponse:
         code = int(request.POST.get("province") or request.GET.get("province") or choices[0].pk)
     except ValueError:
         code = choices[0].pk
-    province = next((p for p in choices if p.pk == code), choices[0])
+    province = next((p for p in choices if p.pk == code), None)
+    if province is None:
+        if request.method == "POST":
+            raise PermissionDenied  # never quietly another province than the one asked for
+        province = choices[0]
     form = AgencyForm(request.POST or None, province=province)
     if request.method == "POST" and form.is_valid():
         try:

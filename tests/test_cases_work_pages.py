@@ -312,6 +312,14 @@ def test_coordinators_keep_their_provinces_directory(cast, client_for, agency):
     assert client_for(cast.viewer_a).get(f"/cases/agencies/{agency.pk}/edit/").status_code == 403
     assert client_for(cast.coordinator_b).get(f"/cases/agencies/{agency.pk}/edit/").status_code == 404
     assert client_for(cast.viewer_a).get("/cases/agencies/new/").status_code == 403
+    # A coordinator adds to their own provinces only, never quietly to another.
+    response = client.post(
+        "/cases/agencies/new/", {"province": PROVINCE_B, "name": "อบต.แม่กา", "type": created.type_id}
+    )
+    assert response.status_code == 403
+    assert not Agency.objects.filter(name="อบต.แม่กา").exists()
+    assert f"/cases/agencies/{agency.pk}/edit/" in listing
+    assert "/edit/" not in client_for(cast.viewer_a).get("/cases/agencies/").content.decode()
 
 
 def test_admin_shows_a_refused_agency_save_as_a_message(cast, client_for):
