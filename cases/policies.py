@@ -119,5 +119,11 @@ def register_rules() -> None:
     register("cases.inbox", _has_inbox)
     # The agency directory of a province (obj: the province or its code).
     register("cases.manage_agencies", lambda user, scope, province: scope.can_write_province(_code(province)))
+    # Whether the records list has anything for the user (the header's "Records" link): the same provinces
+    # as targets.record_provinces, so agency users, who read no record, do not get the link.
+    register(
+        "cases.reads_records",
+        lambda user, scope, obj: scope.national or bool(scope.readable_provinces or scope.case_provinces),
+    )
     # Users of any agency (the agency pages: their referrals, the children referred to them).
     register("cases.agency_user", lambda user, scope, obj: bool(scope.agencies))

@@ -23,12 +23,14 @@ from core.versioning import check_version
 from targets import record_services
 from targets.models import Outcome, TargetRecord
 
+from . import unread
 from .models import (
     Agency,
     Case,
     CaseEvent,
     CloseReason,
     Contact,
+    EmailPreference,
     Notification,
     PlanStep,
     Referral,
@@ -85,6 +87,8 @@ def notify(users: Iterable[int | None], kind: str, *, case: Case | None = None, 
     Notification.objects.bulk_create(
         [Notification(user_id=u, kind=kind, case=case, referral=referral, created_at=now) for u in ids]
     )
+    unread.forget(ids)
+    transaction.on_commit(lambda: unread.forget(ids))  # again: a page may have cached the old count meanwhile
 
 
 # --- assignment --------------------------------------------------------------------------------------
@@ -146,6 +150,8 @@ def assign(*, user: Principal, records: Iterable[TargetRecord], worker: User | N
         Notification.objects.bulk_create(
             [Notification(user=worker, kind=Notification.Kind.ASSIGNED, case_id=pk, created_at=now) for pk in changing]
         )
+        unread.forget([worker.pk])
+        transaction.on_commit(lambda: unread.forget([worker.pk]))
     return len(changing)
 
 
@@ -451,4 +457,52 @@ def mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
     rows = Notification.objects.visible_to(user).unread()
     if ids is not None:
         rows = rows.filter(pk__in=list(ids))
-    return rows.update(read_at=timezone.now())
+    changed = rows.update(read_at=timezone.now())
+    unread.forget([user.pk])
+    return changed
+
+
+def set_daily_digest(*, user: User, daily_digest: bool) -> EmailPreference:
+    """The person's own choice of the daily email (the in-app list stays either way)."""
+    preference, _created = EmailPreference.objects.update_or_create(user=user, defaults={"daily_digest": daily_digest})
+    return preference
+
+
+# --- the agency directory --------------------------------------------------------------------------------
+
+AGENCY_FIELDS = ("name", "type", "district", "contact_name", "phone", "email", "is_active")
+
+
+def _check_agency(agency: Agency) -> None:
+    errors: dict[str, str] = {}
+    if agency.district is not None and agency.district.province_id != agency.province_id:
+        errors["district"] = _("Choose a district of the agency's province.")
+    if not agency.name.strip():
+        errors["name"] = _("Give the agency's name.")
+    _check_text(errors, name=agency.name, contact_name=agency.contact_name, phone=agency.phone)
+    if errors:
+        raise ValidationError(errors)
+    if Agency.objects.filter(province_id=agency.province_id, name=agency.name.strip()).exclude(pk=agency.pk).exists():
+        raise ValidationError({"name": _("The province's directory already has an agency of this name.")})
+    agency.name = agency.name.strip()
+
+
+@transaction.atomic
+def create_agency(*, user: Principal, province_id: int, **fields: object) -> Agency:
+    """Add an agency to a province's directory: the province's coordinators (and EEF/IPSR admins)."""
+    require(user, "cases.manage_agencies", province_id)
+    agency = Agency(province_id=province_id, **{k: v for k, v in fields.items() if k in AGENCY_FIELDS})
+    _check_agency(agency)
+    agency.save()
+    return agency
+
+
+@transaction.atomic
+def update_agency(*, user: Principal, agency: Agency, **fields: object) -> Agency:
+    require(user, "cases.manage_agencies", agency.province_id)
+    for name, value in fields.items():
+        if name in AGENCY_FIELDS:
+            setattr(agency, name, value)
+    _check_agency(agency)
+    agency.save()
+    return agency

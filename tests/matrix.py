@@ -297,3 +297,24 @@ def case_work_a(cast) -> dict:
     assign(user=cast.coordinator_a, records=[assigned], worker=cast.case_worker_a)
     assigned.refresh_from_db()
     return {"a.assigned_record": assigned, "a.other_record": other}
+
+
+# Each person's own rows, read only (cases.notification: written by cases.services).
+ADMIN_KINDS["own_read_only"] = {
+    "changelist": (200, 200, 200),
+    "add": (403, 403, 403),
+    "change": (404, 404, 200),
+    "history": (404, 404, 200),
+    "delete": (403, 403, 403),
+}
+
+
+# Scoped reading; the province's coordinators add and change rows of their province through a
+# service; only EEF admins delete (cases.agency: taken out of use instead).
+ADMIN_KINDS["scoped_view_province_write_national_delete"] = {
+    "changelist": (200, 200, 200),
+    "add": (200, 200, 200),
+    "change": (200, 404, 200),
+    "history": (200, 404, 200),
+    "delete": (200, 403, 403),
+}

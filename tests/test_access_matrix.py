@@ -72,6 +72,9 @@ ADMIN_MODELS = {
     "audit.contactevent": "national_read_only",
     "audit.referralevent": "national_read_only",
     "audit.casesettingsevent": "national_read_only",
+    "cases.agencytype": "role_view_national_write",
+    "cases.agency": "scoped_view_province_write_national_delete",
+    "cases.notification": "own_read_only",
 }
 
 
@@ -124,6 +127,10 @@ def _objects(cast) -> dict:
         **province_b_work(cast),
         **case_work_a(cast),
     }
+    from cases.models import AgencyType, Notification
+
+    objects["cases.agencytype"] = AgencyType.objects.get(code="non-formal-education")
+    objects["cases.notification"] = Notification.objects.create(user=cast.coordinator_b, kind="assigned")
     # Every audit event model: its first event (written by the triggers above; none on SQLite).
     for label in ADMIN_MODELS:
         if label.startswith("audit.") and label.endswith("event") and label not in objects:
