@@ -1,12 +1,12 @@
 """Access-matrix rows of case follow-up's pages outside one child's case (cases/urls_work.py).
 
 The objects are province B's (tests.matrix.province_b_work): an agency of พะเยา, a record's case and a
-referral to that agency. The cast has no case worker or agency user: the agency's own pages (its
-referral list, a child as it sees one) refuse everyone here; the referral's page is read by those who
-read the case (the EEF admin, coordinator B), and 404 for everyone else.
+referral to that agency. The case worker and the agency user of the cast are province A's: they have
+their own My work and the agency user its referral list; province B's referral and child are 404 to them
+as to everyone who does not read that case (the EEF admin, coordinator B read it).
 """
 
-from tests.matrix import REDIRECT, Case, signed_in
+from tests.matrix import REDIRECT, Case, case_members, signed_in
 
 COORDINATORS = {"eef_admin": 200, "coordinator_a": 200, "coordinator_b": 200}
 
@@ -17,7 +17,7 @@ def _referral(ctx) -> str:
 
 ROWS = {
     # My work: case workers, agency users, coordinators and EEF/IPSR admins.
-    "cases/": [Case("/cases/", signed_in(403, **COORDINATORS))],
+    "cases/": [Case("/cases/", signed_in(403, **COORDINATORS, **case_members(200)))],
     # Each person's own notifications, and their own settings.
     "cases/notifications/": [
         Case("/cases/notifications/", signed_in(200)),
@@ -25,7 +25,7 @@ ROWS = {
         Case("/cases/notifications/", signed_in(REDIRECT), "post", {"action": "digest"}),
     ],
     # The agency's side: agency users only.
-    "cases/referrals/": [Case("/cases/referrals/?state=sent", signed_in(403))],
+    "cases/referrals/": [Case("/cases/referrals/?state=sent", signed_in(403, agency_user_a=200))],
     "cases/referrals/<int:pk>/": [
         Case(_referral, signed_in(404, eef_admin=200, coordinator_b=200)),
         # An answer without a state: the form again for those who may answer, 404 for the rest.
