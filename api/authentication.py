@@ -78,7 +78,7 @@ def principal_for(key: PartnerKey, provinces: frozenset[int]) -> PartnerPrincipa
         agency_scope = Scope(
             roles=frozenset({"partner"}),
             agencies=frozenset({agency_id}),
-            agency_provinces=frozenset({key.partner.agency_province}),
+            agency_provinces=frozenset(p for p in [key.partner.agency_province] if p is not None),
         )
         return PartnerPrincipal(key=key, api_scope=agency_scope)
     scope = Scope(

@@ -11,7 +11,11 @@ from rest_framework import serializers
 from cases.models import CloseReason, ContactKind, ReferralState
 from core.thai_id import mask_identifier
 
-VERSION = {"min_value": 0, "max_value": 2**31 - 1, "required": False}
+
+def version_field(whose: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, help_text=f"The {whose}'s version you read (or If-Match)"
+    )
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -134,18 +138,18 @@ class PlanStepDoneSerializer(serializers.Serializer):
 
 class GoalSerializer(serializers.Serializer):
     goal = serializers.SlugField(allow_null=True, help_text="An achieved outcome's code (null: no goal)")
-    version = serializers.IntegerField(**VERSION, help_text="The case's version you read (or If-Match)")
+    version = version_field("case")
 
 
 class CloseSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=CloseReason.choices)
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    version = serializers.IntegerField(**VERSION, help_text="The case's version you read (or If-Match)")
+    version = version_field("case")
 
 
 class ReopenSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=5000, help_text="Why the case is reopened")
-    version = serializers.IntegerField(**VERSION, help_text="The case's version you read (or If-Match)")
+    version = version_field("case")
 
 
 class AssignSerializer(serializers.Serializer):
@@ -246,7 +250,7 @@ class ReferralWriteSerializer(serializers.Serializer):
 
 class TransitionSerializer(serializers.Serializer):
     to_state = serializers.ChoiceField(choices=ReferralState.choices)
-    version = serializers.IntegerField(**VERSION, help_text="The referral's version you read (or If-Match)")
+    version = version_field("referral")
     note = serializers.CharField(
         max_length=5000, required=False, allow_blank=True, default="", help_text="Required to decline or close"
     )

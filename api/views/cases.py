@@ -9,7 +9,6 @@ the version it was made from (If-Match or "version"); a stale one is refused wit
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
@@ -544,7 +543,7 @@ class CaseChangesView(ApiView):
         cases = list(after(queryset, start).order_by("updated_at", "pk")[: size + 1])
         more = len(cases) > size
         cases = cases[:size]
-        items: list[dict[str, Any]] = []
+        items = []
         for case in cases:
             item = s.case_data(case.record, case)
             item["contacts"] = list(case.contacts.all())
