@@ -401,6 +401,9 @@ SPECTACULAR_SETTINGS = {
         "MeetingStatusEnum": "meetings.models.Meeting.Status",
         "ActionItemStatusEnum": "meetings.models.ActionItem.Status",
         "UploadStatusEnum": "targets.models.UploadBatch.Status",
+        "ContactKindEnum": "cases.models.ContactKind",
+        "CloseReasonEnum": "cases.models.CloseReason",
+        "ReferralStateEnum": "cases.models.ReferralState",
     },
 }
 # The changes feed of records (api.views.records.feed_horizon) stops this many seconds short of now,

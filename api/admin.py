@@ -31,7 +31,9 @@ class PartnerAdmin(ScopedModelAdmin):
     list_filter = ("is_active",)
     search_fields = ("name", "organisation", "contact_email")
     filter_horizontal = ("provinces",)
-    fields = ("name", "organisation", "contact_email", "provinces", "is_active", "service_user", "created_at")
+    fields = (
+        "name", "organisation", "contact_email", "provinces", "agency", "is_active", "service_user", "created_at",
+    )  # fmt: skip
     readonly_fields = ("service_user", "created_at")
 
     def get_queryset(self, request):

@@ -71,6 +71,16 @@ class PartnerPrincipal:
 
 
 def principal_for(key: PartnerKey, provinces: frozenset[int]) -> PartnerPrincipal:
+    agency_id = key.partner.agency_id
+    if agency_id is not None:
+        # An agency's key (issue 14): the agency's side of its referrals, as an agency user's scope;
+        # no province read as a whole, whatever provinces the partner was given.
+        agency_scope = Scope(
+            roles=frozenset({"partner"}),
+            agencies=frozenset({agency_id}),
+            agency_provinces=frozenset(p for p in [key.partner.agency_province] if p is not None),
+        )
+        return PartnerPrincipal(key=key, api_scope=agency_scope)
     scope = Scope(
         national=False,
         roles=frozenset({"partner"}),
@@ -100,8 +110,9 @@ def parse_key(request) -> str | None:
 _KEY_SQL = """
     SELECT k.id, k.prefix, k.hashed_key, k.created, k.name, k.revoked, k.expiry_date, k.permissions,
            k.can_see_identifiers, k.partner_id, p.name, p.is_active, p.service_user_id,
-           ARRAY(SELECT pp.province_id FROM api_partner_provinces pp WHERE pp.partner_id = k.partner_id)
-    FROM api_partnerkey k JOIN api_partner p ON p.id = k.partner_id
+           ARRAY(SELECT pp.province_id FROM api_partner_provinces pp WHERE pp.partner_id = k.partner_id),
+           p.agency_id, a.province_id
+    FROM api_partnerkey k JOIN api_partner p ON p.id = k.partner_id LEFT JOIN cases_agency a ON a.id = p.agency_id
     WHERE k.prefix = %s
 """
 _KEY_FIELDS = [
@@ -118,9 +129,11 @@ def _instance(model, data: dict):
 
 def _fetch(prefix: str) -> tuple[PartnerKey, frozenset[int]] | None:
     if connection.vendor != "postgresql":  # the embedded default: the ORM, two queries
-        found = next(iter(PartnerKey.objects.select_related("partner").filter(prefix=prefix).order_by()), None)
+        found = next(iter(PartnerKey.objects.select_related("partner__agency").filter(prefix=prefix).order_by()), None)
         if found is None:
             return None
+        agency = found.partner.agency
+        found.partner.agency_province = agency.province_id if agency is not None else None
         return found, frozenset(found.partner.provinces.values_list("code", flat=True))
     with connection.cursor() as cursor:
         cursor.execute(_KEY_SQL, [prefix])
@@ -131,11 +144,18 @@ def _fetch(prefix: str) -> tuple[PartnerKey, frozenset[int]] | None:
     if isinstance(data["permissions"], str):  # Django reads jsonb as text and parses it in the field
         data["permissions"] = json.loads(data["permissions"])
     key = _instance(PartnerKey, data)
-    partner_name, partner_active, service_user_id, codes = row[len(_KEY_FIELDS) :]
+    partner_name, partner_active, service_user_id, codes, agency_id, agency_province = row[len(_KEY_FIELDS) :]
     key.partner = _instance(
         Partner,
-        {"id": key.partner_id, "name": partner_name, "is_active": partner_active, "service_user_id": service_user_id},
+        {
+            "id": key.partner_id,
+            "name": partner_name,
+            "is_active": partner_active,
+            "service_user_id": service_user_id,
+            "agency_id": agency_id,
+        },
     )
+    key.partner.agency_province = agency_province
     return key, frozenset(codes)
 
 

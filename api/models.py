@@ -37,6 +37,7 @@ RESOURCES: dict[str, tuple] = {
     "records": (_("target-group records, their history and help given"), (READ, WRITE)),
     "imports": (_("uploads of records (start one, read its report)"), (READ, WRITE)),
     "summaries": (_("progress summaries"), (READ,)),
+    "cases": (_("case follow-up: cases, contacts, plans, referrals (an agency's key: its referrals)"), (READ, WRITE)),
 }
 REFERENCE = "reference"
 
@@ -69,6 +70,19 @@ class Partner(models.Model):
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("An inactive partner's keys are refused on their next request.")
     )
+    # An agency's own system (issue 14): its keys see only the referrals sent to the agency, whatever the provinces.
+    agency = models.ForeignKey(
+        "cases.Agency",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agency"),
+        help_text=_(
+            "For an agency's own system: its keys read and answer only the referrals sent to this agency, "
+            "and nothing of the provinces."
+        ),
+    )
     # The account a partner's writes are attributed to (records' "updated by", an upload's "uploaded
     # by"): no role, no usable password, so it can neither sign in nor see anything by itself.
     service_user = models.OneToOneField(
@@ -83,6 +97,8 @@ class Partner(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = NationalOnlyQuerySet.as_manager()
+    # The agency's province, read with the key (api.authentication): an agency key's scope names it.
+    agency_province: int | None = None
 
     class Meta:
         ordering = ["name"]

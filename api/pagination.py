@@ -71,10 +71,11 @@ def page_size_of(request) -> int:
 def after(queryset: QuerySet, position: Position) -> QuerySet:
     """Rows after `position` in (updated_at, id) order (before it, going down)."""
     table = queryset.model._meta.db_table
+    key = queryset.model._meta.pk.column  # "id", or a case's "record_id"
     operator = "<" if position.descending else ">"
     when = connection.ops.adapt_datetimefield_value(position.updated_at)
     condition = RawSQL(  # noqa: S611 - fixed names; the values are parameters
-        f'("{table}"."updated_at", "{table}"."id") {operator} (%s, %s)',
+        f'("{table}"."updated_at", "{table}"."{key}") {operator} (%s, %s)',
         (when, position.id),
         output_field=BooleanField(),
     )
@@ -88,7 +89,7 @@ def keyset_page(
     and whether there are more. One query."""
     if start is not None:
         queryset = after(queryset, start)
-    order = ("-updated_at", "-id") if descending else ("updated_at", "id")
+    order = ("-updated_at", "-pk") if descending else ("updated_at", "pk")
     rows = list(queryset.order_by(*order).values_list(*fields)[: size + 1])
     return rows[:size], len(rows) > size
 

@@ -50,6 +50,8 @@ class PortalAutoSchema(AutoSchema):
             codes += ["409", "422"]
         if self.method in ("PUT", "PATCH", "DELETE"):
             codes += ["412", "428"]  # conditional writes (api.preconditions)
+        elif self.method == "POST" and getattr(self.view, "requires_version", False):
+            codes += ["412", "428"]  # a state change from the version read (api.views.cases)
         elif self.method == "POST" and getattr(self.view, "conditional_writes", False):
             codes.append("412")  # a body's "version" that is no longer current
         for code in codes:

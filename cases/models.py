@@ -129,6 +129,8 @@ class Case(Versioned):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     close_reason = models.CharField(_("reason for closing"), max_length=32, choices=CloseReason.choices, blank=True)
     close_note = models.TextField(_("note"), blank=True)
+    # When the case or any of its parts (contacts, plan, referrals) last changed: the API's changes feed.
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -138,6 +140,7 @@ class Case(Versioned):
         indexes = [
             models.Index(fields=["province", "due_on"], name="case_open_due_idx", condition=models.Q(closed_at=None)),
             models.Index(fields=["province", "closed_at"], name="case_closed_idx"),
+            models.Index(fields=["updated_at", "record"], name="case_feed_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -79,6 +79,11 @@ def _locked_case(record: TargetRecord, version: int | None = None) -> Case:
     return locked
 
 
+def touch(*case_ids: int) -> None:
+    """Mark cases changed (their contacts, plan or referrals did), for the API's changes feed."""
+    Case.objects.filter(pk__in=case_ids).update(updated_at=timezone.now())
+
+
 def notify(users: Iterable[int | None], kind: str, *, case: Case | None = None, referral: Referral | None = None,
            exclude: int | None = None) -> None:  # fmt: skip
     """One in-app notification per person (never to `exclude`, the person who acted)."""
@@ -142,6 +147,7 @@ def assign(*, user: Principal, records: Iterable[TargetRecord], worker: User | N
     for case in new_cases:
         case.due_on = due_on(case)
     Case.objects.bulk_create(new_cases)
+    touch(*existing)
     kind = CaseEvent.Kind.ASSIGNED if worker else CaseEvent.Kind.UNASSIGNED
     CaseEvent.objects.bulk_create(
         [CaseEvent(case_id=pk, kind=kind, at=now, by_id=actor, worker=worker) for pk in changing]
@@ -221,7 +227,7 @@ def set_goal(*, user: Principal, record: TargetRecord, goal: Outcome | None, ver
         raise ValidationError({"goal": _("A goal is an achieved outcome, such as returned to school.")})
     case = _locked_case(record, version)
     case.goal = goal
-    case.save(update_fields=["goal"])
+    case.save(update_fields=["goal", "updated_at"])
     return case
 
 
@@ -243,6 +249,7 @@ def add_step(
     if errors:
         raise ValidationError(errors)
     case = case_for(record)
+    touch(case.pk)
     return PlanStep.objects.create(
         case=case, text=text.strip(), due_on=due_on, responsible=responsible, referral=referral,
         created_by=user if isinstance(user, User) else None,
@@ -254,6 +261,7 @@ def finish_step(*, user: Principal, step: PlanStep, done: bool = True) -> PlanSt
     require(user, "targets.work_on", step.case.record)
     step.done_at = timezone.now() if done else None
     step.save(update_fields=["done_at"])
+    touch(step.case_id)
     return step
 
 
@@ -302,6 +310,7 @@ def refer(
     if case.closed_at is not None:
         raise ValidationError({"__all__": _("This case is closed: reopen it to refer the child.")})
     actor = user if isinstance(user, User) else None
+    touch(case.pk)
     referral = Referral.objects.create(
         case=case, agency=agency, reason=reason.strip(), services=services.strip(), deadline=deadline,
         share_identifier=share_identifier, sent_by=actor,
@@ -371,6 +380,7 @@ def move_referral(
                                  note=note.strip())  # fmt: skip
     if not locked.is_open:
         PlanStep.objects.filter(referral=locked, done_at__isnull=True).update(done_at=now)
+    touch(locked.case_id)
     others = [*_referring_side_users(locked), *_agency_side_users(locked.agency_id)]
     notify(others, Notification.Kind.REFERRAL_CHANGED, case=locked.case, referral=locked,
            exclude=actor.pk if actor else None)  # fmt: skip
@@ -393,6 +403,7 @@ def apply_referral_outcome(*, user: Principal, referral: Referral, record_versio
     record_services.change_status(record=record, user=user, status=locked.outcome, version=record_version)  # type: ignore[arg-type]
     locked.status_applied = True
     locked.save(update_fields=["status_applied"])
+    touch(locked.case_id)
 
 
 # --- closing and reopening -----------------------------------------------------------------------------

@@ -95,6 +95,8 @@ def partners(db, programme, settings):
         PROVINCE_A: make_records(PROVINCE_A, 15, start=100),
         PROVINCE_B: make_records(PROVINCE_B, 15, start=500),
     }
+    for province in records:
+        _case_work(province, records[province][0])
     keys = {province: make_key(provinces=[province], name=f"schemathesis-{province}")[1] for province in records}
     # One upload of A, so that the import endpoints have something to find.
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -108,6 +110,36 @@ def partners(db, programme, settings):
     yield {province: (secret, records[province]) for province, secret in keys.items()}
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+
+
+def _case_work(province: int, record) -> None:
+    """Case follow-up of one record of `province`, through the services: a goal, a contact, a plan step
+    done, a referral accepted, so that the case endpoints and the feed have real objects."""
+    import datetime
+
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from cases import services
+    from cases.models import Agency, AgencyType
+    from targets.models import Outcome
+
+    coordinator = make_user(
+        f"case.coordinator.{province}@example.org", role=Role.PROVINCE_COORDINATOR, province=province
+    )
+    agency = Agency.objects.create(
+        province_id=province, type=AgencyType.objects.get(code="non-formal-education"), name=f"กศน. {province}"
+    )
+    services.set_goal(
+        user=coordinator, record=record, goal=Outcome.objects.get(code="returned-to-school"), version=None
+    )
+    services.log_contact(user=coordinator, record=record, kind="home_visit", happened_at=timezone.now())
+    services.finish_step(user=coordinator, step=services.add_step(user=coordinator, record=record, text="เยี่ยมบ้าน"))
+    referral = services.refer(
+        user=coordinator, record=record, agency=agency, reason="อยากเรียนต่อ", services="สมัครเรียน",
+        deadline=timezone.localdate() + datetime.timedelta(days=7),
+    )  # fmt: skip
+    services.move_referral(user=coordinator, referral=referral, to_state="accepted", version=referral.version)
 
 
 # Cases generated and requests sent (issue 11 asks how many ran): each test passes on its own counts in
@@ -262,6 +294,7 @@ def _work_of(province: int, user) -> dict:
 
 
 def test_each_key_reads_its_own_objects_and_gets_404_for_the_others(partners):
+    from cases.models import Referral
     from core.buddhist_dates import current_fiscal_year
     from summaries.models import Snapshot, SummaryRun
     from summaries.services import run_summary
@@ -273,7 +306,11 @@ def test_each_key_reads_its_own_objects_and_gets_404_for_the_others(partners):
     for province in partners:
         objects[province]["summaries"] = Snapshot.objects.get(level="province", province_id=province).pk
     objects[PROVINCE_A]["imports"] = UploadBatch.objects.get(province_id=PROVINCE_A).pk
-    detail_suffixes = {"records": ["", "history/", "help/"]}
+    for province in partners:
+        referral = Referral.objects.filter(case__province_id=province).latest("pk")  # _case_work's
+        objects[province]["referrals"] = referral.pk
+        objects[province]["records"] = referral.case_id
+    detail_suffixes = {"records": ["", "history/", "help/", "case/", "contacts/", "steps/"]}
     for province, (secret, _records) in partners.items():
         client = key_client(secret)
         other = PROVINCE_B if province == PROVINCE_A else PROVINCE_A

@@ -40,6 +40,8 @@ ROOT_LINKS = {
     "records": "api:records",
     "records_bulk": "api:records-bulk",
     "records_changes": "api:records-changes",
+    "referrals": "api:referrals",
+    "cases_changes": "api:cases-changes",
     "imports": "api:imports",
     "summaries": "api:summary-list",
 }
