@@ -212,3 +212,109 @@ def test_case_figures_are_stored_and_read_back(planted):
     assert snapshot.schema == 3
     assert snapshot.data["cases"]["referrals_by_agency_type"]["non-formal-education"]["median_days_to_complete"] == 6.5
     assert snapshot.figures.cases.median_days_to_first_contact == 6.0
+
+
+# --- the pages and the API -------------------------------------------------------------------------------------------
+
+
+def _summary_run() -> SummaryRun:
+    return run_summary(run_id=SummaryRun.objects.create(fiscal_year=YEAR, trigger=SummaryRun.Trigger.COMMAND).pk)
+
+
+def test_the_province_dashboard_shows_its_case_figures_in_thai(planted, cast, client_for):
+    _summary_run()
+    response = client_for(cast.coordinator_a).get(f"/dashboards/province/{PROVINCE_A}/")
+    assert response.status_code == 200
+    cases = response.context["cases"]
+    assert cases.figures.in_follow_up == 4  # its own, not the nation's 5
+    cards = {card["key"]: card for card in cases.cards}
+    assert cards["in_follow_up"]["value"] == "4"
+    assert cards["contacted_30d"]["value"] == "50.0%"
+    assert cards["first_contact"]["value"] == "6 วัน"
+    assert cards["referrals"]["alert"]  # one is overdue
+    rows = [(row.label, row.counts.open, row.counts.completed, row.median, row.total) for row in cases.referral_rows]
+    assert rows == [
+        ("สำนักงานส่งเสริมการเรียนรู้ (สกร./กศน.)", 2, 2, "6.5", False),
+        ("องค์กรปกครองส่วนท้องถิ่น (อบต./เทศบาล)", 0, 1, "3", False),
+        ("ทุกหน่วยงาน", 2, 3, "5", True),
+    ]
+    assert cases.closures == [("บรรลุผลตามเป้าหมาย", 1), ("ไม่พบตัวหลังติดตามหลายครั้ง", 1)]
+    html = response.content.decode()
+    assert 'data-testid="case-figures"' in html
+    assert "การติดตามรายกรณี" in html
+    assert "ไม่พบตัวหลังติดตามหลายครั้ง" in html
+
+
+def test_a_coordinator_sees_no_other_provinces_case_figures(planted, cast, client_for):
+    _summary_run()
+    client = client_for(cast.coordinator_b)
+    assert client.get(f"/dashboards/province/{PROVINCE_A}/").status_code == 404
+    response = client.get(f"/dashboards/province/{PROVINCE_B}/")
+    assert response.context["cases"].figures.in_follow_up == 1
+    assert response.context["cases"].figures.referrals.total == 0
+    assert "ทุกหน่วยงาน" not in response.content.decode()  # no referral table: B has none
+    assert client.get("/dashboards/").url == f"/dashboards/province/{PROVINCE_B}/"
+
+
+def test_the_national_and_university_dashboards_show_their_rollups(planted, cast, client_for):
+    _summary_run()
+    national = client_for(cast.eef_admin).get("/dashboards/")
+    assert national.context["cases"].figures.in_follow_up == 5
+    assert 'data-testid="referrals-by-type"' in national.content.decode()
+    kku = client_for(cast.university_member).get("/dashboards/university/KKU/")
+    assert kku.context["cases"].figures.in_follow_up == 4
+    assert 'data-testid="case-card-first_contact"' in kku.content.decode()
+
+
+def test_dashboards_without_case_data_say_so(cast, client_for):
+    _summary_run()
+    for user, url in ((cast.coordinator_a, f"/dashboards/province/{PROVINCE_A}/"), (cast.eef_admin, "/dashboards/")):
+        response = client_for(user).get(url)
+        assert response.status_code == 200
+        assert not response.context["cases"].any
+        assert 'data-testid="no-cases"' in response.content.decode()
+
+
+def test_the_api_gives_the_case_figures_of_the_keys_provinces(planted):
+    from tests.api_support import key_client, make_key
+
+    _summary_run()
+    _key, secret = make_key(provinces=[PROVINCE_A])
+    rows = key_client(secret).get("/api/v1/summaries/").json()
+    assert [(r["level"], r["province"]) for r in rows] == [("province", PROVINCE_A)]
+    assert rows[0]["cases"]["in_follow_up"] == 4
+    assert rows[0]["cases"] == rows[0]["data"]["cases"]
+    assert rows[0]["cases"]["referrals_by_agency_type"]["local-government"]["unresolved"] == 2
+
+
+def test_the_meeting_page_shows_each_presenting_provinces_case_figures_within_scope(planted, cast, client_for):
+    from meetings.models import Kind, Meeting, Presentation
+
+    meeting = Meeting.objects.create(title="ประชุมระดับประเทศ", kind=Kind.NATIONAL, starts_on=datetime.date(2026, 3, 1),
+                                     ends_on=datetime.date(2026, 3, 1))  # fmt: skip
+    for order, province in enumerate((PROVINCE_A, PROVINCE_B), start=1):
+        Presentation.objects.create(meeting=meeting, province_id=province, order=order)
+    _summary_run()
+    html = client_for(cast.eef_admin).get(f"/meetings/{meeting.pk}/").content.decode()
+    assert html.count('data-testid="presentation-cases"') == 2
+    assert "จำนวนวันถึงการติดต่อครั้งแรก (ค่ามัธยฐาน): <strong>6 วัน</strong>" in html
+    html = client_for(cast.coordinator_a).get(f"/meetings/{meeting.pk}/").content.decode()
+    assert html.count('data-testid="presentation-cases"') == 1  # B's figures are not A's to see
+
+
+def test_the_national_pdf_pack_has_the_case_follow_up(planted, cast, client_for, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext missing (Debian: apt-get install poppler-utils)")
+    _summary_run()
+    response = client_for(cast.eef_admin).get("/dashboards/export.pdf?level=national")
+    assert response["Content-Type"] == "application/pdf"
+    path = tmp_path / "pack.pdf"
+    path.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
+    text = " ".join(text.decode().split())
+    assert "การส่งต่อแยกตามประเภทหน่วยงาน" in text
+    assert "ทุกหน่วยงาน" in text
+    assert "เด็กที่อยู่ระหว่างการติดตาม" in text
