@@ -37,11 +37,11 @@ from .figures import (
     IN_PROGRESS,
     KEPT,
     RETURNED,
+    CaseFollowUp,
     Labels,
     Links,
     Row,
     TrendPoint,
-    CaseFollowUp,
     age_text,
     bucket_label,
     case_follow_up,
@@ -394,8 +394,10 @@ def _case_facts(figures: Figures) -> list[tuple[str, str]]:
     """Case follow-up in a few lines (the dashboards' card, summaries.figures.case_follow_up)."""
     cases = figures.cases
     referrals = cases.referrals
+    order = {reason: i for i, reason in enumerate(CloseReason.values)}
     closed = ", ".join(
-        f"{CloseReason(r).label if r in CloseReason.values else r} {n:,}" for r, n in cases.closed_by_reason.items()
+        f"{CloseReason(r).label if r in order else r} {n:,}"
+        for r, n in sorted(cases.closed_by_reason.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
     )
     return [
         (

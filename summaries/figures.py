@@ -264,7 +264,7 @@ class CaseFollowUp:
     """A subject's case follow-up as the dashboards, the PDF pack and the meeting page show it."""
 
     figures: CaseFigures
-    cards: list[dict]
+    cards: list[dict[str, object]]
     referral_rows: list[ReferralRow]
     closures: list[tuple[str, int]]  # (reason's label, cases), in CloseReason's order
 
@@ -284,7 +284,7 @@ def case_follow_up(figures: Figures, labels: Labels) -> CaseFollowUp:
     in the agency types' order with a total row, and closures by reason."""
     cases = figures.cases
     referrals = cases.referrals
-    cards = [
+    cards: list[dict[str, object]] = [
         {
             "key": "in_follow_up",
             "label": gettext("Children in follow-up"),

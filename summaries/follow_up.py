@@ -166,14 +166,14 @@ def gather(*, now: datetime.datetime, today: datetime.date) -> dict[int, CaseTal
         .values_list("case__province_id", "agency__type__code", "state")
         .annotate(n=Count("*"), overdue=Count("pk", filter=Q(state__in=OPEN_REFERRAL_STATES, deadline__lt=today)))
     ):
-        tally = of(code).referral(agency_type)
-        tally.overdue += overdue
+        referrals = of(code).referral(agency_type)
+        referrals.overdue += overdue
         if state in OPEN_REFERRAL_STATES:
-            tally.open += n
+            referrals.open += n
         elif state == ReferralState.COMPLETED:
-            tally.completed += n
+            referrals.completed += n
         elif state in UNRESOLVED:
-            tally.unresolved += n
+            referrals.unresolved += n
 
     # 4: completed referrals by province, agency type and days from sent to completed.
     for code, agency_type, days, n in (
@@ -185,4 +185,3 @@ def gather(*, now: datetime.datetime, today: datetime.date) -> dict[int, CaseTal
     ):
         of(code).referral(agency_type).days_to_complete[_whole_days(days)] += n
     return found
-

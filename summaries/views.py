@@ -30,10 +30,10 @@ from . import charts, exports
 from .figures import (
     DEFAULT_SORT,
     GROUPS,
-    case_follow_up,
     SORTS,
     Links,
     Row,
+    case_follow_up,
     dashboard_url,
     freshness,
     headlines,

@@ -41,7 +41,9 @@ def _record(n: int, province: int = PROVINCE_A, *, days_old: int = 0) -> TargetR
         status=Outcome.objects.get(code="in-follow-up"),
     )
     if days_old:  # the record was uploaded that long ago
-        TargetRecord.objects.filter(pk=record.pk).update(created_at=record.created_at - datetime.timedelta(days=days_old))
+        TargetRecord.objects.filter(pk=record.pk).update(
+            created_at=record.created_at - datetime.timedelta(days=days_old)
+        )
     return record
 
 
@@ -65,9 +67,16 @@ def planted(cast, settings) -> Planted:
     day = datetime.timedelta(days=1)
     worker = make_user("worker.a@example.org", role=Role.CASE_WORKER, province=PROVINCE_A)
     worker_b = make_user("worker.b@example.org", role=Role.CASE_WORKER, province=PROVINCE_B)
-    records = [_record(1, days_old=10), _record(2, days_old=4), _record(3, days_old=60), _record(4), _record(5), _record(6)]
+    records = [
+        _record(1, days_old=10),
+        _record(2, days_old=4),
+        _record(3, days_old=60),
+        _record(4),
+        _record(5),
+        _record(6),
+    ]
     services.assign(user=cast.coordinator_a, records=records, worker=worker)
-    r1, r2, r3, r4, r5, r6 = (_fresh(r) for r in records)
+    r1, r2, r3, _r4, r5, r6 = (_fresh(r) for r in records)
     for record, when, reached in ((r1, now, True), (r2, now - 2 * day, True), (r3, now - 45 * day, True),
                                   (r5, now, False)):  # fmt: skip
         services.log_contact(user=worker, record=record, kind="home_visit", happened_at=when, reached=reached)
@@ -164,7 +173,8 @@ def test_the_median_agrees_with_postgresqls_percentile_cont(planted):
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(0,
-                   (c.first_contact_at AT TIME ZONE 'Asia/Bangkok')::date - (r.created_at AT TIME ZONE 'Asia/Bangkok')::date))
+                   (c.first_contact_at AT TIME ZONE 'Asia/Bangkok')::date
+                   - (r.created_at AT TIME ZONE 'Asia/Bangkok')::date))
                FROM cases_case c JOIN targets_targetrecord r ON r.id = c.record_id
                WHERE c.first_contact_at IS NOT NULL AND c.province_id = %s""",
             [PROVINCE_A],

@@ -1,8 +1,9 @@
 """The typed snapshot (summaries/schema.py): figures stored by an earlier run stay readable.
 
 tests/data/snapshot_v2.json holds a run's snapshots as the code of schema 2 stored them (compute on
-the planted `world` of tests/test_summaries.py, before the schema was typed). Schema 3 only added the
-case follow-up figures, so they read as 3 with those empty. Loaded as Snapshot rows they render on every dashboard, the province page, the Excel export and the API, with their figures.
+the planted `world` of tests/test_summaries.py, before the schema was typed); schema 3 only added the
+case follow-up figures, so they read as 3 with those empty. Loaded as Snapshot rows they render on every
+dashboard, the province page, the Excel export and the API, with their figures.
 """
 
 import io
