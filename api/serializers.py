@@ -192,14 +192,48 @@ class ActionItemSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class ReferralCountsSerializer(serializers.Serializer):
+    open = serializers.IntegerField(help_text="Sent, accepted or in progress.")
+    overdue = serializers.IntegerField(help_text="Open past their deadline.")
+    completed = serializers.IntegerField()
+    unresolved = serializers.IntegerField(help_text="Declined or closed unresolved.")
+    median_days_to_complete = serializers.FloatField(
+        allow_null=True, help_text="Median calendar days from sent to completed; null before any is completed."
+    )
+
+
+class CaseFiguresSerializer(serializers.Serializer):
+    """Case follow-up (schema 3; a snapshot of 2 gives zeros): README.md, "What the figures count"."""
+
+    in_follow_up = serializers.IntegerField(help_text="Records assigned to a case worker whose case is open.")
+    contacted_30d = serializers.IntegerField(help_text="Of those, contacted (reached or not) in the last 30 days.")
+    share_contacted_30d = serializers.FloatField(allow_null=True, help_text="contacted_30d / in_follow_up, percent.")
+    waiting_first_contact = serializers.IntegerField(help_text="In follow-up and never contacted.")
+    with_first_contact = serializers.IntegerField(help_text="Records (open or closed cases) with a first contact.")
+    median_days_to_first_contact = serializers.FloatField(
+        allow_null=True, help_text="Median calendar days from the record's creation to its first contact."
+    )
+    closed_by_reason = serializers.DictField(child=serializers.IntegerField(), help_text="Close reason -> cases.")
+    referrals = ReferralCountsSerializer(help_text="All agency types.")
+    referrals_by_agency_type = serializers.DictField(
+        child=ReferralCountsSerializer(), help_text="Agency type code -> its referrals."
+    )
+
+
 class SnapshotSerializer(serializers.ModelSerializer):
     province = serializers.IntegerField(source="province_id", read_only=True, allow_null=True)
     university = serializers.CharField(source="university.code", read_only=True, allow_null=True)
     run = serializers.IntegerField(source="run_id", read_only=True)
+    cases = serializers.SerializerMethodField()
 
     class Meta:
         model = Snapshot
-        fields = ["id", "run", "level", "province", "university", "fiscal_year", "as_of", "data"]
+        fields = ["id", "run", "level", "province", "university", "fiscal_year", "as_of", "data", "cases"]
+
+    @extend_schema_field(CaseFiguresSerializer(allow_null=True))
+    def get_cases(self, instance: Snapshot) -> dict | None:
+        """`data.cases`, described: null for a snapshot this code cannot read."""
+        return instance.figures.cases.to_json() if readable(instance.schema) else None
 
     def to_representation(self, instance):
         found = super().to_representation(instance)

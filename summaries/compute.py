@@ -21,7 +21,7 @@ from reports.models import ProgressReport
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 
-from . import schema
+from . import follow_up, schema
 from .schema import Figures
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
@@ -220,6 +220,10 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
             items_by_university[university_id]["open"] += n
             items_by_university[university_id]["overdue"] += overdue
 
+    # 16-19: case follow-up (summaries.follow_up), four queries.
+    for code, tally in follow_up.gather(now=now, today=today).items():
+        province(code)["cases"] = tally
+
     for figures in provinces.values():
         figures["goal_rows"] = _goal_rows(figures, goal_groups)
         _derive(figures, period)
@@ -229,7 +233,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
     supported = defaultdict(set)
     for code, university_id, _lead in assignments:
         supported[university_id].add(code)
-    for university_id in University.objects.values_list("pk", flat=True):  # 16
+    for university_id in University.objects.values_list("pk", flat=True):  # 20
         rollup = _rollup([provinces[c] for c in sorted(supported[university_id]) if c in provinces], period)
         rollup["provinces"] = sorted(supported[university_id])
         rollup["leads"] = sorted(c for c, u, lead in assignments if u == university_id and lead)
@@ -303,6 +307,7 @@ def _empty() -> dict:
         "requests": _requests(),
         "meetings_held": 0,
         "action_items": {"open": 0, "overdue": 0},
+        "cases": follow_up.CaseTally(),
     }
 
 
@@ -394,6 +399,7 @@ def _rollup(parts: list[dict], period: str) -> dict:
         total["meetings_held"] += part["meetings_held"]
         for key in ("open", "overdue"):
             total["action_items"][key] += part["action_items"][key]
+    total["cases"] = follow_up.rollup(part["cases"] for part in parts)
     total["completeness"]["last_upload"] = max(last_uploads) if last_uploads else None
     total["reports"]["provinces_in"] = sum(1 for p in parts if p["reports"]["current_period_in"])
     total["goal_rows"] = _sum_goal_rows(parts)
@@ -413,7 +419,7 @@ def _plain(value):
 def _typed(scratch: dict) -> Figures:
     """The scratch dicts above as the snapshot's typed figures (summaries.schema): every field named,
     so a figure renamed on one side fails here, in every test that computes a summary."""
-    counts = _plain(scratch)
+    counts = _plain({k: v for k, v in scratch.items() if k != "cases"})
     records, completeness, reports = counts["records"], counts["completeness"], counts["reports"]
     own = counts.get("own")
     return Figures(
@@ -462,6 +468,7 @@ def _typed(scratch: dict) -> Figures:
         requests=_typed_requests(counts["requests"]),
         meetings_held=counts["meetings_held"],
         action_items=schema.ActionItems(**counts["action_items"]),
+        cases=scratch["cases"].typed(),
         provinces=tuple(counts["provinces"]) if "provinces" in counts else None,
         leads=tuple(counts["leads"]) if "leads" in counts else None,
         own=schema.OwnWork(

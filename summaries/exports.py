@@ -20,8 +20,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts.access import Principal, can
+from cases.models import CloseReason
 from core.buddhist_dates import excel_date_format, file_date
 from core.spreadsheet_safety import neutralise_formula
 from core.templatetags.thai_dates import be_date, be_datetime
@@ -35,12 +37,15 @@ from .figures import (
     IN_PROGRESS,
     KEPT,
     RETURNED,
+    CaseFollowUp,
     Labels,
     Links,
     Row,
     TrendPoint,
     age_text,
     bucket_label,
+    case_follow_up,
+    days_text,
     headlines,
     parse_datetime,
     period_label,
@@ -226,6 +231,15 @@ def _columns(pack: Pack) -> list[tuple[str, Callable[..., object]]]:
     columns.append((_("Meetings held"), lambda f: f.meetings_held))
     columns.append((_("Open action items"), lambda f: f.action_items.open))
     columns.append((_("Overdue action items"), lambda f: f.action_items.overdue))
+    # Case follow-up (issue 14), after the figures of schema 2 so that their columns keep their places.
+    columns += [
+        (_("Children in follow-up"), lambda f: f.cases.in_follow_up),
+        (_("Contacted in the last 30 days"), lambda f: f.cases.contacted_30d),
+        (_("Days to the first contact (median)"), lambda f: f.cases.median_days_to_first_contact),
+        (f"{_('Referrals')}: {_('open')}", lambda f: f.cases.referrals.open),
+        (f"{_('Referrals')}: {_('overdue')}", lambda f: f.cases.referrals.overdue),
+        (f"{_('Referrals')}: {pgettext('referral', 'completed')}", lambda f: f.cases.referrals.completed),
+    ]
     for code in categories:
         columns.append(
             (
@@ -328,6 +342,7 @@ class _Section:
     facts: list[tuple[str, str]]
     warnings: list[str]
     charts: list[charts.Chart]
+    cases: CaseFollowUp | None = None  # the main section: referrals by agency type and closures as tables
 
 
 def _facts(figures: Figures, *, rollup: bool) -> list[tuple[str, str]]:
@@ -372,7 +387,41 @@ def _facts(figures: Figures, *, rollup: bool) -> list[tuple[str, str]]:
             _("%(open)s (%(overdue)s overdue)") % {"open": items.open, "overdue": items.overdue},
         )
     )
-    return facts
+    return facts + _case_facts(figures)
+
+
+def _case_facts(figures: Figures) -> list[tuple[str, str]]:
+    """Case follow-up in a few lines (the dashboards' card, summaries.figures.case_follow_up)."""
+    cases = figures.cases
+    referrals = cases.referrals
+    order = {reason: i for i, reason in enumerate(CloseReason.values)}
+    closed = ", ".join(
+        f"{CloseReason(r).label if r in order else r} {n:,}"
+        for r, n in sorted(cases.closed_by_reason.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    )
+    return [
+        (
+            _("Children in follow-up"),
+            _("%(n)s (%(waiting)s not contacted yet)")
+            % {"n": f"{cases.in_follow_up:,}", "waiting": f"{cases.waiting_first_contact:,}"},
+        ),
+        (
+            _("Contacted in the last 30 days"),
+            f"{charts.percent_text(cases.share_contacted_30d)} ({cases.contacted_30d:,} / {cases.in_follow_up:,})",
+        ),
+        (_("Days to the first contact (median)"), days_text(cases.median_days_to_first_contact)),
+        (
+            _("Referrals"),
+            _("%(open)s open, %(overdue)s overdue, %(completed)s completed, %(unresolved)s without a result")
+            % {
+                "open": f"{referrals.open:,}",
+                "overdue": f"{referrals.overdue:,}",
+                "completed": f"{referrals.completed:,}",
+                "unresolved": f"{referrals.unresolved:,}",
+            },
+        ),
+        (_("Cases closed, by reason"), closed or "–"),
+    ]
 
 
 def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
@@ -403,6 +452,7 @@ def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
         _facts(subject.figures, rollup=rollup),
         warnings,
         main_charts,
+        cases=case_follow_up(subject.figures, labels),
     )
     provinces = []
     if rollup:

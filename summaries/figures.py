@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext, ngettext
 
 from accounts.access import Principal
+from cases.models import AgencyType, CloseReason
 from core.periods import Period
 from reports.models import Status as ReportStatus
 from targets.models import AssistanceType, Category, Outcome
@@ -28,7 +29,7 @@ from universities.models import SupportRole
 
 from .compute import OTHER_ACHIEVED
 from .models import Level, Snapshot, SummaryRun
-from .schema import Figures, Progress
+from .schema import CaseFigures, Figures, Progress, ReferralCounts
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
 KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
@@ -77,9 +78,15 @@ class Labels:
     categories: dict[str, Ref] = field(default_factory=dict)
     outcomes: dict[str, Ref] = field(default_factory=dict)
     help_types: dict[str, Ref] = field(default_factory=dict)
+    agency_types: dict[str, Ref] = field(default_factory=dict)
 
     def _table(self, kind: str) -> dict[str, Ref]:
-        return {"category": self.categories, "outcome": self.outcomes, "help": self.help_types}[kind]
+        return {
+            "category": self.categories,
+            "outcome": self.outcomes,
+            "help": self.help_types,
+            "agency": self.agency_types,
+        }[kind]
 
     def name(self, kind: str, code: str) -> str:
         """The name of a code in the reader's language; the code itself if the row was deleted since."""
@@ -97,7 +104,7 @@ class Labels:
 
 
 def reference_labels() -> Labels:
-    """Categories, outcomes and assistance types in one query (a UNION of the three small tables)."""
+    """Categories, outcomes, assistance and agency types in one query (a UNION of the four small tables)."""
     text = CharField()
 
     blank = Value("", output_field=text)
@@ -110,10 +117,18 @@ def reference_labels() -> Labels:
         )
 
     query = rows(Category, "category", blank, blank).union(
-        rows(Outcome, "outcome", F("group"), F("kind")), rows(AssistanceType, "help", blank, blank), all=True
+        rows(Outcome, "outcome", F("group"), F("kind")),
+        rows(AssistanceType, "help", blank, blank),
+        rows(AgencyType, "agency", blank, blank),
+        all=True,
     )
     labels = Labels()
-    tables = {"category": labels.categories, "outcome": labels.outcomes, "help": labels.help_types}
+    tables = {
+        "category": labels.categories,
+        "outcome": labels.outcomes,
+        "help": labels.help_types,
+        "agency": labels.agency_types,
+    }
     for table, pk, code, name_th, name_en, sort_order, group, kind in query:
         tables[table][code] = Ref(pk, code, name_th, name_en, sort_order, group or "", kind or "")
     return labels
@@ -228,6 +243,97 @@ def progress_note(progress: Progress) -> str:
     if not progress.target:
         return gettext("no goal") + (f" ({progress.achieved:,})" if progress.achieved else "")
     return f"{percent_text(progress.percent)} ({progress.achieved:,} / {progress.target:,})"
+
+
+# --- case follow-up (issue 14) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferralRow:
+    label: str
+    counts: ReferralCounts
+    total: bool = False  # the sum of the rows above
+
+    @property
+    def median(self) -> str:
+        return number_text(self.counts.median_days_to_complete)
+
+
+@dataclass(frozen=True)
+class CaseFollowUp:
+    """A subject's case follow-up as the dashboards, the PDF pack and the meeting page show it."""
+
+    figures: CaseFigures
+    cards: list[dict[str, object]]
+    referral_rows: list[ReferralRow]
+    closures: list[tuple[str, int]]  # (reason's label, cases), in CloseReason's order
+
+    @property
+    def any(self) -> bool:
+        return self.figures.any
+
+
+def days_text(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return ngettext("%(n)s day", "%(n)s days", 1 if value == 1 else 2) % {"n": number_text(value)}
+
+
+def case_follow_up(figures: Figures, labels: Labels) -> CaseFollowUp:
+    """The case figures' cards (what each counts in its tooltip: README.md), referrals by agency type
+    in the agency types' order with a total row, and closures by reason."""
+    cases = figures.cases
+    referrals = cases.referrals
+    cards: list[dict[str, object]] = [
+        {
+            "key": "in_follow_up",
+            "label": gettext("Children in follow-up"),
+            "tooltip": gettext("Records assigned to a case worker whose case is open."),
+            "value": number_text(cases.in_follow_up),
+            "note": gettext("%(n)s not contacted yet") % {"n": number_text(cases.waiting_first_contact)},
+            "alert": bool(cases.waiting_first_contact),
+        },
+        {
+            "key": "contacted_30d",
+            "label": gettext("Contacted in the last 30 days"),
+            "tooltip": gettext(
+                "Of the children in follow-up, those with a contact (reached or a failed attempt) in the last 30 days."
+            ),
+            "value": percent_text(cases.share_contacted_30d),
+            "note": gettext("%(n)s of %(total)s children in follow-up")
+            % {"n": number_text(cases.contacted_30d), "total": number_text(cases.in_follow_up)},
+        },
+        {
+            "key": "first_contact",
+            "label": gettext("Days to the first contact (median)"),
+            "tooltip": gettext(
+                "Calendar days from the record's creation to its first contact, the middle value over all records "
+                "with a contact, open or closed."
+            ),
+            "value": days_text(cases.median_days_to_first_contact),
+            "note": gettext("over %(n)s records with a contact") % {"n": number_text(cases.with_first_contact)},
+        },
+        {
+            "key": "referrals",
+            "label": gettext("Open referrals"),
+            "tooltip": gettext(
+                "Referrals sent, accepted or in progress; overdue: open past their deadline. Completed: the "
+                "agency finished its help."
+            ),
+            "value": number_text(referrals.open),
+            "note": gettext("%(overdue)s overdue · %(completed)s completed")
+            % {"overdue": number_text(referrals.overdue), "completed": number_text(referrals.completed)},
+            "alert": bool(referrals.overdue),
+        },
+    ]
+    by_type = cases.referrals_by_agency_type
+    rows = [ReferralRow(labels.name("agency", code), by_type[code]) for code in labels.ordered("agency", by_type)]
+    if rows:
+        rows.append(ReferralRow(gettext("All agencies"), referrals, total=True))
+    closed = cases.closed_by_reason
+    closures = [(str(reason.label), closed[reason.value]) for reason in CloseReason if closed.get(reason.value)]
+    closures += [(reason, n) for reason, n in sorted(closed.items()) if reason not in CloseReason.values]
+    return CaseFollowUp(figures=cases, cards=cards, referral_rows=rows, closures=closures)
 
 
 # --- how old the figures are ---------------------------------------------------------------------

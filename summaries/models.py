@@ -17,13 +17,14 @@ from accounts.access import Principal, restrict
 from provinces.models import Province
 from universities.models import University
 
-from .schema import SCHEMA_VERSION, Figures, parse
+from .schema import OLDEST_READABLE, SCHEMA_VERSION, Figures, parse
 
 # The meaning and shape of Snapshot.data, owned by summaries.schema (its versions are listed there).
-# Pages and exports read only snapshots of the current schema (SnapshotQuerySet.current), so figures
-# counted the old way are never shown beside new ones; the next run (nightly, after an upload, or
-# "compute now") brings the pages back.
-FIGURES_SCHEMA = SCHEMA_VERSION
+# Pages and exports read only snapshots that parse() reads as today's figures (SnapshotQuerySet.current):
+# figures counted the old way are never shown beside new ones; the next run (nightly, after an upload,
+# or "compute now") brings the pages back. A version that only added figures (3: case follow-up) stays
+# readable, its new figures empty, until then.
+READABLE_SCHEMAS = (OLDEST_READABLE, SCHEMA_VERSION)
 
 
 class SummaryRun(models.Model):
@@ -79,8 +80,8 @@ class SnapshotQuerySet(models.QuerySet):
         return restrict(self, user, "summaries.read")
 
     def current(self) -> Self:
-        """Snapshots whose figures mean what today's pages say they mean (FIGURES_SCHEMA)."""
-        return self.filter(schema=FIGURES_SCHEMA)
+        """Snapshots whose figures mean what today's pages say they mean (READABLE_SCHEMAS)."""
+        return self.filter(schema__range=READABLE_SCHEMAS)
 
     def writable_by(self, user: Principal) -> Self:
         return self.none()  # written only by summaries.services.run_summary
@@ -89,7 +90,7 @@ class SnapshotQuerySet(models.QuerySet):
         """The snapshots of the last finished run of a fiscal year."""
         last = (
             SummaryRun.objects.filter(
-                fiscal_year=fiscal_year, status=SummaryRun.Status.DONE, snapshots__schema=FIGURES_SCHEMA
+                fiscal_year=fiscal_year, status=SummaryRun.Status.DONE, snapshots__schema__range=READABLE_SCHEMAS
             )
             .order_by("-as_of")
             .values("pk")[:1]

@@ -3,8 +3,9 @@
 Readers get the figures through `parse()` and read attributes, never string keys, so a renamed figure
 fails here, once, when a snapshot is read, not in a template when a page renders. Imports no model.
 Versions (Snapshot.schema): 1 (before issue 12) counted something else, so it is never read or
-upgraded: pages read only current snapshots until the next run replaces them. 2 is today's: goals per
-target group and achieved outcome. When a figure changes, bump SCHEMA_VERSION and teach `parse()` to
+upgraded: pages read only current snapshots until the next run replaces them. 2: goals per target
+group and achieved outcome. 3 (issue 14) is today's: 2 and the case follow-up figures (`cases`); a
+snapshot of 2 reads as 3 with empty case figures. When a figure changes, bump SCHEMA_VERSION and teach `parse()` to
 upgrade the previous version (tests/test_snapshot_schema.py reads tests/data/snapshot_v<N>.json).
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The oldest version `parse()` can read (upgrading it if older than SCHEMA_VERSION).
 OLDEST_READABLE = 2
 
@@ -291,6 +292,112 @@ class OwnWork:
 
 
 @dataclass(frozen=True)
+class ReferralCounts:
+    """Referrals of one agency type (or of all): open (sent, accepted, in progress), overdue (open past
+    their deadline), completed, ended without a result (declined or closed unresolved), and the median
+    days from sent to completed (None before any is completed)."""
+
+    open: int
+    overdue: int
+    completed: int
+    unresolved: int
+    median_days_to_complete: float | None
+
+    @property
+    def total(self) -> int:
+        return self.open + self.completed + self.unresolved
+
+    def to_json(self) -> dict:
+        return {
+            "open": self.open,
+            "overdue": self.overdue,
+            "completed": self.completed,
+            "unresolved": self.unresolved,
+            "median_days_to_complete": self.median_days_to_complete,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ReferralCounts":
+        return cls(
+            open=data["open"],
+            overdue=data["overdue"],
+            completed=data["completed"],
+            unresolved=data["unresolved"],
+            median_days_to_complete=data["median_days_to_complete"],
+        )
+
+
+@dataclass(frozen=True)
+class CaseFigures:
+    """Case follow-up (README.md, "What the figures count"): children in follow-up (a case worker
+    assigned, the case open), how soon records get a first contact, how many were contacted in the
+    last 30 days, referrals by agency type, and closures by reason (cases.models.CloseReason)."""
+
+    in_follow_up: int
+    contacted_30d: int
+    waiting_first_contact: int  # in follow-up, never contacted
+    with_first_contact: int  # records (any case, open or closed) with a first contact
+    median_days_to_first_contact: float | None
+    closed_by_reason: Counts
+    referrals: ReferralCounts
+    referrals_by_agency_type: Mapping[str, ReferralCounts]  # AgencyType.code -> counts
+
+    @property
+    def share_contacted_30d(self) -> float | None:
+        return _percent(self.contacted_30d, self.in_follow_up)
+
+    @property
+    def closed(self) -> int:
+        return sum(self.closed_by_reason.values())
+
+    @property
+    def any(self) -> bool:
+        """Whether there is anything to show: a case opened, contacted, referred or closed."""
+        return bool(self.in_follow_up or self.with_first_contact or self.referrals.total or self.closed)
+
+    def to_json(self) -> dict:
+        return {
+            "in_follow_up": self.in_follow_up,
+            "contacted_30d": self.contacted_30d,
+            "share_contacted_30d": self.share_contacted_30d,
+            "waiting_first_contact": self.waiting_first_contact,
+            "with_first_contact": self.with_first_contact,
+            "median_days_to_first_contact": self.median_days_to_first_contact,
+            "closed_by_reason": dict(self.closed_by_reason),
+            "referrals": self.referrals.to_json(),
+            "referrals_by_agency_type": {code: r.to_json() for code, r in self.referrals_by_agency_type.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "CaseFigures":
+        return cls(
+            in_follow_up=data["in_follow_up"],
+            contacted_30d=data["contacted_30d"],
+            waiting_first_contact=data["waiting_first_contact"],
+            with_first_contact=data["with_first_contact"],
+            median_days_to_first_contact=data["median_days_to_first_contact"],
+            closed_by_reason=dict(data["closed_by_reason"]),
+            referrals=ReferralCounts.from_json(data["referrals"]),
+            referrals_by_agency_type={
+                code: ReferralCounts.from_json(r) for code, r in data["referrals_by_agency_type"].items()
+            },
+        )
+
+    @classmethod
+    def empty(cls) -> "CaseFigures":
+        return cls(
+            in_follow_up=0,
+            contacted_30d=0,
+            waiting_first_contact=0,
+            with_first_contact=0,
+            median_days_to_first_contact=None,
+            closed_by_reason={},
+            referrals=ReferralCounts(open=0, overdue=0, completed=0, unresolved=0, median_days_to_complete=None),
+            referrals_by_agency_type={},
+        )
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of one subject (a province, a university or the nation) in one run. A rollup (a
     university, the nation) is the sum of its provinces' figures and names them (`provinces`); a
@@ -308,6 +415,7 @@ class Figures:
     requests: Requests
     meetings_held: int
     action_items: ActionItems
+    cases: CaseFigures
     provinces: tuple[int, ...] | None = None  # rollups: the provinces summed
     leads: tuple[int, ...] | None = None  # universities: the provinces they lead
     own: OwnWork | None = None  # universities
@@ -340,6 +448,7 @@ class Figures:
             "requests": self.requests.to_json(),
             "meetings_held": self.meetings_held,
             "action_items": self.action_items.to_json(),
+            "cases": self.cases.to_json(),
         }
         if self.provinces is not None:
             found["provinces"] = list(self.provinces)
@@ -364,6 +473,7 @@ class Figures:
             requests=Requests.from_json(data["requests"]),
             meetings_held=data["meetings_held"],
             action_items=ActionItems.from_json(data["action_items"]),
+            cases=CaseFigures.from_json(data["cases"]),
             provinces=tuple(data["provinces"]) if "provinces" in data else None,
             leads=tuple(data["leads"]) if "leads" in data else None,
             own=OwnWork.from_json(data["own"]) if "own" in data else None,
@@ -385,11 +495,18 @@ def parse(data: Mapping[str, Any], version: int) -> Figures:
     cannot be (an older version that counted something else, a newer one, a missing figure)."""
     if not readable(version):
         raise UnreadableSnapshot(f"figures of schema {version}; this code reads {OLDEST_READABLE}–{SCHEMA_VERSION}")
-    # Upgrades go here, one version at a time (`data = _upgrade_2_to_3(data)`), before reading.
+    # Upgrades go here, one version at a time, before reading.
+    if version == 2:
+        data = _upgrade_2_to_3(data)
     try:
         return Figures.from_json(data)
     except (KeyError, TypeError) as exc:
         raise UnreadableSnapshot(f"figures of schema {version} lack {exc}") from exc
+
+
+def _upgrade_2_to_3(data: Mapping[str, Any]) -> dict:
+    """3 added the case follow-up figures: a run of 2 counted none."""
+    return {**data, "cases": CaseFigures.empty().to_json()}
 
 
 def dump(figures: Figures) -> dict:

@@ -33,6 +33,7 @@ from .figures import (
     SORTS,
     Links,
     Row,
+    case_follow_up,
     dashboard_url,
     freshness,
     headlines,
@@ -250,6 +251,7 @@ def _figures_context(snapshot: Snapshot, labels, links: Links, *, rollup: bool, 
         "activities_chart": charts.activities_chart(figures.own_activities, links),
         "trend_chart": charts.trend_chart(points),
         "report_statuses": _reports(figures, links),
+        "cases": case_follow_up(figures, labels),
         "links": links,
     }
 

@@ -23,3 +23,9 @@ def number(value) -> str:
 def progress(value: "figures.Progress") -> str:
     """45.2% (123 / 272), or "no goal"."""
     return figures.progress_note(value)
+
+
+@register.filter
+def days(value) -> str:
+    """6 days, 2.5 days ("–" for none)."""
+    return figures.days_text(value)
