@@ -108,6 +108,11 @@ def _workable_record(request: HttpRequest, pk: int) -> TargetRecord:
     return record
 
 
+def _posted(request: HttpRequest) -> Any:
+    """The form's data on a POST, even an empty one (a confirmation button has no field of its own)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _case_of(record: TargetRecord) -> Case | None:
     return Case.objects.select_related("goal").filter(pk=record.pk).first()
 
@@ -137,7 +142,7 @@ def _page(request: HttpRequest, template: str, record: TargetRecord, form: Any, 
 @login_required
 def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
     record = _workable_record(request, pk)
-    form = ContactForm(request.POST or None)
+    form = ContactForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.log_contact(user=request.user, record=record, **form.cleaned_data)
@@ -156,7 +161,7 @@ def step_add(request: HttpRequest, pk: int) -> HttpResponse:
     people = services.case_workers_for(record.province_id)
     if isinstance(request.user, User) and all(p.pk != request.user.pk for p in people):
         people = [request.user, *people]
-    form = StepForm(request.POST or None, people=people)
+    form = StepForm(_posted(request), people=people)
     if request.method == "POST" and form.is_valid():
         try:
             services.add_step(user=request.user, record=record, **form.cleaned_data)
@@ -186,7 +191,7 @@ def goal_set(request: HttpRequest, pk: int) -> HttpResponse:
         return GoalForm(data, version=case.version if case else 0, facts=case_facts(case) if case else {},
                         initial={"goal": case.goal_id if case else None})  # fmt: skip
 
-    form = fresh_form(request.POST or None, case)
+    form = fresh_form(_posted(request), case)
     stale = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -217,7 +222,7 @@ def refer(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(province_id=record.province_id, is_active=True)
         .select_related("type")
     )
-    form = ReferralForm(request.POST or None, agencies=agencies)
+    form = ReferralForm(_posted(request), agencies=agencies)
     if request.method == "POST" and form.is_valid():
         try:
             services.refer(user=request.user, record=record, **form.cleaned_data)
@@ -244,7 +249,7 @@ def apply_outcome(request: HttpRequest, pk: int, referral: int) -> HttpResponse:
     def fresh_form(data: Any, record: TargetRecord) -> ConfirmForm:
         return ConfirmForm(data, version=record.version, facts=record_facts(record, fields=("status",)))
 
-    form = fresh_form(request.POST or None, record)
+    form = fresh_form(_posted(request), record)
     stale = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -273,7 +278,7 @@ def _close_or_reopen(request: HttpRequest, pk: int, *, reopen: bool) -> HttpResp
     def fresh_form(data: Any, case: Case | None) -> CloseForm | ReopenForm:
         return form_class(data, version=case.version if case else 0, facts=case_facts(case) if case else {})
 
-    form = fresh_form(request.POST or None, case)
+    form = fresh_form(_posted(request), case)
     stale = None
     if request.method == "POST" and form.is_valid():
         values = form.own_cleaned_data
