@@ -4,7 +4,7 @@ Forms that change the case or the record carry the version the page showed (core
 a click on an old page is refused with what changed, never applied.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -25,6 +25,18 @@ def case_facts(case: Case) -> dict:
     return model_facts(case, ("goal", "close_reason", "failed_attempts", "next_contact_due"))
 
 
+class NamedChoiceField(forms.ModelChoiceField):
+    """A choice of rows shown by their name in the page's language (BilingualName)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+class AgencyChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.type.name})"
+
+
 class ContactForm(forms.Form):
     kind = forms.ChoiceField(label=_("type of contact"), choices=ContactKind.choices)
     happened_at = ThaiDateTimeField(label=_("date and time"), years_back=2, years_ahead=0)
@@ -41,7 +53,9 @@ class ContactForm(forms.Form):
     next_due = ThaiDateField(label=_("next contact due"), required=False, years_back=0, years_ahead=2)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {}).setdefault("happened_at", timezone.localtime().replace(second=0, microsecond=0))
+        kwargs.setdefault("initial", {}).setdefault(
+            "happened_at", timezone.localtime().replace(second=0, microsecond=0)
+        )
         super().__init__(*args, **kwargs)
 
 
@@ -53,13 +67,12 @@ class StepForm(forms.Form):
 
     def __init__(self, *args: Any, people: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["responsible"]
-        assert isinstance(field, forms.ModelChoiceField)
+        field = cast("forms.ModelChoiceField[Any]", self.fields["responsible"])
         field.queryset = User.objects.filter(pk__in=[p.pk for p in people])
 
 
 class GoalForm(VersionedFormMixin, forms.Form):
-    goal = forms.ModelChoiceField(
+    goal = NamedChoiceField(
         label=_("goal"),
         queryset=Outcome.objects.filter(is_active=True, kind=Outcome.Kind.ACHIEVED),
         required=False,
@@ -67,15 +80,9 @@ class GoalForm(VersionedFormMixin, forms.Form):
         help_text=_("The outcome the follow-up aims at, e.g. returned to school."),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["goal"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.label_from_instance = lambda o: o.name
-
 
 class ReferralForm(forms.Form):
-    agency = forms.ModelChoiceField(label=_("agency"), queryset=Agency.objects.none(), empty_label="–")
+    agency = AgencyChoiceField(label=_("agency"), queryset=Agency.objects.none(), empty_label="–")
     reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs=TEXTAREA))
     services = forms.CharField(label=_("services requested"), widget=forms.Textarea(attrs=TEXTAREA))
     deadline = ThaiDateField(label=_("answer by"), years_back=0, years_ahead=2)
@@ -87,10 +94,8 @@ class ReferralForm(forms.Form):
 
     def __init__(self, *args: Any, agencies: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["agency"]
-        assert isinstance(field, forms.ModelChoiceField)
+        field = cast("forms.ModelChoiceField[Any]", self.fields["agency"])
         field.queryset = agencies
-        field.label_from_instance = lambda a: f"{a.name} ({a.type.name})"
 
 
 class CloseForm(VersionedFormMixin, forms.Form):
@@ -119,8 +124,7 @@ class WorkerForm(forms.Form):
 
     def __init__(self, *args: Any, workers: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["worker"]
-        assert isinstance(field, forms.ModelChoiceField)
+        field = cast("forms.ModelChoiceField[Any]", self.fields["worker"])
         field.queryset = User.objects.filter(pk__in=[w.pk for w in workers])
         # The choices from the list the view has, without a query of their own.
         field.choices = [("", "–"), *((w.pk, worker_label(w)) for w in workers)]

@@ -382,8 +382,7 @@ def assign_many(request: HttpRequest, *, unassigned_only: bool = False) -> HttpR
             "worker_form": worker_form,
             "province": province,
             "unassigned_only": unassigned_only,
-            "fixed_unassigned": request.resolver_match is not None
-            and request.resolver_match.url_name == "unassigned",
+            "fixed_unassigned": request.resolver_match is not None and request.resolver_match.url_name == "unassigned",
             "query": query.urlencode(),
         },
     )

@@ -33,10 +33,17 @@ def _agency_answers(*, agency_user, referral_pk: int, outcome_code: str, feedbac
     from targets.models import Outcome
 
     referral = Referral.objects.get(pk=referral_pk)
-    referral = services.move_referral(user=agency_user, referral=referral, to_state="accepted",
-                                      version=referral.version)  # fmt: skip
-    services.move_referral(user=agency_user, referral=referral, to_state="completed", version=referral.version,
-                           outcome=Outcome.objects.get(code=outcome_code), feedback=feedback)  # fmt: skip
+    referral = services.move_referral(
+        user=agency_user, referral=referral, to_state="accepted", version=referral.version
+    )
+    services.move_referral(
+        user=agency_user,
+        referral=referral,
+        to_state="completed",
+        version=referral.version,
+        outcome=Outcome.objects.get(code=outcome_code),
+        feedback=feedback,
+    )
 
 
 def _summarize() -> None:
@@ -78,10 +85,15 @@ def test_a_child_is_followed_from_assignment_to_outcome(live_server, page, scree
     names = ["สมชาย", "สมหญิง", "มานะ", "ปิติ"]
     records = [
         TargetRecord.objects.create(
-            identifier=national_id(n + 1), identifier_kind="national_id", first_name=name, last_name="รักเรียน",
-            province_id=PROVINCE_A, district=district, category=Category.objects.get(code="out-of-school"),
+            identifier=national_id(n + 1),
+            identifier_kind="national_id",
+            first_name=name,
+            last_name="รักเรียน",
+            province_id=PROVINCE_A,
+            district=district,
+            category=Category.objects.get(code="out-of-school"),
             status=Outcome.objects.get(code="in-follow-up"),
-        )  # fmt: skip
+        )
         for n, name in enumerate(names)
     ]
     child = records[0]
@@ -171,8 +183,12 @@ def test_a_child_is_followed_from_assignment_to_outcome(live_server, page, scree
 
     # 4. The agency accepts the referral and completes it with an outcome (services, see the module's note).
     referral = Referral.objects.get()
-    _agency_answers(agency_user=agency_user, referral_pk=referral.pk, outcome_code="flexible-learning",
-                    feedback="สมัครเรียน กศน. แล้ว เริ่มเรียนภาคเรียนหน้า")  # fmt: skip
+    _agency_answers(
+        agency_user=agency_user,
+        referral_pk=referral.pk,
+        outcome_code="flexible-learning",
+        feedback="สมัครเรียน กศน. แล้ว เริ่มเรียนภาคเรียนหน้า",
+    )
 
     # 5. The case worker sees the outcome, sets the record's status from it (with a confirmation), closes the case.
     sign_in(worker.email)

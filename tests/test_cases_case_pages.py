@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role
 from cases import services
-from cases.models import Agency, AgencyType, Case, Contact, PlanStep, Referral, ReferralState
+from cases.models import Agency, AgencyType, Case, Contact, PlanStep, Referral
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from targets.models import Category, Outcome, TargetRecord
 from tests.builders import national_id
@@ -58,13 +58,26 @@ def assigned(cast, worker):
 def _fill_case(record, worker, agency, *, contacts: int, referrals: int) -> None:
     now = timezone.now()
     for n in range(contacts):
-        services.log_contact(user=worker, record=record, kind="home_visit", reached=bool(n % 2),
-                             happened_at=now - datetime.timedelta(hours=contacts - n), findings=f"ครั้งที่ {n}")  # fmt: skip
+        services.log_contact(
+            user=worker,
+            record=record,
+            kind="home_visit",
+            reached=bool(n % 2),
+            happened_at=now - datetime.timedelta(hours=contacts - n),
+            findings=f"ครั้งที่ {n}",
+        )
     for n in range(referrals):
-        referral = services.refer(user=worker, record=record, agency=agency, reason=f"เหตุผล {n}", services="เรียนต่อ",
-                                  deadline=timezone.localdate() + datetime.timedelta(days=14))  # fmt: skip
-        services.move_referral(user=worker, referral=referral, to_state="closed_unresolved",
-                               version=referral.version, note="ย้ายที่อยู่")  # fmt: skip
+        referral = services.refer(
+            user=worker,
+            record=record,
+            agency=agency,
+            reason=f"เหตุผล {n}",
+            services="เรียนต่อ",
+            deadline=timezone.localdate() + datetime.timedelta(days=14),
+        )
+        services.move_referral(
+            user=worker, referral=referral, to_state="closed_unresolved", version=referral.version, note="ย้ายที่อยู่"
+        )
     services.add_step(user=worker, record=record, text="เยี่ยมบ้านอีกครั้ง", due_on=timezone.localdate())
 
 
@@ -135,10 +148,23 @@ def test_the_case_worker_logs_a_failed_then_a_successful_home_visit(client_for, 
     url = f"/cases/records/{assigned.pk}/contact/"
     assert client.get(url).status_code == 200
     today = timezone.localdate()
-    visit = {"kind": "home_visit", "happened_at_0": _be(today), "happened_at_1": "09:30", "with_whom": "",
-             "findings": "ไม่พบที่บ้าน", "next_step": "กลับไปใหม่", "next_due": _be(today + datetime.timedelta(days=3))}  # fmt: skip
+    visit = {
+        "kind": "home_visit",
+        "happened_at_0": _be(today),
+        "happened_at_1": "09:30",
+        "with_whom": "",
+        "findings": "ไม่พบที่บ้าน",
+        "next_step": "กลับไปใหม่",
+        "next_due": _be(today + datetime.timedelta(days=3)),
+    }
     assert client.post(url, visit).status_code == 302
-    visit |= {"happened_at_1": "10:30", "reached": "on", "with_whom": "มารดา", "findings": "พบเด็กและมารดา", "next_due": ""}
+    visit |= {
+        "happened_at_1": "10:30",
+        "reached": "on",
+        "with_whom": "มารดา",
+        "findings": "พบเด็กและมารดา",
+        "next_due": "",
+    }
     response = client.post(url, visit)
     assert response.status_code == 302
     assert response["Location"].endswith(f"/records/{assigned.pk}/#case-contacts")
@@ -166,8 +192,10 @@ def test_refer_set_goal_add_step_and_mark_it_done(client_for, assigned, worker, 
     page = client.get(f"/cases/records/{assigned.pk}/refer/")
     assert agency.name in page.content.decode()
     deadline = timezone.localdate() + datetime.timedelta(days=10)
-    response = client.post(f"/cases/records/{assigned.pk}/refer/", {"agency": agency.pk, "reason": "อยากเรียนต่อ",
-                           "services": "สมัครเรียน กศน.", "deadline": _be(deadline)})  # fmt: skip
+    response = client.post(
+        f"/cases/records/{assigned.pk}/refer/",
+        {"agency": agency.pk, "reason": "อยากเรียนต่อ", "services": "สมัครเรียน กศน.", "deadline": _be(deadline)},
+    )
     assert response.status_code == 302
     referral = Referral.objects.get()
     assert (referral.agency, referral.deadline, referral.share_identifier) == (agency, deadline, False)
@@ -175,7 +203,10 @@ def test_refer_set_goal_add_step_and_mark_it_done(client_for, assigned, worker, 
     assert goal is not None
     # The case was opened by the referral: the goal's form carries its version.
     version = Case.objects.get(pk=assigned.pk).version
-    assert client.post(f"/cases/records/{assigned.pk}/goal/", {"goal": goal.pk, "seen_version": version}).status_code == 302
+    assert (
+        client.post(f"/cases/records/{assigned.pk}/goal/", {"goal": goal.pk, "seen_version": version}).status_code
+        == 302
+    )
     assert Case.objects.get(pk=assigned.pk).goal == goal
     response = client.post(f"/cases/records/{assigned.pk}/step/", {"text": "พาไปสมัครเรียน", "responsible": worker.pk})
     assert response.status_code == 302
@@ -193,8 +224,10 @@ def test_a_goal_set_from_an_old_page_is_refused_with_409(client_for, assigned, w
     page = client.get(f"/cases/records/{assigned.pk}/goal/")
     snapshot = page.context["form"]["seen_values"].initial
     services.set_goal(user=worker, record=assigned, goal=goals[0], version=case.version)  # someone else, meanwhile
-    response = client.post(f"/cases/records/{assigned.pk}/goal/",
-                           {"goal": goals[1].pk, "seen_version": case.version, "seen_values": snapshot})  # fmt: skip
+    response = client.post(
+        f"/cases/records/{assigned.pk}/goal/",
+        {"goal": goals[1].pk, "seen_version": case.version, "seen_values": snapshot},
+    )
     assert response.status_code == 409
     assert 'data-testid="stale-edit"' in response.content.decode()
     assert Case.objects.get(pk=assigned.pk).goal == goals[0]
@@ -206,8 +239,10 @@ def test_close_and_reopen_the_case(client_for, assigned, worker):
     response = client.post(f"/cases/records/{assigned.pk}/close/", {"reason": "", "seen_version": case.version})
     assert response.status_code == 200
     assert response.context["form"].errors
-    response = client.post(f"/cases/records/{assigned.pk}/close/",
-                           {"reason": "outcome_reached", "note": "กลับเข้าเรียนแล้ว", "seen_version": case.version})  # fmt: skip
+    response = client.post(
+        f"/cases/records/{assigned.pk}/close/",
+        {"reason": "outcome_reached", "note": "กลับเข้าเรียนแล้ว", "seen_version": case.version},
+    )
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.close_reason == "outcome_reached"
@@ -225,12 +260,14 @@ def test_close_and_reopen_the_case(client_for, assigned, worker):
 
 
 def test_the_status_follows_a_completed_referral_after_confirmation(cast, client_for, assigned, worker, agency):
-    referral = services.refer(user=worker, record=assigned, agency=agency, reason="r", services="s",
-                              deadline=timezone.localdate())  # fmt: skip
+    referral = services.refer(
+        user=worker, record=assigned, agency=agency, reason="r", services="s", deadline=timezone.localdate()
+    )
     referral = services.move_referral(user=cast.coordinator_a, referral=referral, to_state="accepted", version=1)
     outcome = Outcome.objects.get(code="flexible-learning")
-    referral = services.move_referral(user=cast.coordinator_a, referral=referral, to_state="completed",
-                                      version=referral.version, outcome=outcome)  # fmt: skip
+    referral = services.move_referral(
+        user=cast.coordinator_a, referral=referral, to_state="completed", version=referral.version, outcome=outcome
+    )
     client = client_for(worker)
     assert 'data-testid="apply-outcome"' in client.get(f"/records/{assigned.pk}/").content.decode()
     url = f"/cases/records/{assigned.pk}/referrals/{referral.pk}/status/"
@@ -316,4 +353,3 @@ def test_bulk_assignment_page_costs_the_same_queries_with_more_rows(cast, client
     with CaptureQueriesContext(connection) as many:
         client.get("/cases/assign/")
     assert len(few) == len(many)
-

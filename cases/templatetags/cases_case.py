@@ -15,6 +15,6 @@ register = template.Library()
 
 @register.inclusion_tag("cases/case_section.html", takes_context=True)
 def case_section(context: template.Context, record: Any) -> dict[str, Any]:
-    request = context.get("request")
+    request = context["request"]
     return {"request": request, "csrf_token": context.get("csrf_token"),
             **section_context(request.user, record)}  # fmt: skip

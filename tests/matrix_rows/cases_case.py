@@ -8,7 +8,7 @@ fail their form (nothing is written), or are refused as stale (409: no version s
 coordinators and EEF/IPSR (403 for the rest); each sees the records of the provinces they coordinate.
 """
 
-from tests.matrix import LOGIN, REDIRECT, Case, everyone, signed_in
+from tests.matrix import REDIRECT, Case, everyone, signed_in
 
 B_ONLY = signed_in(404, eef_admin=200, coordinator_b=200)
 COORDINATORS = signed_in(403, eef_admin=200, coordinator_a=200, coordinator_b=200)
@@ -36,8 +36,12 @@ def _completed_referral(ctx) -> str:
         case=ctx["objects"]["cases.case"],
         agency=ctx["objects"]["cases.agency"],
         state=ReferralState.COMPLETED,
-        defaults={"reason": "เรียนต่อ", "services": "สมัครเรียน", "deadline": datetime.date(2024, 5, 1),
-                  "outcome": Outcome.objects.get(code="flexible-learning")},  # fmt: skip
+        defaults={
+            "reason": "เรียนต่อ",
+            "services": "สมัครเรียน",
+            "deadline": datetime.date(2024, 5, 1),
+            "outcome": Outcome.objects.get(code="flexible-learning"),
+        },
     )
     return f"/cases/records/{referral.case_id}/referrals/{referral.pk}/status/"
 
@@ -56,8 +60,12 @@ ROWS = {
     "cases/records/<int:pk>/assign/": [
         Case(_case("assign/"), everyone(405)),
         # No worker chosen: back to the record with a message.
-        Case(_case("assign/"), signed_in(404, eef_admin=REDIRECT, coordinator_b=REDIRECT), method="post",
-             data={"worker": ""}),  # fmt: skip
+        Case(
+            _case("assign/"),
+            signed_in(404, eef_admin=REDIRECT, coordinator_b=REDIRECT),
+            method="post",
+            data={"worker": ""},
+        ),
     ],
     "cases/records/<int:pk>/contact/": [
         Case(_case("contact/"), B_ONLY),
