@@ -353,3 +353,30 @@ def test_bulk_assignment_page_costs_the_same_queries_with_more_rows(cast, client
     with CaptureQueriesContext(connection) as many:
         client.get("/cases/assign/")
     assert len(few) == len(many)
+
+
+def test_overdue_and_due_badges_and_a_late_referral_are_flagged(cast, client_for, worker, agency, settings):
+    settings.CASES_CONTACT_EVERY_DAYS = 30
+    late, due = _record(1), _record(2)
+    services.assign(user=cast.coordinator_a, records=[late, due], worker=worker)
+    late.refresh_from_db()
+    due.refresh_from_db()
+    services.log_contact(
+        user=worker, record=late, kind="phone", happened_at=timezone.now() - datetime.timedelta(days=40)
+    )
+    services.log_contact(
+        user=worker,
+        record=due,
+        kind="phone",
+        happened_at=timezone.now(),
+        next_due=timezone.localdate() + datetime.timedelta(days=3),
+    )
+    services.refer(user=worker, record=late, agency=agency, reason="r", services="s", deadline=timezone.localdate())
+    Referral.objects.update(deadline=timezone.localdate() - datetime.timedelta(days=1))
+    client = client_for(worker)
+    late_page = client.get(f"/records/{late.pk}/").content.decode()
+    assert 'data-testid="case-overdue"' in late_page
+    assert 'class="badge case-overdue">เกินกำหนด</span>' in late_page  # the referral past its deadline, in Thai
+    due_page = client.get(f"/records/{due.pk}/").content.decode()
+    assert 'data-testid="case-due"' in due_page
+    assert 'data-testid="case-overdue"' not in due_page
