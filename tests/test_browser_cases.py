@@ -7,8 +7,7 @@ the agency accepts and completes the referral with an outcome; the case worker s
 status from it and closes the case; the province dashboard's achieved figure goes up. Each step leaves a full-page
 PNG in SCREENSHOT_DIR (default: artifacts/screenshots/ under the project root).
 
-The agency's side is driven through cases.services.move_referral (_agency_answers): its pages are built
-separately; once they exist, that one function becomes the agency user's clicks.
+The agency user answers on the agency's referral page (/cases/referrals/<pk>/), reached from My work.
 """
 
 import datetime
@@ -24,26 +23,6 @@ from tests.builders import national_id
 from tests.conftest import watch_for_problems
 
 pytestmark = pytest.mark.browser
-
-
-def _agency_answers(*, agency_user, referral_pk: int, outcome_code: str, feedback: str) -> None:
-    """The agency user accepts the referral, then completes it with an outcome and feedback."""
-    from cases import services
-    from cases.models import Referral
-    from targets.models import Outcome
-
-    referral = Referral.objects.get(pk=referral_pk)
-    referral = services.move_referral(
-        user=agency_user, referral=referral, to_state="accepted", version=referral.version
-    )
-    services.move_referral(
-        user=agency_user,
-        referral=referral,
-        to_state="completed",
-        version=referral.version,
-        outcome=Outcome.objects.get(code=outcome_code),
-        feedback=feedback,
-    )
 
 
 def _summarize() -> None:
@@ -181,14 +160,25 @@ def test_a_child_is_followed_from_assignment_to_outcome(live_server, page, scree
     shot("cases-05-referred")
     sign_out()
 
-    # 4. The agency accepts the referral and completes it with an outcome (services, see the module's note).
+    # 4. The agency user finds the referral in My work, accepts it, then completes it with an outcome.
     referral = Referral.objects.get()
-    _agency_answers(
-        agency_user=agency_user,
-        referral_pk=referral.pk,
-        outcome_code="flexible-learning",
-        feedback="สมัครเรียน กศน. แล้ว เริ่มเรียนภาคเรียนหน้า",
-    )
+    sign_in(agency_user.email)
+    page.goto(f"{url}/cases/")
+    page.locator(f"a[href='/cases/referrals/{referral.pk}/']").first.click()
+    expect(page).to_have_url(f"{url}/cases/referrals/{referral.pk}/")
+    expect(page.get_by_test_id("referral-state")).to_have_text("ส่งแล้ว")
+    assert child.identifier not in page.content()  # masked: this referral does not share the identifier
+    shot("cases-05a-agency-referral")
+    page.get_by_test_id("accept").click()
+    expect(page.get_by_test_id("referral-state")).to_have_text("รับแล้ว")
+    page.locator("select[name=outcome]").select_option(label="การศึกษาทางเลือก/กศน.")
+    page.locator("textarea[name=feedback]").fill("สมัครเรียน กศน. แล้ว เริ่มเรียนภาคเรียนหน้า")
+    shot("cases-05b-agency-complete")
+    page.get_by_test_id("complete").click()
+    expect(page.get_by_test_id("referral-state")).to_have_text("เสร็จสิ้น")
+    sign_out()
+    referral.refresh_from_db()
+    assert (referral.state, referral.outcome.code) == ("completed", "flexible-learning")
 
     # 5. The case worker sees the outcome, sets the record's status from it (with a confirmation), closes the case.
     sign_in(worker.email)
