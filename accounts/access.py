@@ -310,6 +310,9 @@ def _pk(obj: Any) -> int:
 # The door's own rules, about any province and the portal itself; apps name theirs in policies.py.
 register("portal.use", lambda user, scope, obj: scope.has_role)
 register("portal.national", lambda user, scope, obj: scope.national)
+# The programme's shared pages (provinces, reports, universities, meetings, dashboards): every role but the
+# case follow-up ones, whose members work on single children and read no province as a whole.
+register("portal.programme", lambda user, scope, obj: scope.national or bool(scope.roles - CASE_ROLES))
 register("province.read", lambda user, scope, obj: scope.can_read_province(_pk(obj)))
 register("province.write", lambda user, scope, obj: scope.can_write_province(_pk(obj)))
 register("province.write_any", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))

@@ -261,3 +261,21 @@ def test_case_workers_and_agency_users_see_no_meeting_not_even_a_national_one(ca
         # Nor the blank upload template, nor a dashboard.
         assert client.get("/uploads/template.xlsx").status_code == 404
         assert client.get("/dashboards/").status_code == 403
+
+
+def test_the_menu_offers_case_roles_only_their_own_work(cast, client_for, children):
+    """The programme's shared pages are closed to case workers and agency users, so the menu does not offer them."""
+    shared = ["/provinces/", "/reports/", "/universities/", "/meetings/", "/dashboards/"]
+
+    def menu(user) -> str:
+        page = client_for(user).get("/cases/").content.decode()
+        return page[page.index('<nav class="nav"') : page.index("</nav>")]
+
+    for member in (cast.case_worker_a, cast.agency_user_a):
+        nav = menu(member)
+        assert 'data-testid="nav-my-work"' in nav
+        assert not [href for href in shared if f'href="{href}' in nav]
+    assert 'href="/records/' in menu(cast.case_worker_a)
+    assert 'href="/records/' not in menu(cast.agency_user_a)
+    coordinator = menu(cast.coordinator_a)
+    assert all(f'href="{href}' in coordinator for href in shared)
