@@ -458,6 +458,8 @@ class EmailPreference(models.Model):
         settings.AUTH_USER_MODEL, models.CASCADE, primary_key=True, related_name="case_email", verbose_name=_("user")
     )
     daily_digest = models.BooleanField(_("daily email digest"), default=True)
+    # The digest's language (blank: the portal's, Thai); the pages go by the language switch instead.
+    language = models.CharField(_("language of the emails"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     class Meta:
         verbose_name = _("email preference")
