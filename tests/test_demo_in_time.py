@@ -128,6 +128,7 @@ def _check_cases(now: datetime.datetime) -> None:
     for case in cases:
         record = case.record
         assert record.case_worker_id is not None
+        assert record.case_assigned_at is not None
         assert record.created_at <= record.case_assigned_at == case.opened_at <= now, case
         contacts = sorted(Contact.objects.filter(case=case), key=lambda c: c.happened_at)
         for contact in contacts:
@@ -157,8 +158,7 @@ def _check_cases(now: datetime.datetime) -> None:
             assert case.closed_at <= now
             if case.close_reason == "not_found":
                 assert case.failed_attempts >= settings.CASES_NOT_FOUND_ATTEMPTS
-        events = list(CaseEvent.objects.filter(case=case))
-        assert all(case.opened_at <= e.at <= now for e in events)
+        assert all(case.opened_at <= e.at <= now for e in CaseEvent.objects.filter(case=case))
     states = set(Referral.objects.filter(case__record__is_demo=True).values_list("state", flat=True))
     assert states == set(ReferralState.values)
     assert Contact.objects.filter(case__record__is_demo=True, reached=False).exists()
