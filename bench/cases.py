@@ -152,7 +152,7 @@ def _generate() -> None:
                    r.case_worker_id, c.first_contact_at + interval '1 day', NULL, NULL, false
             FROM cases_case c JOIN targets_targetrecord r ON r.id = c.record_id
                  JOIN accounts_membership m ON m.role = 'agency_user' AND m.province_id = c.province_id
-            WHERE c.record_id %% 100 = 0 AND c.closed_at IS NULL
+            WHERE c.record_id %% 100 = 1 AND c.closed_at IS NULL
             """,
         )
     finally:

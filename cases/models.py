@@ -136,7 +136,11 @@ class Case(Versioned):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         indexes = [
-            models.Index(fields=["province", "due_on"], name="case_open_due_idx", condition=models.Q(closed_at=None)),
+            # The inbox's sections read a province's open cases in (due_on, pk) order, 20 at a time: with the
+            # record in the index they come in that order without a sort (make bench: 1,000,000 records).
+            models.Index(
+                fields=["province", "due_on", "record"], name="case_open_due_idx", condition=models.Q(closed_at=None)
+            ),
             models.Index(fields=["province", "closed_at"], name="case_closed_idx"),
         ]
         constraints = [
