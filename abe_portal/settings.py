@@ -195,6 +195,8 @@ TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = env.int("TARGETS_UPLOAD_REQUEUE_AFTER_SEC
 # person one digest of what is unread.
 CASES_CONTACT_EVERY_DAYS = env.int("CASES_CONTACT_EVERY_DAYS", default=30)
 CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
+# The portal's address as people reach it, for the links in mail sent outside a request (the daily digest).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
 CELERY_BEAT_SCHEDULE = {
     "cases-daily": {
         "task": "cases.tasks.daily",

@@ -9,7 +9,7 @@ with `can`, `require` or `restrict`. Only this module and the policies read a Sc
 (tests/test_access_door.py holds that).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, Self, TypeAlias, TypeVar
@@ -133,34 +133,49 @@ def scope_for(user: Principal | None) -> Scope:
     if cached is not None:
         return cached
     memberships = list(user.memberships.values_list("role", "province_id", "university_id", "agency_id"))
+    limits: list[tuple[int, int | None]] = []
+    if any(role == Role.CASE_WORKER for role, _, _, _ in memberships):
+        limits = list(user.memberships.filter(role=Role.CASE_WORKER).values_list("province_id", "districts"))
+    scope = _build_scope(user, memberships, limits, None)
+    setattr(user, _CACHE_ATTR, scope)
+    return scope
+
+
+Memberships: TypeAlias = Sequence[tuple[str, int | None, int | None, int | None]]
+
+
+def _build_scope(
+    user: User,
+    memberships: Memberships,
+    limits: Sequence[tuple[int, int | None]],
+    supported_by: dict[int, set[int]] | None,
+) -> Scope:
+    """The scope of `user` from their membership rows (role, province, university, agency), their case-worker
+    roles' district limits (province, district) and, when known, the provinces each university supports
+    this fiscal year (None: asked here, one query)."""
     roles = frozenset(role for role, _, _, _ in memberships)
     # Case workers and agency users hold a province without reading it: kept apart from the rest.
     rows = [(role, p, u) for role, p, u, _ in memberships if role not in CASE_ROLES]
     national = user.is_superuser or bool(roles & NATIONAL_ROLES)
-    universities = frozenset(u for role, _, u in rows if role in UNIVERSITY_ROLES)
+    universities = frozenset(u for role, _, u in rows if role in UNIVERSITY_ROLES and u is not None)
     case_provinces = frozenset(p for role, p, _, _ in memberships if role == Role.CASE_WORKER and p is not None)
     case_districts: dict[int, set[int]] = {}
-    if case_provinces:
-        limits = user.memberships.filter(role=Role.CASE_WORKER).values_list("province_id", "districts")
-        for province, district in limits:
-            districts = case_districts.setdefault(province, set())
-            if district is not None:
-                districts.add(district)
+    for province, district in limits:
+        districts = case_districts.setdefault(province, set())
+        if district is not None:
+            districts.add(district)
     supported: set[int] = set()
     if universities and not national:
-        assignments = apps.get_model("universities", "SupportAssignment").objects
-        supported = set(
-            assignments.for_fiscal_year(current_fiscal_year())
-            .filter(university_id__in=universities)
-            .values_list("province_id", flat=True)
-        )
-    scope = Scope(
+        if supported_by is None:
+            supported_by = _supported_provinces(universities)
+        supported = {p for u in universities for p in supported_by.get(u, ())}
+    return Scope(
         national=national,
         roles=roles,
         readable_provinces=frozenset(supported | {p for _, p, _ in rows if p is not None}),
-        writable_provinces=frozenset(p for role, p, _ in rows if role == Role.PROVINCE_COORDINATOR),
+        writable_provinces=frozenset(p for role, p, _ in rows if role == Role.PROVINCE_COORDINATOR and p is not None),
         universities=universities,
-        lead_universities=frozenset(u for role, _, u in rows if role == Role.UNIVERSITY_LEAD),
+        lead_universities=frozenset(u for role, _, u in rows if role == Role.UNIVERSITY_LEAD and u is not None),
         member_provinces=frozenset(p for _, p, _ in rows if p is not None),
         case_provinces=case_provinces,
         case_districts=frozenset(d for districts in case_districts.values() for d in districts),
@@ -169,8 +184,37 @@ def scope_for(user: Principal | None) -> Scope:
         agency_provinces=frozenset(p for role, p, _, _ in memberships if role == Role.AGENCY_USER and p is not None),
         user_id=user.pk,
     )
-    setattr(user, _CACHE_ATTR, scope)
-    return scope
+
+
+def _supported_provinces(universities: Any) -> dict[int, set[int]]:
+    assignments = apps.get_model("universities", "SupportAssignment").objects
+    supported: dict[int, set[int]] = {}
+    rows = assignments.for_fiscal_year(current_fiscal_year()).filter(university_id__in=universities)
+    for university, province in rows.values_list("university_id", "province_id"):
+        supported.setdefault(university, set()).add(province)
+    return supported
+
+
+def prime_scopes(users: list[User]) -> None:
+    """Compute the scopes of many users at once, in three queries whatever their number, so that the
+    door answers for each without a query of its own (the daily digest's batches: cases.digest)."""
+    memberships: dict[int, list[tuple[str, int | None, int | None, int | None]]] = {u.pk: [] for u in users}
+    holders = apps.get_model("accounts", "Membership").objects.filter(user_id__in=list(memberships))
+    for user_id, role, province, university, agency in holders.values_list(
+        "user_id", "role", "province_id", "university_id", "agency_id"
+    ):
+        memberships[user_id].append((role, province, university, agency))
+    limits: dict[int, list[tuple[int, int | None]]] = {}
+    for user_id, province, district in holders.filter(role=Role.CASE_WORKER).values_list(
+        "user_id", "province_id", "districts"
+    ):
+        limits.setdefault(user_id, []).append((province, district))
+    universities = {u for rows in memberships.values() for role, _, u, _ in rows if role in UNIVERSITY_ROLES and u}
+    supported_by = _supported_provinces(universities) if universities else {}
+    for user in users:
+        if user.is_authenticated and user.is_active:
+            scope = _build_scope(user, memberships[user.pk], limits.get(user.pk, []), supported_by)
+            setattr(user, _CACHE_ATTR, scope)
 
 
 def forget_scope(user: Principal) -> None:

@@ -138,9 +138,16 @@ class Case(Versioned):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         indexes = [
-            models.Index(fields=["province", "due_on"], name="case_open_due_idx", condition=models.Q(closed_at=None)),
+            # The inbox's sections read a province's open cases in (due_on, pk) order, 20 at a time: with the
+            # record in the index they come in that order without a sort (make bench: 1,000,000 records).
+            models.Index(
+                fields=["province", "due_on", "record"], name="case_open_due_idx", condition=models.Q(closed_at=None)
+            ),
             models.Index(fields=["province", "closed_at"], name="case_closed_idx"),
             models.Index(fields=["updated_at", "record"], name="case_feed_idx"),
+            # A province's referrals (the coordinator's inbox) join their cases by province: read from this
+            # index alone, not from the table (make bench: 240 ms at 1,000,000 records without it).
+            models.Index(fields=["province", "record"], name="case_province_record_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -461,6 +468,8 @@ class EmailPreference(models.Model):
         settings.AUTH_USER_MODEL, models.CASCADE, primary_key=True, related_name="case_email", verbose_name=_("user")
     )
     daily_digest = models.BooleanField(_("daily email digest"), default=True)
+    # The digest's language (blank: the portal's, Thai); the pages go by the language switch instead.
+    language = models.CharField(_("language of the emails"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     class Meta:
         verbose_name = _("email preference")

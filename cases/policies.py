@@ -101,6 +101,22 @@ def _agency_referrals(queryset: QS, user: Principal, scope: Scope) -> QS:
     return queryset.filter(agency_id__in=scope.agencies) if scope.agencies else queryset.none()
 
 
+def _reads_case(user: Principal | None, scope: Scope, case: Any) -> bool:
+    """One case (its record loaded), as "cases.cases" filters a list: for the daily digest, which asks per item."""
+    if scope.national or scope.can_read_province(case.province_id):
+        return True
+    return (
+        scope.user_id is not None
+        and case.record.case_worker_id == scope.user_id
+        and scope.works_cases_in(case.province_id)
+    )
+
+
+def _reads_referral(user: Principal | None, scope: Scope, referral: Any) -> bool:
+    """One referral (its case and record loaded), as "cases.referrals" filters a list."""
+    return referral.agency_id in scope.agencies or _reads_case(user, scope, referral.case)
+
+
 def register_rules() -> None:
     register_queryset("cases.coordinated_cases", _coordinated)
     register_queryset("cases.agency_referrals", _agency_referrals)
@@ -117,6 +133,8 @@ def register_rules() -> None:
     register("cases.is_agency_side", _is_agency_side)
     register("cases.read_referral_identifier", _reads_referral_identifier)
     register("cases.inbox", _has_inbox)
+    register("cases.read_case", _reads_case)
+    register("cases.read_referral", _reads_referral)
     # The agency directory of a province (obj: the province or its code).
     register("cases.manage_agencies", lambda user, scope, province: scope.can_write_province(_code(province)))
     # Whether the records list has anything for the user (the header's "Records" link): the same provinces

@@ -76,6 +76,8 @@ def test_every_demo_loader_gives_possible_dates(cast):
         assert _local_date(help_given.created_at) >= help_given.date
     assert max(r.created_at for r in records.values()) <= now
 
+    _check_cases(now)
+
     # Support activities happened before they were recorded; a capacity request was filed before its delivery.
     from universities.models import CapacityRequest, SupportActivity
 
@@ -102,6 +104,65 @@ def test_every_demo_loader_gives_possible_dates(cast):
     for item in ActionItem.objects.filter(meeting__is_demo=True).select_related("meeting"):
         assert _local_date(item.created_at) >= item.meeting.starts_on
         assert item.created_at <= now
+
+
+def _check_cases(now: datetime.datetime) -> None:
+    """Case follow-up: assigned after the record existed, contacted after the assignment, referred after
+    the first contact, answered after the referral, closed after all of it; nothing after now."""
+    from django.conf import settings
+
+    from cases.models import Agency, AgencyType, Case, CaseEvent, Contact, Referral, ReferralState
+    from cases.services import due_on
+    from portal.demo.cases import load_demo_cases
+    from portal.demo.provinces import DEMO_LEADS
+
+    made = load_demo_cases()
+    assert made["cases"] > 0
+    assert made["referrals"] > 0
+    assert load_demo_cases() == {"agencies": 0, "cases": 0, "contacts": 0, "referrals": 0}  # idempotent
+    # Every default agency type in every demo province.
+    types = set(AgencyType.objects.filter(is_active=True).values_list("pk", flat=True))
+    for code in DEMO_LEADS:
+        assert set(Agency.objects.filter(province_id=code, is_demo=True).values_list("type_id", flat=True)) == types
+    cases = list(Case.objects.filter(record__is_demo=True).select_related("record"))
+    for case in cases:
+        record = case.record
+        assert record.case_worker_id is not None
+        assert record.case_assigned_at is not None
+        assert record.created_at <= record.case_assigned_at == case.opened_at <= now, case
+        contacts = sorted(Contact.objects.filter(case=case), key=lambda c: c.happened_at)
+        for contact in contacts:
+            assert case.opened_at <= contact.happened_at <= contact.created_at <= now, contact
+        assert case.failed_attempts == sum(1 for c in contacts if not c.reached)
+        if contacts:
+            assert case.first_contact_at == contacts[0].happened_at
+            assert case.last_contact_at == contacts[-1].happened_at
+        assert case.due_on == due_on(case)
+        moments = [case.opened_at, *(c.happened_at for c in contacts)]
+        for referral in Referral.objects.filter(case=case).prefetch_related("events"):
+            events = list(referral.events.all())
+            assert contacts
+            assert contacts[0].happened_at <= referral.sent_at
+            times = [e.at for e in events]
+            assert times == sorted(times)
+            assert times[0] == referral.sent_at
+            assert times[-1] <= now
+            assert events[-1].to_state == referral.state
+            if referral.answered_at:
+                assert referral.sent_at < referral.answered_at <= now
+            if not referral.is_open:
+                assert referral.finished_at == times[-1]
+            moments += times
+        if case.closed_at is not None:
+            assert case.closed_at >= max(moments), case
+            assert case.closed_at <= now
+            if case.close_reason == "not_found":
+                assert case.failed_attempts >= settings.CASES_NOT_FOUND_ATTEMPTS
+        assert all(case.opened_at <= e.at <= now for e in CaseEvent.objects.filter(case=case))
+    states = set(Referral.objects.filter(case__record__is_demo=True).values_list("state", flat=True))
+    assert states == set(ReferralState.values)
+    assert Contact.objects.filter(case__record__is_demo=True, reached=False).exists()
+    assert Case.objects.filter(record__is_demo=True, closed_at__isnull=False).exists()
 
 
 @pytest.mark.parametrize(

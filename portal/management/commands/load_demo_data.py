@@ -51,6 +51,9 @@ class Command(BaseCommand):
         from portal.demo.records import load_demo_records
 
         self.stdout.write(f"target-group records: {load_demo_records()} created")
+        from portal.demo.cases import load_demo_cases
+
+        self.stdout.write(f"case follow-up: {load_demo_cases()} created")
         # Last: a progress summary over all of it, so that the dashboards have figures at once.
         from summaries.models import SummaryRun
         from summaries.services import run_summary
