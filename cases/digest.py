@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce, Greatest
 from django.template.loader import get_template
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -30,6 +30,7 @@ from accounts.models import Role, User
 
 from .models import OPEN_REFERRAL_STATES, Case, EmailPreference, Notification, Referral
 from .services import due_on
+from .unread import forget
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +121,13 @@ def flag_overdue(*, today: datetime.date, now: datetime.datetime) -> tuple[int, 
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO cases_notification (user_id, case_id, kind, created_at) "  # noqa: S608
-            f"SELECT r.*, %s, %s FROM ({sql}) AS r",
+            f"SELECT r.*, %s, %s FROM ({sql}) AS r RETURNING user_id",
             [Notification.Kind.CONTACT_OVERDUE.value, now, *params],
         )
-        case_count = cursor.rowcount
+        flagged_workers = [row[0] for row in cursor.fetchall()]
+        case_count = len(flagged_workers)
+    # The header's cached unread counts of everyone told (services.notify does the same one by one).
+    forget([u for people in recipients.values() for u in people] + flagged_workers)
     return referral_count, case_count
 
 
@@ -168,14 +172,6 @@ def absolute_url(path: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
-def _path(name: str, pk: int, fallback: str) -> str:
-    """The page of `name`, or `fallback` while the pages of case follow-up are not all there."""
-    try:
-        return reverse(name, kwargs={"pk": pk})
-    except NoReverseMatch:
-        return fallback
-
-
 def _record(case: Case) -> dict[str, object]:
     district = case.record.district
     return {"number": case.pk, "district": district.name if district else "-"}
@@ -189,7 +185,7 @@ def _item(user: User, notification: Notification) -> tuple[str, Item] | None:
         if not can(user, "cases.read_referral", referral):
             return None
         if can(user, "cases.is_agency_side", referral):
-            path = _path("cases:referral", referral.pk, f"/cases/referrals/{referral.pk}/")
+            path = reverse("cases:referral", kwargs={"pk": referral.pk})
         else:
             path = reverse("targets:detail", kwargs={"pk": referral.case_id})
         about = {
@@ -318,17 +314,11 @@ def render_digest(digest: Digest, templates: list[Any] | None = None) -> EmailMu
 
 
 def _path_of_inbox() -> str:
-    try:
-        return reverse("cases:inbox")
-    except NoReverseMatch:
-        return "/cases/"
+    return reverse("cases:inbox")
 
 
 def _path_of_notifications() -> str:
-    try:
-        return reverse("cases:notifications")
-    except NoReverseMatch:
-        return "/cases/notifications/"
+    return reverse("cases:notifications")
 
 
 def send_digests(*, today: datetime.date, now: datetime.datetime) -> DigestRun:

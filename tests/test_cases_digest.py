@@ -245,3 +245,20 @@ def test_a_batch_of_digests_costs_the_same_queries_for_two_people_or_six(cast, a
     # people, preferences, their scopes (memberships, case workers' districts; a third with university
     # members), notifications, cases due this week
     assert counts == [6, 6]
+
+
+def test_the_headers_unread_count_follows_the_flags_of_the_daily_job(cast, worker, agency, agency_user):
+    from cases.unread import unread_count
+
+    record = _record(1)
+    _assign(cast.coordinator_a, [record], worker)
+    services.refer(
+        user=worker, record=record, agency=agency, reason="ออกกลางคัน", services="เรียน กศน.",
+        deadline=timezone.localdate() + DAY,
+    )  # fmt: skip
+    before = {person: unread_count(person) for person in (worker, agency_user)}  # now cached
+    assert before == {worker: 1, agency_user: 1}  # assigned; the referral received
+    run = digest.run_daily(now=timezone.now() + 31 * DAY)  # the referral and the case are both overdue
+    assert run is not None and (run.referrals_flagged, run.cases_flagged) == (2, 1)
+    assert unread_count(worker) == 3
+    assert unread_count(agency_user) == 2
