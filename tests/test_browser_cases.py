@@ -170,7 +170,7 @@ def test_a_child_is_followed_from_assignment_to_outcome(live_server, page, scree
     assert child.identifier not in page.content()  # masked: this referral does not share the identifier
     shot("cases-05a-agency-referral")
     page.get_by_test_id("accept").click()
-    expect(page.get_by_test_id("referral-state")).to_have_text("รับแล้ว")
+    expect(page.get_by_test_id("referral-state")).to_have_text("รับเรื่องแล้ว")
     page.locator("select[name=outcome]").select_option(label="การศึกษาทางเลือก/กศน.")
     page.locator("textarea[name=feedback]").fill("สมัครเรียน กศน. แล้ว เริ่มเรียนภาคเรียนหน้า")
     shot("cases-05b-agency-complete")

@@ -259,6 +259,7 @@ def test_the_headers_unread_count_follows_the_flags_of_the_daily_job(cast, worke
     before = {person: unread_count(person) for person in (worker, agency_user)}  # now cached
     assert before == {worker: 1, agency_user: 1}  # assigned; the referral received
     run = digest.run_daily(now=timezone.now() + 31 * DAY)  # the referral and the case are both overdue
-    assert run is not None and (run.referrals_flagged, run.cases_flagged) == (2, 1)
+    assert run is not None
+    assert (run.referrals_flagged, run.cases_flagged) == (2, 1)
     assert unread_count(worker) == 3
     assert unread_count(agency_user) == 2
