@@ -117,14 +117,14 @@ def _generate() -> None:
             "cases",
             """
             INSERT INTO cases_case (record_id, version, province_id, opened_at, first_contact_at, last_contact_at,
-                next_contact_due, failed_attempts, due_on, closed_at, close_reason, close_note)
+                next_contact_due, failed_attempts, due_on, closed_at, close_reason, close_note, updated_at)
             SELECT r.id, 1, r.province_id, r.case_assigned_at, r.case_assigned_at + (now() - r.case_assigned_at) / 4,
                    r.case_assigned_at + (now() - r.case_assigned_at) * 3 / 4,
                    CASE WHEN r.id %% 2 = 0 THEN ((r.case_assigned_at + (now() - r.case_assigned_at) * 3 / 4)
                         AT TIME ZONE %s)::date + 14 END,
                    (r.id %% 5 = 0)::int, NULL,
                    CASE WHEN r.id %% 10 = 0 THEN now() - interval '1 hour' END,
-                   CASE WHEN r.id %% 10 = 0 THEN 'outcome_reached' ELSE '' END, ''
+                   CASE WHEN r.id %% 10 = 0 THEN 'outcome_reached' ELSE '' END, '', now()
             FROM targets_targetrecord r WHERE r.case_worker_id IS NOT NULL
             """,
             ["Asia/Bangkok"],
