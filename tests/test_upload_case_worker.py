@@ -93,7 +93,9 @@ def test_a_worker_who_may_not_take_the_row_rejects_only_that_row(cast):
 
 def test_an_empty_cell_leaves_the_assignment_as_it_is(cast):
     home, _other = _districts()
-    upload_and_apply(cast.coordinator_a, xlsx(HEADER, [[national_id(1), "ก", "ข", OUT, home, "caseworker.a@example.org"]]))
+    upload_and_apply(
+        cast.coordinator_a, xlsx(HEADER, [[national_id(1), "ก", "ข", OUT, home, "caseworker.a@example.org"]])
+    )
     batch = upload_and_apply(cast.coordinator_a, xlsx(HEADER, [[national_id(1), "ก", "แก้", OUT, home, ""]]))
     assert batch.updated == 1
     record = TargetRecord.objects.get()

@@ -109,8 +109,7 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
     ),
     "notes": ("หมายเหตุ", "Notes."),
     "case_worker": (
-        "ไม่บังคับ อีเมลของผู้ดูแลรายกรณีที่รับผิดชอบเด็กคนนี้ (ต้องเป็นผู้ดูแลรายกรณีของจังหวัดและอำเภอนี้) "
-        "เว้นว่างไว้ถ้าไม่ต้องการเปลี่ยนผู้ดูแล",
+        "ไม่บังคับ อีเมลของผู้ดูแลรายกรณีที่รับผิดชอบเด็กคนนี้ (ต้องเป็นผู้ดูแลรายกรณีของจังหวัดและอำเภอนี้) เว้นว่างไว้ถ้าไม่ต้องการเปลี่ยนผู้ดูแล",
         "Optional. The e-mail of the case worker who follows this child up (a case worker of this province "
         "and district); leave it empty to keep the current assignment.",
     ),
