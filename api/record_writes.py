@@ -32,7 +32,8 @@ MAX_TEXT = 10_000
 # Fields of a record as the API shows it that an item may carry back unchanged: ignored on write.
 # "version" is not written either: it is the item's precondition (ItemResult.expected_version).
 READ_ONLY_FIELDS = frozenset({"id", "identifier_kind", "created_at", "updated_at", "version"})
-WRITABLE_FIELDS = tuple(FIELDS)
+# The upload's case worker column is the upload's own (assignments have their API and services).
+WRITABLE_FIELDS = tuple(f for f in FIELDS if f != "case_worker")
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 
@@ -112,7 +113,7 @@ def write_records(
         for name, value in item.items():
             if name in READ_ONLY_FIELDS:
                 continue
-            if name not in FIELDS:
+            if name not in WRITABLE_FIELDS:
                 result.reject(name, _("Unknown field."))
                 continue
             problem = _scalar_error(value)

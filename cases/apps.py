@@ -10,3 +10,9 @@ class CasesConfig(AppConfig):
         from . import policies, receivers  # noqa: F401  (receivers connect on import)
 
         policies.register_rules()
+
+        from targets.upload import hooks
+
+        from .upload import assign_from_upload
+
+        hooks.register_after_apply(assign_from_upload)

@@ -29,7 +29,7 @@ def _label(field: str):
 # --- The upload's validation for one record ------------------------------------------------------------
 
 # The record's fields in the order of the upload's template; each is a form field of the same name.
-RECORD_COLUMNS = tuple(TEMPLATE_FIELDS)
+RECORD_COLUMNS = tuple(f for f in TEMPLATE_FIELDS if f != "case_worker")  # the form's case section assigns
 _COLUMN_MAP = {field: index for index, field in enumerate(RECORD_COLUMNS)}
 
 

@@ -372,7 +372,10 @@ def test_template_sample_row_is_plainly_a_sample(cast, client_for):
     workbook = openpyxl.load_workbook(io.BytesIO(client_for(cast.eef_admin).get("/uploads/template.xlsx").content))
     sample = [c.value for c in workbook[DATA_SHEET][2]]
     assert parse_identifier(sample[0]).value == SAMPLE_IDENTIFIER
-    assert "ลบแถวนี้" in sample[-1]
+    assert "ลบแถวนี้" in sample[TEMPLATE_FIELDS.index("notes")]
+    # The optional case worker column closes the row, empty in the sample.
+    assert workbook[DATA_SHEET][1][-1].value == "ผู้ดูแลรายกรณี (อีเมล)"
+    assert sample[-1] is None
 
 
 # --- access ----------------------------------------------------------------------------------------

@@ -64,12 +64,20 @@ FIELDS: dict[str, tuple] = {
     ),
     "consent": (_("consent noted"), "ความยินยอม", ["ความยินยอม", "ยินยอม", "consent"]),
     "notes": (_("notes"), "หมายเหตุ", ["หมายเหตุ", "notes", "note", "remark", "remarks"]),
+    # Optional: assigns the record to this case worker (cases.services.assign, through upload/hooks.py).
+    "case_worker": (
+        _("case worker (e-mail)"),
+        "ผู้ดูแลรายกรณี (อีเมล)",
+        ["ผู้ดูแลรายกรณี (อีเมล)", "ผู้ดูแลรายกรณี", "อีเมลผู้ดูแลรายกรณี", "caseworker", "casemanager",
+         "case worker email", "caseworkeremail"],
+    ),
 }  # fmt: skip
 
 # The template's column order (and so the preferred order of the rejected-rows file).
 TEMPLATE_FIELDS = [
     "identifier", "name_prefix", "first_name", "last_name", "sex", "birth_date", "district", "sub_district",
     "category", "status", "education_status", "last_grade", "school", "guardian_name", "phone", "consent", "notes",
+    "case_worker",
 ]  # fmt: skip
 
 _STRIP = re.compile(r"[\s\-_/\\.,:;()\[\]*'\"]+")

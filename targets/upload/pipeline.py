@@ -26,6 +26,7 @@ from core.thai_id import mask_identifier
 from targets import id_probes
 from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
 
+from . import hooks
 from .columns import label, match_columns, missing_required
 from .reading import UnreadableFile, open_sheet
 from .validation import RECORD_FIELDS, RowValidator, check_header
@@ -123,6 +124,8 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
     max_rows = settings.TARGETS_UPLOAD_MAX_ROWS
     writer = _make_writer(batch, user, given) if apply else None
     classifier = _Classifier(batch, given, report, writer)
+    # worker id -> identifiers of the valid rows naming them (only when applying): assigned once written
+    assignments: dict[int, list[str]] = {}
     chunk: list[tuple] = []  # (row number, identifier, kind, values in `given` order)
     try:
         for row_number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
@@ -141,6 +144,8 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
                 report.rejections.extend(Rejection(row_number, column, reason, cells) for column, reason in errors)
             else:
                 values = cleaned.values
+                if writer and cleaned.worker_id is not None:
+                    assignments.setdefault(cleaned.worker_id, []).append(cleaned.identifier)
                 chunk.append((row_number, cleaned.identifier, cleaned.identifier_kind, tuple(values[f] for f in given)))
                 if len(chunk) >= CHUNK_ROWS:
                     classifier.classify(chunk)
@@ -151,6 +156,8 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
         classifier.answer_other_provinces()
         if writer:
             writer.finish(classifier.status_changes)
+            # In the apply's transaction: the records are written, so cases can assign them.
+            hooks.after_apply(batch, user or batch.uploaded_by, assignments)
     finally:
         if writer:
             writer.close()

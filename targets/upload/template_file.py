@@ -108,6 +108,11 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "Whether consent to keep the data was given: ใช่/ไม่ใช่ (yes/no).",
     ),
     "notes": ("หมายเหตุ", "Notes."),
+    "case_worker": (
+        "ไม่บังคับ อีเมลของผู้ดูแลรายกรณีที่รับผิดชอบเด็กคนนี้ (ต้องเป็นผู้ดูแลรายกรณีของจังหวัดและอำเภอนี้) เว้นว่างไว้ถ้าไม่ต้องการเปลี่ยนผู้ดูแล",
+        "Optional. The e-mail of the case worker who follows this child up (a case worker of this province "
+        "and district); leave it empty to keep the current assignment.",
+    ),
 }
 
 # The Thai words of the drop-down lists (every one of them is read back by targets.upload.validation).
@@ -122,7 +127,7 @@ TEXT_COLUMNS = {"identifier", "birth_date", "phone", "district", "sub_district"}
 REJECTED_TEXT_COLUMNS = {"identifier", "phone"}
 WIDTHS = {"identifier": 20, "first_name": 16, "last_name": 16, "birth_date": 13, "district": 18,
           "sub_district": 18, "category": 30, "status": 26, "education_status": 16, "school": 26,
-          "guardian_name": 22, "phone": 14, "notes": 40}  # fmt: skip
+          "guardian_name": 22, "phone": 14, "notes": 40, "case_worker": 28}  # fmt: skip
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="E3F2EC")
@@ -179,6 +184,7 @@ def template_workbook(*, province: Province | None = None) -> bytes:
         "phone": "0600000000",
         "consent": "ใช่",
         "notes": SAMPLE_NOTE,
+        "case_worker": "",
     }
 
     workbook = Workbook()

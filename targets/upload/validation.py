@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.access import can
+from accounts.models import Role, User
 from core import control_characters
 from core.buddhist_dates import THAI_DIGITS, DateParseError, parse_thai_date
 from core.thai_id import IdentifierError, parse_identifier
@@ -110,6 +112,7 @@ class CleanRow:
     identifier: str
     identifier_kind: str
     values: dict  # field of RECORD_FIELDS -> value, only for the fields the file gives
+    worker_id: int | None = None  # the case worker the row names (the optional column), to assign after the apply
 
 
 class RowValidator:
@@ -177,6 +180,23 @@ class RowValidator:
         self._memo: dict[str, dict] = {}
         self.width = max(self.columns.values(), default=-1) + 1
         self.indexes = sorted(set(self.columns.values()))
+        self.workers = self._case_workers(province) if "case_worker" in self.columns else {}
+
+    @staticmethod
+    def _case_workers(province: Province) -> dict[str, User]:
+        """The province's case workers by e-mail (lower case): one query per upload. Whether one may take
+        a row's district is the door's to say (targets.may_take_case, asked once per worker and district)."""
+        users = User.objects.filter(
+            is_active=True, memberships__role=Role.CASE_WORKER, memberships__province=province
+        ).distinct()
+        return {u.email.strip().lower(): u for u in users if u.email}
+
+    def _worker(self, key: tuple[str, int | None]) -> int | None:
+        email, district = key
+        worker = self.workers.get(email)
+        if worker is None or not can(worker, "targets.may_take_case", (self.province.pk, district)):
+            return None
+        return worker.pk
 
     def _parse_category(self, raw: object) -> int | None:
         text = cell_text(raw)
@@ -301,9 +321,21 @@ class RowValidator:
             if consent is None:
                 errors.append((label("consent"), _("Write the consent as ใช่/ไม่ใช่ or yes/no.")))
             values["consent"] = bool(consent)
+        worker_id = None
+        if "case_worker" in col:
+            email = cell_text(self.cell(row, "case_worker")).lower()
+            if email:  # empty: the record's assignment stays as it is
+                worker_id = self.memo("case_worker", (email, values.get("district_id")), self._worker)
+                if worker_id is None:  # the same words whether the e-mail exists elsewhere or not at all
+                    errors.append(
+                        (
+                            label("case_worker"),
+                            _("%(value)s is not a case worker of this province and district.") % {"value": email},
+                        )
+                    )
         if errors:
             return None, errors
-        return CleanRow(row_number, identifier, kind, values), []
+        return CleanRow(row_number, identifier, kind, values, worker_id), []
 
     # --- parts -----------------------------------------------------------------------------------
 
