@@ -74,7 +74,9 @@ def inbox(user: Principal, *, today: datetime.date | None = None, limit: int = R
         result.sections["due_this_week"] = _section(
             "due_this_week", cases.filter(due_on__gte=today, due_on__lte=week).order_by("due_on", "pk"), limit
         )
-    referrals = Referral.objects.visible_to(user).select_related("agency__type", "case__record")
+    # The child of each listed referral comes by prefetch (two small queries), not by a join: joined, a
+    # coordinator's list would read every case of the province to find the few overdue (make bench).
+    referrals = Referral.objects.visible_to(user).select_related("agency__type").prefetch_related("case__record")
     if can(user, "cases.agency_user"):
         waiting = restrict(referrals, user, "cases.agency_referrals").filter(state=ReferralState.SENT)
         result.sections["referrals_waiting"] = _section("referrals_waiting", waiting.order_by("deadline", "pk"), limit)
