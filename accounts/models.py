@@ -39,6 +39,15 @@ class UserManager(BaseUserManager["User"]):
     def writable_by(self, user: "Principal") -> UserQuerySet:
         return self.get_queryset().writable_by(user)
 
+    def case_workers_of(self, province_id: int) -> UserQuerySet:
+        """The active case workers of a province: whom a record there may be assigned to (the door still says
+        whether one may take a given district: targets.may_take_case)."""
+        return (
+            self.get_queryset()
+            .filter(is_active=True, memberships__role=Role.CASE_WORKER, memberships__province_id=province_id)
+            .distinct()
+        )
+
     def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> "User":
         if not email:
             raise ValueError("An email address is required.")

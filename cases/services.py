@@ -101,11 +101,7 @@ def notify(users: Iterable[int | None], kind: str, *, case: Case | None = None, 
 
 def case_workers_for(province_id: int) -> list[User]:
     """The active case workers of a province, for the assignment's choice."""
-    return list(
-        User.objects.filter(
-            is_active=True, memberships__role=Role.CASE_WORKER, memberships__province_id=province_id
-        ).order_by("first_name", "last_name", "email")
-    )
+    return list(User.objects.case_workers_of(province_id).order_by("first_name", "last_name", "email"))
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import can
-from accounts.models import Role, User
+from accounts.models import User
 from core import control_characters
 from core.buddhist_dates import THAI_DIGITS, DateParseError, parse_thai_date
 from core.thai_id import IdentifierError, parse_identifier
@@ -186,9 +186,7 @@ class RowValidator:
     def _case_workers(province: Province) -> dict[str, User]:
         """The province's case workers by e-mail (lower case): one query per upload. Whether one may take
         a row's district is the door's to say (targets.may_take_case, asked once per worker and district)."""
-        users = User.objects.filter(
-            is_active=True, memberships__role=Role.CASE_WORKER, memberships__province=province
-        ).distinct()
+        users = User.objects.case_workers_of(province.pk)
         return {u.email.strip().lower(): u for u in users if u.email}
 
     def _worker(self, key: tuple[str, int | None]) -> int | None:
