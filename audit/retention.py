@@ -60,30 +60,44 @@ def prune_access_log(now: datetime) -> retention.Pruned:
     """Archives the rows older than the cut-off to one gzip CSV in default_storage, then deletes
     them, RETENTION batch by batch (id ranges, each its own transaction)."""
     cutoff = access_log_cutoff(now)
+    with tempfile.TemporaryFile() as raw:
+        ranges = archive_access_log(cutoff, raw)
+        if not ranges:
+            return retention.Pruned(count=0)
+        raw.seek(0)
+        name = default_storage.save(
+            f"retention/access-log/access-log-before-{cutoff:%Y%m%d}-{now:%Y%m%dT%H%M%S}.csv.gz", File(raw)
+        )
+    return retention.Pruned(count=delete_access_log(cutoff, ranges), files=[name])
+
+
+def archive_access_log(cutoff: datetime, raw) -> list[tuple[int, int]]:
+    """Writes the rows older than `cutoff` as gzip CSV into the binary file `raw`, reading them
+    BATCH_SIZE at a time in id order; returns the id range of each batch read."""
     batch = retention.BATCH_SIZE
     expired = AccessLog.objects.filter(created_at__lt=cutoff)
     # Rows are only ever inserted with the time of their insert, so no row older than the cut-off
     # can appear while this runs: the set archived is the set deleted.
     ranges: list[tuple[int, int]] = []
-    with tempfile.TemporaryFile() as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb") as zipped:
-            text = io.TextIOWrapper(zipped, encoding="utf-8", newline="")
-            writer = csv.writer(text)
-            writer.writerow(ARCHIVE_COLUMNS)
-            last = 0
-            while True:
-                rows = list(expired.filter(id__gt=last).order_by("id").values_list(*ARCHIVE_COLUMNS)[:batch])
-                if not rows:
-                    break
-                writer.writerows(rows)
-                ranges.append((rows[0][0], rows[-1][0]))
-                last = rows[-1][0]
-            text.flush()
-            text.detach()
-        if not ranges:
-            return retention.Pruned(count=0)
-        raw.seek(0)
-        name = default_storage.save(f"retention/access-log/access-log-before-{cutoff:%Y%m%d}-{now:%Y%m%dT%H%M%S}.csv.gz", File(raw))
+    with gzip.GzipFile(fileobj=raw, mode="wb") as zipped:
+        text = io.TextIOWrapper(zipped, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow(ARCHIVE_COLUMNS)
+        last = 0
+        while True:
+            rows = list(expired.filter(id__gt=last).order_by("id").values_list(*ARCHIVE_COLUMNS)[:batch])
+            if not rows:
+                break
+            writer.writerows(rows)
+            ranges.append((rows[0][0], rows[-1][0]))
+            last = rows[-1][0]
+        text.flush()
+        text.detach()
+    return ranges
+
+
+def delete_access_log(cutoff: datetime, ranges: list[tuple[int, int]]) -> int:
+    """Deletes the archived rows, one transaction and one DELETE per id range."""
     count = 0
     for low, high in ranges:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -95,7 +109,7 @@ def prune_access_log(now: datetime) -> retention.Pruned:
                 [low, high, cutoff],
             )
             count += cursor.rowcount
-    return retention.Pruned(count=count, files=[name])
+    return count
 
 
 def register() -> None:
