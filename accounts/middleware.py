@@ -66,11 +66,11 @@ class SessionRefreshMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is None or not session.accessed and not session.modified:
+        if session is None or (not session.accessed and not session.modified):
             return response
         # An empty session is not stored (SessionMiddleware deletes its cookie): an anonymous visit
         # must not create a row just to hold the stamp.
-        if not any(key != SESSION_SAVED_AT for key in session.keys()):
+        if not any(key != SESSION_SAVED_AT for key in session):
             return response
         now = int(time.time())
         saved_at = session.get(SESSION_SAVED_AT)

@@ -162,9 +162,7 @@ class RetentionRun(models.Model):
 
     started_at = models.DateTimeField(_("started at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    source = models.CharField(
-        _("started by"), max_length=32, help_text=_("The nightly job or the prune command.")
-    )
+    source = models.CharField(_("started by"), max_length=32, help_text=_("The nightly job or the prune command."))
     results = models.JSONField(_("results"), default=dict, blank=True)
     total = models.PositiveBigIntegerField(_("removed"), default=0)
     errors = models.PositiveSmallIntegerField(_("pruners that failed"), default=0)

@@ -151,7 +151,8 @@ def run(*, source: str, now: datetime | None = None) -> RetentionRun | None:
         record.errors = sum(1 for r in results.values() if r["error"])
         record.finished_at = timezone.now()
         record.save(update_fields=["results", "total", "errors", "finished_at"])
-        logger.info("retention: removed %d (%s), %d failed", record.total, {k: v["count"] for k, v in results.items()}, record.errors)
+        counts = {name: result["count"] for name, result in results.items()}
+        logger.info("retention: removed %d (%s), %d failed", record.total, counts, record.errors)
         return record
     finally:
         if locked:

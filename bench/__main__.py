@@ -16,7 +16,18 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, cases, hostile, outage, password_reset, reference_data, request_writes, retention, summaries, upload
+    from bench import (
+        api,
+        cases,
+        hostile,
+        outage,
+        password_reset,
+        reference_data,
+        request_writes,
+        retention,
+        summaries,
+        upload,
+    )
 
     suites = {
         "reference_data": reference_data.run,

@@ -64,8 +64,10 @@ def run() -> None:
         default_storage.delete(name)
     archived = ROWS  # every old row (the delete below removes exactly the archived set: asserted)
     print(f"batches of {retention.BATCH_SIZE:,} rows: {len(ranges)}")
-    print(f"archive (read + gzip CSV): {archived:,} rows in {archive_s:.1f} s = {archived / archive_s:,.0f} rows/s, "
-          f"{size / 1e6:.1f} MB ({size / max(archived, 1):.0f} bytes a row); stored in {store_s:.2f} s")
+    print(
+        f"archive (read + gzip CSV): {archived:,} rows in {archive_s:.1f} s = {archived / archive_s:,.0f} rows/s, "
+        f"{size / 1e6:.1f} MB ({size / max(archived, 1):.0f} bytes a row); stored in {store_s:.2f} s"
+    )
     print(f"delete (guarded by the trigger): {deleted:,} rows in {delete_s:.1f} s = {deleted / delete_s:,.0f} rows/s")
     total = archive_s + store_s + delete_s
     print(f"the whole prune: {deleted / total:,.0f} rows/s ({total:.1f} s)")

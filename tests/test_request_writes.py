@@ -176,14 +176,20 @@ def test_entries_of_one_request_are_one_multi_row_insert(cast):
     assert AccessLog.objects.count() == before + 3
     assert all(e.pk is not None for e in entries)
     stored = AccessLog.objects.get(pk=entries[1].pk)
-    assert (stored.user, stored.action, stored.count, stored.ip_address) == (cast.coordinator_a, "export", 5, "203.0.113.7")
+    assert (stored.user, stored.action, stored.count) == (cast.coordinator_a, "export", 5)
+    assert stored.ip_address == "203.0.113.7"
 
 
 def test_entries_are_written_when_the_request_fails(cast):
     request = _request(cast.coordinator_a)
-    with pytest.raises(RuntimeError), batched():
-        record_access(request=request, action=AccessLog.Action.VIEW, model=Province)
-        raise RuntimeError("the view broke after showing the data")
+
+    def failing_view() -> None:
+        with batched():
+            record_access(request=request, action=AccessLog.Action.VIEW, model=Province)
+            raise RuntimeError("the view broke after showing the data")
+
+    with pytest.raises(RuntimeError):
+        failing_view()
     assert AccessLog.objects.filter(actor=cast.coordinator_a.email, path="/records/1/").count() == 1
 
 

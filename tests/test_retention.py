@@ -70,6 +70,18 @@ def _file(n: int):
     return xlsx(HEADER, [[national_id(n), "สมชาย", "ใจดี", "out-of-school"]])
 
 
+def _execute(*statements: tuple[str, list]) -> int:
+    """Runs the statements in one transaction; the row count of the last."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _prune_setting(cutoff: str) -> tuple[str, list]:
+    return "SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, cutoff]
+
+
 def _read_archive(name: str) -> list[dict]:
     with default_storage.open(name, "rb") as stored:
         text = gzip.decompress(stored.read()).decode()
@@ -125,7 +137,8 @@ def test_the_job_removes_only_what_expired(cast, settings):
     assert run.total == sum(counts.values())
     # The archive holds exactly the deleted rows, and is in storage.
     [archive] = run.results["access_log"]["files"]
-    assert archive.startswith("retention/access-log/") and archive.endswith(".csv.gz")
+    assert archive.startswith("retention/access-log/")
+    assert archive.endswith(".csv.gz")
     archived = _read_archive(archive)
     assert sorted(int(r["id"]) for r in archived) == sorted(old_rows)
     assert archived[0]["actor"] == "someone@example.org"
@@ -173,38 +186,35 @@ def test_the_access_log_period_never_goes_under_90_days(cast, settings):
 
 def test_an_ordinary_delete_of_an_old_row_is_still_refused(postgresql):
     row = _log_row(1000 * DAY)
-    with pytest.raises(DatabaseError, match="Cannot delete"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_accesslog WHERE id = %s", [row])
+    with pytest.raises(DatabaseError, match="Cannot delete"):
+        _execute(("DELETE FROM audit_accesslog WHERE id = %s", [row]))
     assert AccessLog.objects.filter(pk=row).exists()
 
 
 def test_the_setting_lets_only_rows_older_than_its_cutoff_go(postgresql):
     old, younger = _log_row(1000 * DAY), _log_row(500 * DAY)
     cutoff = (timezone.now() - 700 * DAY).isoformat()
-    with pytest.raises(DatabaseError, match="Cannot delete"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, cutoff])
-        cursor.execute("DELETE FROM audit_accesslog WHERE id IN (%s, %s)", [old, younger])
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, cutoff])
-        cursor.execute("DELETE FROM audit_accesslog WHERE id = %s", [old])
-        assert cursor.rowcount == 1
+    with pytest.raises(DatabaseError, match="Cannot delete"):
+        _execute(_prune_setting(cutoff), ("DELETE FROM audit_accesslog WHERE id IN (%s, %s)", [old, younger]))
+    assert _execute(_prune_setting(cutoff), ("DELETE FROM audit_accesslog WHERE id = %s", [old])) == 1
     # The setting was the transaction's own: the next DELETE is refused again.
-    with pytest.raises(DatabaseError, match="Cannot delete"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_accesslog WHERE id = %s", [younger])
+    with pytest.raises(DatabaseError, match="Cannot delete"):
+        _execute(("DELETE FROM audit_accesslog WHERE id = %s", [younger]))
+    assert AccessLog.objects.filter(pk=younger).exists()
 
 
 def test_a_cutoff_of_today_still_keeps_the_last_90_days(postgresql):
     row = _log_row(30 * DAY)
-    with pytest.raises(DatabaseError, match="Cannot delete"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, timezone.now().isoformat()])
-        cursor.execute("DELETE FROM audit_accesslog WHERE id = %s", [row])
+    with pytest.raises(DatabaseError, match="Cannot delete"):
+        _execute(_prune_setting(timezone.now().isoformat()), ("DELETE FROM audit_accesslog WHERE id = %s", [row]))
 
 
 def test_no_update_passes_even_with_the_setting(postgresql):
     row = _log_row(1000 * DAY)
-    with pytest.raises(DatabaseError, match="Cannot update"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, timezone.now().isoformat()])
-        cursor.execute("UPDATE audit_accesslog SET actor = 'x' WHERE id = %s", [row])
+    with pytest.raises(DatabaseError, match="Cannot update"):
+        _execute(
+            _prune_setting(timezone.now().isoformat()), ("UPDATE audit_accesslog SET actor = 'x' WHERE id = %s", [row])
+        )
 
 
 # --- the registry ----------------------------------------------------------------------------------
