@@ -70,7 +70,7 @@ class SessionRefreshMiddleware:
             return response
         # An empty session is not stored (SessionMiddleware deletes its cookie): an anonymous visit
         # must not create a row just to hold the stamp.
-        if not any(key != SESSION_SAVED_AT for key in session):
+        if not any(key != SESSION_SAVED_AT for key in session.keys()):  # noqa: SIM118 (no __iter__)
             return response
         now = int(time.time())
         saved_at = session.get(SESSION_SAVED_AT)
