@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.access import can
+from core import retention
 from core.date_input import ADMIN_FORMFIELD_OVERRIDES
 
 from .models import AccessLog, IdentifierProbeDay, RetentionRun
@@ -72,15 +73,21 @@ class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("started_at", "finished_at", "source", "total", "errors", "details")
     readonly_fields = fields
 
+    @staticmethod
+    def _label(name: str, result: dict) -> str:
+        # The registered label in the reader's language; the one stored by the run if gone since.
+        labels = {pruner.name: pruner.label for pruner in retention.registered()}
+        return str(labels.get(name, result.get("label", name)))
+
     @admin.display(description=_("removed, per kind"))
     def summary(self, obj: RetentionRun) -> str:
-        return ", ".join(f"{r.get('label', name)}: {r.get('count', 0):,}" for name, r in obj.results.items())
+        return ", ".join(f"{self._label(name, r)}: {r.get('count', 0):,}" for name, r in obj.results.items())
 
     @admin.display(description=_("details"))
     def details(self, obj: RetentionRun) -> str:
         lines = []
         for name, result in obj.results.items():
-            line = f"{result.get('label', name)}: {result.get('count', 0):,}"
+            line = f"{self._label(name, result)}: {result.get('count', 0):,}"
             if result.get("files"):
                 line += " · " + str(_("archive")) + ": " + ", ".join(result["files"])
             if result.get("error"):

@@ -72,28 +72,58 @@ def prune_access_log(now: datetime) -> retention.Pruned:
 
 
 def archive_access_log(cutoff: datetime, raw) -> list[tuple[int, int]]:
-    """Writes the rows older than `cutoff` as gzip CSV into the binary file `raw`, reading them
-    BATCH_SIZE at a time in id order; returns the id range of each batch read."""
-    batch = retention.BATCH_SIZE
-    expired = AccessLog.objects.filter(created_at__lt=cutoff)
+    """Writes the rows older than `cutoff` as gzip CSV into the binary file `raw`, BATCH_SIZE rows
+    at a time in id order; returns the id range of each batch (the delete works on the same ones).
+    On PostgreSQL each batch is a COPY ... TO STDOUT (the database writes the CSV: ≈ 10 times the
+    ORM's rate, `python -m bench retention`)."""
     # Rows are only ever inserted with the time of their insert, so no row older than the cut-off
     # can appear while this runs: the set archived is the set deleted.
     ranges: list[tuple[int, int]] = []
     with gzip.GzipFile(fileobj=raw, mode="wb") as zipped:
-        text = io.TextIOWrapper(zipped, encoding="utf-8", newline="")
-        writer = csv.writer(text)
-        writer.writerow(ARCHIVE_COLUMNS)
+        zipped.write((",".join(ARCHIVE_COLUMNS) + "\r\n").encode())
         last = 0
         while True:
-            rows = list(expired.filter(id__gt=last).order_by("id").values_list(*ARCHIVE_COLUMNS)[:batch])
-            if not rows:
+            batch = _next_batch(cutoff, last)
+            if batch is None:
                 break
-            writer.writerows(rows)
-            ranges.append((rows[0][0], rows[-1][0]))
-            last = rows[-1][0]
-        text.flush()
-        text.detach()
+            _write_batch(zipped, cutoff, batch)
+            ranges.append(batch)
+            last = batch[1]
     return ranges
+
+
+def _next_batch(cutoff: datetime, after: int) -> tuple[int, int] | None:
+    """The id range of the next BATCH_SIZE expired rows after id `after` (None: none left)."""
+    expired = AccessLog.objects.filter(created_at__lt=cutoff, id__gt=after).order_by("id").values_list("id", flat=True)
+    first = expired.first()
+    if first is None:
+        return None
+    # The BATCH_SIZE-th id, read from the primary key's index; the last batch ends at the last row.
+    bound = expired[retention.BATCH_SIZE - 1 : retention.BATCH_SIZE].first()
+    if bound is None:
+        bound = expired.order_by("-id").first() or first
+    return first, bound
+
+
+def _write_batch(zipped: gzip.GzipFile, cutoff: datetime, batch: tuple[int, int]) -> None:
+    low, high = batch
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Values bound by the client (mogrify); COPY takes no parameters.
+            select = cursor.mogrify(
+                f"SELECT {', '.join(ARCHIVE_COLUMNS)} FROM {AccessLog._meta.db_table}"  # noqa: S608
+                " WHERE id BETWEEN %s AND %s AND created_at < %s ORDER BY id",
+                [low, high, cutoff],
+            )
+            if isinstance(select, bytes):
+                select = select.decode()
+            cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", zipped)
+        return
+    text = io.TextIOWrapper(zipped, encoding="utf-8", newline="")
+    rows = AccessLog.objects.filter(id__range=batch, created_at__lt=cutoff).order_by("id")
+    csv.writer(text).writerows(rows.values_list(*ARCHIVE_COLUMNS))
+    text.flush()
+    text.detach()
 
 
 def delete_access_log(cutoff: datetime, ranges: list[tuple[int, int]]) -> int:
