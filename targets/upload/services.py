@@ -263,7 +263,9 @@ def apply_upload(
         if claimed is None:
             return  # applied already (the other of two concurrent confirms, or a retried task)
         with audit_context(**audit_labels), transaction.atomic():
-            batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
+            # Its own row only (of=self): a lock on the province's row would hold back the commit of another
+            # apply of the province (its records' foreign keys are checked at commit), which this one waits for.
+            batch = UploadBatch.objects.select_for_update(of=("self",)).select_related("province").get(pk=batch_id)
             if batch.status != Status.APPLYING:
                 return
             if user is None and user_id is not None:
@@ -349,7 +351,9 @@ def _claim(batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int 
     """Count this task's attempt at the job, committed before any work, so that a worker killed by the
     file still counts. None: nothing to do (the job is done, the upload cancelled, or given up)."""
     with transaction.atomic():
-        batch = UploadBatch.objects.select_for_update().select_related("province").filter(pk=batch_id).first()
+        batch = (
+            UploadBatch.objects.select_for_update(of=("self",)).select_related("province").filter(pk=batch_id).first()
+        )
         if batch is None or batch.status not in accepts:
             return None
         if batch.status != running:  # a new job begins here (inline): its attempts count from 0
