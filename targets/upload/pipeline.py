@@ -493,6 +493,14 @@ class _PostgresWriter:
             (position[f], None) if f in position else (None, _copy_value(self.defaults[f])) for f in self.all_fields
         ]
 
+    def lock(self) -> None:
+        """For a write of records outside an upload (api/record_writes.py, in its caller's transaction): the
+        national key exclusively, as every write took it before applies went by province (it waits for the
+        applies under way, and cannot race them on a new identifier); then prepare."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
+        self.prepare()
+
     def prepare(self) -> None:
         with connection.cursor() as cursor:
             # Changed records wait here until the end, then one UPDATE ... FROM applies them. Every
@@ -566,6 +574,9 @@ class _OrmWriter:
         self.given = given
         self.defaults = _defaults(default_status)
         self.now = timezone.now()
+
+    def lock(self) -> None:
+        """SQLite writes one transaction at a time anyway."""
 
     def prepare(self) -> None:
         """Nothing to set up."""
