@@ -4,18 +4,21 @@ Two 100,000-row csv files of new records, one for ขอนแก่น (40), on
 identifiers. Each is applied alone (on an empty table), then both are started together, each in a
 process of its own as two Celery workers would run them (one process would share one GIL between
 them). Printed: each apply's time alone and together, the wall time of the pair, and its ratio to
-one alone (the goal is < 1.5x; printed, not asserted). Under the old national lock the pair took
-the sum of the two. Set BENCH_UPLOAD_ROWS for another size.
+one alone (the goal is < 1.5x; printed, not asserted); then the pair again with every apply taking the
+national lock exclusively, as before locks went by province, for comparison on the same machine. Set
+BENCH_UPLOAD_ROWS for another size.
 """
 
 import csv
 import multiprocessing
 import os
 import random
+import statistics
 import time
 from pathlib import Path
 
 ROWS = int(os.environ.get("BENCH_UPLOAD_ROWS", "100000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PROVINCES = (40, 56)  # ขอนแก่น, พะเยา
 CACHE = Path(os.environ.get("BENCH_CACHE", "/tmp/abe-bench"))  # noqa: S108 - generated files, reused
 HEADER = ["เลขประจำตัวประชาชน", "คำนำหน้า", "ชื่อ", "นามสกุล", "เพศ", "วันเกิด", "อำเภอ", "ตำบล", "กลุ่มเป้าหมาย", "สถานะ"]
@@ -70,12 +73,17 @@ def _received(province: int, path: Path) -> int:
     return batch.pk
 
 
-def _apply(batch_id: int, start_at: float, results) -> None:
-    """In a process of its own: wait for the common start, apply, send back (batch, seconds)."""
+def _apply(batch_id: int, start_at: float, results, national: bool) -> None:
+    """In a process of its own: wait for the common start, apply, send back (batch, seconds). `national`: as
+    before locks went by province, every apply takes the national lock exclusively (for comparison)."""
     from django.db import connections
 
     from targets.models import UploadBatch
-    from targets.upload import services
+    from targets.upload import pipeline, services
+
+    if national:
+        by_province = pipeline._take_turn
+        pipeline._take_turn = lambda batch, **kwargs: by_province(batch, national=True, wait=True)  # type: ignore[assignment]
 
     batch = UploadBatch.objects.get(pk=batch_id)
     time.sleep(max(0.0, start_at - time.time()))
@@ -85,14 +93,14 @@ def _apply(batch_id: int, start_at: float, results) -> None:
     connections.close_all()
 
 
-def _run_together(batch_ids: list[int]) -> tuple[dict[int, float], float]:
+def _run_together(batch_ids: list[int], *, national: bool = False) -> tuple[dict[int, float], float]:
     from django.db import connections
 
     connections.close_all()  # no connection shared with the forked processes
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     start_at = time.time() + 1.0
-    processes = [context.Process(target=_apply, args=(pk, start_at, results)) for pk in batch_ids]
+    processes = [context.Process(target=_apply, args=(pk, start_at, results, national)) for pk in batch_ids]
     for process in processes:
         process.start()
     times = dict(results.get(timeout=900) for _ in processes)
@@ -135,21 +143,36 @@ def run() -> None:
     print(f"files: {ROWS:,} rows of new records for each province, made or reused in "
           f"{time.perf_counter() - started:.1f} s ({CACHE})")  # fmt: skip
 
-    alone = {}
+    # Interleaved rounds, medians: the machine's load changes from minute to minute.
+    rounds: dict[str, list[float]] = {"40": [], "56": [], "pair": [], "40 beside": [], "56 beside": [], "national": []}
+    for _ in range(ROUNDS):
+        for province in PROVINCES:
+            _empty_records()
+            batch_id = _received(province, files[province])
+            times, _ = _run_together([batch_id])
+            _check(batch_id)
+            rounds[str(province)].append(times[batch_id])
+        for national in (False, True):
+            _empty_records()
+            batch_ids = [_received(province, files[province]) for province in PROVINCES]
+            times, wall = _run_together(batch_ids, national=national)
+            for batch_id in batch_ids:
+                _check(batch_id)
+            rounds["national" if national else "pair"].append(wall)
+            if not national:
+                for province, batch_id in zip(PROVINCES, batch_ids, strict=True):
+                    rounds[f"{province} beside"].append(times[batch_id])
+    median = {key: statistics.median(values) for key, values in rounds.items()}
+    one = (median["40"] + median["56"]) / 2
     for province in PROVINCES:
-        _empty_records()
-        batch_id = _received(province, files[province])
-        times, _ = _run_together([batch_id])
-        _check(batch_id)
-        alone[province] = times[batch_id]
-        print(f"{'province ' + str(province) + ' alone':38}: {alone[province]:6.2f} s  ({ROWS / alone[province]:,.0f} rows/s)")
-
-    _empty_records()
-    batch_ids = [_received(province, files[province]) for province in PROVINCES]
-    times, wall = _run_together(batch_ids)
-    for province, batch_id in zip(PROVINCES, batch_ids, strict=True):
-        _check(batch_id)
-        print(f"{'province ' + str(province) + ' beside the other':38}: {times[batch_id]:6.2f} s")
-    one = sum(alone.values()) / len(alone)
-    print(f"{'both, started together (wall)':38}: {wall:6.2f} s")
-    print(f"{'ratio to one alone (goal < 1.5x)':38}: {wall / one:6.2f}x  (one alone: {one:.2f} s, the mean of the two)")
+        print(f"{'province ' + str(province) + ' alone':38}: {median[str(province)]:6.2f} s  "
+              f"({ROWS / median[str(province)]:,.0f} rows/s)")  # fmt: skip
+    for province in PROVINCES:
+        print(f"{'province ' + str(province) + ' beside the other':38}: {median[f'{province} beside']:6.2f} s")
+    print(f"{'both, started together (wall)':38}: {median['pair']:6.2f} s")
+    ratio = median["pair"] / one
+    print(f"{'ratio to one alone (goal < 1.5x)':38}: {ratio:6.2f}x  (one alone: {one:.2f} s, the mean of the two)")
+    national = median["national"]
+    print(f"{'both under one national lock (before)':38}: {national:6.2f} s  ({national / one:.2f}x one alone)")
+    each = [p / ((a + b) / 2) for p, a, b in zip(rounds["pair"], rounds["40"], rounds["56"], strict=True)]
+    print(f"(medians of {ROUNDS} interleaved rounds; each round's pair ratio: {', '.join(f'{r:.2f}x' for r in each)})")

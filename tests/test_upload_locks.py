@@ -252,10 +252,15 @@ def test_a_confirm_while_the_province_is_busy_answers_at_once_and_queues_the_app
         row = _row(small)
         # Queued as a big file's apply is: no attempt counted, the sweeper's clock started.
         assert (row.status, row.attempts, row.started_at, row.queued_at is not None) == (Status.APPLYING, 0, None, True)
-        assert _queued_tasks(broker) == [("targets.tasks.apply_upload_task", f"({small.pk}, {cast.coordinator_a.pk}, 'th')")]
+        assert _queued_tasks(broker) == [
+            ("targets.tasks.apply_upload_task", f"({small.pk}, {cast.coordinator_a.pk}, 'th')")
+        ]
         html = response.content.decode()
         assert f'data-progress-url="/uploads/{small.pk}/progress.json"' in html
-        assert '<button type="button" data-testid="confirm-upload" disabled aria-disabled="true">กำลังบันทึก…</button>' in html
+        assert (
+            '<button type="button" data-testid="confirm-upload" disabled aria-disabled="true">กำลังบันทึก…</button>'
+            in html
+        )
         assert not TargetRecord.objects.filter(identifier=national_id(2)).exists()
     finally:
         holder.commit()
@@ -309,7 +314,8 @@ def embedded(settings):
 def _client_backends() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_type = 'client backend'"
         )
         return cursor.fetchone()[0]
 
@@ -368,3 +374,42 @@ def test_without_a_broker_a_big_files_check_runs_on_the_thread_and_a_failing_app
     assert batch.error.startswith(APPLY_ERROR_TH)
     assert [name.startswith("upload-job") for name in threads] == [True, True], threads
     assert not TargetRecord.objects.exists()
+
+
+def test_without_a_broker_the_page_restarts_a_cut_off_job_on_the_thread_and_leaves_a_live_one_alone(
+    cast, client_for, embedded
+):
+    """No beat without a broker: the upload's page does the sweeper's work, and the thread does the job."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    embedded.TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = 300
+    batch = upload(cast.coordinator_a, _csv([national_id(1), national_id(2)]), PROVINCE_A)
+    # The server stopped in the middle of the apply: the row says an apply started six minutes ago.
+    UploadBatch.objects.filter(pk=batch.pk).update(
+        status=Status.APPLYING, attempts=1, started_at=timezone.now() - timedelta(seconds=360)
+    )
+    client = client_for(cast.coordinator_a)
+    held, release = threading.Event(), threading.Event()
+
+    def live_job() -> None:  # a job still at work holds its job lock (on its own connection): left alone
+        with services._job_lock(batch.pk) as ours:
+            assert ours
+            held.set()
+            release.wait(WAIT)
+
+    live = InThread(live_job)
+    assert held.wait(WAIT)
+    try:
+        assert client.get(f"/uploads/{batch.pk}/").status_code == 200
+        assert _row(batch).restarted_at is None
+    finally:
+        release.set()
+    live.join()
+    page = client.get(f"/uploads/{batch.pk}/")
+    assert 'data-status="applying"' in page.content.decode(), "the page answers, the thread applies"
+    background.wait_for_all(WAIT)
+    row = _row(batch)
+    # The cut-off attempt counts, and the restarted one (TARGETS_UPLOAD_MAX_ATTEMPTS bounds them).
+    assert (row.status, row.created, row.attempts, row.restarted_at is not None) == (Status.APPLIED, 2, 2, True)

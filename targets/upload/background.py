@@ -45,7 +45,7 @@ def _forget(future: Future[None]) -> None:
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _executor  # noqa: PLW0603 - one pool per process, made on first use
+    global _executor  # one pool per process, made on first use
     with _executor_lock:
         if _executor is None:
             workers = 2 if connection.vendor == "postgresql" else 1

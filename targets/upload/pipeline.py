@@ -120,7 +120,7 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
         return _run(batch, sheet, apply=apply, user=user, progress=progress or (lambda percent: None))
 
 
-class Busy(Exception):  # noqa: N818 - a state, not a failure
+class Busy(Exception):
     """The apply would have to wait for another upload's (its province's lock, a row or an identifier
     another open transaction holds). Raised only with wait=False; nothing of it is left written."""
 
