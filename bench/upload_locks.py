@@ -83,7 +83,7 @@ def _apply(batch_id: int, start_at: float, results, national: bool) -> None:
 
     if national:
         by_province = pipeline._take_turn
-        pipeline._take_turn = lambda batch, **kwargs: by_province(batch, national=True, wait=True)  # type: ignore[assignment]
+        pipeline._take_turn = lambda batch, **kwargs: by_province(batch, national=True, wait=True)
 
     batch = UploadBatch.objects.get(pk=batch_id)
     time.sleep(max(0.0, start_at - time.time()))
@@ -172,7 +172,7 @@ def run() -> None:
     print(f"{'both, started together (wall)':38}: {median['pair']:6.2f} s")
     ratio = median["pair"] / one
     print(f"{'ratio to one alone (goal < 1.5x)':38}: {ratio:6.2f}x  (one alone: {one:.2f} s, the mean of the two)")
-    national = median["national"]
-    print(f"{'both under one national lock (before)':38}: {national:6.2f} s  ({national / one:.2f}x one alone)")
+    before = median["national"]
+    print(f"{'both under one national lock (before)':38}: {before:6.2f} s  ({before / one:.2f}x one alone)")
     each = [p / ((a + b) / 2) for p, a, b in zip(rounds["pair"], rounds["40"], rounds["56"], strict=True)]
     print(f"(medians of {ROUNDS} interleaved rounds; each round's pair ratio: {', '.join(f'{r:.2f}x' for r in each)})")

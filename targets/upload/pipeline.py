@@ -42,6 +42,7 @@ try:  # the COPY thread uses psycopg2's own cursor: its errors come unwrapped by
     _RAW_DATABASE_ERRORS: tuple[type[Exception], ...] = (_PsycopgError,)
 except ImportError:  # pragma: no cover - an install for SQLite only
     _RAW_DATABASE_ERRORS = ()
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, *_RAW_DATABASE_ERRORS)
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def apply_in_turn(
             report = run(batch, apply=True, user=user, progress=progress)
             restore()
             return report
-    except (DatabaseError, *_RAW_DATABASE_ERRORS) as exc:
+    except _DATABASE_ERRORS as exc:
         if _lost_a_race(exc):
             if not wait:
                 raise Busy from exc
