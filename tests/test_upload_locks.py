@@ -413,3 +413,17 @@ def test_without_a_broker_the_page_restarts_a_cut_off_job_on_the_thread_and_leav
     row = _row(batch)
     # The cut-off attempt counts, and the restarted one (TARGETS_UPLOAD_MAX_ATTEMPTS bounds them).
     assert (row.status, row.created, row.attempts, row.restarted_at is not None) == (Status.APPLIED, 2, 2, True)
+
+
+def test_the_apis_apply_while_the_province_is_busy_answers_202_and_queues(cast, client_for, broker):
+    first = upload(cast.coordinator_a, _csv([national_id(1)]), PROVINCE_A)
+    small = upload(cast.coordinator_a, _csv([national_id(2)], "เล็ก.csv"), PROVINCE_A)
+    client = client_for(cast.coordinator_a)
+    holder = Holder(first, cast.coordinator_a)
+    try:
+        response = InThread(lambda: client.post(f"/api/v1/imports/{small.pk}/apply/")).join()
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == "applying"
+        assert [name for name, _ in _queued_tasks(broker)] == ["targets.tasks.apply_upload_task"]
+    finally:
+        holder.commit()
