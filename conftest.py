@@ -51,6 +51,8 @@ CAST = (
 def pytest_configure(config: pytest.Config) -> None:
     # Hashing passwords the production way costs ~0.3 s a user; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Without a broker, upload jobs run in the test's thread and transaction (targets/upload/background.py).
+    settings.TARGETS_UPLOAD_BACKGROUND_THREAD = False
     worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", ... under pytest-xdist
     if worker and settings.REDIS_URL:
         _use_redis_database(_worker_redis_url(settings.REDIS_URL, int(worker.removeprefix("gw"))))

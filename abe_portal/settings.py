@@ -119,6 +119,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default's background thread writes while pages read and write (targets/upload/background.py):
+    # a writer waits up to 20 s for another's turn instead of failing with "database is locked"; IMMEDIATE takes
+    # the write lock when a transaction begins (a read that turns into a write cannot be refused half-way); WAL
+    # lets pages read while an apply writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -345,8 +353,12 @@ TARGETS_UPLOAD_MAX_UNCOMPRESSED_BYTES = env.int("TARGETS_UPLOAD_MAX_UNCOMPRESSED
 TARGETS_UPLOAD_READER_MEMORY_BYTES = env.int("TARGETS_UPLOAD_READER_MEMORY_BYTES", default=480 * 1024 * 1024)
 # CPU seconds a reader child may use (RLIMIT_CPU): each child takes about 10 for 200,000 rows here.
 TARGETS_UPLOAD_READER_CPU_SECONDS = env.int("TARGETS_UPLOAD_READER_CPU_SECONDS", default=300)
-# Files up to this size are checked and applied within the request; larger ones by a Celery task.
+# Files up to this size are checked within the request, and applied there too when no other upload of their
+# province is being applied (else queued); larger ones by a Celery task. Without Redis every apply, and a larger
+# file's check, runs on a background thread of the web process (targets/upload/background.py); the test suite
+# turns that thread off (conftest.py) to run them in the test's own transaction.
 TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256 * 1024)
+TARGETS_UPLOAD_BACKGROUND_THREAD = True
 # Probing for national IDs (targets/id_probes.py): how many identifiers recorded in provinces they
 # cannot see one user or API key may be told about in a day; beyond it, refused and flagged to EEF/IPSR.
 TARGETS_ID_PROBE_DAILY_LIMIT = env.int("TARGETS_ID_PROBE_DAILY_LIMIT", default=20)

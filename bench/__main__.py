@@ -16,11 +16,12 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, cases, hostile, outage, password_reset, reference_data, summaries, upload
+    from bench import api, cases, hostile, outage, password_reset, reference_data, summaries, upload, upload_locks
 
     suites = {
         "reference_data": reference_data.run,
         "upload": upload.run,
+        "upload_locks": upload_locks.run,  # two provinces' applies at once, in two processes
         "hostile": hostile.run,  # peak memory of hostile files beside a real one (child processes)
         "api": api.run,
         "outage": outage.run,
