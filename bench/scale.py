@@ -43,13 +43,13 @@ PASSWORD = "scale-bench-password-7"  # noqa: S105 - the bench accounts' password
 
 # Common Thai given names and family names: 61 × 83 combinations, so a name search finds some hundreds
 # of children, as a real one does, and trigram indexes see real Thai text.
-FIRST_NAMES = (
+FIRST_NAMES = (  # noqa: SIM905 - the names read better as Thai text
     "สมชาย สมศักดิ์ สมพร สมหญิง สุดา สุนทร สุภาพ อนันต์ อรุณ อัมพร กมล กาญจนา กิตติ เกศินี ขวัญใจ จันทร์เพ็ญ "
     "จิราพร ชัยวัฒน์ ชุติมา ณัฐพล ณัฐวุฒิ ดวงใจ ธนพล ธนากร ธิดารัตน์ นภา นงลักษณ์ นพดล บุญมี บุญช่วย ประเสริฐ "
     "ปรีชา ปิยะ พรทิพย์ พิมพ์ใจ ภานุ มณี มาลี ยุพิน รัตนา ลำดวน วรรณา วิชัย วีระ ศรีสุข ศิริพร สมบัติ สายสุนีย์ "
     "สุรชัย หทัย อภิชาติ อำนาจ เอกชัย ไพโรจน์ ทองดี แสงเดือน ปัณณวัฒน์ ภัทรา กัญญา ธีรภัทร วรเชษฐ์"
 ).split()
-LAST_NAMES = (
+LAST_NAMES = (  # noqa: SIM905
     "ใจดี ศรีสุข แก้วมณี ทองคำ บุญมา สุขสวัสดิ์ วงศ์ใหญ่ พรหมมา ศรีวงศ์ จันทร์แก้ว สมบูรณ์ ประเสริฐศักดิ์ "
     "รัตนพันธ์ เพชรรัตน์ บุญเรือง มีสุข ทองประเสริฐ แสงทอง สายบุญ อินทร์แก้ว ชัยมงคล นาคสุข พึ่งบุญ ดวงดี "
     "คำแก้ว ทองมา ศรีบุญเรือง กาญจนวงศ์ สุวรรณศรี วิเศษสุข บุญยืน ผาสุข สิทธิชัย มั่นคง เจริญสุข ปัญญาดี "
@@ -232,7 +232,10 @@ def build(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - started
     _sql("CREATE TABLE IF NOT EXISTS bench_scale_built (records bigint, users int, built_at timestamp, seconds float)")
     _sql("DELETE FROM bench_scale_built")
-    _sql("INSERT INTO bench_scale_built VALUES (%s, %s, now() AT TIME ZONE 'UTC', %s)", [args.records, args.users, seconds])
+    _sql(
+        "INSERT INTO bench_scale_built VALUES (%s, %s, now() AT TIME ZONE 'UTC', %s)",
+        [args.records, args.users, seconds],
+    )
     size = _sql_value("SELECT pg_size_pretty(pg_database_size(current_database()))")
     print(f"dataset built in {seconds / 60:.1f} min ({seconds:.0f} s); database size {size}")
 
