@@ -169,6 +169,68 @@ class Client:
         return answer.status_code, answer.headers.get("Location", "")
 
 
+class InProcessClient:
+    """The same two calls as Client, through Django's test client in this process (no gunicorn, no HTTP),
+    for the one-at-a-time profile: its queries can be captured."""
+
+    def __init__(self, user) -> None:
+        from django.test import Client as DjangoClient
+
+        self.http = DjangoClient(HTTP_HOST="127.0.0.1")
+        self.http.force_login(user)
+
+    def get(self, path: str) -> int:
+        return self.http.get(path).status_code
+
+    def post(self, path: str, data: dict, files: dict | None = None) -> tuple[int, str]:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        fields = dict(data)
+        for name, (filename, content, content_type) in (files or {}).items():
+            fields[name] = SimpleUploadedFile(filename, content, content_type)
+        answer = self.http.post(path, fields)
+        return answer.status_code, answer.get("Location", "")
+
+
+def profile(people: list[Person], rng: random.Random) -> None:
+    """Each page of the mix for one person of each kind, one request at a time, in this process: median
+    ms of 3 and queries, and the slowest page's slowest queries (what the load test's figures rest on)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    from accounts.models import User
+
+    print("\nservice time, one request at a time (in-process, no gunicorn): median of 3 ms / queries")
+    kinds = {"coord": "coordinator", "uni": "university", "eef": "EEF admin"}
+    chosen = {kind: next(p for p in people if p.kind == kind) for kind in kinds if any(p.kind == kind for p in people)}
+    print(f"{'page':<14}" + "".join(f"{kinds[k]:>18}" for k in chosen))
+    slowest: tuple[float, str, str, list[dict]] = (0.0, "", "", [])
+    with override_settings(ABE_REQUIRE_MFA=False):
+        clients = {kind: InProcessClient(User.objects.get(email=p.email)) for kind, p in chosen.items()}
+        for page, _weight in MIX:
+            cells = []
+            for kind, person in chosen.items():
+                if page == "upload check" and kind == "uni":
+                    cells.append(f"{'-':>18}")
+                    continue
+                times, queries = [], []
+                for _ in range(3):
+                    with CaptureQueriesContext(connection) as captured:
+                        begun = time.perf_counter()
+                        error = _visit(page, person, clients[kind], rng)
+                        times.append(time.perf_counter() - begun)
+                    queries = captured.captured_queries
+                median = statistics.median(times)
+                if median > slowest[0]:
+                    slowest = (median, page, kinds[kind], queries)
+                cells.append(f"{median * 1000:>9.0f} ms {len(queries):>3} q" + ("!" if error else " "))
+            print(f"{page:<14}" + "".join(cells))
+    seconds, page, kind, queries = slowest
+    print(f"slowest: {page} of an {kind}, {seconds * 1000:.0f} ms; its slowest queries:")
+    for query in sorted(queries, key=lambda q: -float(q["time"]))[:3]:
+        print(f"  {float(query['time']) * 1000:7.0f} ms  {query['sql'][:220]}")
+
+
 def _visit(page: str, person: Person, client: Client, rng: random.Random) -> str | None:
     """Open one page of the mix; the error, or None."""
     from bench.scale import FIRST_NAMES, LAST_NAMES
@@ -286,8 +348,13 @@ def run(*, database_url: str, args, password: str, domain: str) -> None:
     people = _people(domain, rng)
     if not people:
         sys.exit("no bench users in the dataset: build it first (python -m bench scale --build-only)")
+    profile(people, rng)
+    if args.profile_only:
+        return
     logs = Path(tempfile.mkdtemp(prefix="abe-scale-"))
-    print(f"\n## load test: {len(people)} users, {args.duration} s, think time {args.think[0]:g}-{args.think[1]:g} s")
+    skipped = f", without {', '.join(args.skip)}" if args.skip else ""
+    think = f"{args.think[0]:g}-{args.think[1]:g} s"
+    print(f"\n## load test: {len(people)} users, {args.duration} s, think time {think}{skipped}")
     print(f"load average at start: {load_average()}")
     server = _start_gunicorn(database_url=database_url, port=args.port, workers=args.web_concurrency, logs=logs)
     workers = len(subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split())
@@ -324,7 +391,7 @@ def run(*, database_url: str, args, password: str, domain: str) -> None:
         for error in login_errors[:5]:
             print(f"  {error}")
         deadline = time.perf_counter() + args.duration
-        pages, weights = zip(*MIX, strict=True)
+        pages, weights = zip(*[(page, weight) for page, weight in MIX if page not in args.skip], strict=True)
 
         def person_loop(person: Person, seed: int) -> None:
             own = random.Random(seed)
@@ -332,7 +399,7 @@ def run(*, database_url: str, args, password: str, domain: str) -> None:
             time.sleep(own.uniform(0, args.think[1]))  # arrivals spread, not all at once
             while time.perf_counter() < deadline:
                 page = own.choices(pages, weights)[0]
-                while page == "upload check" and person.kind == "uni":
+                while page == "upload check" and person.kind == "uni" and len(pages) > 1:
                     page = own.choices(pages, weights)[0]
                 begun = time.perf_counter()
                 try:

@@ -79,6 +79,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
                         help="seconds a user waits between pages, uniform (default 5 15)")  # fmt: skip
     parser.add_argument("--web-concurrency", type=int, default=None,
                         help="gunicorn workers (default: gunicorn.conf.py's, from the cores)")  # fmt: skip
+    parser.add_argument("--profile-only", action="store_true", help="the one-at-a-time profile, no load test")
+    parser.add_argument("--skip", action="append", default=[], metavar="PAGE",
+                        help="leave a page out of the mix, e.g. --skip search (the others without it)")  # fmt: skip
     parser.add_argument("--port", type=int, default=18900)
     parser.add_argument("--seed", type=int, default=15)
     return parser.parse_args(argv)

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.db import connections
+from django.db.models import Model
 
 REPLICA = "replica"
 _reading_from_replica: ContextVar[bool] = ContextVar("reading_from_replica", default=False)
@@ -64,14 +65,14 @@ def reads_from_replica(view: F) -> F:
 class ReplicaRouter:
     """DATABASE_ROUTERS entry when DATABASE_REPLICA_URL is set (abe_portal/settings.py)."""
 
-    def db_for_read(self, model: type, **hints: Any) -> str | None:
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         if not _reading_from_replica.get() or not replica_configured():
             return None  # "default"
         if model._meta.app_label in _PRIMARY_ONLY_APPS or connections["default"].in_atomic_block:
             return None
         return REPLICA
 
-    def db_for_write(self, model: type, **hints: Any) -> str:
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return "default"
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
