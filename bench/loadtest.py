@@ -82,7 +82,6 @@ class Results:
 def _people(domain: str, rng: random.Random) -> list[Person]:
     """The bench users, each with records and identifiers it may see (by the door) and its own dashboard."""
     from accounts.models import Membership, Role, User
-    from core.buddhist_dates import current_fiscal_year
     from targets.models import TargetRecord
     from universities.models import University
 
@@ -91,13 +90,12 @@ def _people(domain: str, rng: random.Random) -> list[Person]:
     people = []
     users = User.objects.filter(email__endswith=f"@{domain}").order_by("pk")
     roles = {m.user_id: m for m in Membership.objects.filter(user__in=users)}
-    fiscal_year = current_fiscal_year()
     for user in users:
         membership = roles[user.pk]
         if membership.role == Role.PROVINCE_COORDINATOR:
             kind, dashboard = "coord", f"/dashboards/province/{membership.province_id}/"
         elif membership.role == Role.UNIVERSITY_MEMBER:
-            kind, dashboard = "uni", f"/dashboards/university/{universities[membership.university_id]}/"
+            kind, dashboard = "uni", f"/dashboards/university/{universities[membership.university_id or 0]}/"
         else:
             kind, dashboard = "eef", "/dashboards/"
         visible = TargetRecord.objects.visible_to(user)
@@ -106,7 +104,6 @@ def _people(domain: str, rng: random.Random) -> list[Person]:
         if len(sample) < 20:
             sample += list(visible.order_by("pk").values_list("pk", "identifier")[: 20 - len(sample)])
         people.append(Person(user.email, kind, dashboard, [pk for pk, _ in sample], [i for _, i in sample]))
-    del fiscal_year
     return people
 
 
@@ -139,7 +136,7 @@ class Client:
         self.http.headers["X-Forwarded-For"] = address
 
     def _csrf(self) -> str:
-        return self.http.cookies.get("csrftoken", "")
+        return self.http.cookies.get("csrftoken") or ""
 
     def login(self, email: str, password: str) -> None:
         page = self.http.get(f"{self.base}/accounts/login/", timeout=TIMEOUT)
@@ -231,7 +228,7 @@ def profile(people: list[Person], rng: random.Random) -> None:
         print(f"  {float(query['time']) * 1000:7.0f} ms  {query['sql'][:220]}")
 
 
-def _visit(page: str, person: Person, client: Client, rng: random.Random) -> str | None:
+def _visit(page: str, person: Person, client: Client | InProcessClient, rng: random.Random) -> str | None:
     """Open one page of the mix; the error, or None."""
     from bench.scale import FIRST_NAMES, LAST_NAMES
 
