@@ -287,7 +287,9 @@ def _static_files_changed() -> bool:
     return any(f.stat().st_mtime > built for folder in sources for f in folder.rglob("*") if f.is_file())
 
 
-def _start_gunicorn(*, database_url: str, port: int, workers: int | None, logs: Path) -> subprocess.Popen:
+def _start_gunicorn(
+    *, database_url: str, port: int, workers: int | None, logs: Path, extra: list[str]
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -307,6 +309,7 @@ def _start_gunicorn(*, database_url: str, port: int, workers: int | None, logs: 
     }
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
+    env.update(item.split("=", 1) for item in extra)
     if _static_files_changed():  # DEBUG=0 serves whitenoise's manifest: the pages' {% static %} need it
         started = time.perf_counter()
         subprocess.run(
@@ -353,7 +356,12 @@ def run(*, database_url: str, args, password: str, domain: str) -> None:
     think = f"{args.think[0]:g}-{args.think[1]:g} s"
     print(f"\n## load test: {len(people)} users, {args.duration} s, think time {think}{skipped}")
     print(f"load average at start: {load_average()}")
-    server = _start_gunicorn(database_url=database_url, port=args.port, workers=args.web_concurrency, logs=logs)
+    web_url = args.web_database_url or database_url
+    if args.web_database_url or args.web_env:
+        print(f"gunicorn's database: {web_url}; its other variables: {' '.join(args.web_env) or 'none'}")
+    server = _start_gunicorn(
+        database_url=web_url, port=args.port, workers=args.web_concurrency, logs=logs, extra=args.web_env
+    )
     workers = len(subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split())
     print(f"gunicorn: pid {server.pid}, {workers} workers, logs in {logs}")
     base = f"http://127.0.0.1:{args.port}"

@@ -82,6 +82,10 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile-only", action="store_true", help="the one-at-a-time profile, no load test")
     parser.add_argument("--skip", action="append", default=[], metavar="PAGE",
                         help="leave a page out of the mix, e.g. --skip search (the others without it)")  # fmt: skip
+    parser.add_argument("--web-database-url", default=None,
+                        help="gunicorn's DATABASE_URL (default: the dataset's), e.g. a pgbouncer")  # fmt: skip
+    parser.add_argument("--web-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="another variable for gunicorn, e.g. DISABLE_SERVER_SIDE_CURSORS=1")  # fmt: skip
     parser.add_argument("--port", type=int, default=18900)
     parser.add_argument("--seed", type=int, default=15)
     return parser.parse_args(argv)
