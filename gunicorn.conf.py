@@ -30,6 +30,11 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # keeps for ever is given back. 0 turns it off.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10
+# Workers tell the arbiter they are alive through a file; on a container's disk (overlayfs) its writes can
+# stall a worker past the timeout, so it goes to memory where there is some.
+# gunicorn makes its files there with mkstemp (private, unique names).
+_SHM = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # The path without its query string (%(U)s): a query may carry a search for a national ID, and
 # personal data never goes into logs.

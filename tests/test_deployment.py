@@ -61,12 +61,27 @@ def test_long_running_processes_restart_and_the_one_off_does_not(compose):
     assert "WEB_CONCURRENCY" in services["web"]["environment"]
 
 
+def test_behind_pgbouncer_only_web_pools_in_transaction_mode_and_the_rest_keep_a_session(compose):
+    pooled = yaml.safe_load((ROOT / "docker-compose.pgbouncer.yml").read_text())["services"]
+    assert pooled["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
+    web = pooled["web"]["environment"]
+    assert web["DATABASE_URL"] == "postgres://abe:abe@pgbouncer:6432/abe"
+    # README.md: server-side cursors and the upload jobs' session locks do not survive transaction pooling.
+    assert web["DISABLE_SERVER_SIDE_CURSORS"] == "1"
+    assert web["TARGETS_UPLOAD_INLINE_BYTES"] == "0"
+    assert set(pooled) == {"pgbouncer", "web"}  # worker, beat and migrate keep docker-compose.yml's PostgreSQL
+    assert compose["x-portal"]["environment"]["DATABASE_URL"] == "postgres://abe:abe@postgres:5432/abe"
+
+
 @pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed (.ci/run installs it)")
 def test_docker_compose_validates_the_file():
     env = {**os.environ, "SECRET_KEY": "x" * 50}
     result = subprocess.run(
         ["docker-compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
+    assert result.returncode == 0, result.stderr
+    both = ["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.pgbouncer.yml", "config", "-q"]
+    result = subprocess.run(both, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     unset = {k: v for k, v in env.items() if k != "SECRET_KEY"}
     refused = subprocess.run(
