@@ -1,9 +1,6 @@
-"""Deployment (issue 15): docker-compose.yml's processes, gunicorn.conf.py's sizing, the cache's own Redis
-(REDIS_CACHE_URL) and the read-replica router (DATABASE_REPLICA_URL, core/replica.py).
-
-The router is tested against PostgreSQL with a "replica" alias that is a test mirror of default (Django's
-TEST MIRROR: a second connection to the same database), so a query can be seen on the connection that ran
-it: the marked views' reads on the replica, every write and every other page's reads on default.
+"""Deployment (issue 15): docker-compose.yml's processes (and docker-compose.pgbouncer.yml), gunicorn.conf.py's
+sizing, the cache's own Redis (REDIS_CACHE_URL), and the settings of a read replica (DATABASE_REPLICA_URL; the
+router's routing of real requests: tests/test_read_replica.py).
 """
 
 import json
@@ -16,8 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import _worker_redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,13 +172,6 @@ def test_a_replica_url_adds_a_replica_alias_mirrored_in_tests_and_the_router():
     assert both["databases"]["replica"] == {"name": "abe", "mirror": "default", "server_side_cursors_off": True}
     assert both["databases"]["default"]["server_side_cursors_off"] is True
     assert both["routers"] == ["core.replica.ReplicaRouter"]
-
-
-def test_each_xdist_worker_gets_its_own_cache_database_too():
-    assert _worker_redis_url("redis://127.0.0.1:6379/3", 2) == "redis://127.0.0.1:6379/5"
-
-
-# --- the read replica --------------------------------------------------------------------------------------
 
 
 def test_without_a_replica_everything_reads_from_default():
