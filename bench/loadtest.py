@@ -309,7 +309,7 @@ def _start_gunicorn(
     }
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
-    env.update(item.split("=", 1) for item in extra)
+    env.update(item.partition("=")[::2] for item in extra)
     if _static_files_changed():  # DEBUG=0 serves whitenoise's manifest: the pages' {% static %} need it
         started = time.perf_counter()
         subprocess.run(
