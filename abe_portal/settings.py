@@ -115,30 +115,44 @@ TEMPLATES = [
 # --- Data stores -----------------------------------------------------------------------------
 # DATABASE_URL unset: the embedded default, a SQLite file beside manage.py.
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default's background thread writes while pages read and write (targets/upload/background.py):
-    # a writer waits up to 20 s for another's turn instead of failing with "database is locked"; IMMEDIATE takes
-    # the write lock when a transaction begins (a read that turns into a write cannot be refused half-way); WAL
-    # lets pages read while an apply writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
-    )
+# DATABASE_REPLICA_URL: a read replica. Dashboards, lists and exports read from it (core/replica.py);
+# writes, sign-in, sessions and everything else use default. Tests treat it as a mirror of default.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        _database["CONN_HEALTH_CHECKS"] = True
+        _database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+        # Behind pgbouncer in transaction mode (README.md, "Running at national scale"): a server-side
+        # cursor (QuerySet.iterator()) cannot outlive its transaction there.
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
+    elif _database["ENGINE"] == "django.db.backends.sqlite3":
+        # The embedded default's background thread writes while pages read and write (targets/upload/background.py):
+        # a writer waits up to 20 s for another's turn instead of failing with "database is locked"; IMMEDIATE takes
+        # the write lock when a transaction begins (a read that turns into a write cannot be refused half-way); WAL
+        # lets pages read while an apply writes.
+        _database.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS_URL unset: an in-process cache and eager Celery tasks (no broker needed).
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# The cache may live in a Redis of its own (no persistence, maxmemory with LRU eviction), apart from the
+# broker's queue (appendonly, never evicted): REDIS_CACHE_URL, by default REDIS_URL.
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default="") or REDIS_URL
+if REDIS_CACHE_URL:
     CACHES = {
         "default": {
             # While Redis is away the cache is an empty one that forgets: pages, sign-in and the API
             # keep answering and rate limits fail open (abe_portal/fail_open_cache.py; /healthz says so).
             "BACKEND": "abe_portal.fail_open_cache.FailOpenRedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="abe"),
             "OPTIONS": {
                 # Redis answers in a millisecond; a second without an answer means it is away.

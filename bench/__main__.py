@@ -3,6 +3,9 @@
 They run against the database DATABASE_URL names (PostgreSQL for figures worth quoting), in a
 scratch test database created for the run and dropped after it, so real data is never touched.
 Usage: python -m bench [name ...]
+
+`python -m bench scale` is apart: the national dataset in a database kept between runs, and the load test
+on it (bench/scale.py; not part of `make bench`).
 """
 
 import os
@@ -12,6 +15,11 @@ import django
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["scale"]:  # its own kept database, not a scratch one (bench/scale.py)
+        from bench import scale
+
+        scale.main(argv[1:])
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "abe_portal.settings")
     django.setup()
     from django.db import connection
