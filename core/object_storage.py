@@ -1,0 +1,48 @@
+"""The portal's files in an S3-compatible object store (README.md, "Files"; settings.py STORAGES).
+
+Chosen by STORAGE_BACKEND=s3 (or by AWS_STORAGE_BUCKET_NAME alone), so that every web and worker machine
+sees the file another one received. Imported only then: on local disk nothing loads boto3.
+"""
+
+from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+# What an S3File keeps in memory while it is read before it spills to a temporary file on disk
+# (django-storages' own default, 0, never spills: a 20 MB attachment would sit whole in memory).
+SPOOL_BYTES = 2 * 1024 * 1024
+
+
+class PrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storages ships no types
+    """S3Storage as the portal needs it: private objects, never overwritten, never linked.
+
+    - Objects are written with a private ACL (AWS_DEFAULT_ACL, `private` unless set empty for a store that
+      refuses ACL headers) and are read only by the portal's own credentials.
+    - Two files with one name get two objects, as on disk (django-storages' default overwrites).
+    - url() never gives out a bucket address, signed or not: files are served only by the portal's
+      views behind the access door (meetings.views.attachment, universities.views.activity_attachment).
+      It answers MEDIA_URL + name, as FileSystemStorage does, a path the portal does not serve.
+    - Reading spills to disk past SPOOL_BYTES, so a download streams from a temporary file.
+    """
+
+    default_acl = "private"
+    file_overwrite = False
+    querystring_auth = False
+    max_memory_size = SPOOL_BYTES
+
+    def url(self, name: str | None, parameters: Any = None, expire: Any = None, http_method: Any = None) -> str:
+        return f"{settings.MEDIA_URL}{clean_name(name or '')}"
+
+    def download_to(self, name: str, destination: BinaryIO) -> None:
+        """Write the object `name` into `destination`, in parts (boto3's managed transfer: ranged GETs of
+        8 MB, a few at once), never whole in memory. core.stored_files.local_copy uses it."""
+        key = self._normalize_name(clean_name(name))
+        try:
+            self.bucket.Object(key).download_fileobj(destination, Config=self.transfer_config)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                raise FileNotFoundError(f"no such object: {name}") from error
+            raise
