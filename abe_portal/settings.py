@@ -7,6 +7,7 @@ deployment settings below switch on, so that `manage.py check --deploy` passes.
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -282,7 +283,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},  # or the object store, below
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -297,7 +298,9 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Local disk (MEDIA_ROOT) by default; an S3-compatible object store with STORAGE_BACKEND=s3, the default
 # once AWS_STORAGE_BUCKET_NAME is set, so that every web and worker machine sees every file. Code reads
 # files only through the storage API (core/stored_files.py), never by a path.
-STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="s3" if env.str("AWS_STORAGE_BUCKET_NAME", default="") else "local")
+STORAGE_BACKEND = env.str(
+    "STORAGE_BACKEND", default="s3" if env.str("AWS_STORAGE_BUCKET_NAME", default="") else "local"
+)
 if STORAGE_BACKEND == "s3":
     # Unset variables are left to boto3's own chain (its environment variables, ~/.aws, an instance role).
     _s3_options = {

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePath
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage
@@ -53,7 +53,7 @@ def local_copy(file: StoredFile) -> Iterator[Path]:
         yield Path(copy.name)
 
 
-def copy_into(storage: Storage, name: str, destination: BinaryIO) -> None:
+def copy_into(storage: Storage, name: str, destination: IO[bytes]) -> None:
     """Write the stored file `name` into `destination` in chunks: by the storage's own download_to where it
     has one (core.object_storage.PrivateS3Storage: ranged GETs, no second copy), else through open()."""
     download_to = getattr(storage, "download_to", None)

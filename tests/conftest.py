@@ -1,6 +1,7 @@
 """Fixtures of tests/: the browser tests' Chromium driven by Playwright (tests/test_browser*.py), and an S3 API
 server for the storage-backed paths (`s3_storage`, below; tests/test_storage.py)."""
 
+import contextlib
 import os
 import secrets
 import socket
@@ -137,29 +138,27 @@ class S3Server:
         )
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory) -> Iterator[S3Server]:
-    """Start `python -m moto.server` on a free port of 127.0.0.1 for this session (or xdist worker); stop it after."""
+@contextlib.contextmanager
+def moto_s3_server(log_path: Path) -> Iterator[S3Server]:
+    """`python -m moto.server` on a free port of 127.0.0.1, until the block ends (bench/storage.py uses it too)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"moto's S3 server did not start:\n{log_path.read_text()}")
-        time.sleep(0.1)
     try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto's S3 server did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
         yield S3Server(endpoint=f"http://127.0.0.1:{port}")
     finally:
         process.terminate()
@@ -168,6 +167,13 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """moto's S3 API server for this test session (one per xdist worker), stopped at its end."""
+    with moto_s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
 
 
 @dataclass
@@ -191,7 +197,7 @@ class S3Bucket:
             **S3_KEYS,
         }
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
@@ -213,7 +219,7 @@ def s3_storage(settings, s3_server) -> Iterator[S3Bucket]:
 
         def test_the_export_is_downloaded_from_the_bucket(s3_storage, client_for, cast):
             ...  # make the file through the pages, then
-            assert s3_storage.keys() == [...]  # what the bucket holds
+            assert s3_storage.object_keys() == [...]  # what the bucket holds
             assert s3_storage.read(key) == expected_bytes
 
     `s3_storage.environ` has the variables for a server process started by the test (gunicorn) on the same
@@ -238,6 +244,6 @@ def s3_storage(settings, s3_server) -> Iterator[S3Bucket]:
         },
     }
     yield bucket
-    for key in bucket.keys():
+    for key in bucket.object_keys():
         client.delete_object(Bucket=name, Key=key)
     client.delete_bucket(Bucket=name)

@@ -66,7 +66,7 @@ def test_an_upload_is_kept_checked_and_applied_from_the_bucket(cast, client_for,
     batch = batch_of(client.post("/uploads/new/", {"file": file}))
     assert batch.status == UploadBatch.Status.CHECKED
     assert (batch.rows_total, batch.created, batch.rejected) == (8, 4, 4)
-    assert s3_storage.keys() == [batch.file.name], "the file went to the bucket under the upload's own name"
+    assert s3_storage.object_keys() == [batch.file.name], "the file went to the bucket under the upload's own name"
     assert s3_storage.read(batch.file.name) == content
     grants = s3_storage.acl_grants(batch.file.name)
     assert [grant["Permission"] for grant in grants] == ["FULL_CONTROL"], "private: the owner alone"
@@ -118,7 +118,7 @@ def test_a_meeting_attachment_is_kept_in_the_bucket_and_downloaded_from_it(
     )
     assert response.status_code == 302
     attachment = MeetingAttachment.objects.get(meeting=meeting)
-    assert s3_storage.keys() == [attachment.file.name]
+    assert s3_storage.object_keys() == [attachment.file.name]
     assert attachment.file.name.startswith(f"meetings/{meeting.pk}/")
 
     url = f"/meetings/{meeting.pk}/attachments/{attachment.pk}/"
@@ -133,7 +133,7 @@ def test_a_meeting_attachment_is_kept_in_the_bucket_and_downloaded_from_it(
     # Removing it removes the object once the transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
         meetings.delete_attachment(user=cast.coordinator_a, attachment=attachment)
-    assert s3_storage.keys() == []
+    assert s3_storage.object_keys() == []
 
 
 @pytest.mark.django_db
@@ -147,7 +147,7 @@ def test_a_support_activity_attachment_is_downloaded_from_the_bucket(cast, clien
         title="วิเคราะห์ข้อมูล",
         attachment=uploaded_file("report.pdf", PDF),
     )
-    assert s3_storage.keys() == [activity.attachment.name]
+    assert s3_storage.object_keys() == [activity.attachment.name]
     again = universities.record_activity(
         user=cast.university_member,
         university=University.objects.get(code="KKU"),
@@ -186,7 +186,8 @@ def test_no_bucket_address_is_ever_given_out(s3_storage):
     url = default_storage.url(name)
     assert url == f"{django_settings.MEDIA_URL}{name}"
     assert s3_storage.endpoint.split("//")[1] not in url
-    assert "Signature" not in url and "X-Amz" not in url
+    assert "Signature" not in url
+    assert "X-Amz" not in url
     assert isinstance(default_storage._wrapped, PrivateS3Storage)
 
 
@@ -229,9 +230,10 @@ def test_a_storage_without_download_to_is_copied_through_open_in_chunks(s3_stora
     plain = PlainStorage(default_storage._wrapped)
     target = tmp_path / "copy"
     with open(target, "wb") as destination:
-        copy_into(plain, name, destination)  # type: ignore[arg-type]
+        copy_into(plain, name, destination)
     assert target.read_bytes() == content
-    assert plain.reads and all(0 < size <= 1024 * 1024 for size in plain.reads), "never whole into memory"
+    assert len(plain.reads) > 2
+    assert all(0 < size <= 1024 * 1024 for size in plain.reads), "never whole into memory"
 
 
 def test_on_local_disk_the_stored_file_itself_is_read(settings):
@@ -419,7 +421,7 @@ def test_a_file_uploaded_through_one_web_machine_is_checked_and_applied_through_
     assert match, location
     batch = UploadBatch.objects.get(pk=int(match.group(1)))
     assert (batch.status, batch.rows_total, batch.created, batch.rejected) == (UploadBatch.Status.CHECKED, 8, 4, 4)
-    assert s3_storage.keys() == [batch.file.name]
+    assert s3_storage.object_keys() == [batch.file.name]
     assert s3_storage.read(batch.file.name) == content
 
     # Machine B has never seen the file on its disk: it reads it from the bucket.
@@ -439,4 +441,5 @@ def test_a_file_uploaded_through_one_web_machine_is_checked_and_applied_through_
         batch.refresh_from_db()
     assert (batch.status, batch.created) == (UploadBatch.Status.APPLIED, 4)
     assert TargetRecord.objects.filter(province_id=PROVINCE_A).count() == 4
-    assert _files_under(media_a) == [] and _files_under(media_b) == [], "neither machine kept the file on its disk"
+    assert _files_under(media_a) == [], "neither machine kept the file on its disk"
+    assert _files_under(media_b) == []
