@@ -323,6 +323,9 @@ if STORAGE_BACKEND == "s3":
             **_s3_options,
         },
     }
+    # Django admin's imports keep the file between the preview and the confirmation, which another machine
+    # may answer: in the bucket (django-import-export/ of default_storage), not in this machine's /tmp.
+    IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 elif STORAGE_BACKEND != "local":
     raise ImproperlyConfigured(f"STORAGE_BACKEND must be local or s3, not {STORAGE_BACKEND!r}.")
 

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.core.files.storage import Storage
+
 SIZE = 50 * 1024 * 1024  # TARGETS_UPLOAD_MAX_BYTES
 RUNS = 3
 CHUNK = 1024 * 1024
@@ -114,11 +116,11 @@ class _Stored:
         self.storage = storage
 
 
-class _OpenOnly:
+class _OpenOnly(Storage):
     """The storage without its download_to: copy_into goes through open(), as for any other backend."""
 
     def __init__(self, storage) -> None:
         self._storage = storage
 
-    def open(self, name: str, mode: str = "rb"):
+    def _open(self, name: str, mode: str = "rb"):
         return self._storage.open(name, mode)

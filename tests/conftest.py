@@ -214,8 +214,9 @@ def s3_storage(settings, s3_server) -> Iterator[S3Bucket]:
 
     STORAGES["default"] becomes core.object_storage.PrivateS3Storage, configured as settings.py configures it
     from STORAGE_BACKEND=s3 (path-style addressing, for a server on 127.0.0.1), so default_storage and every
-    FileField (uploads, attachments, exports) read and write the bucket; Django resets its storages when the
-    setting changes and again when the test ends. Use it like:
+    FileField (uploads, attachments, exports) read and write the bucket, and so do admin imports between
+    preview and confirmation; Django resets its storages when the setting changes and again when the test
+    ends. Use it like:
 
         def test_the_export_is_downloaded_from_the_bucket(s3_storage, client_for, cast):
             ...  # make the file through the pages, then
@@ -243,6 +244,7 @@ def s3_storage(settings, s3_server) -> Iterator[S3Bucket]:
             },
         },
     }
+    settings.IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"  # as settings.py sets it
     yield bucket
     for key in bucket.object_keys():
         client.delete_object(Bucket=name, Key=key)

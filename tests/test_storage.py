@@ -32,6 +32,7 @@ from core.object_storage import PrivateS3Storage
 from core.stored_files import copy_into, local_copy
 from meetings import services as meetings
 from meetings.models import Kind, MeetingAttachment
+from provinces.models import WorkingGroupMember
 from targets.models import TargetRecord, UploadBatch
 from targets.upload.template_file import REASON_HEADER, ROW_HEADER
 from tests.builders import HEADER, batch_of, messy_file, uploaded_file
@@ -178,6 +179,27 @@ def test_a_missing_object_is_a_404_not_an_error(cast, client_for, s3_storage):
     assert client_for(cast.viewer_a).get(f"/meetings/{meeting.pk}/attachments/{attachment.pk}/").status_code == 404
 
 
+@pytest.mark.django_db
+def test_an_admin_import_keeps_its_file_in_the_bucket_between_preview_and_confirmation(
+    cast, client_for, s3_storage, settings
+):
+    """Another machine may answer the confirmation: the file waits in the bucket, not in one machine's /tmp."""
+    body = "จังหวัด,ชื่อ-สกุล,บทบาท\nพะเยา,นายพะเยา ใจดี,ประธาน\n"
+    client = client_for(cast.eef_admin)
+    response = client.post(
+        "/admin/provinces/workinggroupmember/import/",
+        {"import_file": uploaded_file("wg.csv", body.encode()), "format": "0", "resource": "0"},
+    )
+    confirm = response.context["confirm_form"]
+    waiting = f"django-import-export/{confirm.initial['import_file_name']}"
+    assert s3_storage.object_keys() == [waiting]
+    assert s3_storage.read(waiting).decode() == body
+    assert client.post("/admin/provinces/workinggroupmember/process_import/", confirm.initial).status_code == 302
+    assert WorkingGroupMember.objects.get().name == "นายพะเยา ใจดี"
+    assert s3_storage.object_keys() == [], "removed once imported"
+    assert _files_under(Path(settings.MEDIA_ROOT)) == []
+
+
 # --- the storage and the local copy -------------------------------------------------------------------
 
 
@@ -254,7 +276,8 @@ def test_the_backend_follows_the_environment():
     """STORAGE_BACKEND, or AWS_STORAGE_BUCKET_NAME alone, chooses the object store; local disk otherwise."""
     script = (
         "import django; django.setup(); from django.conf import settings; "
-        "d = settings.STORAGES['default']; print(d['BACKEND'], sorted(d.get('OPTIONS', {}).items()))"
+        "d = settings.STORAGES['default']; print(d['BACKEND'], sorted(d.get('OPTIONS', {}).items()), "
+        "getattr(settings, 'IMPORT_EXPORT_TMP_STORAGE_CLASS', '-'))"
     )
 
     def backend(**variables: str) -> str:
@@ -265,10 +288,10 @@ def test_the_backend_follows_the_environment():
         )
         return (done.stdout + done.stderr).strip().splitlines()[-1]
 
-    assert backend() == "django.core.files.storage.FileSystemStorage []"
+    assert backend() == "django.core.files.storage.FileSystemStorage [] -"
     assert backend(AWS_STORAGE_BUCKET_NAME="abe-files", AWS_S3_REGION_NAME="ap-southeast-1") == (
         "core.object_storage.PrivateS3Storage [('bucket_name', 'abe-files'), ('default_acl', 'private'), "
-        "('location', ''), ('region_name', 'ap-southeast-1')]"
+        "('location', ''), ('region_name', 'ap-southeast-1')] import_export.tmp_storages.MediaStorage"
     )
     assert backend(STORAGE_BACKEND="local", AWS_STORAGE_BUCKET_NAME="abe-files").startswith(
         "django.core.files.storage.FileSystemStorage"
