@@ -7,6 +7,7 @@ deployment settings below switch on, so that `manage.py check --deploy` passes.
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -304,8 +305,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},  # or the object store, below
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -314,6 +315,41 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+
+# --- Files: uploads, attachments, exports (README.md, "Files") ----------------------------------
+# Local disk (MEDIA_ROOT) by default; an S3-compatible object store with STORAGE_BACKEND=s3, the default
+# once AWS_STORAGE_BUCKET_NAME is set, so that every web and worker machine sees every file. Code reads
+# files only through the storage API (core/stored_files.py), never by a path.
+STORAGE_BACKEND = env.str(
+    "STORAGE_BACKEND", default="s3" if env.str("AWS_STORAGE_BUCKET_NAME", default="") else "local"
+)
+if STORAGE_BACKEND == "s3":
+    # Unset variables are left to boto3's own chain (its environment variables, ~/.aws, an instance role).
+    _s3_options = {
+        option: value
+        for option, value in {
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=""),  # MinIO, Ceph, Wasabi...; unset: AWS
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=""),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=""),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=""),
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=""),  # path, virtual or auto
+        }.items()
+        if value
+    }
+    STORAGES["default"] = {
+        "BACKEND": "core.object_storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "location": env.str("AWS_LOCATION", default=""),  # a folder of the bucket, if it is shared
+            "default_acl": env.str("AWS_DEFAULT_ACL", default="private") or None,
+            **_s3_options,
+        },
+    }
+    # Django admin's imports keep the file between the preview and the confirmation, which another machine
+    # may answer: in the bucket (django-import-export/ of default_storage), not in this machine's /tmp.
+    IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+elif STORAGE_BACKEND != "local":
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be local or s3, not {STORAGE_BACKEND!r}.")
 
 # --- Security ----------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

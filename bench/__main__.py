@@ -24,7 +24,18 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from bench import api, cases, hostile, outage, password_reset, reference_data, summaries, upload, upload_locks
+    from bench import (
+        api,
+        cases,
+        hostile,
+        outage,
+        password_reset,
+        reference_data,
+        storage,
+        summaries,
+        upload,
+        upload_locks,
+    )
 
     suites = {
         "reference_data": reference_data.run,
@@ -36,6 +47,7 @@ def main(argv: list[str]) -> None:
         "password_reset": password_reset.run,
         "summaries": summaries.run,  # it switches the connection to autocommit for VACUUM
         "cases": cases.run,  # after summaries: it empties the records' tables for its own 1,000,000
+        "storage": storage.run,  # a 50 MB upload to moto's S3 server and back to a local file
     }
     chosen = argv or list(suites)
     vendor = connection.vendor

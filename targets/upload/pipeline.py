@@ -30,7 +30,7 @@ from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
 
 from . import hooks
 from .columns import label, match_columns, missing_required
-from .reading import UnreadableFile, open_sheet
+from .reading import UnreadableFile, open_stored_sheet
 from .validation import RECORD_FIELDS, RowValidator, check_header
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
     which takes the locks.
     """
     # The sheet's rows come from a child process: the block ends it, also when a row stops the run.
-    with open_sheet(batch.file.path, name=batch.original_name) as sheet:
+    with open_stored_sheet(batch.file, name=batch.original_name) as sheet:
         return _run(batch, sheet, apply=apply, user=user, progress=progress or (lambda percent: None))
 
 
