@@ -51,9 +51,15 @@ CAST = (
 def pytest_configure(config: pytest.Config) -> None:
     # Hashing passwords the production way costs ~0.3 s a user; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Without a broker, upload jobs run in the test's thread and transaction (targets/upload/background.py).
+    settings.TARGETS_UPLOAD_BACKGROUND_THREAD = False
     worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", ... under pytest-xdist
     if worker and settings.REDIS_URL:
-        _use_redis_database(_worker_redis_url(settings.REDIS_URL, int(worker.removeprefix("gw"))))
+        index = int(worker.removeprefix("gw"))
+        # The cache's Redis (REDIS_CACHE_URL, by default REDIS_URL's) moves by the same number.
+        _use_redis_database(
+            _worker_redis_url(settings.REDIS_URL, index), cache_url=_worker_redis_url(settings.REDIS_CACHE_URL, index)
+        )
     if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
         engine = settings.DATABASES["default"]["ENGINE"]
         if engine != "django.db.backends.postgresql":
@@ -71,7 +77,7 @@ def _worker_redis_url(url: str, index: int) -> str:
     return urlunsplit(parts._replace(path=f"/{base + index}"))
 
 
-def _use_redis_database(url: str) -> None:
+def _use_redis_database(url: str, *, cache_url: str) -> None:
     """Point the cache, the Celery broker and the worker subprocesses that tests start at `url`.
 
     Django read REDIS_URL before any conftest ran (pytest-django sets it up first), so the settings
@@ -80,10 +86,12 @@ def _use_redis_database(url: str) -> None:
     from abe_portal.celery import app as celery_app
 
     settings.REDIS_URL = url
-    settings.CACHES["default"]["LOCATION"] = url
+    settings.REDIS_CACHE_URL = cache_url
+    settings.CACHES["default"]["LOCATION"] = cache_url
     settings.CELERY_BROKER_URL = url
     celery_app.conf.broker_url = url
     os.environ["REDIS_URL"] = url  # celery and gunicorn subprocesses read their settings from it
+    os.environ["REDIS_CACHE_URL"] = cache_url
 
 
 def _load_reference_data() -> None:

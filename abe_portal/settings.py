@@ -7,6 +7,7 @@ deployment settings below switch on, so that `manage.py check --deploy` passes.
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -120,22 +121,44 @@ TEMPLATES = [
 # --- Data stores -----------------------------------------------------------------------------
 # DATABASE_URL unset: the embedded default, a SQLite file beside manage.py.
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# DATABASE_REPLICA_URL: a read replica. Dashboards, lists and exports read from it (core/replica.py);
+# writes, sign-in, sessions and everything else use default. Tests treat it as a mirror of default.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        _database["CONN_HEALTH_CHECKS"] = True
+        _database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+        # Behind pgbouncer in transaction mode (README.md, "Running at national scale"): a server-side
+        # cursor (QuerySet.iterator()) cannot outlive its transaction there.
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
+    elif _database["ENGINE"] == "django.db.backends.sqlite3":
+        # The embedded default's background thread writes while pages read and write (targets/upload/background.py):
+        # a writer waits up to 20 s for another's turn instead of failing with "database is locked"; IMMEDIATE takes
+        # the write lock when a transaction begins (a read that turns into a write cannot be refused half-way); WAL
+        # lets pages read while an apply writes.
+        _database.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS_URL unset: an in-process cache and eager Celery tasks (no broker needed).
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# The cache may live in a Redis of its own (no persistence, maxmemory with LRU eviction), apart from the
+# broker's queue (appendonly, never evicted): REDIS_CACHE_URL, by default REDIS_URL.
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default="") or REDIS_URL
+if REDIS_CACHE_URL:
     CACHES = {
         "default": {
             # While Redis is away the cache is an empty one that forgets: pages, sign-in and the API
             # keep answering and rate limits fail open (abe_portal/fail_open_cache.py; /healthz says so).
             "BACKEND": "abe_portal.fail_open_cache.FailOpenRedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="abe"),
             "OPTIONS": {
                 # Redis answers in a millisecond; a second without an answer means it is away.
@@ -302,8 +325,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},  # or the object store, below
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -312,6 +335,41 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+
+# --- Files: uploads, attachments, exports (README.md, "Files") ----------------------------------
+# Local disk (MEDIA_ROOT) by default; an S3-compatible object store with STORAGE_BACKEND=s3, the default
+# once AWS_STORAGE_BUCKET_NAME is set, so that every web and worker machine sees every file. Code reads
+# files only through the storage API (core/stored_files.py), never by a path.
+STORAGE_BACKEND = env.str(
+    "STORAGE_BACKEND", default="s3" if env.str("AWS_STORAGE_BUCKET_NAME", default="") else "local"
+)
+if STORAGE_BACKEND == "s3":
+    # Unset variables are left to boto3's own chain (its environment variables, ~/.aws, an instance role).
+    _s3_options = {
+        option: value
+        for option, value in {
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=""),  # MinIO, Ceph, Wasabi...; unset: AWS
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=""),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=""),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=""),
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=""),  # path, virtual or auto
+        }.items()
+        if value
+    }
+    STORAGES["default"] = {
+        "BACKEND": "core.object_storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "location": env.str("AWS_LOCATION", default=""),  # a folder of the bucket, if it is shared
+            "default_acl": env.str("AWS_DEFAULT_ACL", default="private") or None,
+            **_s3_options,
+        },
+    }
+    # Django admin's imports keep the file between the preview and the confirmation, which another machine
+    # may answer: in the bucket (django-import-export/ of default_storage), not in this machine's /tmp.
+    IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+elif STORAGE_BACKEND != "local":
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be local or s3, not {STORAGE_BACKEND!r}.")
 
 # --- Security ----------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -365,8 +423,12 @@ TARGETS_UPLOAD_MAX_UNCOMPRESSED_BYTES = env.int("TARGETS_UPLOAD_MAX_UNCOMPRESSED
 TARGETS_UPLOAD_READER_MEMORY_BYTES = env.int("TARGETS_UPLOAD_READER_MEMORY_BYTES", default=480 * 1024 * 1024)
 # CPU seconds a reader child may use (RLIMIT_CPU): each child takes about 10 for 200,000 rows here.
 TARGETS_UPLOAD_READER_CPU_SECONDS = env.int("TARGETS_UPLOAD_READER_CPU_SECONDS", default=300)
-# Files up to this size are checked and applied within the request; larger ones by a Celery task.
+# Files up to this size are checked within the request, and applied there too when no other upload of their
+# province is being applied (else queued); larger ones by a Celery task. Without Redis every apply, and a larger
+# file's check, runs on a background thread of the web process (targets/upload/background.py); the test suite
+# turns that thread off (conftest.py) to run them in the test's own transaction.
 TARGETS_UPLOAD_INLINE_BYTES = env.int("TARGETS_UPLOAD_INLINE_BYTES", default=256 * 1024)
+TARGETS_UPLOAD_BACKGROUND_THREAD = True
 # Probing for national IDs (targets/id_probes.py): how many identifiers recorded in provinces they
 # cannot see one user or API key may be told about in a day; beyond it, refused and flagged to EEF/IPSR.
 TARGETS_ID_PROBE_DAILY_LIMIT = env.int("TARGETS_ID_PROBE_DAILY_LIMIT", default=20)

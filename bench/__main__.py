@@ -3,6 +3,9 @@
 They run against the database DATABASE_URL names (PostgreSQL for figures worth quoting), in a
 scratch test database created for the run and dropped after it, so real data is never touched.
 Usage: python -m bench [name ...]
+
+`python -m bench scale` is apart: the national dataset in a database kept between runs, and the load test
+on it (bench/scale.py; not part of `make bench`).
 """
 
 import os
@@ -12,6 +15,11 @@ import django
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["scale"]:  # its own kept database, not a scratch one (bench/scale.py)
+        from bench import scale
+
+        scale.main(argv[1:])
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "abe_portal.settings")
     django.setup()
     from django.db import connection
@@ -25,13 +33,16 @@ def main(argv: list[str]) -> None:
         reference_data,
         request_writes,
         retention,
+        storage,
         summaries,
         upload,
+        upload_locks,
     )
 
     suites = {
         "reference_data": reference_data.run,
         "upload": upload.run,
+        "upload_locks": upload_locks.run,  # two provinces' applies at once, in two processes
         "hostile": hostile.run,  # peak memory of hostile files beside a real one (child processes)
         "api": api.run,
         "outage": outage.run,
@@ -40,6 +51,7 @@ def main(argv: list[str]) -> None:
         "cases": cases.run,  # after summaries: it empties the records' tables for its own 1,000,000
         "requests": request_writes.run,  # writes and ms per page view, before/after issue 15
         "retention": retention.run,  # the access log's prune over 1,000,000 rows
+        "storage": storage.run,  # a 50 MB upload to moto's S3 server and back to a local file
     }
     chosen = argv or list(suites)
     vendor = connection.vendor

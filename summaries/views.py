@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.access import Principal, can, get_object_for_user, home_provinces, own_universities, require
 from core.buddhist_dates import current_fiscal_year, parse_fiscal_year
+from core.replica import reads_from_replica
 from provinces.models import Province
 from universities.models import University
 
@@ -261,6 +262,7 @@ def _figures_context(snapshot: Snapshot, labels, links: Links, *, rollup: bool, 
 
 @require_safe
 @login_required
+@reads_from_replica  # DATABASE_REPLICA_URL (core/replica.py)
 def national(request):
     user = request.user
     if not can(user, "summaries.read_national"):
@@ -342,6 +344,7 @@ def _tables(request, rows: list[Row], universities: list[Row], *, programme: set
 
 @require_safe
 @login_required
+@reads_from_replica
 def university(request, code: str):
     user = request.user
     fiscal_year = _fiscal_year(request)
@@ -390,6 +393,7 @@ def university(request, code: str):
 
 @require_safe
 @login_required
+@reads_from_replica
 def province(request, code: int):
     user = request.user
     if not can(user, "summaries.read_province", code):
@@ -436,6 +440,7 @@ def run(request):
 
 @require_safe
 @login_required
+@reads_from_replica
 def export(request, fmt: str):
     """?level=national|university|province&code=...: the figures the user may see, as a workbook
     (one sheet per level) or a PDF meeting pack with the charts. Outsiders get 404."""

@@ -31,6 +31,7 @@ from audit.access_log import record_access
 from audit.models import AccessLog
 from core import stale_edits
 from core.forms import add_service_errors
+from core.replica import reads_from_replica
 from core.subqueries import subquery_count
 from core.thai_id import format_identifier, mask_identifier, normalise
 from core.versioning import StaleEdit
@@ -253,6 +254,7 @@ def _filtered_records(request, *, search: str | None):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
+@reads_from_replica  # DATABASE_REPLICA_URL (core/replica.py)
 def record_list(request):
     user = request.user
     if request.method == "POST" and "q" in request.POST:
@@ -331,6 +333,7 @@ def _sort_links(sort: str) -> dict[str, dict]:
 
 @require_safe
 @login_required
+@reads_from_replica
 def record_export(request):
     """The records of the list (same filters; never a search) as xlsx or csv, streamed."""
     file_format = request.GET.get("format", "xlsx")

@@ -1,7 +1,17 @@
-"""Fixtures of the browser tests (tests/test_browser*.py): Debian's Chromium driven by Playwright."""
+"""Fixtures of tests/: the browser tests' Chromium driven by Playwright (tests/test_browser*.py), and an S3 API
+server for the storage-backed paths (`s3_storage`, below; tests/test_storage.py)."""
 
+import contextlib
 import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -102,3 +112,140 @@ def watch_for_problems(page) -> list[str]:
     page.on("requestfailed", request_failed)
     page.on("response", lambda resp: problems.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
     return problems
+
+
+# --- an S3 API server (moto's standalone server) ---------------------------------------------------------------
+
+S3_REGION = "us-east-1"
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "abe-test", "AWS_SECRET_ACCESS_KEY": "abe-test-secret"}  # moto takes any
+
+
+@dataclass
+class S3Server:
+    """moto's standalone S3 API server, a subprocess on 127.0.0.1 (one per test session and xdist worker)."""
+
+    endpoint: str
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=S3_REGION,
+            aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+
+@contextlib.contextmanager
+def moto_s3_server(log_path: Path) -> Iterator[S3Server]:
+    """`python -m moto.server` on a free port of 127.0.0.1, until the block ends (bench/storage.py uses it too)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto's S3 server did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield S3Server(endpoint=f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """moto's S3 API server for this test session (one per xdist worker), stopped at its end."""
+    with moto_s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@dataclass
+class S3Bucket:
+    """A bucket of its own on the test's S3 API server, holding the portal's files for one test."""
+
+    name: str
+    endpoint: str
+    client: Any  # boto3's S3 client, with the same credentials as the portal
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment variables that put a portal process (gunicorn, a Celery worker) on this bucket,
+        as README.md's configuration table says."""
+        return {
+            "STORAGE_BACKEND": "s3",
+            "AWS_STORAGE_BUCKET_NAME": self.name,
+            "AWS_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_S3_REGION_NAME": S3_REGION,
+            "AWS_S3_ADDRESSING_STYLE": "path",
+            **S3_KEYS,
+        }
+
+    def object_keys(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def acl_grants(self, key: str) -> list[dict]:
+        return self.client.get_object_acl(Bucket=self.name, Key=key)["Grants"]
+
+
+@pytest.fixture
+def s3_storage(settings, s3_server) -> Iterator[S3Bucket]:
+    """The portal's default storage on a new, empty bucket of the S3 API server, for this test.
+
+    STORAGES["default"] becomes core.object_storage.PrivateS3Storage, configured as settings.py configures it
+    from STORAGE_BACKEND=s3 (path-style addressing, for a server on 127.0.0.1), so default_storage and every
+    FileField (uploads, attachments, exports) read and write the bucket, and so do admin imports between
+    preview and confirmation; Django resets its storages when the setting changes and again when the test
+    ends. Use it like:
+
+        def test_the_export_is_downloaded_from_the_bucket(s3_storage, client_for, cast):
+            ...  # make the file through the pages, then
+            assert s3_storage.object_keys() == [...]  # what the bucket holds
+            assert s3_storage.read(key) == expected_bytes
+
+    `s3_storage.environ` has the variables for a server process started by the test (gunicorn) on the same
+    bucket. The bucket's objects are deleted after the test.
+    """
+    client = s3_server.client()
+    name = f"abe-test-{secrets.token_hex(6)}"
+    client.create_bucket(Bucket=name)
+    bucket = S3Bucket(name=name, endpoint=s3_server.endpoint, client=client)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "core.object_storage.PrivateS3Storage",
+            "OPTIONS": {
+                "bucket_name": name,
+                "endpoint_url": s3_server.endpoint,
+                "region_name": S3_REGION,
+                "addressing_style": "path",
+                "access_key": S3_KEYS["AWS_ACCESS_KEY_ID"],
+                "secret_key": S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+            },
+        },
+    }
+    settings.IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"  # as settings.py sets it
+    yield bucket
+    for key in bucket.object_keys():
+        client.delete_object(Bucket=name, Key=key)
+    client.delete_bucket(Bucket=name)

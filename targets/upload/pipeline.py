@@ -4,19 +4,21 @@ The dry run and the apply (`run(batch, apply=...)`, the apply in the caller's tr
 same steps, so what the dry run promised is what the apply does, unless the records changed in
 between: then the apply's own report is the one kept. Every row ends in exactly one bucket, created,
 updated, unchanged or rejected (with its column and reason). Applies take turns (a transaction-level
-advisory lock), so two uploads of the same file apply once. How it writes: README.md, the end of
-"Spreadsheet uploads of target-group records".
+advisory lock per province), so two uploads of the same file apply once, while two provinces' applies
+run side by side; a race between two provinces over a new identifier is redone under the national lock
+(`apply_in_turn`). How it writes: README.md, the end of "Spreadsheet uploads of target-group records".
 """
 
 import datetime
 import io
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,14 +30,32 @@ from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
 
 from . import hooks
 from .columns import label, match_columns, missing_required
-from .reading import UnreadableFile, open_sheet
+from .reading import UnreadableFile, open_stored_sheet
 from .validation import RECORD_FIELDS, RowValidator, check_header
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-# Applies take turns nationally: a record's identifier is unique across provinces.
+try:  # the COPY thread uses psycopg2's own cursor: its errors come unwrapped by Django
+    from psycopg2 import Error as _PsycopgError
+
+    _RAW_DATABASE_ERRORS: tuple[type[Exception], ...] = (_PsycopgError,)
+except ImportError:  # pragma: no cover - an install for SQLite only
+    _RAW_DATABASE_ERRORS = ()
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, *_RAW_DATABASE_ERRORS)
+
+logger = logging.getLogger(__name__)
+
+# Applies of one province take turns (PostgreSQL's two-key advisory lock: this class, the province's
+# code); those of two provinces run side by side, each also holding the national key APPLY_LOCK_KEY
+# (the one-key form) shared. A record's identifier is unique across provinces, so two provinces may
+# race on a new one: the loser's apply is redone holding the national key exclusively (`apply_in_turn`).
+# targets.upload.services.JOB_LOCK_CLASS is another class of the two-key form.
+PROVINCE_LOCK_CLASS = 0x4142_5056  # "ABPV"
 APPLY_LOCK_KEY = 0x4142_4555  # "ABEU"
+# How long an apply that may not wait (wait=False: within a web request) lets a row or an identifier
+# written by another upload's open transaction hold it up before it gives up (Busy).
+NO_WAIT_LOCK_TIMEOUT = "200ms"
 PREVIEW_LIMIT = 200
 PROGRESS_EVERY = 5000
 
@@ -93,11 +113,107 @@ def run(batch: UploadBatch, *, apply: bool, user=None, progress: Callable[[int],
 
     Rows are read, validated, classified and written in chunks of CHUNK_ROWS, so that memory stays
     flat whatever the file's size, and so that on PostgreSQL the database writes one chunk while
-    Python reads and checks the next (see _PostgresWriter).
+    Python reads and checks the next (see _PostgresWriter). An apply goes through apply_in_turn,
+    which takes the locks.
     """
     # The sheet's rows come from a child process: the block ends it, also when a row stops the run.
-    with open_sheet(batch.file.path, name=batch.original_name) as sheet:
+    with open_stored_sheet(batch.file, name=batch.original_name) as sheet:
         return _run(batch, sheet, apply=apply, user=user, progress=progress or (lambda percent: None))
+
+
+class Busy(Exception):
+    """The apply would have to wait for another upload's (its province's lock, a row or an identifier
+    another open transaction holds). Raised only with wait=False; nothing of it is left written."""
+
+
+def apply_in_turn(
+    batch: UploadBatch, *, user=None, progress: Callable[[int], None] | None = None, wait: bool = True
+) -> Report:
+    """Apply the upload `batch` in the caller's transaction, in its province's turn.
+
+    It runs in a savepoint under its province's lock. When another province's apply, running at the
+    same time, wrote one of the file's new identifiers first, the COPY fails on the unique index (after
+    waiting for that apply's commit; or PostgreSQL ends one of two applies waiting on each other): the
+    savepoint is rolled back, and the apply redone once under the national lock, where the row is found
+    held by another province and rejected with its reason. `wait=False` (a web request): raise Busy
+    instead of waiting for another upload.
+    """
+    try:
+        with transaction.atomic():
+            restore = _take_turn(batch, national=False, wait=wait)
+            report = run(batch, apply=True, user=user, progress=progress)
+            restore()
+            return report
+    except _DATABASE_ERRORS as exc:
+        if _lost_a_race(exc):
+            if not wait:
+                raise Busy from exc
+            logger.info("upload %s: another province wrote one of its new identifiers first; redone", batch.pk)
+        elif not wait and _sqlstate(exc) == "55P03":  # lock_not_available: NO_WAIT_LOCK_TIMEOUT passed
+            raise Busy from exc
+        else:
+            raise
+    with transaction.atomic():
+        _take_turn(batch, national=True, wait=True)
+        return run(batch, apply=True, user=user, progress=progress)
+
+
+def _take_turn(batch: UploadBatch, *, national: bool, wait: bool) -> Callable[[], None]:
+    """Take the apply's locks: its province's and the national one shared; or (the redo after a lost race)
+    the national one alone, which waits for every apply under way and holds back the others. Taken before
+    the records are read: what is new must still be new when written. Transaction-level: released when the
+    apply commits, or when its savepoint rolls back. Returns what puts lock_timeout back (wait=False).
+    SQLite writes one transaction at a time anyway."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    with connection.cursor() as cursor:
+        if national:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
+            return lambda: None
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PROVINCE_LOCK_CLASS, batch.province_id])
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [APPLY_LOCK_KEY])
+            return lambda: None
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s) AND pg_try_advisory_xact_lock_shared(%s)",
+            [PROVINCE_LOCK_CLASS, batch.province_id, APPLY_LOCK_KEY],
+        )
+        if not cursor.fetchone()[0]:
+            raise Busy
+        # A row or a new identifier another upload's open transaction holds: give up soon (Busy) rather
+        # than wait for its commit.
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [NO_WAIT_LOCK_TIMEOUT])
+
+    def restore() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+
+    return restore
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for error in (exc, exc.__cause__):
+        code = getattr(error, "pgcode", None)
+        if code:
+            return code
+    return None
+
+
+def _lost_a_race(exc: BaseException) -> bool:
+    """Another province's apply wrote one of the new identifiers first: a unique violation on the records'
+    table, or a deadlock (each COPY waits on an identifier the other wrote first; PostgreSQL ends one)."""
+    state = _sqlstate(exc)
+    if state == "40P01":  # deadlock_detected
+        return True
+    if state != "23505":  # unique_violation
+        return False
+    for error in (exc, exc.__cause__):
+        diag = getattr(error, "diag", None)
+        if diag is not None and diag.table_name == TargetRecord._meta.db_table:
+            return True
+    return False
 
 
 def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[int], None]) -> Report:
@@ -192,7 +308,7 @@ class _Classifier:
         )
         self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
         if writer is not None:
-            writer.lock()  # before looking at the table: what is new must still be new when written
+            writer.prepare()
 
     def reject_row(self, row_number: int) -> None:
         self.rejected_rows.add(row_number)
@@ -379,8 +495,15 @@ class _PostgresWriter:
         ]
 
     def lock(self) -> None:
+        """For a write of records outside an upload (api/record_writes.py, in its caller's transaction): the
+        national key exclusively, as every write took it before applies went by province (it waits for the
+        applies under way, and cannot race them on a new identifier); then prepare."""
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
+        self.prepare()
+
+    def prepare(self) -> None:
+        with connection.cursor() as cursor:
             # Changed records wait here until the end, then one UPDATE ... FROM applies them. Every
             # column nullable: a row carries only the fields the file gives. Dropped at the end too:
             # an outer transaction (a test, a batch of uploads) may apply twice.
@@ -455,6 +578,9 @@ class _OrmWriter:
 
     def lock(self) -> None:
         """SQLite writes one transaction at a time anyway."""
+
+    def prepare(self) -> None:
+        """Nothing to set up."""
 
     def wait(self) -> None:
         """Writes happen at once; nothing to wait for."""

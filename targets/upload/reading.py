@@ -25,6 +25,8 @@ from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.stored_files import local_copy
+
 from .sheet_child import HEADER, MAX_FRAME
 
 logger = logging.getLogger(__name__)
@@ -149,6 +151,15 @@ def open_sheet(path: str | Path, *, name: str) -> Sheet:
             child.close()
         raise
     return Sheet(header=header, rows=rows, formula_cells=formula_cells, header_row=header_row, children=children)
+
+
+@contextlib.contextmanager
+def open_stored_sheet(file, *, name: str) -> Iterator[Sheet]:
+    """The first sheet of a stored upload (`batch.file`, in whichever storage STORAGES names), uploaded
+    as `name`. The children read a local file: on disk the stored one, from an object store a temporary
+    copy streamed in chunks (core.stored_files.local_copy), removed once the block has reaped them."""
+    with local_copy(file) as path, open_sheet(path, name=name) as sheet:
+        yield sheet
 
 
 def _rows(reader: "_Child", scan: "_ScanFollower | None", formula_cells: FormulaCells, children: list) -> Iterator:

@@ -9,6 +9,8 @@ counted attempts, the sweeper); the apply is one transaction, so a killed worker
 
 import hashlib
 import logging
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -28,7 +30,7 @@ from provinces.models import Province
 from targets.models import UploadBatch, UploadRejection
 from targets.signals import announce_records_written
 
-from . import pipeline
+from . import background, pipeline
 from .reading import UnreadableFile, file_kind
 
 logger = logging.getLogger(__name__)
@@ -95,14 +97,25 @@ def receive_upload(*, user: User, province: Province, uploaded_file) -> UploadBa
     return batch
 
 
-def _runs_inline(batch: UploadBatch) -> bool:
-    return settings.CELERY_TASK_ALWAYS_EAGER or batch.size <= settings.TARGETS_UPLOAD_INLINE_BYTES
+def _runs_here(batch: UploadBatch, *, job: str) -> bool:
+    """Whether the request runs the job itself. A check of a small file (TARGETS_UPLOAD_INLINE_BYTES)
+    does: it reads, and waits for nobody. An apply of a small file tries with a broker (wait=False:
+    another upload's apply holding its province, or one of its rows, hands it to the queue instead);
+    without one (the embedded default) every apply, and a big file's check, goes to the background
+    thread (targets.upload.background), unless settings say to run it here (the test suite)."""
+    embedded = settings.CELERY_TASK_ALWAYS_EAGER
+    if embedded and not settings.TARGETS_UPLOAD_BACKGROUND_THREAD:
+        return True
+    small = batch.size <= settings.TARGETS_UPLOAD_INLINE_BYTES
+    if job == "check":
+        return small
+    return small and not embedded
 
 
 def start_check(*, batch: UploadBatch, user: Principal) -> None:
     """The dry run, now (small file) or by a task after this transaction commits."""
     language = translation.get_language()
-    if _runs_inline(batch):
+    if _runs_here(batch, job="check"):
         check_upload(batch_id=batch.pk, language=language)
     elif _queue(batch, from_status=Status.RECEIVED, to_status=Status.CHECKING, language=language):
         _enqueue_check(batch.pk, language)
@@ -110,7 +123,8 @@ def start_check(*, batch: UploadBatch, user: Principal) -> None:
 
 
 def start_apply(*, batch: UploadBatch, user: User) -> None:
-    """Confirm: apply the upload, now (small file) or by a task after this transaction commits."""
+    """Confirm: apply the upload, now (a small file whose province is free) or by a task (Celery, or the
+    embedded default's thread) after this transaction commits. The request never waits for another upload."""
     if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
         raise PermissionDenied
     if batch.status == Status.APPLIED:
@@ -118,8 +132,8 @@ def start_apply(*, batch: UploadBatch, user: User) -> None:
     if batch.status != Status.CHECKED:
         raise ValidationError(_("Only a checked upload can be applied."))
     language = translation.get_language()
-    if _runs_inline(batch):
-        apply_upload(batch_id=batch.pk, user_id=user.pk, language=language)
+    if _runs_here(batch, job="apply"):
+        apply_upload(batch_id=batch.pk, user_id=user.pk, language=language, wait=settings.CELERY_TASK_ALWAYS_EAGER)
     elif _queue(batch, from_status=Status.CHECKED, to_status=Status.APPLYING, language=language, confirmed_by=user):
         # Only the confirm that moved the row queues a task; a second tab's finds it applying.
         _enqueue_apply(batch.pk, user.pk, language)
@@ -159,19 +173,29 @@ def _queue(batch: UploadBatch, *, from_status: str, to_status: str, language: st
 def _enqueue_check(batch_id: int, language: str | None) -> None:
     from targets.tasks import check_upload_task
 
-    _enqueue(check_upload_task, batch_id, language)
+    _enqueue(check_upload_task, batch_id, language, here=lambda: check_upload(batch_id=batch_id, language=language))
 
 
 def _enqueue_apply(batch_id: int, user_id: int, language: str | None) -> None:
     from targets.tasks import apply_upload_task
 
-    _enqueue(apply_upload_task, batch_id, user_id, language)
+    _enqueue(
+        apply_upload_task,
+        batch_id,
+        user_id,
+        language,
+        here=lambda: apply_upload(batch_id=batch_id, user_id=user_id, language=language),
+    )
 
 
-def _enqueue(task, batch_id: int, *args) -> None:
+def _enqueue(task, batch_id: int, *args, here: Callable[[], None]) -> None:
     """Hand a job to the broker once the transaction commits. A broker that is down, or hangs, must
     not fail the request (settings.py bounds how long a publish may take): the row stays queued,
-    and the sweeper queues the job again."""
+    and the sweeper queues the job again. Without a broker (the embedded default), to the background
+    thread instead, which runs what the task would."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(lambda: background.submit(here))
+        return
 
     def publish() -> None:
         try:
@@ -211,18 +235,22 @@ def apply_upload(
     user: User | None = None,
     language: str | None = None,
     in_task: bool = False,
+    wait: bool = True,
 ) -> None:
     """Apply every valid row in one transaction; running it again changes nothing.
 
     Ends applied or failed, with nothing half-written. `user` is an account already in hand (an API
     key's service account carries the key's scope, which looking the account up again by `user_id`,
-    as a Celery task must, would lose). `in_task`: as for check_upload.
+    as a Celery task must, would lose). `in_task`: as for check_upload. `wait=False` (a web request):
+    when another upload's apply holds the province (or a row, or a new identifier), nothing is written
+    and the job is queued instead (_hand_off), so the request answers at once.
     """
     from django.contrib.auth import get_user_model
 
     confirmed_by_id = user.pk if user is not None else user_id
     # The audit trail names the upload and who confirmed it, also when a Celery task applies it.
     audit_labels = {"upload": batch_id, "user": confirmed_by_id}
+    handed_off = False
     with translation.override(language or settings.LANGUAGE_CODE), _job_lock(batch_id) as ours:
         if not ours:
             return
@@ -235,7 +263,9 @@ def apply_upload(
         if claimed is None:
             return  # applied already (the other of two concurrent confirms, or a retried task)
         with audit_context(**audit_labels), transaction.atomic():
-            batch = UploadBatch.objects.select_for_update().select_related("province").get(pk=batch_id)
+            # Its own row only (of=self): a lock on the province's row would hold back the commit of another
+            # apply of the province (its records' foreign keys are checked at commit), which this one waits for.
+            batch = UploadBatch.objects.select_for_update(of=("self",)).select_related("province").get(pk=batch_id)
             if batch.status != Status.APPLYING:
                 return
             if user is None and user_id is not None:
@@ -248,13 +278,33 @@ def apply_upload(
             with _ends_in_a_final_state(batch, job="apply", in_task=in_task):
                 # A savepoint: whatever stops the apply half-way leaves nothing written, and the
                 # failure is still recorded when the outer transaction commits.
-                with transaction.atomic():
-                    report = pipeline.run(batch, apply=True, user=user, progress=_progress_writer(batch.pk))
-                    _store(batch, report, status=Status.APPLIED)
-                if report.created or report.updated:
-                    # The dashboards follow (summaries listens): after the commit, so that Redis or the
-                    # broker being away cannot undo the apply.
-                    announce_records_written(sender=UploadBatch)
+                try:
+                    with transaction.atomic():
+                        report = pipeline.apply_in_turn(
+                            batch, user=user, progress=_progress_writer(batch.pk), wait=wait
+                        )
+                        _store(batch, report, status=Status.APPLIED)
+                except pipeline.Busy:
+                    _hand_off(batch)
+                    handed_off = True
+                else:
+                    if report.created or report.updated:
+                        # The dashboards follow (summaries listens): after the commit, so that Redis or
+                        # the broker being away cannot undo the apply.
+                        announce_records_written(sender=UploadBatch)
+    if handed_off and confirmed_by_id is not None:
+        # Queued once the job lock is released, so that the task that takes it finds the lock free.
+        _enqueue_apply(batch_id, confirmed_by_id, language)
+
+
+def _hand_off(batch: UploadBatch) -> None:
+    """The request's apply found another upload's in its way: wait queued, as a big file's does (its
+    attempt does not count: nothing ran)."""
+    logger.info("upload %s: its province is busy; the apply is queued", batch.pk)
+    UploadBatch.objects.filter(pk=batch.pk).update(
+        status=Status.APPLYING, attempts=0, started_at=None, queued_at=timezone.now(), progress=0
+    )
+    _forget_progress(batch.pk)
 
 
 # --- every job ends in a final state ---------------------------------------------------------------
@@ -292,11 +342,18 @@ def _job_lock(batch_id: int):
                 connection.close_at = 0
 
 
+# The uploads a job of this process works on (the job lock without PostgreSQL: _job_lock).
+_HELD: set[int] = set()
+_HELD_LOCK = threading.Lock()
+
+
 def _claim(batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int | None = None) -> UploadBatch | None:
     """Count this task's attempt at the job, committed before any work, so that a worker killed by the
     file still counts. None: nothing to do (the job is done, the upload cancelled, or given up)."""
     with transaction.atomic():
-        batch = UploadBatch.objects.select_for_update().select_related("province").filter(pk=batch_id).first()
+        batch = (
+            UploadBatch.objects.select_for_update(of=("self",)).select_related("province").filter(pk=batch_id).first()
+        )
         if batch is None or batch.status not in accepts:
             return None
         if batch.status != running:  # a new job begins here (inline): its attempts count from 0

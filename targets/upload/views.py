@@ -31,7 +31,7 @@ from targets.models import Category, EducationStatus, Outcome, Sex, UploadBatch
 from .columns import FIELDS, TEMPLATE_FIELDS, label
 from .forms import UploadForm
 from .pipeline import PREVIEW_VALUE_CHARS
-from .reading import UnreadableFile, open_sheet
+from .reading import UnreadableFile, open_stored_sheet
 from .services import (
     cancel_upload,
     read_progress,
@@ -355,7 +355,7 @@ def _read_back(batch: UploadBatch, numbers: list[int]) -> tuple[list[str], dict[
         return [], found  # the file is past its retention period (targets.retention): blank headers
     try:
         # The with block reaps the reader's child processes also when the loop stops early.
-        with open_sheet(batch.file.path, name=batch.original_name) as sheet:
+        with open_stored_sheet(batch.file, name=batch.original_name) as sheet:
             header = list(sheet.header)
             if wanted:
                 for number, row in enumerate(sheet.rows, start=sheet.header_row + 1):
