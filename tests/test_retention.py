@@ -272,3 +272,25 @@ def test_admins_see_the_runs_read_only(cast, client_for):
     assert admin.get(f"/admin/audit/retentionrun/{run.pk}/change/").status_code == 200
     assert admin.post(f"/admin/audit/retentionrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
     assert client_for(cast.coordinator_a).get("/admin/audit/retentionrun/").status_code in (302, 403)
+
+
+def test_on_an_object_store_the_file_goes_from_the_bucket_and_the_archive_lands_in_it(cast, s3_storage):
+    """The same job with the storage on the S3 API server (tests/conftest.py): storage API only."""
+    old_rows = [_log_row(800 * DAY), _log_row(900 * DAY)]
+    young_row = _log_row(DAY)
+    old = _aged(upload_and_apply(cast.coordinator_a, _file(1)), 91 * DAY)
+    young = upload_and_apply(cast.coordinator_a, _file(2))
+    assert {old.file.name, young.file.name} <= set(s3_storage.object_keys())
+
+    run = audit_retention.run(source="test")
+
+    assert run is not None
+    assert run.errors == 0
+    keys = s3_storage.object_keys()
+    assert old.file.name not in keys
+    assert young.file.name in keys
+    [archive] = run.results["access_log"]["files"]
+    assert archive in keys
+    rows = list(csv.DictReader(io.StringIO(gzip.decompress(s3_storage.read(archive)).decode())))
+    assert sorted(int(r["id"]) for r in rows) == sorted(old_rows)
+    assert list(AccessLog.objects.values_list("id", flat=True)) == [young_row]
