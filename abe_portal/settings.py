@@ -74,7 +74,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The request's access-log entries in one INSERT, written before the answer goes out.
+    "audit.middleware.AccessLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Writes the session when it changed or SESSION_REFRESH_SECONDS after its last write, not on
+    # every request (replaces SESSION_SAVE_EVERY_REQUEST).
+    "accounts.middleware.SessionRefreshMiddleware",
     "abe_portal.language.ThaiFirstMiddleware",  # before LocaleMiddleware: ignores Accept-Language
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -236,7 +241,18 @@ CELERY_BEAT_SCHEDULE = {
         # Sweeps do not pile up in the queue while no worker runs: the next one comes soon.
         "options": {"expires": TARGETS_UPLOAD_SWEEP_SECONDS},
     },
+    # Retention (audit.retention): prunes what is past its period, every night at RETENTION_HOUR.
+    "retention-nightly": {
+        "task": "audit.tasks.prune",
+        "schedule": crontab(hour=env.int("RETENTION_HOUR", default=3), minute=30),
+    },
 }
+# Retention periods in days (README.md, "Retention"). Access-log rows are archived to default_storage
+# and then deleted (never under 90 days: audit.models.ACCESS_LOG_MIN_DAYS); idempotency keys of the
+# API outlive any client retry; the files of applied, cancelled and failed uploads go, their rows stay.
+RETENTION_ACCESS_LOG_DAYS = env.int("RETENTION_ACCESS_LOG_DAYS", default=730)
+RETENTION_IDEMPOTENCY_DAYS = env.int("RETENTION_IDEMPOTENCY_DAYS", default=30)
+RETENTION_UPLOAD_FILE_DAYS = env.int("RETENTION_UPLOAD_FILE_DAYS", default=90)
 # After an upload, a summary run starts this many seconds later; uploads meanwhile join it.
 SUMMARY_DEBOUNCE_SECONDS = env.int("SUMMARY_DEBOUNCE_SECONDS", default=60)
 
@@ -283,8 +299,12 @@ MFA_TOTP_ISSUER = "ABE Portal"
 ABE_REQUIRE_MFA = env.bool("REQUIRE_MFA", default=not DEBUG)
 
 # Sessions end after 30 minutes without a request, and 12 hours after sign-in at the latest.
+# The session row is written when it changes or once its last write is SESSION_REFRESH_SECONDS old
+# (accounts.middleware.SessionRefreshMiddleware), not on every page view: a session idle for
+# SESSION_COOKIE_AGE minus at most that interval (29 to 30 minutes) has ended.
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = env.int("SESSION_REFRESH_SECONDS", default=60)
 SESSION_ABSOLUTE_AGE = 12 * 60 * 60
 
 # --- Email: console by default, SMTP from EMAIL_URL (e.g. smtp+tls://user:pass@host:587) -------

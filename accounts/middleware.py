@@ -16,6 +16,8 @@ from .models import AnyUser
 
 SESSION_STARTED_AT = "abe_session_started_at"
 SESSION_MFA_OK = "abe_mfa_ok"
+# When the session row was last written (seconds since the epoch): SessionRefreshMiddleware.
+SESSION_SAVED_AT = "abe_session_saved_at"
 
 
 def needs_two_factor(user: AnyUser) -> bool:
@@ -26,7 +28,8 @@ def needs_two_factor(user: AnyUser) -> bool:
 class SessionLimitMiddleware:
     """Ends a session SESSION_ABSOLUTE_AGE after sign-in, however active it was.
 
-    The idle limit is Django's own: SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST.
+    The idle limit is Django's own: the session row's expiry, SESSION_COOKIE_AGE after its last
+    write, which SessionRefreshMiddleware keeps moving while the user is active.
     """
 
     def __init__(self, get_response):
@@ -41,6 +44,39 @@ class SessionLimitMiddleware:
                 messages.info(request, _("Your session has ended. Please sign in again."))
                 return redirect_to_login(request.get_full_path())
         return self.get_response(request)
+
+
+class SessionRefreshMiddleware:
+    """Writes the session only when it changed or its last write is SESSION_REFRESH_SECONDS old.
+
+    Replaces SESSION_SAVE_EVERY_REQUEST, which wrote the session row (an UPDATE of django_session)
+    on every page view. Each write sets the row's expiry and the cookie's to SESSION_COOKIE_AGE from
+    then, so a session ends after SESSION_COOKIE_AGE without a request, less at most
+    SESSION_REFRESH_SECONDS (29 to 30 minutes by default): a request in the last interval before
+    a refresh does not move the expiry. Sessions stay in the database (never the cache), so signing
+    out ends one on the server whatever Redis does.
+
+    Sits right after SessionMiddleware, so that its answer half runs after every other middleware
+    has touched the session (messages, sign-in, two-factor) and before SessionMiddleware saves.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or (not session.accessed and not session.modified):
+            return response
+        # An empty session is not stored (SessionMiddleware deletes its cookie): an anonymous visit
+        # must not create a row just to hold the stamp.
+        if not any(key != SESSION_SAVED_AT for key in session.keys()):  # noqa: SIM118 (no __iter__)
+            return response
+        now = int(time.time())
+        saved_at = session.get(SESSION_SAVED_AT)
+        if session.modified or not isinstance(saved_at, int) or now - saved_at >= settings.SESSION_REFRESH_SECONDS:
+            session[SESSION_SAVED_AT] = now  # marks it modified: SessionMiddleware writes it
+        return response
 
 
 class RequireTwoFactorMiddleware:

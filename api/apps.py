@@ -11,6 +11,7 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         # drf-spectacular finds the API-key scheme of the schema through this import.
-        from . import policies, schema  # noqa: F401
+        from . import policies, retention, schema  # noqa: F401
 
         policies.register_rules()
+        retention.register()

@@ -21,9 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.access import can
+from core import retention
 from core.date_input import ADMIN_FORMFIELD_OVERRIDES
 
-from .models import AccessLog, IdentifierProbeDay
+from .models import AccessLog, IdentifierProbeDay, RetentionRun
 from .tracking import history_is_recorded
 
 if TYPE_CHECKING:
@@ -59,6 +60,40 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("actor", "object_id", "path", "ip_address")
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log grows without bound; skip the second COUNT(*)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the retention job (audit.retention) removed each night: per kind how many, the archive
+    it wrote, and the errors of a pruner that failed."""
+
+    list_display = ("started_at", "source", "total", "summary", "errors", "finished_at")
+    list_filter = ("source",)
+    date_hierarchy = "started_at"
+    fields = ("started_at", "finished_at", "source", "total", "errors", "details")
+    readonly_fields = fields
+
+    @staticmethod
+    def _label(name: str, result: dict) -> str:
+        # The registered label in the reader's language; the one stored by the run if gone since.
+        labels = {pruner.name: pruner.label for pruner in retention.registered()}
+        return str(labels.get(name, result.get("label", name)))
+
+    @admin.display(description=_("removed, per kind"))
+    def summary(self, obj: RetentionRun) -> str:
+        return ", ".join(f"{self._label(name, r)}: {r.get('count', 0):,}" for name, r in obj.results.items())
+
+    @admin.display(description=_("details"))
+    def details(self, obj: RetentionRun) -> str:
+        lines = []
+        for name, result in obj.results.items():
+            line = f"{self._label(name, result)}: {result.get('count', 0):,}"
+            if result.get("files"):
+                line += " · " + str(_("archive")) + ": " + ", ".join(result["files"])
+            if result.get("error"):
+                line += " · " + str(_("failed")) + ": " + result["error"]
+            lines.append(line)
+        return "\n".join(lines)
 
 
 class FlaggedFilter(admin.SimpleListFilter):

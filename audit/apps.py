@@ -8,6 +8,11 @@ class AuditConfig(AppConfig):
     default = True  # the app's own config: this module holds another app's as well
     verbose_name = _("Audit trail and access log")
 
+    def ready(self) -> None:
+        from . import retention
+
+        retention.register()
+
 
 class HistoryConfig(PGHistoryConfig):
     """pghistory (INSTALLED_APPS names this instead of "pghistory"), with names a Thai admin can read: Django

@@ -1,6 +1,7 @@
 import pghistory.middleware
 from django.http import HttpRequest, HttpResponse
 
+from .access_log import batched
 from .tracking import history_is_recorded
 
 
@@ -17,3 +18,19 @@ class HistoryMiddleware(pghistory.middleware.HistoryMiddleware):
         if not history_is_recorded():
             return self.get_response(request)
         return super().__call__(request)
+
+
+class AccessLogMiddleware:
+    """Writes the request's access-log entries (audit.access_log.record_access) together: one
+    multi-row INSERT once the view and the inner middleware have answered, before the answer goes
+    out. Outside any transaction (the view's atomic blocks have ended), so a view's rollback does not
+    take its entries with it. A streaming response's generator runs after this has returned: what it
+    records is written at once.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with batched():
+            return self.get_response(request)

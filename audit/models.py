@@ -114,7 +114,19 @@ class AccessLog(models.Model):
             models.Index(fields=["user", "created_at"], name="audit_access_user_time_idx"),
         ]
         triggers = [
-            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update),
+            # Deleting is refused too, except for the retention job (audit.retention): in its own
+            # transaction it sets PRUNE_BEFORE_SETTING (SET LOCAL) to its cut-off, and only rows
+            # older than that cut-off, and older than ACCESS_LOG_MIN_DAYS whatever it says, go.
+            pgtrigger.Protect(
+                name="prune_only_expired",
+                operation=pgtrigger.Delete,
+                condition=pgtrigger.Condition(
+                    'OLD."created_at" >= LEAST('
+                    "COALESCE(NULLIF(current_setting('abe.access_log_prune_before', true), '')::timestamptz, "
+                    "'-infinity'::timestamptz), now() - interval '90 days')"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -129,6 +141,39 @@ class AccessLog(models.Model):
 
     def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("The access log is append-only: entries cannot be deleted.")
+
+
+# The transaction-local setting (SET LOCAL) that lets the retention job delete old access-log rows,
+# and the floor under it: the trigger above keeps every row younger than ACCESS_LOG_MIN_DAYS (the
+# 90 days of traffic data the Computer-Related Crime Act asks for) whatever the setting says.
+PRUNE_BEFORE_SETTING = "abe.access_log_prune_before"
+ACCESS_LOG_MIN_DAYS = 90
+
+
+# --- Retention ---------------------------------------------------------------------------------
+
+
+class RetentionRun(models.Model):
+    """One run of the retention job (audit.retention.run): what each registered pruner removed.
+
+    `results` maps each pruner's name to {"label", "count", "files", "error"}: files are what it
+    wrote (the access log's archive in default_storage), error is empty when it succeeded.
+    """
+
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    source = models.CharField(_("started by"), max_length=32, help_text=_("The nightly job or the prune command."))
+    results = models.JSONField(_("results"), default=dict, blank=True)
+    total = models.PositiveBigIntegerField(_("removed"), default=0)
+    errors = models.PositiveSmallIntegerField(_("pruners that failed"), default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} {self.total}"
 
 
 # --- Probing for national IDs ------------------------------------------------------------------

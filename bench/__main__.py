@@ -31,6 +31,8 @@ def main(argv: list[str]) -> None:
         outage,
         password_reset,
         reference_data,
+        request_writes,
+        retention,
         storage,
         summaries,
         upload,
@@ -47,6 +49,8 @@ def main(argv: list[str]) -> None:
         "password_reset": password_reset.run,
         "summaries": summaries.run,  # it switches the connection to autocommit for VACUUM
         "cases": cases.run,  # after summaries: it empties the records' tables for its own 1,000,000
+        "requests": request_writes.run,  # writes and ms per page view, before/after issue 15
+        "retention": retention.run,  # the access log's prune over 1,000,000 rows
         "storage": storage.run,  # a 50 MB upload to moto's S3 server and back to a local file
     }
     chosen = argv or list(suites)

@@ -8,5 +8,7 @@ class TargetsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import policies
+        from .upload import retention
 
         policies.register_rules()
+        retention.register()

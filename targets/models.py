@@ -414,6 +414,8 @@ class UploadBatch(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # When the sweeper last restarted the work after an interruption (said on the upload's page).
     restarted_at = models.DateTimeField(_("restarted at"), null=True, blank=True)
+    # When retention (targets.retention) deleted the file from storage; the row and its report stay.
+    file_pruned_at = models.DateTimeField(_("file deleted at"), null=True, blank=True)
 
     objects = UploadBatchQuerySet.as_manager()
 

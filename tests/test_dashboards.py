@@ -614,18 +614,18 @@ def test_meeting_page_costs_one_query_more_with_figures_whatever_their_number(su
 # --- query counts ----------------------------------------------------------------------------------------------------
 
 # Every page: 1 session, 2 user, 3 memberships (the scope); a university member also 4 this year's
-# assignments of their university. At the end, the session save: savepoint, update, release.
+# assignments of their university (the session is not written again within SESSION_REFRESH_SECONDS).
 PAGES = {
     # (member, url): queries
     # the national trend (a few JSON keys of each run's national snapshot), the latest run's
     # snapshots with their run, provinces and universities, the reference labels (one UNION)
-    ("eef_admin", "/dashboards/"): 9,
+    ("eef_admin", "/dashboards/"): 6,
     # the university's trend, its latest snapshot and its provinces' in the same run, the labels
-    ("university_member", "/dashboards/university/KKU/"): 10,
+    ("university_member", "/dashboards/university/KKU/"): 7,
     # the province's trend, its latest snapshot with run, province and region, the labels
-    ("university_member", A_URL): 10,
-    ("coordinator_a", A_URL): 9,
-    ("eef_admin", A_URL): 9,
+    ("university_member", A_URL): 7,
+    ("coordinator_a", A_URL): 6,
+    ("eef_admin", A_URL): 6,
 }
 
 

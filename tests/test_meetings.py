@@ -765,34 +765,35 @@ def _grow(cast, times: int) -> None:
 LIST_PAGES = {
     # url: (queries for the EEF admin, for coordinator A)
     # Every page: 1 session, 2 user, 3 memberships (scope); coordinator A also 4 the universities
-    # supporting A this year (meeting visibility). At the end: session save (savepoint, update, release).
+    # supporting A this year (meeting visibility). (The session is not written again within
+    # SESSION_REFRESH_SECONDS.)
     "/meetings/": (
         # count of past meetings (paginator), upcoming meetings, their provinces, provinces (filter
         # choices), the page of past meetings, their provinces
-        12,
-        13,
+        9,
+        10,
     ),
     "/meetings/calendar/{year}/{month}/": (
         # the month's meetings
-        7,
-        8,
+        4,
+        5,
     ),
     "/meetings/lessons/?q=ข้อมูล": (
         # themes (filter choices), provinces (filter choices), count, the page with meetings and provinces
-        10,
-        11,
+        7,
+        8,
     ),
     "/meetings/actions/?status=all": (
         # provinces and universities (owner choices), count, the page with meetings and owners; for
         # coordinator A, which of their meetings A writes (the update links)
-        10,
-        12,
+        7,
+        9,
     ),
     "/": (
         # the home page: open action items of the user with meetings and owners, upcoming meetings,
         # memberships (roles card), this year's assignments with provinces and universities
-        10,
-        11,
+        7,
+        8,
     ),
 }
 

@@ -848,9 +848,8 @@ def test_province_list_query_count_does_not_grow_with_the_data(cast, client_for,
     client.get("/provinces/")  # warm the session
     # 1 session, 2 user, 3 memberships and 4 this year's assignments (the scope),
     # 5 fiscal years for the filter, 6 provinces with plan, goals, latest report, request and
-    # activity counts as subqueries, 7 the year's assignments with their universities (prefetch),
-    # 8-10 session save (in a savepoint).
-    with django_assert_num_queries(10):
+    # activity counts as subqueries, 7 the year's assignments with their universities (prefetch).
+    with django_assert_num_queries(7):
         response = client.get("/provinces/")
     assert len(response.context["rows"]) == 2
 
@@ -863,8 +862,8 @@ def test_province_list_query_count_for_eef_does_not_grow_with_the_data(
     client = client_for(cast.eef_admin)
     client.get("/provinces/")
     # session, user, memberships (national: no assignments), fiscal years, provinces, the year's
-    # assignments, and the session save (savepoint, update, release).
-    with django_assert_num_queries(9):
+    # assignments.
+    with django_assert_num_queries(6):
         response = client.get("/provinces/")
     assert len(response.context["rows"]) == 12
     assert {row["province"].open_requests for row in response.context["rows"]} == {factor}
@@ -880,9 +879,8 @@ def test_province_page_query_count_does_not_grow_with_the_data(cast, client_for,
     # outcomes (prefetch), 9 the access log's row (the working group's names, phones and emails),
     # 10 reports, 11 recent activities with universities, 12 open requests with universities,
     # 13 the universities supporting the user's provinces (the meetings' door), 14 upcoming meetings,
-    # 15 meetings held this fiscal year, 16 the latest summary of the province,
-    # 17-19 session save (savepoint, update, release).
-    with django_assert_num_queries(19):
+    # 15 meetings held this fiscal year, 16 the latest summary of the province.
+    with django_assert_num_queries(16):
         response = client.get(f"/provinces/{PROVINCE_A}/")
     assert len(response.context["members"]) == factor
     assert len(response.context["reports"]) == factor

@@ -738,10 +738,10 @@ def test_admin_never_adds_records_and_only_eef_deletes(cast, client_for, record_
 
 # --- Query counts: the same with ten times the rows --------------------------------------------------------
 
-# Every request of a signed-in user also costs five queries outside the view: the session and the
-# user before it; after it, the session saved again (SESSION_SAVE_EVERY_REQUEST) as an UPDATE
-# between a SAVEPOINT and its RELEASE. The figures below are the view's own.
-OVERHEAD = 5
+# Every request of a signed-in user also costs two queries outside the view: the session and the
+# user before it (the session is written again only after SESSION_REFRESH_SECONDS,
+# accounts.middleware.SessionRefreshMiddleware). The figures below are the view's own.
+OVERHEAD = 2
 
 
 def _grow(size: int, helps: int = 0) -> TargetRecord:

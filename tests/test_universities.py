@@ -642,11 +642,11 @@ def _grow(size: int) -> None:
     )
 
 
-# Every request of a signed-in user also costs five queries outside the view: the session and
-# the user before it; after it, the session saved again (SESSION_SAVE_EVERY_REQUEST) as an UPDATE
-# between a SAVEPOINT and its RELEASE. The comments below name the view's own queries; the
-# figures are the totals, the same on PostgreSQL and SQLite.
-OVERHEAD = 5
+# Every request of a signed-in user also costs two queries outside the view: the session and
+# the user before it (the session is written again only after SESSION_REFRESH_SECONDS,
+# accounts.middleware.SessionRefreshMiddleware). The comments below name the view's own queries;
+# the figures are the totals, the same on PostgreSQL and SQLite.
+OVERHEAD = 2
 
 PAGES = {
     # url: (user, queries of the view)

@@ -57,6 +57,7 @@ class UploadBatchAdmin(ScopedModelAdmin):
         "started_at",
         "attempts",
         "restarted_at",
+        "file_pruned_at",
         "rows_total",
         "created",
         "updated",

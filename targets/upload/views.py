@@ -195,6 +195,7 @@ def upload_detail(request, pk: int):
             "unknown": columns.get("unknown") or [],
             "duplicates": columns.get("duplicates") or [],
             "blank_rows": columns.get("blank_rows") or 0,
+            "file_days": settings.RETENTION_UPLOAD_FILE_DAYS,
         },
     )
 
@@ -350,6 +351,8 @@ def _read_back(batch: UploadBatch, numbers: list[int]) -> tuple[list[str], dict[
     not keep: those refused for belonging to another province)."""
     wanted = set(numbers)
     found: dict[int, list] = {}
+    if batch.file_pruned_at is not None:
+        return [], found  # the file is past its retention period (targets.retention): blank headers
     try:
         # The with block reaps the reader's child processes also when the loop stops early.
         with open_stored_sheet(batch.file, name=batch.original_name) as sheet:
