@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "targets",
     "cases",  # case follow-up: contacts, plans, referrals to agencies, notifications
     "summaries",
+    "exports",  # exports as background jobs: above audit, below the apps that register their kinds
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
     "api",
     "portal",  # the top layer: home and province pages, plans, reference and demo data loaders
@@ -213,7 +214,21 @@ CELERY_BEAT_SCHEDULE = {
         # Sweeps do not pile up in the queue while no worker runs: the next one comes soon.
         "options": {"expires": TARGETS_UPLOAD_SWEEP_SECONDS},
     },
+    "export-sweeper": {
+        "task": "exports.tasks.sweep_exports",
+        "schedule": env.int("EXPORTS_SWEEP_SECONDS", default=120),
+        "options": {"expires": env.int("EXPORTS_SWEEP_SECONDS", default=120)},
+    },
 }
+# Exports as background jobs (exports/, README.md "Exports"): a finished export's file is kept this many hours,
+# then its download answers 410 and exports.services.prune_expired deletes it. A records export of at most
+# EXPORTS_RECORDS_INLINE_ROWS rows streams at once; anything larger, and every PDF or workbook, is a job.
+EXPORTS_KEEP_HOURS = env.int("EXPORTS_KEEP_HOURS", default=24)
+EXPORTS_RECORDS_INLINE_ROWS = env.int("EXPORTS_RECORDS_INLINE_ROWS", default=5000)
+EXPORTS_MAX_ATTEMPTS = env.int("EXPORTS_MAX_ATTEMPTS", default=3)
+EXPORTS_REQUEUE_AFTER_SECONDS = env.int("EXPORTS_REQUEUE_AFTER_SECONDS", default=300)
+EXPORTS_SOFT_TIME_LIMIT = env.int("EXPORTS_SOFT_TIME_LIMIT", default=15 * 60)
+EXPORTS_TIME_LIMIT = env.int("EXPORTS_TIME_LIMIT", default=17 * 60)
 # After an upload, a summary run starts this many seconds later; uploads meanwhile join it.
 SUMMARY_DEBOUNCE_SECONDS = env.int("SUMMARY_DEBOUNCE_SECONDS", default=60)
 

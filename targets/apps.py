@@ -10,3 +10,8 @@ class TargetsConfig(AppConfig):
         from . import policies
 
         policies.register_rules()
+
+        from .exports import register_export_kind
+
+        # The records export as a background job (exports/, README.md "Exports").
+        register_export_kind()
