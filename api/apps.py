@@ -14,3 +14,10 @@ class ApiConfig(AppConfig):
         from . import policies, schema  # noqa: F401
 
         policies.register_rules()
+
+        from exports.registry import register_key_resolver
+
+        from .authentication import principal_for_prefix
+
+        # An export asked for by a key runs later with the key's scope, or not at all once it is revoked.
+        register_key_resolver(principal_for_prefix)

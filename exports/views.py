@@ -2,6 +2,8 @@
 progress (JSON, for static/js/upload_progress.js), its download; and `ask`, which the apps' export buttons
 call to start a job (a POST) or to offer one (a GET)."""
 
+from collections.abc import Callable
+
 from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +24,7 @@ from .models import ExportJob
 RECENT = 50
 
 
-def ask(request, *, kind: str, file_format: str, params: dict, refused_url: str = ""):
+def ask(request, *, kind: str, file_format: str, params: dict, refused_url: Callable[[], str] | None = None):
     """An export button's answer. POST: start the job and go to its page. GET (a link, a bookmark): the same
     check (404 for a subject outside the user's scope), then a page that offers to prepare the file. An export
     refused for a reason the user should read (services.Refused: nothing to export yet) goes back to
@@ -36,10 +38,10 @@ def ask(request, *, kind: str, file_format: str, params: dict, refused_url: str 
             return redirect(job)
         cleaned = found.check(request.user, dict(params), file_format)
     except services.Refused as refused:
-        if not refused_url:
+        if refused_url is None:
             return HttpResponseBadRequest(str(refused))
         messages.info(request, str(refused))
-        return redirect(refused_url)
+        return redirect(refused_url())
     context = {"title": found.title(cleaned, file_format), "file_format": file_format}
     return render(request, "exports/confirm.html", context)
 

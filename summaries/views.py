@@ -449,5 +449,5 @@ def export(request, fmt: str):
     params = {"level": level, "code": code, "fiscal_year": _fiscal_year(request)}
     # No summary yet: a message on the dashboard it came from.
     return export_jobs.ask(
-        request, kind=export_kinds.KIND, file_format=fmt, params=params, refused_url=dashboard_url(level, code)
+        request, kind=export_kinds.KIND, file_format=fmt, params=params, refused_url=lambda: dashboard_url(level, code)
     )
