@@ -38,6 +38,7 @@ def test_coordinator_exports_a_large_list_as_a_job(live_server, page, screenshot
     expect(page).to_have_url(f"{url}/")
 
     page.goto(f"{url}/records/")
+    shot("exports-0-records-th")
     page.get_by_test_id("export-xlsx").click()
     expect(page).to_have_url(re.compile(r"/exports/\d+/$"))
     expect(page.get_by_test_id("export-progress")).to_be_visible()
@@ -57,6 +58,7 @@ def test_coordinator_exports_a_large_list_as_a_job(live_server, page, screenshot
 
     page.get_by_test_id("nav-exports").click()
     expect(page).to_have_url(f"{url}/exports/")
-    expect(page.get_by_test_id("export-list")).to_contain_text("ระเบียนกลุ่มเป้าหมาย")
+    expect(page.get_by_test_id("export-list")).to_contain_text("ข้อมูลกลุ่มเป้าหมาย")
     shot("exports-3-list-th")
+
     assert problems == []
