@@ -15,6 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -204,7 +205,7 @@ def _build(job: ExportJob) -> None:
         finished_at=finished,
         expires_at=finished + keep_for(),
     )
-    if not done:  # the sweeper failed it meanwhile: keep nothing of this run
+    if not done and job.file.name:  # the sweeper failed it meanwhile: keep nothing of this run
         job.file.storage.delete(job.file.name)
     _forget_progress(job.pk)
 
@@ -343,7 +344,7 @@ def sweep_exports(*, pk: int | None = None) -> dict[str, int]:
                         status=Status.QUEUED, queued_at=timezone.now(), started_at=None
                     )
                     logger.warning("export %s: queued again (no live task)", found)
-                    transaction.on_commit(lambda found=found: dispatch(found))
+                    transaction.on_commit(partial(dispatch, found))
                     counts["requeued"] += 1
     return counts
 
@@ -358,7 +359,7 @@ def prune_expired(now: datetime) -> int:
     count = 0
     due = ExportJob.objects.filter(expires_at__lte=now).exclude(status__in=[Status.EXPIRED, Status.RUNNING])
     for job in due.order_by("pk").only("pk", "file").iterator(chunk_size=500):
-        if job.file:
+        if job.file.name:
             try:
                 job.file.storage.delete(job.file.name)
             except Exception:  # kept for the next run: the row stays as it is

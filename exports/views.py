@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -99,7 +100,7 @@ def job_download(request, pk: int):
     return download(request, job)
 
 
-def download(request, job: ExportJob) -> HttpResponse:
+def download(request, job: ExportJob) -> HttpResponseBase:
     """The job's file, streamed from storage, and one access-log entry; 410 once it has expired, 404 before it
     is ready (and for anyone but the asker: the caller fetched the job through its door)."""
     if job.is_expired():

@@ -23,9 +23,9 @@ from django.utils import timezone, translation
 
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from core.buddhist_dates import current_fiscal_year
+from exports.models import ExportJob
 from meetings.models import Kind, Meeting, Presentation
 from provinces.models import PlanGoal, ProvincialPlan
-from exports.models import ExportJob
 from summaries import charts, exports, figures
 from summaries.figures import Progress, Row, sort_rows
 from summaries.map import map_svg, province_paths

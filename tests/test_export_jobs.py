@@ -126,7 +126,8 @@ def test_an_xlsx_job_masks_identifiers_for_the_university_member(cast, client_fo
     assert rows[0][0] == "เลขประจำตัวประชาชน"
     assert len(rows) == 13
     assert {row[0] for row in rows[1:]} == {mask_identifier(r.identifier) for r in records_a}
-    assert sheet["T2"].is_date and "107041E" in sheet["T2"].number_format  # a real date, shown in พ.ศ.
+    assert sheet["T2"].is_date
+    assert "107041E" in sheet["T2"].number_format
 
 
 def test_a_small_list_still_streams_at_once(cast, client_for):
@@ -216,7 +217,8 @@ def test_a_failed_job_ends_failed_with_a_thai_message_on_its_page(cast, client_f
     client = client_for(cast.coordinator_a)
     page = client.get(f"/exports/{job.pk}/").content.decode()
     assert 'data-testid="export-failed"' in page
-    assert job.message in page and "ข้อผิดพลาด" in job.message
+    assert job.message in page
+    assert "ข้อผิดพลาด" in job.message
     assert client.get(f"/exports/{job.pk}/progress/").json() == {"status": "failed", "percent": 100, "done": True}
     assert client.get(f"/exports/{job.pk}/download/").status_code == 404
     services.run_export(job_id=job.pk)  # a duplicate message finds it finished and does nothing
@@ -250,8 +252,10 @@ def test_the_sweeper_queues_a_lost_job_again_and_fails_one_whose_attempts_are_us
     lost.refresh_from_db()
     crashed.refresh_from_db()
     waiting.refresh_from_db()
-    assert lost.status == "queued" and lost.queued_at > long_ago
-    assert crashed.status == "failed" and "3" in crashed.message
+    assert lost.status == "queued"
+    assert lost.queued_at > long_ago
+    assert crashed.status == "failed"
+    assert "3" in crashed.message
     assert waiting.status == "queued"  # queued a moment ago: its message is still on its way
     services.run_export(job_id=lost.pk)
     lost.refresh_from_db()
@@ -308,7 +312,9 @@ def test_api_export_is_asynchronous_and_scoped_to_the_key(cast, records_a):
     rows = _csv(b"".join(download.streaming_content))
     assert {row[0] for row in rows[1:]} == {mask_identifier(r.identifier) for r in records_a}  # no full IDs
     entry = AccessLog.objects.get(action=AccessLog.Action.EXPORT)
-    assert entry.user is None and key.prefix in entry.actor and entry.count == 12
+    assert entry.user is None
+    assert key.prefix in entry.actor
+    assert entry.count == 12
 
     # Another key, even of the same partner's provinces, and a signed-in user: 404; the list holds only its own.
     _other, other_secret = make_key(provinces=[PROVINCE_A], permissions=READ_ALL, name="อีกระบบ")
@@ -343,7 +349,8 @@ def test_api_download_of_an_expired_export_is_410(cast, client_for, records_a):
     services.run_export(job_id=job_id)
     ExportJob.objects.filter(pk=job_id).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
     body = client.get(f"/api/v1/exports/{job_id}/").json()
-    assert body["expired"] is True and body["download"] is None
+    assert body["expired"] is True
+    assert body["download"] is None
     assert client.get(f"/api/v1/exports/{job_id}/download/").status_code == 410
 
 
