@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "targets",
     "cases",  # case follow-up: contacts, plans, referrals to agencies, notifications
     "summaries",
+    "exports",  # exports as background jobs: above audit, below the apps that register their kinds
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
     "api",
     "portal",  # the top layer: home and province pages, plans, reference and demo data loaders
@@ -246,6 +247,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.prune",
         "schedule": crontab(hour=env.int("RETENTION_HOUR", default=3), minute=30),
     },
+    "export-sweeper": {
+        "task": "exports.tasks.sweep_exports",
+        "schedule": env.int("EXPORTS_SWEEP_SECONDS", default=120),
+        "options": {"expires": env.int("EXPORTS_SWEEP_SECONDS", default=120)},
+    },
 }
 # Retention periods in days (README.md, "Retention"). Access-log rows are archived to default_storage
 # and then deleted (never under 90 days: audit.models.ACCESS_LOG_MIN_DAYS); idempotency keys of the
@@ -253,6 +259,15 @@ CELERY_BEAT_SCHEDULE = {
 RETENTION_ACCESS_LOG_DAYS = env.int("RETENTION_ACCESS_LOG_DAYS", default=730)
 RETENTION_IDEMPOTENCY_DAYS = env.int("RETENTION_IDEMPOTENCY_DAYS", default=30)
 RETENTION_UPLOAD_FILE_DAYS = env.int("RETENTION_UPLOAD_FILE_DAYS", default=90)
+# Exports as background jobs (exports/, README.md "Exports"): a finished export's file is kept this many hours,
+# then its download answers 410 and exports.services.prune_expired deletes it. A records export of at most
+# EXPORTS_RECORDS_INLINE_ROWS rows streams at once; anything larger, and every PDF or workbook, is a job.
+EXPORTS_KEEP_HOURS = env.int("EXPORTS_KEEP_HOURS", default=24)
+EXPORTS_RECORDS_INLINE_ROWS = env.int("EXPORTS_RECORDS_INLINE_ROWS", default=5000)
+EXPORTS_MAX_ATTEMPTS = env.int("EXPORTS_MAX_ATTEMPTS", default=3)
+EXPORTS_REQUEUE_AFTER_SECONDS = env.int("EXPORTS_REQUEUE_AFTER_SECONDS", default=300)
+EXPORTS_SOFT_TIME_LIMIT = env.int("EXPORTS_SOFT_TIME_LIMIT", default=15 * 60)
+EXPORTS_TIME_LIMIT = env.int("EXPORTS_TIME_LIMIT", default=17 * 60)
 # After an upload, a summary run starts this many seconds later; uploads meanwhile join it.
 SUMMARY_DEBOUNCE_SECONDS = env.int("SUMMARY_DEBOUNCE_SECONDS", default=60)
 

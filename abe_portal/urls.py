@@ -25,6 +25,7 @@ urlpatterns = [
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),
+    path("exports/", include("exports.urls")),
     path("api/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),

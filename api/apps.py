@@ -15,3 +15,10 @@ class ApiConfig(AppConfig):
 
         policies.register_rules()
         retention.register()
+
+        from exports.registry import register_key_resolver
+
+        from .authentication import principal_for_prefix
+
+        # An export asked for by a key runs later with the key's scope, or not at all once it is revoked.
+        register_key_resolver(principal_for_prefix)

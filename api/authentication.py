@@ -174,6 +174,18 @@ def load_key(key: str) -> tuple[PartnerKey, frozenset[int]] | None:
     return found, provinces
 
 
+def principal_for_prefix(prefix: str) -> PartnerPrincipal | None:
+    """The principal of the key with this prefix, if it is still usable (exports.registry: an export job asked
+    for by a key runs with its scope later, in a worker, where the secret is not at hand)."""
+    fetched = _fetch(prefix)
+    if fetched is None:
+        return None
+    found, provinces = fetched
+    if not found.is_usable(timezone.now()):
+        return None
+    return principal_for(found, provinces)
+
+
 # An IPv6 client usually holds a whole /64 (allauth's login limits group addresses the same way).
 IPV6_PREFIX = 64
 

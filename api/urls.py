@@ -8,7 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from .views import cases, imports, meta, records, resources
+from .views import cases, exports, imports, meta, records, resources
 
 router = SimpleRouter(use_regex_path=False)
 router.register("provinces", resources.ProvinceViewSet, basename="province")
@@ -39,6 +39,9 @@ v1 = [
     path("imports/", imports.UploadListView.as_view(), name="imports"),
     path("imports/<int:pk>/", imports.UploadDetailView.as_view(), name="import"),
     path("imports/<int:pk>/apply/", imports.UploadApplyView.as_view(), name="import-apply"),
+    path("exports/", exports.ExportListView.as_view(), name="exports"),
+    path("exports/<int:pk>/", exports.ExportDetailView.as_view(), name="export"),
+    path("exports/<int:pk>/download/", exports.ExportDownloadView.as_view(), name="export-download"),
     *cases.URLS,
     *router.urls,
 ]

@@ -27,6 +27,7 @@ def main(argv: list[str]) -> None:
     from bench import (
         api,
         cases,
+        exports,
         hostile,
         outage,
         password_reset,
@@ -52,6 +53,7 @@ def main(argv: list[str]) -> None:
         "requests": request_writes.run,  # writes and ms per page view, before/after issue 15
         "retention": retention.run,  # the access log's prune over 1,000,000 rows
         "storage": storage.run,  # a 50 MB upload to moto's S3 server and back to a local file
+        "exports": exports.run,  # a 1,000,000-row records export as a job (csv, xlsx) and the national PDF pack
     }
     chosen = argv or list(suites)
     vendor = connection.vendor

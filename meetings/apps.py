@@ -10,3 +10,8 @@ class MeetingsConfig(AppConfig):
         from . import policies
 
         policies.register_rules()
+
+        from .export_jobs import register_export_kind
+
+        # The minutes as background jobs (exports/, README.md "Exports").
+        register_export_kind()

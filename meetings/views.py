@@ -25,6 +25,7 @@ from django.utils.formats import date_format
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from accounts.access import get_object_for_user
 from accounts.models import AnyUser
@@ -35,8 +36,10 @@ from core.buddhist_dates import BE_OFFSET, THAI_MONTHS_LONG, fiscal_year_bounds,
 from core.forms import add_service_errors
 from core.previews import PreviewInvalid, SignedPreview
 from core.versioning import StaleEdit
+from exports import views as export_jobs
 from reports.models import ProgressReport
 
+from . import export_jobs as export_kinds
 from . import figures as presentation_figures
 from . import services
 from .attachments import max_attachment_bytes
@@ -514,19 +517,15 @@ def attachment_delete(request, pk: int, attachment_pk: int):
 
 
 # --- the minutes export --------------------------------------------------------------------------
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def minutes(request, pk: int, fmt: str):
-    """The minutes as PDF, Word or Excel (meetings/minutes.py). They name the attendees: logged."""
+    """The minutes as PDF, Word or Excel (meetings/minutes.py), made by an export job (POST starts it; a GET
+    offers it). They name the attendees: each download is logged (exports.views.download)."""
     if fmt not in MINUTES_FORMATS:
         raise Http404
     meeting = get_object_for_user(Meeting, request.user, pk)
-    from .minutes import render_minutes  # written beside this slice; imported when first used
-
-    content, content_type, filename = render_minutes(meeting, fmt=fmt, language=get_language() or "th")
-    record_access(request=request, action=AccessLog.Action.EXPORT, obj=meeting, description=f"minutes ({fmt})")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response
+    return export_jobs.ask(request, kind=export_kinds.KIND, file_format=fmt, params={"meeting": meeting.pk})
 
 
 # --- lessons learned and action items across meetings --------------------------------------------

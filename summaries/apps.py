@@ -11,6 +11,11 @@ class SummariesConfig(AppConfig):
 
         policies.register_rules()
 
+        from .export_jobs import register_export_kind
+
+        # Workbooks and PDF meeting packs as background jobs (exports/, README.md "Exports").
+        register_export_kind()
+
         from meetings import figures as meeting_figures
         from targets.signals import records_written
 

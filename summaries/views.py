@@ -13,21 +13,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, gettext
-from django.views.decorators.http import require_POST, require_safe
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import Principal, can, get_object_for_user, home_provinces, own_universities, require
 from core.buddhist_dates import current_fiscal_year, parse_fiscal_year
 from core.replica import reads_from_replica
+from exports import views as export_jobs
 from provinces.models import Province
 from universities.models import University
 
 from . import charts, exports
+from . import export_jobs as export_kinds
 from .figures import (
     DEFAULT_SORT,
     GROUPS,
@@ -438,22 +440,19 @@ def run(request):
     return redirect(target or "summaries:national")
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @reads_from_replica
 def export(request, fmt: str):
     """?level=national|university|province&code=...: the figures the user may see, as a workbook
-    (one sheet per level) or a PDF meeting pack with the charts. Outsiders get 404."""
+    (one sheet per level) or a PDF meeting pack with the charts, made by an export job (POST starts it; a GET
+    offers it). Outsiders get 404."""
     if fmt not in exports.FORMATS:
         raise Http404
     level = request.GET.get("level", Level.NATIONAL)
-    pack = exports.collect(
-        user=request.user, level=level, code=request.GET.get("code", ""), fiscal_year=_fiscal_year(request)
+    code = request.GET.get("code", "")
+    params = {"level": level, "code": code, "fiscal_year": _fiscal_year(request)}
+    # No summary yet: a message on the dashboard it came from.
+    return export_jobs.ask(
+        request, kind=export_kinds.KIND, file_format=fmt, params=params, refused_url=lambda: dashboard_url(level, code)
     )
-    if pack is None:
-        messages.info(request, gettext("There are no figures to download yet: no summary has been computed."))
-        return redirect(dashboard_url(level, request.GET.get("code", "")))
-    content, content_type, filename = exports.render(pack, fmt=fmt, language=get_language() or "th")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response

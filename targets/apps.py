@@ -12,3 +12,8 @@ class TargetsConfig(AppConfig):
 
         policies.register_rules()
         retention.register()
+
+        from .exports import register_export_kind
+
+        # The records export as a background job (exports/, README.md "Exports").
+        register_export_kind()

@@ -14,6 +14,7 @@ from typing import cast
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import can, get_object_for_user, only_province, require, restrict
 from audit.access_log import record_access
@@ -35,6 +36,7 @@ from core.replica import reads_from_replica
 from core.subqueries import subquery_count
 from core.thai_id import format_identifier, mask_identifier, normalise
 from core.versioning import StaleEdit
+from exports import views as export_jobs
 from provinces.models import District, Province
 
 from . import exports, id_probes, record_services
@@ -189,14 +191,21 @@ def _search_label(text: str, kind: str) -> str:
 # --- the list and its export ----------------------------------------------------------------------------
 
 
+FILTER_PARAMS = ("province", "category", "status", "district", "school", "age", "help")
+
+
 def _filtered_records(request, *, search: str | None):
+    return filter_records(request.user, request.GET, search=search)
+
+
+def filter_records(user, params, *, search: str | None = None):
     """(records, filter form, description for the access log, single province or None) for the
-    user's scope, filtered by the GET parameters (and a search kept in the session)."""
-    user = request.user
+    user's scope, filtered by `params` (the list's GET parameters, or an export job's copy of them;
+    FILTER_PARAMS) and a search kept in the session."""
     provinces = list(restrict(Province.objects.all(), user, "targets.record_provinces").order_by("name_th"))
     visible_codes = {p.pk for p in provinces}
     try:
-        chosen = int(request.GET.get("province") or 0)
+        chosen = int(params.get("province") or 0)
     except ValueError:
         chosen = 0
     province = next((p for p in provinces if p.pk == chosen), None)
@@ -204,7 +213,7 @@ def _filtered_records(request, *, search: str | None):
         province = provinces[0]
     # The district filter offers one province's districts: the chosen one, or the user's only one.
     districts = list(District.objects.filter(province=province).order_by("name_th")) if province else []
-    data = request.GET.copy()
+    data = params.copy()
     if data.get("district") and data["district"] not in {str(d.pk) for d in districts}:
         del data["district"]  # a district of the province chosen before: the new province's list starts over
     form = RecordFilterForm(
@@ -331,17 +340,22 @@ def _sort_links(sort: str) -> dict[str, dict]:
     return links
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @reads_from_replica
 def record_export(request):
-    """The records of the list (same filters; never a search) as xlsx or csv, streamed."""
+    """The records of the list (same filters; never a search) as xlsx or csv. A list of at most
+    EXPORTS_RECORDS_INLINE_ROWS records streams at once; a larger one is an export job (POST: started, and
+    its page shows its progress; GET: a page that offers it)."""
     file_format = request.GET.get("format", "xlsx")
     if file_format not in exports.FORMATS:
         return HttpResponseBadRequest(_("Unknown file format."))
     records, _form, description, _province = _filtered_records(request, search=None)
-    return exports.export_response(request=request, records=records, file_format=file_format,
-                                   description=description)  # fmt: skip
+    small = exports.count_up_to(records, settings.EXPORTS_RECORDS_INLINE_ROWS)
+    if small is not None:
+        return exports.export_response(request=request, records=records, file_format=file_format,
+                                       description=description, count=small)  # fmt: skip
+    return export_jobs.ask(request, kind=exports.KIND, file_format=file_format, params=exports.job_params(request.GET))
 
 
 # --- one record ------------------------------------------------------------------------------------------

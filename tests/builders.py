@@ -117,3 +117,43 @@ def messy_file() -> SimpleUploadedFile:
         ["จีโค้ด", "เด็กหญิงมะลิ", "G๖๔๔๒๐๐๐๐๐๐๐๑", "", "๑/๖/๒๕๕๖", "", "", OUT, ""],
     ]  # fmt: skip
     return xlsx(HEADER, rows)
+
+
+# --- export jobs (exports/) -------------------------------------------------------------------------------------------
+
+
+def start_export(client, url: str) -> int:
+    """POST an export button's URL and return the id of the export job it started (its page is where it went).
+    The job is not run: the test's transaction never commits, so its on-commit dispatch is dropped."""
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        response = client.post(url)
+    assert response.status_code == 302, (url, response.status_code)
+    found = re.fullmatch(r"/exports/(\d+)/", response["Location"])
+    assert found, response["Location"]
+    return int(found.group(1))
+
+
+def download_export(client, url: str):
+    """An export as a user gets it: POST the button's URL, run the job as a worker would, download its file.
+    Returns the download as a plain response (`.content`), with the download's status and headers; an answer
+    other than a new job (a 404, a redirect with a message) is returned as it came."""
+    from django.http import HttpResponse
+    from django.test import TestCase
+
+    from exports.services import run_export
+
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        response = client.post(url)
+    found = re.fullmatch(r"/exports/(\d+)/", response.get("Location", "")) if response.status_code == 302 else None
+    if found is None:
+        return response
+    run_export(job_id=int(found.group(1)))
+    download = client.get(f"/exports/{found.group(1)}/download/")
+    if not download.streaming:
+        return download
+    plain = HttpResponse(b"".join(download.streaming_content), status=download.status_code)
+    for header, value in download.headers.items():
+        plain[header] = value
+    return plain

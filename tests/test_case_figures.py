@@ -21,7 +21,7 @@ from summaries.models import Level, Snapshot, SummaryRun
 from summaries.schema import SCHEMA_VERSION, CaseFigures, parse
 from summaries.services import run_summary
 from targets.models import Category, Outcome
-from tests.builders import national_id
+from tests.builders import download_export, national_id
 
 pytestmark = pytest.mark.django_db
 
@@ -319,7 +319,7 @@ def test_the_national_pdf_pack_has_the_case_follow_up(planted, cast, client_for,
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext missing (Debian: apt-get install poppler-utils)")
     _summary_run()
-    response = client_for(cast.eef_admin).get("/dashboards/export.pdf?level=national")
+    response = download_export(client_for(cast.eef_admin), "/dashboards/export.pdf?level=national")
     assert response["Content-Type"] == "application/pdf"
     path = tmp_path / "pack.pdf"
     path.write_bytes(response.content)

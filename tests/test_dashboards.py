@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from core.buddhist_dates import current_fiscal_year
+from exports.models import ExportJob
 from meetings.models import Kind, Meeting, Presentation
 from provinces.models import PlanGoal, ProvincialPlan
 from summaries import charts, exports, figures
@@ -32,6 +33,7 @@ from summaries.models import Level, Snapshot, SummaryRun
 from summaries.schema import GoalProgress, parse
 from summaries.services import run_summary
 from targets.models import Category, Outcome, TargetRecord
+from tests.builders import download_export
 
 pytestmark = pytest.mark.django_db
 
@@ -213,9 +215,11 @@ def test_exports_follow_the_dashboards_door(summary, client_for, member, query, 
 
 
 def test_export_before_any_summary_goes_back_to_the_dashboard(cast, client_for):
-    response = client_for(cast.coordinator_a).get(f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}")
-    assert response.status_code == 302
-    assert response["Location"] == A_URL
+    for ask in (client_for(cast.coordinator_a).get, client_for(cast.coordinator_a).post):
+        response = ask(f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}")
+        assert response.status_code == 302
+        assert response["Location"] == A_URL
+    assert not ExportJob.objects.exists()
 
 
 # --- the figures shown are the stored ones ---------------------------------------------------------------------------
@@ -240,8 +244,8 @@ def test_province_dashboard_shows_the_latest_snapshot(summary, client_for):
     assert f"/records/?province={PROVINCE_A}&amp;category={out_of_school}" in html
     kept = Outcome.objects.get(code="kept-in-school").pk
     assert f"/records/?province={PROVINCE_A}&amp;status={kept}" in html
-    assert f'href="/dashboards/export.xlsx?level=province&amp;code={PROVINCE_A}"' in html
-    assert f'href="/dashboards/export.pdf?level=province&amp;code={PROVINCE_A}"' in html
+    assert f'action="/dashboards/export.xlsx?level=province&amp;code={PROVINCE_A}"' in html
+    assert f'action="/dashboards/export.pdf?level=province&amp;code={PROVINCE_A}"' in html
 
 
 def test_dashboard_says_how_old_the_figures_are_and_what_they_cost(summary, client_for):
@@ -443,7 +447,9 @@ def _workbook(response):
 
 
 def test_national_workbook_has_one_sheet_per_level(summary, client_for):
-    workbook = _workbook(english(client_for(summary.eef_admin)).get("/dashboards/export.xlsx?level=national"))
+    workbook = _workbook(
+        download_export(english(client_for(summary.eef_admin)), "/dashboards/export.xlsx?level=national")
+    )
     assert workbook.sheetnames == ["National", "Universities", "Provinces"]
     provinces = workbook["Provinces"]
     header = [cell.value for cell in provinces[1]]
@@ -462,21 +468,25 @@ def test_national_workbook_has_one_sheet_per_level(summary, client_for):
 
 def test_coordinator_workbook_holds_only_their_province(summary, client_for):
     workbook = _workbook(
-        client_for(summary.coordinator_a).get(f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}")
+        download_export(client_for(summary.coordinator_a), f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}")
     )
     assert workbook.sheetnames == ["จังหวัด"]
     assert [row[0] for row in workbook.active.iter_rows(min_row=2, values_only=True)] == [PROVINCE_A]
 
 
 def test_university_workbook_holds_the_university_and_its_provinces(summary, client_for):
-    workbook = _workbook(client_for(summary.university_member).get("/dashboards/export.xlsx?level=university&code=KKU"))
+    workbook = _workbook(
+        download_export(client_for(summary.university_member), "/dashboards/export.xlsx?level=university&code=KKU")
+    )
     universities, provinces = workbook.worksheets
     assert [row[0] for row in universities.iter_rows(min_row=2, values_only=True)] == ["KKU"]
     assert {row[0] for row in provinces.iter_rows(min_row=2, values_only=True)} == KKU_PROVINCES
 
 
 def test_pdf_pack_renders_thai(summary, client_for, poppler, tmp_path):
-    response = client_for(summary.coordinator_a).get(f"/dashboards/export.pdf?level=province&code={PROVINCE_A}")
+    response = download_export(
+        client_for(summary.coordinator_a), f"/dashboards/export.pdf?level=province&code={PROVINCE_A}"
+    )
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     text = pdf_text(response.content, tmp_path)
@@ -487,7 +497,7 @@ def test_pdf_pack_renders_thai(summary, client_for, poppler, tmp_path):
 
 
 def test_national_pdf_pack_has_a_page_per_province(summary, client_for, poppler, tmp_path):
-    response = client_for(summary.eef_admin).get("/dashboards/export.pdf?level=national")
+    response = download_export(client_for(summary.eef_admin), "/dashboards/export.pdf?level=national")
     text = pdf_text(response.content, tmp_path)
     for name in ("ขอนแก่น", "พะเยา", "สุรินทร์", "ยะลา"):
         assert name in text

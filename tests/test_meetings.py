@@ -34,7 +34,7 @@ from meetings.resources import AttendanceResource, read_sign_in_sheet
 from portal.demo.meetings import SEED_ALBUM, SEED_TITLE, load_demo_meetings
 from portal.demo.provinces import DEMO_LEADS
 from reports.models import ProgressReport
-from tests.builders import uploaded_file
+from tests.builders import download_export, uploaded_file
 from universities.models import University
 
 pytestmark = pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_attachment_is_served_as_a_download_with_its_checked_type(cast, world, c
 
 def test_minutes_export_is_logged(cast, world, client_for):
     meeting = world["a_provincial"]
-    response = client_for(cast.coordinator_a).get(f"/meetings/{meeting.pk}/minutes.xlsx")
+    response = download_export(client_for(cast.coordinator_a), f"/meetings/{meeting.pk}/minutes.xlsx")
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
     entry = AccessLog.objects.get()

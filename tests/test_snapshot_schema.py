@@ -20,6 +20,7 @@ from summaries.figures import _TREND_KEYS
 from summaries.models import Level, Snapshot, SummaryRun
 from summaries.schema import SCHEMA_VERSION, CaseFigures, Figures, UnreadableSnapshot, dump, parse, readable
 from tests.api_support import key_client, make_key
+from tests.builders import download_export
 from universities.models import University
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +178,7 @@ def test_stored_snapshot_renders_the_province_dashboard_and_page(stored, client_
 def test_stored_snapshot_exports_to_excel(stored, client_for):
     from openpyxl import load_workbook
 
-    response = client_for(stored.eef_admin).get("/dashboards/export.xlsx?level=national")
+    response = download_export(client_for(stored.eef_admin), "/dashboards/export.xlsx?level=national")
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(response.content))
     national = workbook.worksheets[0]

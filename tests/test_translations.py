@@ -180,7 +180,9 @@ def test_capacity_request_steps_use_the_requests_own_words(programme_in_use):
 def test_dashboard_workbook_headers_are_thai(programme_in_use):
     from openpyxl import load_workbook
 
-    response = _thai_client(programme_in_use.eef_admin).get("/dashboards/export.xlsx?level=national")
+    from tests.builders import download_export
+
+    response = download_export(_thai_client(programme_in_use.eef_admin), "/dashboards/export.xlsx?level=national")
     assert response.status_code == 200
     content = b"".join(response.streaming_content) if response.streaming else response.content
     workbook = load_workbook(io.BytesIO(content))

@@ -61,6 +61,8 @@ ROWS = {
     "meetings/<int:pk>/minutes.<str:fmt>": [
         Case(lambda ctx: f"/meetings/{_meeting(ctx)}/minutes.xlsx", b_only()),
         Case(lambda ctx: f"/meetings/{_meeting(ctx)}/minutes.exe", b_only(404)),
+        # POST starts an export job (exports/) and goes to its page.
+        Case(lambda ctx: f"/meetings/{_meeting(ctx)}/minutes.pdf", b_only(REDIRECT), method="post"),
     ],
     "meetings/<int:pk>/agenda/new/": [Case(lambda ctx: f"/meetings/{_meeting(ctx)}/agenda/new/", b_only())],
     "meetings/<int:pk>/agenda/<int:item_pk>/": [Case(_part("meetings.agendaitem", "agenda"), b_only())],

@@ -88,6 +88,12 @@ ROWS = {
         Case(_with_summary("/dashboards/export.xlsx?level=national"), EEF_ONLY),
         Case(_with_summary("/dashboards/export.xlsx?level=university&code=UP"), EEF_ONLY),
         Case(_with_summary(f"/dashboards/export.exe?level=province&code={B}"), signed_in(404)),
+        # POST starts an export job (exports/) and goes to its page.
+        Case(
+            _with_summary(f"/dashboards/export.pdf?level=province&code={B}"),
+            signed_in(404, eef_admin=REDIRECT, coordinator_b=REDIRECT),
+            method="post",
+        ),
     ],
     # Runs: EEF admins read them (and start new ones); nobody edits. Snapshots: read within scope.
     **_admin_rows("summaries.summaryrun", "national_read_only"),
