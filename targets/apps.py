@@ -7,6 +7,6 @@ class TargetsConfig(AppConfig):
     verbose_name = _("Targets")
 
     def ready(self) -> None:
-        from . import policies
+        from . import checks, policies  # noqa: F401 - checks registers itself
 
         policies.register_rules()
