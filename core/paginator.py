@@ -83,6 +83,22 @@ class CappedPaginator(Paginator):
         # Whole pages within the cap (the orphans rule does not apply: there are more rows after them).
         return max(1, math.floor(self.cap / self.per_page))
 
+    def page(self, number: Any) -> Any:
+        """Django's page; past the first, its rows are found first by their keys alone, and only those
+        rows are joined and annotated: `WHERE pk IN (SELECT pk ... ORDER BY ... LIMIT 50 OFFSET 9950)`.
+        Otherwise every skipped row would be joined and get its annotations (a subquery each) computed
+        before the OFFSET drops it."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows = self.object_list
+        if bottom > 0 and isinstance(rows, QuerySet) and rows.ordered and not rows.query.distinct:
+            keys = rows.values("pk")[bottom:top]
+            return self._get_page(rows.filter(pk__in=keys), number, self)
+        return self._get_page(rows[bottom:top], number, self)
+
     @cached_property
     def total_estimate(self) -> int | None:
         if not self.capped:

@@ -7,6 +7,7 @@ class TargetsConfig(AppConfig):
     verbose_name = _("Targets")
 
     def ready(self) -> None:
-        from . import checks, policies  # noqa: F401 - checks registers itself
+        from . import checks, name_search, policies  # noqa: F401 - checks registers itself
 
         policies.register_rules()
+        name_search.register_lookups()

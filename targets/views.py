@@ -38,6 +38,7 @@ from core.versioning import StaleEdit
 from provinces.models import District, Province
 
 from . import exports, id_probes, record_services
+from .name_search import name_contains
 from .forms import (
     AGE_BANDS,
     DETAIL_FACTS,
@@ -184,7 +185,7 @@ def _search_condition(text: str) -> tuple[Q, str]:
         return Q(identifier=normalise(text)), "identifier"
     condition = Q()
     for word in text.split():
-        condition &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        condition &= name_contains(word)  # LIKE or ILIKE, served by the trigram indexes (targets/name_search.py)
     return condition, "name"
 
 

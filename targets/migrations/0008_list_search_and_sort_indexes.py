@@ -1,9 +1,9 @@
 """Indexes for the records list at millions of rows (README.md, "The records list at scale").
 
 PostgreSQL only; on SQLite (the embedded default) nothing happens, and the list works the same by scans.
-- pg_trgm, and GIN trigram indexes on UPPER(first_name) and UPPER(last_name): the name search is
-  Django's icontains, `UPPER("first_name"::text) LIKE UPPER('%...%')`, which these indexes serve as they
-  are (the expression is the lookup's own). pg_trgm keeps a database's letters by its LC_CTYPE: Thai
+- pg_trgm, and GIN trigram indexes on first_name and last_name: the name search
+  (targets/name_search.py) is `first_name LIKE '%...%'` for a Thai word and `ILIKE` for a word with case,
+  and one trigram index serves both. pg_trgm keeps a database's letters by its LC_CTYPE: Thai
   letters, vowels and tone marks are kept under C.UTF-8, en_US.UTF-8 or th_TH.UTF-8, and dropped under
   C/POSIX (`python manage.py check --database default` says so: targets.checks).
 - The age sort (youngest first) within a province: (province_id, birth_date DESC NULLS LAST, id).
@@ -18,8 +18,8 @@ from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 INDEXES = {
-    "target_record_first_name_trgm": "USING gin (UPPER(first_name) gin_trgm_ops)",
-    "target_record_last_name_trgm": "USING gin (UPPER(last_name) gin_trgm_ops)",
+    "target_record_first_name_trgm": "USING gin (first_name gin_trgm_ops)",
+    "target_record_last_name_trgm": "USING gin (last_name gin_trgm_ops)",
     "target_record_age_idx": "(province_id, birth_date DESC NULLS LAST, id)",
 }
 
