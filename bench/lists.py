@@ -27,10 +27,13 @@ RUNS = 5
 PROVINCE = 40  # ขอนแก่น: the coordinator's
 DOMAIN = "bench-lists.abe-portal.local"
 # Common syllables of Thai given and family names: a first name is two of them, a family name three.
-SYLLABLES = (
-    "สม ศรี ปิ่น มณี น้ำ ผึ้ง ใจ ดี สุข วงศ์ ไทย ทอง คำ แก้ว บุญ มา ชัย พร รัตน์ นวล จันทร์ เพ็ญ ประ เสริฐ "
-    "วิ ไล กมล ธร นิ ภา อร อุ ศักดิ์ สิทธิ์ กิตติ พงษ์ ณัฐ ธิดา สุ ภัทร"
-).split()
+# fmt: off
+SYLLABLES = [
+    "สม", "ศรี", "ปิ่น", "มณี", "น้ำ", "ผึ้ง", "ใจ", "ดี", "สุข", "วงศ์", "ไทย", "ทอง", "คำ", "แก้ว",
+    "บุญ", "มา", "ชัย", "พร", "รัตน์", "นวล", "จันทร์", "เพ็ญ", "ประ", "เสริฐ", "วิ", "ไล", "กมล", "ธร",
+    "นิ", "ภา", "อร", "อุ", "ศักดิ์", "สิทธิ์", "กิตติ", "พงษ์", "ณัฐ", "ธิดา", "สุ", "ภัทร",
+]
+# fmt: on
 NAME_SEARCH = "ปิ่นมณี"  # a given name: one of 1,600 pairs of syllables
 SHORT_SEARCH = "มณ"  # two letters: no trigram to look up
 
@@ -240,7 +243,9 @@ def run() -> None:
             slowest = max(slowest, worst)
             line = f"{what:<46} {who:<12} {ms:9.1f} {worst:7.1f} {queries:7d}"
             if compare:
-                before_ms, _worst, _q = _before(lambda: _time(client, url, runs=3), drop_trigrams="search" in what)
+                before_ms, _worst, _q = _before(
+                    lambda client=client, url=url: _time(client, url, runs=3), drop_trigrams="search" in what
+                )
                 line += f"   {before_ms:9.1f} ms"
             print(line, flush=True)
         # A deep page before: offsets were not capped (page 30,000 nationally = OFFSET 1,499,950).

@@ -35,7 +35,8 @@ def estimated_rows(queryset: QuerySet) -> int | None:
     if connection.vendor != "postgresql" or queryset.query.where or queryset.query.distinct:
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table])
+        table = queryset.model._meta.db_table
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] and row[0] > 0 else None
 

@@ -55,4 +55,3 @@ def register_lookups() -> None:
 
     for name in ("first_name", "last_name"):
         TargetRecord._meta.get_field(name).register_lookup(ILikeContains)
-

@@ -38,7 +38,6 @@ from core.versioning import StaleEdit
 from provinces.models import District, Province
 
 from . import exports, id_probes, record_services
-from .name_search import name_contains
 from .forms import (
     AGE_BANDS,
     DETAIL_FACTS,
@@ -51,6 +50,7 @@ from .forms import (
     record_facts,
 )
 from .models import Assistance, Category, Outcome, TargetRecord
+from .name_search import name_contains
 
 RECORDS_PER_PAGE = 50
 # ?sort= on the list: a column's key orders by these fields, "-key" exactly the other way round. Only these keys

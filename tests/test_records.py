@@ -599,7 +599,8 @@ def test_list_sorts_by_the_whitelisted_columns_only(cast, client_for):
     assert re.search(r'aria-sort="ascending"><a class="sort-link" href="\?sort=-name"', html)
     assert re.search(r'aria-sort="none"><a class="sort-link" href="\?sort=age"', html)
     assert 'data-testid="sort-identifier"' not in html
-    assert 'data-testid="sort-help"' not in html and 'data-testid="sort-status"' not in html
+    assert 'data-testid="sort-help"' not in html
+    assert 'data-testid="sort-status"' not in html
 
 
 def test_page_jump_keeps_the_filters_and_the_sort(cast, client_for):
@@ -786,8 +787,8 @@ def _grow(size: int, helps: int = 0) -> TargetRecord:
 
 LIST_PAGES = {
     # 1 memberships (scope_for), 2 visible provinces (the filter), 3 the province's districts (the
-    # district filter), 4 categories, 5 statuses, 6 count (capped: core/paginator.py), 7 the page's records with district,
-    # category, status and their help counts (one subquery), 8 the access log's row
+    # district filter), 4 categories, 5 statuses, 6 count (capped: core/paginator.py), 7 the page's records
+    # with district, category, status and their help counts (one subquery), 8 the access log's row
     "/records/": 8,
     "/records/?category={category}&district={district}&help=yes": 8,
     "/records/?school=โรงเรียน&age=6-11&status={status}": 8,
