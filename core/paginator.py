@@ -13,7 +13,7 @@ pg_class.reltuples, read in one cheap query: "about 3,000,000".
 
 import math
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Paginator
 from django.db import connections
@@ -21,14 +21,19 @@ from django.db.models import QuerySet
 
 LIST_COUNT_CAP = 10_000
 
+if TYPE_CHECKING:
+    _Paginator = Paginator[Any]
+else:
+    _Paginator = Paginator  # not subscriptable at run time
 
-def capped_count(queryset: QuerySet, cap: int) -> int:
+
+def capped_count(queryset: QuerySet[Any], cap: int) -> int:
     """The number of rows of `queryset`, counted up to cap + 1 (one LIMIT subquery, no ORDER BY, no
     annotations: only the rows' keys are selected)."""
     return queryset.order_by().values("pk")[: cap + 1].count()
 
 
-def estimated_rows(queryset: QuerySet) -> int | None:
+def estimated_rows(queryset: QuerySet[Any]) -> int | None:
     """PostgreSQL's estimate of the rows of a queryset without conditions (its table's reltuples, kept
     by VACUUM and ANALYZE); None for a filtered queryset or another database."""
     connection = connections[queryset.db]
@@ -41,7 +46,7 @@ def estimated_rows(queryset: QuerySet) -> int | None:
     return int(row[0]) if row and row[0] and row[0] > 0 else None
 
 
-class CappedPaginator(Paginator):
+class CappedPaginator(_Paginator):
     """Django's Paginator with a count capped at `cap` (LIST_COUNT_CAP). `count_queryset`, if given, is
     counted instead of the listed queryset (the same rows without the page's joins and annotations).
 
@@ -56,7 +61,7 @@ class CappedPaginator(Paginator):
         allow_empty_first_page: bool = True,
         *,
         cap: int | None = None,
-        count_queryset: QuerySet | None = None,
+        count_queryset: QuerySet[Any] | None = None,
     ) -> None:
         super().__init__(object_list, per_page, orphans, allow_empty_first_page)
         self.cap = cap if cap is not None else LIST_COUNT_CAP
@@ -97,8 +102,8 @@ class CappedPaginator(Paginator):
         rows = self.object_list
         if bottom > 0 and isinstance(rows, QuerySet) and rows.ordered and not rows.query.distinct:
             keys = rows.values("pk")[bottom:top]
-            return self._get_page(rows.filter(pk__in=keys), number, self)
-        return self._get_page(rows[bottom:top], number, self)
+            return self._get_page(rows.filter(pk__in=keys), number, self)  # type: ignore[attr-defined]
+        return self._get_page(rows[bottom:top], number, self)  # type: ignore[attr-defined]
 
     @cached_property
     def total_estimate(self) -> int | None:

@@ -10,6 +10,7 @@ word takes here:
   SQLite it is Django's icontains, a LIKE that ignores ASCII case).
 """
 
+from django.db import models
 from django.db.models import Q
 from django.db.models.lookups import PatternLookup
 
@@ -54,4 +55,7 @@ def register_lookups() -> None:
     from .models import TargetRecord
 
     for name in ("first_name", "last_name"):
-        TargetRecord._meta.get_field(name).register_lookup(ILikeContains)
+        field = TargetRecord._meta.get_field(name)
+        if not isinstance(field, models.CharField):
+            raise TypeError(f"{name} is no CharField")
+        field.register_lookup(ILikeContains)
