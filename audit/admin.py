@@ -61,6 +61,7 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log grows without bound; skip the second COUNT(*)
     paginator = CappedPaginator  # and the one count stops at LIST_COUNT_CAP (core/paginator.py)
+    show_facets = admin.ShowFacets.NEVER  # no count per filter choice over the whole log
 
 
 class FlaggedFilter(admin.SimpleListFilter):
@@ -118,6 +119,7 @@ class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
     ordering = ("-pgh_id",)
     show_full_result_count = False
     paginator = CappedPaginator
+    show_facets = admin.ShowFacets.NEVER
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         # The user's email, looked up in the same query: the context holds only the user's id.

@@ -202,6 +202,7 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
     # Millions of rows: no second COUNT(*) for "n total", and the one count is capped (core/paginator.py).
     show_full_result_count = False
     paginator = CappedPaginator
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice would read every record
     ordering = ("province_id", "last_name", "first_name", "pk")  # target_record_name_idx
     actions = ["export_xlsx", "export_csv"]
     fieldsets = (

@@ -392,3 +392,10 @@ def test_a_later_page_joins_only_its_own_rows_and_keeps_the_order(cast, client_f
     listed = next(q["sql"] for q in ctx.captured_queries if "help_count" in q["sql"].lower())
     # The OFFSET is in the subquery of keys; the joins and the help counts are the page's 50 rows only.
     assert re.search(r'"targets_targetrecord"\."id" IN \(SELECT .* LIMIT 50 OFFSET 50\)', listed), listed
+
+
+def test_admin_offers_no_facet_counts_over_the_big_tables():
+    from django.apps import apps
+
+    for label in ("targets.TargetRecord", "audit.AccessLog"):
+        assert admin.site._registry[apps.get_model(label)].show_facets is admin.ShowFacets.NEVER
