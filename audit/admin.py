@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 from accounts.access import can
 from core import retention
 from core.date_input import ADMIN_FORMFIELD_OVERRIDES
+from core.paginator import CappedPaginator
 
 from .models import AccessLog, IdentifierProbeDay, RetentionRun
 from .tracking import history_is_recorded
@@ -60,6 +61,8 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("actor", "object_id", "path", "ip_address")
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log grows without bound; skip the second COUNT(*)
+    paginator = CappedPaginator  # and the one count stops at LIST_COUNT_CAP (core/paginator.py)
+    show_facets = admin.ShowFacets.NEVER  # no count per filter choice over the whole log
 
 
 @admin.register(RetentionRun)
@@ -150,6 +153,8 @@ class EventAdmin(ReadOnlyAdminMixin, pghistory.admin.EventModelAdmin):
     list_select_related = ("pgh_context",)
     ordering = ("-pgh_id",)
     show_full_result_count = False
+    paginator = CappedPaginator
+    show_facets = admin.ShowFacets.NEVER
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         # The user's email, looked up in the same query: the context holds only the user's id.
@@ -213,6 +218,9 @@ class EventsAdmin(ReadOnlyAdminMixin, pghistory.admin.EventsAdmin):
     no events exist, the page lists nothing instead of failing. Its filters and columns speak the reader's language:
     pghistory's fields have no verbose names (and changing a field's would make a migration in pghistory's app).
     """
+
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         if not history_is_recorded():

@@ -2,10 +2,13 @@
 
 They run against the database DATABASE_URL names (PostgreSQL for figures worth quoting), in a
 scratch test database created for the run and dropped after it, so real data is never touched.
-Usage: python -m bench [name ...]
 
 `python -m bench scale` is apart: the national dataset in a database kept between runs, and the load test
 on it (bench/scale.py; not part of `make bench`).
+
+Usage: python -m bench [--keep] [name ...]
+--keep: the scratch database is <name>_bench, kept after the run and reused by the next (bench/lists.py
+builds its 3,000,000 records once); without it the scratch database is a new one, dropped after the run.
 """
 
 import os
@@ -29,6 +32,7 @@ def main(argv: list[str]) -> None:
         cases,
         exports,
         hostile,
+        lists,
         outage,
         password_reset,
         reference_data,
@@ -54,19 +58,25 @@ def main(argv: list[str]) -> None:
         "retention": retention.run,  # the access log's prune over 1,000,000 rows
         "storage": storage.run,  # a 50 MB upload to moto's S3 server and back to a local file
         "exports": exports.run,  # a 1,000,000-row records export as a job (csv, xlsx) and the national PDF pack
+        "lists": lists.run,  # the records list at 3,000,000 records (its own, after the others')
     }
+    keep = "--keep" in argv
+    argv = [a for a in argv if a != "--keep"]
     chosen = argv or list(suites)
     vendor = connection.vendor
     print(f"database: {vendor} ({connection.settings_dict['NAME']} -> scratch test database)")
     if vendor != "postgresql":
         print("note: figures on SQLite are for a quick look only; set DATABASE_URL to PostgreSQL to quote them")
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    if keep:
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{connection.settings_dict['NAME']}_bench"
+        print(f"--keep: the scratch database {connection.settings_dict['TEST']['NAME']} is kept")
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep)
     try:
         for name in chosen:
             print(f"\n## {name}")
             suites[name]()
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=keep)
 
 
 if __name__ == "__main__":

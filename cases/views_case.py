@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +26,7 @@ from audit.access_log import record_access
 from audit.models import AccessLog
 from core import stale_edits
 from core.forms import add_service_errors
+from core.paginator import CappedPaginator
 from core.thai_id import mask_identifier
 from core.versioning import StaleEdit
 from targets.forms import record_facts
@@ -362,10 +362,12 @@ def assign_many(request: HttpRequest, *, unassigned_only: bool = False) -> HttpR
             else:
                 messages.success(request, _("%(count)s records have been assigned.") % {"count": count})
                 return redirect(request.get_full_path())
+    matching = records
     records = records.select_related("district", "status", "case_worker").order_by(
         "province_id", "last_name", "first_name", "pk"
     )
-    page = Paginator(records, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+    # Counted up to LIST_COUNT_CAP, not a full COUNT (core/paginator.py).
+    page = CappedPaginator(records, RECORDS_PER_PAGE, count_queryset=matching).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     if rows:
         record_access(request=request, action=AccessLog.Action.VIEW, model=TargetRecord,

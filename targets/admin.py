@@ -2,18 +2,20 @@ from typing import ClassVar
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import can
+from accounts.access import can, restrict
 from accounts.admin_access import Access, ScopedModelAdmin
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core.date_input import ADMIN_FORMFIELD_OVERRIDES
+from core.paginator import CappedPaginator
 from core.stale_edits import VersionedAdminMixin
 from core.thai_id import format_identifier, mask_identifier
-from provinces.models import District, SubDistrict
+from provinces.models import District, Province, SubDistrict
 
 from . import exports, record_services
 from .forms import NO, YES, record_facts, validate_record
@@ -155,6 +157,34 @@ class AssistanceInline(admin.TabularInline):
         return self._record_admin().has_change_permission(request, obj)
 
 
+class VisibleProvinceFilter(admin.SimpleListFilter):
+    """The provinces the user may see, from the provinces table: admin's RelatedOnlyFieldListFilter would ask
+    for the records' DISTINCT provinces, a scan of every record on each page load."""
+
+    title = _("province")
+    parameter_name = "province"
+
+    def lookups(self, request, model_admin):
+        provinces = restrict(Province.objects.all(), request.user, "targets.record_provinces").order_by("name_th")
+        return [(str(p.pk), p.name) for p in provinces]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(province_id=int(value))
+        return queryset
+
+
+class IndexedOrderChangeList(ChangeList):
+    """A ?o= (sort by a column) that the admin does not offer (get_sortable_by) is not honoured either: the
+    list keeps its indexed order."""
+
+    def get_ordering(self, request, queryset):
+        if not self.model_admin.get_sortable_by(request):
+            self.params.pop(ORDER_VAR, None)
+        return super().get_ordering(request, queryset)
+
+
 @admin.register(TargetRecord)
 class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
     view_access = Access.ROLE_HOLDERS
@@ -166,11 +196,14 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
     inlines = [AssistanceInline]
     list_display = ("identifier", "full_name", "province", "category", "status", "updated_at")
     list_display_links = ("full_name",)
-    list_filter = ("category", "status", ("province", admin.RelatedOnlyFieldListFilter), "is_demo")
+    list_filter = ("category", "status", VisibleProvinceFilter, "is_demo")
     list_select_related = ("province", "category", "status")
     list_per_page = 50
-    show_full_result_count = False  # one COUNT(*) per page, not two, over tens of thousands of rows
-    ordering = ("province", "last_name", "first_name", "pk")
+    # Millions of rows: no second COUNT(*) for "n total", and the one count is capped (core/paginator.py).
+    show_full_result_count = False
+    paginator = CappedPaginator
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice would read every record
+    ordering = ("province_id", "last_name", "first_name", "pk")  # target_record_name_idx
     actions = ["export_xlsx", "export_csv"]
     fieldsets = (
         (None, {"fields": ("identifier", "identifier_kind", "province")}),
@@ -194,6 +227,14 @@ class TargetRecordAdmin(VersionedAdminMixin, ScopedModelAdmin):
             return format_identifier(record.identifier) if full else mask_identifier(record.identifier)
 
         return (identifier, *self.list_display[1:])
+
+    def get_sortable_by(self, request):
+        # Sorted by a column, admin orders by it alone (and pk): an index serves that only within one
+        # province (target_record_name_idx, target_record_recent_idx). Nationally the list keeps its order.
+        return ("full_name", "updated_at") if request.GET.get(VisibleProvinceFilter.parameter_name) else ()
+
+    def get_changelist(self, request, **kwargs):
+        return IndexedOrderChangeList
 
     @admin.display(description=_("name"), ordering="last_name")
     def full_name(self, record: TargetRecord) -> str:

@@ -7,10 +7,11 @@ class TargetsConfig(AppConfig):
     verbose_name = _("Targets")
 
     def ready(self) -> None:
-        from . import policies
+        from . import checks, name_search, policies  # noqa: F401 - checks registers itself
         from .upload import retention
 
         policies.register_rules()
+        name_search.register_lookups()
         retention.register()
 
         from .exports import register_export_kind

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.expressions import OrderBy
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -33,6 +33,7 @@ from audit.models import AccessLog
 from core import stale_edits
 from core.forms import add_service_errors
 from core.replica import reads_from_replica
+from core.paginator import CappedPaginator
 from core.subqueries import subquery_count
 from core.thai_id import format_identifier, mask_identifier, normalise
 from core.versioning import StaleEdit
@@ -52,20 +53,24 @@ from .forms import (
     record_facts,
 )
 from .models import Assistance, Category, Outcome, TargetRecord
+from .name_search import name_contains
 
 RECORDS_PER_PAGE = 50
-# ?sort= on the list: a column's key orders by these fields, "-key" the other way round. Only these keys are
-# read (anything else is the default order), and never the identifier: the order of full IDs would tell
-# something of the digits a mask hides. Each order ends in pk so that pages do not overlap.
+# ?sort= on the list: a column's key orders by these fields, "-key" exactly the other way round. Only these keys
+# are read (anything else is the default order), and never the identifier: the order of full IDs would tell
+# something of the digits a mask hides. Only indexed orders (README.md, "The records list at scale"): each
+# starts with the province (one province's list, or a national list grouped by province) and ends in pk, so
+# that pages do not overlap, and one index serves both directions by reading it backwards:
+#   name     target_record_name_idx   (province_id, last_name, first_name)
+#   age      target_record_age_idx    (province_id, birth_date DESC NULLS LAST, id): youngest first, a record
+#            without a birth date last; the other way round (oldest first) it comes first
+#   updated  target_record_recent_idx (province_id, updated_at)
+# Columns that cannot be read in order from an index of the records (the province's, district's, category's
+# or status's name, the help count) are not sortable: the filters narrow by them instead.
 RECORD_SORTS = {
-    "name": ("last_name", "first_name"),
-    "age": ("-birth_date",),  # youngest first, as the numbers in the column go up
-    "province": ("province__name_th",),
-    "district": ("district__name_th",),
-    "category": ("category__sort_order",),
-    "status": ("status__sort_order",),
-    "help": ("help_count",),
-    "updated": ("updated_at",),
+    "name": (F("last_name").asc(), F("first_name").asc()),
+    "age": (F("birth_date").desc(nulls_last=True),),
+    "updated": (F("updated_at").asc(),),
 }
 DEFAULT_RECORD_ORDER = ("province_id", "last_name", "first_name", "pk")
 # Searches kept in the session, newest last: a search is reached by an opaque key, never by its text.
@@ -81,14 +86,18 @@ def record_order(sort: str | None) -> tuple[str, list]:
     key = (sort or "").removeprefix("-")
     if key not in RECORD_SORTS:
         return "", list(DEFAULT_RECORD_ORDER)
-    descending = (sort or "").startswith("-")
-    order = []
-    for field in RECORD_SORTS[key]:
-        reverse_it = field.startswith("-") != descending
-        expression = F(field.removeprefix("-"))
-        # Empty values (no birth date, no district) go last either way.
-        order.append(expression.desc(nulls_last=True) if reverse_it else expression.asc(nulls_last=True))
-    return sort or "", [*order, "-pk" if descending else "pk"]
+    if not (sort or "").startswith("-"):
+        return sort or "", [F("province_id").asc(), *RECORD_SORTS[key], F("pk").asc()]
+    # The mirror image, term by term (nulls included), so that the same index is read backwards.
+    return sort or "", [F("province_id").desc(), *(_reversed(term) for term in RECORD_SORTS[key]), F("pk").desc()]
+
+
+def _reversed(term: OrderBy) -> OrderBy:
+    """ASC NULLS LAST <-> DESC NULLS FIRST (PostgreSQL's defaults), DESC NULLS LAST <-> ASC NULLS FIRST."""
+    nulls_last = term.nulls_last or (not term.descending and not term.nulls_first)
+    if term.descending:
+        return term.expression.asc(nulls_first=nulls_last) if nulls_last else term.expression.asc()
+    return term.expression.desc() if nulls_last else term.expression.desc(nulls_last=True)
 
 
 def _years_before(day: datetime.date, years: int) -> datetime.date:
@@ -179,7 +188,7 @@ def _search_condition(text: str) -> tuple[Q, str]:
         return Q(identifier=normalise(text)), "identifier"
     condition = Q()
     for word in text.split():
-        condition &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        condition &= name_contains(word)  # LIKE or ILIKE, served by the trigram indexes (targets/name_search.py)
     return condition, "name"
 
 
@@ -281,12 +290,14 @@ def record_list(request):
         messages.warning(request, _("That search has expired: search again."))
     records, form, description, province = _filtered_records(request, search=search)
     sort, order = record_order(request.GET.get("sort"))
+    matching = records
     records = (
         records.select_related("province", "district", "category", "status")
         .annotate(help_count=subquery_count(Assistance.objects.filter(record=OuterRef("pk"))))
         .order_by(*order)
     )
-    page = Paginator(records, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+    # Counted up to LIST_COUNT_CAP (no full COUNT at millions of rows): core/paginator.py.
+    page = CappedPaginator(records, RECORDS_PER_PAGE, count_queryset=matching).get_page(request.GET.get("page"))
     # "Show full IDs" (a POST to this page) shows them for the rows whose province the user's role
     # may see in full, for this response only: each showing is one entry in the access log.
     reveal = request.method == "POST" and "reveal" in request.POST
