@@ -5,6 +5,7 @@ asynchronous export resource; the query count of the job page."""
 import csv
 import datetime
 import io
+import pathlib
 
 import openpyxl
 import pytest
@@ -375,3 +376,23 @@ def test_without_a_broker_the_job_runs_in_a_thread_after_the_request(cast, clien
     assert (job.status, job.row_count) == ("done", 9)
     _response, content = _download(client, job.pk)
     assert len(_csv(content)) == 10
+
+
+def test_an_export_job_writes_to_and_is_downloaded_from_the_object_store(
+    cast, client_for, records_a, s3_storage, settings
+):
+    """Issue 15's storage acceptance for exports: the job's file lands in the S3 bucket, never under MEDIA_ROOT,
+    and the download streams it back from there to the asker only."""
+    client = client_for(cast.coordinator_a)
+    job_id = start_export(client, CSV_URL)
+    services.run_export(job_id=job_id)
+    job = ExportJob.objects.get(pk=job_id)
+    assert job.status == "done"
+    assert job.file.name in s3_storage.object_keys()
+    response, content = _download(client, job_id)
+    assert response.status_code == 200
+    assert content == s3_storage.read(job.file.name)
+    assert len(_csv(content)) == 13
+    assert client_for(cast.coordinator_b).get(f"/exports/{job_id}/download/").status_code == 404
+    media = pathlib.Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not any(media.rglob("*"))
