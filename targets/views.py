@@ -32,8 +32,8 @@ from audit.access_log import record_access
 from audit.models import AccessLog
 from core import stale_edits
 from core.forms import add_service_errors
-from core.replica import reads_from_replica
 from core.paginator import CappedPaginator
+from core.replica import reads_from_replica
 from core.subqueries import subquery_count
 from core.thai_id import format_identifier, mask_identifier, normalise
 from core.versioning import StaleEdit
