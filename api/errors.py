@@ -3,8 +3,8 @@
     {"error": {"code": "not_found", "message": "ไม่พบข้อมูล", "details": null}}
 
 `code` is stable and meant for programs; `message` is for people; `details` holds the field errors
-of a 400 ({field: [messages]}) or the wait of a 429 ({"retry_after": seconds}). Headers follow
-the status: WWW-Authenticate on 401, Retry-After on 429.
+of a 400 ({field: [messages]}) or the wait of a 429 or 503 ({"retry_after": seconds}). Headers follow
+the status: WWW-Authenticate on 401, Retry-After on 429 and 503.
 """
 
 import logging
@@ -20,6 +20,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 logger = logging.getLogger("api")
+# Seconds a client is told to wait (Retry-After) before it sends a write refused as busy again.
+RETRY_BUSY_AFTER = 5
 
 
 class IdempotencyKeyReused(exceptions.APIException):
@@ -51,6 +53,18 @@ def _messages() -> dict[str, str]:
         "throttled": _("Too many requests; try again later."),
         "server_error": _("Something went wrong on our side; the error was logged."),
     }
+
+
+class ProvinceBusy(exceptions.APIException):
+    """503: the records could not be written now, an upload of their province being applied; nothing was
+    written (targets.upload.pipeline.write_in_turn). Retry-After says when to try again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "province_busy"
+    default_detail = gettext_lazy(
+        "An upload of this province is being applied; nothing was written. Try again in a few seconds."
+    )
+    wait = RETRY_BUSY_AFTER
 
 
 def error_body(code: str, message: str, details=None) -> dict:
@@ -107,7 +121,9 @@ def exception_handler(exc, context):
             message = messages.get(code) or str(detail) or code
         # An exception may carry details of its own (api.preconditions.PreconditionFailed: the version now).
         details = getattr(exc, "error_details", None)
-        if isinstance(exc, exceptions.Throttled):
+        if isinstance(exc, ProvinceBusy):
+            details = {"retry_after": exc.wait}
+        elif isinstance(exc, exceptions.Throttled):
             details = {"retry_after": exc.wait}
             if exc.wait is not None:
                 message = _("Too many requests; try again in %(seconds)d seconds.") % {"seconds": exc.wait}
@@ -124,7 +140,7 @@ class ErrorDetailSerializer(serializers.Serializer):
     details = serializers.JSONField(
         allow_null=True,
         help_text="Field errors of a 400 ({field: [messages]}); {retry_after: s} of a 429; "
-        "{version, changed: [{field, seen, now}]} of a 412.",
+        "{version, changed: [{field, seen, now}]} of a 412; {retry_after: s} of a 503.",
     )
 
 

@@ -26,6 +26,7 @@ from targets.upload.columns import FIELDS, ColumnMap, missing_required
 from targets.upload.validation import RowValidator
 
 from .authentication import is_partner
+from .errors import ProvinceBusy
 
 MAX_ITEMS = 1000
 MAX_TEXT = 10_000
@@ -159,17 +160,44 @@ def write_records(
     asker = asker or id_probes.Asker(principal=user)
     if not id_probes.may_answer(asker=asker, count=unseen, model=TargetRecord, description="API record write"):
         raise id_probes.ProbeRefused(id_probes.refusal_message(count=unseen))
-    written = False
     audit: dict[str, object] = {"user": acting_user.pk}
     if is_partner(user):
         audit["api_key"] = user.key.prefix
-    for province, given, valid in checked:
-        with audit_context(**audit):
-            written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user)
+
+    def write_all() -> bool:
+        written = False
+        for province, given, valid in checked:
+            with audit_context(**audit):
+                written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user)
+        return written
+
+    # In the provinces' turn, as an upload's apply (targets.upload.pipeline.write_in_turn): an apply of
+    # another province never holds the request back, one of its own for WRITE_LOCK_WAIT at most (Busy).
+    before = _results_now(checked)
+    try:
+        written = pipeline.write_in_turn(
+            [province.pk for province, _given, _valid in checked], write_all, before_redo=lambda: _put_back(before)
+        )
+    except pipeline.Busy:
+        raise ProvinceBusy from None
     if written:
         # The dashboards follow, as after an upload (summaries listens to targets' signal).
         announce_records_written(sender=TargetRecord)
     return results
+
+
+def _results_now(checked) -> list[tuple[ItemResult, dict]]:
+    """What the items' results are before writing: put back before a write is redone (write_in_turn)."""
+    return [
+        (item.result, {**vars(item.result), "errors": list(item.result.errors)})
+        for _province, _given, valid in checked
+        for item in valid
+    ]
+
+
+def _put_back(before: list[tuple[ItemResult, dict]]) -> None:
+    for result, state in before:
+        vars(result).update({**state, "errors": list(state["errors"])})
 
 
 def _validate_group(*, province, keys, members, labels) -> tuple[list[str], list[_Valid]]:
@@ -198,15 +226,15 @@ def _validate_group(*, province, keys, members, labels) -> tuple[list[str], list
 
 
 def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> bool:
-    """Classify against the database and write, the upload pipeline's way (targets.upload.pipeline):
-    the writer's lock is taken before looking, so what is new is still new when written."""
+    """Classify against the database and write, the upload pipeline's way (targets.upload.pipeline), under
+    the locks write_in_turn took before looking, so what is new is still new when written."""
     target = SimpleNamespace(province_id=province.pk)  # what the pipeline's writers read of an upload
     writer = pipeline._make_writer(target, acting_user, given)
     other_province = _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
     status_index = given.index("status_id") if "status_id" in given else None
     to_create, to_update, status_changes = [], [], []
     try:
-        writer.lock()
+        writer.prepare()
         existing = pipeline._existing([v.identifier for v in valid], given)
         versions = _lock_versions(valid, existing)
         for item in valid:

@@ -13,9 +13,9 @@ import datetime
 import io
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - an install for SQLite only
 _DATABASE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, *_RAW_DATABASE_ERRORS)
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Applies of one province take turns (PostgreSQL's two-key advisory lock: this class, the province's
 # code); those of two provinces run side by side, each also holding the national key APPLY_LOCK_KEY
@@ -56,6 +57,9 @@ APPLY_LOCK_KEY = 0x4142_4555  # "ABEU"
 # How long an apply that may not wait (wait=False: within a web request) lets a row or an identifier
 # written by another upload's open transaction hold it up before it gives up (Busy).
 NO_WAIT_LOCK_TIMEOUT = "200ms"
+# How long a write of records outside an upload (the API's, `write_in_turn`) waits for an apply under way
+# before it gives up (Busy: the API answers 503 with Retry-After), so a request never waits for a big apply.
+WRITE_LOCK_WAIT = "3s"
 PREVIEW_LIMIT = 200
 PROGRESS_EVERY = 5000
 
@@ -156,6 +160,64 @@ def apply_in_turn(
     with transaction.atomic():
         _take_turn(batch, national=True, wait=True)
         return run(batch, apply=True, user=user, progress=progress)
+
+
+def write_in_turn(province_ids: Iterable[int], work: Callable[[], T], *, before_redo: Callable[[], None]) -> T:
+    """Run `work`, a write of records of these provinces outside an upload (api/record_writes.py), in the
+    caller's transaction and in the provinces' turn, as an apply runs (`apply_in_turn`): a savepoint under the
+    provinces' locks, taken in one order (two writers never wait on each other in a loop), and the national key
+    shared; so an apply of another province never holds it back. It waits at most WRITE_LOCK_WAIT for an
+    apply under way (of its provinces, or one holding a row or a new identifier it writes) and raises Busy
+    after it, with nothing written: a request's wait stays bounded. A lost race on a new identifier with
+    another province's writer: the savepoint is rolled back, `before_redo()` called, and `work` redone once
+    under the national key alone (where the row is found held by the other province)."""
+    if connection.vendor != "postgresql":
+        return work()  # SQLite writes one transaction at a time anyway
+    ids = sorted(set(province_ids))
+    try:
+        with transaction.atomic():
+            restore = _bounded_lock_wait()
+            with connection.cursor() as cursor:
+                for province_id in ids:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PROVINCE_LOCK_CLASS, province_id])
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [APPLY_LOCK_KEY])
+            result = work()
+            restore()
+            return result
+    except _DATABASE_ERRORS as exc:
+        if _sqlstate(exc) == "55P03":  # lock_not_available: WRITE_LOCK_WAIT passed
+            raise Busy from exc
+        if not _lost_a_race(exc):
+            raise
+        logger.info("a record write lost a race on a new identifier to another province's; redone")
+    before_redo()
+    try:
+        with transaction.atomic():
+            restore = _bounded_lock_wait()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
+            result = work()
+            restore()
+            return result
+    except _DATABASE_ERRORS as exc:
+        if _sqlstate(exc) in ("55P03", "40P01"):  # waited too long, or ended by PostgreSQL in a deadlock
+            raise Busy from exc
+        raise
+
+
+def _bounded_lock_wait() -> Callable[[], None]:
+    """lock_timeout WRITE_LOCK_WAIT until the returned function puts the caller's back (transaction-local,
+    undone with its savepoint on a rollback)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [WRITE_LOCK_WAIT])
+
+    def restore() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+
+    return restore
 
 
 def _take_turn(batch: UploadBatch, *, national: bool, wait: bool) -> Callable[[], None]:
@@ -494,14 +556,6 @@ class _PostgresWriter:
             (position[f], None) if f in position else (None, _copy_value(self.defaults[f])) for f in self.all_fields
         ]
 
-    def lock(self) -> None:
-        """For a write of records outside an upload (api/record_writes.py, in its caller's transaction): the
-        national key exclusively, as every write took it before applies went by province (it waits for the
-        applies under way, and cannot race them on a new identifier); then prepare."""
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
-        self.prepare()
-
     def prepare(self) -> None:
         with connection.cursor() as cursor:
             # Changed records wait here until the end, then one UPDATE ... FROM applies them. Every
@@ -575,9 +629,6 @@ class _OrmWriter:
         self.given = given
         self.defaults = _defaults(default_status)
         self.now = timezone.now()
-
-    def lock(self) -> None:
-        """SQLite writes one transaction at a time anyway."""
 
     def prepare(self) -> None:
         """Nothing to set up."""
