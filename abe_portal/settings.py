@@ -65,6 +65,10 @@ INSTALLED_APPS = [
     "meetings",
     "targets",
     "cases",  # case follow-up: contacts, plans, referrals to agencies, notifications
+    # One child, one record: transfers between provinces, identity merges, probable duplicates.
+    "transfers",
+    "identity",
+    "duplicates",
     "summaries",
     "exports",  # exports as background jobs: above audit, below the apps that register their kinds
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DuplicatesConfig(AppConfig):
+    """Probable duplicates among records without matching identifiers (README.md, "One child, one record"):
+    the finder (normalised Thai names, pg_trgm similarity with blocking), the nightly job, the review queue."""
+
+    name = "duplicates"
+    verbose_name = _("Probable duplicates")
+    default_auto_field = "django.db.models.BigAutoField"
