@@ -7,6 +7,7 @@ from . import views_work
 urlpatterns: list[URLPattern] = [
     path("", views_work.inbox, name="inbox"),
     path("notifications/", views_work.notifications, name="notifications"),
+    path("notifications/<int:pk>/open/", views_work.open_notification, name="open_notification"),
     path("referrals/", views_work.referral_list, name="referrals"),
     path("referrals/<int:pk>/", views_work.referral_detail, name="referral"),
     path("children/<int:record_pk>/", views_work.agency_child, name="agency_child"),

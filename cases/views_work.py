@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,12 +128,8 @@ def notifications(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
     lines = []
     for note in page.object_list:
-        if note.referral is not None:
-            url = _referral_url(user, note.referral)
-        elif note.case_id is not None:
-            url = reverse("targets:detail", kwargs={"pk": note.case_id})
-        else:
-            url = ""
+        # "Open" goes through open_notification, which marks the notification read on the way.
+        url = reverse("cases:open_notification", kwargs={"pk": note.pk}) if _notification_target(user, note) else ""
         lines.append({"note": note, "text": NOTIFICATION_TEXT.get(note.kind, note.get_kind_display()), "url": url})
     preference = EmailPreference.objects.filter(user_id=user.pk or 0).first()
     return render(
@@ -141,6 +137,26 @@ def notifications(request: HttpRequest) -> HttpResponse:
         "cases/notifications.html",
         {"page": page, "lines": lines, "daily_digest": preference.daily_digest if preference else True},
     )
+
+
+def _notification_target(user, note: Notification) -> str:
+    """Where a notification leads: its referral, else its child's record page; "" for neither."""
+    if note.referral is not None:
+        return _referral_url(user, note.referral)
+    if note.case_id is not None:
+        return reverse("targets:detail", kwargs={"pk": note.case_id})
+    return ""
+
+
+@require_http_methods(["GET", "HEAD"])
+@login_required
+def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open one of the person's own notifications: marked read, then on to what it is about (the list when it
+    is about nothing to open). Another person's notification: 404."""
+    note = get_object_or_404(Notification.objects.visible_to(request.user).select_related("referral"), pk=pk)
+    if note.read_at is None and request.method == "GET":
+        services.mark_read(user=request.user, ids=[note.pk])  # type: ignore[arg-type]
+    return redirect(_notification_target(request.user, note) or reverse("cases:notifications"))
 
 
 # --- the agency's side of referrals ------------------------------------------------------------------------

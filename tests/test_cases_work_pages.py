@@ -152,7 +152,8 @@ def test_notifications_say_what_happened_without_the_childs_identity(cast, clien
     lines = page.split('data-testid="notification"')[1:]
     assert len(lines) == 2
     assert "answered" in lines[0] or "ตอบ" in lines[0]  # newest first: the referral's answer
-    assert f"/records/{record.pk}/" in lines[1]
+    assigned = Notification.objects.get(user=worker, case=record.case, referral=None)
+    assert lines[1].split('href="')[1].split('"')[0] == f"/cases/notifications/{assigned.pk}/open/"
     for secret in (record.first_name, record.identifier, mask_identifier(record.identifier), record.guardian_name):
         assert secret not in page
     assert 'data-testid="unread-count">2' in page
@@ -180,6 +181,27 @@ def test_the_unread_count_is_cached_and_follows_new_and_read_notifications(cast,
     assert response.status_code == 302
     assert header_count() == ("0", 1)
     assert not Notification.objects.filter(user=worker, read_at__isnull=True).exists()
+
+
+def test_opening_a_notification_marks_it_read_and_leads_to_its_child(cast, client_for, worker):
+    record = _record(1)
+    services.assign(user=cast.coordinator_a, records=[record], worker=worker)
+    note = Notification.objects.get(user=worker, case=record.case)
+    client = client_for(worker)
+    assert client.head(f"/cases/notifications/{note.pk}/open/").status_code == 302
+    note.refresh_from_db()
+    assert note.read_at is None, "a HEAD (a link preview) leaves it unread"
+    response = client.get(f"/cases/notifications/{note.pk}/open/")
+    assert (response.status_code, response["Location"]) == (302, f"/records/{record.pk}/")
+    note.refresh_from_db()
+    assert note.read_at is not None
+    assert unread.unread_count(worker) == 0, "the header's count follows"
+    # Someone else's notification: 404, and it stays unread.
+    services.notify([cast.coordinator_a.pk], Notification.Kind.CONTACT_OVERDUE, case=record.case)
+    theirs = Notification.objects.get(user=cast.coordinator_a, kind=Notification.Kind.CONTACT_OVERDUE)
+    assert client.get(f"/cases/notifications/{theirs.pk}/open/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
 
 
 def test_the_daily_email_is_switched_off_and_on(client_for, worker):

@@ -24,6 +24,13 @@ ROWS = {
         Case("/cases/notifications/", signed_in(REDIRECT), "post", {"action": "read_all"}),
         Case("/cases/notifications/", signed_in(REDIRECT), "post", {"action": "digest"}),
     ],
+    # Coordinator B's notification (about nothing to open: back to the list, read): 404 to everyone else.
+    "cases/notifications/<int:pk>/open/": [
+        Case(
+            lambda ctx: f"/cases/notifications/{ctx['objects']['cases.notification'].pk}/open/",
+            signed_in(404, coordinator_b=REDIRECT),
+        )
+    ],
     # The agency's side: agency users only.
     "cases/referrals/": [Case("/cases/referrals/?state=sent", signed_in(403, agency_user_a=200))],
     "cases/referrals/<int:pk>/": [
