@@ -470,3 +470,20 @@ def test_a_keys_small_apply_while_the_province_is_busy_answers_202_at_once_and_t
         pgh_label="insert", identifier__in=[national_id(2), national_id(3)]
     )
     assert {e.pgh_context.metadata.get("api_key") for e in inserted} == {key.prefix}
+
+
+def test_without_a_broker_a_keys_apply_answers_202_and_the_thread_applies_it_with_the_keys_scope(cast, embedded):
+    from api.models import Partner
+    from tests.api_support import key_client, make_key
+
+    key, secret = make_key(provinces=[PROVINCE_A], name="key-a")
+    client = key_client(secret)
+    checked = client.post("/api/v1/imports/", {"province": PROVINCE_A, "file": _csv([national_id(2), national_id(3)])})
+    assert (checked.status_code, checked.json()["status"]) == (201, "checked")
+    response = client.post(f"/api/v1/imports/{checked.json()['id']}/apply/")
+    assert (response.status_code, response.json()["status"]) == (202, "applying")
+    background.wait_for_all(WAIT)
+    row = UploadBatch.objects.get(pk=checked.json()["id"])
+    assert (row.status, row.created, row.api_key) == (Status.APPLIED, 2, key.prefix)
+    service_user = Partner.objects.get(pk=key.partner_id).service_user
+    assert set(TargetRecord.objects.values_list("updated_by_id", flat=True)) == {service_user.pk}
