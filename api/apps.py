@@ -17,8 +17,12 @@ class ApiConfig(AppConfig):
         retention.register()
 
         from exports.registry import register_key_resolver
+        from targets.upload.hooks import register_key_account
 
         from .authentication import principal_for_prefix
+        from .imports import upload_account
 
-        # An export asked for by a key runs later with the key's scope, or not at all once it is revoked.
+        # An export asked for by a key runs later with the key's scope, or not at all once it is revoked;
+        # so does an upload's apply confirmed by a key (as the partner's service account carrying the scope).
         register_key_resolver(principal_for_prefix)
+        register_key_account(upload_account)

@@ -1,17 +1,15 @@
 """Uploads made with a partner key, through targets.upload.services like any other upload.
 
 A key's uploads are its partner's service account's (api.Partner.service_user: no role, no password),
-which carries the key's scope for the request (`api_scope`, honoured by accounts.access.scope_for),
-so the services check the key's provinces exactly as they check a coordinator's. The apply is given
-the account itself, not its id, which would lose the key's scope.
+which carries the key's scope (`api_scope`, in memory only, honoured by accounts.access.scope_for),
+so the services check the key's provinces exactly as they check a coordinator's. The apply is the
+upload service's start_apply, given the key's principal: it keeps the key's prefix on the upload, and
+a task that applies it later makes the account again through upload_account (registered by apps.py),
+with the key's scope as it is then, or refuses the upload once the key is revoked or expired.
 """
-
-from django.utils import translation
 
 from accounts.access import Principal
 from accounts.models import User
-from audit.tracking import context as audit_context
-from targets.upload import services as upload_services
 
 from .authentication import PartnerPrincipal, is_partner
 
@@ -28,10 +26,10 @@ def service_account(principal: PartnerPrincipal) -> User:
     return account
 
 
-def apply_as_partner(*, batch_id: int, principal: PartnerPrincipal) -> None:
-    """Apply a checked upload for a key, through the upload service like every other apply, as the
-    key's service account carrying the key's scope. Applying an applied upload does nothing."""
-    with audit_context(api_key=principal.key.prefix):
-        upload_services.apply_upload(
-            batch_id=batch_id, user=service_account(principal), language=translation.get_language()
-        )
+def upload_account(principal: object) -> User | None:
+    """targets.upload.hooks.key_account: the account a key's upload is applied as, in its request or later in a
+    worker (the principal then found again by its prefix, with the key's provinces as they are now); None when
+    the key may not write uploads (any more)."""
+    if not is_partner(principal) or not principal.key.allows("imports", write=True):
+        return None
+    return service_account(principal)

@@ -404,6 +404,12 @@ class UploadBatch(models.Model):
         related_name="+",
         verbose_name=_("confirmed by"),
     )
+    # The prefix of the partner's API key that confirmed it (confirmed_by is then the partner's service account):
+    # its apply runs with that key's scope, in the request or later in a worker (targets.upload.hooks), and is
+    # refused if the key was revoked or has expired meanwhile. Blank when a user confirmed it.
+    api_key = models.CharField(
+        _("API key"), max_length=16, blank=True, default="", help_text=_("The prefix of the key that confirmed it.")
+    )
     # The uploader's language: messages written later by a task or the sweeper are in it.
     language = models.CharField(_("language"), max_length=10, blank=True)
     # The current check or apply (each starts again from 0): when it was last handed to the task

@@ -427,3 +427,63 @@ def test_the_apis_apply_while_the_province_is_busy_answers_202_and_queues(cast, 
         assert [name for name, _ in _queued_tasks(broker)] == ["targets.tasks.apply_upload_task"]
     finally:
         holder.commit()
+
+
+def test_a_keys_small_apply_while_the_province_is_busy_answers_202_at_once_and_the_task_applies_it(cast, broker):
+    """A partner key's apply goes the way of a user's: it never waits for another upload's, and the task applies
+    it later as the partner's service account with the key's scope, naming the key in the audit trail."""
+    import ast
+
+    from django.apps import apps
+
+    from api.models import Partner
+    from targets.tasks import apply_upload_task
+    from tests.api_support import key_client, make_key
+
+    key, secret = make_key(provinces=[PROVINCE_A], name="key-a")
+    client = key_client(secret)
+    first = upload(cast.coordinator_a, _csv([national_id(1)]), PROVINCE_A)
+    checked = client.post("/api/v1/imports/", {"province": PROVINCE_A, "file": _csv([national_id(2), national_id(3)])})
+    assert checked.status_code == 201, checked.content
+    small = UploadBatch.objects.get(pk=checked.json()["id"])
+    assert small.size <= services.settings.TARGETS_UPLOAD_INLINE_BYTES, "a file the request would apply itself"
+    holder = Holder(first, cast.coordinator_a)
+    try:
+        started = time.monotonic()
+        response = InThread(lambda: client.post(f"/api/v1/imports/{small.pk}/apply/")).join()
+        print(f"the key's apply answered in {time.monotonic() - started:.2f} s")
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == "applying"
+        row = _row(small)
+        assert (row.status, row.attempts, row.started_at, row.api_key) == (Status.APPLYING, 0, None, key.prefix)
+        [(name, args)] = _queued_tasks(broker)
+        assert name == "targets.tasks.apply_upload_task"
+        assert not TargetRecord.objects.filter(identifier=national_id(2)).exists()
+    finally:
+        holder.commit()
+    apply_upload_task(*ast.literal_eval(args))  # as the worker would, once the province is free
+    row = _row(small)
+    assert (row.status, row.created, row.attempts) == (Status.APPLIED, 2, 1)
+    service_user = Partner.objects.get(pk=key.partner_id).service_user
+    assert row.confirmed_by_id == service_user.pk
+    inserted = apps.get_model("audit", "TargetRecordEvent").objects.filter(
+        pgh_label="insert", identifier__in=[national_id(2), national_id(3)]
+    )
+    assert {e.pgh_context.metadata.get("api_key") for e in inserted} == {key.prefix}
+
+
+def test_without_a_broker_a_keys_apply_answers_202_and_the_thread_applies_it_with_the_keys_scope(cast, embedded):
+    from api.models import Partner
+    from tests.api_support import key_client, make_key
+
+    key, secret = make_key(provinces=[PROVINCE_A], name="key-a")
+    client = key_client(secret)
+    checked = client.post("/api/v1/imports/", {"province": PROVINCE_A, "file": _csv([national_id(2), national_id(3)])})
+    assert (checked.status_code, checked.json()["status"]) == (201, "checked")
+    response = client.post(f"/api/v1/imports/{checked.json()['id']}/apply/")
+    assert (response.status_code, response.json()["status"]) == (202, "applying")
+    background.wait_for_all(WAIT)
+    row = UploadBatch.objects.get(pk=checked.json()["id"])
+    assert (row.status, row.created, row.api_key) == (Status.APPLIED, 2, key.prefix)
+    service_user = Partner.objects.get(pk=key.partner_id).service_user
+    assert set(TargetRecord.objects.values_list("updated_by_id", flat=True)) == {service_user.pk}

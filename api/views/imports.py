@@ -3,8 +3,9 @@
 The same path as the upload pages (targets.upload.services: receive, check, apply) and the same
 rule: an upload is seen by those who may write its province's records, and by nobody else (404).
 A partner key writes as the partner's service account (api.Partner.service_user), which carries the
-key's scope for the request; its apply is api.imports.apply_as_partner (the upload service's
-apply_upload looks its user up again by id, and a key's scope is not in the database).
+key's scope (api.imports). Its apply goes the way of a user's (start_apply): a small file is applied in
+the request unless another upload's apply holds its province (then queued: 202), a big one is queued
+for a worker, which applies it with the key's scope, or fails it once the key is revoked or expired.
 """
 
 from django.shortcuts import get_object_or_404
@@ -22,11 +23,10 @@ from targets.upload import services as upload_services
 
 from .. import serializers as s
 from ..access_log import log_read
-from ..authentication import is_partner
 from ..errors import Conflict
 from ..filters import UploadBatchFilter
 from ..idempotency import idempotent
-from ..imports import apply_as_partner, uploader_for
+from ..imports import uploader_for
 from ..pagination import IdCursorPagination
 from ..parsers import MultiPartParser
 from .base import ApiMixin, ApiView
@@ -111,6 +111,10 @@ class UploadApplyView(ApiView):
     @extend_schema(
         operation_id="imports_apply",
         summary="Apply a checked upload",
+        description=(
+            "200: applied within the request (a small file whose province was free). 202: queued, `status` "
+            "`applying`; read the upload until it is `applied` or `failed`."
+        ),
         request=None,
         responses={200: s.UploadReportSerializer, 202: s.UploadReportSerializer},
         parameters=[IDEMPOTENCY],
@@ -122,10 +126,7 @@ class UploadApplyView(ApiView):
             return _report_response(request, batch)
         if batch.status != UploadBatch.Status.CHECKED:
             raise Conflict(_("Only a checked upload can be applied."))
-        if is_partner(request.user):
-            apply_as_partner(batch_id=batch.pk, principal=request.user)
-        else:
-            upload_services.start_apply(batch=batch, user=request.user)
+        upload_services.start_apply(batch=batch, user=request.user)
         batch = _report(request, pk)
         code = status.HTTP_202_ACCEPTED if batch.status == UploadBatch.Status.APPLYING else status.HTTP_200_OK
         return _report_response(request, batch, code=code)

@@ -52,6 +52,7 @@ class UploadBatchAdmin(ScopedModelAdmin):
         "created_at",
         "checked_at",
         "confirmed_by",
+        "api_key",
         "applied_at",
         "queued_at",
         "started_at",

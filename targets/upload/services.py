@@ -26,11 +26,13 @@ from django.utils.translation import gettext as _
 from accounts.access import Principal
 from accounts.models import User
 from audit.tracking import context as audit_context
+from exports.models import asker_of
+from exports.registry import principal_for_key
 from provinces.models import Province
 from targets.models import UploadBatch, UploadRejection
 from targets.signals import announce_records_written
 
-from . import background, pipeline
+from . import background, hooks, pipeline
 from .reading import UnreadableFile, file_kind
 
 logger = logging.getLogger(__name__)
@@ -122,10 +124,15 @@ def start_check(*, batch: UploadBatch, user: Principal) -> None:
     batch.refresh_from_db()
 
 
-def start_apply(*, batch: UploadBatch, user: User) -> None:
+def start_apply(*, batch: UploadBatch, user: Principal) -> None:
     """Confirm: apply the upload, now (a small file whose province is free) or by a task (Celery, or the
-    embedded default's thread) after this transaction commits. The request never waits for another upload."""
-    if not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
+    embedded default's thread) after this transaction commits. The request never waits for another upload.
+
+    `user` may be a partner's API key (api.authentication): the upload is then applied as the partner's
+    service account carrying the key's scope (hooks.key_account), and the key's prefix is kept on the row
+    (`api_key`), so that a task applies it with the key's scope as it is then, or refuses it."""
+    account, key = _applier(user)
+    if account is None or not UploadBatch.objects.writable_by(account).filter(pk=batch.pk).exists():
         raise PermissionDenied
     if batch.status == Status.APPLIED:
         return
@@ -133,11 +140,35 @@ def start_apply(*, batch: UploadBatch, user: User) -> None:
         raise ValidationError(_("Only a checked upload can be applied."))
     language = translation.get_language()
     if _runs_here(batch, job="apply"):
-        apply_upload(batch_id=batch.pk, user_id=user.pk, language=language, wait=settings.CELERY_TASK_ALWAYS_EAGER)
-    elif _queue(batch, from_status=Status.CHECKED, to_status=Status.APPLYING, language=language, confirmed_by=user):
+        apply_upload(
+            batch_id=batch.pk, user=account, api_key=key, language=language, wait=settings.CELERY_TASK_ALWAYS_EAGER
+        )
+    elif _queue(
+        batch,
+        from_status=Status.CHECKED,
+        to_status=Status.APPLYING,
+        language=language,
+        confirmed_by=account,
+        api_key=key,
+    ):
         # Only the confirm that moved the row queues a task; a second tab's finds it applying.
-        _enqueue_apply(batch.pk, user.pk, language)
+        _enqueue_apply(batch.pk, account.pk, language)
     batch.refresh_from_db()
+
+
+def _applier(principal: Principal) -> tuple[User | None, str]:
+    """The account an apply confirmed by `principal` runs as, and the prefix of its API key ("" for a user)."""
+    _user_id, key = asker_of(principal)
+    if key:
+        return hooks.key_account(principal), key
+    return (principal if isinstance(principal, User) else None), ""
+
+
+def _key_account(prefix: str) -> User | None:
+    """The account a key's upload is applied as, with the key's scope as it is now (a task: the request's
+    is gone); None once the key is revoked or expired, or its partner deactivated."""
+    principal = principal_for_key(prefix)
+    return hooks.key_account(principal) if principal is not None else None
 
 
 def cancel_upload(*, batch: UploadBatch, user: Principal) -> None:
@@ -150,7 +181,15 @@ def cancel_upload(*, batch: UploadBatch, user: Principal) -> None:
     )
 
 
-def _queue(batch: UploadBatch, *, from_status: str, to_status: str, language: str | None, confirmed_by=None) -> bool:
+def _queue(
+    batch: UploadBatch,
+    *,
+    from_status: str,
+    to_status: str,
+    language: str | None,
+    confirmed_by: User | None = None,
+    api_key: str = "",
+) -> bool:
     """Record a new job on the row, the truth the sweeper reads; False if another request did first."""
     changes = {
         "status": to_status,
@@ -164,6 +203,7 @@ def _queue(batch: UploadBatch, *, from_status: str, to_status: str, language: st
     }
     if confirmed_by is not None:
         changes["confirmed_by"] = confirmed_by
+        changes["api_key"] = api_key
     queued = UploadBatch.objects.filter(pk=batch.pk, status=from_status).update(**changes)
     if queued:
         _forget_progress(batch.pk)  # the check's 100 % must not show for the apply
@@ -233,23 +273,24 @@ def apply_upload(
     batch_id: int,
     user_id: int | None = None,
     user: User | None = None,
+    api_key: str = "",
     language: str | None = None,
     in_task: bool = False,
     wait: bool = True,
 ) -> None:
     """Apply every valid row in one transaction; running it again changes nothing.
 
-    Ends applied or failed, with nothing half-written. `user` is an account already in hand (an API
-    key's service account carries the key's scope, which looking the account up again by `user_id`,
-    as a Celery task must, would lose). `in_task`: as for check_upload. `wait=False` (a web request):
-    when another upload's apply holds the province (or a row, or a new identifier), nothing is written
-    and the job is queued instead (_hand_off), so the request answers at once.
+    Ends applied or failed, with nothing half-written. `user` is an account already in hand (a request's:
+    an API key's service account carries the key's scope, and `api_key` names the key). A task gives
+    `user_id`: the account is looked up again, or, when a key confirmed the upload (the row's `api_key`),
+    made again with the key's scope as it is now (_key_account), and the upload refused if the key is no
+    longer usable. `in_task`: as for check_upload. `wait=False` (a web request): when another upload's
+    apply holds the province (or a row, or a new identifier), nothing is written and the job is queued
+    instead (_hand_off), so the request answers at once.
     """
     from django.contrib.auth import get_user_model
 
     confirmed_by_id = user.pk if user is not None else user_id
-    # The audit trail names the upload and who confirmed it, also when a Celery task applies it.
-    audit_labels = {"upload": batch_id, "user": confirmed_by_id}
     handed_off = False
     with translation.override(language or settings.LANGUAGE_CODE), _job_lock(batch_id) as ours:
         if not ours:
@@ -259,16 +300,35 @@ def apply_upload(
             accepts=(Status.CHECKED, Status.APPLYING),
             running=Status.APPLYING,
             confirmed_by_id=confirmed_by_id,
+            api_key=api_key,
         )
         if claimed is None:
             return  # applied already (the other of two concurrent confirms, or a retried task)
+        # The audit trail names the upload, who confirmed it and the key a partner confirmed it with, also
+        # when a Celery task applies it (the key from the row, as _claim recorded it).
+        audit_labels: dict[str, object] = {"upload": batch_id, "user": confirmed_by_id}
+        if claimed.api_key:
+            audit_labels["api_key"] = claimed.api_key
         with audit_context(**audit_labels), transaction.atomic():
             # Its own row only (of=self): a lock on the province's row would hold back the commit of another
             # apply of the province (its records' foreign keys are checked at commit), which this one waits for.
             batch = UploadBatch.objects.select_for_update(of=("self",)).select_related("province").get(pk=batch_id)
             if batch.status != Status.APPLYING:
                 return
-            if user is None and user_id is not None:
+            if user is None and batch.api_key:
+                # Never the service account looked up by id: it has no scope of its own (nor any role).
+                user = _key_account(batch.api_key)
+                if user is None:
+                    _fail(
+                        batch,
+                        _(
+                            "The API key that confirmed this upload was revoked or has expired, or may no longer "
+                            "apply uploads. Nothing was saved."
+                        ),
+                        failure=Failure.REFUSED,
+                    )
+                    return
+            elif user is None and user_id is not None:
                 user = get_user_model().objects.filter(pk=user_id).first()
             if user is None or not UploadBatch.objects.writable_by(user).filter(pk=batch.pk).exists():
                 # The user lost the right to write this province's records after confirming: say so,
@@ -347,7 +407,9 @@ _HELD: set[int] = set()
 _HELD_LOCK = threading.Lock()
 
 
-def _claim(batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int | None = None) -> UploadBatch | None:
+def _claim(
+    batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int | None = None, api_key: str = ""
+) -> UploadBatch | None:
     """Count this task's attempt at the job, committed before any work, so that a worker killed by the
     file still counts. None: nothing to do (the job is done, the upload cancelled, or given up)."""
     with transaction.atomic():
@@ -361,6 +423,7 @@ def _claim(batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int 
             batch.queued_at = None
             if confirmed_by_id is not None:
                 batch.confirmed_by_id = confirmed_by_id
+                batch.api_key = api_key
         if batch.attempts >= settings.TARGETS_UPLOAD_MAX_ATTEMPTS:
             _give_up(batch)
             return None
@@ -368,7 +431,9 @@ def _claim(batch_id: int, *, accepts: tuple, running: str, confirmed_by_id: int 
         batch.attempts += 1
         batch.started_at = timezone.now()
         batch.progress = 0
-        batch.save(update_fields=["status", "attempts", "started_at", "queued_at", "confirmed_by", "progress"])
+        batch.save(
+            update_fields=["status", "attempts", "started_at", "queued_at", "confirmed_by", "api_key", "progress"]
+        )
     return batch
 
 
@@ -511,7 +576,8 @@ def _restart(batch: UploadBatch) -> None:
     if checking:
         _enqueue_check(batch.pk, batch.language)
     else:
-        # The one who confirmed it (uploads queued before that was recorded: the uploader).
+        # The one who confirmed it (uploads queued before that was recorded: the uploader); a key's apply
+        # finds its key on the row (apply_upload).
         _enqueue_apply(batch.pk, batch.confirmed_by_id or batch.uploaded_by_id, batch.language)
 
 
