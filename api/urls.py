@@ -33,6 +33,7 @@ v1 = [
     path("records/", records.RecordListView.as_view(), name="records"),
     path("records/bulk/", records.RecordBulkView.as_view(), name="records-bulk"),
     path("records/changes/", records.RecordChangesView.as_view(), name="records-changes"),
+    path("records/lookup/", records.RecordLookupView.as_view(), name="record-lookup"),
     path("records/<int:pk>/", records.RecordDetailView.as_view(), name="record"),
     path("records/<int:pk>/history/", records.RecordHistoryView.as_view(), name="record-history"),
     path("records/<int:pk>/help/", records.RecordHelpView.as_view(), name="record-help"),
