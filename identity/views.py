@@ -5,8 +5,6 @@ What a page shows of a record: everything to those who read its province; the pr
 other province's coordinators (they judge whether it is the same child); nothing at all of the other
 province's record to the proposer, not even the province, until the merge is confirmed."""
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,37 +21,11 @@ from core.thai_id import mask_identifier
 from targets import id_probes
 from targets.models import TargetRecord
 
-from . import services
+from . import selectors, services
 from .forms import ProposeForm, RejectForm
 from .models import MergeProposal
 
 LIST_LIMIT = 200
-
-
-def _record_view(user: Any, proposal: MergeProposal, record: TargetRecord | None, province_id: int) -> dict:
-    """What the user may see of one side of a proposal (no query: the records come with the proposal)."""
-    readable = can(user, "targets.read", province_id)
-    shown = readable or (proposal.proposed_from_id == province_id and proposal.state == MergeProposal.State.PROPOSED)
-    if record is None or not shown:
-        return {"shown": False}
-    return {
-        "shown": True,
-        "record": record,
-        "identifier": mask_identifier(record.identifier),
-        "link": readable,
-        "province": record.province,
-    }
-
-
-def _sides(user: Any, proposal: MergeProposal) -> dict:
-    return {
-        "survivor": _record_view(user, proposal, proposal.survivor, proposal.survivor_province_id),
-        "merged": _record_view(user, proposal, proposal.merged, proposal.merged_province_id),
-    }
-
-
-def _proposals():
-    return MergeProposal.objects.select_related("survivor__province", "merged__province", "proposed_by", "decided_by")
 
 
 @require_safe
@@ -61,10 +33,10 @@ def _proposals():
 def proposal_list(request: HttpRequest) -> HttpResponse:
     require(request.user, "identity.list")
     state = request.GET.get("state", "")
-    proposals = _proposals().visible_to(request.user)
+    proposals = selectors.with_records().visible_to(request.user)
     if state in MergeProposal.State.values:
         proposals = proposals.filter(state=state)
-    rows = [{"proposal": p, **_sides(request.user, p)} for p in proposals[:LIST_LIMIT]]
+    rows = [{"proposal": p, **selectors.sides(request.user, p)} for p in proposals[:LIST_LIMIT]]
     return render(
         request,
         "identity/proposal_list.html",
@@ -102,12 +74,12 @@ def propose(request: HttpRequest, record_pk: int) -> HttpResponse:
 @require_safe
 @login_required
 def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    proposal = get_object_for_user(_proposals(), request.user, pk)
+    proposal = get_object_for_user(selectors.with_records(), request.user, pk)
     return _render_detail(request, proposal, RejectForm())
 
 
 def _render_detail(request: HttpRequest, proposal: MergeProposal, reject_form: RejectForm, status: int = 200):
-    sides = _sides(request.user, proposal)
+    sides = selectors.sides(request.user, proposal)
     for side in sides.values():
         if side["shown"]:
             record_access(request=request, action=AccessLog.Action.VIEW, obj=side["record"], description="merge page")
@@ -131,7 +103,7 @@ def _render_detail(request: HttpRequest, proposal: MergeProposal, reject_form: R
 
 
 def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    proposal = get_object_for_user(_proposals(), request.user, pk)
+    proposal = get_object_for_user(selectors.with_records(), request.user, pk)
     reject_form = RejectForm(request.POST if action == "reject" else None)
     try:
         if action == "confirm":

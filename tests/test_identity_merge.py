@@ -319,3 +319,43 @@ def test_the_proposals_list_costs_the_same_for_more_proposals(cast, client_for, 
         with django_assert_num_queries(4):
             response = client.get("/identity/merges/")
         assert len(response.context["rows"]) == (1 if n == 1 else 5)
+
+
+# --- the API ----------------------------------------------------------------------------------------------
+
+
+def test_api_proposes_lists_and_confirms_a_merge_within_scope(cast):
+    g = _record(cast.coordinator_a, PROVINCE_A, G_CODE)
+    nid = _record(cast.coordinator_b, PROVINCE_B, national_id(1), first="ความลับ")
+    _key_a, secret_a = make_key(provinces=[PROVINCE_A], permissions={"records": "write"})
+    client_a = key_client(secret_a)
+    created = client_a.post(
+        "/api/v1/merges/",
+        {"record": g.pk, "identifier": national_id(1), "reason": "ย้ายมา"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["survivor"] is None  # province B's record: nothing of it until confirmed
+    assert body["merged"]["id"] == g.pk
+    assert "ความลับ" not in created.content.decode()
+    pk = body["id"]
+    assert [p["id"] for p in client_a.get("/api/v1/merges/").json()["results"]] == [pk]
+
+    _key_b, secret_b = make_key(provinces=[PROVINCE_B], permissions={"records": "write"})
+    client_b = key_client(secret_b)
+    assert client_a.post(f"/api/v1/merges/{pk}/confirm/").json()["state"] == "proposed"
+    confirmed = client_b.post(f"/api/v1/merges/{pk}/confirm/")
+    assert confirmed.status_code == 200, confirmed.content
+    assert confirmed.json()["state"] == "confirmed"
+    assert TargetRecord.objects.by_identifier(G_CODE).get().pk == nid.pk
+
+
+def test_api_an_outsider_key_gets_404_for_a_merge_of_other_provinces(cast, pair):
+    nid, g = pair
+    proposal = services.propose(user=cast.coordinator_a, record=g, other_identifier=nid.identifier, reason="ซ้ำ")
+    _key, secret = make_key(provinces=[PROVINCE_B], permissions={"records": "write"})
+    client = key_client(secret)
+    assert client.get(f"/api/v1/merges/{proposal.pk}/").status_code == 404
+    assert client.post(f"/api/v1/merges/{proposal.pk}/confirm/").status_code == 404
+    assert client.get("/api/v1/merges/").json()["results"] == []
