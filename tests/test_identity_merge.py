@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cases import services as case_services
 from cases.models import Agency, AgencyType, Case
@@ -142,7 +142,7 @@ def test_undo_is_refused_once_the_survivor_changed_after_the_merge(cast, pair):
     record_services.change_status(
         record=nid, user=cast.coordinator_a, status=Outcome.objects.get(code="in-follow-up"), version=nid.version
     )
-    with pytest.raises(ValidationError, match="changed after the merge"):
+    with pytest.raises(ValidationError, match="changed after the merge"), translation.override("en"):
         services.undo(user=cast.eef_admin, proposal=proposal)
     assert MergeProposal.objects.get(pk=proposal.pk).state == MergeProposal.State.CONFIRMED
 
@@ -155,7 +155,7 @@ def test_undo_is_refused_after_the_period_and_to_coordinators(cast, pair, settin
     MergeProposal.objects.filter(pk=proposal.pk).update(
         merged_at=timezone.now() - datetime.timedelta(days=settings.IDENTITY_MERGE_UNDO_DAYS + 1)
     )
-    with pytest.raises(ValidationError, match="within"):
+    with pytest.raises(ValidationError, match="within"), translation.override("en"):
         services.undo(user=cast.eef_admin, proposal=MergeProposal.objects.get(pk=proposal.pk))
 
 
@@ -359,3 +359,17 @@ def test_api_an_outsider_key_gets_404_for_a_merge_of_other_provinces(cast, pair)
     assert client.get(f"/api/v1/merges/{proposal.pk}/").status_code == 404
     assert client.post(f"/api/v1/merges/{proposal.pk}/confirm/").status_code == 404
     assert client.get("/api/v1/merges/").json()["results"] == []
+
+
+def test_api_bulk_naming_a_record_by_both_identifiers_changes_it_once(cast, pair):
+    nid, g = pair
+    _propose_and_merge(cast, nid, g)
+    _key, secret = make_key(provinces=[PROVINCE_A], permissions={"records": "write"})
+    item = {"first_name": "สมชาย", "category": "out-of-school"}
+    response = key_client(secret).post(
+        "/api/v1/records/bulk/",
+        {"records": [{**item, "identifier": national_id(1), "last_name": "หนึ่ง"}, {**item, "identifier": G_CODE}]},
+        content_type="application/json",
+    )
+    assert [r["status"] for r in response.json()["results"]] == ["updated", "rejected"]
+    assert TargetRecord.objects.get(pk=nid.pk).last_name == "หนึ่ง"
