@@ -373,3 +373,19 @@ def test_api_bulk_naming_a_record_by_both_identifiers_changes_it_once(cast, pair
     )
     assert [r["status"] for r in response.json()["results"]] == ["updated", "rejected"]
     assert TargetRecord.objects.get(pk=nid.pk).last_name == "หนึ่ง"
+
+
+def test_a_two_province_merge_and_its_undo_byte_for_byte(cast):
+    g = _record(cast.coordinator_a, PROVINCE_A, G_CODE)
+    nid = _record(cast.coordinator_b, PROVINCE_B, national_id(1))
+    _history(cast.coordinator_a, g)
+    _history(cast.coordinator_b, nid)
+    before = snapshots.dump([nid.pk, g.pk])
+    proposal = services.propose(user=cast.coordinator_a, record=g, other_identifier=national_id(1), reason="ย้ายมา")
+    services.confirm(user=cast.coordinator_a, proposal=proposal)
+    proposal = services.confirm(user=cast.coordinator_b, proposal=proposal)
+    assert proposal.state == MergeProposal.State.CONFIRMED
+    assert set(Case.objects.values_list("province_id", flat=True)) == {PROVINCE_B}
+
+    services.undo(user=cast.eef_admin, proposal=proposal)
+    assert snapshots.dump([nid.pk, g.pk]) == before

@@ -24,30 +24,35 @@ from .cases import writing
 
 RESOURCE = "records"
 
-_SIDE = inline_serializer(
-    "MergeRecord",
-    {"id": serializers.IntegerField(), "identifier": serializers.CharField(), "province": serializers.IntegerField()},
-    allow_null=True,
-)
-PROPOSAL = inline_serializer(
-    "MergeProposal",
-    {
-        "id": serializers.IntegerField(),
-        "state": serializers.ChoiceField(choices=MergeProposal.State.choices),
-        "survivor": _SIDE,
-        "merged": _SIDE,
-        "two_provinces": serializers.BooleanField(),
-        "confirmed_by_survivor_province": serializers.BooleanField(),
-        "confirmed_by_merged_province": serializers.BooleanField(),
-        "reason": serializers.CharField(),
-        "created_at": serializers.DateTimeField(),
-        "merged_at": serializers.DateTimeField(allow_null=True),
-        "undone_at": serializers.DateTimeField(allow_null=True),
-    },
-)
-PROPOSAL_PAGE = inline_serializer(
-    "MergeProposalPage", {"results": PROPOSAL, "next": serializers.URLField(allow_null=True)}
-)
+
+class MergeRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    identifier = serializers.CharField(help_text="Masked")
+    province = serializers.IntegerField()
+
+
+class MergeProposalSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=MergeProposal.State.choices)
+    survivor = MergeRecordSerializer(allow_null=True, help_text="null: a record of a province you cannot read")
+    merged = MergeRecordSerializer(allow_null=True, help_text="null: a record of a province you cannot read")
+    two_provinces = serializers.BooleanField()
+    confirmed_by_survivor_province = serializers.BooleanField()
+    confirmed_by_merged_province = serializers.BooleanField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    merged_at = serializers.DateTimeField(allow_null=True)
+    undone_at = serializers.DateTimeField(allow_null=True)
+
+
+class MergeProposalPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MergeProposalSerializer(many=True)
+
+
+PROPOSAL = MergeProposalSerializer
+PROPOSAL_PAGE = MergeProposalPageSerializer
 PROPOSE = inline_serializer(
     "MergeProposalWrite",
     {
