@@ -389,3 +389,28 @@ def test_a_two_province_merge_and_its_undo_byte_for_byte(cast):
 
     services.undo(user=cast.eef_admin, proposal=proposal)
     assert snapshots.dump([nid.pk, g.pk]) == before
+
+
+# --- the pages ----------------------------------------------------------------------------------------------
+
+
+def test_pages_propose_confirm_and_undo(cast, pair, client_for):
+    nid, g = pair
+    coordinator, eef = client_for(cast.coordinator_a), client_for(cast.eef_admin)
+    page = coordinator.get(f"/records/{g.pk}/")
+    assert f"/identity/records/{g.pk}/merge/" in page.content.decode()
+    refused = coordinator.post(f"/identity/records/{g.pk}/merge/", {"identifier": "G999999999999", "reason": "ซ้ำ"})
+    assert refused.status_code == 200
+    assert "ไม่มีระเบียนที่ใช้เลขประจำตัวนี้" in refused.content.decode()
+    response = coordinator.post(f"/identity/records/{g.pk}/merge/", {"identifier": nid.identifier, "reason": "ซ้ำ"})
+    assert response.status_code == 302
+    proposal = MergeProposal.objects.get()
+    assert response["Location"] == f"/identity/merges/{proposal.pk}/"
+    assert "เสนอรวมระเบียน" in coordinator.get(response["Location"]).content.decode()
+
+    assert coordinator.post(f"/identity/merges/{proposal.pk}/confirm/").status_code == 403
+    assert eef.post(f"/identity/merges/{proposal.pk}/confirm/").status_code == 302
+    assert MergeProposal.objects.get().state == MergeProposal.State.CONFIRMED
+    assert eef.post(f"/identity/merges/{proposal.pk}/undo/").status_code == 302
+    assert MergeProposal.objects.get().state == MergeProposal.State.UNDONE
+    assert TargetRecord.objects.filter(pk=g.pk, identifier=G_CODE).exists()
