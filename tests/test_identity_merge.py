@@ -414,3 +414,12 @@ def test_pages_propose_confirm_and_undo(cast, pair, client_for):
     assert eef.post(f"/identity/merges/{proposal.pk}/undo/").status_code == 302
     assert MergeProposal.objects.get().state == MergeProposal.State.UNDONE
     assert TargetRecord.objects.filter(pk=g.pk, identifier=G_CODE).exists()
+
+
+def test_an_alias_of_another_province_counts_as_an_answer_about_it(cast, pair):
+    from targets import id_probes
+
+    nid, g = pair
+    _propose_and_merge(cast, nid, g)
+    assert id_probes.unseen_holders(cast.coordinator_b, [G_CODE, national_id(1), national_id(2)]) == 2
+    assert id_probes.unseen_holders(cast.coordinator_a, [G_CODE, national_id(1)]) == 0
