@@ -168,8 +168,14 @@ class TargetRecordQuerySet(ProvinceScopedQuerySet):
 def identifier_holders(identifier: str) -> "models.QuerySet[Any]":
     """The pk of the record known by `identifier`, by its own or by an alias a merge kept (RecordAlias), as a
     subquery: two index look-ups in a UNION ALL (an OR of the two conditions would scan the records)."""
-    own = TargetRecord.objects.filter(identifier=identifier).order_by().values("pk")
-    return own.union(RecordAlias.objects.filter(identifier=identifier).order_by().values("record_id"), all=True)
+    return identifiers_holders([identifier])
+
+
+def identifiers_holders(identifiers: list[str]) -> "models.QuerySet[Any]":
+    """identifier_holders for many identifiers: the pks of the records known by any of them."""
+    own = TargetRecord.objects.filter(identifier__in=identifiers).order_by().values("pk")
+    aliased = RecordAlias.objects.filter(identifier__in=identifiers).order_by().values("record_id")
+    return own.union(aliased, all=True)
 
 
 # Statement-level triggers: an upload writes tens of thousands of rows in one statement, and the

@@ -423,3 +423,14 @@ def test_an_alias_of_another_province_counts_as_an_answer_about_it(cast, pair):
     _propose_and_merge(cast, nid, g)
     assert id_probes.unseen_holders(cast.coordinator_b, [G_CODE, national_id(1), national_id(2)]) == 2
     assert id_probes.unseen_holders(cast.coordinator_a, [G_CODE, national_id(1)]) == 0
+
+
+def test_an_upload_by_the_old_g_code_assigns_the_survivor_to_its_case_worker(cast, pair):
+    nid, g = pair
+    _propose_and_merge(cast, nid, g)
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย", "ผู้ดูแลรายกรณี (อีเมล)"]
+    batch = upload_and_apply(
+        cast.coordinator_a, xlsx(header, [[G_CODE, "สมชาย", "ใจดี", OUT, "caseworker.a@example.org"]])
+    )
+    assert batch.rejected == 0
+    assert TargetRecord.objects.get(pk=nid.pk).case_worker == cast.case_worker_a
