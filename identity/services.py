@@ -187,6 +187,9 @@ def _merge(proposal: MergeProposal, *, user: Any) -> None:
     if len(records) != 2:
         raise ValidationError(_("One of the two records no longer exists: the merge cannot be made."))
     survivor, merged = records[s_pk], records[m_pk]
+    if (survivor.province_id, merged.province_id) != (proposal.survivor_province_id, proposal.merged_province_id):
+        # Moved to another province since the proposal (transfers): those who confirmed are not its coordinators.
+        raise ValidationError(_("One of the two records moved to another province since the proposal: propose again."))
     cases = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=[s_pk, m_pk]).order_by("pk")}
     before = snapshots.dump([s_pk, m_pk])
     with context(identity_merge=proposal.pk, user=getattr(user, "pk", None)):

@@ -434,3 +434,13 @@ def test_an_upload_by_the_old_g_code_assigns_the_survivor_to_its_case_worker(cas
     )
     assert batch.rejected == 0
     assert TargetRecord.objects.get(pk=nid.pk).case_worker == cast.case_worker_a
+
+
+def test_a_record_moved_since_the_proposal_is_not_merged(cast, pair):
+    nid, g = pair
+    proposal = services.propose(user=cast.coordinator_a, record=g, other_identifier=nid.identifier, reason="ซ้ำ")
+    TargetRecord.objects.filter(pk=g.pk).update(province_id=PROVINCE_B)
+    with pytest.raises(ValidationError), translation.override("en"):
+        services.confirm(user=cast.eef_admin, proposal=proposal)
+    assert TargetRecord.objects.filter(pk=g.pk).exists()
+    assert MergeProposal.objects.get(pk=proposal.pk).state == MergeProposal.State.PROPOSED
