@@ -92,8 +92,17 @@ def propose(
         raise ValidationError({"identifier": _("This is the record's own identifier: name the other record's.")})
     other = TargetRecord.objects.filter(identifier=identifier).first()
     if other is None:
-        if RecordAlias.objects.filter(identifier=identifier).exists():
+        alias = RecordAlias.objects.filter(identifier=identifier).values_list("record__province_id", flat=True).first()
+        if alias is not None and (
+            can(user, "targets.read", alias)
+            or id_probes.may_answer(
+                asker=asker or id_probes.Asker(principal=user), count=1, model=TargetRecord,
+                description="merge proposal",
+            )
+        ):  # fmt: skip
             raise ValidationError({"identifier": _("This identifier was already merged into a record.")})
+        if alias is not None:
+            raise ValidationError({"identifier": id_probes.refusal_message(count=1)})
         raise ValidationError({"identifier": _("No record has this identifier.")})
     if not can(user, "targets.read", other.province_id) and not id_probes.may_answer(
         asker=asker or id_probes.Asker(principal=user), count=1, model=TargetRecord, description="merge proposal"

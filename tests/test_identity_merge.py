@@ -444,3 +444,12 @@ def test_a_record_moved_since_the_proposal_is_not_merged(cast, pair):
         services.confirm(user=cast.eef_admin, proposal=proposal)
     assert TargetRecord.objects.filter(pk=g.pk).exists()
     assert MergeProposal.objects.get(pk=proposal.pk).state == MergeProposal.State.PROPOSED
+
+
+def test_proposing_with_an_identifier_already_merged_says_so(cast, pair):
+    nid, g = pair
+    _propose_and_merge(cast, nid, g)
+    other = _record(cast.coordinator_a, PROVINCE_A, national_id(3))
+    with pytest.raises(ValidationError) as refused, translation.override("en"):
+        services.propose(user=cast.coordinator_a, record=other, other_identifier=G_CODE, reason="ซ้ำ")
+    assert "already merged" in str(refused.value)
