@@ -228,6 +228,8 @@ TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = env.int("TARGETS_UPLOAD_REQUEUE_AFTER_SEC
 # person one digest of what is unread.
 CASES_CONTACT_EVERY_DAYS = env.int("CASES_CONTACT_EVERY_DAYS", default=30)
 CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
+# Identity merges (identity/): EEF/IPSR may undo a merge for this many days after it (README "Identity merges").
+IDENTITY_MERGE_UNDO_DAYS = env.int("IDENTITY_MERGE_UNDO_DAYS", default=30)
 # The portal's address as people reach it, for the links in mail sent outside a request (the daily digest).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
 CELERY_BEAT_SCHEDULE = {

@@ -166,9 +166,10 @@ def write_records(
 
     def write_all() -> bool:
         written = False
+        named: set[int] = set()  # records found so far, in every group: a second item naming one is refused
         for province, given, valid in checked:
             with audit_context(**audit):
-                written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user)
+                written |= _apply(province=province, given=given, valid=valid, acting_user=acting_user, named=named)
         return written
 
     # In the provinces' turn, as an upload's apply (targets.upload.pipeline.write_in_turn): an apply of
@@ -225,7 +226,7 @@ def _validate_group(*, province, keys, members, labels) -> tuple[list[str], list
     return given, valid
 
 
-def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> bool:
+def _apply(*, province, given: list[str], valid: list[_Valid], acting_user, named: set[int]) -> bool:
     """Classify against the database and write, the upload pipeline's way (targets.upload.pipeline), under
     the locks write_in_turn took before looking, so what is new is still new when written."""
     target = SimpleNamespace(province_id=province.pk)  # what the pipeline's writers read of an upload
@@ -233,6 +234,9 @@ def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> b
     other_province = _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
     status_index = given.index("status_id") if "status_id" in given else None
     to_create, to_update, status_changes = [], [], []
+    same_record = _(
+        "Another record of this request names the same record by its other identifier (the records were merged)."
+    )
     try:
         writer.prepare()
         existing = pipeline._existing([v.identifier for v in valid], given)
@@ -247,6 +251,12 @@ def _apply(*, province, given: list[str], valid: list[_Valid], acting_user) -> b
                 item.result.status = CREATED
                 continue
             record_id, province_id, current_values = current
+            if record_id in named:
+                # Its own identifier and a merged one (an alias, targets.RecordAlias) in one request: one item
+                # may change a record, as one row of an upload.
+                item.result.reject("identifier", same_record)
+                continue
+            named.add(record_id)
             item.result.record_id = record_id
             if province_id != province.pk:
                 item.result.record_id = None

@@ -8,7 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from .views import cases, exports, imports, meta, records, resources
+from .views import cases, exports, imports, merges, meta, records, resources
 
 router = SimpleRouter(use_regex_path=False)
 router.register("provinces", resources.ProvinceViewSet, basename="province")
@@ -33,6 +33,7 @@ v1 = [
     path("records/", records.RecordListView.as_view(), name="records"),
     path("records/bulk/", records.RecordBulkView.as_view(), name="records-bulk"),
     path("records/changes/", records.RecordChangesView.as_view(), name="records-changes"),
+    path("records/lookup/", records.RecordLookupView.as_view(), name="record-lookup"),
     path("records/<int:pk>/", records.RecordDetailView.as_view(), name="record"),
     path("records/<int:pk>/history/", records.RecordHistoryView.as_view(), name="record-history"),
     path("records/<int:pk>/help/", records.RecordHelpView.as_view(), name="record-help"),
@@ -43,6 +44,7 @@ v1 = [
     path("exports/<int:pk>/", exports.ExportDetailView.as_view(), name="export"),
     path("exports/<int:pk>/download/", exports.ExportDownloadView.as_view(), name="export-download"),
     *cases.URLS,
+    *merges.URLS,
     *router.urls,
 ]
 

@@ -1,7 +1,7 @@
 """Assigning records to the case workers an upload's optional column names (targets/upload/hooks.py)."""
 
 from accounts.models import User
-from targets.models import TargetRecord
+from targets.models import TargetRecord, identifiers_holders
 
 from . import services
 
@@ -14,7 +14,9 @@ def assign_from_upload(batch, user, assignments: dict[int, list[str]]) -> None:
     workers = User.objects.in_bulk(list(assignments))
     for worker_id, identifiers in assignments.items():
         for start in range(0, len(identifiers), ASSIGN_CHUNK):
+            # By a record's own identifier or one a merge kept as its alias (targets.RecordAlias).
+            chunk = identifiers[start : start + ASSIGN_CHUNK]
             records = TargetRecord.objects.filter(
-                province_id=batch.province_id, identifier__in=identifiers[start : start + ASSIGN_CHUNK]
+                province_id=batch.province_id, pk__in=identifiers_holders(chunk)
             ).only("pk", "province_id", "district_id", "case_worker_id")
             services.assign(user=user, records=records, worker=workers[worker_id])

@@ -9,3 +9,8 @@ class IdentityConfig(AppConfig):
     name = "identity"
     verbose_name = _("Identity merges")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import policies
+
+        policies.register_rules()

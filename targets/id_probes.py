@@ -75,13 +75,15 @@ def unseen(principal: Principal, provinces: Iterable[int]) -> int:
 def unseen_holders(principal: Principal, identifiers: list[str]) -> int:
     """How many of `identifiers` are recorded in provinces `principal` may not read: one query (none
     for EEF/IPSR, who read every province)."""
-    from targets.models import TargetRecord
+    from targets.models import RecordAlias, TargetRecord
 
     if can(principal, "portal.national") or not identifiers:
         return 0
-    return (
-        TargetRecord.objects.filter(identifier__in=identifiers).exclude(province__in=own_provinces(principal)).count()
-    )
+    own = own_provinces(principal)
+    # A record's own identifiers and those a merge kept as its aliases (targets.RecordAlias): both answer.
+    records = TargetRecord.objects.filter(identifier__in=identifiers).exclude(province__in=own).values("pk")
+    aliases = RecordAlias.objects.filter(identifier__in=identifiers).exclude(record__province__in=own).values("pk")
+    return records.order_by().union(aliases.order_by(), all=True).count()
 
 
 def answered_before(*, model: type[models.Model], object_id) -> int:

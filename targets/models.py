@@ -154,11 +154,28 @@ class TargetRecordQuerySet(ProvinceScopedQuerySet):
         (targets/policies.py, "targets.records")."""
         return restrict(self, user, "targets.records")
 
+    def by_identifier(self, identifier: str) -> Self:
+        """The record known by `identifier`: its own, or an alias it kept from a merge (RecordAlias)."""
+        return self.filter(pk__in=identifier_holders(identifier))
+
     def assigned_to(self, worker: Any) -> Self:
         return self.filter(case_worker=worker)
 
     def unassigned(self) -> Self:
         return self.filter(case_worker__isnull=True)
+
+
+def identifier_holders(identifier: str) -> "models.QuerySet[Any]":
+    """The pk of the record known by `identifier`, by its own or by an alias a merge kept (RecordAlias), as a
+    subquery: two index look-ups in a UNION ALL (an OR of the two conditions would scan the records)."""
+    return identifiers_holders([identifier])
+
+
+def identifiers_holders(identifiers: list[str]) -> "models.QuerySet[Any]":
+    """identifier_holders for many identifiers: the pks of the records known by any of them."""
+    own = TargetRecord.objects.filter(identifier__in=identifiers).order_by().values("pk")
+    aliased = RecordAlias.objects.filter(identifier__in=identifiers).order_by().values("record_id")
+    return own.union(aliased, all=True)
 
 
 # Statement-level triggers: an upload writes tens of thousands of rows in one statement, and the
@@ -268,6 +285,38 @@ class RecordPartQuerySet(ProvinceScopedQuerySet):
     def visible_to(self, user: Principal) -> Self:
         """What belongs to the records the user sees (status history, help given)."""
         return restrict(self, user, "targets.record_parts")
+
+
+class RecordAlias(models.Model):
+    """Another identifier of a record's person, kept when a merge (identity.services.merge) folded the
+    record that held it into this one: a G-code record merged into the national-ID record of the same child.
+    Uploads, the API and the records search find the record by it (targets.upload.pipeline._existing,
+    TargetRecordQuerySet.by_identifier).
+
+    An identifier is a record's own or an alias, never both, and an alias names one record in the country
+    (the unique constraint). The first rule is held in the database by the triggers of migration
+    0011_record_alias (a statement-level check on each side), and writers of aliases hold the upload
+    pipeline's national lock (targets.upload.pipeline.APPLY_LOCK_KEY) exclusively, so no upload or API
+    write, which hold it shared, writes a record in between (README.md, "Identity merges").
+    """
+
+    identifier = models.CharField(_("identifier"), max_length=13)
+    identifier_kind = models.CharField(_("identifier kind"), max_length=12, choices=IdentifierKind.choices)
+    record = models.ForeignKey(TargetRecord, models.CASCADE, related_name="aliases", verbose_name=_("record"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # The merge that made it (identity.MergeProposal's pk): a plain number, as targets never imports identity.
+    merge_id = models.PositiveBigIntegerField(_("merge"), null=True, blank=True)
+
+    objects = RecordPartQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["record", "identifier"]
+        verbose_name = _("other identifier")
+        verbose_name_plural = _("other identifiers")
+        constraints = [models.UniqueConstraint(fields=["identifier"], name="record_alias_identifier_unique")]
+
+    def __str__(self) -> str:
+        return self.identifier
 
 
 class StatusChange(models.Model):

@@ -40,7 +40,8 @@ def _check_identifier_free(
     cannot see is an answer about that province (targets.id_probes): counted, logged, and refused
     beyond the day's allowance. Call it outside any transaction that the error would roll back, or
     the access log's entry goes with it."""
-    others = TargetRecord.objects.filter(identifier=identifier)
+    # A record's own identifier, or one a merge kept as its alias (targets.RecordAlias): taken either way.
+    others = TargetRecord.objects.by_identifier(identifier)
     if exclude_pk is not None:
         others = others.exclude(pk=exclude_pk)
     holder = others.select_related("province").first()
@@ -59,7 +60,7 @@ def _save_or_explain(record: TargetRecord, *, user: Principal, **save_kwargs) ->
         with transaction.atomic():
             record.save(**save_kwargs)
     except IntegrityError as error:
-        holder = TargetRecord.objects.filter(identifier=record.identifier).exclude(pk=record.pk).first()
+        holder = TargetRecord.objects.by_identifier(record.identifier).exclude(pk=record.pk).first()
         if holder is None:
             raise
         raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)}) from error

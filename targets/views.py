@@ -52,7 +52,7 @@ from .forms import (
     StatusForm,
     record_facts,
 )
-from .models import Assistance, Category, Outcome, TargetRecord
+from .models import Assistance, Category, Outcome, TargetRecord, identifier_holders
 from .name_search import name_contains
 
 RECORDS_PER_PAGE = 50
@@ -185,7 +185,8 @@ def _is_identifier_search(text: str) -> bool:
 
 def _search_condition(text: str) -> tuple[Q, str]:
     if _is_identifier_search(text):
-        return Q(identifier=normalise(text)), "identifier"
+        # Exact, by a record's own identifier or one a merge kept as its alias (targets.RecordAlias).
+        return Q(pk__in=identifier_holders(normalise(text))), "identifier"
     condition = Q()
     for word in text.split():
         condition &= name_contains(word)  # LIKE or ILIKE, served by the trigram indexes (targets/name_search.py)

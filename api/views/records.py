@@ -430,6 +430,38 @@ def help_of(record_id: int) -> list[dict]:
     ]
 
 
+IDENTIFIER_HEADER = OpenApiParameter(
+    "X-Identifier",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The national ID or G-code, its own or one a merge kept (an alias), e.g. G644200000001. A header, "
+    "not the query string: an address is written to access logs, an identifier must not be.",
+)
+
+
+class RecordLookupView(RecordDetailView):
+    """One record by an identifier, its own or an alias a merge kept (targets.RecordAlias): a GET by either
+    answers the same record. Within the caller's scope; 404 for anything else, as for a missing one."""
+
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        operation_id="records_lookup",
+        summary="One record by its identifier or an alias (the identifier in the X-Identifier header)",
+        responses=s.TargetRecordDetailSerializer,
+        parameters=[IDENTIFIER_HEADER, ETAG_HEADER],
+    )
+    def get(self, request):
+        try:
+            identifier = parse_identifier(request.headers.get("X-Identifier", "")).value
+        except IdentifierError as error:
+            raise ValidationError({"X-Identifier": [str(error)]}) from error
+        found = TargetRecord.objects.visible_to(request.user).by_identifier(identifier).values_list("pk", flat=True)
+        pk = get_object_or_404(found.order_by())
+        return super().get(request, pk)
+
+
 class RecordHistoryView(ApiView):
     resource = "records"
 

@@ -26,7 +26,7 @@ from accounts.access import can
 from core import control_characters
 from core.thai_id import mask_identifier
 from targets import id_probes
-from targets.models import Outcome, StatusChange, TargetRecord, UploadBatch
+from targets.models import Outcome, RecordAlias, StatusChange, TargetRecord, UploadBatch
 
 from . import hooks
 from .columns import label, match_columns, missing_required
@@ -368,6 +368,10 @@ class _Classifier:
         self.other_province = _(
             "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
         )
+        self.same_record = _(
+            "Another row of this file names the same record by its other identifier (the records were merged)."
+        )
+        self.records_named: set[int] = set()  # records found so far: a second row naming one is refused
         self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
         if writer is not None:
             writer.prepare()
@@ -389,6 +393,12 @@ class _Classifier:
                 to_create.append((identifier, kind, values))
                 continue
             record_id, province_id, current_values = current
+            if record_id in self.records_named:
+                # A record's own identifier and a merged one (its alias) in one file: one row may change it.
+                self.rejected_rows.add(row_number)
+                report.rejections.append(Rejection(row_number, label("identifier"), self.same_record, []))
+                continue
+            self.records_named.add(record_id)
             if province_id != self.batch.province_id:
                 self.rejected_rows.add(row_number)
                 if self._may_read(province_id):  # tells nothing new: answered at once
@@ -462,21 +472,36 @@ def _json_cell(value: object) -> object:
 
 
 def _existing(identifiers: list[str], given: list[str]) -> dict[str, tuple]:
-    """identifier -> (record id, province, current values of the given fields), one query on PostgreSQL."""
+    """identifier -> (record id, province, current values of the given fields), one query on PostgreSQL.
+
+    An identifier is a record's own or an alias a merge kept (targets.RecordAlias): a row carrying a merged
+    G-code finds the record it was merged into, and updates it (the record keeps its own identifier)."""
     if not identifiers:
         return {}
     columns = ["identifier", "id", "province_id", *given]
     found: dict[str, tuple] = {}
     if connection.vendor == "postgresql":
         table = TargetRecord._meta.db_table
-        sql = f"SELECT {', '.join(columns)} FROM {table} WHERE identifier = ANY(%s)"  # noqa: S608 - fixed names
+        aliases = RecordAlias._meta.db_table
+        record_columns = ", ".join(f"r.{c}" for c in columns[1:])
+        # One statement: the records' own identifiers, then the aliases joined to their records (an index
+        # probe each in a table that stays small: merges are rare).
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {table} WHERE identifier = ANY(%s) "  # noqa: S608 - fixed names
+            f"UNION ALL SELECT a.identifier, {record_columns} FROM {aliases} AS a "
+            f"JOIN {table} AS r ON r.id = a.record_id WHERE a.identifier = ANY(%s)"
+        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [identifiers])
+            cursor.execute(sql, [identifiers, identifiers])
             rows = cursor.fetchall()
     else:
         rows = []
         for start in range(0, len(identifiers), 5000):
-            rows += TargetRecord.objects.filter(identifier__in=identifiers[start : start + 5000]).values_list(*columns)
+            part = identifiers[start : start + 5000]
+            rows += TargetRecord.objects.filter(identifier__in=part).values_list(*columns)
+            rows += RecordAlias.objects.filter(identifier__in=part).values_list(
+                "identifier", *(f"record__{c}" for c in columns[1:])
+            )
     for identifier, pk, province_id, *values in rows:
         found[identifier] = (pk, province_id, tuple(values))
     return found

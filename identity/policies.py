@@ -1,0 +1,61 @@
+"""Who may do what with merges of records (identity/), registered with the door (accounts.access).
+
+- A proposal is seen by EEF/IPSR and by the coordinators of the provinces of its two records; nobody else
+  (404). A coordinator proposes from a record of their province, naming the other record by its identifier.
+- EEF/IPSR confirms alone. Where the two records are in two provinces, a coordinator of each confirms
+  their province's side instead, and the merge happens with the second confirmation. Within one province,
+  EEF/IPSR confirms (a second pair of eyes on what cannot be told apart afterwards).
+- EEF/IPSR or a coordinator of either province rejects an open proposal; EEF/IPSR alone undoes a merge.
+"""
+
+from typing import Any
+
+from django.db.models import Q
+
+from accounts.access import QS, Principal, Scope, register, register_queryset
+
+
+def _proposals(queryset: QS, user: Principal, scope: Scope) -> QS:
+    if scope.national:
+        return queryset
+    codes = scope.writable_provinces
+    if not codes:
+        return queryset.none()
+    return queryset.filter(Q(survivor_province_id__in=codes) | Q(merged_province_id__in=codes))
+
+
+def _sides(scope: Scope, proposal: Any) -> set[str]:
+    """The sides of a two-province proposal a coordinator may confirm ("survivor", "merged")."""
+    if not proposal.two_provinces:
+        return set()
+    sides = set()
+    if scope.can_write_province(proposal.survivor_province_id):
+        sides.add("survivor")
+    if scope.can_write_province(proposal.merged_province_id):
+        sides.add("merged")
+    return sides
+
+
+def _confirms(user: Principal | None, scope: Scope, proposal: Any) -> bool:
+    if proposal.state != "proposed":
+        return False
+    if scope.national:
+        return True
+    return any(getattr(proposal, f"{side}_side_confirmed_by_id") is None for side in _sides(scope, proposal))
+
+
+def _rejects(user: Principal | None, scope: Scope, proposal: Any) -> bool:
+    return proposal.state == "proposed" and (scope.national or any(map(scope.can_write_province, proposal.provinces)))
+
+
+def register_rules() -> None:
+    register_queryset("identity.proposals", _proposals)
+    # Proposing from a record: EEF/IPSR, or a coordinator of the record's province (obj: the record).
+    register("identity.propose", lambda user, scope, record: scope.can_write_province(record.province_id))
+    register("identity.confirm", _confirms)
+    register("identity.reject", _rejects)
+    # Which side of a two-province proposal the user confirms (obj: (proposal, side)).
+    register("identity.confirm_side", lambda user, scope, obj: obj[1] in _sides(scope, obj[0]))
+    register("identity.undo", lambda user, scope, proposal: scope.national and proposal.state == "confirmed")
+    # The lists: EEF/IPSR nationally, coordinators for their provinces.
+    register("identity.list", lambda user, scope, obj: scope.national or bool(scope.writable_provinces))
