@@ -50,7 +50,7 @@ def held_by_b(cast) -> TargetRecord:
         status=Outcome.objects.get(code="in-follow-up"),
     )
     StatusChange.objects.create(
-        record=record, from_status=record.status, to_status=Outcome.objects.filter(kind="achieved").first()
+        record=record, from_status=record.status, to_status=Outcome.objects.get(code="returned-to-school")
     )
     worker = make_user("worker.b@example.org", role=Role.CASE_WORKER, province=PROVINCE_B)
     case_services.assign(user=cast.coordinator_b, records=[record], worker=worker)

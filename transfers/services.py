@@ -49,13 +49,17 @@ def _parse(identifier: str) -> str:
         raise ValidationError({"identifier": error.message}) from error
 
 
+def _code(province: Province | int) -> int:
+    return province.pk if isinstance(province, Province) else int(province)
+
+
 def _requesting_province(user: User, province: Province | int | None) -> int:
-    code = getattr(province, "pk", province) if province is not None else only_province(user, write=True)
+    code = _code(province) if province is not None else only_province(user, write=True)
     if code is None:
         raise ValidationError({"province": _("Choose the province the record should move to.")})
     if not can(user, "transfers.request", code):
         raise PermissionDenied
-    return int(code)
+    return code
 
 
 def request_transfer(
@@ -142,7 +146,7 @@ def withdraw_transfer(*, user: User, transfer: TransferRequest, version: int | N
 def force_move(*, user: User, record: TargetRecord, to_province: Province | int, reason: str) -> TransferRequest:
     """EEF/IPSR move a record to another province at once, with a reason: a request created accepted."""
     require(user, "transfers.force")
-    to_code = int(getattr(to_province, "pk", to_province))
+    to_code = _code(to_province)
     reason = _clean_text("reason", reason, required=True, missing=_("Say why the record moves."))
     locked_record = TargetRecord.objects.select_for_update().get(pk=record.pk)
     if locked_record.province_id == to_code:
