@@ -99,14 +99,14 @@ def test_a_request_records_only_what_the_requester_typed(cast, held_by_b):
 
 def test_asking_twice_for_the_same_record_is_refused(cast, held_by_b):
     _ask(cast, held_by_b)
-    with pytest.raises(ValidationError, match="already asked"):
+    with pytest.raises(ValidationError, match="ขอโอนย้ายระเบียนนี้ไว้แล้ว"):
         _ask(cast, held_by_b)
 
 
 def test_asking_for_a_record_of_ones_own_province_or_none_is_refused(cast, held_by_b):
-    with pytest.raises(ValidationError, match="already in your province"):
+    with pytest.raises(ValidationError, match="อยู่ในจังหวัดของท่านแล้ว"):
         services.request_transfer(user=cast.coordinator_b, identifier=held_by_b.identifier)
-    with pytest.raises(ValidationError, match="No record"):
+    with pytest.raises(ValidationError, match="ไม่มีระเบียน"):
         services.request_transfer(user=cast.coordinator_a, identifier=national_id(999))
     with pytest.raises(ValidationError):
         services.request_transfer(user=cast.coordinator_a, identifier="12345")
@@ -145,7 +145,7 @@ def test_accepted_the_record_moves_with_its_history_and_its_case_is_handed_over(
 
 def test_declined_nothing_moves(cast, held_by_b):
     transfer = _ask(cast, held_by_b)
-    with pytest.raises(ValidationError, match="reason"):
+    with pytest.raises(ValidationError, match="ระบุเหตุผล"):
         services.decline_transfer(user=cast.coordinator_b, transfer=transfer, version=transfer.version, reason=" ")
     services.decline_transfer(
         user=cast.coordinator_b, transfer=transfer, version=transfer.version, reason="เด็กยังอยู่ในพื้นที่"
@@ -171,7 +171,7 @@ def test_an_answered_request_cannot_be_answered_again(cast, held_by_b):
     services.withdraw_transfer(user=cast.coordinator_a, transfer=transfer, version=transfer.version)
     transfer.refresh_from_db()
     assert transfer.state == TransferState.CANCELLED
-    with pytest.raises(ValidationError, match="already been answered"):
+    with pytest.raises(ValidationError, match="ได้รับคำตอบหรือถูกถอนไปแล้ว"):
         services.accept_transfer(user=cast.coordinator_b, transfer=transfer, version=transfer.version)
 
 
@@ -212,3 +212,201 @@ def test_transfers_by_quarter_counts_in_and_out_in_constant_queries(cast, held_b
     assert figures[(PROVINCE_A, year, quarter)] == {"in": 1, "out": 1}
     assert figures[(PROVINCE_B, year, quarter)] == {"in": 0, "out": 1}
     assert figures[(PROVINCE_C, year, quarter)] == {"in": 1, "out": 0}
+
+
+# --- summaries: a snapshot keeps the province that held the child then -----------------------------------------------
+
+
+def test_a_snapshot_taken_before_a_move_still_counts_the_child_in_the_old_province(cast, held_by_b):
+    from core.buddhist_dates import current_fiscal_year
+    from summaries.models import Snapshot, SummaryRun
+    from summaries.services import run_summary
+
+    def snapshot_totals(run) -> dict[int, int]:
+        return {
+            int(s.province_id or 0): s.data["records"]["total"]
+            for s in Snapshot.objects.filter(run=run, level="province", province_id__in=[PROVINCE_A, PROVINCE_B])
+        }
+
+    year = current_fiscal_year()
+    before = run_summary(run_id=SummaryRun.objects.create(fiscal_year=year, trigger=SummaryRun.Trigger.COMMAND).pk)
+    assert snapshot_totals(before) == {PROVINCE_A: 0, PROVINCE_B: 1}
+    transfer = _ask(cast, held_by_b)
+    services.accept_transfer(user=cast.coordinator_b, transfer=transfer, version=transfer.version)
+    after = run_summary(run_id=SummaryRun.objects.create(fiscal_year=year, trigger=SummaryRun.Trigger.COMMAND).pk)
+    assert snapshot_totals(after) == {PROVINCE_A: 1, PROVINCE_B: 0}
+    assert snapshot_totals(before) == {PROVINCE_A: 0, PROVINCE_B: 1}, "a past snapshot never changes"
+
+
+# --- pages: what each side sees at each step -----------------------------------------------------------------
+
+
+def _secrets_of(record: TargetRecord) -> list[str]:
+    """What the requesting side must never read before acceptance: the child's name, the holding province."""
+    return [record.first_name, record.last_name, *_province_names(record.province_id)]
+
+
+def _shows_none_of(response, secrets: list[str]) -> None:
+    text = response.content.decode()
+    assert [s for s in secrets if s and s in text] == []
+
+
+def test_the_requesting_side_learns_nothing_until_accepted_then_sees_the_record(cast, held_by_b, client_for):
+    secrets = _secrets_of(held_by_b)
+    a, b = client_for(cast.coordinator_a), client_for(cast.coordinator_b)
+    response = a.post("/transfers/new/", {"identifier": held_by_b.identifier, "note": "ครอบครัวย้ายมาขอนแก่น"})
+    assert response.status_code == 302
+    transfer = TransferRequest.objects.get()
+    url = f"/transfers/{transfer.pk}/"
+    assert response["Location"] == url
+    # Requested: A sees what it typed (masked) and the state; nothing of the record.
+    for page in (a.get(url), a.get("/transfers/")):
+        assert page.status_code == 200
+        _shows_none_of(page, [*secrets, held_by_b.identifier])
+    assert "x-xxxx-xxxxx-" in a.get(url).content.decode()
+    # B, the holder, sees the child and who asks, in its inbox.
+    inbox = b.get("/transfers/").content.decode()
+    assert CHILD_FIRST in inbox
+    assert Province.objects.get(code=PROVINCE_A).name_th in inbox
+    # Accepted by B on its page.
+    response = b.post(url, {"action": "accept", "seen_version": transfer.version, "reason": ""})
+    assert response.status_code == 302
+    record_url = f"/records/{held_by_b.pk}/"
+    # A now reads the record, with its history; B gets 404 and keeps only a line with the date.
+    page = a.get(record_url)
+    assert page.status_code == 200
+    assert CHILD_FIRST in page.content.decode()
+    assert CHILD_FIRST in a.get(url).content.decode()
+    assert b.get(record_url).status_code == 404
+    for page in (b.get(url), b.get("/transfers/")):
+        assert page.status_code == 200
+        _shows_none_of(page, [CHILD_FIRST, CHILD_LAST, *_province_names(PROVINCE_A)])
+    assert "moved-away" in b.get(url).content.decode()
+
+
+def test_declined_the_requester_reads_the_reason_never_the_province(cast, held_by_b, client_for):
+    transfer = _ask(cast, held_by_b)
+    b = client_for(cast.coordinator_b)
+    url = f"/transfers/{transfer.pk}/"
+    page = b.get(url).content.decode()
+    assert "จังหวัดที่ขอจะเห็นเหตุผลนี้" in page  # the holder is told the requester reads the reason
+    response = b.post(url, {"action": "decline", "seen_version": transfer.version, "reason": ""})
+    assert response.status_code == 200  # a reason is required: the form again
+    response = b.post(url, {"action": "decline", "seen_version": transfer.version, "reason": "เด็กยังเรียนที่นี่"})
+    assert response.status_code == 302
+    a_page = client_for(cast.coordinator_a).get(url)
+    assert "เด็กยังเรียนที่นี่" in a_page.content.decode()
+    _shows_none_of(a_page, _secrets_of(held_by_b))
+    assert TargetRecord.objects.get(pk=held_by_b.pk).province_id == PROVINCE_B
+
+
+def test_forced_both_old_sides_lose_the_record_and_eef_sees_both_provinces(cast, held_by_b, client_for):
+    eef = client_for(cast.eef_admin)
+    response = eef.post(
+        "/transfers/new/", {"identifier": held_by_b.identifier, "province": PROVINCE_A, "reason": "คำสั่ง กสศ."}
+    )
+    assert response.status_code == 302
+    transfer = TransferRequest.objects.get()
+    assert (transfer.forced, transfer.state) == (True, "accepted")
+    page = eef.get(f"/transfers/{transfer.pk}/").content.decode()
+    assert all(name in page for name in (CHILD_FIRST, Province.objects.get(code=PROVINCE_B).name_th))
+    assert client_for(cast.coordinator_b).get(f"/records/{held_by_b.pk}/").status_code == 404
+    assert client_for(cast.coordinator_a).get(f"/records/{held_by_b.pk}/").status_code == 200
+    b_page = client_for(cast.coordinator_b).get(f"/transfers/{transfer.pk}/")
+    _shows_none_of(b_page, [CHILD_FIRST, *_province_names(PROVINCE_A)])
+
+
+def test_outsiders_get_404_for_a_transfer(cast, held_by_b, client_for):
+    transfer = _ask(cast, held_by_b)
+    coordinator_c = make_user("coord.c@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_C)
+    for user in (coordinator_c, cast.university_member, cast.viewer_a, cast.case_worker_a, cast.agency_user_a):
+        client = client_for(user)
+        assert client.get(f"/transfers/{transfer.pk}/").status_code == 404, user
+        assert client.post(f"/transfers/{transfer.pk}/", {"action": "accept", "seen_version": 1}).status_code == 404
+
+
+def test_a_stale_answer_on_the_page_is_refused(cast, held_by_b, client_for):
+    transfer = _ask(cast, held_by_b)
+    seen = transfer.version
+    services.withdraw_transfer(user=cast.coordinator_a, transfer=transfer, version=seen)
+    response = client_for(cast.coordinator_b).post(
+        f"/transfers/{transfer.pk}/", {"action": "accept", "seen_version": seen}
+    )
+    assert response.status_code == 409
+    assert TargetRecord.objects.get(pk=held_by_b.pk).province_id == PROVINCE_B
+
+
+def test_the_upload_report_offers_a_transfer_beside_a_row_held_elsewhere(cast, held_by_b, client_for):
+    from targets.models import UploadBatch
+    from tests.builders import xlsx
+
+    client = client_for(cast.coordinator_a)
+    header = ["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "กลุ่มเป้าหมาย"]
+    response = client.post(
+        "/uploads/new/",
+        {
+            "province": PROVINCE_A,
+            "file": xlsx(header, [[held_by_b.identifier, "ปิ่น", "ขอนแก่น", "เด็กและเยาวชนนอกระบบการศึกษา"]]),
+        },
+    )
+    batch = UploadBatch.objects.get(province_id=PROVINCE_A)
+    page = client.get(f"/uploads/{batch.pk}/").content.decode()
+    assert "นอกจังหวัดของท่านแล้ว" in page
+    link = f"/transfers/new/?upload={batch.pk}&amp;row=2"
+    assert link in page, response
+    form = client.get(link.replace("&amp;", "&"))
+    assert form.context["form"].initial["identifier"] == held_by_b.identifier
+    _shows_none_of(form, _secrets_of(held_by_b))
+    # Another coordinator's upload is 404 through the same link.
+    assert client_for(cast.coordinator_b).get(link.replace("&amp;", "&")).status_code == 404
+
+
+def test_the_record_form_offers_a_transfer_when_the_identifier_is_held_elsewhere(cast, held_by_b, client_for):
+    client = client_for(cast.coordinator_a)
+    data = {
+        "identifier": held_by_b.identifier,
+        "first_name": "สมชาย",
+        "category": "out-of-school",
+        "status": "in-follow-up",
+    }
+    page = client.post(f"/records/new/?province={PROVINCE_A}", data)
+    assert page.status_code == 200
+    assert page.context["transfer_identifier"] == held_by_b.identifier
+    assert 'data-testid="offer-transfer"' in page.content.decode()
+    form = client.post("/transfers/new/", {"identifier": held_by_b.identifier, "prefill": "1"})
+    assert form.status_code == 200
+    assert form.context["form"].initial["identifier"] == held_by_b.identifier
+    assert not TransferRequest.objects.exists()
+
+
+def test_the_transfer_list_costs_the_same_queries_at_any_size(cast, client_for, django_assert_num_queries):
+    category, status = Category.objects.get(code="out-of-school"), Outcome.objects.get(code="in-follow-up")
+
+    def make(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            record = TargetRecord.objects.create(
+                identifier=national_id(700 + n), identifier_kind="national_id", first_name=f"เด็ก{n}",
+                province_id=PROVINCE_B, category=category, status=status,
+            )  # fmt: skip
+            transfer = services.request_transfer(user=cast.coordinator_a, identifier=record.identifier)
+            if n % 2:
+                services.accept_transfer(user=cast.coordinator_b, transfer=transfer, version=transfer.version)
+
+    clients = {name: client_for(cast[name]) for name in ("coordinator_a", "coordinator_b", "eef_admin")}
+    for client in clients.values():
+        client.get("/transfers/")  # sessions and caches warm
+    counts = {}
+    make(0, 3)
+    for name, client in clients.items():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/transfers/").status_code == 200
+        counts[name] = len(queries)
+    make(3, 8)
+    for name, client in clients.items():
+        # session and user, the scope (memberships), the three sections (each one query while it has
+        # fewer rows than it shows), the access-log entry: the same as with fewer requests.
+        with django_assert_num_queries(counts[name]):
+            assert client.get("/transfers/").status_code == 200

@@ -365,9 +365,7 @@ class _Classifier:
         self.rejected_rows: set[int] = set()
         self.status_changes: list[tuple] = []
         self.status_index = given.index("status_id") if "status_id" in given else None
-        self.other_province = _(
-            "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
-        )
+        self.other_province = id_probes.held_elsewhere_message()
         self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
         if writer is not None:
             writer.prepare()
