@@ -410,3 +410,87 @@ def test_the_transfer_list_costs_the_same_queries_at_any_size(cast, client_for, 
         # fewer rows than it shows), the access-log entry: the same as with fewer requests.
         with django_assert_num_queries(counts[name]):
             assert client.get("/transfers/").status_code == 200
+
+
+# --- the API -------------------------------------------------------------------------------------------------------
+
+
+def _post_json(client, url: str, body: dict, **headers):
+    import json
+
+    return client.post(url, json.dumps(body), content_type="application/json", **headers)
+
+
+def test_the_api_asks_answers_and_shows_each_side_only_its_part(cast, held_by_b):
+    import json
+    import uuid
+
+    from tests.api_support import key_client, make_key
+
+    _key_a, secret_a = make_key(provinces=[PROVINCE_A], name="ระบบขอนแก่น")
+    _key_b, secret_b = make_key(provinces=[PROVINCE_B], name="ระบบพะเยา")
+    _key_c, secret_c = make_key(provinces=[PROVINCE_C], name="ระบบกรุงเทพ")
+    a, b, c = key_client(secret_a), key_client(secret_b), key_client(secret_c)
+    url = "/api/v1/transfers/"
+    header = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())}
+    body = {"identifier": held_by_b.identifier, "note": "ย้ายตามครอบครัว"}
+    first = _post_json(a, url, body, **header)
+    assert first.status_code == 201, first.content
+    again = _post_json(a, url, body, **header)
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert TransferRequest.objects.count() == 1
+    created = json.loads(first.content)
+    assert created["side"] == "requester"
+    assert (created["record"], created["from_province"], created["state"]) == (None, None, "requested")
+    secrets = _secrets_of(held_by_b)
+    listed = a.get(url)
+    assert [t["id"] for t in json.loads(listed.content)["results"]] == [created["id"]]
+    for response in (listed, a.get(f"{url}{created['id']}/")):
+        assert [s for s in secrets if s in response.content.decode()] == []
+    # The requester cannot answer; a third province does not find it.
+    assert _post_json(a, f"{url}{created['id']}/accept/", {"version": created["version"]}).status_code == 403
+    assert c.get(f"{url}{created['id']}/").status_code == 404
+    assert json.loads(c.get(url).content)["results"] == []
+    # The holder's key finds it waiting, and accepts; a stale version is refused (412).
+    incoming = json.loads(b.get(f"{url}?incoming=1").content)["results"]
+    assert [(t["id"], t["side"], t["record"]) for t in incoming] == [(created["id"], "holder", held_by_b.pk)]
+    assert _post_json(b, f"{url}{created['id']}/accept/", {"version": created["version"] + 5}).status_code == 412
+    accepted = _post_json(b, f"{url}{created['id']}/accept/", {"version": created["version"]})
+    assert accepted.status_code == 200, accepted.content
+    after = json.loads(accepted.content)
+    assert (after["state"], after["record"], after["to_province"], after["note"]) == ("accepted", None, None, "")
+    moved = json.loads(a.get(f"{url}{created['id']}/").content)
+    assert moved["record"] == held_by_b.pk
+    assert a.get(f"/api/v1/records/{held_by_b.pk}/").status_code == 200
+    assert b.get(f"/api/v1/records/{held_by_b.pk}/").status_code == 404
+
+
+def _count_queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_api_list_costs_the_same_queries_at_any_size(cast):
+    from tests.api_support import key_client, make_key
+
+    _key, secret = make_key(provinces=[PROVINCE_A])
+    client = key_client(secret)
+    category, status = Category.objects.get(code="out-of-school"), Outcome.objects.get(code="in-follow-up")
+
+    def make(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            record = TargetRecord.objects.create(
+                identifier=national_id(900 + n), identifier_kind="national_id", first_name=f"เด็ก{n}",
+                province_id=PROVINCE_B, category=category, status=status,
+            )  # fmt: skip
+            services.request_transfer(user=cast.coordinator_a, identifier=record.identifier)
+
+    make(0, 2)
+    client.get("/api/v1/transfers/")
+    few = _count_queries(client, "/api/v1/transfers/")
+    make(2, 10)
+    assert _count_queries(client, "/api/v1/transfers/") == few

@@ -7,10 +7,12 @@ EEF/IPSR admins: anyone else with or without a role gets 403 for the list and th
 """
 
 from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, signed_in
+from tests.matrix_rows.api import B_READERS, INVALID, ROLES, V1
 
 B, C = 56, 10
 USERS = signed_in(403, eef_admin=200, coordinator_a=200, coordinator_b=200)
 SIDES = signed_in(404, eef_admin=200, coordinator_b=200)
+API_ANSWER = signed_in(404, anonymous=401, no_role=403, eef_admin=428, coordinator_b=428)
 
 
 def _transfer(ctx: dict):
@@ -70,6 +72,17 @@ ROWS = {
         Case(_url(), SIDES),
         # A post without an action: the page again for the two sides, 404 for everyone else.
         Case(_url(), SIDES, "post", {"seen_version": 1}),
+    ],
+    # The API (api/views/transfers.py), with a session: the list for every role (each sees its own), the
+    # request for its two sides; an empty request is invalid. An answer without a version is refused before
+    # anything else (428) by those who reach the request.
+    "api/v1/transfers/": [Case(f"{V1}/transfers/", ROLES), Case(f"{V1}/transfers/", INVALID, method="post")],
+    "api/v1/transfers/<int:pk>/": [Case(lambda ctx: f"{V1}/transfers/{_transfer(ctx).pk}/", B_READERS)],
+    "api/v1/transfers/<int:pk>/accept/": [
+        Case(lambda ctx: f"{V1}/transfers/{_transfer(ctx).pk}/accept/", API_ANSWER, method="post")
+    ],
+    "api/v1/transfers/<int:pk>/decline/": [
+        Case(lambda ctx: f"{V1}/transfers/{_transfer(ctx).pk}/decline/", API_ANSWER, method="post")
     ],
     # EEF/IPSR read the requests in admin; nobody edits them there.
     **_admin_rows(NATIONAL_READ_ONLY_SCOPED),
