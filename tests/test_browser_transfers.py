@@ -137,6 +137,8 @@ def test_a_row_held_elsewhere_is_requested_accepted_and_moves_with_its_history(
     main = page.locator("main")
     expect(main).to_contain_text(child.first_name)
     expect(main).to_contain_text("กลับเข้าสู่ระบบการศึกษา")  # its status, and the change in its history
+    expect(page.get_by_test_id("record-moves")).to_contain_text("ย้ายเข้ามาจากจังหวัดอื่น")
+    assert name_b not in page.get_by_test_id("record-moves").inner_text()
     shot("transfers-07-record-in-a")
     sign_out()
 

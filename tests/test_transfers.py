@@ -276,6 +276,10 @@ def test_the_requesting_side_learns_nothing_until_accepted_then_sees_the_record(
     page = a.get(record_url)
     assert page.status_code == 200
     assert CHILD_FIRST in page.content.decode()
+    # Its page shows the move, without where from (its referral to B's agency came with it, named as it is).
+    moves = page.content.decode().split('data-testid="record-moves"', 1)[1].split("</section>", 1)[0]
+    assert "ย้ายเข้ามาจากจังหวัดอื่น" in moves
+    assert [name for name in _province_names(PROVINCE_B) if name in moves] == []
     assert CHILD_FIRST in a.get(url).content.decode()
     assert b.get(record_url).status_code == 404
     for page in (b.get(url), b.get("/transfers/")):
@@ -393,10 +397,10 @@ def test_the_transfer_list_costs_the_same_queries_at_any_size(cast, client_for, 
                 services.accept_transfer(user=cast.coordinator_b, transfer=transfer, version=transfer.version)
 
     clients = {name: client_for(cast[name]) for name in ("coordinator_a", "coordinator_b", "eef_admin")}
-    for client in clients.values():
-        client.get("/transfers/")  # sessions and caches warm
     counts = {}
     make(0, 3)
+    for client in clients.values():
+        client.get("/transfers/")  # sessions and caches warm
     for name, client in clients.items():
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
