@@ -115,6 +115,9 @@ def _locked(transfer: TransferRequest, version: int | None) -> TransferRequest:
 def accept_transfer(*, user: User, transfer: TransferRequest, version: int | None, reason: str = "") -> TransferRequest:
     """The holding province (or EEF/IPSR) agrees: the record moves to the requester's province."""
     require(user, "transfers.answer", transfer)
+    # The record first, then the request: the order of force_move too (record, then its requests), so that an
+    # acceptance and EEF/IPSR's direct move of the same record wait for each other instead of deadlocking.
+    TargetRecord.objects.select_for_update().filter(pk=transfer.record_id).values_list("pk").first()
     locked = _locked(transfer, version)
     locked.answer_reason = _clean_text("reason", reason, required=False, missing="")
     _move(user=user, transfer=locked)
