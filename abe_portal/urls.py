@@ -23,6 +23,7 @@ urlpatterns = [
     path("records/", include("targets.urls")),
     path("cases/", include("cases.urls")),
     path("identity/", include("identity.urls")),
+    path("transfers/", include("transfers.urls")),
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),

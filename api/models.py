@@ -38,6 +38,7 @@ RESOURCES: dict[str, tuple] = {
     "imports": (_("uploads of records (start one, read its report)"), (READ, WRITE)),
     "summaries": (_("progress summaries"), (READ,)),
     "cases": (_("case follow-up: cases, contacts, plans, referrals (an agency's key: its referrals)"), (READ, WRITE)),
+    "transfers": (_("transfers of records between provinces (requests, answers)"), (READ, WRITE)),
 }
 REFERENCE = "reference"
 

@@ -231,7 +231,7 @@ def _apply(*, province, given: list[str], valid: list[_Valid], acting_user, name
     the locks write_in_turn took before looking, so what is new is still new when written."""
     target = SimpleNamespace(province_id=province.pk)  # what the pipeline's writers read of an upload
     writer = pipeline._make_writer(target, acting_user, given)
-    other_province = _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
+    other_province = id_probes.held_elsewhere_message()
     status_index = given.index("status_id") if "status_id" in given else None
     to_create, to_update, status_changes = [], [], []
     same_record = _(

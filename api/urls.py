@@ -8,7 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from .views import cases, exports, imports, merges, meta, records, resources
+from .views import cases, exports, imports, merges, meta, records, resources, transfers
 
 router = SimpleRouter(use_regex_path=False)
 router.register("provinces", resources.ProvinceViewSet, basename="province")
@@ -45,6 +45,7 @@ v1 = [
     path("exports/<int:pk>/download/", exports.ExportDownloadView.as_view(), name="export-download"),
     *cases.URLS,
     *merges.URLS,
+    *transfers.URLS,
     *router.urls,
 ]
 

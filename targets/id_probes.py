@@ -136,6 +136,22 @@ def may_answer(
     return allowed
 
 
+def held_elsewhere_message() -> str:
+    """What a refused write says about an identifier recorded in a province the asker cannot see (the upload's
+    rows, the record form, the API). The pages offer "request a transfer" beside it (transfers/)."""
+    return _("This identifier is already recorded outside your province; you can request a transfer of the record.")
+
+
+def held_elsewhere_reasons() -> frozenset[str]:
+    """held_elsewhere_message in every language of the portal: an upload's rejection keeps its reason in the
+    uploader's language at the time of the check (targets/upload/views.py finds these rows by it)."""
+    reasons = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            reasons.add(held_elsewhere_message())
+    return frozenset(reasons)
+
+
 def refusal_message(*, count: int) -> str:
     return _(
         "%(count)d of the identifiers sent are already recorded in other provinces. Answers about other "

@@ -24,13 +24,15 @@ from . import id_probes
 from .models import Assistance, AssistanceType, Outcome, StatusChange, TargetRecord
 from .upload.validation import RECORD_FIELDS
 
+HELD_ELSEWHERE = "held_elsewhere"
+
 
 def identifier_taken_message(*, user: Principal, holder: TargetRecord | None) -> str:
     """Why an identifier cannot be used: it belongs to `holder`. Someone who cannot see the holder's
     province learns only that it is elsewhere, in the upload's words (targets.upload.pipeline)."""
     if holder is not None and can(user, "targets.read", holder.province_id):
         return _("This identifier already has a record in %(province)s.") % {"province": holder.province.name}
-    return _("This identifier is already recorded outside your province; ask EEF/IPSR to move the record.")
+    return id_probes.held_elsewhere_message()
 
 
 def _check_identifier_free(
@@ -51,7 +53,10 @@ def _check_identifier_free(
         asker=asker or id_probes.Asker(principal=user), count=1, model=TargetRecord, description="record form"
     ):
         raise ValidationError({"identifier": id_probes.refusal_message(count=1)})
-    raise ValidationError({"identifier": identifier_taken_message(user=user, holder=holder)})
+    # The code lets the record form offer "request a transfer" beside the message (targets/views.py).
+    raise ValidationError(
+        {"identifier": ValidationError(identifier_taken_message(user=user, holder=holder), code=HELD_ELSEWHERE)}
+    )
 
 
 def _save_or_explain(record: TargetRecord, *, user: Principal, **save_kwargs) -> None:

@@ -482,6 +482,7 @@ def record_create(request):
         provinces = Province.objects.writable_by(user).order_by("name_th")
         return render(request, "targets/record_province.html", {"form": ProvinceForm(provinces=provinces)})
     form = RecordForm(request.POST or None, province=province)
+    transfer_identifier = None
     if request.method == "POST" and form.is_valid():
         row = form.clean_row
         try:
@@ -491,10 +492,22 @@ def record_create(request):
             )  # fmt: skip
         except ValidationError as error:
             add_service_errors(form, error)
+            if _held_elsewhere(error):
+                # The form offers "request a transfer" of that record (transfers/, by its URL name).
+                transfer_identifier = row.identifier
         else:
             messages.success(request, _("The record has been created."))
             return redirect("targets:detail", pk=record.pk)
-    return render(request, "targets/record_form.html", {"form": form, "province": province, "record": None})
+    return render(
+        request,
+        "targets/record_form.html",
+        {"form": form, "province": province, "record": None, "transfer_identifier": transfer_identifier},
+    )
+
+
+def _held_elsewhere(error: ValidationError) -> bool:
+    errors = getattr(error, "error_dict", {}).get("identifier", [])
+    return any(e.code == record_services.HELD_ELSEWHERE for e in errors)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

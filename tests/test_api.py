@@ -312,7 +312,7 @@ def test_bulk_results_say_created_updated_unchanged_and_why_rejected(client_a, c
     assert errors[3][0]["field"] == "category"
     with translation.override("th"):
         upload_words = gettext(
-            "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
+            "This identifier is already recorded outside your province; you can request a transfer of the record."
         )
     assert errors[4] == [{"field": "identifier", "message": upload_words}]  # the upload's words: nothing of B
     assert errors[5][0]["field"] == "province"

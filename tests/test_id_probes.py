@@ -267,7 +267,7 @@ def test_the_record_form_answers_within_the_allowance_then_refuses_and_flags(
     response = client.post("/records/new/", _form(ids_of_b[0]))
     assert response.status_code == 200
     assert response.context["form"].errors["identifier"] == [
-        "เลขประจำตัวนี้มีระเบียนอยู่นอกจังหวัดของท่านแล้ว กรุณาแจ้ง กสศ./สถาบันฯ ให้ย้ายระเบียน"
+        "เลขประจำตัวนี้มีระเบียนอยู่นอกจังหวัดของท่านแล้ว ท่านขอโอนย้ายระเบียนมายังจังหวัดของท่านได้"
     ]
     [entry] = _entries()
     assert (entry.action, entry.user, entry.count, entry.path) == (PROBE, cast.coordinator_a, 1, "/records/new/")

@@ -848,8 +848,9 @@ def test_record_page_costs_the_same_queries_with_many_help_rows(cast, client_for
         # 1 memberships, 2 the record with province, district, sub-district, category, status and updated_by,
         # 3 its status changes with their statuses and users, 4 its help with types and users,
         # 5 the statuses in use (the status select), 6 the access log's row, 7 its case (none here) and 8 the
-        # province's case workers (the assign select): the case section (cases.views_case.section_context)
-        with django_assert_num_queries(OVERHEAD + 8):
+        # province's case workers (the assign select): the case section (cases.views_case.section_context),
+        # 9 its moves between provinces (transfers.templatetags.transfers_record)
+        with django_assert_num_queries(OVERHEAD + 9):
             response = client.get(f"/records/{record.pk}/")
         assert len(response.context["help_given"]) == helps
         assert len(response.context["timeline"]) == helps + 1

@@ -9,3 +9,8 @@ class TransfersConfig(AppConfig):
     name = "transfers"
     verbose_name = _("Transfers between provinces")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import policies
+
+        policies.register_rules()

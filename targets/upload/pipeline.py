@@ -365,9 +365,7 @@ class _Classifier:
         self.rejected_rows: set[int] = set()
         self.status_changes: list[tuple] = []
         self.status_index = given.index("status_id") if "status_id" in given else None
-        self.other_province = _(
-            "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
-        )
+        self.other_province = id_probes.held_elsewhere_message()
         self.same_record = _(
             "Another row of this file names the same record by its other identifier (the records were merged)."
         )

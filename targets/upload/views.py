@@ -26,6 +26,7 @@ from audit.access_log import record_access
 from audit.models import AccessLog
 from core.templatetags.thai_dates import be_date
 from provinces.models import District, Province, SubDistrict
+from targets import id_probes
 from targets.models import Category, EducationStatus, Outcome, Sex, UploadBatch
 
 from .columns import FIELDS, TEMPLATE_FIELDS, label
@@ -158,6 +159,10 @@ def upload_detail(request, pk: int):
         )
         page = Paginator(rejections, REJECTIONS_PER_PAGE).get_page(request.GET.get("page"))
         _add_refused_values(page.object_list, (batch.columns or {}).get("positions") or {})
+        # Rows refused for an identifier held in another province: the page offers "request a transfer".
+        held_elsewhere = id_probes.held_elsewhere_reasons()
+        for rejection in page.object_list:
+            rejection.transferable = rejection.reason in held_elsewhere  # type: ignore[attr-defined]
         # The reasons may quote what was typed in a child's row: a view of personal data.
         record_access(
             request=request,
