@@ -1,6 +1,7 @@
 """What other apps do after an upload's apply, without targets importing them (cases is a layer above).
 
-cases/apps.py registers the assignment of the rows' case workers here (the optional column).
+cases/apps.py registers the assignment of the rows' case workers here (the optional column); duplicates/apps.py
+the dry run's warnings about probable duplicates of new rows.
 """
 
 from collections.abc import Callable
@@ -22,3 +23,30 @@ def after_apply(batch: object, user: object, assignments: dict[int, list[str]]) 
         return
     for callback in _after_apply:
         callback(batch, user, assignments)
+
+
+# (batch, the chunk's valid new rows) -> warnings to show beside those rows, never rejections. Each row is a dict:
+# "row" (its number in the file), "identifier_kind" and the record fields the file gives (name_prefix, first_name,
+# last_name, sex, birth_date, district_id, ...). duplicates/apps.py registers the probable-duplicate check here.
+RowWarnings = Callable[[object, list[dict]], list[dict]]
+
+_row_warnings: list[RowWarnings] = []
+
+
+def register_row_warnings(callback: RowWarnings) -> None:
+    if callback not in _row_warnings:
+        _row_warnings.append(callback)
+
+
+def wants_row_warnings() -> bool:
+    return bool(_row_warnings)
+
+
+def row_warnings(batch: object, rows: list[dict]) -> list[dict]:
+    """Called by the dry run (not the apply) once per chunk that has new rows."""
+    if not rows:
+        return []
+    found: list[dict] = []
+    for callback in _row_warnings:
+        found.extend(callback(batch, rows))
+    return found

@@ -61,6 +61,7 @@ NO_WAIT_LOCK_TIMEOUT = "200ms"
 # before it gives up (Busy: the API answers 503 with Retry-After), so a request never waits for a big apply.
 WRITE_LOCK_WAIT = "3s"
 PREVIEW_LIMIT = 200
+WARNINGS_LIMIT = 1000
 PROGRESS_EVERY = 5000
 
 # A record field's label for people, for the "changed fields" of an update.
@@ -107,6 +108,10 @@ class Report:
     columns: dict = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)  # the first PREVIEW_LIMIT: row, masked id, fields
+    # The dry run's warnings beside new rows (targets/upload/hooks.row_warnings: probable duplicates), the first
+    # WARNINGS_LIMIT; never rejections. `warned` counts them all.
+    warnings: list[dict] = field(default_factory=list)
+    warned: int = 0
 
     def adds_up(self) -> bool:
         return self.rows_total == self.created + self.updated + self.unchanged + self.rejected
@@ -383,10 +388,16 @@ class _Classifier:
         existing = _existing([identifier for _, identifier, _, _ in chunk], self.given)
         report, given = self.report, self.given
         to_create, to_update = [], []
+        new_rows: list[dict] = []  # the dry run's, for the warnings (hooks.row_warnings)
+        warn = self.writer is None and hooks.wants_row_warnings()
         for row_number, identifier, kind, values in chunk:
             current = existing.get(identifier)
             if current is None:
                 to_create.append((identifier, kind, values))
+                if warn:
+                    new_rows.append(
+                        {"row": row_number, "identifier_kind": kind, **dict(zip(given, values, strict=True))}
+                    )
                 continue
             record_id, province_id, current_values = current
             if province_id != self.batch.province_id:
@@ -419,6 +430,10 @@ class _Classifier:
                 )
         report.created += len(to_create)
         report.updated += len(to_update)
+        if new_rows:
+            warnings = hooks.row_warnings(self.batch, new_rows)
+            report.warned += len(warnings)
+            report.warnings.extend(warnings[: max(0, WARNINGS_LIMIT - len(report.warnings))])
         if self.writer is not None:
             self.writer.write(to_create, to_update)
 
