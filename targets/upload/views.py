@@ -25,8 +25,8 @@ from accounts.access import Principal, can, get_object_for_user, only_province
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core.templatetags.thai_dates import be_date
-from provinces.models import District, Province, SubDistrict
 from core.thai_id import mask_identifier
+from provinces.models import District, Province, SubDistrict
 from targets.models import Category, EducationStatus, Outcome, Sex, TargetRecord, UploadBatch
 
 from .columns import FIELDS, TEMPLATE_FIELDS, label
