@@ -22,6 +22,7 @@ urlpatterns = [
     path("universities/", include("universities.urls")),
     path("records/", include("targets.urls")),
     path("cases/", include("cases.urls")),
+    path("duplicates/", include("duplicates.urls")),
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),
