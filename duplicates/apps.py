@@ -20,3 +20,9 @@ class DuplicatesConfig(AppConfig):
         from .upload import warn_about_rows
 
         hooks.register_row_warnings(warn_about_rows)
+
+        from targets.signals import records_written
+
+        from .receivers import close_pairs_after_a_merge
+
+        records_written.connect(close_pairs_after_a_merge, dispatch_uid="duplicates.close_pairs_after_a_merge")

@@ -42,12 +42,15 @@ REASON_TEXT = {
 
 
 def merge_url(candidate: DuplicateCandidate) -> str | None:
-    """identity's page that proposes merging the two records, if the portal has it (else the action is hidden)."""
-    try:
-        base = reverse("identity:propose")
-    except NoReverseMatch:
-        return None
-    return f"{base}?{urlencode({'record': candidate.record_a_id, 'other': candidate.record_b_id})}"
+    """identity's page that proposes merging the pair's first record with another (its reviewer gives the other's
+    identifier there), if the portal has it; else the action is hidden. Record ids only: no identifier in a URL."""
+    for kwargs in ({"record_pk": candidate.record_a_id}, {}):
+        try:
+            base = reverse("identity:propose", kwargs=kwargs)
+        except NoReverseMatch:
+            continue
+        return f"{base}?{urlencode({'other': candidate.record_b_id})}"
+    return None
 
 
 def _side(user, record: TargetRecord) -> dict:

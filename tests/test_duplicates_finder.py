@@ -138,3 +138,23 @@ def test_the_nightly_task_is_on_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["duplicates-nightly"]
     assert entry["task"] == tasks.nightly.name == "duplicates.tasks.nightly"
     assert tasks.nightly() == {"keys": 0, "orphans": 0, "candidates": 0, "removed": 0, "closed": 0}
+
+
+@pytest.mark.django_db
+def test_a_merge_announced_by_identity_closes_its_pairs_at_once(django_capture_on_commit_callbacks):
+    from duplicates.receivers import close_pairs_after_a_merge
+    from targets.signals import announce_records_written
+
+    born = datetime.date(2015, 3, 15)
+    generated.save([_child("1000000000011", "ธนากร", "ศรีสุข", born), _child("1000000000029", "ธนากร", "ศรีสุข", born)])
+    finder.run()
+    TargetRecord.objects.filter(identifier="1000000000029").delete()
+
+    class MergeProposal:  # stands for identity.MergeProposal, the sender identity announces with
+        class _meta:
+            label = "identity.MergeProposal"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        announce_records_written(sender=MergeProposal)
+    assert DuplicateCandidate.objects.get().state == DuplicateCandidate.State.MERGED
+    close_pairs_after_a_merge(sender=object())  # anything else: nothing to do
