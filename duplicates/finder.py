@@ -19,6 +19,7 @@
 """
 
 import datetime
+import io
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -86,26 +87,52 @@ _KEY_FIELDS = [
 
 
 def refresh_keys(*, province_id: int | None = None, since: datetime.datetime | None = None) -> int:
-    """Write the keys of the records (of one province, changed since `since`), KEY_BATCH at a time; returns how
+    """Write the keys of the records (of one province, changed after `since`), KEY_BATCH at a time; returns how
     many. Idempotent: a key is overwritten with what its record says now."""
     records = TargetRecord.objects.order_by("pk")
     if province_id is not None:
         records = records.filter(province_id=province_id)
     if since is not None:
-        records = records.filter(updated_at__gte=since)
+        # After: an upload writes all its rows with one time, and they are the newest keys already.
+        records = records.filter(updated_at__gt=since)
     written, last = 0, 0
     while True:
         rows = list(records.filter(pk__gt=last).values_list(*_KEY_COLUMNS)[:KEY_BATCH])
         if not rows:
             return written
-        NameKey.objects.bulk_create(
-            [_key(row) for row in rows],
-            update_conflicts=True,
-            unique_fields=["record"],
-            update_fields=_KEY_FIELDS,
-        )
+        _write_keys([_key(row) for row in rows])
         written += len(rows)
         last = rows[-1][0]
+
+
+def _copy_cell(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _write_keys(keys: list[NameKey]) -> None:
+    """Upsert a batch of keys: on PostgreSQL COPY into a temporary table, then one INSERT ... ON CONFLICT that
+    rewrites only the keys that changed (a key unchanged costs no new row version, no index entry)."""
+    if connection.vendor != "postgresql":
+        NameKey.objects.bulk_create(keys, update_conflicts=True, unique_fields=["record"], update_fields=_KEY_FIELDS)
+        return
+    table = NameKey._meta.db_table
+    columns = ["record_id", *_KEY_FIELDS]
+    text = "".join("\t".join(_copy_cell(getattr(key, column)) for column in columns) + "\n" for key in keys)
+    changed = " OR ".join(f"k.{c} IS DISTINCT FROM excluded.{c}" for c in _KEY_FIELDS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS dup_keys_in (LIKE {table}) ON COMMIT DELETE ROWS")
+        cursor.execute("TRUNCATE dup_keys_in")  # an outer transaction (a test, a dry run) may still hold rows
+        cursor.cursor.copy_expert(f"COPY dup_keys_in ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
+        cursor.execute(
+            f"INSERT INTO {table} AS k ({', '.join(columns)}) SELECT {', '.join(columns)} FROM dup_keys_in "  # noqa: S608
+            f"ON CONFLICT (record_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _KEY_FIELDS)} "
+            f"WHERE {changed}"
+        )
 
 
 def refresh_province_keys(province_id: int) -> int:
@@ -192,26 +219,45 @@ def score_pair(a: Side, b: Side) -> tuple[float, list[str]] | None:
 
 # Both passes, for one province; the cheap tests (blocks, dates, districts) before similarity().
 _PAIRS_SQL = """
-WITH k AS (
+WITH k AS MATERIALIZED (
     SELECT record_id, district_id, sex, birth_date, birth_year, birth_md, name, given, family
     FROM {table} WHERE province_id = %(province)s AND birth_year IS NOT NULL
+),
+pairs AS (
+    -- pass 1, both with a district: the same district, sex and birth year
+    SELECT a.record_id AS a_id, b.record_id AS b_id FROM k a
+    JOIN k b ON b.district_id = a.district_id AND b.sex = a.sex AND b.birth_year = a.birth_year
+        AND b.record_id > a.record_id
+    WHERE CASE WHEN {same_year} THEN {similar} ELSE false END
+    UNION ALL
+    -- pass 1, a without a district: the same sex and birth year anywhere in the province
+    SELECT a.record_id, b.record_id FROM k a
+    JOIN k b ON b.sex = a.sex AND b.birth_year = a.birth_year AND b.record_id <> a.record_id
+    WHERE a.district_id IS NULL AND (b.district_id IS NOT NULL OR b.record_id > a.record_id)
+        AND CASE WHEN {same_year} THEN {similar} ELSE false END
+    UNION ALL
+    -- pass 2, both with a district: the same district, sex, day and month, years 1..N apart
+    SELECT a.record_id, b.record_id FROM k a
+    JOIN k b ON b.district_id = a.district_id AND b.sex = a.sex AND b.birth_md = a.birth_md
+        AND b.birth_year > a.birth_year AND b.birth_year <= a.birth_year + %(years)s
+    WHERE {similar}
+    UNION ALL
+    -- pass 2, a without a district
+    SELECT a.record_id, b.record_id FROM k a
+    JOIN k b ON b.sex = a.sex AND b.birth_md = a.birth_md AND b.birth_year <> a.birth_year
+        AND abs(b.birth_year - a.birth_year) <= %(years)s
+    WHERE a.district_id IS NULL AND (b.district_id IS NOT NULL OR b.birth_year > a.birth_year) AND {similar}
 )
 SELECT a.record_id, a.given, a.family, a.birth_date, a.district_id,
        b.record_id, b.given, b.family, b.birth_date, b.district_id
-FROM k a JOIN k b ON b.sex = a.sex AND b.birth_year = a.birth_year AND b.record_id > a.record_id
-WHERE (a.district_id IS NULL OR b.district_id IS NULL OR a.district_id = b.district_id)
-  AND (a.birth_md / 100 = b.birth_md / 100 OR a.birth_md %% 100 = b.birth_md %% 100
-       OR (a.birth_md / 100 = b.birth_md %% 100 AND a.birth_md %% 100 = b.birth_md / 100))
-  AND CASE WHEN abs(length(a.name) - length(b.name)) <= greatest(length(a.name), length(b.name)) / 2
-      THEN similarity(a.name, b.name) >= %(trigram)s ELSE false END
-UNION ALL
-SELECT a.record_id, a.given, a.family, a.birth_date, a.district_id,
-       b.record_id, b.given, b.family, b.birth_date, b.district_id
-FROM k a JOIN k b ON b.sex = a.sex AND b.birth_md = a.birth_md
-    AND b.birth_year > a.birth_year AND b.birth_year <= a.birth_year + %(years)s
-WHERE (a.district_id IS NULL OR b.district_id IS NULL OR a.district_id = b.district_id)
-  AND similarity(a.name, b.name) >= %(trigram)s
-"""
+FROM pairs p JOIN k a ON a.record_id = p.a_id JOIN k b ON b.record_id = p.b_id
+""".format(  # noqa: S608 - fixed names and parameters
+    table="{table}",
+    # the month or the day the same, or day and month swapped (the cheap test, before similarity())
+    same_year="(a.birth_md / 100 = b.birth_md / 100 OR a.birth_md %% 100 = b.birth_md %% 100 "
+    "OR (a.birth_md / 100 = b.birth_md %% 100 AND a.birth_md %% 100 = b.birth_md / 100))",
+    similar="similarity(a.name, b.name) >= %(trigram)s",
+)
 
 
 def find_pairs(province_id: int) -> list[Pair]:
@@ -221,7 +267,7 @@ def find_pairs(province_id: int) -> list[Pair]:
         return []  # pg_trgm: PostgreSQL only (the embedded SQLite default finds none)
     params = {
         "province": province_id,
-        "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.3),
+        "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
         "years": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
     }
     with connection.cursor() as cursor:
@@ -342,26 +388,39 @@ class NewRow:
     district_id: int | None
 
 
-_ROWS_SQL = """
-WITH r (row_number, name, given, family, sex, birth_date, birth_year, birth_md, district_id) AS (
+# Each pass in three parts so that every join has equality keys to hash on: a row with a district against the
+# keys of that district, and against the keys without one; a row without a district against the province's.
+_ROWS_AREAS = (
+    "r.district_id IS NOT NULL AND k.district_id = r.district_id",
+    "r.district_id IS NOT NULL AND k.district_id IS NULL",
+    "r.district_id IS NULL",
+)
+_ROWS_PASSES = (
+    # pass 1: the same birth year; the month or the day the same, or day and month swapped
+    (
+        "k.birth_year = r.birth_year",
+        "(r.birth_md / 100 = k.birth_md / 100 OR r.birth_md %% 100 = k.birth_md %% 100 "
+        "OR (r.birth_md / 100 = k.birth_md %% 100 AND r.birth_md %% 100 = k.birth_md / 100))",
+    ),
+    # pass 2: the same day and month, another year at most DUPLICATES_BIRTH_YEARS away
+    ("k.birth_md = r.birth_md", "k.birth_year <> r.birth_year AND abs(k.birth_year - r.birth_year) <= %(span)s"),
+)
+_ROWS_SQL = (
+    """
+WITH r (row_number, name, given, family, sex, birth_date, birth_year, birth_md, district_id) AS MATERIALIZED (
     SELECT * FROM unnest(%(rows)s::int[], %(names)s::text[], %(givens)s::text[], %(families)s::text[],
                          %(sexes)s::text[], %(dates)s::date[], %(years)s::int[], %(mds)s::int[], %(districts)s::int[])
 )
-SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
+"""  # noqa: S608 - fixed names and parameters
+    + "\nUNION ALL\n".join(
+        f"""SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
        k.record_id, k.given, k.family, k.birth_date, k.district_id
-FROM r JOIN {table} k ON k.province_id = %(province)s AND k.sex = r.sex AND k.birth_year = r.birth_year
-WHERE (r.district_id IS NULL OR k.district_id IS NULL OR r.district_id = k.district_id)
-  AND (r.birth_md / 100 = k.birth_md / 100 OR r.birth_md %% 100 = k.birth_md %% 100
-       OR (r.birth_md / 100 = k.birth_md %% 100 AND r.birth_md %% 100 = k.birth_md / 100))
-  AND similarity(r.name, k.name) >= %(trigram)s
-UNION ALL
-SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
-       k.record_id, k.given, k.family, k.birth_date, k.district_id
-FROM r JOIN {table} k ON k.province_id = %(province)s AND k.sex = r.sex AND k.birth_md = r.birth_md
-    AND k.birth_year <> r.birth_year AND abs(k.birth_year - r.birth_year) <= %(span)s
-WHERE (r.district_id IS NULL OR k.district_id IS NULL OR r.district_id = k.district_id)
-  AND similarity(r.name, k.name) >= %(trigram)s
-"""
+FROM r JOIN {{table}} k ON k.province_id = %(province)s AND k.sex = r.sex AND {block} AND {area}
+WHERE CASE WHEN {dates} THEN similarity(r.name, k.name) >= %(trigram)s ELSE false END"""  # noqa: S608
+        for block, dates in _ROWS_PASSES
+        for area in _ROWS_AREAS
+    )
+)
 
 
 def warnings_for_rows(province_id: int, rows: list[NewRow]) -> list[dict]:
@@ -390,7 +449,7 @@ def warnings_for_rows(province_id: int, rows: list[NewRow]) -> list[dict]:
     params: dict[str, Any] = {
         **columns,
         "province": province_id,
-        "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.3),
+        "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
         "span": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
     }
     with connection.cursor() as cursor:

@@ -21,6 +21,7 @@ What is not normalised: vowels and tone marks themselves (a different tone is of
 order of the given and family names.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -68,6 +69,7 @@ _DROPPED = dict.fromkeys(map(ord, "\u0e47\u0e4c"), None)  # ็ ์
 _SAME_SOUND = str.maketrans({"ศ": "ส", "ษ": "ส", "ณ": "น"})
 _SARA_AM_SPLIT = re.compile("\u0e4d\u0e32")  # ํ + า
 _SARA_AA_THEN_NIKHAHIT = re.compile("\u0e32\u0e4d")  # า + ํ, the same typed backwards
+_TONE_AFTER_SARA_AM = re.compile("\u0e33([\u0e48-\u0e4b])")
 _MARK_RUN = re.compile(f"[{_VOWEL_MARKS}{_TONE_MARKS}]{{2,}}")
 
 
@@ -76,26 +78,34 @@ def _clean(text: str) -> str:
     return text.replace("\u00a0", " ").strip()
 
 
+# One alternation, longest first: a name's prefix is found by one regex match, not a loop (the dry run
+# normalises every new row of an upload).
+_PREFIX_RE = re.compile("|".join(re.escape(prefix) for prefix, _ in _PREFIXES), re.IGNORECASE)
+_PREFIX_SEX = dict(_PREFIXES)
+
+
 def split_prefix(name: str) -> tuple[str, str]:
     """(the sex the prefix says, or "", the name without its prefix). A prefix is taken only when something
     follows it: a given name that is only "นาง" stays."""
     text = _clean(name)
-    folded = text.lower()
-    for prefix, sex in _PREFIXES:
-        if folded.startswith(prefix):
-            rest = text[len(prefix) :]
-            # A Latin prefix is a word of its own (Mr Somchai), never the start of a name (Mrinal).
-            if prefix.isascii() and not prefix.endswith(".") and rest[:1] not in (" ", "."):
-                continue
-            rest = rest.lstrip(" .")
-            if rest:
-                return sex, rest
-    return "", text
+    match = _PREFIX_RE.match(text)
+    if match is None:
+        return "", text
+    prefix = match.group(0).lower()
+    rest = text[len(prefix) :]
+    # A Latin prefix is a word of its own (Mr Somchai), never the start of a name (Mrinal).
+    if prefix.isascii() and not prefix.endswith(".") and rest[:1] not in (" ", "."):
+        return "", text
+    rest = rest.lstrip(" .")
+    return (_PREFIX_SEX[prefix], rest) if rest else ("", text)
 
 
 def sex_from_prefix(*names: str) -> str:
-    """M or F as the first prefix found says, else ""."""
+    """M or F as the first prefix found says (a prefix column holds the prefix alone), else ""."""
     for name in names:
+        alone = _PREFIX_SEX.get(_clean(name).lower())
+        if alone:
+            return alone
         sex, _ = split_prefix(name)
         if sex:
             return sex
@@ -107,15 +117,18 @@ def _order_marks(match: re.Match) -> str:
     return "".join(marks)
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalise_part(text: str) -> str:
     """One name (given or family) as the finder compares it: no prefix, no spacing or invisible characters,
-    Thai spelling variants folded, Latin lower-cased."""
+    Thai spelling variants folded, Latin lower-cased. Cached: given and family names repeat a great deal."""
     _, text = split_prefix(text)
     text = _SEPARATORS.sub("", text).lower()
-    text = _SARA_AM_SPLIT.sub("\u0e33", text)
-    text = _SARA_AA_THEN_NIKHAHIT.sub("\u0e33", text)
-    # Marks typed in another order around sara am: น้ำ typed as นำ้ (the tone after ำ) goes before it.
-    text = re.sub("\u0e33([\u0e48-\u0e4b])", "\\1\u0e33", text)
+    if "\u0e4d" in text:
+        text = _SARA_AM_SPLIT.sub("\u0e33", text)
+        text = _SARA_AA_THEN_NIKHAHIT.sub("\u0e33", text)
+    if "\u0e33" in text:
+        # Marks typed in another order around sara am: น้ำ typed as นำ้ (the tone after ำ) goes before it.
+        text = _TONE_AFTER_SARA_AM.sub("\\1\u0e33", text)
     text = text.translate(_DROPPED)
     text = _MARK_RUN.sub(_order_marks, text)
     return text.translate(_SAME_SOUND)
