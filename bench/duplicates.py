@@ -113,8 +113,8 @@ def _upload_file(districts: dict[int, list[int]]) -> bytes:
     writer.writerow(["เลขประจำตัวประชาชน", "ชื่อ", "นามสกุล", "เพศ", "วันเกิด", "อำเภอ", "กลุ่มเป้าหมาย"])
     sex = {"M": "ชาย", "F": "หญิง", "": ""}
 
-    def row(identifier: str, first: str, last: str, s: str, born: datetime.date, district: int | None) -> list:
-        when = f"{born.day:02d}/{born.month:02d}/{born.year + 543}"
+    def row(identifier: str, first: str, last: str, s: str, born: datetime.date | None, district: int | None) -> list:
+        when = f"{born.day:02d}/{born.month:02d}/{born.year + 543}" if born else ""
         return [
             identifier,
             first,
