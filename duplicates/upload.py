@@ -5,9 +5,11 @@ from . import finder
 
 
 def warn_about_rows(batch, rows: list[dict]) -> list[dict]:
-    """Once per chunk of new rows: the province's keys brought up to date (records changed since its newest key:
-    nothing after the first chunk), then the best probable duplicate of each row, in one query."""
-    finder.refresh_province_keys(batch.province_id)
+    """Once per chunk of new rows: the province's keys brought up to date (records changed since its newest key;
+    at the first chunk only), then the best probable duplicate of each row, in one query."""
+    if not getattr(batch, "_duplicate_keys_fresh", False):  # once per check, not per chunk
+        finder.refresh_province_keys(batch.province_id)
+        batch._duplicate_keys_fresh = True
     return finder.warnings_for_rows(
         batch.province_id,
         [

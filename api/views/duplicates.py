@@ -20,6 +20,7 @@ from duplicates import services
 from duplicates.models import DuplicateCandidate
 from targets.models import TargetRecord
 
+from ..access_log import log_read
 from ..pagination import IdCursorPagination
 from ..serializers import DuplicateCandidateSerializer
 from .base import ScopedReadOnlyViewSet
@@ -49,6 +50,20 @@ class DuplicateCandidateViewSet(ScopedReadOnlyViewSet):
         full = identifier_policy(user)
         context["side"] = lambda record: _side(user, full, record)
         return context
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        count = len(response.data.get("results", [])) if isinstance(response.data, dict) else 0
+        # Two children's names side by side per pair: a read of personal data.
+        log_read(request, model=DuplicateCandidate, description="API probable duplicates", count=2 * count)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        log_read(
+            request, model=DuplicateCandidate, object_id=kwargs.get("pk", ""), description="API duplicate", count=2
+        )
+        return response
 
     @extend_schema(request=None, responses={200: DuplicateCandidateSerializer, 409: None})
     @action(detail=True, methods=["post"], url_path="not-same")
