@@ -423,7 +423,7 @@ WHERE CASE WHEN {dates} THEN similarity(r.name, k.name) >= %(trigram)s ELSE fals
 )
 
 
-def warnings_for_rows(province_id: int, rows: list[NewRow]) -> list[dict]:
+def warnings_for_rows(province_id: int, rows: list[NewRow], *, raw_connection: Any = None) -> list[dict]:
     """The dry run's warnings for an upload's new rows: [{"row", "record", "province", "score", "reasons"}],
     the best existing record per row, one query for the chunk. Compared with the upload's province's records
     (the same area rule as the nightly run)."""
@@ -452,9 +452,17 @@ def warnings_for_rows(province_id: int, rows: list[NewRow]) -> list[dict]:
         "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
         "span": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_ROWS_SQL.format(table=NameKey._meta.db_table), params)
-        found = cursor.fetchall()
+    sql = _ROWS_SQL.format(table=NameKey._meta.db_table)
+    if raw_connection is not None:
+        # From the dry run's helper thread (duplicates/upload.py): the request's or task's own psycopg2
+        # connection, shared between threads as the upload's COPY thread shares it; one statement at a time.
+        with raw_connection.cursor() as raw:
+            raw.execute(sql, params)
+            found = raw.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
     best: dict[int, dict] = {}
     for row in found:
         new, existing = Side(*row[:5]), Side(*row[5:])

@@ -5,6 +5,7 @@ the dry run's warnings about probable duplicates of new rows.
 """
 
 from collections.abc import Callable
+from concurrent.futures import Future
 
 # (batch, the user who applied, {worker id: identifiers of the applied rows naming that worker})
 AfterApply = Callable[[object, object, dict[int, list[str]]], None]
@@ -25,10 +26,11 @@ def after_apply(batch: object, user: object, assignments: dict[int, list[str]]) 
         callback(batch, user, assignments)
 
 
-# (batch, the chunk's valid new rows) -> warnings to show beside those rows, never rejections. Each row is a dict:
-# "row" (its number in the file), "identifier_kind" and the record fields the file gives (name_prefix, first_name,
-# last_name, sex, birth_date, district_id, ...). duplicates/apps.py registers the probable-duplicate check here.
-RowWarnings = Callable[[object, list[dict]], list[dict]]
+# (batch, the chunk's valid new rows) -> warnings to show beside those rows, never rejections: a list, or a Future of
+# one (work done beside the pipeline; `resolve` waits for it). Each row is a dict: "row" (its number in the file),
+# "identifier_kind" and the record fields the file gives (name_prefix, first_name, last_name, sex, birth_date,
+# district_id, ...). duplicates/apps.py registers the probable-duplicate check here.
+RowWarnings = Callable[[object, list[dict]], "list[dict] | Future[list[dict]]"]
 
 _row_warnings: list[RowWarnings] = []
 
@@ -42,11 +44,27 @@ def wants_row_warnings() -> bool:
     return bool(_row_warnings)
 
 
-def row_warnings(batch: object, rows: list[dict]) -> list[dict]:
-    """Called by the dry run (not the apply) once per chunk that has new rows."""
+def row_warnings(batch: object, rows: list[dict]) -> list:
+    """Called by the dry run (not the apply) once per chunk that has new rows: what each callback answered (a list
+    of warnings, or a Future of one), for `resolve` at the end of the run."""
     if not rows:
         return []
+    return [callback(batch, rows) for callback in _row_warnings]
+
+
+def resolve(pending: list) -> list[dict]:
+    """The warnings of every chunk, in order, once all are answered. Waits for every Future even when one failed
+    (none may still use the connection after this), then raises the first failure."""
     found: list[dict] = []
-    for callback in _row_warnings:
-        found.extend(callback(batch, rows))
+    failure: BaseException | None = None
+    for answer in pending:
+        if isinstance(answer, Future):
+            try:
+                found.extend(answer.result())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others are waited for
+                failure = failure or exc
+        else:
+            found.extend(answer)
+    if failure is not None:
+        raise failure
     return found

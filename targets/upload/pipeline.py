@@ -336,12 +336,18 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
             if report.rows_total % PROGRESS_EVERY == 0:
                 progress(min(90, 5 + report.rows_total * 85 // max(1, max_rows // 2)))
         classifier.classify(chunk)
+        classifier.collect_warnings()
         classifier.answer_other_provinces()
         if writer:
             writer.finish(classifier.status_changes)
             # In the apply's transaction: the records are written, so cases can assign them.
             hooks.after_apply(batch, user or batch.uploaded_by, assignments)
     finally:
+        if classifier.pending_warnings:  # the run stopped: no question may still use the connection
+            try:
+                hooks.resolve(classifier.pending_warnings)
+            except Exception:
+                logger.debug("upload %s: a warning's question failed after the run stopped", batch.pk, exc_info=True)
         if writer:
             writer.close()
     report.rejected = len(classifier.rejected_rows)
@@ -374,8 +380,16 @@ class _Classifier:
             "This identifier is already recorded outside your province; ask EEF/IPSR to move the record."
         )
         self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
+        self.pending_warnings: list = []  # the dry run's, per chunk (hooks.row_warnings), answered by collect_warnings
         if writer is not None:
             writer.prepare()
+
+    def collect_warnings(self) -> None:
+        """The warnings of every chunk (their questions may run beside the pipeline: hooks.resolve waits for them)."""
+        pending, self.pending_warnings = self.pending_warnings, []
+        warnings = hooks.resolve(pending)
+        self.report.warned += len(warnings)
+        self.report.warnings.extend(warnings[:WARNINGS_LIMIT])
 
     def reject_row(self, row_number: int) -> None:
         self.rejected_rows.add(row_number)
@@ -431,9 +445,7 @@ class _Classifier:
         report.created += len(to_create)
         report.updated += len(to_update)
         if new_rows:
-            warnings = hooks.row_warnings(self.batch, new_rows)
-            report.warned += len(warnings)
-            report.warnings.extend(warnings[: max(0, WARNINGS_LIMIT - len(report.warnings))])
+            self.pending_warnings.extend(hooks.row_warnings(self.batch, new_rows))
         if self.writer is not None:
             self.writer.write(to_create, to_update)
 
