@@ -234,6 +234,8 @@ CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
 # least DUPLICATES_TRIGRAM_MIN, their given names' edit ratio at least DUPLICATES_GIVEN_MIN (family names:
 # DUPLICATES_FAMILY_MIN, unless one is blank), and the score at least DUPLICATES_MIN_SCORE.
 DUPLICATES_HOUR = env.int("DUPLICATES_HOUR", default=1)
+# The night (0 Monday … 6 Sunday) when the nightly run rewrites every record's key, not only the changed ones.
+DUPLICATES_FULL_REFRESH_WEEKDAY = env.int("DUPLICATES_FULL_REFRESH_WEEKDAY", default=6)
 DUPLICATES_BIRTH_YEARS = env.int("DUPLICATES_BIRTH_YEARS", default=1)
 DUPLICATES_TRIGRAM_MIN = env.float("DUPLICATES_TRIGRAM_MIN", default=0.5)
 DUPLICATES_GIVEN_MIN = env.float("DUPLICATES_GIVEN_MIN", default=0.8)

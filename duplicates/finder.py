@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from provinces.models import Province
 from targets.models import TargetRecord
 
 from .models import DuplicateCandidate, NameKey, NotSamePerson
@@ -352,13 +353,23 @@ def provinces_with_keys() -> Iterator[int]:
     yield from NameKey.objects.order_by("province_id").values_list("province_id", flat=True).distinct()
 
 
-def run(*, provinces: Iterable[int] | None = None) -> dict[str, int]:
-    """The nightly job: refresh every key, then find and store each province's pairs (one province at a time in
-    memory). Idempotent: a second run finds the same pairs and changes nothing but `last_seen_at`."""
+def run(*, provinces: Iterable[int] | None = None, full: bool | None = None) -> dict[str, int]:
+    """The nightly job: bring the keys up to date, then find and store each province's pairs (one province at a
+    time in memory). Idempotent: a second run finds the same pairs and changes nothing but `last_seen_at`.
+
+    The keys: each province's records changed after its newest key (an index range per province); every key,
+    whatever `updated_at` says, when `full` or on DUPLICATES_FULL_REFRESH_WEEKDAY (Sunday: 6), so that a record
+    changed by a plain UPDATE that left `updated_at` alone is caught within a week."""
     counts = {"keys": 0, "orphans": 0, "candidates": 0, "removed": 0, "closed": 0}
     if connection.vendor != "postgresql":
         return counts
-    counts["keys"] = refresh_keys()
+    if full is None:
+        full = timezone.localdate().weekday() == int(_setting("DUPLICATES_FULL_REFRESH_WEEKDAY", 6))
+    if full:
+        counts["keys"] = refresh_keys()
+    else:
+        for province_id in Province.objects.order_by("pk").values_list("pk", flat=True):
+            counts["keys"] += refresh_province_keys(province_id)
     counts["orphans"] = drop_orphan_keys()
     # Before the provinces' runs, which would delete these pairs as not found any more.
     counts["closed"] = close_gone()

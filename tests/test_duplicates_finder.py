@@ -158,3 +158,22 @@ def test_a_merge_announced_by_identity_closes_its_pairs_at_once(django_capture_o
         announce_records_written(sender=MergeProposal)
     assert DuplicateCandidate.objects.get().state == DuplicateCandidate.State.MERGED
     close_pairs_after_a_merge(sender=object())  # anything else: nothing to do
+
+
+@pytest.mark.django_db
+def test_a_night_rewrites_the_changed_keys_and_the_weekly_night_every_key():
+    born = datetime.date(2015, 3, 15)
+    generated.save([_child("1000000000011", "ธนากร", "ศรีสุข", born), _child("1000000000029", "สมชาย", "ใจดี", born)])
+    finder.run(full=False)
+    record = TargetRecord.objects.get(identifier="1000000000029")
+    record.first_name, record.last_name = "ธนากร", "ศรีสุข"
+    record.save()  # a new updated_at: the next night re-keys it
+    counts = finder.run(full=False)
+    assert counts["keys"] == 1
+    assert counts["candidates"] == 1
+    # A plain UPDATE that leaves updated_at: only the full refresh sees it.
+    TargetRecord.objects.filter(pk=record.pk).update(first_name="สมชาย", last_name="ใจดี")
+    assert finder.run(full=False)["candidates"] == 1
+    counts = finder.run(full=True)
+    assert counts["keys"] == 2
+    assert counts["candidates"] == 0
