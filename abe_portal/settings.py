@@ -230,6 +230,19 @@ CASES_CONTACT_EVERY_DAYS = env.int("CASES_CONTACT_EVERY_DAYS", default=30)
 CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
 # Identity merges (identity/): EEF/IPSR may undo a merge for this many days after it (README "Identity merges").
 IDENTITY_MERGE_UNDO_DAYS = env.int("IDENTITY_MERGE_UNDO_DAYS", default=30)
+# Probable duplicates (duplicates/, README.md "Probable duplicates"): the nightly finder runs at DUPLICATES_HOUR
+# (Bangkok time). Two records pair when their birth dates differ in one part at most (the day, the month, or the
+# year by at most DUPLICATES_BIRTH_YEARS; or day and month swapped), their full names' pg_trgm similarity is at
+# least DUPLICATES_TRIGRAM_MIN, their given names' edit ratio at least DUPLICATES_GIVEN_MIN (family names:
+# DUPLICATES_FAMILY_MIN, unless one is blank), and the score at least DUPLICATES_MIN_SCORE.
+DUPLICATES_HOUR = env.int("DUPLICATES_HOUR", default=1)
+# The night (0 Monday … 6 Sunday) when the nightly run rewrites every record's key, not only the changed ones.
+DUPLICATES_FULL_REFRESH_WEEKDAY = env.int("DUPLICATES_FULL_REFRESH_WEEKDAY", default=6)
+DUPLICATES_BIRTH_YEARS = env.int("DUPLICATES_BIRTH_YEARS", default=1)
+DUPLICATES_TRIGRAM_MIN = env.float("DUPLICATES_TRIGRAM_MIN", default=0.5)
+DUPLICATES_GIVEN_MIN = env.float("DUPLICATES_GIVEN_MIN", default=0.8)
+DUPLICATES_FAMILY_MIN = env.float("DUPLICATES_FAMILY_MIN", default=0.75)
+DUPLICATES_MIN_SCORE = env.float("DUPLICATES_MIN_SCORE", default=0.8)
 # The portal's address as people reach it, for the links in mail sent outside a request (the daily digest).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
 CELERY_BEAT_SCHEDULE = {
@@ -241,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-summary": {
         "task": "summaries.tasks.scheduled_summary",
         "schedule": crontab(hour=env.int("SUMMARY_HOUR", default=2), minute=env.int("SUMMARY_MINUTE", default=0)),
+    },
+    # Probable duplicates (duplicates.tasks.nightly): keys refreshed, candidates recomputed, at DUPLICATES_HOUR.
+    "duplicates-nightly": {
+        "task": "duplicates.tasks.nightly",
+        "schedule": crontab(hour=DUPLICATES_HOUR, minute=15),
     },
     "upload-sweeper": {
         "task": "targets.tasks.sweep_uploads",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("identity/", include("identity.urls")),
     path("transfers/", include("transfers.urls")),
+    path("duplicates/", include("duplicates.urls")),
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),

@@ -474,3 +474,32 @@ class UploadReportSerializer(UploadBatchSerializer):
 class UploadCreateSerializer(serializers.Serializer):
     province = serializers.IntegerField(help_text="DOPA code of the province the file is for")
     file = serializers.FileField(help_text="xlsx, xls or csv, as on the upload page (the template's columns)")
+
+
+class DuplicateRecordSerializer(serializers.Serializer):
+    """One record of a pair, as the caller may see it (null when it is now in a province the caller cannot read)."""
+
+    id = serializers.IntegerField()
+    identifier = serializers.CharField(help_text="National ID or G-code; masked unless the caller may see it in full.")
+    identifier_kind = serializers.ChoiceField(choices=["national_id", "g_code"])
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    birth_date = serializers.DateField(allow_null=True)
+    district = serializers.IntegerField(allow_null=True)
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    """Two records the finder thinks are one child (duplicates.finder): its score (0–1), its reasons, its state."""
+
+    id = serializers.IntegerField()
+    province = serializers.IntegerField(source="province_id")
+    score = serializers.FloatField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    state = serializers.ChoiceField(choices=["open", "merged", "not_same"])
+    found_at = serializers.DateTimeField()
+    records = serializers.SerializerMethodField()
+
+    @extend_schema_field(DuplicateRecordSerializer(many=True, allow_null=True))
+    def get_records(self, candidate) -> list:
+        side = self.context["side"]
+        return [side(candidate.record_a), side(candidate.record_b)]

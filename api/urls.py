@@ -8,7 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from .views import cases, exports, imports, merges, meta, records, resources, transfers
+from .views import cases, duplicates, exports, imports, merges, meta, records, resources, transfers
 
 router = SimpleRouter(use_regex_path=False)
 router.register("provinces", resources.ProvinceViewSet, basename="province")
@@ -27,6 +27,7 @@ router.register("capacity-requests", resources.CapacityRequestViewSet, basename=
 router.register("meetings", resources.MeetingViewSet, basename="meeting")
 router.register("action-items", resources.ActionItemViewSet, basename="actionitem")
 router.register("summaries", resources.SnapshotViewSet, basename="summary")
+router.register("duplicates", duplicates.DuplicateCandidateViewSet, basename="duplicate")
 
 v1 = [
     path("", meta.RootView.as_view(), name="root"),

@@ -6,9 +6,10 @@ scratch test database created for the run and dropped after it, so real data is 
 `python -m bench scale` is apart: the national dataset in a database kept between runs, and the load test
 on it (bench/scale.py; not part of `make bench`).
 
-Usage: python -m bench [--keep] [name ...]
+Usage: python -m bench [--keep] [--records N] [name ...]
 --keep: the scratch database is <name>_bench, kept after the run and reused by the next (bench/lists.py
 builds its 3,000,000 records once); without it the scratch database is a new one, dropped after the run.
+--records N: how many records bench/duplicates.py generates (default BENCH_DUPLICATES_RECORDS, 300,000).
 """
 
 import os
@@ -30,6 +31,7 @@ def main(argv: list[str]) -> None:
     from bench import (
         api,
         cases,
+        duplicates,
         exports,
         hostile,
         lists,
@@ -59,7 +61,12 @@ def main(argv: list[str]) -> None:
         "storage": storage.run,  # a 50 MB upload to moto's S3 server and back to a local file
         "exports": exports.run,  # a 1,000,000-row records export as a job (csv, xlsx) and the national PDF pack
         "lists": lists.run,  # the records list at 3,000,000 records (its own, after the others')
+        "duplicates": duplicates.run,  # probable duplicates over generated records (its own, after lists)
     }
+    if "--records" in argv:  # python -m bench duplicates --records 3000000 (bench/duplicates.py)
+        at = argv.index("--records")
+        os.environ["BENCH_DUPLICATES_RECORDS"] = argv[at + 1]
+        argv = argv[:at] + argv[at + 2 :]
     keep = "--keep" in argv
     argv = [a for a in argv if a != "--keep"]
     chosen = argv or list(suites)

@@ -1,10 +1,12 @@
 """What other apps do for an upload, without targets importing them (cases and api are layers above).
 
 cases/apps.py registers the assignment of the rows' case workers here (the optional column); api/apps.py, the
-account an API key's upload is applied as.
+account an API key's upload is applied as; duplicates/apps.py, the dry run's warnings about probable duplicates of
+new rows.
 """
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,3 +47,47 @@ def register_key_account(resolver: KeyAccount) -> None:
 def key_account(principal: Any) -> "User | None":
     """None when nothing is registered: an upload is never applied for a key without the key's scope."""
     return _key_account[0](principal) if _key_account else None
+
+
+# (batch, the chunk's valid new rows) -> warnings to show beside those rows, never rejections: a list, or a Future of
+# one (work done beside the pipeline; `resolve` waits for it). Each row is a dict: "row" (its number in the file),
+# "identifier_kind" and the record fields the file gives (name_prefix, first_name, last_name, sex, birth_date,
+# district_id, ...). duplicates/apps.py registers the probable-duplicate check here.
+RowWarnings = Callable[[object, list[dict]], "list[dict] | Future[list[dict]]"]
+
+_row_warnings: list[RowWarnings] = []
+
+
+def register_row_warnings(callback: RowWarnings) -> None:
+    if callback not in _row_warnings:
+        _row_warnings.append(callback)
+
+
+def wants_row_warnings() -> bool:
+    return bool(_row_warnings)
+
+
+def row_warnings(batch: object, rows: list[dict]) -> list:
+    """Called by the dry run (not the apply) once per chunk that has new rows: what each callback answered (a list
+    of warnings, or a Future of one), for `resolve` at the end of the run."""
+    if not rows:
+        return []
+    return [callback(batch, rows) for callback in _row_warnings]
+
+
+def resolve(pending: list) -> list[dict]:
+    """The warnings of every chunk, in order, once all are answered. Waits for every Future even when one failed
+    (none may still use the connection after this), then raises the first failure."""
+    found: list[dict] = []
+    failure: BaseException | None = None
+    for answer in pending:
+        if isinstance(answer, Future):
+            try:
+                found.extend(answer.result())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others are waited for
+                failure = failure or exc
+        else:
+            found.extend(answer)
+    if failure is not None:
+        raise failure
+    return found

@@ -61,6 +61,7 @@ NO_WAIT_LOCK_TIMEOUT = "200ms"
 # before it gives up (Busy: the API answers 503 with Retry-After), so a request never waits for a big apply.
 WRITE_LOCK_WAIT = "3s"
 PREVIEW_LIMIT = 200
+WARNINGS_LIMIT = 1000
 PROGRESS_EVERY = 5000
 
 # A record field's label for people, for the "changed fields" of an update.
@@ -107,6 +108,10 @@ class Report:
     columns: dict = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)  # the first PREVIEW_LIMIT: row, masked id, fields
+    # The dry run's warnings beside new rows (targets/upload/hooks.row_warnings: probable duplicates), the first
+    # WARNINGS_LIMIT; never rejections. `warned` counts them all.
+    warnings: list[dict] = field(default_factory=list)
+    warned: int = 0
 
     def adds_up(self) -> bool:
         return self.rows_total == self.created + self.updated + self.unchanged + self.rejected
@@ -331,12 +336,18 @@ def _run(batch: UploadBatch, sheet, *, apply: bool, user, progress: Callable[[in
             if report.rows_total % PROGRESS_EVERY == 0:
                 progress(min(90, 5 + report.rows_total * 85 // max(1, max_rows // 2)))
         classifier.classify(chunk)
+        classifier.collect_warnings()
         classifier.answer_other_provinces()
         if writer:
             writer.finish(classifier.status_changes)
             # In the apply's transaction: the records are written, so cases can assign them.
             hooks.after_apply(batch, user or batch.uploaded_by, assignments)
     finally:
+        if classifier.pending_warnings:  # the run stopped: no question may still use the connection
+            try:
+                hooks.resolve(classifier.pending_warnings)
+            except Exception:
+                logger.debug("upload %s: a warning's question failed after the run stopped", batch.pk, exc_info=True)
         if writer:
             writer.close()
     report.rejected = len(classifier.rejected_rows)
@@ -371,8 +382,16 @@ class _Classifier:
         )
         self.records_named: set[int] = set()  # records found so far: a second row naming one is refused
         self.unseen_rows: list[int] = []  # other-province rows the uploader may not read (answer_other_provinces)
+        self.pending_warnings: list = []  # the dry run's, per chunk (hooks.row_warnings), answered by collect_warnings
         if writer is not None:
             writer.prepare()
+
+    def collect_warnings(self) -> None:
+        """The warnings of every chunk (their questions may run beside the pipeline: hooks.resolve waits for them)."""
+        pending, self.pending_warnings = self.pending_warnings, []
+        warnings = hooks.resolve(pending)
+        self.report.warned += len(warnings)
+        self.report.warnings.extend(warnings[:WARNINGS_LIMIT])
 
     def reject_row(self, row_number: int) -> None:
         self.rejected_rows.add(row_number)
@@ -385,10 +404,16 @@ class _Classifier:
         existing = _existing([identifier for _, identifier, _, _ in chunk], self.given)
         report, given = self.report, self.given
         to_create, to_update = [], []
+        new_rows: list[dict] = []  # the dry run's, for the warnings (hooks.row_warnings)
+        warn = self.writer is None and hooks.wants_row_warnings()
         for row_number, identifier, kind, values in chunk:
             current = existing.get(identifier)
             if current is None:
                 to_create.append((identifier, kind, values))
+                if warn:
+                    new_rows.append(
+                        {"row": row_number, "identifier_kind": kind, **dict(zip(given, values, strict=True))}
+                    )
                 continue
             record_id, province_id, current_values = current
             if record_id in self.records_named:
@@ -427,6 +452,8 @@ class _Classifier:
                 )
         report.created += len(to_create)
         report.updated += len(to_update)
+        if new_rows:
+            self.pending_warnings.extend(hooks.row_warnings(self.batch, new_rows))
         if self.writer is not None:
             self.writer.write(to_create, to_update)
 

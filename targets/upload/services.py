@@ -603,7 +603,14 @@ def _store(batch: UploadBatch, report: pipeline.Report, *, status: str) -> None:
     batch.unchanged = report.unchanged
     batch.rejected = report.rejected
     batch.columns = {**report.columns, "blank_rows": report.blank_rows}
-    batch.preview = {"updates": report.updates}
+    # The check's warnings (probable duplicates of new rows) stay on the page once applied: the apply finds none.
+    before = batch.preview or {}
+    warned = bool(report.warnings) or status != UploadBatch.Status.APPLIED
+    batch.preview = {
+        "updates": report.updates,
+        "warnings": report.warnings if warned else before.get("warnings", []),
+        "warned": report.warned if warned else before.get("warned", 0),
+    }
     batch.error = ""
     batch.failure = ""
     now = timezone.now()

@@ -25,9 +25,10 @@ from accounts.access import Principal, can, get_object_for_user, only_province
 from audit.access_log import record_access
 from audit.models import AccessLog
 from core.templatetags.thai_dates import be_date
+from core.thai_id import mask_identifier
 from provinces.models import District, Province, SubDistrict
 from targets import id_probes
-from targets.models import Category, EducationStatus, Outcome, Sex, UploadBatch
+from targets.models import Category, EducationStatus, Outcome, Sex, TargetRecord, UploadBatch
 
 from .columns import FIELDS, TEMPLATE_FIELDS, label
 from .forms import UploadForm
@@ -182,12 +183,15 @@ def upload_detail(request, pk: int):
             description="changes an upload makes to records",
             count=len(updates),
         )
+    warnings = _shown_warnings(request, batch) if reported else []
     return render(
         request,
         "targets/upload_detail.html",
         {
             "batch": batch,
             "reported": reported,
+            "warnings": warnings,
+            "warned": (batch.preview or {}).get("warned", 0),
             "running": status in RUNNING,
             "percent": read_progress(batch) if status in RUNNING else None,
             "can_confirm": status == UploadBatch.Status.CHECKED,
@@ -202,6 +206,51 @@ def upload_detail(request, pk: int):
             "blank_rows": columns.get("blank_rows") or 0,
             "file_days": settings.RETENTION_UPLOAD_FILE_DAYS,
         },
+    )
+
+
+def _shown_warnings(request, batch: UploadBatch) -> list[dict]:
+    """The dry run's warnings beside its new rows (probable duplicates, targets/upload/hooks.py): per row, the
+    record it looks like, named only if the viewer may read that record (one query for all); otherwise only
+    that a probable duplicate exists in another province, never its name or its province."""
+    warnings = (batch.preview or {}).get("warnings") or []
+    if not warnings:
+        return []
+    ids = {w.get("record") for w in warnings}
+    records = {
+        r.pk: r
+        for r in TargetRecord.objects.visible_to(request.user)
+        .filter(pk__in=ids)
+        .only("pk", "identifier", "name_prefix", "first_name", "last_name", "birth_date", "province_id")
+    }
+    shown = []
+    for warning in warnings:
+        record = records.get(warning.get("record"))
+        shown.append(
+            {
+                "row": warning.get("row"),
+                "record": record,
+                "identifier": "" if record is None else _identifier_for(request.user, record),
+                "birth_date": "" if record is None or record.birth_date is None else be_date(record.birth_date),
+            }
+        )
+    if records:
+        # Names of existing children beside the rows: a view of personal data.
+        record_access(
+            request=request,
+            action=AccessLog.Action.VIEW,
+            obj=batch,
+            description="probable duplicates of an upload's rows",
+            count=len(records),
+        )
+    return shown
+
+
+def _identifier_for(user, record: TargetRecord) -> str:
+    return (
+        record.identifier
+        if can(user, "targets.read_identifiers", record.province_id)
+        else mask_identifier(record.identifier)
     )
 
 

@@ -1,0 +1,492 @@
+"""The probable-duplicate finder (README.md, "Probable duplicates"): keys, blocks, pg_trgm, a score.
+
+1. **Keys** (`refresh_keys`): each record's normalised name (duplicates.normalise), sex (from the prefix when the
+   column is blank), birth date, province and district, in `NameKey`, written in batches of KEY_BATCH records
+   read by id (keyset pages: memory stays flat at any size).
+2. **Blocks**: two records are compared only inside one province, of one sex, and
+   - pass 1: born in the same year, where the month or the day is the same (or day and month swapped); or
+   - pass 2: born on the same day and month, in years at most DUPLICATES_BIRTH_YEARS apart;
+   and in the same district where both have one. Records without a birth date are never paired. So the
+   database never compares every pair: a province of 40,000 records compares a few hundred thousand pairs,
+   the cheap integer tests first, pg_trgm's `similarity()` only on what passes them.
+3. **The score** (`score_pair`, Python, only for pairs whose full names' trigram similarity is at least
+   DUPLICATES_TRIGRAM_MIN): given and family names compared apart by edit distance, so that twins and siblings
+   (the same family name and birth date, other given names) do not pair; then a weighted score of the names,
+   the dates and the area, kept at DUPLICATES_MIN_SCORE or more.
+
+`find_pairs` returns a province's pairs; `run` (the nightly job) stores them as DuplicateCandidate, and
+`warnings_for_rows` answers an upload's dry run for its new rows.
+"""
+
+import datetime
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
+
+from provinces.models import Province
+from targets.models import TargetRecord
+
+from .models import DuplicateCandidate, NameKey, NotSamePerson
+from .normalise import edit_ratio, normalise_name, sex_from_prefix
+
+logger = logging.getLogger(__name__)
+
+KEY_BATCH = 10_000
+
+# The reasons a candidate carries (shown on the review queue, in the reviewer's language: duplicates/views.py).
+REASONS = (
+    "name_same",  # the normalised names are equal
+    "name_close",  # the names differ by a letter or two
+    "date_same",
+    "date_day_month_swapped",
+    "date_one_part_differs",  # the day, the month or the year (within DUPLICATES_BIRTH_YEARS)
+    "same_district",
+    "district_unknown",  # one of the two has no district
+    "identifier_kinds_differ",  # a G-code and a national ID
+)
+
+
+def _setting(name: str, default: float) -> float:
+    return getattr(settings, name, default)
+
+
+# --- keys ---------------------------------------------------------------------------------------------------
+
+
+def _key(row: tuple) -> NameKey:
+    pk, prefix, first, last, sex, birth, province, district, updated = row
+    full, given, family = normalise_name(prefix, first, last)
+    return NameKey(
+        record_id=pk,
+        province_id=province,
+        district_id=district,
+        sex=sex or sex_from_prefix(prefix, first),
+        birth_date=birth,
+        birth_year=birth.year if birth else None,
+        birth_md=birth.month * 100 + birth.day if birth else None,
+        name=full[:220],
+        given=given[:110],
+        family=family[:110],
+        record_updated_at=updated,
+    )
+
+
+_KEY_COLUMNS = (
+    "pk", "name_prefix", "first_name", "last_name", "sex", "birth_date", "province_id", "district_id", "updated_at",
+)  # fmt: skip
+_KEY_FIELDS = [
+    "province_id", "district_id", "sex", "birth_date", "birth_year", "birth_md", "name", "given", "family",
+    "record_updated_at",
+]  # fmt: skip
+
+
+def refresh_keys(*, province_id: int | None = None, since: datetime.datetime | None = None) -> int:
+    """Write the keys of the records (of one province, changed after `since`), KEY_BATCH at a time; returns how
+    many. Idempotent: a key is overwritten with what its record says now."""
+    records = TargetRecord.objects.order_by("pk")
+    if province_id is not None:
+        records = records.filter(province_id=province_id)
+    if since is not None:
+        # After: an upload writes all its rows with one time, and they are the newest keys already.
+        records = records.filter(updated_at__gt=since)
+    written, last = 0, 0
+    while True:
+        rows = list(records.filter(pk__gt=last).values_list(*_KEY_COLUMNS)[:KEY_BATCH])
+        if not rows:
+            return written
+        _write_keys([_key(row) for row in rows])
+        written += len(rows)
+        last = rows[-1][0]
+
+
+def _copy_cell(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _write_keys(keys: list[NameKey]) -> None:
+    """Upsert a batch of keys: on PostgreSQL COPY into a temporary table, then one INSERT ... ON CONFLICT that
+    rewrites only the keys that changed (a key unchanged costs no new row version, no index entry)."""
+    if connection.vendor != "postgresql":
+        NameKey.objects.bulk_create(keys, update_conflicts=True, unique_fields=["record"], update_fields=_KEY_FIELDS)
+        return
+    table = NameKey._meta.db_table
+    columns = ["record_id", *_KEY_FIELDS]
+    text = "".join("\t".join(_copy_cell(getattr(key, column)) for column in columns) + "\n" for key in keys)
+    changed = " OR ".join(f"k.{c} IS DISTINCT FROM excluded.{c}" for c in _KEY_FIELDS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS dup_keys_in (LIKE {table}) ON COMMIT DELETE ROWS")
+        cursor.execute("TRUNCATE dup_keys_in")  # an outer transaction (a test, a dry run) may still hold rows
+        cursor.cursor.copy_expert(f"COPY dup_keys_in ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
+        cursor.execute(
+            f"INSERT INTO {table} AS k ({', '.join(columns)}) SELECT {', '.join(columns)} FROM dup_keys_in "  # noqa: S608
+            f"ON CONFLICT (record_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _KEY_FIELDS)} "
+            f"WHERE {changed}"
+        )
+
+
+def refresh_province_keys(province_id: int) -> int:
+    """The upload's dry run: the keys of its province's records changed since its newest key (all of them the
+    first time). Records changed by a plain UPDATE that leaves updated_at (none do today) wait for the night."""
+    newest = NameKey.objects.filter(province_id=province_id).aggregate(newest=Max("record_updated_at"))["newest"]
+    return refresh_keys(province_id=province_id, since=newest)
+
+
+def drop_orphan_keys() -> int:
+    """Remove the keys of records that are gone (deleted, or merged away by identity)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {NameKey._meta.db_table} k WHERE NOT EXISTS "  # noqa: S608 - table names only
+            f"(SELECT 1 FROM {TargetRecord._meta.db_table} r WHERE r.id = k.record_id)"
+        )
+        return cursor.rowcount
+
+
+# --- pairs --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    record_id: int
+    given: str
+    family: str
+    birth_date: datetime.date
+    district_id: int | None
+
+
+@dataclass
+class Pair:
+    record_a: int
+    record_b: int
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def date_relation(a: datetime.date, b: datetime.date) -> str | None:
+    """How two birth dates relate, or None when they are too far apart for one child typed twice."""
+    if a == b:
+        return "date_same"
+    if a.year == b.year and a.month == b.day and a.day == b.month:
+        return "date_day_month_swapped"
+    same = (a.year == b.year) + (a.month == b.month) + (a.day == b.day)
+    if same == 2 and abs(a.year - b.year) <= int(_setting("DUPLICATES_BIRTH_YEARS", 1)):
+        return "date_one_part_differs"
+    return None
+
+
+_DATE_SCORE = {"date_same": 1.0, "date_day_month_swapped": 0.9, "date_one_part_differs": 0.75}
+
+
+def score_pair(a: Side, b: Side) -> tuple[float, list[str]] | None:
+    """The score of two records in one block (0–1) and its reasons, or None when they are two children.
+
+    Given names must be close (DUPLICATES_GIVEN_MIN, edit ratio): twins and siblings share the family name and
+    perhaps the birth date, never the given name. Family names too, unless one is blank (children without civil
+    registration often have none). Score: 0.5 given name + 0.2 family name + 0.2 date + 0.1 area."""
+    relation = date_relation(a.birth_date, b.birth_date)
+    if relation is None:
+        return None
+    given = edit_ratio(a.given, b.given)
+    if given < _setting("DUPLICATES_GIVEN_MIN", 0.8):
+        return None
+    family: float
+    if a.family and b.family:
+        family = edit_ratio(a.family, b.family)
+        if family < _setting("DUPLICATES_FAMILY_MIN", 0.75):
+            return None
+    else:
+        family = 0.5  # one of them has no family name: it neither helps nor hurts much
+    if a.district_id is not None and a.district_id == b.district_id:
+        area, area_reason = 1.0, "same_district"
+    else:
+        area, area_reason = 0.5, "district_unknown"
+    score = 0.5 * given + 0.2 * family + 0.2 * _DATE_SCORE[relation] + 0.1 * area
+    names = "name_same" if (a.given, a.family) == (b.given, b.family) else "name_close"
+    if score < _setting("DUPLICATES_MIN_SCORE", 0.8):
+        return None
+    return round(score, 4), [names, relation, area_reason]
+
+
+# Both passes, for one province; the cheap tests (blocks, dates, districts) before similarity().
+_PAIRS_SQL = """
+WITH k AS MATERIALIZED (
+    SELECT record_id, district_id, sex, birth_date, birth_year, birth_md, name, given, family
+    FROM {table} WHERE province_id = %(province)s AND birth_year IS NOT NULL
+),
+pairs AS (
+    -- pass 1, both with a district: the same district, sex and birth year
+    SELECT a.record_id AS a_id, b.record_id AS b_id FROM k a
+    JOIN k b ON b.district_id = a.district_id AND b.sex = a.sex AND b.birth_year = a.birth_year
+        AND b.record_id > a.record_id
+    WHERE CASE WHEN {same_year} THEN {similar} ELSE false END
+    UNION ALL
+    -- pass 1, a without a district: the same sex and birth year anywhere in the province
+    SELECT a.record_id, b.record_id FROM k a
+    JOIN k b ON b.sex = a.sex AND b.birth_year = a.birth_year AND b.record_id <> a.record_id
+    WHERE a.district_id IS NULL AND (b.district_id IS NOT NULL OR b.record_id > a.record_id)
+        AND CASE WHEN {same_year} THEN {similar} ELSE false END
+    UNION ALL
+    -- pass 2, both with a district: the same district, sex, day and month, years 1..N apart
+    SELECT a.record_id, b.record_id FROM k a
+    JOIN k b ON b.district_id = a.district_id AND b.sex = a.sex AND b.birth_md = a.birth_md
+        AND b.birth_year > a.birth_year AND b.birth_year <= a.birth_year + %(years)s
+    WHERE {similar}
+    UNION ALL
+    -- pass 2, a without a district
+    SELECT a.record_id, b.record_id FROM k a
+    JOIN k b ON b.sex = a.sex AND b.birth_md = a.birth_md AND b.birth_year <> a.birth_year
+        AND abs(b.birth_year - a.birth_year) <= %(years)s
+    WHERE a.district_id IS NULL AND (b.district_id IS NOT NULL OR b.birth_year > a.birth_year) AND {similar}
+)
+SELECT a.record_id, a.given, a.family, a.birth_date, a.district_id,
+       b.record_id, b.given, b.family, b.birth_date, b.district_id
+FROM pairs p JOIN k a ON a.record_id = p.a_id JOIN k b ON b.record_id = p.b_id
+""".format(  # noqa: S608 - fixed names and parameters
+    table="{table}",
+    # the month or the day the same, or day and month swapped (the cheap test, before similarity())
+    same_year="(a.birth_md / 100 = b.birth_md / 100 OR a.birth_md %% 100 = b.birth_md %% 100 "
+    "OR (a.birth_md / 100 = b.birth_md %% 100 AND a.birth_md %% 100 = b.birth_md / 100))",
+    similar="similarity(a.name, b.name) >= %(trigram)s",
+)
+
+
+def find_pairs(province_id: int) -> list[Pair]:
+    """The probable duplicates among one province's records (their keys as they stand), each pair once, without
+    the pairs reviewers said are two children."""
+    if connection.vendor != "postgresql":
+        return []  # pg_trgm: PostgreSQL only (the embedded SQLite default finds none)
+    params = {
+        "province": province_id,
+        "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
+        "years": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_PAIRS_SQL.format(table=NameKey._meta.db_table), params)
+        rows = cursor.fetchall()
+    pairs: dict[tuple[int, int], Pair] = {}
+    for row in rows:
+        a, b = Side(*row[:5]), Side(*row[5:])
+        scored = score_pair(a, b)
+        if scored is None:
+            continue
+        low, high = sorted((a.record_id, b.record_id))
+        pairs[(low, high)] = Pair(low, high, *scored)
+    return _without_decided(pairs)
+
+
+def _without_decided(pairs: dict[tuple[int, int], Pair]) -> list[Pair]:
+    if not pairs:
+        return []
+    lows = sorted({low for low, _ in pairs})
+    decided: set[tuple[int, int]] = set()
+    for start in range(0, len(lows), KEY_BATCH):
+        decided.update(
+            NotSamePerson.objects.filter(record_a_id__in=lows[start : start + KEY_BATCH]).values_list(
+                "record_a_id", "record_b_id"
+            )
+        )
+    return [pair for key, pair in pairs.items() if key not in decided]
+
+
+def _mark_identifier_kinds(pairs: list[Pair]) -> None:
+    """Add "a G-code and a national ID" to the pairs that are (the case identity's merge is for)."""
+    ids = {i for pair in pairs for i in (pair.record_a, pair.record_b)}
+    kinds = dict(TargetRecord.objects.filter(pk__in=ids).values_list("pk", "identifier_kind")) if ids else {}
+    for pair in pairs:
+        if kinds.get(pair.record_a) != kinds.get(pair.record_b):
+            pair.reasons.append("identifier_kinds_differ")
+
+
+# --- the nightly run ----------------------------------------------------------------------------------------
+
+
+def store(province_id: int, pairs: list[Pair], *, now: datetime.datetime) -> tuple[int, int]:
+    """Make the province's open candidates what `pairs` says: new ones added, open ones updated, open ones not
+    found any more deleted; decided ones (merged, not the same person) left as they are. (stored, removed)"""
+    _mark_identifier_kinds(pairs)
+    with transaction.atomic():
+        for start in range(0, len(pairs), KEY_BATCH):
+            DuplicateCandidate.objects.bulk_create(
+                [
+                    DuplicateCandidate(
+                        record_a_id=p.record_a,
+                        record_b_id=p.record_b,
+                        province_id=province_id,
+                        score=p.score,
+                        reasons=p.reasons,
+                        last_seen_at=now,
+                    )
+                    for p in pairs[start : start + KEY_BATCH]
+                ],
+                update_conflicts=True,
+                unique_fields=["record_a", "record_b"],
+                update_fields=["score", "reasons", "last_seen_at", "province"],
+            )
+        removed, _ = DuplicateCandidate.objects.filter(
+            province_id=province_id, state=DuplicateCandidate.State.OPEN, last_seen_at__lt=now
+        ).delete()
+    return len(pairs), removed
+
+
+def close_gone() -> int:
+    """Open candidates one of whose records is gone (merged away by identity, or deleted): merged. Two index
+    look-ups per open pair, whatever the number of records."""
+    gone = DuplicateCandidate.objects.open().filter(
+        ~Exists(TargetRecord.objects.filter(pk=OuterRef("record_a_id")))
+        | ~Exists(TargetRecord.objects.filter(pk=OuterRef("record_b_id")))
+    )
+    return gone.update(state=DuplicateCandidate.State.MERGED, decided_at=timezone.now())
+
+
+def provinces_with_keys() -> Iterator[int]:
+    yield from NameKey.objects.order_by("province_id").values_list("province_id", flat=True).distinct()
+
+
+def run(*, provinces: Iterable[int] | None = None, full: bool | None = None) -> dict[str, int]:
+    """The nightly job: bring the keys up to date, then find and store each province's pairs (one province at a
+    time in memory). Idempotent: a second run finds the same pairs and changes nothing but `last_seen_at`.
+
+    The keys: each province's records changed after its newest key (an index range per province); every key,
+    whatever `updated_at` says, when `full` or on DUPLICATES_FULL_REFRESH_WEEKDAY (Sunday: 6), so that a record
+    changed by a plain UPDATE that left `updated_at` alone is caught within a week."""
+    counts = {"keys": 0, "orphans": 0, "candidates": 0, "removed": 0, "closed": 0}
+    if connection.vendor != "postgresql":
+        return counts
+    if full is None:
+        full = timezone.localdate().weekday() == int(_setting("DUPLICATES_FULL_REFRESH_WEEKDAY", 6))
+    if full:
+        counts["keys"] = refresh_keys()
+    else:
+        for province_id in Province.objects.order_by("pk").values_list("pk", flat=True):
+            counts["keys"] += refresh_province_keys(province_id)
+    counts["orphans"] = drop_orphan_keys()
+    # Before the provinces' runs, which would delete these pairs as not found any more.
+    counts["closed"] = close_gone()
+    for province_id in list(provinces if provinces is not None else provinces_with_keys()):
+        now = timezone.now()
+        stored, removed = store(province_id, find_pairs(province_id), now=now)
+        counts["candidates"] += stored
+        counts["removed"] += removed
+    logger.info("probable duplicates: %s", counts)
+    return counts
+
+
+# --- the upload's dry run -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A valid new row of an upload, as the dry run hands it over (targets/upload/hooks.py)."""
+
+    row_number: int
+    identifier_kind: str
+    name_prefix: str
+    first_name: str
+    last_name: str
+    sex: str
+    birth_date: datetime.date | None
+    district_id: int | None
+
+
+# Each pass in three parts so that every join has equality keys to hash on: a row with a district against the
+# keys of that district, and against the keys without one; a row without a district against the province's.
+_ROWS_AREAS = (
+    "r.district_id IS NOT NULL AND k.district_id = r.district_id",
+    "r.district_id IS NOT NULL AND k.district_id IS NULL",
+    "r.district_id IS NULL",
+)
+_ROWS_PASSES = (
+    # pass 1: the same birth year; the month or the day the same, or day and month swapped
+    (
+        "k.birth_year = r.birth_year",
+        "(r.birth_md / 100 = k.birth_md / 100 OR r.birth_md %% 100 = k.birth_md %% 100 "
+        "OR (r.birth_md / 100 = k.birth_md %% 100 AND r.birth_md %% 100 = k.birth_md / 100))",
+    ),
+    # pass 2: the same day and month, another year at most DUPLICATES_BIRTH_YEARS away
+    ("k.birth_md = r.birth_md", "k.birth_year <> r.birth_year AND abs(k.birth_year - r.birth_year) <= %(span)s"),
+)
+_ROWS_SQL = (
+    """
+WITH r (row_number, name, given, family, sex, birth_date, birth_year, birth_md, district_id) AS MATERIALIZED (
+    SELECT * FROM unnest(%(rows)s::int[], %(names)s::text[], %(givens)s::text[], %(families)s::text[],
+                         %(sexes)s::text[], %(dates)s::date[], %(years)s::int[], %(mds)s::int[], %(districts)s::int[])
+)
+"""  # noqa: S608 - fixed names and parameters
+    + "\nUNION ALL\n".join(
+        f"""SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
+       k.record_id, k.given, k.family, k.birth_date, k.district_id
+FROM r JOIN {{table}} k ON k.province_id = %(province)s AND k.sex = r.sex AND {block} AND {area}
+WHERE CASE WHEN {dates} THEN similarity(r.name, k.name) >= %(trigram)s ELSE false END"""  # noqa: S608
+        for block, dates in _ROWS_PASSES
+        for area in _ROWS_AREAS
+    )
+)
+
+
+def warnings_for_rows(province_id: int, rows: list[NewRow], *, raw_connection: Any = None) -> list[dict]:
+    """The dry run's warnings for an upload's new rows: [{"row", "record", "province", "score", "reasons"}],
+    the best existing record per row, one query for the chunk. Compared with the upload's province's records
+    (the same area rule as the nightly run)."""
+    if connection.vendor != "postgresql" or not rows:
+        return []
+    columns: dict[str, list] = {k: [] for k in ("rows", "names", "givens", "families", "sexes", "dates", "years")}
+    columns.update(mds=[], districts=[])
+    for row in rows:
+        if row.birth_date is None:
+            continue  # never paired (as in the nightly run)
+        full, given, family = normalise_name(row.name_prefix, row.first_name, row.last_name)
+        columns["rows"].append(row.row_number)
+        columns["names"].append(full)
+        columns["givens"].append(given)
+        columns["families"].append(family)
+        columns["sexes"].append(row.sex or sex_from_prefix(row.name_prefix, row.first_name))
+        columns["dates"].append(row.birth_date)
+        columns["years"].append(row.birth_date.year)
+        columns["mds"].append(row.birth_date.month * 100 + row.birth_date.day)
+        columns["districts"].append(row.district_id)
+    if not columns["rows"]:
+        return []
+    params: dict[str, Any] = {
+        **columns,
+        "province": province_id,
+        "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
+        "span": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
+    }
+    sql = _ROWS_SQL.format(table=NameKey._meta.db_table)
+    if raw_connection is not None:
+        # From the dry run's helper thread (duplicates/upload.py): the request's or task's own psycopg2
+        # connection, shared between threads as the upload's COPY thread shares it; one statement at a time.
+        with raw_connection.cursor() as raw:
+            raw.execute(sql, params)
+            found = raw.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+    best: dict[int, dict] = {}
+    for row in found:
+        new, existing = Side(*row[:5]), Side(*row[5:])
+        scored = score_pair(new, existing)
+        if scored is None:
+            continue
+        score, reasons = scored
+        if new.record_id not in best or score > best[new.record_id]["score"]:
+            best[new.record_id] = {
+                "row": new.record_id,
+                "record": existing.record_id,
+                "province": province_id,
+                "score": score,
+                "reasons": reasons,
+            }
+    return [best[n] for n in sorted(best)]

@@ -1,0 +1,40 @@
+"""The upload's dry run asks here about its new rows (targets/upload/hooks.py, registered in duplicates/apps.py):
+warnings beside the rows that look like a record already there, never rejections.
+
+On PostgreSQL the chunk's question runs on a helper thread over the check's own connection (psycopg2 lets threads
+share one, a statement at a time, as the upload's COPY thread does): the database compares the chunk's rows while
+Python reads and validates the next chunk, and the pipeline collects the answers at the end (hooks.resolve)."""
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.db import connection
+
+from . import finder
+
+# One thread for the process: checks in one process take turns on it (each its own connection).
+_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplicate-warnings")
+
+
+def warn_about_rows(batch, rows: list[dict]) -> list[dict] | Future:
+    """Once per chunk of new rows: the province's keys brought up to date (records changed since its newest key;
+    at the first chunk only), then the best probable duplicate of each row, in one query."""
+    if not getattr(batch, "_duplicate_keys_fresh", False):  # once per check, not per chunk
+        finder.refresh_province_keys(batch.province_id)
+        batch._duplicate_keys_fresh = True
+    new_rows = [
+        finder.NewRow(
+            row_number=row["row"],
+            identifier_kind=row.get("identifier_kind", ""),
+            name_prefix=row.get("name_prefix") or "",
+            first_name=row.get("first_name") or "",
+            last_name=row.get("last_name") or "",
+            sex=row.get("sex") or "",
+            birth_date=row.get("birth_date"),
+            district_id=row.get("district_id"),
+        )
+        for row in rows
+    ]
+    if connection.vendor != "postgresql":
+        return finder.warnings_for_rows(batch.province_id, new_rows)
+    connection.ensure_connection()
+    return _helper.submit(finder.warnings_for_rows, batch.province_id, new_rows, raw_connection=connection.connection)
