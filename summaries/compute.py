@@ -15,10 +15,12 @@ from django.utils import timezone
 
 from core.buddhist_dates import fiscal_year_bounds, fiscal_year_of
 from core.periods import period_bounds
+from duplicates import figures as duplicate_figures
 from meetings.models import ActionItem, Meeting
 from provinces.models import PlanGoal
 from reports.models import ProgressReport
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
+from transfers import figures as transfer_figures
 from universities.models import CapacityRequest, SupportActivity, SupportAssignment, University
 
 from . import follow_up, schema
@@ -224,6 +226,16 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
     for code, tally in follow_up.gather(now=now, today=today).items():
         province(code)["cases"] = tally
 
+    # 20-21: one child, one record: the fiscal year's moves between provinces, each counted in the province it
+    # left and the one it joined; probable duplicate pairs open now.
+    for (code, year, quarter), moves in transfer_figures.transfers_by_quarter().items():
+        if year == fiscal_year:
+            one_record = province(code)["one_record"]
+            one_record["transfers_in"][quarter] += moves["in"]
+            one_record["transfers_out"][quarter] += moves["out"]
+    for code, pairs in duplicate_figures.open_by_province().items():
+        province(code)["one_record"]["duplicates_open"] = pairs
+
     for figures in provinces.values():
         figures["goal_rows"] = _goal_rows(figures, goal_groups)
         _derive(figures, period)
@@ -233,7 +245,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
     supported = defaultdict(set)
     for code, university_id, _lead in assignments:
         supported[university_id].add(code)
-    for university_id in University.objects.values_list("pk", flat=True):  # 20
+    for university_id in University.objects.values_list("pk", flat=True):  # 22
         rollup = _rollup([provinces[c] for c in sorted(supported[university_id]) if c in provinces], period)
         rollup["provinces"] = sorted(supported[university_id])
         rollup["leads"] = sorted(c for c, u, lead in assignments if u == university_id and lead)
@@ -308,6 +320,7 @@ def _empty() -> dict:
         "meetings_held": 0,
         "action_items": {"open": 0, "overdue": 0},
         "cases": follow_up.CaseTally(),
+        "one_record": {"transfers_in": defaultdict(int), "transfers_out": defaultdict(int), "duplicates_open": 0},
     }
 
 
@@ -399,6 +412,10 @@ def _rollup(parts: list[dict], period: str) -> dict:
         total["meetings_held"] += part["meetings_held"]
         for key in ("open", "overdue"):
             total["action_items"][key] += part["action_items"][key]
+        for key in ("transfers_in", "transfers_out"):
+            for quarter, n in part["one_record"][key].items():
+                total["one_record"][key][quarter] += n
+        total["one_record"]["duplicates_open"] += part["one_record"]["duplicates_open"]
     total["cases"] = follow_up.rollup(part["cases"] for part in parts)
     total["completeness"]["last_upload"] = max(last_uploads) if last_uploads else None
     total["reports"]["provinces_in"] = sum(1 for p in parts if p["reports"]["current_period_in"])
@@ -469,6 +486,11 @@ def _typed(scratch: dict) -> Figures:
         meetings_held=counts["meetings_held"],
         action_items=schema.ActionItems(**counts["action_items"]),
         cases=scratch["cases"].typed(),
+        one_record=schema.OneRecord(
+            transfers_in=counts["one_record"]["transfers_in"],
+            transfers_out=counts["one_record"]["transfers_out"],
+            duplicates_open=counts["one_record"]["duplicates_open"],
+        ),
         provinces=tuple(counts["provinces"]) if "provinces" in counts else None,
         leads=tuple(counts["leads"]) if "leads" in counts else None,
         own=schema.OwnWork(

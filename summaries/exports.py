@@ -207,6 +207,9 @@ def _columns(pack: Pack) -> list[tuple[str, Callable[..., object]]]:
         (_("Missing sex"), lambda f: f.completeness.missing_sex),
         (_("Missing address"), lambda f: f.completeness.missing_address),
         (_("Last upload"), lambda f: _local(parse_datetime(f.completeness.last_upload))),
+        (_("Moved in from other provinces (fiscal year)"), lambda f: f.one_record.moved_in),
+        (_("Moved out to other provinces (fiscal year)"), lambda f: f.one_record.moved_out),
+        (_("Probable duplicate pairs to review"), lambda f: f.one_record.duplicates_open),
         (_("Current period"), lambda f: period_label(f.reports.current_period)),
         (_("Current period's report in"), _report_in),
     ]

@@ -536,6 +536,28 @@ def warnings_of(
                 links.actions(overdue=True),
             )
         )
+    # One child, one record: those who write the province's records review its duplicates and answer transfers.
+    one_record = figures.one_record
+    if one_record.duplicates_open:
+        found.append(
+            Warning(
+                ngettext(
+                    "%(n)s pair of records may be the same child: review it.",
+                    "%(n)s pairs of records may be the same child: review them.",
+                    one_record.duplicates_open,
+                )
+                % {"n": f"{one_record.duplicates_open:,}"},
+                url_with("duplicates:queue") if can_upload and links.enabled else "",
+            )
+        )
+    if one_record.moved_in or one_record.moved_out:
+        found.append(
+            Warning(
+                gettext("Moves between provinces this fiscal year: %(in)s records moved in, %(out)s moved out.")
+                % {"in": f"{one_record.moved_in:,}", "out": f"{one_record.moved_out:,}"},
+                url_with("transfers:inbox") if can_upload and links.enabled else "",
+            )
+        )
     return found
 
 

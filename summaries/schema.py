@@ -4,16 +4,18 @@ Readers get the figures through `parse()` and read attributes, never string keys
 fails here, once, when a snapshot is read, not in a template when a page renders. Imports no model.
 Versions (Snapshot.schema): 1 (before issue 12) counted something else, so it is never read or
 upgraded: pages read only current snapshots until the next run replaces them. 2: goals per target
-group and achieved outcome. 3 (issue 14) is today's: 2 and the case follow-up figures (`cases`); a
-snapshot of 2 reads as 3 with empty case figures. When a figure changes, bump SCHEMA_VERSION and teach `parse()` to
-upgrade the previous version (tests/test_snapshot_schema.py reads tests/data/snapshot_v<N>.json).
+group and achieved outcome. 3 (issue 14): 2 and the case follow-up figures (`cases`); a snapshot of 2 reads
+as 3 with empty case figures. 4 (issue 16) is today's: 3 and one child, one record (`one_record`: moves between
+provinces, probable duplicates); a snapshot of 3 reads as 4 with none. When a figure changes, bump
+SCHEMA_VERSION and teach `parse()` to upgrade the previous version (tests/test_snapshot_schema.py reads
+tests/data/snapshot_v<N>.json).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The oldest version `parse()` can read (upgrading it if older than SCHEMA_VERSION).
 OLDEST_READABLE = 2
 
@@ -398,6 +400,44 @@ class CaseFigures:
 
 
 @dataclass(frozen=True)
+class OneRecord:
+    """One child, one record (issue 16), shown with the data-quality figures: records moved in from and out to
+    other provinces in the fiscal year, by fiscal quarter ("Q1" is October to December), and probable duplicate
+    pairs waiting for review when the run was made."""
+
+    transfers_in: Counts  # "Q1".."Q4" -> records moved in (quarters without any are absent)
+    transfers_out: Counts
+    duplicates_open: int
+
+    @property
+    def moved_in(self) -> int:
+        return sum(self.transfers_in.values())
+
+    @property
+    def moved_out(self) -> int:
+        return sum(self.transfers_out.values())
+
+    def to_json(self) -> dict:
+        return {
+            "transfers_in": dict(self.transfers_in),
+            "transfers_out": dict(self.transfers_out),
+            "duplicates_open": self.duplicates_open,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "OneRecord":
+        return cls(
+            transfers_in=dict(data["transfers_in"]),
+            transfers_out=dict(data["transfers_out"]),
+            duplicates_open=data["duplicates_open"],
+        )
+
+    @classmethod
+    def empty(cls) -> "OneRecord":
+        return cls(transfers_in={}, transfers_out={}, duplicates_open=0)
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of one subject (a province, a university or the nation) in one run. A rollup (a
     university, the nation) is the sum of its provinces' figures and names them (`provinces`); a
@@ -416,6 +456,7 @@ class Figures:
     meetings_held: int
     action_items: ActionItems
     cases: CaseFigures
+    one_record: OneRecord
     provinces: tuple[int, ...] | None = None  # rollups: the provinces summed
     leads: tuple[int, ...] | None = None  # universities: the provinces they lead
     own: OwnWork | None = None  # universities
@@ -449,6 +490,7 @@ class Figures:
             "meetings_held": self.meetings_held,
             "action_items": self.action_items.to_json(),
             "cases": self.cases.to_json(),
+            "one_record": self.one_record.to_json(),
         }
         if self.provinces is not None:
             found["provinces"] = list(self.provinces)
@@ -474,6 +516,7 @@ class Figures:
             meetings_held=data["meetings_held"],
             action_items=ActionItems.from_json(data["action_items"]),
             cases=CaseFigures.from_json(data["cases"]),
+            one_record=OneRecord.from_json(data["one_record"]),
             provinces=tuple(data["provinces"]) if "provinces" in data else None,
             leads=tuple(data["leads"]) if "leads" in data else None,
             own=OwnWork.from_json(data["own"]) if "own" in data else None,
@@ -498,6 +541,8 @@ def parse(data: Mapping[str, Any], version: int) -> Figures:
     # Upgrades go here, one version at a time, before reading.
     if version == 2:
         data = _upgrade_2_to_3(data)
+    if version <= 3:
+        data = _upgrade_3_to_4(data)
     try:
         return Figures.from_json(data)
     except (KeyError, TypeError) as exc:
@@ -507,6 +552,11 @@ def parse(data: Mapping[str, Any], version: int) -> Figures:
 def _upgrade_2_to_3(data: Mapping[str, Any]) -> dict:
     """3 added the case follow-up figures: a run of 2 counted none."""
     return {**data, "cases": CaseFigures.empty().to_json()}
+
+
+def _upgrade_3_to_4(data: Mapping[str, Any]) -> dict:
+    """4 added one child, one record (moves between provinces, probable duplicates): a run of 3 counted none."""
+    return {**data, "one_record": OneRecord.empty().to_json()}
 
 
 def dump(figures: Figures) -> dict:

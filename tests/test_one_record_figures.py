@@ -9,6 +9,7 @@ from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import current_fiscal_year
 from duplicates.models import DuplicateCandidate
 from summaries.compute import compute
+from summaries.models import SummaryRun
 from summaries.services import run_summary
 from targets.models import Category, Outcome, TargetRecord
 from tests.builders import national_id
@@ -74,7 +75,7 @@ def test_moves_and_open_duplicates_are_counted_per_province_and_summed(moved_and
 
 
 def test_the_province_dashboard_shows_them_with_the_data_quality_figures(moved_and_doubled, cast, client_for):
-    run_summary(fiscal_year=YEAR)
+    run_summary(run_id=SummaryRun.objects.create(fiscal_year=YEAR, trigger=SummaryRun.Trigger.COMMAND).pk)
     page = client_for(cast.coordinator_a).get(f"/dashboards/province/{PROVINCE_A}/").content.decode()
     section = page.split('data-testid="warnings"')[1].split("</section>")[0]
     assert "มีระเบียน 2 คู่ที่อาจเป็นเด็กคนเดียวกัน โปรดตรวจสอบ" in section

@@ -18,7 +18,16 @@ from core.buddhist_dates import current_fiscal_year
 from summaries.compute import compute
 from summaries.figures import _TREND_KEYS
 from summaries.models import Level, Snapshot, SummaryRun
-from summaries.schema import SCHEMA_VERSION, CaseFigures, Figures, UnreadableSnapshot, dump, parse, readable
+from summaries.schema import (
+    SCHEMA_VERSION,
+    CaseFigures,
+    Figures,
+    OneRecord,
+    UnreadableSnapshot,
+    dump,
+    parse,
+    readable,
+)
 from tests.api_support import key_client, make_key
 from tests.builders import download_export
 from universities.models import University
@@ -71,8 +80,9 @@ def stored(cast):
 
 
 def _as_today(data: dict) -> dict:
-    """A stored figures' JSON as today's schema writes it: 3 added the (empty) case figures."""
-    return {**data, "cases": CaseFigures.empty().to_json()}
+    """A stored figures' JSON as today's schema writes it: 3 added the (empty) case figures, 4 one child, one
+    record (no moves, no duplicates)."""
+    return {**data, "cases": CaseFigures.empty().to_json(), "one_record": OneRecord.empty().to_json()}
 
 
 def test_every_stored_snapshot_reads_and_writes_back_the_same_json():
