@@ -49,7 +49,15 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
 def propose(request: HttpRequest, record_pk: int) -> HttpResponse:
     record = get_object_for_user(TargetRecord.objects.select_related("province"), request.user, record_pk)
     require(request.user, "identity.propose", record)
-    form = ProposeForm(request.POST or None)
+    initial = {}
+    other_pk = request.GET.get("other", "")
+    if request.method != "POST" and other_pk.isdigit():
+        # From the duplicates' review queue: the pair's other record, by its id, prefilled only if the
+        # proposer may read it (visible_to, the one door), else left for them to type.
+        other = TargetRecord.objects.visible_to(request.user).filter(pk=int(other_pk)).exclude(pk=record.pk).first()
+        if other is not None:
+            initial["identifier"] = other.identifier
+    form = ProposeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             proposal = services.propose(

@@ -1,5 +1,5 @@
 """The review queue of probable duplicates (duplicates/views.py): who sees which pairs, what of each record,
-"not the same person" remembered, the merge link only when identity offers one, flat query counts."""
+"not the same person" remembered, the merge link to identity's proposal, flat query counts."""
 
 import datetime
 
@@ -11,6 +11,7 @@ from django.utils import timezone
 from conftest import PROVINCE_A, PROVINCE_B
 from duplicates import finder, generated
 from duplicates.models import DuplicateCandidate, NotSamePerson
+from targets.models import TargetRecord
 from tests.builders import national_id
 
 
@@ -71,17 +72,18 @@ def test_not_the_same_person_is_remembered_and_another_province_gets_404(cast, c
 
 
 @pytest.mark.django_db
-def test_the_merge_action_shows_only_when_identity_offers_it(cast, client_for):
-    from django.urls import NoReverseMatch, reverse
-
-    _pair(PROVINCE_A, 1)
+def test_the_merge_action_leads_to_identitys_proposal_of_the_pair(cast, client_for):
+    pair = _pair(PROVINCE_A, 1)
     text = client_for(cast.coordinator_a).get("/duplicates/").content.decode()
-    try:
-        reverse("identity:propose")
-    except NoReverseMatch:
-        assert 'data-testid="merge-pair"' not in text
-    else:
-        assert 'data-testid="merge-pair"' in text
+    link = text.split('data-testid="merge-pair"')[0].rsplit('href="', 1)[1].split('"')[0]
+    assert link == f"/identity/records/{pair.record_a_id}/merge/?other={pair.record_b_id}"
+    # The proposal page it leads to has the other record's identifier filled in for who may read it.
+    page = client_for(cast.coordinator_a).get(link)
+    other = TargetRecord.objects.get(pk=pair.record_b_id)
+    assert page.status_code == 200
+    assert f'value="{other.identifier}"' in page.content.decode()
+    # Another province's coordinator gets 404 for the proposal page, whatever `other` names.
+    assert client_for(cast.coordinator_b).get(link).status_code == 404
 
 
 def _page_queries(client) -> list[str]:
