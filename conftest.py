@@ -228,6 +228,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the portal's default language (Thai) and leaves none active behind it: a test (or a
+    request) that activated English must not make the next test on the same worker speak English."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _production_rules(settings, tmp_path):
     """Tests see the rules of production: two-factor required for admins, a fresh cache (rate limits).
     Uploaded files go to a temporary folder, never into the project's media/."""
