@@ -1,8 +1,8 @@
 """The review queue of probable duplicates: a coordinator sees their province's open pairs, EEF/IPSR every
 province's. Each pair side by side with only what the viewer may see (the identifier masked unless they may read
 it in full; a record that has since moved to a province they cannot read is not shown), and two actions: "not the
-same person" (remembered: duplicates.services.mark_not_same) and "merge", a link to identity's proposal page when
-the portal has one (the URL name `identity:propose`)."""
+same person" (remembered: duplicates.services.mark_not_same) and "merge", a link to identity's proposal page
+(`identity:propose`)."""
 
 from urllib.parse import urlencode
 
@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
@@ -41,16 +41,11 @@ REASON_TEXT = {
 }
 
 
-def merge_url(candidate: DuplicateCandidate) -> str | None:
-    """identity's page that proposes merging the pair's first record with another (its reviewer gives the other's
-    identifier there), if the portal has it; else the action is hidden. Record ids only: no identifier in a URL."""
-    for kwargs in ({"record_pk": candidate.record_a_id}, {}):
-        try:
-            base = reverse("identity:propose", kwargs=kwargs)
-        except NoReverseMatch:
-            continue
-        return f"{base}?{urlencode({'other': candidate.record_b_id})}"
-    return None
+def merge_url(candidate: DuplicateCandidate) -> str:
+    """identity's page that proposes merging the pair's first record with the other, which it fills in for a
+    reviewer who may read it. Record ids only: no identifier in a URL."""
+    base = reverse("identity:propose", kwargs={"record_pk": candidate.record_a_id})
+    return f"{base}?{urlencode({'other': candidate.record_b_id})}"
 
 
 def _side(user, record: TargetRecord) -> dict:

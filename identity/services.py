@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,8 +48,8 @@ from .models import MergeProposal
 CASE_PARTS = (CaseEvent, Contact, PlanStep, Referral, Notification)
 
 
-class Busy(Exception):
-    """An upload's apply holds the national lock longer than a page waits: nothing was merged."""
+# An upload's apply holds the national lock longer than a page waits: nothing was merged (pipeline.take_national_lock).
+Busy = pipeline.Busy
 
 
 def undo_days() -> int:
@@ -173,24 +173,8 @@ def reject(*, user: Any, proposal: MergeProposal, note: str) -> MergeProposal:
 # --- the merge ----------------------------------------------------------------------------------------------
 
 
-def _national_lock() -> None:
-    """The pipeline's national key, exclusively: waits for the applies under way (at most WRITE_LOCK_WAIT,
-    then Busy: nothing written) and holds back new ones until this transaction ends."""
-    if connection.vendor != "postgresql":
-        return
-    restore = pipeline._bounded_lock_wait()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [pipeline.APPLY_LOCK_KEY])
-    except DatabaseError as error:
-        if pipeline._sqlstate(error) == "55P03":
-            raise Busy from error
-        raise
-    restore()
-
-
 def _merge(proposal: MergeProposal, *, user: Any) -> None:
-    _national_lock()
+    pipeline.take_national_lock()
     s_pk, m_pk = proposal.survivor_pk, proposal.merged_pk
     records = {r.pk: r for r in TargetRecord.objects.select_for_update().filter(pk__in=[s_pk, m_pk]).order_by("pk")}
     if len(records) != 2:
@@ -265,7 +249,7 @@ def undo(*, user: Any, proposal: MergeProposal) -> MergeProposal:
             raise ValidationError(
                 _("A merge can be undone within %(days)d days of it; this one is older.") % {"days": undo_days()}
             )
-        _national_lock()
+        pipeline.take_national_lock()
         s_pk, m_pk = locked.survivor_pk, locked.merged_pk
         if not TargetRecord.objects.select_for_update().filter(pk=s_pk).exists():
             raise ValidationError(_("The surviving record no longer exists: the merge cannot be undone."))

@@ -453,3 +453,34 @@ def test_proposing_with_an_identifier_already_merged_says_so(cast, pair):
     with pytest.raises(ValidationError) as refused, translation.override("en"):
         services.propose(user=cast.coordinator_a, record=other, other_identifier=G_CODE, reason="ซ้ำ")
     assert "already merged" in str(refused.value)
+
+
+def test_a_merge_while_an_upload_holds_the_national_key_is_refused_as_busy_and_changes_nothing(cast, pair, monkeypatch):
+    """An apply under way holds the national key shared; the merge waits WRITE_LOCK_WAIT for it, then gives up
+    (pipeline.take_national_lock): Busy, both records as they were, the session's lock_timeout put back."""
+    import psycopg2
+    from django.db import connection
+
+    from targets.upload import pipeline
+
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks: PostgreSQL only")
+    monkeypatch.setattr(pipeline, "WRITE_LOCK_WAIT", "200ms")
+    nid, g = pair
+    proposal = services.propose(user=cast.coordinator_a, record=g, other_identifier=nid.identifier, reason="คนเดียวกัน")
+    params = connection.get_connection_params()
+    other = psycopg2.connect(**{k: v for k, v in params.items() if k != "cursor_factory"})
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock_shared(%s)", [pipeline.APPLY_LOCK_KEY])
+        with pytest.raises(services.Busy):
+            services.confirm(user=cast.eef_admin, proposal=proposal)
+    finally:
+        other.close()
+    assert set(TargetRecord.objects.filter(pk__in=[nid.pk, g.pk]).values_list("pk", flat=True)) == {nid.pk, g.pk}
+    assert not RecordAlias.objects.exists()
+    proposal.refresh_from_db()
+    assert proposal.state == MergeProposal.State.PROPOSED
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("0",)

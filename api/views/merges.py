@@ -7,9 +7,10 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from identity import selectors, services
@@ -18,6 +19,7 @@ from targets import id_probes
 from targets.models import TargetRecord
 
 from ..access_log import log_read
+from ..errors import ProvinceBusy
 from ..pagination import IdCursorPagination
 from .base import ApiView
 from .cases import writing
@@ -63,10 +65,11 @@ PROPOSE = inline_serializer(
 )
 
 
-class Busy(APIException):
-    status_code = 503
+class Busy(ProvinceBusy):
+    """503 with Retry-After (api.errors): a merge waits for the national lock that uploads' applies hold."""
+
     default_code = "busy"
-    default_detail = "An upload is being applied; nothing was changed. Try again in a minute."
+    default_detail = gettext_lazy("An upload is being applied; nothing was changed. Try again in a few seconds.")
 
 
 def _body(request, proposal: MergeProposal) -> dict:

@@ -210,6 +210,24 @@ def write_in_turn(province_ids: Iterable[int], work: Callable[[], T], *, before_
         raise
 
 
+def take_national_lock() -> None:
+    """The national key alone, exclusively, for the caller's transaction: for a write that changes which identifier
+    names which record (identity's merges and their undo). It waits for every apply and record write under way, at
+    most WRITE_LOCK_WAIT (then Busy, nothing taken), and holds back new ones until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return  # SQLite writes one transaction at a time anyway
+    restore = _bounded_lock_wait()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
+    except _DATABASE_ERRORS as exc:
+        if _sqlstate(exc) in ("55P03", "40P01"):  # waited too long, or ended by PostgreSQL in a deadlock
+            raise Busy from exc
+        raise
+    finally:
+        restore()
+
+
 def _bounded_lock_wait() -> Callable[[], None]:
     """lock_timeout WRITE_LOCK_WAIT until the returned function puts the caller's back (transaction-local,
     undone with its savepoint on a rollback)."""
