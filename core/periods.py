@@ -36,6 +36,11 @@ def period_bounds(fiscal_year: int, period: str) -> tuple[datetime.date, datetim
     return month_start(first), month_start(last) - datetime.timedelta(days=1)
 
 
+def quarter_of(day: datetime.date) -> str:
+    """The quarter of the fiscal year a day falls in: October–December is Q1, July–September Q4."""
+    return f"Q{(day.month + 2) % 12 // 3 + 1}"
+
+
 def overlapping_periods(period: str) -> set[str]:
     """The other periods of the same fiscal year that share a month with `period` (a province
     reports on each month once: either by quarters or by the half)."""

@@ -14,7 +14,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from core.buddhist_dates import fiscal_year_bounds, fiscal_year_of
-from core.periods import period_bounds
+from core.periods import quarter_of
 from duplicates import figures as duplicate_figures
 from meetings.models import ActionItem, Meeting
 from provinces.models import PlanGoal
@@ -48,12 +48,7 @@ def _tree():
 
 def current_period(today: datetime.date) -> str:
     """The quarter of the fiscal year that `today` falls in (Q1 = Oct–Dec)."""
-    fiscal_year = fiscal_year_of(today)
-    for period in ("Q1", "Q2", "Q3", "Q4"):
-        start, end = period_bounds(fiscal_year, period)
-        if start <= today <= end:
-            return period
-    return "Q4"
+    return quarter_of(today)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import current_fiscal_year
+from core.periods import quarter_of
 from duplicates.models import DuplicateCandidate
 from summaries.compute import compute
 from summaries.models import SummaryRun
@@ -14,7 +15,6 @@ from summaries.services import run_summary
 from targets.models import Category, Outcome, TargetRecord
 from tests.builders import national_id
 from transfers import services as transfers
-from transfers.figures import quarter_of
 
 pytestmark = pytest.mark.django_db
 

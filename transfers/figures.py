@@ -11,15 +11,11 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth
 
 from core.buddhist_dates import fiscal_year_of
+from core.periods import quarter_of
 
 from .models import TransferRequest, TransferState
 
 Key = tuple[int, int, str]  # (province code, fiscal year in พ.ศ., "Q1".."Q4")
-
-
-def quarter_of(day: datetime.date) -> str:
-    """The fiscal quarter of a day: October–December is Q1."""
-    return f"Q{(day.month + 2) % 12 // 3 + 1}"
 
 
 def transfers_by_quarter() -> dict[Key, dict[str, int]]:
