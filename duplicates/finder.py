@@ -74,6 +74,8 @@ def _key(row: tuple) -> NameKey:
         name=full[:220],
         given=given[:110],
         family=family[:110],
+        given_initial=given[:1],
+        family_initial=family[:1],
         record_updated_at=updated,
     )
 
@@ -83,7 +85,7 @@ _KEY_COLUMNS = (
 )  # fmt: skip
 _KEY_FIELDS = [
     "province_id", "district_id", "sex", "birth_date", "birth_year", "birth_md", "name", "given", "family",
-    "record_updated_at",
+    "given_initial", "family_initial", "record_updated_at",
 ]  # fmt: skip
 
 
@@ -218,46 +220,62 @@ def score_pair(a: Side, b: Side) -> tuple[float, list[str]] | None:
     return round(score, 4), [names, relation, area_reason]
 
 
-# Both passes, for one province; the cheap tests (blocks, dates, districts) before similarity().
-_PAIRS_SQL = """
-WITH k AS MATERIALIZED (
-    SELECT record_id, district_id, sex, birth_date, birth_year, birth_md, name, given, family
+# The date blocks: each an equality join (a hash join's keys), so that a province's records are never paired all
+# with all; together they are "born in the same year where the month or the day is the same, or day and month
+# swapped; or on the same day and month in years 1..DUPLICATES_BIRTH_YEARS apart". A pair found by two blocks (the
+# same date is in "month" only: "day" and "swap" ask for another month) is kept once (find_pairs' dict).
+# (name, the join's equality keys, the further test, whether the relation is symmetric)
+_DATE_BLOCKS = (
+    ("month", "b.birth_year = a.birth_year AND b.m = a.m", "", True),
+    ("day", "b.birth_year = a.birth_year AND b.d = a.d", "AND b.m <> a.m", True),
+    ("swap", "b.birth_year = a.birth_year AND b.m = a.d AND b.d = a.m", "AND b.m <> a.m", True),
+    ("years", "b.birth_md = a.birth_md", "AND b.birth_year <> a.birth_year "
+     "AND abs(b.birth_year - a.birth_year) <= %(span)s", False),
+)  # fmt: skip
+
+
+# After the blocks' keys, the names: the cheap test first (one of the two names starts with the same letter),
+# then pg_trgm's similarity() of the full names.
+_ALIKE = "({a}.gi = {b}.gi OR {a}.fi = {b}.fi) AND similarity({a}.name, {b}.name) >= %(trigram)s"
+
+
+def _pair_branch(block: tuple[str, str, str, bool], *, with_district: bool) -> str:
+    """One block, for pairs that both have a district (the same district) or whose first has none (any record of
+    the province). Each pair once: by id for symmetric blocks, by year for "years"."""
+    name, keys, further, symmetric = block
+    once = "b.record_id > a.record_id" if symmetric else "b.birth_year > a.birth_year"
+    if with_district:
+        area = f"b.district_id = a.district_id AND {keys} AND b.sex = a.sex"
+        tests = [once]
+    else:
+        area = f"{keys} AND b.sex = a.sex"
+        tests = ["a.district_id IS NULL", f"(b.district_id IS NOT NULL OR {once})"]
+        if symmetric:
+            tests.append("b.record_id <> a.record_id")
+    where = " AND ".join(tests) + (f" {further}" if further else "")
+    label = f"-- {name}, {'both with a district' if with_district else 'the first without one'}"
+    select = f"SELECT a.record_id AS a_id, b.record_id AS b_id FROM k a JOIN k b ON {area}"  # noqa: S608 - fixed names
+    return f"{label}\n    {select}\n    WHERE {where} AND {_ALIKE.format(a='a', b='b')}"
+
+
+_PAIRS_SQL = (
+    """
+WITH k AS MATERIALIZED (  -- narrow: the covering index dup_key_cover_idx answers it alone
+    SELECT record_id, district_id, sex, birth_year, birth_md, birth_md / 100 AS m, birth_md %% 100 AS d,
+           given_initial AS gi, family_initial AS fi, name
     FROM {table} WHERE province_id = %(province)s AND birth_year IS NOT NULL
 ),
 pairs AS (
-    -- pass 1, both with a district: the same district, sex and birth year
-    SELECT a.record_id AS a_id, b.record_id AS b_id FROM k a
-    JOIN k b ON b.district_id = a.district_id AND b.sex = a.sex AND b.birth_year = a.birth_year
-        AND b.record_id > a.record_id
-    WHERE CASE WHEN {same_year} THEN {similar} ELSE false END
-    UNION ALL
-    -- pass 1, a without a district: the same sex and birth year anywhere in the province
-    SELECT a.record_id, b.record_id FROM k a
-    JOIN k b ON b.sex = a.sex AND b.birth_year = a.birth_year AND b.record_id <> a.record_id
-    WHERE a.district_id IS NULL AND (b.district_id IS NOT NULL OR b.record_id > a.record_id)
-        AND CASE WHEN {same_year} THEN {similar} ELSE false END
-    UNION ALL
-    -- pass 2, both with a district: the same district, sex, day and month, years 1..N apart
-    SELECT a.record_id, b.record_id FROM k a
-    JOIN k b ON b.district_id = a.district_id AND b.sex = a.sex AND b.birth_md = a.birth_md
-        AND b.birth_year > a.birth_year AND b.birth_year <= a.birth_year + %(years)s
-    WHERE {similar}
-    UNION ALL
-    -- pass 2, a without a district
-    SELECT a.record_id, b.record_id FROM k a
-    JOIN k b ON b.sex = a.sex AND b.birth_md = a.birth_md AND b.birth_year <> a.birth_year
-        AND abs(b.birth_year - a.birth_year) <= %(years)s
-    WHERE a.district_id IS NULL AND (b.district_id IS NOT NULL OR b.birth_year > a.birth_year) AND {similar}
+    """  # noqa: S608 - fixed names and parameters
+    + "\n    UNION ALL\n    ".join(
+        _pair_branch(block, with_district=with_district) for with_district in (True, False) for block in _DATE_BLOCKS
+    )
+    + """
 )
 SELECT a.record_id, a.given, a.family, a.birth_date, a.district_id,
        b.record_id, b.given, b.family, b.birth_date, b.district_id
-FROM pairs p JOIN k a ON a.record_id = p.a_id JOIN k b ON b.record_id = p.b_id
-""".format(  # noqa: S608 - fixed names and parameters
-    table="{table}",
-    # the month or the day the same, or day and month swapped (the cheap test, before similarity())
-    same_year="(a.birth_md / 100 = b.birth_md / 100 OR a.birth_md %% 100 = b.birth_md %% 100 "
-    "OR (a.birth_md / 100 = b.birth_md %% 100 AND a.birth_md %% 100 = b.birth_md / 100))",
-    similar="similarity(a.name, b.name) >= %(trigram)s",
+FROM pairs p JOIN {table} a ON a.record_id = p.a_id JOIN {table} b ON b.record_id = p.b_id
+"""
 )
 
 
@@ -269,7 +287,7 @@ def find_pairs(province_id: int) -> list[Pair]:
     params = {
         "province": province_id,
         "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
-        "years": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
+        "span": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
     }
     with connection.cursor() as cursor:
         cursor.execute(_PAIRS_SQL.format(table=NameKey._meta.db_table), params)
@@ -406,31 +424,40 @@ _ROWS_AREAS = (
     "r.district_id IS NOT NULL AND k.district_id IS NULL",
     "r.district_id IS NULL",
 )
-_ROWS_PASSES = (
-    # pass 1: the same birth year; the month or the day the same, or day and month swapped
-    (
-        "k.birth_year = r.birth_year",
-        "(r.birth_md / 100 = k.birth_md / 100 OR r.birth_md %% 100 = k.birth_md %% 100 "
-        "OR (r.birth_md / 100 = k.birth_md %% 100 AND r.birth_md %% 100 = k.birth_md / 100))",
-    ),
-    # pass 2: the same day and month, another year at most DUPLICATES_BIRTH_YEARS away
-    ("k.birth_md = r.birth_md", "k.birth_year <> r.birth_year AND abs(k.birth_year - r.birth_year) <= %(span)s"),
-)
+
+
+def _rows_branch(block: tuple[str, str, str, bool], area: str) -> str:
+    """One block of the dry run's question: the new rows (r) against the keys (k), no pair counted twice."""
+    _name, keys, further, _symmetric = block
+    keys, further = (text.replace("b.", "k.").replace("a.", "r.") for text in (keys, further))
+    return f"""SELECT r.row_number, k.record_id FROM r JOIN k ON {keys} AND k.sex = r.sex AND {area}
+WHERE {_ALIKE.format(a="r", b="k")} {further}"""  # noqa: S608 - fixed names
+
+
 _ROWS_SQL = (
     """
-WITH r (row_number, name, given, family, sex, birth_date, birth_year, birth_md, district_id) AS MATERIALIZED (
-    SELECT * FROM unnest(%(rows)s::int[], %(names)s::text[], %(givens)s::text[], %(families)s::text[],
-                         %(sexes)s::text[], %(dates)s::date[], %(years)s::int[], %(mds)s::int[], %(districts)s::int[])
-)
+WITH r AS MATERIALIZED (
+    SELECT u.*, u.birth_md / 100 AS m, u.birth_md %% 100 AS d, left(u.given, 1) AS gi, left(u.family, 1) AS fi
+    FROM unnest(%(rows)s::int[], %(names)s::text[], %(givens)s::text[], %(families)s::text[], %(sexes)s::text[],
+                %(dates)s::date[], %(years)s::int[], %(mds)s::int[], %(districts)s::int[])
+        AS u (row_number, name, given, family, sex, birth_date, birth_year, birth_md, district_id)
+),
+-- The province's keys once (the covering index dup_key_cover_idx alone), hashed or sorted by each block below.
+k AS MATERIALIZED (
+    SELECT record_id, district_id, sex, birth_year, birth_md, birth_md / 100 AS m, birth_md %% 100 AS d,
+           given_initial AS gi, family_initial AS fi, name
+    FROM {table} WHERE province_id = %(province)s AND birth_year IS NOT NULL
+),
+found AS (
 """  # noqa: S608 - fixed names and parameters
-    + "\nUNION ALL\n".join(
-        f"""SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
-       k.record_id, k.given, k.family, k.birth_date, k.district_id
-FROM r JOIN {{table}} k ON k.province_id = %(province)s AND k.sex = r.sex AND {block} AND {area}
-WHERE CASE WHEN {dates} THEN similarity(r.name, k.name) >= %(trigram)s ELSE false END"""  # noqa: S608
-        for block, dates in _ROWS_PASSES
-        for area in _ROWS_AREAS
-    )
+    + "\nUNION ALL\n".join(_rows_branch(block, area) for block in _DATE_BLOCKS for area in _ROWS_AREAS)
+    + """
+)
+-- The names and dates compared by score_pair, for the few rows found only.
+SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
+       n.record_id, n.given, n.family, n.birth_date, n.district_id
+FROM found f JOIN r ON r.row_number = f.row_number JOIN {table} n ON n.record_id = f.record_id
+"""
 )
 
 

@@ -9,6 +9,9 @@
 - **Look-alikes**, never duplicates: twins (the same family name, birth date and district, other given names),
   siblings a year or more apart, and very common names given to several children of one province in other
   districts or of other ages.
+- **Names** as Thai names are: most composed of parts (a given name of two, a family name of two or three), the
+  rest whole names of the lists; family names are nearly unique to a family in Thailand, so unrelated children
+  rarely share a full name (see `_family` and `_common_name`).
 """
 
 import datetime
@@ -42,12 +45,48 @@ FAMILY = [
     "สร้อยสน", "บุญประเสริฐ", "ทองสุข", "แก่นจันทร์", "ปานทอง", "ศรีนวล", "ยอดดี", "เหล็กกล้า", "รุ่งเรือง", "สีดา",
 ]
 COMMON = [("M", "สมชาย", "ใจดี"), ("F", "สมหญิง", "ใจดี"), ("M", "ธนพล", "ศรีสุข"), ("F", "ศิริพร", "ทองคำ")]
+# Names are also composed from parts, as Thai names are: a given name of two parts (ธน + พล), a family name of two
+# or three (ศรี + สุข + สวัสดิ์). Thai family names are nearly unique to a family (each was registered once under
+# the Surname Act of 1913): a few thousand names among millions of children would make unrelated children
+# identical by chance, which no finder can tell apart and no real register shows.
+GIVEN_HEAD_M = [
+    "ธน", "ณัฐ", "กิตติ", "วีร", "ศุภ", "ธีร", "พงศ", "ภาณุ", "สุริย", "อภิ", "วร", "ชัย", "ปิย", "สิทธิ", "กฤษ",
+    "ปฏิ", "เอก", "นพ", "ทรง", "ภูมิ", "รัฐ", "ปัณณ", "อิทธิ", "พีร", "ภัทร", "ชย", "ก้อง", "ศิว", "กฤต", "วชิร",
+    "จิร", "เตช", "อนุ", "ประ", "จักร", "ศักดิ์", "ณรงค์", "วิษ", "คณ", "อัครา",
+]
+GIVEN_TAIL_M = [
+    "พล", "วุฒิ", "พงษ์", "ชัย", "วัฒน์", "กร", "ภัทร", "ศักดิ์", "พัฒน์", "ภูมิ", "สิทธิ์", "ยุทธ", "นันท์", "เดช",
+    "ชาติ", "กิจ", "วิทย์", "ภพ", "เมธ", "ธร", "รักษ์", "ศิลป์", "ไกร", "ณัฏฐ์",
+]
+GIVEN_HEAD_F = [
+    "ปิ่น", "ศิริ", "สุภา", "กัญญา", "ณัฐ", "วรร", "จันทร์", "พร", "ศศิ", "อร", "กมล", "ปวี", "ธิดา", "นันท",
+    "รัตน", "วิภา", "ชล", "เบญจ", "ภัทรา", "สุนิ", "พิมพ์", "กนก", "ศุภิ", "อัญ", "ปนัด", "มณี", "ธัญญา", "ณิชา",
+    "ขวัญ", "พัชรา", "เพ็ญ", "ลลิ", "กัล", "บุษ", "ดวง", "ชญา", "ปภา", "สิริ", "กช", "วริ",
+]
+GIVEN_TAIL_F = [
+    "พร", "มณี", "รัตน์", "ธิดา", "ณี", "ภรณ์", "ลักษณ์", "วดี", "ชนก", "นา", "ทิพย์", "ธร", "อุมา", "ศรี", "ชา",
+    "ภา", "นิษา", "สรา", "ดา", "ใจ", "กานต์", "วรรณ", "ณิช", "ปรียา",
+]
+FAMILY_HEAD = [
+    "ศรี", "บุญ", "ทอง", "แก้ว", "สุข", "วงศ์", "จันทร์", "ชัย", "พรหม", "อินทร์", "รัตน", "สุวรรณ", "ประเสริฐ",
+    "มณี", "เพ็ชร", "ศักดิ์", "ธรรม", "ภูมิ", "กิตติ", "พิมพ์", "อุดม", "บัว", "ดวง", "เรือง", "นิล", "ทรัพย์", "คง",
+    "แสง", "ไชย", "นาค", "สาย", "ปัญญา", "สม", "มี", "คำ", "วิเศษ", "เหล็ก", "รุ่ง", "ยอด", "ปาน", "แก่น", "พลาย",
+    "สร้อย", "มาลัย", "ผิว", "ขัน", "ณ", "อ่อน",
+]
+FAMILY_TAIL = [
+    "สุข", "ดี", "มา", "ทอง", "แก้ว", "ศรี", "วงศ์", "รัตน์", "มณี", "สวัสดิ์", "เรือง", "ชัย", "พันธ์", "สิทธิ์",
+    "กุล", "วัฒน์", "สมบัติ", "งาม", "นวล", "คำ", "บุญ", "ภักดี", "เจริญ", "ประเสริฐ", "ศักดิ์", "พงษ์", "ทิพย์",
+    "สกุล", "ไพศาล", "อำไพ", "วิไล", "ธานี", "นคร", "สาร", "ฤทธิ์", "จันทร์", "มงคล", "รักษ์", "ชาติ", "ไทย",
+]
+FAMILY_THIRD = ["", "", "", "", "", "", "กุล", "วงศ์", "ศรี", "สกุล", "ชัย", "ทอง", "รัตน์", "สุข", "เดช", "วัฒนา"]
 # fmt: on
+COMPOSED_SHARE = 0.8  # the rest take a whole name of the lists above (the common ones)
 
 DUPLICATE_SHARE = 0.08
 TWIN_SHARE = 0.03
 SIBLING_SHARE = 0.03
 COMMON_SHARE = 0.02
+COMMON_FAMOUS_SHARE = 0.1
 PREFIXES = {"M": ["ด.ช.", "เด็กชาย", "ด.ช", "นาย"], "F": ["ด.ญ.", "เด็กหญิง", "ด.ญ", "น.ส."]}
 # Spelling variants as people type them: (what is written, what is typed instead).
 VARIANTS = [("ศ", "ส"), ("ษ", "ศ"), ("ณ", "น"), ("์", ""), ("็", ""), ("ำ", "\u0e4d\u0e32"), ("่ี", "ี่"), ("้ำ", "ำ้")]
@@ -116,6 +155,39 @@ def _date_typo(rng: random.Random, date: datetime.date) -> datetime.date:
     return date
 
 
+def _given(rng: random.Random, sex: str) -> str:
+    if rng.random() >= COMPOSED_SHARE:
+        return rng.choice(GIVEN_M if sex == "M" else GIVEN_F)
+    if sex == "M":
+        return rng.choice(GIVEN_HEAD_M) + rng.choice(GIVEN_TAIL_M)
+    return rng.choice(GIVEN_HEAD_F) + rng.choice(GIVEN_TAIL_F)
+
+
+def _other_given(rng: random.Random, sex: str, given: str) -> str:
+    """A sibling's given name: another name, never the same one (parents do not give two children one name)."""
+    while True:
+        other = _given(rng, sex)
+        if other != given:
+            return other
+
+
+def _family(rng: random.Random) -> str:
+    if rng.random() >= COMPOSED_SHARE:
+        return rng.choice(FAMILY)
+    return rng.choice(FAMILY_HEAD) + rng.choice(FAMILY_TAIL) + rng.choice(FAMILY_THIRD)
+
+
+def _common_name(rng: random.Random) -> tuple[str, str, str]:
+    """The name of a group of look-alikes: one of the very common names now and then (COMMON_FAMOUS_SHARE),
+    otherwise a whole name of the lists. Always the four most common would give, at 3,000,000 records, some 600
+    children of one province with exactly one name: pairs of them born in one district, year and month are not
+    look-alikes any rule could tell from a day typed wrong, and no real register has them."""
+    if rng.random() < COMMON_FAMOUS_SHARE:
+        return rng.choice(COMMON)
+    sex = rng.choice("MF")
+    return sex, rng.choice(GIVEN_M if sex == "M" else GIVEN_F), rng.choice(FAMILY)
+
+
 def _pair(a: str, b: str) -> tuple[str, str]:
     low, high = sorted((a, b))
     return low, high
@@ -167,8 +239,8 @@ def iter_records(
         province = rng.choice(provinces)
         district = rng.choice(districts[province])
         sex = rng.choice("MF")
-        given = rng.choice(GIVEN_M if sex == "M" else GIVEN_F)
-        family = rng.choice(FAMILY)
+        given = _given(rng, sex)
+        family = _family(rng)
         birth = _birth(rng, today)
         original = record(sex, given, family, birth, province, district, ids.national())
         yield "child", original, None, None
@@ -203,18 +275,18 @@ def iter_records(
             yield "duplicate", again, _pair(original["identifier"], identifier), None
             made += 1
         elif roll < DUPLICATE_SHARE + TWIN_SHARE:
-            other = rng.choice([g for g in (GIVEN_M if sex == "M" else GIVEN_F) if g != given])
+            other = _other_given(rng, sex, given)
             twin = record(sex, other, family, birth, province, district, ids.national())
             yield "twin", twin, None, _pair(original["identifier"], twin["identifier"])
             made += 1
         elif roll < DUPLICATE_SHARE + TWIN_SHARE + SIBLING_SHARE:
-            other = rng.choice([g for g in (GIVEN_M if sex == "M" else GIVEN_F) if g != given])
+            other = _other_given(rng, sex, given)
             born_before = birth - datetime.timedelta(days=rng.randint(400, 2000))
             sibling = record(sex, other, family, born_before, province, district, ids.national())
             yield "sibling", sibling, None, _pair(original["identifier"], sibling["identifier"])
             made += 1
         elif roll < DUPLICATE_SHARE + TWIN_SHARE + SIBLING_SHARE + COMMON_SHARE:
-            c_sex, c_given, c_family = rng.choice(COMMON)
+            c_sex, c_given, c_family = _common_name(rng)
             base = _birth(rng, today)
             first_one = record(c_sex, c_given, c_family, base, province, district, ids.national())
             yield "common", first_one, None, None

@@ -35,15 +35,18 @@ class NameKey(models.Model):
     name = models.CharField(max_length=220)  # given + family, normalised (duplicates.normalise)
     given = models.CharField(max_length=110)
     family = models.CharField(max_length=110, blank=True)
+    # The first letters of the normalised given and family names: the finder's cheap test before similarity()
+    # (two names of one child start alike in one of the two, even with a typo in the other).
+    given_initial = models.CharField(max_length=1, blank=True, default="")
+    family_initial = models.CharField(max_length=1, blank=True, default="")
     record_updated_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("name key")
         verbose_name_plural = _("name keys")
+        # The finder reads a province's keys through a covering index of its own, on PostgreSQL only
+        # (dup_key_cover_idx: province, sex, birth year, and the columns the blocks compare; migration 0002).
         indexes = [
-            # The blocks: a province's records of one sex and birth year; of one sex and day of the year.
-            models.Index(fields=["province_id", "sex", "birth_year"], name="dup_key_year_idx"),
-            models.Index(fields=["province_id", "sex", "birth_md"], name="dup_key_day_idx"),
             # The dry run's incremental refresh: the province's newest key.
             models.Index(fields=["province_id", "record_updated_at"], name="dup_key_fresh_idx"),
         ]

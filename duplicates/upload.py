@@ -1,13 +1,16 @@
 """The upload's dry run asks here about its new rows (targets/upload/hooks.py, registered in duplicates/apps.py):
 warnings beside the rows that look like a record already there, never rejections.
 
-On PostgreSQL the chunk's question runs on a helper thread over the check's own connection (psycopg2 lets threads
-share one, a statement at a time, as the upload's COPY thread does): the database compares the chunk's rows while
-Python reads and validates the next chunk, and the pipeline collects the answers at the end (hooks.resolve)."""
+On PostgreSQL the chunk's question runs on a helper thread, over the thread's own connection (a check is not a
+transaction, and the keys it reads are committed): the database compares the chunk's rows on one core while Python
+reads and validates the next chunk on the other, and the pipeline collects the answers at the end (hooks.resolve).
+Inside a transaction (tests; a caller's atomic block) the helper shares the check's connection instead (psycopg2 lets
+threads share one, a statement at a time, as the upload's COPY thread does), the only one that sees the
+transaction's rows."""
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from . import finder
 
@@ -36,5 +39,18 @@ def warn_about_rows(batch, rows: list[dict]) -> list[dict] | Future:
     ]
     if connection.vendor != "postgresql":
         return finder.warnings_for_rows(batch.province_id, new_rows)
+    if not connection.in_atomic_block:
+        # The keys are committed (refresh_province_keys): the helper asks over its own connection, on the other
+        # core, while the check goes on over its own (a check is not a transaction: pipeline.run, apply=False).
+        return _helper.submit(_on_own_connection, batch.province_id, new_rows)
+    # Inside a transaction (a test; a caller's atomic block): only this connection sees what the transaction
+    # wrote, so the helper shares it, a statement at a time.
     connection.ensure_connection()
     return _helper.submit(finder.warnings_for_rows, batch.province_id, new_rows, raw_connection=connection.connection)
+
+
+def _on_own_connection(province_id: int, rows: list) -> list[dict]:
+    """In the helper thread: Django's connection of that thread (its own), dropped first if it broke or grew
+    older than CONN_MAX_AGE since the last upload, as a request's would be."""
+    close_old_connections()
+    return finder.warnings_for_rows(province_id, rows)
