@@ -54,6 +54,19 @@ def confirmers(proposal: Any) -> list[int]:
     )
 
 
+def second_side(proposal: Any) -> list[int]:
+    """Whom a two-province proposal waits for after one side confirmed: the coordinators of the side still
+    unconfirmed, when that is the province it was proposed from (the other's were told at the proposal)."""
+    waiting = {
+        getattr(proposal, f"{side}_province_id")
+        for side in ("survivor", "merged")
+        if getattr(proposal, f"{side}_side_confirmed_by_id") is None
+    }
+    if not proposal.two_provinces or waiting != {proposal.proposed_from_id}:
+        return []
+    return list(User.objects.coordinators_of(waiting).values_list("pk", flat=True))
+
+
 def _sides(scope: Scope, proposal: Any) -> set[str]:
     """The sides of a two-province proposal a coordinator may confirm ("survivor", "merged")."""
     if not proposal.two_provinces:

@@ -155,6 +155,11 @@ def confirm(*, user: Any, proposal: MergeProposal) -> MergeProposal:
                     setattr(locked, f"{side}_side_confirmed_by", user)
             if locked.survivor_side_confirmed_by_id is None or locked.merged_side_confirmed_by_id is None:
                 locked.save(update_fields=["survivor_side_confirmed_by", "merged_side_confirmed_by"])
+                # The other side confirmed first: the proposer's province's coordinators are asked now.
+                kind = Notification.Kind.MERGE_PROPOSED
+                case_services.notify_about(
+                    [(u, kind, locked.pk) for u in policies.second_side(locked)], exclude=getattr(user, "pk", None)
+                )
                 return locked
             locked.decided_by = user
         _merge(locked, user=user)

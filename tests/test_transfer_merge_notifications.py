@@ -218,6 +218,25 @@ def test_a_two_province_proposal_tells_the_other_provinces_coordinators_and_its_
     assert client_a.get(_open_link(client_a, page)).status_code == 200
 
 
+def test_when_the_other_province_confirms_first_the_proposers_province_is_asked(cast, coordinator_b2):
+    colleague = make_user("coord.a2@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A)
+    g = _record(cast.coordinator_a, PROVINCE_A, G_CODE)
+    _record(cast.coordinator_b, PROVINCE_B, national_id(1))
+    proposal = identity_services.propose(
+        user=cast.coordinator_a, record=g, other_identifier=national_id(1), reason="ย้ายมา"
+    )
+    Notification.objects.all().delete()
+    identity_services.confirm(user=cast.coordinator_b, proposal=proposal)
+    # A's side still to confirm: A's coordinators, the proposer among them; B's were told at the proposal.
+    assert _told() == {
+        (cast.coordinator_a.pk, K.MERGE_PROPOSED, proposal.pk),
+        (colleague.pk, K.MERGE_PROPOSED, proposal.pk),
+    }
+    identity_services.confirm(user=colleague, proposal=proposal)
+    assert (cast.coordinator_a.pk, K.MERGE_CONFIRMED, proposal.pk) in _told()
+    assert {kind for _u, kind, _s in _told()} == {K.MERGE_PROPOSED, K.MERGE_CONFIRMED}
+
+
 def test_a_one_province_proposal_tells_eef_and_a_rejection_tells_the_proposer(cast, client_for, coordinator_b2):
     g = _record(cast.coordinator_a, PROVINCE_A, G_CODE)
     nid = _record(cast.coordinator_a, PROVINCE_A, national_id(1))
