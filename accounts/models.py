@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeAlias
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser, BaseUserManager
@@ -47,6 +48,20 @@ class UserManager(BaseUserManager["User"]):
             .filter(is_active=True, memberships__role=Role.CASE_WORKER, memberships__province_id=province_id)
             .distinct()
         )
+
+    def coordinators_of(self, province_ids: Iterable[int]) -> UserQuerySet:
+        """The active coordinators of these provinces: who answers for a province's records (transfers, merges)."""
+        return (
+            self.get_queryset()
+            .filter(
+                is_active=True, memberships__role=Role.PROVINCE_COORDINATOR, memberships__province_id__in=province_ids
+            )
+            .distinct()
+        )
+
+    def national_admins(self) -> UserQuerySet:
+        """The active EEF/IPSR admins: who answers when no coordinator of a province does."""
+        return self.get_queryset().filter(is_active=True, memberships__role=Role.EEF_ADMIN).distinct()
 
     def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> "User":
         if not email:

@@ -28,6 +28,7 @@ from django.utils.translation import pgettext
 from accounts.access import can, prime_scopes
 from accounts.models import Role, User
 
+from . import notification_links
 from .models import OPEN_REFERRAL_STATES, Case, EmailPreference, Notification, Referral
 from .services import due_on
 from .unread import forget
@@ -36,13 +37,19 @@ logger = logging.getLogger(__name__)
 
 DIGEST_BATCH = 500
 ITEMS_PER_SECTION = 20
-SECTIONS = ("overdue", "due_this_week", "waiting", "answered", "assigned")
+SECTIONS = ("overdue", "due_this_week", "waiting", "answered", "decided", "assigned")
 _SECTION_OF: dict[str, str] = {
     Notification.Kind.CONTACT_OVERDUE: "overdue",
     Notification.Kind.REFERRAL_OVERDUE: "overdue",
     Notification.Kind.REFERRAL_RECEIVED: "waiting",
     Notification.Kind.REFERRAL_CHANGED: "answered",
     Notification.Kind.ASSIGNED: "assigned",
+    Notification.Kind.TRANSFER_REQUESTED: "waiting",
+    Notification.Kind.MERGE_PROPOSED: "waiting",
+    Notification.Kind.TRANSFER_ACCEPTED: "decided",
+    Notification.Kind.TRANSFER_DECLINED: "decided",
+    Notification.Kind.MERGE_CONFIRMED: "decided",
+    Notification.Kind.MERGE_REJECTED: "decided",
 }
 # After this many mails in a row fail, the mail server is taken to be down: the rest wait for the next run.
 GIVE_UP_AFTER_FAILURES = 3
@@ -180,6 +187,8 @@ def _record(case: Case) -> dict[str, object]:
 def _item(user: User, notification: Notification) -> tuple[str, Item] | None:
     """What a notification says in the digest (in the active language), or None if the person may no
     longer see what it is about (a case reassigned, a role ended)."""
+    if notification.subject_id is not None:
+        return _subject_item(user, notification)
     case, referral = notification.case, notification.referral
     if referral is not None:
         if not can(user, "cases.read_referral", referral):
@@ -216,6 +225,25 @@ def _item(user: User, notification: Notification) -> tuple[str, Item] | None:
     return _SECTION_OF[notification.kind], Item(text=text, url=absolute_url(path))
 
 
+def _subject_item(user: User, notification: Notification) -> tuple[str, Item] | None:
+    """A transfer request's or a merge proposal's notification: its number and what happened, never the
+    record nor the other province; the link is the owning app's (cases.notification_links), None if the
+    person may no longer open such pages."""
+    path = notification_links.link_for(user, notification)
+    if path is None:
+        return None
+    texts: dict[str, str] = {
+        Notification.Kind.TRANSFER_REQUESTED: _("Transfer request %(number)s: waiting for your answer"),
+        Notification.Kind.TRANSFER_ACCEPTED: _("Transfer request %(number)s: accepted, the record is now yours"),
+        Notification.Kind.TRANSFER_DECLINED: _("Transfer request %(number)s: declined"),
+        Notification.Kind.MERGE_PROPOSED: _("Merge proposal %(number)s: waiting for your confirmation"),
+        Notification.Kind.MERGE_CONFIRMED: _("Merge proposal %(number)s: confirmed, the records are now one"),
+        Notification.Kind.MERGE_REJECTED: _("Merge proposal %(number)s: rejected"),
+    }
+    text = texts[notification.kind] % {"number": notification.subject_id}
+    return _SECTION_OF[notification.kind], Item(text=text, url=absolute_url(path))
+
+
 def _batches(ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), DIGEST_BATCH):
         yield ids[start : start + DIGEST_BATCH]
@@ -242,9 +270,15 @@ def build_digests(user_ids: list[int], *, today: datetime.date, until: datetime.
         .select_related("record__district")
         .order_by("due_on", "pk")
     )
-    seen: set[tuple[int, str, int | None, int | None]] = set()
+    seen: set[tuple[int, str, int | None, int | None, int | None]] = set()
     for notification in notifications:
-        key = (notification.user_id, notification.kind, notification.case_id, notification.referral_id)
+        key = (
+            notification.user_id,
+            notification.kind,
+            notification.case_id,
+            notification.referral_id,
+            notification.subject_id,
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -285,6 +319,7 @@ def render_digest(digest: Digest, templates: list[Any] | None = None) -> EmailMu
             "due_this_week": pgettext("digest", "Due this week"),
             "waiting": pgettext("digest", "Waiting for your answer"),
             "answered": pgettext("digest", "Referrals answered"),
+            "decided": pgettext("digest", "Transfers and merges answered"),
             "assigned": pgettext("digest", "Newly assigned to you"),
         }
         context = {

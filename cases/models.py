@@ -420,8 +420,9 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
 
 class Notification(models.Model):
     """Something for one person to see: a case assigned to them, a referral waiting for their answer,
-    a referral's answer, something overdue. Listed in the portal (unread count in the header); the
-    daily digest mails what is unmailed, one mail per person (cases.tasks)."""
+    a referral's answer, something overdue; a transfer request or a merge proposal waiting for them, or
+    the answer to theirs. Listed in the portal (unread count in the header); the daily digest mails what
+    is unmailed, one mail per person (cases.tasks)."""
 
     class Kind(models.TextChoices):
         ASSIGNED = "assigned", _("case assigned")
@@ -429,6 +430,14 @@ class Notification(models.Model):
         REFERRAL_CHANGED = "referral_changed", _("referral answered")
         REFERRAL_OVERDUE = "referral_overdue", _("referral overdue")
         CONTACT_OVERDUE = "contact_overdue", _("contact overdue")
+        # About the apps above cases (transfers, identity): `subject_id` is their row's number, and the
+        # link comes from the app that owns the row (cases.notification_links).
+        TRANSFER_REQUESTED = "transfer_requested", _("transfer requested")
+        TRANSFER_ACCEPTED = "transfer_accepted", _("transfer accepted")
+        TRANSFER_DECLINED = "transfer_declined", _("transfer declined")
+        MERGE_PROPOSED = "merge_proposed", _("merge proposed")
+        MERGE_CONFIRMED = "merge_confirmed", _("merge confirmed")
+        MERGE_REJECTED = "merge_rejected", _("merge rejected")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications", verbose_name=_("user")
@@ -439,6 +448,9 @@ class Notification(models.Model):
     referral = models.ForeignKey(
         Referral, models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("referral")
     )
+    # A row of an app above cases (a transfer request, a merge proposal: which one, the kind says), by its
+    # number only: cases may not import those apps, and the number names nobody.
+    subject_id = models.PositiveBigIntegerField(_("subject"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)

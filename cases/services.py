@@ -96,6 +96,20 @@ def notify(users: Iterable[int | None], kind: str, *, case: Case | None = None, 
     transaction.on_commit(lambda: unread.forget(ids))  # again: a page may have cached the old count meanwhile
 
 
+def notify_about(rows: Iterable[tuple[int | None, str, int]], *, exclude: int | None = None) -> None:
+    """Notifications about rows of the apps above cases (a transfer request, a merge proposal), each row
+    (person, kind, subject_id), in one INSERT: one event of transfers.services or identity.services, inside
+    its transaction. Never to `exclude`, the person who acted; each (person, kind, subject) once."""
+    now = timezone.now()
+    wanted = sorted({(u, kind, subject) for u, kind, subject in rows if u is not None and u != exclude})
+    Notification.objects.bulk_create(
+        [Notification(user_id=u, kind=kind, subject_id=subject, created_at=now) for u, kind, subject in wanted]
+    )
+    ids = [u for u, _kind, _subject in wanted]
+    unread.forget(ids)
+    transaction.on_commit(lambda: unread.forget(ids))  # again: a page may have cached the old count meanwhile
+
+
 # --- assignment --------------------------------------------------------------------------------------
 
 

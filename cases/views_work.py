@@ -32,7 +32,7 @@ from core.versioning import StaleEdit
 from provinces.models import District, Province
 from targets.models import Outcome, TargetRecord
 
-from . import selectors, services
+from . import notification_links, selectors, services, waiting_elsewhere
 from .models import Agency, AgencyType, EmailPreference, Notification, Referral, ReferralEvent, ReferralState
 
 NOTIFICATIONS_PER_PAGE = 30
@@ -54,6 +54,15 @@ NOTIFICATION_TEXT: dict[str, Any] = {
     Notification.Kind.REFERRAL_CHANGED: gettext_lazy("A referral was answered or moved on."),
     Notification.Kind.REFERRAL_OVERDUE: gettext_lazy("A referral is past its deadline."),
     Notification.Kind.CONTACT_OVERDUE: gettext_lazy("A child's next contact is overdue."),
+    # About transfers and merges: nothing of the record, nor of the other province, before the answer.
+    Notification.Kind.TRANSFER_REQUESTED: gettext_lazy("A transfer request is waiting for your answer."),
+    Notification.Kind.TRANSFER_ACCEPTED: gettext_lazy(
+        "Your transfer request was accepted: the record is now in your province."
+    ),
+    Notification.Kind.TRANSFER_DECLINED: gettext_lazy("Your transfer request was declined; the reason is on its page."),
+    Notification.Kind.MERGE_PROPOSED: gettext_lazy("A merge of two records is waiting for your confirmation."),
+    Notification.Kind.MERGE_CONFIRMED: gettext_lazy("Your merge proposal was confirmed: the two records are now one."),
+    Notification.Kind.MERGE_REJECTED: gettext_lazy("Your merge proposal was rejected; the reason is on its page."),
 }
 
 
@@ -101,7 +110,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if shown:
         record_access(request=request, action=AccessLog.Action.VIEW, model=TargetRecord, description="my work",
                       count=shown)  # fmt: skip
-    return render(request, "cases/inbox.html", {"sections": sections, "today": work.today, "total": work.total})
+    # Transfer requests and merge proposals waiting for the user: a count and a link each, from their apps.
+    elsewhere = waiting_elsewhere.for_user(user)
+    return render(
+        request,
+        "cases/inbox.html",
+        {"sections": sections, "today": work.today, "total": work.total, "elsewhere": elsewhere},
+    )
 
 
 # --- notifications -----------------------------------------------------------------------------------------
@@ -140,7 +155,10 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 
 def _notification_target(user, note: Notification) -> str:
-    """Where a notification leads: its referral, else its child's record page; "" for neither."""
+    """Where a notification leads: its referral, else its child's record page, else the page of the row of
+    another app it is about (the owning app's link: cases.notification_links); "" for none."""
+    if note.subject_id is not None:
+        return notification_links.link_for(user, note) or ""
     if note.referral is not None:
         return _referral_url(user, note.referral)
     if note.case_id is not None:

@@ -25,6 +25,10 @@ class MergeProposalQuerySet(models.QuerySet["MergeProposal"]):
     def open(self) -> Self:
         return self.filter(state=MergeProposal.State.PROPOSED)
 
+    def waiting_for(self, user: Principal) -> Self:
+        """Open proposals waiting for the user's confirmation (identity/policies.py)."""
+        return restrict(self, user, "identity.waiting")
+
 
 class MergeProposal(models.Model):
     """That `merged` (normally the G-code record) and `survivor` (normally the national-ID record) are one

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import can
 from audit.tracking import context
+from cases import services as case_services
 from cases.models import Case, CaseEvent, Contact, Notification, PlanStep, Referral
 from cases.services import due_on
 from core import control_characters
@@ -42,7 +43,7 @@ from targets.models import Assistance, IdentifierKind, RecordAlias, StatusChange
 from targets.signals import announce_records_written
 from targets.upload import pipeline
 
-from . import snapshots
+from . import policies, snapshots
 from .models import MergeProposal
 
 CASE_PARTS = (CaseEvent, Contact, PlanStep, Referral, Notification)
@@ -117,17 +118,23 @@ def propose(
     )
     if open_pair.exists():
         raise ValidationError({"identifier": _("A merge of these two records is already proposed.")})
-    return MergeProposal.objects.create(
-        survivor=survivor,
-        merged=merged,
-        survivor_pk=survivor.pk,
-        merged_pk=merged.pk,
-        survivor_province_id=survivor.province_id,
-        merged_province_id=merged.province_id,
-        proposed_by=user,
-        proposed_from_id=record.province_id,
-        reason=reason,
-    )
+    with transaction.atomic():
+        proposal = MergeProposal.objects.create(
+            survivor=survivor,
+            merged=merged,
+            survivor_pk=survivor.pk,
+            merged_pk=merged.pk,
+            survivor_province_id=survivor.province_id,
+            merged_province_id=merged.province_id,
+            proposed_by=user,
+            proposed_from_id=record.province_id,
+            reason=reason,
+        )
+        kind = Notification.Kind.MERGE_PROPOSED
+        case_services.notify_about(
+            [(u, kind, proposal.pk) for u in policies.confirmers(proposal)], exclude=getattr(user, "pk", None)
+        )
+    return proposal
 
 
 # --- confirm, reject ----------------------------------------------------------------------------------------
@@ -148,6 +155,11 @@ def confirm(*, user: Any, proposal: MergeProposal) -> MergeProposal:
                     setattr(locked, f"{side}_side_confirmed_by", user)
             if locked.survivor_side_confirmed_by_id is None or locked.merged_side_confirmed_by_id is None:
                 locked.save(update_fields=["survivor_side_confirmed_by", "merged_side_confirmed_by"])
+                # The other side confirmed first: the proposer's province's coordinators are asked now.
+                kind = Notification.Kind.MERGE_PROPOSED
+                case_services.notify_about(
+                    [(u, kind, locked.pk) for u in policies.second_side(locked)], exclude=getattr(user, "pk", None)
+                )
                 return locked
             locked.decided_by = user
         _merge(locked, user=user)
@@ -167,6 +179,9 @@ def reject(*, user: Any, proposal: MergeProposal, note: str) -> MergeProposal:
         locked.state = MergeProposal.State.REJECTED
         locked.decided_by, locked.decided_at, locked.decision_note = user, timezone.now(), note
         locked.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
+        case_services.notify_about(
+            [(locked.proposed_by_id, Notification.Kind.MERGE_REJECTED, locked.pk)], exclude=getattr(user, "pk", None)
+        )
     return locked
 
 
@@ -198,7 +213,9 @@ def _merge(proposal: MergeProposal, *, user: Any) -> None:
             merge_id=proposal.pk,
         )  # fmt: skip
         # Other open proposals about the merged record have nothing left to merge.
-        MergeProposal.objects.open().exclude(pk=proposal.pk).filter(Q(merged_pk=m_pk) | Q(survivor_pk=m_pk)).update(
+        others = MergeProposal.objects.open().exclude(pk=proposal.pk).filter(Q(merged_pk=m_pk) | Q(survivor_pk=m_pk))
+        closed = list(others.values_list("pk", "proposed_by_id"))
+        others.update(
             state=MergeProposal.State.REJECTED, decided_at=timezone.now(), decision_note=_("merged into another record")
         )
         now = timezone.now()
@@ -208,6 +225,12 @@ def _merge(proposal: MergeProposal, *, user: Any) -> None:
         proposal.survivor_fingerprint = snapshots.fingerprint(snapshots.dump([s_pk]))
         proposal.merged = None
         proposal.save()
+        # Each proposer learns the answer to theirs: this one merged, the others closed by it.
+        case_services.notify_about(
+            [(proposal.proposed_by_id, Notification.Kind.MERGE_CONFIRMED, proposal.pk)]
+            + [(proposer, Notification.Kind.MERGE_REJECTED, pk) for pk, proposer in closed],
+            exclude=getattr(user, "pk", None),
+        )
     announce_records_written(sender=MergeProposal)
 
 

@@ -100,6 +100,9 @@ def test_my_work_shows_each_role_its_sections_in_a_fixed_number_of_queries(
         with CaptureQueriesContext(connection) as queries:
             response = client.get("/cases/")
         assert response.status_code == 200
+        # The sections (one query each, two for a full one), the children's prefetch, the access log; for the
+        # coordinator also one COUNT each of the transfer requests and merge proposals waiting for them
+        # (cases.waiting_elsewhere; exact: tests/test_transfer_merge_notifications.py).
         assert len(queries) <= base + 10, (name, len(queries), base)
         pages[name] = response.content.decode()
 

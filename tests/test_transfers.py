@@ -409,6 +409,10 @@ def test_the_transfer_list_costs_the_same_queries_at_any_size(cast, client_for, 
             assert client.get("/transfers/").status_code == 200
         counts[name] = len(queries)
     make(3, 8)
+    for client in clients.values():
+        # The new requests and answers notified people (cases.Notification), which forgets their header's
+        # cached unread count: one query to count it again on the next page, then cached.
+        client.get("/transfers/")
     for name, client in clients.items():
         # session and user, the scope (memberships), the three sections (each one query while it has
         # fewer rows than it shows), the access-log entry: the same as with fewer requests.

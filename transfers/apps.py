@@ -11,6 +11,7 @@ class TransfersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import policies
+        from . import notices, policies
 
         policies.register_rules()
+        notices.register()

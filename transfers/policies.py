@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Q
 
 from accounts.access import QS, Principal, Scope, register, register_queryset
+from accounts.models import User
 
 
 def _requests(queryset: QS, user: Principal, scope: Scope) -> QS:
@@ -51,6 +52,15 @@ def _withdraws(user: Principal | None, scope: Scope, transfer: Any) -> bool:
 def _is_holder_side(user: Principal | None, scope: Scope, transfer: Any) -> bool:
     """The holding province's side of a request (EEF/IPSR read both sides)."""
     return scope.national or transfer.from_province_id in scope.writable_provinces
+
+
+def answerers(transfer: Any) -> list[int]:
+    """Whom a new request waits for, by name (its notification): the holding province's coordinators, whom
+    `transfers.answer` admits; EEF/IPSR's admins, who may answer any request, when that province has none
+    (the requester, who may coordinate it too, aside)."""
+    coordinators = User.objects.coordinators_of([transfer.from_province_id]).exclude(pk=transfer.requested_by_id)
+    people = list(coordinators.values_list("pk", flat=True))
+    return people or list(User.objects.national_admins().values_list("pk", flat=True))
 
 
 def register_rules() -> None:

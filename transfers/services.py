@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can, only_province, require
 from accounts.models import User
 from cases import services as case_services
-from cases.models import Case
+from cases.models import Case, Notification
 from core import control_characters
 from core.thai_id import IdentifierError, parse_identifier
 from core.versioning import check_version
@@ -25,6 +25,7 @@ from provinces.models import Province
 from targets import id_probes
 from targets.models import TargetRecord
 
+from . import policies
 from .models import TransferRequest, TransferState
 
 NOTE_MAX_CHARS = 2000
@@ -89,7 +90,7 @@ def request_transfer(
         raise ValidationError({"identifier": id_probes.refusal_message(count=1)})
     try:
         with transaction.atomic():
-            return TransferRequest.objects.create(
+            transfer = TransferRequest.objects.create(
                 record_id=holder.pk,
                 identifier=value,
                 from_province_id=holder.province_id,
@@ -97,6 +98,11 @@ def request_transfer(
                 requested_by=user,
                 note=note,
             )
+            # The holder's side learns that a request waits; the requester is told nothing here (the
+            # notification carries only the request's number, and none goes to the requester).
+            kind = Notification.Kind.TRANSFER_REQUESTED
+            case_services.notify_about([(u, kind, transfer.pk) for u in policies.answerers(transfer)], exclude=user.pk)
+            return transfer
     except IntegrityError as error:
         raise ValidationError(
             {"identifier": _("Your province has already asked for this record; wait for the answer.")}
@@ -133,6 +139,9 @@ def decline_transfer(*, user: User, transfer: TransferRequest, version: int | No
         "reason", reason, required=True, missing=_("Say why: the requesting province reads your reason.")
     )
     _finish(locked, user=user, state=TransferState.DECLINED)
+    case_services.notify_about(
+        [(locked.requested_by_id, Notification.Kind.TRANSFER_DECLINED, locked.pk)], exclude=user.pk
+    )
     return locked
 
 
@@ -200,7 +209,15 @@ def _move(*, user: User, transfer: TransferRequest) -> None:
     )
     _finish(transfer, user=user, state=TransferState.ACCEPTED)
     # Other provinces' open requests for the record asked about a province that no longer holds it.
-    others = TransferRequest.objects.select_for_update().filter(record_id=record.pk).pending().exclude(pk=transfer.pk)
+    others = list(
+        TransferRequest.objects.select_for_update().filter(record_id=record.pk).pending().exclude(pk=transfer.pk)
+    )
     for other in others:
         other.answer_reason = _("The record was moved by another request.")
         _finish(other, user=user, state=TransferState.DECLINED)
+    # Each requester learns the answer to theirs (an EEF/IPSR direct move's requester is the one who acted).
+    case_services.notify_about(
+        [(transfer.requested_by_id, Notification.Kind.TRANSFER_ACCEPTED, transfer.pk)]
+        + [(other.requested_by_id, Notification.Kind.TRANSFER_DECLINED, other.pk) for other in others],
+        exclude=user.pk,
+    )
