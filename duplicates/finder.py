@@ -22,6 +22,7 @@ import datetime
 import io
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,6 +280,33 @@ FROM pairs p JOIN {table} a ON a.record_id = p.a_id JOIN {table} b ON b.record_i
 )
 
 
+# How the finder's questions are planned (measured at 3,000,000 records, README "Benchmarks"): hash joins of the
+# blocks, not merge joins that sort a province's keys once per block (PostgreSQL's estimates of the CTEs favour
+# them); and no JIT compilation, which the questions' cost estimates call for and which costs more than it saves
+# (seconds for a question answered in a few hundred milliseconds).
+_PLANNER = {"enable_mergejoin": "off", "jit": "off"}
+
+
+@contextmanager
+def _planned() -> Iterator[Any]:
+    """A cursor for one of the finder's questions with _PLANNER's settings, put back after it: set_config(...,
+    is_local) in a transaction of its own (or a savepoint of the caller's), then the values found before."""
+    names = list(_PLANNER)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _ in names), names)
+        before = cursor.fetchone()
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+            [value for name in names for value in (name, _PLANNER[name])],
+        )
+        yield cursor
+        # (On an error the transaction's or savepoint's rollback puts them back.)
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+            [value for name, old in zip(names, before, strict=True) for value in (name, old)],
+        )
+
+
 def find_pairs(province_id: int) -> list[Pair]:
     """The probable duplicates among one province's records (their keys as they stand), each pair once, without
     the pairs reviewers said are two children."""
@@ -289,7 +317,7 @@ def find_pairs(province_id: int) -> list[Pair]:
         "trigram": _setting("DUPLICATES_TRIGRAM_MIN", 0.5),
         "span": int(_setting("DUPLICATES_BIRTH_YEARS", 1)),
     }
-    with connection.cursor() as cursor:
+    with _planned() as cursor:
         cursor.execute(_PAIRS_SQL.format(table=NameKey._meta.db_table), params)
         rows = cursor.fetchall()
     pairs: dict[tuple[int, int], Pair] = {}
@@ -437,10 +465,10 @@ WHERE {_ALIKE.format(a="r", b="k")} {further}"""  # noqa: S608 - fixed names
 _ROWS_SQL = (
     """
 WITH r AS MATERIALIZED (
-    SELECT u.*, u.birth_md / 100 AS m, u.birth_md %% 100 AS d, left(u.given, 1) AS gi, left(u.family, 1) AS fi
-    FROM unnest(%(rows)s::int[], %(names)s::text[], %(givens)s::text[], %(families)s::text[], %(sexes)s::text[],
-                %(dates)s::date[], %(years)s::int[], %(mds)s::int[], %(districts)s::int[])
-        AS u (row_number, name, given, family, sex, birth_date, birth_year, birth_md, district_id)
+    SELECT u.*, u.birth_md / 100 AS m, u.birth_md %% 100 AS d
+    FROM unnest(%(rows)s::int[], %(names)s::text[], %(gis)s::text[], %(fis)s::text[], %(sexes)s::text[],
+                %(years)s::int[], %(mds)s::int[], %(districts)s::int[])
+        AS u (row_number, name, gi, fi, sex, birth_year, birth_md, district_id)
 ),
 -- The province's keys once (the covering index dup_key_cover_idx alone), hashed or sorted by each block below.
 k AS MATERIALIZED (
@@ -453,10 +481,9 @@ found AS (
     + "\nUNION ALL\n".join(_rows_branch(block, area) for block in _DATE_BLOCKS for area in _ROWS_AREAS)
     + """
 )
--- The names and dates compared by score_pair, for the few rows found only.
-SELECT r.row_number, r.given, r.family, r.birth_date, r.district_id,
-       n.record_id, n.given, n.family, n.birth_date, n.district_id
-FROM found f JOIN r ON r.row_number = f.row_number JOIN {table} n ON n.record_id = f.record_id
+-- The records' names and dates compared by score_pair (the rows' own are in Python already), for those found only.
+SELECT f.row_number, n.record_id, n.given, n.family, n.birth_date, n.district_id
+FROM found f JOIN {table} n ON n.record_id = f.record_id
 """
 )
 
@@ -467,22 +494,22 @@ def warnings_for_rows(province_id: int, rows: list[NewRow], *, raw_connection: A
     (the same area rule as the nightly run)."""
     if connection.vendor != "postgresql" or not rows:
         return []
-    columns: dict[str, list] = {k: [] for k in ("rows", "names", "givens", "families", "sexes", "dates", "years")}
-    columns.update(mds=[], districts=[])
+    columns: dict[str, list] = {k: [] for k in ("rows", "names", "gis", "fis", "sexes", "years", "mds", "districts")}
+    sides: dict[int, Side] = {}
     for row in rows:
         if row.birth_date is None:
             continue  # never paired (as in the nightly run)
         full, given, family = normalise_name(row.name_prefix, row.first_name, row.last_name)
+        sides[row.row_number] = Side(row.row_number, given, family, row.birth_date, row.district_id)
         columns["rows"].append(row.row_number)
         columns["names"].append(full)
-        columns["givens"].append(given)
-        columns["families"].append(family)
+        columns["gis"].append(given[:1])
+        columns["fis"].append(family[:1])
         columns["sexes"].append(row.sex or sex_from_prefix(row.name_prefix, row.first_name))
-        columns["dates"].append(row.birth_date)
         columns["years"].append(row.birth_date.year)
         columns["mds"].append(row.birth_date.month * 100 + row.birth_date.day)
         columns["districts"].append(row.district_id)
-    if not columns["rows"]:
+    if not sides:
         return []
     params: dict[str, Any] = {
         **columns,
@@ -498,12 +525,12 @@ def warnings_for_rows(province_id: int, rows: list[NewRow], *, raw_connection: A
             raw.execute(sql, params)
             found = raw.fetchall()
     else:
-        with connection.cursor() as cursor:
+        with _planned() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
     best: dict[int, dict] = {}
     for row in found:
-        new, existing = Side(*row[:5]), Side(*row[5:])
+        new, existing = sides[row[0]], Side(*row[1:])
         scored = score_pair(new, existing)
         if scored is None:
             continue

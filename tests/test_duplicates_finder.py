@@ -177,3 +177,23 @@ def test_a_night_rewrites_the_changed_keys_and_the_weekly_night_every_key():
     counts = finder.run(full=True)
     assert counts["keys"] == 2
     assert counts["candidates"] == 0
+
+
+@pytest.mark.django_db
+def test_the_finders_planner_settings_are_put_back_after_its_question():
+    """find_pairs plans its question without merge joins or JIT (duplicates.finder._PLANNER), for that question
+    only: the connection's own settings are the same after it."""
+    from django.db import connection
+
+    def current() -> tuple:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_mergejoin'), current_setting('jit')")
+            return cursor.fetchone()
+
+    before = current()
+    data = generated.generate(300, _districts(PROVINCE_A))
+    generated.save(data.records)
+    finder.refresh_keys()
+    assert finder.find_pairs(PROVINCE_A)
+    assert current() == before
+    assert before[0] == "on"

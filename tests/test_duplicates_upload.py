@@ -76,3 +76,36 @@ def test_a_warning_about_a_record_the_viewer_cannot_read_names_nothing(cast, cli
     assert "กิตติพงษ์" not in text
     assert f"/records/{record.pk}/" not in text
     assert "ศรีสุข" not in text.split('data-testid="upload-warnings"')[1].split("</section>")[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_question_runs_on_the_helpers_own_connection(programme):
+    """A check is not a transaction: the helper thread asks over its own connection (the other core), and finds
+    the committed record as the shared connection would; then closes it."""
+    from concurrent.futures import Future
+
+    from duplicates import upload as duplicate_upload
+
+    record = _existing()
+    assert not connection.in_atomic_block
+    batch = UploadBatch(province_id=PROVINCE_A)
+    rows = [
+        {
+            "row": 7,
+            "identifier_kind": "g_code",
+            "first_name": "ด.ช.กิตติพงศ์",
+            "last_name": "ศรี สุข",
+            "sex": "M",
+            "birth_date": datetime.date(2014, 5, 3),
+        }
+    ]
+    answer = duplicate_upload.warn_about_rows(batch, rows)
+    assert isinstance(answer, Future)
+    warnings = answer.result(timeout=30)
+    assert [(w["row"], w["record"]) for w in warnings] == [(7, record.pk)]
+    # Closed after its question: no idle connection is left behind in the worker.
+    assert duplicate_upload._helper.submit(_connected).result(timeout=30) is False
+
+
+def _connected() -> bool:
+    return connection.connection is not None
