@@ -77,7 +77,9 @@ def main(argv: list[str]) -> None:
     if keep:
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{connection.settings_dict['NAME']}_bench"
         print(f"--keep: the scratch database {connection.settings_dict['TEST']['NAME']} is kept")
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep)
+    # serialize=False: a kept database holds millions of rows, which the test runner's copy for rollback
+    # emulation (no benchmark uses it) would read into memory first (minutes, gigabytes).
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep, serialize=False)
     try:
         for name in chosen:
             print(f"\n## {name}")

@@ -61,23 +61,24 @@ def _setting(name: str, default: float) -> float:
 # --- keys ---------------------------------------------------------------------------------------------------
 
 
-def _key(row: tuple) -> NameKey:
+def _key(row: tuple) -> tuple:
+    """A record's key as the values of _KEY_WRITTEN, in order (a tuple: millions are made by the nightly run)."""
     pk, prefix, first, last, sex, birth, province, district, updated = row
     full, given, family = normalise_name(prefix, first, last)
-    return NameKey(
-        record_id=pk,
-        province_id=province,
-        district_id=district,
-        sex=sex or sex_from_prefix(prefix, first),
-        birth_date=birth,
-        birth_year=birth.year if birth else None,
-        birth_md=birth.month * 100 + birth.day if birth else None,
-        name=full[:220],
-        given=given[:110],
-        family=family[:110],
-        given_initial=given[:1],
-        family_initial=family[:1],
-        record_updated_at=updated,
+    return (
+        pk,
+        province,
+        district,
+        sex or sex_from_prefix(prefix, first),
+        birth,
+        birth.year if birth else None,
+        birth.month * 100 + birth.day if birth else None,
+        full[:220],
+        given[:110],
+        family[:110],
+        given[:1],
+        family[:1],
+        updated,
     )
 
 
@@ -88,6 +89,7 @@ _KEY_FIELDS = [
     "province_id", "district_id", "sex", "birth_date", "birth_year", "birth_md", "name", "given", "family",
     "given_initial", "family_initial", "record_updated_at",
 ]  # fmt: skip
+_KEY_WRITTEN = ["record_id", *_KEY_FIELDS]
 
 
 def refresh_keys(*, province_id: int | None = None, since: datetime.datetime | None = None) -> int:
@@ -118,15 +120,21 @@ def _copy_cell(value: object) -> str:
     return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
-def _write_keys(keys: list[NameKey]) -> None:
-    """Upsert a batch of keys: on PostgreSQL COPY into a temporary table, then one INSERT ... ON CONFLICT that
-    rewrites only the keys that changed (a key unchanged costs no new row version, no index entry)."""
+def _write_keys(keys: list[tuple]) -> None:
+    """Upsert a batch of keys (tuples of _KEY_WRITTEN): on PostgreSQL COPY into a temporary table, then one
+    INSERT ... ON CONFLICT that rewrites only the keys that changed (a key unchanged costs no new row version, no
+    index entry)."""
     if connection.vendor != "postgresql":
-        NameKey.objects.bulk_create(keys, update_conflicts=True, unique_fields=["record"], update_fields=_KEY_FIELDS)
+        NameKey.objects.bulk_create(
+            [NameKey(**dict(zip(_KEY_WRITTEN, key, strict=True))) for key in keys],
+            update_conflicts=True,
+            unique_fields=["record"],
+            update_fields=_KEY_FIELDS,
+        )
         return
     table = NameKey._meta.db_table
-    columns = ["record_id", *_KEY_FIELDS]
-    text = "".join("\t".join(_copy_cell(getattr(key, column)) for column in columns) + "\n" for key in keys)
+    columns = _KEY_WRITTEN
+    text = "".join("\t".join(map(_copy_cell, key)) + "\n" for key in keys)
     changed = " OR ".join(f"k.{c} IS DISTINCT FROM excluded.{c}" for c in _KEY_FIELDS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS dup_keys_in (LIKE {table}) ON COMMIT DELETE ROWS")
