@@ -206,7 +206,10 @@ def run() -> None:
     started = time.perf_counter()
     truth = _build(districts)
     built = time.perf_counter() - started
-    print(f"records: {records:,} generated and copied, indexes built, in {built:.0f} s ({len(truth.duplicates):,} known duplicates)")
+    print(
+        f"records: {records:,} generated and copied, indexes built, in {built:.0f} s "
+        f"({len(truth.duplicates):,} known duplicates)"
+    )
 
     NameKey.objects.all().delete()
     DuplicateCandidate.objects.all().delete()

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import Principal, ProvinceScopedQuerySet, restrict
+from audit.tracking import track
 from provinces.models import Province
 from targets.models import TargetRecord
 
@@ -45,7 +46,7 @@ class NameKey(models.Model):
         verbose_name = _("name key")
         verbose_name_plural = _("name keys")
         # The finder reads a province's keys through a covering index of its own, on PostgreSQL only
-        # (dup_key_cover_idx: province, sex, birth year, and the columns the blocks compare; migration 0002).
+        # (dup_key_cover_idx: province, sex, birth year, and the columns the blocks compare; migration 0003).
         indexes = [
             # The dry run's incremental refresh: the province's newest key.
             models.Index(fields=["province_id", "record_updated_at"], name="dup_key_fresh_idx"),
@@ -64,6 +65,10 @@ class CandidateQuerySet(ProvinceScopedQuerySet):
         return self.filter(state=DuplicateCandidate.State.OPEN)
 
 
+# Audit events for the decisions (state, decided_by, decided_at) and for the pairs the nightly run adds and removes;
+# its re-finding of an open pair changes only last_seen_at, left out so that it writes no event. Statement-level:
+# the nightly run upserts a province's pairs in one statement (duplicates.finder.run).
+@track(exclude=["last_seen_at"], statement_level=True)
 class DuplicateCandidate(models.Model):
     """Two records the finder thinks are one child (record_a < record_b), with its score and reasons.
 
@@ -116,6 +121,13 @@ class DuplicateCandidate(models.Model):
         return f"{self.record_a_id} ~ {self.record_b_id} ({self.score:.2f})"
 
 
+class NotSamePersonQuerySet(models.QuerySet["NotSamePerson"]):
+    def visible_to(self, user: Principal) -> Self:
+        """EEF/IPSR: all; a coordinator: the decisions about their province's records (duplicates/policies.py)."""
+        return restrict(self, user, "duplicates.not_same")
+
+
+@track()
 class NotSamePerson(models.Model):
     """A reviewer's "not the same person" about two records (record_a < record_b): the finder never proposes
     the pair again."""
@@ -130,6 +142,8 @@ class NotSamePerson(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+", verbose_name=_("decided by")
     )
     decided_at = models.DateTimeField(_("decided at"), auto_now_add=True)
+
+    objects = NotSamePersonQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("not the same person")

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import Principal, restrict
+from audit.tracking import track
 from provinces.models import Province
 from targets.models import TargetRecord
 
@@ -30,6 +31,9 @@ class MergeProposalQuerySet(models.QuerySet["MergeProposal"]):
         return restrict(self, user, "identity.waiting")
 
 
+# The snapshot is left out of the events: it is both records and all their rows, whose own history the audit trail
+# keeps already (targets' TargetRecordEvent, ...), and it would be copied again at each confirmation and at the undo.
+@track(exclude=["snapshot"])
 class MergeProposal(models.Model):
     """That `merged` (normally the G-code record) and `survivor` (normally the national-ID record) are one
     person. Confirmed, the merge keeps the survivor with both identifiers and the whole history of both

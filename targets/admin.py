@@ -4,7 +4,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import can, restrict
@@ -159,10 +162,15 @@ class AssistanceInline(admin.TabularInline):
 
 class VisibleProvinceFilter(admin.SimpleListFilter):
     """The provinces the user may see, from the provinces table: admin's RelatedOnlyFieldListFilter would ask
-    for the records' DISTINCT provinces, a scan of every record on each page load."""
+    for the records' DISTINCT provinces, a scan of every record on each page load.
+
+    `province_fields`: the rows' province fields, any of which matches (a merge proposal's two provinces). A
+    province the user may not see filters nothing: a hand-made ?province= must not tell which of the rows the
+    user sees involve it (identity.admin: the other province of a merge its proposer may not know)."""
 
     title = _("province")
     parameter_name = "province"
+    province_fields: tuple[str, ...] = ("province_id",)
 
     def lookups(self, request, model_admin):
         provinces = restrict(Province.objects.all(), request.user, "targets.record_provinces").order_by("name_th")
@@ -170,9 +178,24 @@ class VisibleProvinceFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(province_id=int(value))
-        return queryset
+        # lookup_choices: the lookups above, evaluated once when the list builds its filters.
+        if not value or value not in {code for code, _ in self.lookup_choices}:
+            return queryset
+        match = Q()
+        for field in self.province_fields:
+            match |= Q(**{field: int(value)})
+        return queryset.filter(match)
+
+
+def record_admin_link(user, record: TargetRecord | None) -> str:
+    """A record named by its masked identifier, linked to its admin page for those who read its province; "–" for
+    a record gone (merged into another, deleted). Never the full identifier: that is the record's page's (logged)."""
+    if record is None:
+        return "–"
+    masked = mask_identifier(record.identifier)
+    if not can(user, "targets.read", record.province_id):
+        return masked
+    return format_html('<a href="{}">{}</a>', reverse("admin:targets_targetrecord_change", args=[record.pk]), masked)
 
 
 class IndexedOrderChangeList(ChangeList):

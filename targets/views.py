@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.db.models.expressions import OrderBy
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -52,7 +52,7 @@ from .forms import (
     StatusForm,
     record_facts,
 )
-from .models import Assistance, Category, Outcome, TargetRecord, identifier_holders
+from .models import Assistance, Category, Outcome, RecordAlias, TargetRecord, identifier_holders
 from .name_search import name_contains
 
 RECORDS_PER_PAGE = 50
@@ -124,7 +124,7 @@ def age_on(born: datetime.date | None, today: datetime.date) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def shown_identifier(record: TargetRecord, *, full: bool) -> str:
+def shown_identifier(record: TargetRecord | RecordAlias, *, full: bool) -> str:
     return format_identifier(record.identifier) if full else mask_identifier(record.identifier)
 
 
@@ -389,7 +389,11 @@ def status_timeline(record: TargetRecord, changes: list) -> list[dict]:
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def record_detail(request, pk: int):
-    record = _readable_record(request, pk)
+    # With its other identifiers (kept by merges): one query however many (the page's query-count test).
+    aliases = Prefetch("aliases", queryset=RecordAlias.objects.order_by("created_at", "pk"))
+    record = get_object_for_user(
+        _record_queryset().select_related("updated_by").prefetch_related(aliases), request.user, pk
+    )
     may_see_full = can(request.user, "targets.read_identifiers", record.province_id)
     # The full ID is shown after an explicit click ("Show the full ID", a POST to this page), for this
     # response only, and the access log says so. A role that may not see it gets 403 for the POST.
@@ -444,6 +448,15 @@ def _render_detail(request, record: TargetRecord, *, reveal: bool = False, stale
         {
             "record": record,
             "identifier": shown_identifier(record, full=reveal),
+            # The identifiers a merge folded into this record, shown as the record's own: in full after the click.
+            "aliases": [
+                {
+                    "identifier": shown_identifier(alias, full=reveal),
+                    "kind": alias.get_identifier_kind_display(),
+                    "merged_at": alias.created_at,
+                }
+                for alias in record.aliases.all()
+            ],
             "revealed": reveal,
             "may_reveal": may_see_full and not reveal,
             "age": age_on(record.birth_date, timezone.localdate()),

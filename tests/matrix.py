@@ -318,3 +318,38 @@ ADMIN_KINDS["scoped_view_province_write_national_delete"] = {
     "history": (200, 404, 200),
     "delete": (200, 403, 403),
 }
+
+
+# Read by those who see the rows on the portal, within their scope; nobody adds, changes or deletes them in admin
+# (duplicates.duplicatecandidate, duplicates.notsameperson, identity.mergeproposal: written by their services).
+ADMIN_KINDS["scoped_read_only"] = {
+    "changelist": (200, 200, 200),
+    "add": (403, 403, 403),
+    "change": (200, 404, 200),
+    "history": (200, 404, 200),
+    "delete": (403, 403, 403),
+}
+
+
+def lazy_admin_rows(label: str, kind: str, obj: Callable[[dict], object]) -> dict[str, list[Case]]:
+    """The admin rows of one model (as test_access_matrix._admin_rows) whose object a feature makes on first use:
+    `obj(ctx)` returns it (made once per matrix part), or None where this database cannot have one."""
+    app, model = label.split(".")
+    base = f"admin/{app}/{model}/"
+    expected = ADMIN_KINDS[kind]
+
+    def obj_url(suffix: str) -> Callable[[dict], str | None]:
+        def url(ctx: dict) -> str | None:
+            found = obj(ctx)
+            return None if found is None else f"/{base}{found.pk}/{suffix}"  # type: ignore[attr-defined]
+
+        return url
+
+    return {
+        base: [Case(f"/{base}", admin(*expected["changelist"]))],
+        f"{base}add/": [Case(f"/{base}add/", admin(*expected["add"]))],
+        f"{base}<path:object_id>/change/": [Case(obj_url("change/"), admin(*expected["change"]))],
+        f"{base}<path:object_id>/history/": [Case(obj_url("history/"), admin(*expected["history"]))],
+        f"{base}<path:object_id>/delete/": [Case(obj_url("delete/"), admin(*expected["delete"]))],
+        f"{base}<path:object_id>/": [Case(obj_url(""), admin(REDIRECT, REDIRECT, REDIRECT))],
+    }

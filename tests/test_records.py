@@ -23,7 +23,7 @@ from core.thai_id import format_identifier, mask_identifier
 from provinces.models import District, Province, SubDistrict
 from targets import record_services
 from targets.forms import RecordForm, validate_record
-from targets.models import Assistance, AssistanceType, Category, Outcome, StatusChange, TargetRecord
+from targets.models import Assistance, AssistanceType, Category, Outcome, RecordAlias, StatusChange, TargetRecord
 from targets.views import age_band_filter, age_on, status_timeline
 from tests.builders import national_id, upload, wrong_check_digit
 
@@ -839,21 +839,64 @@ def test_list_for_eef_costs_no_district_query_without_a_province(cast, client_fo
             client.get("/records/")
 
 
+def test_records_list_links_to_duplicates_transfers_and_merges_for_those_the_door_lets_in(cast, client_for):
+    links = {
+        "record-duplicates": "/duplicates/",
+        "record-transfers": "/transfers/",
+        "record-merges": "/identity/merges/",
+    }
+    for member in (cast.coordinator_a, cast.eef_admin):
+        page = client_for(member).get("/records/").content.decode()
+        tools = page.split('data-testid="record-tools"')[1].split("</nav>")[0]
+        assert "ข้อมูลซ้ำและการโอนย้าย" in tools
+        for testid, url in links.items():
+            assert f'href="{url}" data-testid="{testid}"' in tools
+    # A viewer reads records but reviews, transfers and merges nothing: no such line.
+    assert 'data-testid="record-tools"' not in client_for(cast.viewer_a).get("/records/").content.decode()
+    # On those pages the top bar marks "Records", where the links are.
+    queue = client_for(cast.coordinator_a).get("/duplicates/").content.decode()
+    nav = queue.split('<nav class="nav"')[1].split("</nav>")[0]
+    assert 'href="/records/" aria-current="page"' in nav
+
+
+def test_record_page_lists_the_identifiers_merges_kept_masked_until_the_click(cast, client_for):
+    record = _grow(2)
+    RecordAlias.objects.create(record=record, identifier="G409900000001", identifier_kind="g_code", merge_id=7)
+    client = client_for(cast.coordinator_a)
+    page = client.get(f"/records/{record.pk}/").content.decode()
+    aliases = page.split('data-testid="aliases"')[1].split("</dd>")[0]
+    assert mask_identifier("G409900000001") in aliases
+    assert "G409900000001" not in page
+    # In Thai, with the date of the merge (พ.ศ.).
+    assert "รวมระเบียนเมื่อ" in aliases
+    assert str(timezone.localdate().year + 543) in aliases
+    revealed = client.post(f"/records/{record.pk}/").content.decode()
+    assert "G409900000001" in revealed.split('data-testid="aliases"')[1]
+    # A record without aliases has no such line.
+    other = TargetRecord.objects.exclude(pk=record.pk).get()
+    assert 'data-testid="aliases"' not in client.get(f"/records/{other.pk}/").content.decode()
+
+
 def test_record_page_costs_the_same_queries_with_many_help_rows(cast, client_for, django_assert_num_queries):
     client = client_for(cast.coordinator_a)
     for helps in (0, 30):
         TargetRecord.objects.all().delete()
         record = _grow(20 if helps == 0 else 200, helps=helps)
+        aliases = 0 if helps == 0 else 3  # identifiers kept by merges (identity), as many or none
+        for n in range(aliases):
+            RecordAlias.objects.create(record=record, identifier=f"G40990000000{n}", identifier_kind="g_code")
         client.get(f"/records/{record.pk}/")
         # 1 memberships, 2 the record with province, district, sub-district, category, status and updated_by,
-        # 3 its status changes with their statuses and users, 4 its help with types and users,
-        # 5 the statuses in use (the status select), 6 the access log's row, 7 its case (none here) and 8 the
+        # 3 its other identifiers (prefetched with it; the one query the aliases added to this page),
+        # 4 its status changes with their statuses and users, 5 its help with types and users,
+        # 6 the statuses in use (the status select), 7 the access log's row, 8 its case (none here) and 9 the
         # province's case workers (the assign select): the case section (cases.views_case.section_context),
-        # 9 its moves between provinces (transfers.templatetags.transfers_record)
-        with django_assert_num_queries(OVERHEAD + 9):
+        # 10 its moves between provinces (transfers.templatetags.transfers_record)
+        with django_assert_num_queries(OVERHEAD + 10):
             response = client.get(f"/records/{record.pk}/")
         assert len(response.context["help_given"]) == helps
         assert len(response.context["timeline"]) == helps + 1
+        assert len(response.context["aliases"]) == aliases
 
 
 def test_export_costs_the_same_queries_with_ten_times_the_rows(cast, client_for, django_assert_num_queries):

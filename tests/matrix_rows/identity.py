@@ -3,10 +3,11 @@
 The objects are province B's: proposals to merge two records of พะเยา made here (a fresh one for each request
 that changes a proposal, so the order of the cast does not matter). Those who coordinate B (and the EEF admin)
 see them; everyone else gets 404, as for a missing one. Within one province only EEF/IPSR confirms (B's
-coordinator gets 403), both reject, only EEF/IPSR undoes. The lists are for coordinators and EEF/IPSR.
+coordinator gets 403), both reject, only EEF/IPSR undoes. The lists are for coordinators and EEF/IPSR. In admin,
+the proposals are read by the same people, written by nobody; their audit events by EEF/IPSR admins only.
 """
 
-from tests.matrix import REDIRECT, Case, signed_in
+from tests.matrix import REDIRECT, Case, lazy_admin_rows, signed_in
 from tests.matrix_rows.api import INVALID, ROLES, V1
 
 B_COORDINATION = signed_in(404, eef_admin=200, coordinator_b=200)
@@ -109,3 +110,19 @@ ROWS = {
         )
     ],
 }
+
+
+def _proposal_event(ctx: dict):
+    """The first audit event of the shared proposal (None on SQLite, which has no triggers)."""
+    from audit.tracking import event_model
+    from identity.models import MergeProposal
+
+    return event_model(MergeProposal).objects.filter(pgh_obj_id=_shared(ctx).pk).first()
+
+
+ROWS.update(
+    {
+        **lazy_admin_rows("identity.mergeproposal", "scoped_read_only", _shared),
+        **lazy_admin_rows("audit.mergeproposalevent", "national_read_only", _proposal_event),
+    }
+)

@@ -34,7 +34,7 @@ class CoveringKeyIndex(migrations.operations.base.Operation):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("duplicates", "0001_initial"),
+        ("duplicates", "0002_duplicates_and_merges_tracked"),
     ]
 
     operations = [
