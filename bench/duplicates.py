@@ -215,9 +215,9 @@ def run() -> None:
     DuplicateCandidate.objects.all().delete()
     started = time.perf_counter()
     keys = finder.refresh_keys()
+    finder.vacuum_keys()  # as finder.run does after writing keys
     keyed = time.perf_counter() - started
-    print(f"keys: {keys:,} written in {keyed:.1f} s ({keys / keyed:,.0f} records/s)")
-    _sql("ANALYZE duplicates_namekey")
+    print(f"keys: {keys:,} written and vacuumed in {keyed:.1f} s ({keys / keyed:,.0f} records/s)")
     started = time.perf_counter()
     counts = finder.run(full=False)
     total = time.perf_counter() - started

@@ -368,27 +368,38 @@ def test_many_whitespace_runs_under_the_limits_are_processed_within_memory(tmp_p
     caplog.set_level(logging.DEBUG, logger="targets.upload.reading")
     content = whitespace_bomb(80 * MB, run=400 * 1024)
     assert len(content) < 2 * MB
-    _reset_peak()
+    before = _reset_peak()
     with _open(content, "runs.xlsx", tmp_path) as sheet:
         rows = list(sheet.rows)
         peaks = sheet.peaks
     assert [r[2] for r in rows if any(r)] == [national_id(1)]
-    assert _peak() < PEAK_LIMIT, "this process"
+    assert _peak() - before < PEAK_LIMIT - WORKER_OWN, "this process"
     assert set(peaks) == {"read", "scan"}
     assert all(0 < peak < PEAK_LIMIT for peak in peaks.values()), peaks
     assert any("peak memory" in record.getMessage() for record in caplog.records)
 
 
-def _reset_peak() -> None:
-    """Start this process's peak resident memory (VmHWM) afresh (Linux: clear_refs 5)."""
+# A web or Celery worker of the portal is some 140 MB before it takes a file (Django, the project's apps and its
+# URLconf loaded: 137 MB measured); pytest's worker holds the whole suite besides, 500 MB and more late in a run.
+# So in this process the bound is on what the file added: PEAK_LIMIT less a worker's own size.
+WORKER_OWN = 140 * MB
+
+
+def _reset_peak() -> int:
+    """Start this process's peak resident memory (VmHWM) afresh (Linux: clear_refs 5); its resident memory now."""
     Path("/proc/self/clear_refs").write_text("5")
+    return _status("VmRSS:")
 
 
 def _peak() -> int:
+    return _status("VmHWM:")
+
+
+def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
+    raise AssertionError(f"no {field}")
 
 
 # --- a child that crashes, spins or babbles ---------------------------------------------------------
@@ -497,13 +508,13 @@ def test_the_upload_page_refuses_each_hostile_file_in_thai(name, hostile_files, 
     settings.TARGETS_UPLOAD_INLINE_BYTES = settings.TARGETS_UPLOAD_MAX_BYTES  # checked within the request
     file_name, content, message = hostile_files[name]
     client = client_for(cast.coordinator_a)  # Thai: the portal's first language
-    _reset_peak()
+    before = _reset_peak()
     response = client.post("/uploads/new/", {"file": SimpleUploadedFile(file_name, content)})
     assert response.status_code == 302, "no 500, no dropped connection"
     batch = batch_of(response)
     assert batch.status == UploadBatch.Status.FAILED, "a final state"
     assert message in batch.error
-    assert _peak() < PEAK_LIMIT
+    assert _peak() - before < PEAK_LIMIT - WORKER_OWN
     page = client.get(f"/uploads/{batch.pk}/")
     assert page.status_code == 200
     assert message in page.content.decode()
