@@ -468,17 +468,19 @@ class NewRow:
 # Each pass in three parts so that every join has equality keys to hash on: a row with a district against the
 # keys of that district, and against the keys without one; a row without a district against the province's.
 _ROWS_AREAS = (
-    "r.district_id IS NOT NULL AND k.district_id = r.district_id",
-    "r.district_id IS NOT NULL AND k.district_id IS NULL",
-    "r.district_id IS NULL",
+    # (the rows, the keys, the area's test): each side read from the smallest set that holds it
+    ("r", "k", "k.district_id = r.district_id"),  # both with a district (a null district equals nothing)
+    ("r", "kn", "r.district_id IS NOT NULL"),  # a row with a district, keys without one
+    ("rn", "k", "true"),  # a row without a district: the province's keys
 )
 
 
-def _rows_branch(block: tuple[str, str, str, bool], area: str) -> str:
+def _rows_branch(block: tuple[str, str, str, bool], area: tuple[str, str, str]) -> str:
     """One block of the dry run's question: the new rows (r) against the keys (k), no pair counted twice."""
     _name, keys, further, _symmetric = block
     keys, further = (text.replace("b.", "k.").replace("a.", "r.") for text in (keys, further))
-    return f"""SELECT r.row_number, k.record_id FROM r JOIN k ON {keys} AND k.sex = r.sex AND {area}
+    rows, keyset, test = area
+    return f"""SELECT r.row_number, k.record_id FROM {rows} r JOIN {keyset} k ON {keys} AND k.sex = r.sex AND {test}
 WHERE {_ALIKE.format(a="r", b="k")} {further}"""  # noqa: S608 - fixed names
 
 
@@ -496,6 +498,8 @@ k AS MATERIALIZED (
            given_initial AS gi, family_initial AS fi, name
     FROM {table} WHERE province_id = %(province)s AND birth_year IS NOT NULL
 ),
+rn AS MATERIALIZED (SELECT * FROM r WHERE district_id IS NULL),  -- rows without a district (few)
+kn AS MATERIALIZED (SELECT * FROM k WHERE district_id IS NULL),  -- keys without one (few)
 found AS (
 """  # noqa: S608 - fixed names and parameters
     + "\nUNION ALL\n".join(_rows_branch(block, area) for block in _DATE_BLOCKS for area in _ROWS_AREAS)
