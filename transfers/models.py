@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.access import Principal, restrict
+from audit.tracking import track
 from core.versioning import Versioned
 from provinces.models import Province
 from targets.models import TargetRecord
@@ -50,6 +51,7 @@ class TransferRequestQuerySet(models.QuerySet["TransferRequest"]):
         return restrict(self, user, "transfers.outgoing")
 
 
+@track()
 class TransferRequest(Versioned):
     """A request that a record move to the requester's province, and its answer."""
 
