@@ -6,7 +6,7 @@ coordinator A, who is neither side, gets 404, as does everyone else. The pages a
 EEF/IPSR admins: anyone else with or without a role gets 403 for the list and the form.
 """
 
-from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, signed_in
+from tests.matrix import ADMIN_KINDS, REDIRECT, Case, admin, lazy_admin_rows, signed_in
 from tests.matrix_rows.api import B_READERS, INVALID, ROLES, V1
 
 B, C = 56, 10
@@ -87,3 +87,15 @@ ROWS = {
     # EEF/IPSR read the requests in admin; nobody edits them there.
     **_admin_rows(NATIONAL_READ_ONLY_SCOPED),
 }
+
+
+def _request_event(ctx: dict):
+    """The first audit event of the shared request (None on SQLite, which has no triggers)."""
+    from audit.tracking import event_model
+    from transfers.models import TransferRequest
+
+    return event_model(TransferRequest).objects.filter(pgh_obj_id=_transfer(ctx).pk).first()
+
+
+# Each request's audit history, for EEF/IPSR only, as every audit event model.
+ROWS.update(lazy_admin_rows("audit.transferrequestevent", "national_read_only", _request_event))
