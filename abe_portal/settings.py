@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "identity",
     "duplicates",
     "summaries",
+    "analysis",  # de-identified analysis sets for university teams (pandas)
     "exports",  # exports as background jobs: above audit, below the apps that register their kinds
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
     "api",
@@ -292,6 +293,9 @@ EXPORTS_MAX_ATTEMPTS = env.int("EXPORTS_MAX_ATTEMPTS", default=3)
 EXPORTS_REQUEUE_AFTER_SECONDS = env.int("EXPORTS_REQUEUE_AFTER_SECONDS", default=300)
 EXPORTS_SOFT_TIME_LIMIT = env.int("EXPORTS_SOFT_TIME_LIMIT", default=15 * 60)
 EXPORTS_TIME_LIMIT = env.int("EXPORTS_TIME_LIMIT", default=17 * 60)
+# Analysis sets (analysis/, README.md "Analysis sets (de-identified)"): the smallest group of sex × age band ×
+# area × category a set publishes; smaller groups are generalised (sub-district → district → province) or withheld.
+ANALYSIS_K = env.int("ANALYSIS_K", default=5)
 # After an upload, a summary run starts this many seconds later; uploads meanwhile join it.
 SUMMARY_DEBOUNCE_SECONDS = env.int("SUMMARY_DEBOUNCE_SECONDS", default=60)
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),
     path("exports/", include("exports.urls")),
+    path("analysis/", include("analysis.urls")),
     path("api/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
