@@ -296,6 +296,8 @@ EXPORTS_TIME_LIMIT = env.int("EXPORTS_TIME_LIMIT", default=17 * 60)
 # Analysis sets (analysis/, README.md "Analysis sets (de-identified)"): the smallest group of sex × age band ×
 # area × category a set publishes; smaller groups are generalised (sub-district → district → province) or withheld.
 ANALYSIS_K = env.int("ANALYSIS_K", default=5)
+# A set still received or building this many hours after it was asked for ends failed (the nightly retention).
+ANALYSIS_GIVE_UP_HOURS = env.int("ANALYSIS_GIVE_UP_HOURS", default=6)
 # After an upload, a summary run starts this many seconds later; uploads meanwhile join it.
 SUMMARY_DEBOUNCE_SECONDS = env.int("SUMMARY_DEBOUNCE_SECONDS", default=60)
 

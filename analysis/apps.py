@@ -12,6 +12,11 @@ class AnalysisConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from core import retention
+
         from . import policies
+        from .services import prune
 
         policies.register_rules()
+        # The nightly retention job (audit.retention) ends stuck sets and deletes downloaded sets' files.
+        retention.register("analysis", _("analysis sets: stuck builds and downloaded files"), prune, atomic=False)

@@ -1,4 +1,5 @@
-"""Analysis sets: the one path that pages, the Celery task and tests call (request_set, build_set, claim_download).
+"""Analysis sets: the one path that pages, the Celery task and tests call (request_set, build_set, claim_download,
+prune).
 
 A set's row is the truth. It is received, then built once by a task (build_set claims it by moving it from
 received to building, so a task delivered twice builds it once), and ends ready or failed with a reason, whatever
@@ -8,6 +9,7 @@ the build raised. A ready set is downloaded once: the claim moves it to download
 import logging
 import tempfile
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -130,3 +132,25 @@ def claim_download(analysis_set: AnalysisSetRequest) -> bool:
             status=Status.DOWNLOADED, downloaded_at=timezone.now()
         )
     )
+
+
+def prune(now: datetime) -> int:
+    """The nightly retention job's pruner (core.retention, registered in AnalysisConfig.ready): a set left
+    received or building for ANALYSIS_GIVE_UP_HOURS (a lost message, a killed worker) ends failed, and the file
+    of a set downloaded over an hour ago is deleted from storage (the row stays). Returns how many sets it
+    changed. Safe to run twice."""
+    cutoff = now - timedelta(hours=settings.ANALYSIS_GIVE_UP_HOURS)
+    with translation.override(settings.LANGUAGE_CODE):
+        message = _("The set was not built in time. Ask for it again.")
+    count = AnalysisSetRequest.objects.filter(
+        status__in=[Status.RECEIVED, Status.BUILDING], created_at__lte=cutoff
+    ).update(status=Status.FAILED, message=message, built_at=now)
+    done = AnalysisSetRequest.objects.filter(status=Status.DOWNLOADED, downloaded_at__lte=now - timedelta(hours=1))
+    for analysis_set in done.exclude(file="").order_by("pk").only("pk", "file").iterator(chunk_size=500):
+        try:
+            analysis_set.file.storage.delete(analysis_set.file.name or "")
+        except Exception:  # kept for the next run
+            logger.warning("analysis set %s: its file could not be deleted", analysis_set.pk, exc_info=True)
+            continue
+        count += AnalysisSetRequest.objects.filter(pk=analysis_set.pk).update(file="")
+    return count

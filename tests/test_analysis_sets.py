@@ -269,3 +269,26 @@ def test_the_list_page_queries(cast, client_for, django_assert_num_queries):
     # choices, 6 the user's recent sets
     with django_assert_num_queries(6):
         assert client.get("/analysis/").status_code == 200
+
+
+def test_the_nightly_pruner_ends_stuck_sets_and_deletes_downloaded_files(cast):
+    from analysis import services
+    from analysis.models import AnalysisSetRequest
+    from core import retention
+
+    assert "analysis" in {pruner.name for pruner in retention.registered()}
+    _records(6)
+    stuck = _ask(cast.university_member)
+    downloaded = _built(cast.university_member)
+    assert services.claim_download(downloaded)
+    assert not services.claim_download(downloaded)  # once
+    name = downloaded.file.name
+    later = timezone.now() + datetime.timedelta(hours=7)
+    assert services.prune(later) == 2
+    stuck.refresh_from_db()
+    downloaded.refresh_from_db()
+    assert stuck.status == AnalysisSetRequest.Status.FAILED
+    assert stuck.message
+    assert not downloaded.file
+    assert not downloaded.file.storage.exists(name)
+    assert services.prune(later) == 0
