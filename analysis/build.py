@@ -17,6 +17,7 @@ list a test holds every built set to).
 import hashlib
 import hmac
 import io
+import itertools
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -144,7 +145,14 @@ def generalise(records: pd.DataFrame, k: int) -> tuple[pd.DataFrame, int]:
 
 
 def _frame(rows: Iterable[tuple], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(list(rows), columns=columns)
+    """The rows as one DataFrame, made CHUNK rows at a time: never all the rows as Python tuples at once."""
+    source = iter(rows)
+    frames = []
+    while chunk := list(itertools.islice(source, CHUNK)):
+        frames.append(pd.DataFrame.from_records(chunk, columns=columns))
+    if not frames:
+        return pd.DataFrame.from_records([], columns=columns)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def build_tables(*, provinces: list[int], secret: str, as_of: date, k: int) -> Built:

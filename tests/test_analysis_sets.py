@@ -292,3 +292,14 @@ def test_the_nightly_pruner_ends_stuck_sets_and_deletes_downloaded_files(cast):
     assert not downloaded.file
     assert not downloaded.file.storage.exists(name)
     assert services.prune(later) == 0
+
+
+def test_a_set_of_provinces_without_records_is_ready_and_empty(cast):
+    from analysis.models import AnalysisSetRequest
+
+    analysis_set = _built(cast.eef_admin, provinces=(PROVINCE_B,))
+    assert analysis_set.status == AnalysisSetRequest.Status.READY, analysis_set.message
+    assert (analysis_set.row_count, analysis_set.withheld) == (0, 0)
+    tables = _tables(analysis_set)
+    assert tables["records"].empty
+    assert not tables["dictionary"].empty
