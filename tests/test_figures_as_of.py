@@ -86,6 +86,8 @@ def test_a_past_meeting_shows_the_last_summary_on_or_before_its_day(history, cli
         label = {2: "15 มี.ค. 2566", 5: "30 มิ.ย. 2566"}[records]
         assert f'<strong data-testid="figures-as-of">ตัวเลข ณ วันที่ {label}</strong>' in page
         assert "ตัวเลขล่าสุด" not in page
+        # Its dashboard link opens the province's dashboard as of the meeting's day.
+        assert f'href="/dashboards/province/{PROVINCE_A}/?as_of={day.isoformat()}"' in page
 
 
 @pytest.mark.parametrize("offset", [0, 30])
