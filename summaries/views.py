@@ -65,6 +65,8 @@ from .models import Level, Snapshot, SummaryRun
 from .schema import Figures
 from .services import request_summary
 
+# The days a dashboard may be asked the figures of: the programme's years, with room (31/12/10542 is no day of it).
+AS_OF_RANGE = (datetime.date(2000, 1, 1), datetime.date(2200, 12, 31))
 # An on-demand run requested within this many minutes of another still running is not started again.
 RUN_AGAIN_AFTER_MINUTES = 10
 
@@ -86,7 +88,7 @@ def _as_of(request) -> tuple[datetime.date | None, str]:
         day = parse_thai_date(value)
     except DateParseError:
         day = None
-    if day is None:
+    if day is None or not AS_OF_RANGE[0] <= day <= AS_OF_RANGE[1]:
         return None, gettext(
             "The date “%(value)s” could not be read: write it as 30/06/2566 or 2566-06-30. The latest figures are "
             "shown."

@@ -163,7 +163,7 @@ def test_an_as_of_before_any_summary_says_so_in_thai(history, client_for):
     assert "ไม่มีตัวเลข ณ วันที่หรือก่อนวันที่ 1 ม.ค. 2566" in page
 
 
-@pytest.mark.parametrize("value", ["not a date", "31/02/2566", "2566-13-01", "<script>"])
+@pytest.mark.parametrize("value", ["not a date", "31/02/2566", "2566-13-01", "<script>", "31/12/10542", "1/1/1800"])
 def test_an_unreadable_as_of_says_so_in_thai_and_shows_the_latest(history, client_for, value):
     response = client_for(history.coordinator_a).get(A_URL, {"as_of": value})
     assert response.status_code == 200
