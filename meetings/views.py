@@ -207,8 +207,10 @@ def detail(request, pk: int):
         pk,
     )
     presentations = list(meeting.presentations.all())
-    # The latest summary's figures of each presenting province the user may see: one query.
-    figures = presentation_figures.latest_figures(user=user, codes=[p.province_id for p in presentations])
+    # The figures of each presenting province the user may see as of the meeting's day (the last summary on or
+    # before it; a meeting of today or later: the latest): one query.
+    figures_day = meeting.starts_on if meeting.starts_on < timezone.localdate() else None
+    figures = presentation_figures.figures_on(user=user, codes=[p.province_id for p in presentations], on=figures_day)
     for presentation in presentations:
         presentation.latest_figures = figures.get(presentation.province_id)  # type: ignore[attr-defined]  # for the page
     report_ids = [p.report_id for p in presentations if p.report_id]
@@ -233,6 +235,7 @@ def detail(request, pk: int):
         "meetings/detail.html",
         {
             "meeting": meeting,
+            "figures_day": figures_day,
             "may_write": services.may_write(meeting=meeting, user=user),
             "presentations": presentations,
             "readable_reports": readable_reports,

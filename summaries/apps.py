@@ -19,10 +19,10 @@ class SummariesConfig(AppConfig):
         from meetings import figures as meeting_figures
         from targets.signals import records_written
 
-        from .figures import latest_province_snapshots
+        from .figures import province_snapshots_on
         from .services import summary_after_records_written
 
-        # A meeting's page shows each presenting province's latest figures.
-        meeting_figures.register_reader(latest_province_snapshots)
+        # A meeting's page shows each presenting province's figures as of its day (the latest for today's).
+        meeting_figures.register_reader(province_snapshots_on)
         # Records written (an applied upload, the API): one summary run a minute later, debounced.
         records_written.connect(summary_after_records_written, dispatch_uid="summaries.after_records_written")

@@ -320,9 +320,17 @@ class LinePoint:
 
 
 def line_svg(
-    chart_id: str, title: str, description: str, points: list[LinePoint], series: list[Series], *, unit: str = "%"
+    chart_id: str,
+    title: str,
+    description: str,
+    points: list[LinePoint],
+    series: list[Series],
+    *,
+    unit: str = "%",
+    marker: datetime.datetime | None = None,
 ) -> SafeString:
-    """Lines over time: one per series, the time axis in proportion (runs are not evenly spaced)."""
+    """Lines over time: one per series, the time axis in proportion (runs are not evenly spaced). `marker`: the
+    moment whose figures the page shows (a dashboard "as of" a day), a dashed vertical line labelled with it."""
     body, legend_extra = _legend(series, 10, 46, WIDTH - 4)
     height, left, right, top, bottom = 250 + legend_extra, 46, 18, 30 + legend_extra, 34
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
@@ -359,6 +367,17 @@ def line_svg(
             placed.append(x)
             anchor = "start" if x < left + 40 else "end" if x > WIDTH - right - 40 else "middle"
             body.append(_label(x, height - bottom + 16, be_date(point.when), anchor=anchor, size=10, colour=MUTED))
+        if marker is not None:
+            x = x_of(LinePoint(marker, []))
+            text = gettext("Figures as of %(when)s") % {"when": be_date(marker)}
+            # The label inside the plot, beside the line, on the side with more room.
+            beside = (x + 5, "start") if x < left + plot_w / 2 else (x - 5, "end")
+            body.append(
+                f'<g class="as-of-marker" data-testid="as-of-marker"><line x1="{_num(x)}" y1="{top}" '
+                f'x2="{_num(x)}" y2="{top + plot_h}" stroke="{INK}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+                + _label(beside[0], top + 10, text, anchor=beside[1], size=11, colour=INK)
+                + "</g>"
+            )
         for index, item in enumerate(series):
             coords = [
                 (x_of(p), top + plot_h - plot_h * min(point_value, maximum) / maximum)
@@ -558,8 +577,9 @@ def activities_chart(activities: Counts, links: Links, *, chart_id: str = "activ
     return Chart(chart_id, title, description, svg, [gettext("Role"), gettext("Activities")], table)
 
 
-def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
-    """Progress against the goals over the stored summaries, oldest first."""
+def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend", marker: datetime.datetime | None = None) -> Chart:
+    """Progress against the goals over the stored summaries, oldest first; `marker`: the moment of the figures
+    a dashboard "as of" a day shows, marked on the chart and in its table."""
     title = gettext("Progress over time")
     description = gettext(
         "Lines over time, one point per stored summary: progress toward all the plan's goals, and toward the "
@@ -569,12 +589,12 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend") -> Chart:
     words = headlines()
     series = [Series(words["overall"].label, COLOURS["overall"]), *_group_series()]
     line = [LinePoint(p.as_of, [p.overall.percent, p.returned.percent, p.kept.percent]) for p in points]
-    svg = line_svg(chart_id, title, description, line, series)
+    svg = line_svg(chart_id, title, description, line, series, marker=marker)
     headers = [gettext("Figures as of"), words["overall"].label, words[RETURNED].label, words[KEPT].label]
     headers.append(gettext("Records"))
     table = [
         [
-            Cell(be_datetime(p.as_of)),
+            Cell(be_datetime(p.as_of) + (" ◀" if marker is not None and p.as_of == marker else "")),
             Cell(progress_note(p.overall), numeric=True),
             Cell(progress_note(p.returned), numeric=True),
             Cell(progress_note(p.kept), numeric=True),

@@ -714,3 +714,46 @@ def latest_province_snapshots(*, user: Principal, codes: Iterable[int]) -> dict[
         .order_by()
     )
     return {snapshot.province_code: snapshot for snapshot in snapshots}
+
+
+def day_end(day: datetime.date) -> datetime.datetime:
+    """The first moment after `day` in the portal's time zone: a snapshot "on or before" the day was stored
+    before it."""
+    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+
+
+def province_snapshots_on(
+    *, user: Principal, codes: Iterable[int], on: datetime.date | None = None
+) -> dict[int, Snapshot]:
+    """The snapshot of each of these provinces, as of a day: the last one stored on or before `on` (None,
+    today or a later day: the latest), that the user may see, with its run: one query whatever `on` is
+    (the index on level, province, -as_of finds each). A past meeting's page shows the figures of its day."""
+    if on is None or on >= timezone.localdate():
+        return latest_province_snapshots(user=user, codes=codes)
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    newest = (
+        Snapshot.objects.current()
+        .filter(level=Level.PROVINCE, province=OuterRef("province"), as_of__lt=day_end(on))
+        .order_by("-as_of", "-pk")
+        .values("pk")[:1]
+    )
+    snapshots = (
+        Snapshot.objects.visible_to(user)
+        .current()
+        .filter(level=Level.PROVINCE, province__in=codes, pk=Subquery(newest))
+        .select_related("run")
+        .order_by()
+    )
+    return {snapshot.province_code: snapshot for snapshot in snapshots}
+
+
+def point_as_of(points: list[TrendPoint], on: datetime.date) -> TrendPoint | None:
+    """The last point of a trend (oldest first) stored on or before `on`; None if all are later."""
+    end = day_end(on)
+    found = None
+    for point in points:
+        if point.as_of < end:
+            found = point
+    return found

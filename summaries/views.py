@@ -7,6 +7,7 @@ does not exist. The national dashboard is EEF/IPSR's; it sends everyone else to 
 university team to its university's, a province's people to their province's); no role gets 403.
 """
 
+import dataclasses
 import datetime
 
 from django.contrib import messages
@@ -22,7 +23,14 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import Principal, can, get_object_for_user, home_provinces, own_universities, require
-from core.buddhist_dates import current_fiscal_year, parse_fiscal_year
+from core.buddhist_dates import (
+    DateParseError,
+    current_fiscal_year,
+    file_date,
+    fiscal_year_of,
+    parse_fiscal_year,
+    parse_thai_date,
+)
 from core.replica import reads_from_replica
 from exports import views as export_jobs
 from provinces.models import Province
@@ -36,12 +44,14 @@ from .figures import (
     SORTS,
     Links,
     Row,
+    TrendPoint,
     case_follow_up,
     dashboard_url,
     freshness,
     headlines,
     number_text,
     percent_text,
+    point_as_of,
     progress_of,
     reference_labels,
     report_status_label,
@@ -55,12 +65,49 @@ from .models import Level, Snapshot, SummaryRun
 from .schema import Figures
 from .services import request_summary
 
+# The days a dashboard may be asked the figures of: the programme's years, with room (31/12/10542 is no day of it).
+AS_OF_RANGE = (datetime.date(2000, 1, 1), datetime.date(2200, 12, 31))
 # An on-demand run requested within this many minutes of another still running is not started again.
 RUN_AGAIN_AFTER_MINUTES = 10
 
 
-def _fiscal_year(request) -> int:
-    return parse_fiscal_year(request.GET.get("fiscal_year"), default=current_fiscal_year())
+def _fiscal_year(request, as_of: datetime.date | None = None) -> int:
+    """?fiscal_year=, else the fiscal year of the "as of" day, else the current one."""
+    default = fiscal_year_of(as_of) if as_of else current_fiscal_year()
+    return parse_fiscal_year(request.GET.get("fiscal_year"), default=default)
+
+
+def _as_of(request) -> tuple[datetime.date | None, str]:
+    """?as_of=: the day whose figures the dashboard shows (2566-06-30, 30/06/2566, 2023-06-30: read as the
+    portal reads every date, core.buddhist_dates), and what is wrong with it if it cannot be read (the page
+    then shows the latest figures and says so)."""
+    value = request.GET.get("as_of", "").strip()
+    if not value:
+        return None, ""
+    try:
+        day = parse_thai_date(value)
+    except DateParseError:
+        day = None
+    if day is None or not AS_OF_RANGE[0] <= day <= AS_OF_RANGE[1]:
+        return None, gettext(
+            "The date “%(value)s” could not be read: write it as 30/06/2566 or 2566-06-30. The latest figures are "
+            "shown."
+        ) % {"value": value[:40]}
+    return day, ""
+
+
+def _pick(points: list[TrendPoint], as_of: datetime.date | None, error: str) -> tuple[TrendPoint | None, dict]:
+    """The trend's point the page shows (the last one on or before `as_of`, else the latest) and the "as of"
+    control's context: no query, the points are the trend the page reads anyway."""
+    point = point_as_of(points, as_of) if as_of else (points[-1] if points else None)
+    days = sorted({timezone.localdate(p.as_of) for p in points}, reverse=True)
+    shown = timezone.localdate(point.as_of) if point and as_of else None
+    return point, {
+        "as_of": as_of,
+        "as_of_error": error,
+        "as_of_before_any": as_of is not None and point is None,
+        "as_of_choices": [(file_date(day), day, day == shown) for day in days],
+    }
 
 
 def _sort(request) -> tuple[str, bool]:
@@ -240,19 +287,24 @@ def _base_context(request, *, fiscal_year: int, level: str, code=None) -> dict:
     }
 
 
-def _figures_context(snapshot: Snapshot, labels, links: Links, *, rollup: bool, points) -> dict:
+def _figures_context(
+    snapshot: Snapshot, labels, links: Links, *, rollup: bool, points, as_of: datetime.date | None = None
+) -> dict:
     figures = snapshot.figures
+    fresh = freshness(snapshot)
+    if as_of:  # figures of a past day asked for: old on purpose
+        fresh = dataclasses.replace(fresh, stale=False)
     return {
         "snapshot": snapshot,
         "figures": figures,
-        "fresh": freshness(snapshot),
+        "fresh": fresh,
         "cards": _cards(figures, links, rollup=rollup),
         "goals_chart": charts.goals_chart(figures, labels, links),
         "categories_chart": charts.categories_chart(figures, labels, links),
         "statuses_chart": charts.statuses_chart(figures, labels, links),
         "help_chart": charts.help_chart(figures, labels, links),
         "activities_chart": charts.activities_chart(figures.own_activities, links),
-        "trend_chart": charts.trend_chart(points),
+        "trend_chart": charts.trend_chart(points, marker=snapshot.as_of if as_of else None),
         "report_statuses": _reports(figures, links),
         "cases": case_follow_up(figures, labels),
         "links": links,
@@ -269,15 +321,18 @@ def national(request):
     user = request.user
     if not can(user, "summaries.read_national"):
         return _own_dashboard(user)
-    fiscal_year = _fiscal_year(request)
+    as_of, as_of_error = _as_of(request)
+    fiscal_year = _fiscal_year(request, as_of)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.NATIONAL)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.NATIONAL))
-    if points:
-        in_run = list(snapshots.filter(run_id=points[-1].run_id).select_related("run", "province", "university"))
+    point, picked = _pick(points, as_of, as_of_error)
+    context |= picked
+    if point:
+        in_run = list(snapshots.filter(run_id=point.run_id).select_related("run", "province", "university"))
         subject = next(s for s in in_run if s.level == Level.NATIONAL)
         links = Links(fiscal_year=fiscal_year)
-        context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
+        context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points, as_of=as_of)
         leads = {
             code: s.university.short_name
             for s in in_run
@@ -349,11 +404,14 @@ def _tables(request, rows: list[Row], universities: list[Row], *, programme: set
 @reads_from_replica
 def university(request, code: str):
     user = request.user
-    fiscal_year = _fiscal_year(request)
+    as_of, as_of_error = _as_of(request)
+    fiscal_year = _fiscal_year(request, as_of)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.UNIVERSITY, code=code)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.UNIVERSITY, university__code=code))
-    if not points:
+    point, picked = _pick(points, as_of, as_of_error)
+    context |= picked
+    if not point:
         found = get_object_or_404(University.objects.visible_to(user), code=code)
         if not can(user, "summaries.read_university", found.pk):
             raise Http404
@@ -363,7 +421,7 @@ def university(request, code: str):
         )
         return render(request, "summaries/university.html", context)
     in_run = list(
-        snapshots.filter(run_id=points[-1].run_id)
+        snapshots.filter(run_id=point.run_id)
         .filter(Q(level=Level.UNIVERSITY, university__code=code) | Q(level=Level.PROVINCE))
         .select_related("run", "university", "province")
     )
@@ -371,7 +429,7 @@ def university(request, code: str):
     supported = set(subject.figures.provinces or ())
     leads = set(subject.figures.leads or ())
     links = Links(fiscal_year=fiscal_year, university=subject.subject_university.code)
-    context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points)
+    context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points, as_of=as_of)
     rows = [
         Row(
             s.province_id,
@@ -400,7 +458,8 @@ def province(request, code: int):
     user = request.user
     if not can(user, "summaries.read_province", code):
         raise Http404
-    fiscal_year = _fiscal_year(request)
+    as_of, as_of_error = _as_of(request)
+    fiscal_year = _fiscal_year(request, as_of)
     context = _base_context(request, fiscal_year=fiscal_year, level=Level.PROVINCE, code=code)
     subject = (
         Snapshot.objects.visible_to(user)
@@ -408,13 +467,15 @@ def province(request, code: int):
         .filter(level=Level.PROVINCE, province_id=code, fiscal_year=fiscal_year)
     )
     points = trend(subject)
+    point, picked = _pick(points, as_of, as_of_error)
+    context |= picked
     context["crumbs"] = _crumbs(request, (gettext("The province's page"), url_with("provinces:detail", code=code)))
-    if not points:
+    if not point:
         context["province"] = get_object_for_user(Province.objects.select_related("region"), user, code)
         return render(request, "summaries/province.html", context)
-    snapshot = subject.select_related("run", "province__region").get(pk=points[-1].pk)
+    snapshot = subject.select_related("run", "province__region").get(pk=point.pk)
     links = Links(fiscal_year=fiscal_year, province=code)
-    context |= _figures_context(snapshot, reference_labels(), links, rollup=False, points=points)
+    context |= _figures_context(snapshot, reference_labels(), links, rollup=False, points=points, as_of=as_of)
     context["province"] = snapshot.province
     context["warnings"] = warnings_of(snapshot.figures, links=links, can_upload=can(user, "province.write", code))
     return render(request, "summaries/province.html", context)

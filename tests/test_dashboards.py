@@ -581,8 +581,9 @@ def test_meeting_presentations_show_the_latest_figures_the_reader_may_see(summar
     meeting = Meeting.objects.create(
         title="ประชุมระดับประเทศ",
         kind=Kind.NATIONAL,
-        starts_on=datetime.date(2026, 3, 1),
-        ends_on=datetime.date(2026, 3, 1),
+        # Today's meeting: the latest figures (a past one shows those of its day: tests/test_figures_as_of.py).
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate(),
     )
     for order, province in enumerate((PROVINCE_A, PROVINCE_B), start=1):
         Presentation.objects.create(meeting=meeting, province_id=province, order=order)

@@ -61,3 +61,7 @@ class Command(BaseCommand):
         run = SummaryRun.objects.create(fiscal_year=current_fiscal_year(), trigger=SummaryRun.Trigger.COMMAND)
         run = run_summary(run_id=run.pk)
         self.stdout.write(f"progress summary: {run.snapshots.count()} snapshots in {run.duration_ms} ms")
+        # And its history: earlier runs, so that a past meeting and a dashboard "as of" a day have their figures.
+        from portal.demo.summaries import load_demo_summary_history
+
+        self.stdout.write(f"earlier progress summaries: {load_demo_summary_history()} runs created")
