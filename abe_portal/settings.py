@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "transfers",
     "identity",
     "duplicates",
+    "quality",  # data-quality rules over the records (reads targets, cases, duplicates)
     "summaries",
     "exports",  # exports as background jobs: above audit, below the apps that register their kinds
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
