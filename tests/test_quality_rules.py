@@ -244,3 +244,11 @@ def test_only_eef_admins_change_the_settings_in_admin(cast, client_for):
     assert response.status_code == 302
     assert RuleSetting.objects.get(code="untouched-for-a-year").threshold == 200
     assert client_for(cast.coordinator_a).get("/admin/quality/rulesetting/").status_code == 403
+
+
+def test_the_records_list_links_to_the_provinces_quality_page(cast, client_for):
+    html = client_for(cast.coordinator_a).get("/records/").content.decode()
+    assert f'href="/quality/{PROVINCE_A}/"' in html
+    html = client_for(cast.eef_admin).get(f"/records/?province={PROVINCE_B}").content.decode()
+    assert f'href="/quality/{PROVINCE_B}/"' in html
+    assert "/quality/" not in client_for(cast.case_worker_a).get("/records/").content.decode()
