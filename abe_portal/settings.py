@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "transfers",
     "identity",
     "duplicates",
+    "quality",  # data-quality rules over the records (reads targets, cases, duplicates)
     "summaries",
     "analysis",  # de-identified analysis sets for university teams (pandas)
     "exports",  # exports as background jobs: above audit, below the apps that register their kinds

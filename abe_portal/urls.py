@@ -25,6 +25,7 @@ urlpatterns = [
     path("identity/", include("identity.urls")),
     path("transfers/", include("transfers.urls")),
     path("duplicates/", include("duplicates.urls")),
+    path("quality/", include("quality.urls")),
     path("uploads/", include("targets.upload.urls")),
     path("meetings/", include("meetings.urls")),
     path("dashboards/", include("summaries.urls")),

@@ -37,6 +37,7 @@ def main(argv: list[str]) -> None:
         lists,
         outage,
         password_reset,
+        quality,
         reference_data,
         request_writes,
         retention,
@@ -62,6 +63,7 @@ def main(argv: list[str]) -> None:
         "exports": exports.run,  # a 1,000,000-row records export as a job (csv, xlsx) and the national PDF pack
         "lists": lists.run,  # the records list at 3,000,000 records (its own, after the others')
         "duplicates": duplicates.run,  # probable duplicates over generated records (its own, after lists)
+        "quality": quality.run,  # every default data-quality rule over lists' 3,000,000 records (after duplicates)
     }
     if "--records" in argv:  # python -m bench duplicates --records 3000000 (bench/duplicates.py)
         at = argv.index("--records")

@@ -891,8 +891,9 @@ def test_record_page_costs_the_same_queries_with_many_help_rows(cast, client_for
         # 4 its status changes with their statuses and users, 5 its help with types and users,
         # 6 the statuses in use (the status select), 7 the access log's row, 8 its case (none here) and 9 the
         # province's case workers (the assign select): the case section (cases.views_case.section_context),
-        # 10 its moves between provinces (transfers.templatetags.transfers_record)
-        with django_assert_num_queries(OVERHEAD + 10):
+        # 10 its moves between provinces (transfers.templatetags.transfers_record), 11 the data-quality rules'
+        # settings and 12 every rule over the record, in one query (quality.templatetags.quality_record)
+        with django_assert_num_queries(OVERHEAD + 12):
             response = client.get(f"/records/{record.pk}/")
         assert len(response.context["help_given"]) == helps
         assert len(response.context["timeline"]) == helps + 1
