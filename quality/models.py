@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import Principal, scope_for
+from audit.tracking import track
 
 
 class RuleSettingQuerySet(models.QuerySet["RuleSetting"]):
@@ -21,6 +22,7 @@ class RuleSettingQuerySet(models.QuerySet["RuleSetting"]):
         return self.visible_to(user)
 
 
+@track()
 class RuleSetting(models.Model):
     code = models.CharField(_("rule"), max_length=40, unique=True)
     enabled = models.BooleanField(_("on"), default=True)

@@ -7,6 +7,7 @@ import io
 
 import openpyxl
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case, Contact
@@ -242,8 +243,16 @@ def test_only_eef_admins_change_the_settings_in_admin(cast, client_for):
         "/admin/quality/rulesetting/add/", {"code": "untouched-for-a-year", "enabled": "on", "threshold": "200"}
     )
     assert response.status_code == 302
-    assert RuleSetting.objects.get(code="untouched-for-a-year").threshold == 200
+    setting = RuleSetting.objects.get(code="untouched-for-a-year")
+    assert setting.threshold == 200
     assert client_for(cast.coordinator_a).get("/admin/quality/rulesetting/").status_code == 403
+    if connection.vendor == "postgresql":  # the audit trail is PostgreSQL's triggers
+        from audit.tracking import event_model
+
+        events = list(event_model(RuleSetting).objects.filter(pgh_obj_id=setting.pk).select_related("pgh_context"))
+        assert [(e.pgh_label, e.threshold, e.pgh_context.metadata["user"]) for e in events] == [
+            ("insert", 200, cast.eef_admin.pk)
+        ]
 
 
 def test_the_records_list_links_to_the_provinces_quality_page(cast, client_for):

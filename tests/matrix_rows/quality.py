@@ -33,3 +33,15 @@ ROWS = {
     "quality/<int:code>/<slug:rule>/": [Case(f"/quality/{PROVINCE_B}/consent-not-noted/", READERS_OF_B)],
     **lazy_admin_rows("quality.rulesetting", "national_settings", _setting),
 }
+
+
+def _setting_event(ctx):
+    """The first audit event of the shared setting (None on SQLite, which has no triggers)."""
+    from audit.tracking import event_model
+    from quality.models import RuleSetting
+
+    return event_model(RuleSetting).objects.filter(pgh_obj_id=_setting(ctx).pk).first()
+
+
+# Who switched a rule off or changed its threshold, when: EEF/IPSR only, as every audit event model.
+ROWS.update(lazy_admin_rows("audit.rulesettingevent", "national_read_only", _setting_event))
