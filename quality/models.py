@@ -8,7 +8,7 @@ from typing import Self
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import Principal, scope_for
+from accounts.access import Principal, restrict
 from audit.tracking import track
 
 
@@ -16,7 +16,7 @@ class RuleSettingQuerySet(models.QuerySet["RuleSetting"]):
     """Read and written by EEF/IPSR admins only."""
 
     def visible_to(self, user: Principal) -> Self:
-        return self if scope_for(user).national else self.none()
+        return restrict(self, user, "quality.settings")
 
     def writable_by(self, user: Principal) -> Self:
         return self.visible_to(user)

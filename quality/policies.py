@@ -4,7 +4,7 @@ A province's quality page lists its records with issues, so it is for those who 
 (targets.read: the province's coordinators and viewers, the university teams that support it, EEF/IPSR); case
 workers and agency users read no province as a whole. The rule settings are EEF/IPSR's (quality.admin)."""
 
-from accounts.access import register
+from accounts.access import register, register_queryset
 
 
 def _code(province) -> int:
@@ -16,3 +16,4 @@ def register_rules() -> None:
     register("quality.read", lambda user, scope, province: scope.can_read_province(_code(province)))
     # The rule settings in admin.
     register("quality.configure", lambda user, scope, obj: scope.national)
+    register_queryset("quality.settings", lambda qs, user, scope: qs if scope.national else qs.none())

@@ -300,8 +300,9 @@ def test_the_api_gives_the_case_figures_of_the_keys_provinces(planted):
 def test_the_meeting_page_shows_each_presenting_provinces_case_figures_within_scope(planted, cast, client_for):
     from meetings.models import Kind, Meeting, Presentation
 
-    meeting = Meeting.objects.create(title="ประชุมระดับประเทศ", kind=Kind.NATIONAL, starts_on=datetime.date(2026, 3, 1),
-                                     ends_on=datetime.date(2026, 3, 1))  # fmt: skip
+    # Today: a meeting shows the latest figures (a past one, the figures as of its day: tests/test_figures_as_of.py).
+    today = timezone.localdate()
+    meeting = Meeting.objects.create(title="ประชุมระดับประเทศ", kind=Kind.NATIONAL, starts_on=today, ends_on=today)
     for order, province in enumerate((PROVINCE_A, PROVINCE_B), start=1):
         Presentation.objects.create(meeting=meeting, province_id=province, order=order)
     _summary_run()
