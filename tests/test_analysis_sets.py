@@ -303,3 +303,10 @@ def test_a_set_of_provinces_without_records_is_ready_and_empty(cast):
     tables = _tables(analysis_set)
     assert tables["records"].empty
     assert not tables["dictionary"].empty
+
+
+def test_the_university_page_links_its_team_to_the_analysis_sets(cast, client_for):
+    """A team member finds the sets from their university's page; a coordinator, who may not ask, sees no link."""
+    link = 'data-testid="analysis-link"'
+    assert link in client_for(cast.university_member).get("/universities/KKU/").content.decode()
+    assert link not in client_for(cast.coordinator_a).get("/universities/KKU/").content.decode()
