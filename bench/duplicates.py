@@ -21,6 +21,8 @@ import time
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from core.copy_text import copy_value
+
 DEFAULT_RECORDS = 300_000
 UPLOAD_ROWS = int(os.environ.get("BENCH_DUPLICATES_UPLOAD_ROWS", "20000"))
 PROVINCE = 40  # ขอนแก่น
@@ -35,14 +37,6 @@ COLUMNS = [
 def _sql(statement: str, params: list | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params or [])
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
 
 
 def _records() -> int:
@@ -86,7 +80,7 @@ def _build(districts: dict[int, list[int]]):
 
     try:
         for _kind, record, duplicate, look_alike in generated.iter_records(_records(), districts):
-            lines.append("\t".join(_cell(record[c]) for c in COLUMNS) + tail + "\t" + empty_text)
+            lines.append("\t".join(copy_value(record[c]) for c in COLUMNS) + tail + "\t" + empty_text)
             if duplicate:
                 truth.duplicates.add(duplicate)
             if look_alike:

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from core.copy_text import copy_value
 from provinces.models import Province
 from targets.models import TargetRecord
 
@@ -111,15 +112,6 @@ def refresh_keys(*, province_id: int | None = None, since: datetime.datetime | N
         last = rows[-1][0]
 
 
-def _copy_cell(value: object) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
-
-
 def _write_keys(keys: list[tuple]) -> None:
     """Upsert a batch of keys (tuples of _KEY_WRITTEN): on PostgreSQL COPY into a temporary table, then one
     INSERT ... ON CONFLICT that rewrites only the keys that changed (a key unchanged costs no new row version, no
@@ -134,7 +126,7 @@ def _write_keys(keys: list[tuple]) -> None:
         return
     table = NameKey._meta.db_table
     columns = _KEY_WRITTEN
-    text = "".join("\t".join(map(_copy_cell, key)) + "\n" for key in keys)
+    text = "".join("\t".join(map(copy_value, key)) + "\n" for key in keys)
     changed = " OR ".join(f"k.{c} IS DISTINCT FROM excluded.{c}" for c in _KEY_FIELDS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS dup_keys_in (LIKE {table}) ON COMMIT DELETE ROWS")

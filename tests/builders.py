@@ -157,3 +157,31 @@ def download_export(client, url: str):
     for header, value in download.headers.items():
         plain[header] = value
     return plain
+
+
+def duplicate_pair(province: int, n: int):
+    """An open probable-duplicate pair of `province`: two records of one child (the same name and birth date, two
+    national IDs), the n-th of the test (its identifiers and family name apart from the others')."""
+    from django.utils import timezone
+
+    from duplicates.models import DuplicateCandidate
+    from targets.models import Category, Outcome, TargetRecord
+
+    category, status = Category.objects.get(code="out-of-school"), Outcome.objects.get(code="in-follow-up")
+    a, b = (
+        TargetRecord.objects.create(
+            identifier=identifier,
+            identifier_kind="national_id",
+            first_name="กิตติพงษ์",
+            last_name=f"ศรีสุข{n}",
+            sex="M",
+            birth_date=datetime.date(2014, 5, 3),
+            province_id=province,
+            category=category,
+            status=status,
+        )
+        for identifier in (national_id(province * 1000 + 2 * n), national_id(province * 1000 + 2 * n + 1))
+    )
+    return DuplicateCandidate.objects.create(
+        record_a=a, record_b=b, province_id=province, score=0.95, reasons=["name_same"], last_seen_at=timezone.now()
+    )

@@ -2,10 +2,7 @@
 and merge proposals are read in admin by those who see them on the portal, within their provinces, with the records
 masked, and changed by nobody there; every decision leaves an audit event naming who made it."""
 
-import datetime
-
 import pytest
-from django.utils import timezone
 
 from audit.tracking import event_model, history_is_recorded
 from conftest import PROVINCE_A, PROVINCE_B
@@ -17,33 +14,12 @@ from identity import services as identity_services
 from identity.models import MergeProposal
 from provinces.models import Province
 from targets import record_services
-from targets.models import Category, Outcome, TargetRecord
-from tests.builders import national_id
+from targets.models import Category, TargetRecord
+from tests.builders import duplicate_pair, national_id
 
 pytestmark = pytest.mark.django_db
 
 needs_triggers = pytest.mark.skipif(not history_is_recorded(), reason="audit events need PostgreSQL's triggers")
-
-
-def _pair(province: int, n: int) -> DuplicateCandidate:
-    category, status = Category.objects.get(code="out-of-school"), Outcome.objects.get(code="in-follow-up")
-    a, b = (
-        TargetRecord.objects.create(
-            identifier=identifier,
-            identifier_kind="national_id",
-            first_name="กิตติพงษ์",
-            last_name=f"ศรีสุข{n}",
-            sex="M",
-            birth_date=datetime.date(2014, 5, 3),
-            province_id=province,
-            category=category,
-            status=status,
-        )
-        for identifier in (national_id(province * 1000 + 2 * n), national_id(province * 1000 + 2 * n + 1))
-    )
-    return DuplicateCandidate.objects.create(
-        record_a=a, record_b=b, province_id=province, score=0.95, reasons=["name_same"], last_seen_at=timezone.now()
-    )
 
 
 def _record(user, province: int, identifier: str, *, first: str = "สมชาย") -> TargetRecord:
@@ -61,7 +37,7 @@ def _record(user, province: int, identifier: str, *, first: str = "สมชา�
 
 @needs_triggers
 def test_not_the_same_person_through_the_service_leaves_events_naming_the_reviewer(cast):
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     mark_not_same(candidate=pair, user=cast.coordinator_a)
 
     decision = NotSamePerson.objects.get(record_a=pair.record_a, record_b=pair.record_b)
@@ -78,7 +54,7 @@ def test_not_the_same_person_through_the_service_leaves_events_naming_the_review
 
 @needs_triggers
 def test_not_the_same_person_from_the_queue_page_records_the_user_in_the_events_context(cast, client_for):
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     assert client_for(cast.coordinator_a).post(f"/duplicates/{pair.pk}/not-same/").status_code == 302
     decision = NotSamePerson.objects.get()
     event = event_model(NotSamePerson).objects.select_related("pgh_context").get(pgh_obj_id=decision.pk)
@@ -88,7 +64,7 @@ def test_not_the_same_person_from_the_queue_page_records_the_user_in_the_events_
 
 @needs_triggers
 def test_the_nightly_run_finding_an_open_pair_again_writes_no_event():
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     events = event_model(DuplicateCandidate).objects.filter(pgh_obj_id=pair.pk)
     finder.run()  # the first run stores its own score and reasons for the pair: an update event
     before = events.count()
@@ -121,7 +97,7 @@ def test_each_step_of_a_merge_proposal_leaves_an_event_without_the_snapshot(cast
 
 
 def test_a_coordinator_reads_their_provinces_pairs_in_admin_masked_and_cannot_change_them(cast, client_for):
-    mine, theirs = _pair(PROVINCE_A, 1), _pair(PROVINCE_B, 2)
+    mine, theirs = duplicate_pair(PROVINCE_A, 1), duplicate_pair(PROVINCE_B, 2)
     client = client_for(cast.coordinator_a)
     page = client.get("/admin/duplicates/duplicatecandidate/").content.decode()
     assert f"/admin/duplicates/duplicatecandidate/{mine.pk}/change/" in page
@@ -144,7 +120,7 @@ def test_a_coordinator_reads_their_provinces_pairs_in_admin_masked_and_cannot_ch
 
 
 def test_the_province_filter_offers_and_applies_only_the_users_provinces(cast, client_for):
-    mine, theirs = _pair(PROVINCE_A, 1), _pair(PROVINCE_B, 2)
+    mine, theirs = duplicate_pair(PROVINCE_A, 1), duplicate_pair(PROVINCE_B, 2)
     national = client_for(cast.eef_admin).get(f"/admin/duplicates/duplicatecandidate/?province={PROVINCE_B}")
     assert [c.pk for c in national.context["cl"].result_list] == [theirs.pk]
     coordinator = client_for(cast.coordinator_a).get(f"/admin/duplicates/duplicatecandidate/?province={PROVINCE_B}")
@@ -152,7 +128,7 @@ def test_the_province_filter_offers_and_applies_only_the_users_provinces(cast, c
 
 
 def test_not_the_same_person_decisions_are_read_within_the_province(cast, client_for):
-    mine, theirs = _pair(PROVINCE_A, 1), _pair(PROVINCE_B, 2)
+    mine, theirs = duplicate_pair(PROVINCE_A, 1), duplicate_pair(PROVINCE_B, 2)
     mark_not_same(candidate=mine, user=cast.coordinator_a)
     mark_not_same(candidate=theirs, user=cast.coordinator_b)
     decision_a = NotSamePerson.objects.get(record_a=mine.record_a)
@@ -170,7 +146,7 @@ def test_not_the_same_person_decisions_are_read_within_the_province(cast, client
 
 
 def test_a_pair_whose_record_was_merged_away_stays_in_the_list(cast, client_for):
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     TargetRecord.objects.filter(pk=pair.record_b_id).delete()  # no database foreign key: the pair remains
     response = client_for(cast.eef_admin).get("/admin/duplicates/duplicatecandidate/")
     assert [c.pk for c in response.context["cl"].result_list] == [pair.pk]
@@ -197,7 +173,7 @@ def test_the_admin_lists_cost_the_same_queries_for_two_rows_or_twenty(
     made = 0
     for n in (2, 20):
         for i in range(made, made + n):
-            pair = _pair(PROVINCE_A if i % 2 else PROVINCE_B, 10 + i)
+            pair = duplicate_pair(PROVINCE_A if i % 2 else PROVINCE_B, 10 + i)
             if "notsameperson" in url:
                 mark_not_same(candidate=pair, user=cast.eef_admin)
         made += n

@@ -6,14 +6,13 @@ import pytest
 from conftest import PROVINCE_A, PROVINCE_B
 from duplicates.models import DuplicateCandidate, NotSamePerson
 from tests.api_support import key_client, make_key
-from tests.builders import national_id
-from tests.test_duplicates_queue import _pair
+from tests.builders import duplicate_pair, national_id
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_coordinator_lists_their_provinces_pairs_with_full_identifiers(cast, client_for):
-    mine, theirs = _pair(PROVINCE_A, 1), _pair(PROVINCE_B, 2)
+    mine, theirs = duplicate_pair(PROVINCE_A, 1), duplicate_pair(PROVINCE_B, 2)
     body = client_for(cast.coordinator_a).get("/api/v1/duplicates/").json()
     assert [c["id"] for c in body["results"]] == [mine.pk]
     records = body["results"][0]["records"]
@@ -24,7 +23,7 @@ def test_a_coordinator_lists_their_provinces_pairs_with_full_identifiers(cast, c
 
 
 def test_a_key_without_full_identifiers_sees_them_masked(cast):
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     _key, secret = make_key(provinces=[PROVINCE_A], permissions={"records": "write"}, can_see_identifiers=False)
     body = key_client(secret).get("/api/v1/duplicates/").json()
     identifier = body["results"][0]["records"][0]["identifier"]
@@ -36,7 +35,7 @@ def test_a_key_without_full_identifiers_sees_them_masked(cast):
 
 
 def test_not_the_same_person_through_the_api_is_remembered(cast, client_for):
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     assert client_for(cast.coordinator_b).post(f"/api/v1/duplicates/{pair.pk}/not-same/").status_code == 404
     client = client_for(cast.coordinator_a)
     response = client.post(f"/api/v1/duplicates/{pair.pk}/not-same/")
@@ -53,12 +52,12 @@ def test_the_list_costs_the_same_queries_for_two_pairs_or_twenty(
 ):
     client = client_for(cast.eef_admin)
     for n in range(2):
-        _pair(PROVINCE_A, n)
+        duplicate_pair(PROVINCE_A, n)
     client.get("/api/v1/duplicates/")
     with django_assert_max_num_queries(5) as few:
         client.get("/api/v1/duplicates/")
     for n in range(2, 20):
-        _pair(PROVINCE_B, n)
+        duplicate_pair(PROVINCE_B, n)
     # session, user, memberships, the page of pairs with both records (one join), the access log: flat.
     with django_assert_num_queries(len(few.captured_queries)):
         client.get("/api/v1/duplicates/")

@@ -6,41 +6,17 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from conftest import PROVINCE_A, PROVINCE_B
 from duplicates import finder, generated
 from duplicates.models import DuplicateCandidate, NotSamePerson
 from targets.models import TargetRecord
-from tests.builders import national_id
-
-
-def _pair(province: int, n: int) -> DuplicateCandidate:
-    from targets.models import Category, Outcome, TargetRecord
-
-    category, status = Category.objects.get(code="out-of-school"), Outcome.objects.get(code="in-follow-up")
-    a, b = (
-        TargetRecord.objects.create(
-            identifier=identifier,
-            identifier_kind="national_id",
-            first_name="กิตติพงษ์",
-            last_name=f"ศรีสุข{n}",
-            sex="M",
-            birth_date=datetime.date(2014, 5, 3),
-            province_id=province,
-            category=category,
-            status=status,
-        )
-        for identifier in (national_id(province * 1000 + 2 * n), national_id(province * 1000 + 2 * n + 1))
-    )
-    return DuplicateCandidate.objects.create(
-        record_a=a, record_b=b, province_id=province, score=0.95, reasons=["name_same"], last_seen_at=timezone.now()
-    )
+from tests.builders import duplicate_pair, national_id
 
 
 @pytest.mark.django_db
 def test_a_coordinator_sees_their_provinces_pairs_and_eef_every_provinces(cast, client_for):
-    mine, theirs = _pair(PROVINCE_A, 1), _pair(PROVINCE_B, 2)
+    mine, theirs = duplicate_pair(PROVINCE_A, 1), duplicate_pair(PROVINCE_B, 2)
     text = client_for(cast.coordinator_a).get("/duplicates/").content.decode()
     assert f"/duplicates/{mine.pk}/not-same/" in text
     assert f"/duplicates/{theirs.pk}/not-same/" not in text
@@ -55,7 +31,7 @@ def test_a_coordinator_sees_their_provinces_pairs_and_eef_every_provinces(cast, 
 
 @pytest.mark.django_db
 def test_not_the_same_person_is_remembered_and_another_province_gets_404(cast, client_for):
-    pair = _pair(PROVINCE_A, 1)
+    pair = duplicate_pair(PROVINCE_A, 1)
     assert client_for(cast.coordinator_b).post(f"/duplicates/{pair.pk}/not-same/").status_code == 404
     response = client_for(cast.coordinator_a).post(f"/duplicates/{pair.pk}/not-same/")
     assert response.status_code == 302
@@ -72,8 +48,8 @@ def test_not_the_same_person_is_remembered_and_another_province_gets_404(cast, c
 
 
 @pytest.mark.django_db
-def test_the_merge_action_leads_to_identitys_proposal_of_the_pair(cast, client_for):
-    pair = _pair(PROVINCE_A, 1)
+def test_the_merge_action_leads_to_identitys_proposal_of_theduplicate_pair(cast, client_for):
+    pair = duplicate_pair(PROVINCE_A, 1)
     text = client_for(cast.coordinator_a).get("/duplicates/").content.decode()
     link = text.split('data-testid="merge-pair"')[0].rsplit('href="', 1)[1].split('"')[0]
     assert link == f"/identity/records/{pair.record_a_id}/merge/?other={pair.record_b_id}"
@@ -99,14 +75,14 @@ def _page_queries(client) -> list[str]:
 def test_the_queue_costs_the_same_queries_for_two_pairs_or_twenty(cast, client_for):
     client = client_for(cast.eef_admin)
     for n in range(2):
-        _pair(PROVINCE_A, n)
+        duplicate_pair(PROVINCE_A, n)
     client.get("/duplicates/")  # the session's first request writes it
     # user, memberships (the scope), the provinces with open pairs, the page's count, the page's pairs with both
     # records (one join), the access-log entry; the same whatever the number of pairs.
     few = _page_queries(client)
     assert len(few) <= 6, few
     for n in range(2, 20):
-        _pair(PROVINCE_B, n)
+        duplicate_pair(PROVINCE_B, n)
     many = _page_queries(client)
     assert len(many) == len(few), (few, many)
 

@@ -12,7 +12,6 @@ run side by side; a race between two provinces over a new identifier is redone u
 import datetime
 import io
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import can
 from core import control_characters
+from core.copy_text import copy_value
 from core.thai_id import mask_identifier
 from targets import id_probes
 from targets.models import Outcome, RecordAlias, StatusChange, TargetRecord, UploadBatch
@@ -567,26 +567,6 @@ def _defaults(default_status: int) -> dict:
     }  # fmt: skip
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
-
-
-def _copy_value(value: object) -> str:
-    """A value in COPY's text format. translate() is slow on Thai text: only when there is
-    something to escape."""
-    if value.__class__ is str:
-        return value.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(value) else value
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    return str(value)
-
-
 class _PostgresWriter:
     """Writes chunks with COPY on a second thread, over the same connection and transaction.
 
@@ -620,9 +600,7 @@ class _PostgresWriter:
 
     def _plan(self) -> list[tuple[int | None, str | None]]:
         position = {f: i for i, f in enumerate(self.given)}
-        return [
-            (position[f], None) if f in position else (None, _copy_value(self.defaults[f])) for f in self.all_fields
-        ]
+        return [(position[f], None) if f in position else (None, copy_value(self.defaults[f])) for f in self.all_fields]
 
     def prepare(self) -> None:
         with connection.cursor() as cursor:
@@ -645,10 +623,10 @@ class _PostgresWriter:
         for identifier, kind, values in to_create:
             cells = [identifier, kind]
             for index, constant in plan:
-                cells.append(constant if index is None else _copy_value(values[index]))
+                cells.append(constant if index is None else copy_value(values[index]))
             cells.append(tail)
             lines.append("\t".join(cells))
-        updates = ["\t".join([str(record_id), *map(_copy_value, values)]) for record_id, values in to_update]
+        updates = ["\t".join([str(record_id), *map(copy_value, values)]) for record_id, values in to_update]
         self.has_updates = self.has_updates or bool(updates)
         self.wait()
         raw = connection.connection  # psycopg2's connection: shareable between threads
