@@ -266,3 +266,41 @@ def test_the_notifications_page_has_a_toggle_for_each_digest_its_reader_gets(cas
     eef.post(reverse("cases:notifications"), {"action": "digest", "weekly_digest": "on"})
     preference = EmailPreference.objects.get(user=cast.eef_admin)
     assert (preference.daily_digest, preference.weekly_digest, preference.monthly_digest) == (False, True, False)
+
+
+def test_the_door_answers_for_one_loaded_meeting_as_it_filters_the_list(cast):
+    """meetings.read_loaded (the weekly digest's per-meeting question) agrees with Meeting.objects.visible_to."""
+    from accounts.access import can, prime_scopes
+    from universities.models import University
+
+    day = timezone.localdate() + 5 * DAY
+    meetings = []
+    for kind, provinces, universities in (
+        (Kind.NATIONAL, [], []),
+        (Kind.PROVINCIAL, [PROVINCE_A], []),
+        (Kind.PROVINCIAL, [PROVINCE_B], []),
+        (Kind.REGIONAL, [], ["KKU"]),
+        (Kind.REGIONAL, [], ["UP"]),
+    ):
+        meeting = Meeting.objects.create(
+            title=f"{kind} {provinces}{universities}", kind=kind, starts_on=day, ends_on=day
+        )
+        meeting.provinces.set(provinces)
+        meeting.universities.set(University.objects.filter(code__in=universities))
+        meetings.append(meeting)
+    loaded = list(Meeting.objects.prefetch_related("provinces", "universities"))
+    people = [cast[name] for name in ("eef_admin", "university_member", "coordinator_a", "coordinator_b", "viewer_a")]
+    people += [cast.case_worker_a, cast.agency_user_a, cast.no_role]
+    prime_scopes(people, supporting=True)
+    for person in people:
+        visible = set(Meeting.objects.visible_to(person).values_list("pk", flat=True))
+        assert {m.pk for m in loaded if can(person, "meetings.read_loaded", m)} == visible, person
+
+
+def test_the_beat_sends_the_weekly_digest_on_mondays_and_the_monthly_on_the_first(settings):
+    weekly_entry = settings.CELERY_BEAT_SCHEDULE["digests-weekly"]
+    monthly_entry = settings.CELERY_BEAT_SCHEDULE["digests-monthly"]
+    assert weekly_entry["task"] == "digests.tasks.weekly"
+    assert monthly_entry["task"] == "digests.tasks.monthly"
+    assert weekly_entry["schedule"].day_of_week == {1}
+    assert monthly_entry["schedule"].day_of_month == {1}
