@@ -12,10 +12,13 @@ import datetime
 
 from django.db.models import OuterRef, Subquery
 from django.utils import formats, timezone, translation
+from django.utils.translation import get_language
 
 from accounts.access import can, prime_scopes
 from accounts.models import NATIONAL_ROLES, UNIVERSITY_ROLES, User
+from core.buddhist_dates import THAI_MONTHS_LONG, to_buddhist_year
 from core.mail_runs import absolute_url
+from core.templatetags.thai_dates import be_date
 from summaries.figures import KEPT, RETURNED, Row, dashboard_url, percent_text, sort_rows
 from summaries.models import Level, Snapshot
 
@@ -48,11 +51,18 @@ def build(user_ids: list[int], *, now: datetime.datetime) -> list[Digest]:
     digests = []
     for user in users:
         with translation.override(languages[user.pk]):
-            digests.append(_digest(user, languages[user.pk], snapshots))
+            digests.append(_digest(user, languages[user.pk], snapshots, now))
     return digests
 
 
-def _digest(user: User, language: str, snapshots: list[Snapshot]) -> Digest:
+def _month(day: datetime.date) -> str:
+    """The month of the mail, "ธันวาคม 2569" (พ.ศ.) in Thai, "December 2026" in English."""
+    if (get_language() or "th").startswith("th"):
+        return f"{THAI_MONTHS_LONG[day.month - 1]} {to_buddhist_year(day.year)}"
+    return formats.date_format(day, "F Y")
+
+
+def _digest(user: User, language: str, snapshots: list[Snapshot], now: datetime.datetime) -> Digest:
     digest = Digest(user=user, language=language)
     if not can(user, "cases.monthly_digest"):
         return digest
@@ -87,8 +97,8 @@ def _digest(user: User, language: str, snapshots: list[Snapshot]) -> Digest:
             }
             for row in rows
         ],
-        "as_of": formats.date_format(timezone.localtime(as_of)),
-        "month": formats.date_format(timezone.localtime(as_of), "F Y"),
+        "as_of": be_date(as_of),
+        "month": _month(timezone.localdate(now)),
         "national": can(user, "summaries.read_national"),
         "overview_url": absolute_url(dashboard_url(Level.NATIONAL, None)),
     }

@@ -31,6 +31,7 @@ from accounts.access import can, own_provinces, own_universities, prime_scopes
 from accounts.models import Role, User
 from cases.models import Case
 from core.buddhist_dates import current_fiscal_year
+from core.templatetags.thai_dates import be_date
 from core.mail_runs import absolute_url
 from core.periods import Period, quarter_of
 from meetings.models import ActionItem, Kind, Meeting
@@ -157,8 +158,8 @@ def _digest(user: User, language: str, codes: list[int], reads: _Reads, today: d
         "provinces": [p.name for p in provinces],
         "sections": [s for s in sections if s.total],
         "meeting": _meeting(meeting) if meeting is not None else None,
-        "week_start": formats.date_format(today - datetime.timedelta(days=NEW_FOR_DAYS)),
-        "today": formats.date_format(today),
+        "week_start": be_date(today - datetime.timedelta(days=NEW_FOR_DAYS)),
+        "today": be_date(today),
         "total": sum(s.total for s in sections),
     }
     digest.empty = not digest.context["sections"] and meeting is None
@@ -208,7 +209,7 @@ def _overdue(user: User, provinces: list[Province], reads: _Reads) -> Section:
                 "province": province.name,
                 "number": case.pk,
                 "district": district.name if district else "-",
-                "date": formats.date_format(case.due_on),
+                "date": be_date(case.due_on),
             }
             section.add(Item(text=text, url=absolute_url(reverse("targets:detail", kwargs={"pk": case.pk}))))
         if cases:
@@ -227,7 +228,7 @@ def _actions(user: User, reads: _Reads) -> Section:
             continue
         about = {"what": str(item), "meeting": item.meeting.title}
         if item.due_date is not None:
-            about["date"] = formats.date_format(item.due_date)
+            about["date"] = be_date(item.due_date)
             if item.due_date < timezone.localdate():
                 text = _("%(what)s (%(meeting)s): overdue since %(date)s") % about
             else:
@@ -275,7 +276,7 @@ def _reports(user: User, provinces: list[Province], reads: _Reads, today: dateti
 
 
 def _meeting(meeting: Meeting) -> Item:
-    when = formats.date_format(meeting.starts_on)
+    when = be_date(meeting.starts_on)
     if meeting.start_time is not None:
         when += " " + formats.time_format(meeting.start_time)
     text = _("%(title)s, %(when)s") % {"title": meeting.title, "when": when}
