@@ -31,9 +31,9 @@ from accounts.access import can, own_provinces, own_universities, prime_scopes
 from accounts.models import Role, User
 from cases.models import Case
 from core.buddhist_dates import current_fiscal_year
-from core.templatetags.thai_dates import be_date
 from core.mail_runs import absolute_url
 from core.periods import Period, quarter_of
+from core.templatetags.thai_dates import be_date
 from meetings.models import ActionItem, Kind, Meeting
 from provinces.models import Province
 from quality.rules import ActiveRule, active_rules
