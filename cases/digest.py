@@ -367,7 +367,7 @@ def send_digests(*, today: datetime.date, now: datetime.datetime) -> DigestRun:
                 run.settled += 1
                 continue
             # A mail that failed, or was not tried once the server seemed down: its notifications wait.
-            if not mail.send(render_digest(digest, templates), user_id=digest.user.pk):
+            if mail.gave_up or not mail.send(render_digest(digest, templates), user_id=digest.user.pk):
                 done.remove(digest.user.pk)
                 run.failed += 1
                 continue

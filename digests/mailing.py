@@ -153,7 +153,7 @@ def send(kind: Kind, *, period: datetime.date, now: datetime.datetime) -> Run | 
                 if digest.empty:
                     run.empty += 1
                     continue
-                if not mail.send(render(digest, templates), user_id=digest.user.pk):
+                if mail.gave_up or not mail.send(render(digest, templates), user_id=digest.user.pk):
                     run.failed += 1  # no DigestSent row: the next run tries again
                     continue
                 sent.append(DigestSent(user=digest.user, kind=kind.kind, period=period, sent_at=now))
