@@ -304,3 +304,14 @@ def test_the_beat_sends_the_weekly_digest_on_mondays_and_the_monthly_on_the_firs
     assert monthly_entry["task"] == "digests.tasks.monthly"
     assert weekly_entry["schedule"].day_of_week == {1}
     assert monthly_entry["schedule"].day_of_month == {1}
+
+
+def test_an_action_item_of_a_meeting_the_coordinator_may_not_see_is_not_listed(cast, planted, mailoutbox):
+    # Owned by A's province, decided at B's provincial meeting, which A's coordinator does not see.
+    hidden = ActionItem.objects.create(
+        meeting=planted["b"]["meeting"], what="งานที่ไม่ควรปรากฏ", owner_province_id=PROVINCE_A, due_date=None
+    )
+    kinds.send_weekly()
+    [mail] = _mails_to(mailoutbox, cast.coordinator_a)
+    assert hidden.what not in mail.body
+    assert planted["a"]["item"].what in mail.body
