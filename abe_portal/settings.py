@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "exports",  # exports as background jobs: above audit, below the apps that register their kinds
     # The partner API (api/) last: its models refer to the others' (and @track() needs audit loaded).
     "api",
+    # The weekly and monthly digests (reads summaries, meetings, reports, quality, cases): beside portal and api.
+    "digests",
     "portal",  # the top layer: home and province pages, plans, reference and demo data loaders
 ]
 
@@ -272,6 +274,16 @@ CELERY_BEAT_SCHEDULE = {
     "retention-nightly": {
         "task": "audit.tasks.prune",
         "schedule": crontab(hour=env.int("RETENTION_HOUR", default=3), minute=30),
+    },
+    # The digests (digests.tasks): a coordinator's week on Monday, the provinces side by side on the 1st of the
+    # month, at DIGESTS_HOUR (Bangkok time). Each is sent once per person and period (digests.models.DigestSent).
+    "digests-weekly": {
+        "task": "digests.tasks.weekly",
+        "schedule": crontab(hour=env.int("DIGESTS_HOUR", default=7), minute=30, day_of_week="mon"),
+    },
+    "digests-monthly": {
+        "task": "digests.tasks.monthly",
+        "schedule": crontab(hour=env.int("DIGESTS_HOUR", default=7), minute=45, day_of_month="1"),
     },
     "export-sweeper": {
         "task": "exports.tasks.sweep_exports",

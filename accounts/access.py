@@ -195,9 +195,11 @@ def _supported_provinces(universities: Any) -> dict[int, set[int]]:
     return supported
 
 
-def prime_scopes(users: list[User]) -> None:
+def prime_scopes(users: list[User], *, supporting: bool = False) -> None:
     """Compute the scopes of many users at once, in three queries whatever their number, so that the
-    door answers for each without a query of its own (the daily digest's batches: cases.digest)."""
+    door answers for each without a query of its own (the daily digest's batches: cases.digest).
+    `supporting`: also the universities supporting each one's own provinces (Scope.supporting_universities,
+    which meetings' rules read), in one more query (the weekly digest: digests.weekly)."""
     memberships: dict[int, list[tuple[str, int | None, int | None, int | None]]] = {u.pk: [] for u in users}
     holders = apps.get_model("accounts", "Membership").objects.filter(user_id__in=list(memberships))
     for user_id, role, province, university, agency in holders.values_list(
@@ -211,10 +213,29 @@ def prime_scopes(users: list[User]) -> None:
         limits.setdefault(user_id, []).append((province, district))
     universities = {u for rows in memberships.values() for role, _, u, _ in rows if role in UNIVERSITY_ROLES and u}
     supported_by = _supported_provinces(universities) if universities else {}
+    scopes = []
     for user in users:
         if user.is_authenticated and user.is_active:
             scope = _build_scope(user, memberships[user.pk], limits.get(user.pk, []), supported_by)
             setattr(user, _CACHE_ATTR, scope)
+            scopes.append(scope)
+    if supporting:
+        _prime_supporting(scopes)
+
+
+def _prime_supporting(scopes: list[Scope]) -> None:
+    """Fill in each scope's supporting_universities (a cached_property: set in its __dict__) in one query."""
+    provinces = {p for scope in scopes for p in scope.member_provinces}
+    supporters: dict[int, set[int]] = {}
+    if provinces:
+        assignments = apps.get_model("universities", "SupportAssignment").objects
+        rows = assignments.for_fiscal_year(current_fiscal_year()).filter(province_id__in=provinces)
+        for province, university in rows.values_list("province_id", "university_id"):
+            supporters.setdefault(province, set()).add(university)
+    for scope in scopes:
+        scope.__dict__["supporting_universities"] = frozenset(
+            u for p in scope.member_provinces for u in supporters.get(p, ())
+        )
 
 
 def forget_scope(user: Principal) -> None:

@@ -9,13 +9,12 @@ a record's number and district, and a link to the page that says the rest to who
 
 import datetime
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce, Greatest
@@ -27,6 +26,7 @@ from django.utils.translation import pgettext
 
 from accounts.access import can, prime_scopes
 from accounts.models import Role, User
+from core.mail_runs import MailRun, absolute_url, advisory_lock, batches
 
 from . import notification_links
 from .models import OPEN_REFERRAL_STATES, Case, EmailPreference, Notification, Referral
@@ -51,8 +51,6 @@ _SECTION_OF: dict[str, str] = {
     Notification.Kind.MERGE_CONFIRMED: "decided",
     Notification.Kind.MERGE_REJECTED: "decided",
 }
-# After this many mails in a row fail, the mail server is taken to be down: the rest wait for the next run.
-GIVE_UP_AFTER_FAILURES = 3
 
 
 # --- due dates and overdue flags ---------------------------------------------------------------------------
@@ -175,10 +173,6 @@ class DigestRun:
     settled: int = 0
 
 
-def absolute_url(path: str) -> str:
-    return settings.PORTAL_BASE_URL.rstrip("/") + path
-
-
 def _record(case: Case) -> dict[str, object]:
     district = case.record.district
     return {"number": case.pk, "district": district.name if district else "-"}
@@ -242,11 +236,6 @@ def _subject_item(user: User, notification: Notification) -> tuple[str, Item] | 
     }
     text = texts[notification.kind] % {"number": notification.subject_id}
     return _SECTION_OF[notification.kind], Item(text=text, url=absolute_url(path))
-
-
-def _batches(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), DIGEST_BATCH):
-        yield ids[start : start + DIGEST_BATCH]
 
 
 def build_digests(user_ids: list[int], *, today: datetime.date, until: datetime.datetime) -> list[Digest]:
@@ -368,29 +357,20 @@ def send_digests(*, today: datetime.date, now: datetime.datetime) -> DigestRun:
         .distinct()
         .order_by("user_id")
     )
-    failures_in_a_row = 0
-    mail = get_connection()
+    mail = MailRun("the daily digest")
     templates = digest_templates()
-    for batch in _batches(list(waiting)):
+    for batch in batches(list(waiting), DIGEST_BATCH):
         done: list[int] = list(batch)
         digests = build_digests(batch, today=today, until=now)
         for digest in digests:
             if not digest.total:
                 run.settled += 1
                 continue
-            if failures_in_a_row >= GIVE_UP_AFTER_FAILURES:
+            # A mail that failed, or was not tried once the server seemed down: its notifications wait.
+            if mail.gave_up or not mail.send(render_digest(digest, templates), user_id=digest.user.pk):
                 done.remove(digest.user.pk)
                 run.failed += 1
                 continue
-            try:
-                mail.send_messages([render_digest(digest, templates)])
-            except Exception:  # any mail backend error: logged; the notifications wait for the next run
-                logger.exception("could not send the daily digest to user %s", digest.user.pk)
-                done.remove(digest.user.pk)
-                run.failed += 1
-                failures_in_a_row += 1
-                continue
-            failures_in_a_row = 0
             run.sent += 1
         Notification.objects.filter(user_id__in=done, emailed_at__isnull=True, created_at__lte=now).update(
             emailed_at=now
@@ -405,22 +385,9 @@ def send_digests(*, today: datetime.date, now: datetime.datetime) -> DigestRun:
 DAILY_LOCK_KEY = 1_402_001
 
 
-@contextmanager
-def daily_lock() -> Iterator[bool]:
-    """Yields whether this run holds the daily job's lock (False: another run is at work). SQLite, the
-    embedded default with no beat, has no such locks."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DAILY_LOCK_KEY])
-        (ours,) = cursor.fetchone()
-    try:
-        yield ours
-    finally:
-        if ours:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [DAILY_LOCK_KEY])
+def daily_lock() -> AbstractContextManager[bool]:
+    """Whether this run holds the daily job's lock (False: another run is at work): core.mail_runs."""
+    return advisory_lock(DAILY_LOCK_KEY)
 
 
 @dataclass

@@ -474,12 +474,16 @@ class Notification(models.Model):
 
 
 class EmailPreference(models.Model):
-    """Whether a person gets the daily digest by email (on unless they turn it off; the in-app list stays)."""
+    """Which digests a person gets by email (each on unless they turn it off; the in-app lists stay): the daily
+    one of case follow-up (cases.digest), the weekly one of a coordinator's provinces and the monthly one of
+    the provinces side by side (digests/)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, models.CASCADE, primary_key=True, related_name="case_email", verbose_name=_("user")
     )
     daily_digest = models.BooleanField(_("daily email digest"), default=True)
+    weekly_digest = models.BooleanField(_("weekly email digest"), default=True)
+    monthly_digest = models.BooleanField(_("monthly email digest"), default=True)
     # The digest's language (blank: the portal's, Thai); the pages go by the language switch instead.
     language = models.CharField(_("language of the emails"), max_length=8, choices=settings.LANGUAGES, blank=True)
 

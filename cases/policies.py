@@ -143,5 +143,10 @@ def register_rules() -> None:
         "cases.reads_records",
         lambda user, scope, obj: scope.national or bool(scope.readable_provinces or scope.case_provinces),
     )
+    # Who gets the weekly digest of their provinces (the provinces' coordinators) and the monthly one of the
+    # provinces side by side (EEF/IPSR and the university teams): digests/, and the toggles on the
+    # notifications page, where EmailPreference is kept.
+    register("cases.weekly_digest", lambda user, scope, obj: bool(scope.writable_provinces))
+    register("cases.monthly_digest", lambda user, scope, obj: scope.national or bool(scope.universities))
     # Users of any agency (the agency pages: their referrals, the children referred to them).
     register("cases.agency_user", lambda user, scope, obj: bool(scope.agencies))

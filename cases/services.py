@@ -485,7 +485,21 @@ def mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
 
 def set_daily_digest(*, user: User, daily_digest: bool) -> EmailPreference:
     """The person's own choice of the daily email (the in-app list stays either way)."""
-    preference, _created = EmailPreference.objects.update_or_create(user=user, defaults={"daily_digest": daily_digest})
+    return set_digests(user=user, daily_digest=daily_digest)
+
+
+def set_digests(
+    *,
+    user: User,
+    daily_digest: bool | None = None,
+    weekly_digest: bool | None = None,
+    monthly_digest: bool | None = None,
+) -> EmailPreference:
+    """The person's own choice of the digest emails, each left as it is when None (the pages stay either way)."""
+    chosen = {"daily_digest": daily_digest, "weekly_digest": weekly_digest, "monthly_digest": monthly_digest}
+    preference, _created = EmailPreference.objects.update_or_create(
+        user=user, defaults={name: wanted for name, wanted in chosen.items() if wanted is not None}
+    )
     return preference
 
 

@@ -133,7 +133,15 @@ def notifications(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("%(count)s notifications marked as read.") % {"count": count})
         elif request.POST.get("action") == "digest":
             wanted = request.POST.get("daily_digest") == "on"
-            services.set_daily_digest(user=user, daily_digest=wanted)  # type: ignore[arg-type]
+            # The weekly and monthly toggles are shown only to those who get such a digest: the others keep theirs.
+            weekly = request.POST.get("weekly_digest") == "on" if can(user, "cases.weekly_digest") else None
+            monthly = request.POST.get("monthly_digest") == "on" if can(user, "cases.monthly_digest") else None
+            services.set_digests(
+                user=user,  # type: ignore[arg-type]
+                daily_digest=wanted,
+                weekly_digest=weekly,
+                monthly_digest=monthly,
+            )
             messages.success(
                 request,
                 _("You will get the daily email.") if wanted else _("You will no longer get the daily email."),
@@ -146,11 +154,18 @@ def notifications(request: HttpRequest) -> HttpResponse:
         # "Open" goes through open_notification, which marks the notification read on the way.
         url = reverse("cases:open_notification", kwargs={"pk": note.pk}) if _notification_target(user, note) else ""
         lines.append({"note": note, "text": NOTIFICATION_TEXT.get(note.kind, note.get_kind_display()), "url": url})
-    preference = EmailPreference.objects.filter(user_id=user.pk or 0).first()
+    preference = EmailPreference.objects.filter(user_id=user.pk or 0).first() or EmailPreference()
     return render(
         request,
         "cases/notifications.html",
-        {"page": page, "lines": lines, "daily_digest": preference.daily_digest if preference else True},
+        {
+            "page": page,
+            "lines": lines,
+            "daily_digest": preference.daily_digest,
+            # Each toggle for those who get that digest (digests/): None hides it.
+            "weekly_digest": preference.weekly_digest if can(user, "cases.weekly_digest") else None,
+            "monthly_digest": preference.monthly_digest if can(user, "cases.monthly_digest") else None,
+        },
     )
 
 

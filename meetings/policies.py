@@ -70,6 +70,22 @@ def _visibility(user: Principal, scope: Scope, *, path: str = "") -> Q | None:
     return Q(**{f"{prefix}kind": Kind.NATIONAL}) | in_provinces | in_universities
 
 
+def _reads_loaded(user: Principal | None, scope: Scope, meeting: Meeting) -> bool:
+    """One meeting, its provinces and universities prefetched, as _visibility filters a list: for those who
+    ask per meeting of a batch (the weekly digest, digests.weekly), with no query of its own once the
+    scope is primed (accounts.access.prime_scopes(supporting=True))."""
+    if scope.national:
+        return True
+    if not scope.roles - CASE_ROLES:
+        return False
+    if meeting.kind == Kind.NATIONAL:
+        return True
+    if any(p.pk in scope.readable_provinces for p in meeting.provinces.all()):
+        return True
+    universities = scope.universities | scope.supporting_universities
+    return any(u.pk in universities for u in meeting.universities.all())
+
+
 def _visible(path: str):
     def rule(queryset: QS, user: Principal, scope: Scope) -> QS:
         condition = _visibility(user, scope, path=path)
@@ -114,6 +130,7 @@ def register_rules() -> None:
     register("meetings.write_all", lambda user, scope, obj: scope.national)
     register("meetings.action_item.own", _is_owner)
     register_queryset("meetings.read", _visible(""))
+    register("meetings.read_loaded", _reads_loaded)
     register_queryset("meetings.part.read", _visible("meeting"))
     register_queryset("meetings.write", _writable_meetings)
     register_queryset("meetings.action_item.owned", _owned_items)
