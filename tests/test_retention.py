@@ -95,17 +95,19 @@ def test_the_job_removes_only_what_expired(cast, settings):
     settings.RETENTION_ACCESS_LOG_DAYS = 730
     settings.RETENTION_IDEMPOTENCY_DAYS = 30
     settings.RETENTION_UPLOAD_FILE_DAYS = 90
+    settings.TARGETS_UPLOAD_ABANDON_DAYS = 30
     old_rows = [_log_row(731 * DAY), _log_row(1000 * DAY)]
     young_rows = [_log_row(729 * DAY), _log_row(DAY)]
     old_key, young_key = _key("old", 31 * DAY), _key("young", 29 * DAY)
 
     old_applied = _aged(upload_and_apply(cast.coordinator_a, _file(1)), 91 * DAY)
     young_applied = _aged(upload_and_apply(cast.coordinator_a, _file(2)), 89 * DAY)
-    old_checked = _aged(upload(cast.coordinator_a, _file(3)), 200 * DAY)  # not ended: may still be applied
+    old_checked = _aged(upload(cast.coordinator_a, _file(3)), 200 * DAY)  # left unapplied: cancelled, file gone
+    young_checked = _aged(upload(cast.coordinator_a, _file(5)), 29 * DAY)  # may still be applied
     cancelled = upload(cast.coordinator_a, _file(4))
     cancel_upload(batch=cancelled, user=cast.coordinator_a)
     old_cancelled = _aged(UploadBatch.objects.get(pk=cancelled.pk), 91 * DAY)
-    for batch in (old_applied, young_applied, old_checked, old_cancelled):
+    for batch in (old_applied, young_applied, old_checked, young_checked, old_cancelled):
         assert default_storage.exists(batch.file.name)
 
     out = io.StringIO()
@@ -117,15 +119,20 @@ def test_the_job_removes_only_what_expired(cast, settings):
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == [young_key.key]
     assert not IdempotentRequest.objects.filter(pk=old_key.pk).exists()
     # The files of the ended, old uploads are gone; their rows stay, marked.
-    for batch in (old_applied, old_cancelled):
+    for batch in (old_applied, old_cancelled, old_checked):
         batch.refresh_from_db()
         assert not default_storage.exists(batch.file.name)
         assert batch.file_pruned_at is not None
         assert batch.status in (UploadBatch.Status.APPLIED, UploadBatch.Status.CANCELLED)
-    for batch in (young_applied, old_checked):
+    # The upload left unapplied says why it was cancelled, in its uploader's language (Thai here).
+    assert old_checked.status == UploadBatch.Status.CANCELLED
+    assert "ยกเลิก" in old_checked.error
+    assert "30" in old_checked.error
+    for batch in (young_applied, young_checked):
         batch.refresh_from_db()
         assert default_storage.exists(batch.file.name)
         assert batch.file_pruned_at is None
+    assert young_checked.status == UploadBatch.Status.CHECKED
 
     run = RetentionRun.objects.get()
     assert run.source == "manage.py prune"
@@ -133,7 +140,8 @@ def test_the_job_removes_only_what_expired(cast, settings):
     counts = {name: result["count"] for name, result in run.results.items()}
     assert counts["access_log"] == 2
     assert counts["idempotency_keys"] == 1
-    assert counts["upload_files"] == 2
+    assert counts["stale_uploads"] == 1
+    assert counts["upload_files"] == 3
     assert run.total == sum(counts.values())
     # The archive holds exactly the deleted rows, and is in storage.
     [archive] = run.results["access_log"]["files"]
