@@ -184,9 +184,8 @@ def district_table(user, *, province: int, goals: GoalPairs, rules: list[ActiveR
     return area_table(records, area="district", goals=goals, rules=rules, link=district_links(province))
 
 
-def sub_district_table(
-    user, *, province: int, district: int, goals: GoalPairs, rules: list[ActiveRule]
-) -> AreaTable:
+def sub_district_table(user, *, province: int, district: int, goals: GoalPairs, rules: list[ActiveRule]) -> AreaTable:
     """The district's sub-districts, from the records `user` sees: one query."""
     records = TargetRecord.objects.visible_to(user).filter(province_id=province, district_id=district)
-    return area_table(records, area="sub_district", goals=goals, rules=rules, link=sub_district_links(province, district))
+    link = sub_district_links(province, district)
+    return area_table(records, area="sub_district", goals=goals, rules=rules, link=link)
