@@ -158,6 +158,10 @@ def test_district_page_lists_its_sub_districts_with_exact_figures_and_links(plan
     assert f"<h1>อำเภอ{planted.d1.name_th}</h1>" in page
     assert "ตำบล" in page
     assert "ทั้งอำเภอ" in page
+    # A district has no goal: its total counts toward the province's, and says so (no percent of it).
+    goal_cell = page.split('data-testid="area-total-goal">')[1].split("</td>")[0]
+    assert goal_cell.startswith("2<br>")
+    assert "จากเป้าหมายของจังหวัด 10" in goal_cell
 
 
 def test_records_list_filters_by_sub_district_through_its_form(planted, client_for):
