@@ -1,7 +1,8 @@
 """The dashboards: national, university and province figures from the stored summaries, their exports
 and the EEF admins' "compute now" button.
 
-Pages read the snapshots, never the records, in a fixed number of queries whatever the data, and
+Pages read the snapshots, never the records (but for the live district and sub-district tables of the
+drill-down, summaries.drilldown: one aggregate query each), in a fixed number of queries whatever the data, and
 through the one door: a province or university outside the user's scope answers 404, as one that
 does not exist. The national dashboard is EEF/IPSR's; it sends everyone else to their own (a
 university team to its university's, a province's people to their province's); no role gets 403.
@@ -17,7 +18,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -33,10 +34,11 @@ from core.buddhist_dates import (
 )
 from core.replica import reads_from_replica
 from exports import views as export_jobs
-from provinces.models import Province
+from provinces.models import District, Province
+from quality.rules import active_rules
 from universities.models import University
 
-from . import charts, exports
+from . import charts, drilldown, exports
 from . import export_jobs as export_kinds
 from .figures import (
     DEFAULT_SORT,
@@ -475,10 +477,57 @@ def province(request, code: int):
         return render(request, "summaries/province.html", context)
     snapshot = subject.select_related("run", "province__region").get(pk=point.pk)
     links = Links(fiscal_year=fiscal_year, province=code)
-    context |= _figures_context(snapshot, reference_labels(), links, rollup=False, points=points, as_of=as_of)
+    labels = reference_labels()
+    context |= _figures_context(snapshot, labels, links, rollup=False, points=points, as_of=as_of)
     context["province"] = snapshot.province
     context["warnings"] = warnings_of(snapshot.figures, links=links, can_upload=can(user, "province.write", code))
+    context |= _districts(request, code, snapshot, labels, as_of=as_of, fiscal_year=fiscal_year)
     return render(request, "summaries/province.html", context)
+
+
+def _districts(request, code: int, snapshot: Snapshot, labels, *, as_of: datetime.date | None, fiscal_year: int):
+    """The province's district table (summaries.drilldown): live figures, so today's, and shown only beside
+    today's figures of the current fiscal year; beside a past day's (or year's) the page says so and links to
+    today's instead of showing today's figures under a past date. Two queries (the rules' settings, the table)."""
+    if (as_of is not None and as_of < timezone.localdate()) or fiscal_year != current_fiscal_year():
+        return {"districts_today_url": reverse("summaries:province", kwargs={"code": code})}
+    goals = drilldown.goal_pairs_of_snapshot(snapshot.figures, labels)  # the plan's goals, as the page shows them
+    table = drilldown.district_table(request.user, province=code, goals=goals, rules=active_rules())
+    return {"districts": table, "districts_records_url": url_with("targets:list", {"province": code})}
+
+
+@require_safe
+@login_required
+@reads_from_replica
+def district(request, code: int, district: int):
+    """A district's sub-districts (summaries.drilldown), live: for whoever may see the province's dashboard; 404
+    for anyone else, and for a district of another province. Queries: the district with its province, the
+    rules' settings, the plan's goals of the current fiscal year, the table (one aggregate)."""
+    user = request.user
+    if not can(user, "summaries.read_province", code):
+        raise Http404
+    place = get_object_for_user(District.objects.filter(province_id=code).select_related("province"), user, district)
+    fiscal_year = current_fiscal_year()
+    goals = drilldown.plan_goal_pairs(user, province=code, fiscal_year=fiscal_year)
+    table = drilldown.sub_district_table(user, province=code, district=district, goals=goals, rules=active_rules())
+    province_url = reverse("summaries:province", kwargs={"code": code})
+    # Bangkok's districts (เขต) carry their prefix in their name; the others' (อำเภอ) do not.
+    named = place.name_th.startswith("เขต") and not (translation.get_language() or "th").startswith("en")
+    heading = place.name if named else gettext("District %(name)s") % {"name": place.name}
+    return render(
+        request,
+        "summaries/district.html",
+        {
+            "district": place,
+            "heading": heading,
+            "province": place.province,
+            "fiscal_year": fiscal_year,
+            "table": table,
+            "crumbs": _crumbs(request, (place.province.name, province_url)),
+            "province_url": province_url,
+            "records_url": url_with("targets:list", {"province": code, "district": district}),
+        },
+    )
 
 
 # --- run now and exports ---------------------------------------------------------------------------------------------

@@ -277,7 +277,7 @@ AGE_BANDS = {
 
 
 class RecordFilterForm(forms.Form):
-    """?province=&category=&status=&district=&school=&age=&help= on the list and its export.
+    """?province=&category=&status=&district=&sub_district=&school=&age=&help= on the list and its export.
 
     None of these can hold an identifier or a name: a search does (SearchForm), and never goes into
     a URL. The choices are (value, label) lists the view built, so checking them costs no query.
@@ -287,22 +287,27 @@ class RecordFilterForm(forms.Form):
     category = forms.TypedChoiceField(label=_("category"), required=False, coerce=int, empty_value=None)
     status = forms.TypedChoiceField(label=_("status"), required=False, coerce=int, empty_value=None)
     district = forms.TypedChoiceField(label=_("district"), required=False, coerce=int, empty_value=None)
+    sub_district = forms.TypedChoiceField(label=_("sub-district"), required=False, coerce=int, empty_value=None)
     school = forms.CharField(label=_("school"), required=False, max_length=100)
     age = forms.ChoiceField(label=_("age"), required=False)
     help = forms.ChoiceField(label=_("help given"), required=False)
 
-    def __init__(self, data=None, *, provinces, districts, categories, statuses, **kwargs):
+    def __init__(self, data=None, *, provinces, districts, categories, statuses, sub_districts=(), **kwargs):
         super().__init__(data, **kwargs)
         self.fields["province"].choices = ANY + [(p.pk, p.name) for p in provinces]
         self.fields["category"].choices = ANY + [(c.pk, c.name) for c in categories]
         self.fields["status"].choices = ANY + [(s.pk, s.name) for s in statuses]
         self.fields["district"].choices = ANY + [(d.pk, d.name) for d in districts]
+        # The sub-districts of the chosen district (none chosen: no such filter).
+        self.fields["sub_district"].choices = ANY + [(s.pk, s.name) for s in sub_districts]
         self.fields["age"].choices = ANY + [(key, _("25 and over") if key == "25+" else key) for key in AGE_BANDS]
         self.fields["help"].choices = [*ANY, ("yes", _("with help given")), ("no", _("no help yet"))]
         if len(provinces) <= 1:
             del self.fields["province"]
         if not districts:
             del self.fields["district"]
+        if not sub_districts:
+            del self.fields["sub_district"]
 
 
 class SearchForm(forms.Form):

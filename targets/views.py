@@ -38,7 +38,7 @@ from core.subqueries import subquery_count
 from core.thai_id import format_identifier, mask_identifier, normalise
 from core.versioning import StaleEdit
 from exports import views as export_jobs
-from provinces.models import District, Province
+from provinces.models import District, Province, SubDistrict
 
 from . import exports, id_probes, record_services
 from .forms import (
@@ -201,7 +201,7 @@ def _search_label(text: str, kind: str) -> str:
 # --- the list and its export ----------------------------------------------------------------------------
 
 
-FILTER_PARAMS = ("province", "category", "status", "district", "school", "age", "help")
+FILTER_PARAMS = ("province", "category", "status", "district", "sub_district", "school", "age", "help")
 
 
 def _filtered_records(request, *, search: str | None):
@@ -226,10 +226,21 @@ def filter_records(user, params, *, search: str | None = None):
     data = params.copy()
     if data.get("district") and data["district"] not in {str(d.pk) for d in districts}:
         del data["district"]  # a district of the province chosen before: the new province's list starts over
+    # The sub-district filter offers the chosen district's sub-districts (one query, only once a district is chosen;
+    # the drill-down's sub-district links, summaries.drilldown, land here).
+    district = data.get("district")
+    sub_districts = (
+        list(SubDistrict.objects.filter(district_id=int(district)).order_by("name_th"))
+        if district and district.isdigit()
+        else []
+    )
+    if data.get("sub_district") and data["sub_district"] not in {str(s.pk) for s in sub_districts}:
+        del data["sub_district"]  # a sub-district of another district: dropped, as a district of another province
     form = RecordFilterForm(
         data,
         provinces=provinces,
         districts=districts,
+        sub_districts=sub_districts,
         categories=list(Category.objects.all()),
         statuses=list(Outcome.objects.all()),
     )
@@ -250,6 +261,9 @@ def filter_records(user, params, *, search: str | None = None):
     if filters.get("district"):
         records = records.filter(district_id=filters["district"])
         used.append("district")
+    if filters.get("sub_district"):
+        records = records.filter(sub_district_id=filters["sub_district"])
+        used.append("sub_district")
     if filters["school"]:
         records = records.filter(school__icontains=filters["school"])
         used.append("school")

@@ -633,10 +633,11 @@ PAGES = {
     ("eef_admin", "/dashboards/"): 6,
     # the university's trend, its latest snapshot and its provinces' in the same run, the labels
     ("university_member", "/dashboards/university/KKU/"): 7,
-    # the province's trend, its latest snapshot with run, province and region, the labels
-    ("university_member", A_URL): 7,
-    ("coordinator_a", A_URL): 6,
-    ("eef_admin", A_URL): 6,
+    # the province's trend, its latest snapshot with run, province and region, the labels, then the live district
+    # table (summaries.drilldown): the quality rules' settings and one aggregate of every district
+    ("university_member", A_URL): 9,
+    ("coordinator_a", A_URL): 8,
+    ("eef_admin", A_URL): 8,
 }
 
 

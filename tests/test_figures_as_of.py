@@ -187,14 +187,17 @@ def test_a_dashboard_as_of_a_day_costs_the_queries_of_todays(
 ):
     # Both: 1 session, 2 user, 3 memberships (a university member: 4 its assignments), then the trend (one
     # point per summary of the fiscal year), the shown summary's snapshots with their run and subjects, and
-    # the reference labels (one UNION). "As of" picks among the trend's points: no query of its own.
+    # the reference labels (one UNION). "As of" picks among the trend's points: no query of its own. Only the
+    # province dashboard's live district table (summaries.drilldown: the quality rules' settings and one aggregate)
+    # is today's alone: as of a past day the page says so and spends neither query.
+    live = 2 if "/province/" in url else 0
     client = client_for(getattr(history, member))
     client.get(url)  # warm the session
     with CaptureQueriesContext(connection) as today:
         response = client.get(url)
     assert response.status_code == 200
     assert "snapshot" in response.context
-    with django_assert_num_queries(len(today.captured_queries)):
+    with django_assert_num_queries(len(today.captured_queries) - live):
         response = client.get(url, {"as_of": "2566-06-30"})
     assert response.status_code == 200
     assert timezone.localdate(response.context["snapshot"].as_of) == datetime.date(2023, 6, 30)

@@ -788,9 +788,10 @@ def _grow(size: int, helps: int = 0) -> TargetRecord:
 LIST_PAGES = {
     # 1 memberships (scope_for), 2 visible provinces (the filter), 3 the province's districts (the
     # district filter), 4 categories, 5 statuses, 6 count (capped: core/paginator.py), 7 the page's records
-    # with district, category, status and their help counts (one subquery), 8 the access log's row
+    # with district, category, status and their help counts (one subquery), 8 the access log's row; with a
+    # district chosen, 9 its sub-districts (the sub-district filter)
     "/records/": 8,
-    "/records/?category={category}&district={district}&help=yes": 8,
+    "/records/?category={category}&district={district}&help=yes": 9,
     "/records/?school=โรงเรียน&age=6-11&status={status}": 8,
     "/records/?sort=-age&page=2": 8,
 }

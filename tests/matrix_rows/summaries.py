@@ -77,6 +77,17 @@ ROWS = {
         Case(_with_summary(f"/dashboards/province/{B}/"), B_ONLY),
         Case("/dashboards/province/99/", signed_in(404)),  # no such province
     ],
+    # A district's page (drill-down, live figures): whoever sees the province's dashboard; a district of another
+    # province under this one's code is 404 for everyone, as one that does not exist.
+    "dashboards/province/<int:code>/district/<int:district>/": [
+        Case(f"/dashboards/province/{B}/district/5601/", B_ONLY),
+        Case(
+            "/dashboards/province/40/district/4001/",
+            signed_in(404, eef_admin=200, coordinator_a=200, viewer_a=200, university_member=200),
+        ),
+        Case(f"/dashboards/province/{B}/district/4001/", signed_in(404)),
+        Case("/dashboards/province/99/district/9901/", signed_in(404)),  # no such province
+    ],
     # EEF admins start a run; a GET is refused before anything else.
     "dashboards/run/": [
         Case("/dashboards/run/", everyone(405)),
