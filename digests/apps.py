@@ -10,3 +10,8 @@ class DigestsConfig(AppConfig):
     name = "digests"
     verbose_name = _("Digests")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import retention
+
+        retention.register()

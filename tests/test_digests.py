@@ -315,3 +315,25 @@ def test_an_action_item_of_a_meeting_the_coordinator_may_not_see_is_not_listed(c
     [mail] = _mails_to(mailoutbox, cast.coordinator_a)
     assert hidden.what not in mail.body
     assert planted["a"]["item"].what in mail.body
+
+
+def test_the_retention_job_keeps_a_year_of_sent_rows_and_no_more(cast):
+    from digests import retention
+
+    now = timezone.now()
+    today = timezone.localdate(now)
+    old = DigestSent.objects.create(
+        user=cast.coordinator_a,
+        kind="weekly",
+        period=today - datetime.timedelta(days=retention.KEEP_DAYS + 7),
+        sent_at=now,
+    )
+    kept = DigestSent.objects.create(
+        user=cast.coordinator_a,
+        kind="monthly",
+        period=today - datetime.timedelta(days=retention.KEEP_DAYS - 30),
+        sent_at=now,
+    )
+    assert retention.prune_sent(now) == 1
+    assert list(DigestSent.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not DigestSent.objects.filter(pk=old.pk).exists()
