@@ -51,10 +51,16 @@ def name_contains(word: str) -> Q:
     return Q(**{f"first_name__{lookup}": word}) | Q(**{f"last_name__{lookup}": word})
 
 
+def text_contains(field: str, word: str) -> Q:
+    """Records whose `field` (one with the lookup registered below: the school) contains `word`, as the name
+    search does: LIKE for a word without case, ILIKE for one with, both served by the field's trigram index."""
+    return Q(**{f"{field}__{'ilike_contains' if has_case(word) else 'contains'}": word})
+
+
 def register_lookups() -> None:
     from .models import TargetRecord
 
-    for name in ("first_name", "last_name"):
+    for name in ("first_name", "last_name", "school"):
         field = TargetRecord._meta.get_field(name)
         if not isinstance(field, models.CharField):
             raise TypeError(f"{name} is no CharField")

@@ -138,8 +138,46 @@ def test_the_trigram_indexes_serve_the_lookup_as_django_writes_it():
             ["%trgm"],
         )
         indexes = dict(cursor.fetchall())
-    assert set(indexes) == {"target_record_first_name_trgm", "target_record_last_name_trgm"}
+    assert set(indexes) == {
+        "target_record_first_name_trgm",
+        "target_record_last_name_trgm",
+        "target_record_school_trgm",
+    }
     assert "USING gin (first_name gin_trgm_ops)" in indexes["target_record_first_name_trgm"]
+
+
+@postgres_only
+def test_the_school_filter_finds_exactly_its_records_from_the_trigram_index(cast, client_for):
+    _grow(3000)  # a province of thousands: the school narrows it to a few
+    schools = {
+        "โรงเรียนบ้านหนองแสง": national_id(41001),
+        "โรงเรียนบ้านหนองแสงวิทยา": national_id(41002),
+        "Khon Kaen Wittayayon School": national_id(41003),
+    }
+    category, status = Category.objects.first(), Outcome.objects.first()
+    for school, identifier in schools.items():
+        TargetRecord.objects.create(
+            identifier=identifier, identifier_kind="national_id", first_name="นักเรียน", last_name="ทดสอบ",
+            province_id=PROVINCE_A, category=category, status=status, school=school,
+        )  # fmt: skip
+    client = client_for(cast.coordinator_a)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE targets_targetrecord")
+        cursor.execute("REINDEX INDEX target_record_school_trgm")  # its statistics (see the name search's test)
+    for text, expected in (("หนองแสง", 2), ("หนองแสงวิทยา", 1), ("wittayayon", 1), ("ไม่มีโรงเรียนนี้", 0)):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/records/", {"school": text})
+        assert response.status_code == 200
+        found = {row["record"].school for row in response.context["rows"]}
+        assert len(found) == expected, (text, found)
+        assert all(text.lower() in school.lower() for school in found)
+        count_sql = next(q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"] and "school" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + count_sql)
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+            cursor.execute("RESET enable_seqscan")
+        assert "target_record_school_trgm" in plan, plan
 
 
 # --- identifier search stays exact ------------------------------------------------------------------------
