@@ -1,6 +1,6 @@
 """What a request costs while the cache's Redis is down or hung (abe_portal/fail_open_cache.py).
 
-Starts its own redis-server on BENCH_REDIS_PORT (default 6391; never the shared one of REDIS_URL),
+Starts its own redis-server on BENCH_REDIS_PORT (default: a port free at the time; never the shared one of REDIS_URL),
 points the portal's CACHES entry at it, and times two requests, median of N each:
 - an API read with a partner key (the failed-key check and the key's throttle: 2 cache calls);
 - a wrong password at /accounts/login/ (allauth's login limits: about 10 cache calls; MD5 hasher,
@@ -14,6 +14,7 @@ import datetime
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import time
@@ -23,8 +24,17 @@ from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 
-PORT = int(os.environ.get("BENCH_REDIS_PORT", "6391"))
 RUNS = int(os.environ.get("BENCH_OUTAGE_RUNS", "30"))
+
+
+def _free_port() -> int:
+    """A port nothing listens on now (the kernel's pick), so that the benchmark never talks to another Redis."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORT = int(os.environ.get("BENCH_REDIS_PORT") or _free_port())
 URL = f"redis://127.0.0.1:{PORT}/0"
 
 
@@ -45,6 +55,8 @@ def _start_redis() -> subprocess.Popen:
     )
     deadline = time.monotonic() + 30
     while True:
+        if process.poll() is not None:  # the port was taken after all: never measure someone else's Redis
+            raise RuntimeError(f"redis-server on port {PORT} exited ({process.returncode}); set BENCH_REDIS_PORT")
         try:
             redis.Redis.from_url(URL, socket_connect_timeout=1).ping()
             return process
