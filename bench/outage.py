@@ -67,12 +67,14 @@ def _start_redis() -> subprocess.Popen:
 
 
 def _median_ms(request, runs: int) -> float:
+    """The median of `runs` requests, each answered as it should be (a page refused for its host, a 400, was timed
+    here once, and looked fast)."""
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         response = request()
         times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code < 500, response.status_code
+        assert response.status_code == 200, response.status_code
     return statistics.median(times)
 
 
@@ -107,6 +109,7 @@ def run() -> None:
     # Sign-in is limited (that is the point): many more wrong passwords than the limits, so raise them.
     # And the cheapest password hasher, so that the cache's share of a sign-in is what shows, not PBKDF2's.
     limits = {
+        "ALLOWED_HOSTS": ["testserver"],  # the test client's host (the test runner adds it; a benchmark must too)
         "ACCOUNT_RATE_LIMITS": {"login": "100000/m/ip", "login_failed": "100000/m/ip,100000/5m/key"},
         "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
     }
