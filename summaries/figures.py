@@ -298,8 +298,8 @@ def quality_label() -> str:
 
 def quality_definition() -> str:
     return gettext(
-        "The share of the province's records that no data-quality rule switched on finds (100% = no record found "
-        "by any rule); a record found by several rules counts once."
+        "The share of the target-group records that no data-quality rule switched on finds (100% = no record "
+        "found by any rule); a record found by several rules counts once."
     )
 
 
@@ -319,23 +319,20 @@ def quality_help(quality: Quality | None) -> str:
 
 
 def quality_band_ranges() -> list[tuple[QualityBand, str]]:
-    """Each band and the scores it holds ("good: 90% or more"), for legends; then "unknown"."""
+    """Each band and the scores it holds ("good ≥ 90%", "fair 70–89.9%", "poor < 70%"), short enough for the map's
+    legend; then "unknown"."""
     found = []
     upper = None
     for band in QUALITY_BANDS:
         if upper is None:
-            text = gettext("%(band)s: %(lower)s or more") % {"band": band.label, "lower": percent_text(band.lower)}
+            text = f"{band.label} ≥ {band.lower:g}%"
         elif band is QUALITY_BANDS[-1]:
-            text = gettext("%(band)s: under %(upper)s") % {"band": band.label, "upper": percent_text(upper)}
+            text = f"{band.label} < {upper:g}%"
         else:
-            text = gettext("%(band)s: %(lower)s to %(upper)s") % {
-                "band": band.label,
-                "lower": percent_text(band.lower),
-                "upper": percent_text(upper - 0.1),
-            }
+            text = f"{band.label} {band.lower:g}–{upper - 0.1:g}%"
         found.append((band, text))
         upper = band.lower
-    found.append((QUALITY_UNKNOWN, gettext("unknown or no records")))
+    found.append((QUALITY_UNKNOWN, QUALITY_UNKNOWN.label))
     return found
 
 

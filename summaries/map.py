@@ -180,8 +180,10 @@ def _legend(projected: Projected) -> tuple[list[str], float]:
         )
     # The data-quality score's bands (summaries.figures.QUALITY_BANDS), as the badges beside the map colour them.
     y = y + 8 + len(items) * step + 14
-    heading = gettext("Data-quality score (in each tooltip)")
-    parts.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" font-weight="bold" fill="{INK}">{escape(heading)}</text>')
+    heading = gettext("Data quality")  # the score of each province is in its tooltip (the description says so)
+    parts.append(
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" font-weight="bold" fill="{INK}">{escape(heading)}</text>'
+    )
     for index, (band, label) in enumerate(quality_band_ranges()):
         top = y + 8 + index * step
         parts.append(
