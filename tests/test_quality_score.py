@@ -64,8 +64,10 @@ def test_the_snapshot_holds_the_score_and_rollups_add_up_the_counts(cast, plante
     assert national is not None
     assert (national.checked, national.flagged, national.score) == (5, 2, 60.0)  # 3 of 5, not the mean of 50 and 100
     kku = next(f for f in summary.universities.values() if f.provinces and PROVINCE_A in f.provinces)
+    parts = [summary.provinces[code].quality for code in kku.provinces or () if code in summary.provinces]
     assert kku.quality is not None
-    assert kku.quality.flagged >= 2
+    assert kku.quality.checked == sum(q.checked for q in parts if q)
+    assert kku.quality.flagged == sum(q.flagged for q in parts if q)
 
 
 def _badge(user, quality, province=None) -> str:
