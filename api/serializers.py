@@ -220,20 +220,40 @@ class CaseFiguresSerializer(serializers.Serializer):
     )
 
 
+class QualityScoreSerializer(serializers.Serializer):
+    """The data-quality score of a snapshot's subject (README.md, "The quality score")."""
+
+    checked = serializers.IntegerField(help_text="Records the rules looked at: all of the subject's.")
+    flagged = serializers.IntegerField(help_text="Of them, records found by at least one rule switched on (once each).")
+    rules = serializers.IntegerField(help_text="Data-quality rules switched on when the figures were computed.")
+    score = serializers.FloatField(
+        allow_null=True,
+        help_text="The share (%) of the records that no rule found, rounded down to one decimal (100 = none found); "
+        "null without records.",
+    )
+
+
 class SnapshotSerializer(serializers.ModelSerializer):
     province = serializers.IntegerField(source="province_id", read_only=True, allow_null=True)
     university = serializers.CharField(source="university.code", read_only=True, allow_null=True)
     run = serializers.IntegerField(source="run_id", read_only=True)
     cases = serializers.SerializerMethodField()
+    quality = serializers.SerializerMethodField()
 
     class Meta:
         model = Snapshot
-        fields = ["id", "run", "level", "province", "university", "fiscal_year", "as_of", "data", "cases"]
+        fields = ["id", "run", "level", "province", "university", "fiscal_year", "as_of", "data", "cases", "quality"]
 
     @extend_schema_field(CaseFiguresSerializer(allow_null=True))
     def get_cases(self, instance: Snapshot) -> dict | None:
         """`data.cases`, described: null for a snapshot this code cannot read."""
         return instance.figures.cases.to_json() if readable(instance.schema) else None
+
+    @extend_schema_field(QualityScoreSerializer(allow_null=True))
+    def get_quality(self, instance: Snapshot) -> dict | None:
+        """`data.quality`, described: null when unknown (figures computed before the score, or unreadable)."""
+        quality = instance.figures.quality if readable(instance.schema) else None
+        return quality.to_json() if quality is not None else None
 
     def to_representation(self, instance):
         found = super().to_representation(instance)

@@ -32,6 +32,8 @@ from .figures import (
     number_text,
     percent_text,
     progress_note,
+    quality_label,
+    quality_text,
     role_label,
 )
 from .schema import Counts, Figures
@@ -56,10 +58,19 @@ BAR = "#0b6e4f"
 
 
 @dataclass(frozen=True)
+class QualityOf:
+    """Whose data-quality score a chart or a cell shows: the templates draw it with {% quality_score %}."""
+
+    figures: Figures
+    province: int | None = None
+
+
+@dataclass(frozen=True)
 class Cell:
     text: str
     href: str = ""
     numeric: bool = False
+    quality_of: QualityOf | None = None  # the cell is a data-quality score (its text: the same, for exports)
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class Chart:
     svg: SafeString
     headers: list[str]
     rows: list[list[Cell]] = field(default_factory=list)
+    quality_of: QualityOf | None = None  # a province's chart: its data-quality score, beside the title
 
     @property
     def empty(self) -> bool:
@@ -206,6 +218,7 @@ class BarRow:
     values: list[float | None]  # one per series
     notes: list[str]  # shown after each bar
     colours: tuple[str, ...] = ()  # instead of the series' colours
+    tip: str = ""  # added to each bar's tooltip (a province's data-quality score)
 
 
 def bar_svg(
@@ -260,6 +273,8 @@ def bar_svg(
             length = 0 if value is None else max(plot * min(value, maximum) / maximum, 1.5 if value > 0 else 0)
             colour = row.colours[index] if row.colours else series[index].colour
             tip = f"{row.label}: {note}" if row.colours else f"{row.label} · {series[index].label}: {note}"
+            if row.tip:
+                tip = f"{tip} · {row.tip}"
             body.append(
                 f'<rect x="{_num(label_width)}" y="{_num(bar_y)}" width="{_num(length)}" height="{bar}" rx="2" '
                 f'fill="{colour}"><title>{escape(tip)}</title></rect>'
@@ -421,14 +436,17 @@ def progress_by_subject(
             row.url,
             [row.progress[RETURNED].percent, row.progress[KEPT].percent],
             [progress_note(row.progress[RETURNED]), progress_note(row.progress[KEPT])],
+            tip=f"{quality_label()} {quality_text(row.quality)}",
         )
         for row in rows
     ]
     svg = bar_svg(chart_id, title, description, bars, _group_series())
     words = headlines()
-    headers = [name_header or gettext("Province"), words[RETURNED].label, words[KEPT].label]
+    headers = [name_header or gettext("Province"), words[RETURNED].label, words[KEPT].label, quality_label()]
     table = [
-        [Cell(row.name, row.url)] + [Cell(progress_note(row.progress[key]), numeric=True) for key in (RETURNED, KEPT)]
+        [Cell(row.name, row.url)]
+        + [Cell(progress_note(row.progress[key]), numeric=True) for key in (RETURNED, KEPT)]
+        + [Cell(quality_text(row.quality), numeric=True, quality_of=_quality_of(row))]
         for row in rows
     ]
     return Chart(chart_id, title, description, svg, headers, table)
@@ -470,7 +488,13 @@ def goals_chart(figures: Figures, labels: Labels, links: Links, *, chart_id: str
     # xgettext:no-python-format
     percent_of_goal = gettext("% of goal")
     headers = [gettext("Target group"), gettext("Outcome"), gettext("Achieved"), gettext("Goal"), percent_of_goal]
-    return Chart(chart_id, title, description, svg, headers, table)
+    # The plan's progress, beside the data-quality score of the records it counts (a rollup's: its provinces' added).
+    return Chart(chart_id, title, description, svg, headers, table, quality_of=QualityOf(figures, links.province))
+
+
+def _quality_of(row: Row) -> QualityOf:
+    # A province's row links to its quality page (for those who read it); a university's has none.
+    return QualityOf(row.figures, row.key if isinstance(row.key, int) else None)
 
 
 def categories_chart(figures: Figures, labels: Labels, links: Links, *, chart_id: str = "categories") -> Chart:

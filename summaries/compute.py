@@ -18,6 +18,8 @@ from core.periods import quarter_of
 from duplicates import figures as duplicate_figures
 from meetings.models import ActionItem, Meeting
 from provinces.models import PlanGoal
+from quality import score as quality_score
+from quality.rules import active_rules
 from reports.models import ProgressReport
 from targets.models import Assistance, AssistanceType, Category, Outcome, TargetRecord, UploadBatch
 from transfers import figures as transfer_figures
@@ -231,7 +233,14 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
     for code, pairs in duplicate_figures.open_by_province().items():
         province(code)["one_record"]["duplicates_open"] = pairs
 
+    # 22-23: the data-quality score's counts (quality.score): the rules switched on, then every province's records
+    # and those any of them finds, in one query.
+    rules = active_rules()
+    for code, found in quality_score.tally(rules=rules, now=now).items():
+        province(code)["quality"].update(checked=found.checked, flagged=found.flagged)
+
     for figures in provinces.values():
+        figures["quality"]["rules"] = len(rules)
         figures["goal_rows"] = _goal_rows(figures, goal_groups)
         _derive(figures, period)
 
@@ -240,7 +249,7 @@ def compute(*, fiscal_year: int, now: datetime.datetime | None = None) -> Summar
     supported = defaultdict(set)
     for code, university_id, _lead in assignments:
         supported[university_id].add(code)
-    for university_id in University.objects.values_list("pk", flat=True):  # 22
+    for university_id in University.objects.values_list("pk", flat=True):  # 24
         rollup = _rollup([provinces[c] for c in sorted(supported[university_id]) if c in provinces], period)
         rollup["provinces"] = sorted(supported[university_id])
         rollup["leads"] = sorted(c for c, u, lead in assignments if u == university_id and lead)
@@ -316,6 +325,7 @@ def _empty() -> dict:
         "action_items": {"open": 0, "overdue": 0},
         "cases": follow_up.CaseTally(),
         "one_record": {"transfers_in": defaultdict(int), "transfers_out": defaultdict(int), "duplicates_open": 0},
+        "quality": {"checked": 0, "flagged": 0, "rules": 0},
     }
 
 
@@ -367,6 +377,8 @@ def _derive(figures: dict, period: str) -> None:
     figures["progress"] = progress
     records = figures["records"]
     figures["completeness"]["share_incomplete"] = _percent(figures["completeness"]["incomplete"], records["total"])
+    quality = figures["quality"]
+    quality["score"] = quality_score.score(quality["checked"], quality["flagged"])
     figures["reports"]["current_period"] = period
     _finish_requests(figures["requests"])
 
@@ -411,6 +423,9 @@ def _rollup(parts: list[dict], period: str) -> dict:
             for quarter, n in part["one_record"][key].items():
                 total["one_record"][key][quarter] += n
         total["one_record"]["duplicates_open"] += part["one_record"]["duplicates_open"]
+        for key in ("checked", "flagged"):
+            total["quality"][key] += part["quality"][key]
+        total["quality"]["rules"] = max(total["quality"]["rules"], part["quality"]["rules"])
     total["cases"] = follow_up.rollup(part["cases"] for part in parts)
     total["completeness"]["last_upload"] = max(last_uploads) if last_uploads else None
     total["reports"]["provinces_in"] = sum(1 for p in parts if p["reports"]["current_period_in"])
@@ -486,6 +501,7 @@ def _typed(scratch: dict) -> Figures:
             transfers_out=counts["one_record"]["transfers_out"],
             duplicates_open=counts["one_record"]["duplicates_open"],
         ),
+        quality=schema.Quality(**counts["quality"]),
         provinces=tuple(counts["provinces"]) if "provinces" in counts else None,
         leads=tuple(counts["leads"]) if "leads" in counts else None,
         own=schema.OwnWork(

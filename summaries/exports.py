@@ -50,6 +50,8 @@ from .figures import (
     parse_datetime,
     period_label,
     progress_of,
+    quality_label,
+    quality_text,
     reference_labels,
     report_status_label,
     role_label,
@@ -243,6 +245,8 @@ def _columns(pack: Pack) -> list[tuple[str, Callable[..., object]]]:
         (f"{_('Referrals')}: {_('overdue')}", lambda f: f.cases.referrals.overdue),
         (f"{_('Referrals')}: {pgettext('referral', 'completed')}", lambda f: f.cases.referrals.completed),
     ]
+    # The data-quality score (issue 17), as a number (empty when unknown: a run before the score).
+    columns.append((_("Data-quality score (%)"), lambda f: f.quality.score if f.quality is not None else None))
     for code in categories:
         columns.append(
             (
@@ -364,6 +368,7 @@ def _facts(figures: Figures, *, rollup: bool) -> list[tuple[str, str]]:
             f"{completeness.incomplete:,} ({charts.percent_text(completeness.share_incomplete)})",
         )
     )
+    facts.append((quality_label(), quality_text(figures.quality)))
     last = parse_datetime(completeness.last_upload)
     facts.append((_("Last upload"), be_date(last) if last else "–"))
     facts.append((_("Current period's report in"), f"{_report_in(figures)} ({period_label(reports.current_period)})"))
@@ -576,7 +581,10 @@ def _write_pdf(pack: Pack) -> bytes:
     if pack.level != Level.PROVINCE:
         programme = set(pack.subject.figures.provinces or ())
         percents = {s.province_code: s.figures.progress.overall.percent for s in pack.provinces}
-        map_markup = _pdf_svg(map_svg(percents=percents, programme=programme, chart_id="pack-map"), svg_fonts)
+        quality = {s.province_code: s.figures.quality for s in pack.provinces}
+        map_markup = _pdf_svg(
+            map_svg(percents=percents, programme=programme, quality=quality, chart_id="pack-map"), svg_fonts
+        )
     universities = [Row(s.subject_university.code, s.subject_university.name, "", s.figures) for s in pack.universities]
     context = {
         "pack": pack,

@@ -29,7 +29,7 @@ from universities.models import SupportRole
 
 from .compute import OTHER_ACHIEVED
 from .models import Level, Snapshot, SummaryRun
-from .schema import CaseFigures, Figures, Progress, ReferralCounts
+from .schema import CaseFigures, Figures, Progress, Quality, ReferralCounts
 
 RETURNED = Outcome.Group.RETURNED_TO_LEARNING.value
 KEPT = Outcome.Group.KEPT_IN_SCHOOL.value
@@ -243,6 +243,97 @@ def progress_note(progress: Progress) -> str:
     if not progress.target:
         return gettext("no goal") + (f" ({progress.achieved:,})" if progress.achieved else "")
     return f"{percent_text(progress.percent)} ({progress.achieved:,} / {progress.target:,})"
+
+
+# --- the data-quality score (issue 17; README.md, "The quality score") ----------------------------
+
+
+@dataclass(frozen=True)
+class QualityBand:
+    """A band of the score: its lowest score, its key (the badge's class) and its colours (the badges, the map's
+    legend and the PDF alike)."""
+
+    lower: float
+    key: str
+    background: str
+    ink: str
+
+    @property
+    def label(self) -> str:
+        return {
+            "good": gettext("good"),
+            "fair": gettext("fair"),
+            "poor": gettext("poor"),
+        }.get(self.key, gettext("unknown"))
+
+
+# The one place of the bands' thresholds (README.md says them): the score is rounded down, so 89.99% is "fair".
+QUALITY_BANDS = (
+    QualityBand(90.0, "good", "#dcf1e5", "#145c36"),
+    QualityBand(70.0, "fair", "#fff1d6", "#6e4300"),
+    QualityBand(0.0, "poor", "#fde3e1", "#a1211a"),
+)
+QUALITY_UNKNOWN = QualityBand(-1.0, "unknown", "#eef1f5", "#3d4b5c")
+
+
+def quality_of(subject: "Figures | Quality | None") -> Quality | None:
+    return subject.quality if isinstance(subject, Figures) else subject
+
+
+def quality_band(quality: Quality | None) -> QualityBand:
+    score = quality.score if quality is not None else None
+    if score is None:
+        return QUALITY_UNKNOWN
+    return next((band for band in QUALITY_BANDS if score >= band.lower), QUALITY_BANDS[-1])
+
+
+def quality_text(quality: Quality | None) -> str:
+    """ "92.3%", or "–" when unknown (figures of a run before the score) or when there is no record to check."""
+    return percent_text(quality.score if quality is not None else None)
+
+
+def quality_label() -> str:
+    return gettext("Data-quality score")
+
+
+def quality_definition() -> str:
+    return gettext(
+        "The share of the target-group records that no data-quality rule switched on finds (100% = no record "
+        "found by any rule); a record found by several rules counts once."
+    )
+
+
+def quality_help(quality: Quality | None) -> str:
+    """The badge's tooltip: the definition, and the counts behind the score (or why there is none)."""
+    if quality is None:
+        found = gettext("Unknown: these figures were counted before the portal scored data quality.")
+    elif not quality.checked:
+        found = gettext("No records to check.")
+    else:
+        found = gettext("%(passed)s of %(checked)s records pass the %(rules)s rules switched on.") % {
+            "passed": f"{quality.checked - quality.flagged:,}",
+            "checked": f"{quality.checked:,}",
+            "rules": quality.rules,
+        }
+    return f"{quality_label()}: {quality_definition()} {found}"
+
+
+def quality_band_ranges() -> list[tuple[QualityBand, str]]:
+    """Each band and the scores it holds ("good ≥ 90%", "fair 70–89.9%", "poor < 70%"), short enough for the map's
+    legend; then "unknown"."""
+    found = []
+    upper = None
+    for band in QUALITY_BANDS:
+        if upper is None:
+            text = f"{band.label} ≥ {band.lower:g}%"
+        elif band is QUALITY_BANDS[-1]:
+            text = f"{band.label} < {upper:g}%"
+        else:
+            text = f"{band.label} {band.lower:g}–{upper - 0.1:g}%"
+        found.append((band, text))
+        upper = band.lower
+    found.append((QUALITY_UNKNOWN, QUALITY_UNKNOWN.label))
+    return found
 
 
 # --- case follow-up (issue 14) -------------------------------------------------------------------
@@ -604,6 +695,14 @@ class Row:
     def report_in(self) -> bool:
         return self.figures.reports.current_period_in
 
+    @property
+    def quality(self) -> Quality | None:
+        return self.figures.quality
+
+    @property
+    def quality_score(self) -> float | None:
+        return self.figures.quality.score if self.figures.quality is not None else None
+
 
 # Sortable columns of the tables: key -> value of a row (None sorts last either way).
 SORTS = {
@@ -614,6 +713,7 @@ SORTS = {
     "overall": lambda row: row.progress["overall"].percent,
     "changed": lambda row: row.figures.changed_30d,
     "incomplete": lambda row: row.share_incomplete,
+    "quality": lambda row: row.quality_score,
     "upload": lambda row: row.last_upload,
     "requests": lambda row: row.figures.requests.open,
     "actions": lambda row: row.figures.action_items.overdue,

@@ -19,7 +19,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
 from .charts import INK, MUTED, SVG_NS
-from .figures import percent_text
+from .figures import QUALITY_BANDS, percent_text, quality_band, quality_band_ranges, quality_label, quality_text
+from .schema import Quality
 
 GEOJSON = Path(settings.BASE_DIR) / "provinces" / "data" / "thai-admin" / "provinces.geojson"
 SCALE = 36.0  # SVG units per degree of latitude
@@ -104,18 +105,22 @@ def map_svg(
     percents: dict[int, float | None],
     programme: set[int],
     links: dict[int, str] | None = None,
+    quality: dict[int, Quality | None] | None = None,
     chart_id: str = "map",
     title: str = "",
 ) -> SafeString:
     """The map: the programme's provinces shaded by `percents` (code → % of goals) and outlined, the
-    others pale; each programme province links to `links[code]` when given, and names its figure."""
+    others pale; each programme province links to `links[code]` when given, and names its figure and its
+    data-quality score (`quality`, code → the snapshot's Quality: "–" when unknown), as the legend says."""
     links = links or {}
+    quality = quality or {}
     projected = province_paths()
     title = title or gettext("Map of progress against the goals, by province")
     description = gettext(
         "Map of Thailand's 77 provinces. The programme's provinces are outlined in dark and shaded by the "
         "share of their goals reached (returned to learning and kept in school together): the darker, the "
-        "further. The table beside lists the same figures."
+        "further. Each province's tooltip also gives its data-quality score, whose bands the legend names. The "
+        "table beside lists the same figures."
     )
     body = []
     highlighted = []
@@ -130,25 +135,31 @@ def map_svg(
     # The programme's provinces last, so their dark outlines are drawn over their neighbours' borders.
     for shape in highlighted:
         percent = percents.get(shape.code)
-        tip = f"{shape.name}: {percent_text(percent)}"
+        score = quality.get(shape.code)
+        tip = f"{shape.name}: {percent_text(percent)} · {quality_label()} {quality_text(score)}"
         element = (
             f'<path d="{shape.path}" fill="{shade(percent)}" stroke="{INK}" stroke-width="1.4" '
-            f'stroke-linejoin="round" class="programme" data-province="{shape.code}">'
+            f'stroke-linejoin="round" class="programme" data-province="{shape.code}" '
+            f'data-quality="{quality_band(score).key}">'
             f"<title>{escape(tip)}</title></path>"
         )
         href = links.get(shape.code)
         body.append(f"<a href={quoteattr(href)}>{element}</a>" if href else element)
-    body += _legend(projected)
+    legend, legend_bottom = _legend(projected)
+    body += legend
+    # The legend may reach below the country's southern tip: the picture grows to hold it.
+    height = max(projected.height, round(legend_bottom + MARGIN, 1))
     head = (
-        f'<svg xmlns="{SVG_NS}" class="map-svg" viewBox="0 0 {projected.width} {projected.height}" '
-        f'width="{projected.width}" height="{projected.height}" role="img" '
+        f'<svg xmlns="{SVG_NS}" class="map-svg" viewBox="0 0 {projected.width} {height}" '
+        f'width="{projected.width}" height="{height}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" font-family="inherit">'
         f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(description)}</desc>'
     )
     return mark_safe(head + "".join(body) + "</svg>")  # noqa: S308 (every text above is escaped)
 
 
-def _legend(projected: Projected) -> list[str]:
+def _legend(projected: Projected) -> tuple[list[str], float]:
+    """The legend's parts, and where it ends (its lowest y)."""
     # In the Gulf of Thailand, east of the peninsula and south of Cambodia's border: the map's empty corner.
     x, y = projected.width * 0.60, projected.height * 0.66
     size, step = 10, 15
@@ -167,4 +178,20 @@ def _legend(projected: Projected) -> list[str]:
             f'<text x="{x + size + 5:.1f}" y="{top + size - 1.5:.1f}" font-size="{size}" fill="{MUTED}">'
             f"{escape(label)}</text>"
         )
-    return parts
+    # The data-quality score's bands (summaries.figures.QUALITY_BANDS), as the badges beside the map colour them.
+    y = y + 8 + len(items) * step + 14
+    heading = gettext("Data quality")  # the score of each province is in its tooltip (the description says so)
+    parts.append(
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" font-weight="bold" fill="{INK}">{escape(heading)}</text>'
+    )
+    for index, (band, label) in enumerate(quality_band_ranges()):
+        top = y + 8 + index * step
+        parts.append(
+            f'<rect x="{x:.1f}" y="{top:.1f}" width="{size}" height="{size}" rx="5" fill="{band.background}" '
+            f'stroke="{band.ink}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{x + size + 5:.1f}" y="{top + size - 1.5:.1f}" font-size="{size}" fill="{MUTED}" '
+            f'data-quality-band="{band.key}">{escape(label)}</text>'
+        )
+    return parts, y + 8 + len(QUALITY_BANDS) * step + step

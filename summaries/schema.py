@@ -5,8 +5,10 @@ fails here, once, when a snapshot is read, not in a template when a page renders
 Versions (Snapshot.schema): 1 (before issue 12) counted something else, so it is never read or
 upgraded: pages read only current snapshots until the next run replaces them. 2: goals per target
 group and achieved outcome. 3 (issue 14): 2 and the case follow-up figures (`cases`); a snapshot of 2 reads
-as 3 with empty case figures. 4 (issue 16) is today's: 3 and one child, one record (`one_record`: moves between
-provinces, probable duplicates); a snapshot of 3 reads as 4 with none. When a figure changes, bump
+as 3 with empty case figures. 4 (issue 16): 3 and one child, one record (`one_record`: moves between
+provinces, probable duplicates); a snapshot of 3 reads as 4 with none. 5 (issue 17) is today's: 4 and the
+data-quality score (`quality`); a snapshot of 4 reads as 5 with the score unknown (None), never made up. When a
+figure changes, bump
 SCHEMA_VERSION and teach `parse()` to upgrade the previous version (tests/test_snapshot_schema.py reads
 tests/data/snapshot_v<N>.json).
 """
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The oldest version `parse()` can read (upgrading it if older than SCHEMA_VERSION).
 OLDEST_READABLE = 2
 
@@ -438,6 +440,25 @@ class OneRecord:
 
 
 @dataclass(frozen=True)
+class Quality:
+    """The data-quality score (README.md, "The quality score"): of the records the rules looked at (all of the
+    subject's), those that at least one rule switched on found, counted once whatever the number of rules; the score
+    is the share (%) that none found (quality.score.score, stored as Completeness stores its share)."""
+
+    checked: int
+    flagged: int
+    rules: int  # the rules switched on when the run was made
+    score: float | None  # None without records
+
+    def to_json(self) -> dict:
+        return {"checked": self.checked, "flagged": self.flagged, "rules": self.rules, "score": self.score}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Quality":
+        return cls(checked=data["checked"], flagged=data["flagged"], rules=data["rules"], score=data["score"])
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of one subject (a province, a university or the nation) in one run. A rollup (a
     university, the nation) is the sum of its provinces' figures and names them (`provinces`); a
@@ -460,6 +481,7 @@ class Figures:
     provinces: tuple[int, ...] | None = None  # rollups: the provinces summed
     leads: tuple[int, ...] | None = None  # universities: the provinces they lead
     own: OwnWork | None = None  # universities
+    quality: Quality | None = None  # None: unknown (a run before schema 5 did not count it)
 
     @property
     def rollup(self) -> bool:
@@ -491,6 +513,7 @@ class Figures:
             "action_items": self.action_items.to_json(),
             "cases": self.cases.to_json(),
             "one_record": self.one_record.to_json(),
+            "quality": self.quality.to_json() if self.quality is not None else None,
         }
         if self.provinces is not None:
             found["provinces"] = list(self.provinces)
@@ -520,6 +543,7 @@ class Figures:
             provinces=tuple(data["provinces"]) if "provinces" in data else None,
             leads=tuple(data["leads"]) if "leads" in data else None,
             own=OwnWork.from_json(data["own"]) if "own" in data else None,
+            quality=Quality.from_json(data["quality"]) if data["quality"] is not None else None,
         )
 
 
@@ -543,6 +567,8 @@ def parse(data: Mapping[str, Any], version: int) -> Figures:
         data = _upgrade_2_to_3(data)
     if version <= 3:
         data = _upgrade_3_to_4(data)
+    if version <= 4:
+        data = _upgrade_4_to_5(data)
     try:
         return Figures.from_json(data)
     except (KeyError, TypeError) as exc:
@@ -557,6 +583,11 @@ def _upgrade_2_to_3(data: Mapping[str, Any]) -> dict:
 def _upgrade_3_to_4(data: Mapping[str, Any]) -> dict:
     """4 added one child, one record (moves between provinces, probable duplicates): a run of 3 counted none."""
     return {**data, "one_record": OneRecord.empty().to_json()}
+
+
+def _upgrade_4_to_5(data: Mapping[str, Any]) -> dict:
+    """5 added the data-quality score: a run of 4 did not count it, so it is unknown (shown "–"), not 100%."""
+    return {**data, "quality": None}
 
 
 def dump(figures: Figures) -> dict:

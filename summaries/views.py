@@ -55,6 +55,9 @@ from .figures import (
     percent_text,
     point_as_of,
     progress_of,
+    quality_help,
+    quality_label,
+    quality_text,
     reference_labels,
     report_status_label,
     sort_rows,
@@ -137,7 +140,7 @@ def _sort_links(request, key: str, descending: bool) -> dict[str, dict]:
     return links
 
 
-def _cards(figures: Figures, links: Links, *, rollup: bool) -> list[dict]:
+def _cards(figures: Figures, links: Links, *, rollup: bool, province: int | None = None) -> list[dict]:
     """The figures at the top of a dashboard, each linking to what is behind it; the headline ones say
     in their label and tooltip what they count (figures.headlines)."""
     records = figures.records.total
@@ -195,6 +198,23 @@ def _cards(figures: Figures, links: Links, *, rollup: bool) -> list[dict]:
             "href": "#completeness",
             "key": "completeness",
             "alert": (share or 0) > 10,
+        }
+    )
+    # The data-quality score (README.md, "The quality score"), as a badge ({% quality_score %}): a province's links to
+    # its quality page; a rollup's is its provinces' counts added up, each province's in the table below.
+    quality = figures.quality
+    cards.append(
+        {
+            "label": quality_label(),
+            "tooltip": quality_help(quality),
+            "value": quality_text(quality),
+            "note": gettext("%(flagged)s of %(checked)s records found by a rule")
+            % {"flagged": number_text(quality.flagged), "checked": number_text(quality.checked)}
+            if quality is not None
+            else gettext("not counted on this day"),
+            "key": "quality",
+            "quality": True,
+            "province": province,
         }
     )
     if rollup:
@@ -300,7 +320,7 @@ def _figures_context(
         "snapshot": snapshot,
         "figures": figures,
         "fresh": fresh,
-        "cards": _cards(figures, links, rollup=rollup),
+        "cards": _cards(figures, links, rollup=rollup, province=None if rollup else snapshot.province_id),
         "goals_chart": charts.goals_chart(figures, labels, links),
         "categories_chart": charts.categories_chart(figures, labels, links),
         "statuses_chart": charts.statuses_chart(figures, labels, links),
@@ -392,6 +412,7 @@ def _tables(request, rows: list[Row], universities: list[Row], *, programme: set
             percents=percents,
             programme=programme,
             links={row.key: row.url for row in rows if row.key in programme},
+            quality={row.key: row.quality for row in rows if isinstance(row.key, int)},
         ),
         "map_rows": [row for row in by_name if row.key in programme],
         "headlines": headlines(),

@@ -23,6 +23,7 @@ from summaries.schema import (
     CaseFigures,
     Figures,
     OneRecord,
+    Quality,
     UnreadableSnapshot,
     dump,
     parse,
@@ -81,8 +82,42 @@ def stored(cast):
 
 def _as_today(data: dict) -> dict:
     """A stored figures' JSON as today's schema writes it: 3 added the (empty) case figures, 4 one child, one
-    record (no moves, no duplicates)."""
-    return {**data, "cases": CaseFigures.empty().to_json(), "one_record": OneRecord.empty().to_json()}
+    record (no moves, no duplicates), 5 the data-quality score (unknown: null)."""
+    return {
+        **data,
+        "cases": CaseFigures.empty().to_json(),
+        "one_record": OneRecord.empty().to_json(),
+        "quality": None,
+    }
+
+
+def _stored_version(version: int) -> dict:
+    """tests/data/snapshot_v<version>.json: a run of the `world` of tests/test_summaries.py as the code of that
+    schema stored it (4: before the data-quality score; 5: with it)."""
+    found = json.loads((STORED.parent / f"snapshot_v{version}.json").read_text(encoding="utf-8"))
+    assert found["schema"] == version
+    return found
+
+
+def test_figures_of_schema_4_read_with_the_quality_score_unknown():
+    for row in _stored_version(4)["snapshots"]:
+        assert "quality" not in row["data"]
+        figures = parse(row["data"], 4)
+        assert figures.quality is None  # never a made-up number
+        assert dump(figures) == {**row["data"], "quality": None}
+
+
+def test_figures_of_schema_5_hold_the_quality_score_and_write_back_the_same_json():
+    assert SCHEMA_VERSION == 5
+    snapshots = _stored_version(5)["snapshots"]
+    for row in snapshots:
+        figures = parse(row["data"], 5)
+        assert isinstance(figures.quality, Quality)
+        assert dump(figures) == row["data"]
+    national = next(parse(r["data"], 5) for r in snapshots if r["level"] == Level.NATIONAL)
+    provinces = [parse(r["data"], 5) for r in snapshots if r["level"] == Level.PROVINCE]
+    assert national.quality is not None
+    assert national.quality.checked == sum(p.quality.checked for p in provinces if p.quality) == national.records.total
 
 
 def test_every_stored_snapshot_reads_and_writes_back_the_same_json():
@@ -168,6 +203,17 @@ def test_stored_snapshot_renders_the_university_dashboard(stored, client_for):
     assert response.context["own"].requests.open == kku["own"]["requests"]["open"]
     assert {row.key for row in response.context["rows"]} == set(kku["provinces"])
     assert 'data-testid="own-work"' in response.content.decode()
+
+
+def test_a_stored_snapshot_without_the_score_shows_it_unknown(stored, client_for):
+    client = client_for(stored.eef_admin)
+    for url in (f"/dashboards/province/{PROVINCE_A}/", "/dashboards/university/KKU/", "/dashboards/"):
+        html = client.get(url).content.decode()
+        badges = html.count('data-testid="quality-score"')
+        assert badges
+        assert html.count("quality-score quality-unknown") == badges, url
+    cards = {c["key"]: c for c in client.get(f"/dashboards/province/{PROVINCE_A}/").context["cards"]}
+    assert cards["quality"]["value"] == "–"
 
 
 def test_stored_snapshot_renders_the_province_dashboard_and_page(stored, client_for):
