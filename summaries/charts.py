@@ -221,9 +221,11 @@ def bar_svg(
     goal_label: str = "",
     legend: bool | None = None,
     width: int = WIDTH,
+    scale_to: float | None = None,
 ) -> SafeString:
     """Horizontal bars, one group per row and one bar per series, against a goal line (100%).
-    `legend` (default: with several series) names the series' colours above the bars."""
+    `legend` (default: with several series) names the series' colours above the bars; `scale_to` (percent
+    charts without a goal): the axis' end, when the figures do not exceed it."""
     legend = len(series) > 1 if legend is None else legend
     bars_per_row = len(rows[0].values) if rows else len(series)
     size, bar, gap, row_gap = 12, 13, 3, 10
@@ -237,7 +239,7 @@ def bar_svg(
     height = top + len(rows) * (group_height + row_gap) + 22
     values = [v for r in rows for v in r.values if v is not None]
     if unit == "%":
-        maximum, ticks = _scale_max(values, floor=goal or 1.0), 4
+        maximum, ticks = _scale_max(values, floor=goal or scale_to or 1.0), 4
     else:
         maximum, ticks = _count_axis(values)
     body = list(legend_parts)
@@ -651,7 +653,7 @@ def cohort_chart(cohorts: Cohorts, *, chart_id: str = "cohorts") -> Chart:
         )
         for row in rows
     ]
-    svg = bar_svg(chart_id, title, description, bars, series, goal=None) if rows else mark_safe("")
+    svg = bar_svg(chart_id, title, description, bars, series, goal=None, scale_to=100.0) if rows else mark_safe("")
     headers = [
         gettext("Entry quarter"),
         gettext("Children"),
