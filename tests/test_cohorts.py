@@ -168,6 +168,19 @@ def test_the_median_is_a_midpoint_between_two_children():
     assert row.median_days == 17.5
 
 
+def test_children_without_any_outcome_or_change_count_in_their_cohort():
+    plant = Plant()
+    plant.child("2024-01-15", FOLLOW)
+    plant.child("2024-02-15", NOT_FOUND, ("2024-03-01", FOLLOW, NOT_FOUND))
+    (row,) = plant.compute().rows
+    assert (row.size, row.reached_any, row.median_days) == (2, {3: 0, 6: 0, 12: 0}, None)
+    assert row.reached["returned-to-school"] == {3: 0, 6: 0, 12: 0}
+    only_records = Plant()
+    only_records.child("2024-01-15", FOLLOW)
+    (row,) = only_records.compute().rows
+    assert (row.size, row.reached_any) == (1, {3: 0, 6: 0, 12: 0})
+
+
 def test_no_records_no_cohorts():
     result = Plant().compute()
     assert result.rows == []
