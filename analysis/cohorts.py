@@ -28,7 +28,6 @@ provinces, so the result depends on the provinces and the day only, and is cache
 
 import datetime
 import hashlib
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,12 +38,15 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.access import Principal, can
+from core.periods import period_bounds
 from targets.models import Outcome, StatusChange, TargetRecord
+
+# The analysis sets' reader: CHUNK rows at a time into one DataFrame (never every row as a tuple at once).
+from .build import CHUNK, _frame
 
 WINDOWS = (3, 6, 12)
 CACHE_SECONDS = 3600  # a change shows within the hour; the key also holds the day
 CACHE_VERSION = 1
-CHUNK = 50_000
 
 
 @dataclass(frozen=True)
@@ -98,31 +100,7 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
     return datetime.date(year, month, min(day.day, last))
 
 
-def fiscal_quarter(day: datetime.date) -> tuple[int, int]:
-    """(fiscal year in พ.ศ., quarter 1..4) of a day: October–December is Q1 of the next fiscal year."""
-    return day.year + 543 + (1 if day.month >= 10 else 0), (day.month + 2) % 12 // 3 + 1
-
-
-def quarter_bounds(fiscal_year: int, quarter: int) -> tuple[datetime.date, datetime.date]:
-    start_month = (quarter - 1) * 3 + 10  # 10, 13, 16, 19 months from January of the year before
-    year = fiscal_year - 543 - 1 + (start_month - 1) // 12
-    month = (start_month - 1) % 12 + 1
-    first = datetime.date(year, month, 1)
-    return first, add_months(first, 3) - datetime.timedelta(days=1)
-
-
 # --- reading ---------------------------------------------------------------------------------------------------------
-
-
-def _frame(rows: Iterable[tuple], columns: list[str]) -> pd.DataFrame:
-    """The rows as one DataFrame, made CHUNK rows at a time (never every row as a Python tuple at once)."""
-    source = iter(rows)
-    frames = []
-    while chunk := list(itertools.islice(source, CHUNK)):
-        frames.append(pd.DataFrame.from_records(chunk, columns=columns))
-    if not frames:
-        return pd.DataFrame.from_records([], columns=columns)
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _local_days(moments: pd.Series) -> pd.Series:
@@ -229,7 +207,7 @@ def compute(
 
     rows = []
     for (fiscal_year, quarter), size in sizes.items():
-        first_day, last_day = quarter_bounds(int(fiscal_year), int(quarter))
+        first_day, last_day = period_bounds(int(fiscal_year), f"Q{int(quarter)}")
         observable = {m: add_months(last_day, m) <= as_of for m in WINDOWS}
         key = (fiscal_year, quarter)
         rows.append(

@@ -22,11 +22,10 @@ from analysis.cohorts import (
     cache_key,
     cohorts_for,
     compute,
-    fiscal_quarter,
-    quarter_bounds,
 )
 from conftest import PROVINCE_A, PROVINCE_B
 from core.buddhist_dates import fiscal_year_of
+from core.periods import quarter_of
 from summaries.models import SummaryRun
 from targets.models import Category, Outcome, StatusChange, TargetRecord
 from tests.test_dashboards import KKU_PROVINCES, PAGES, summarize
@@ -86,16 +85,6 @@ def test_months_are_calendar_months_clamped_to_the_months_end():
     for day in (d("2023-01-31"), d("2024-08-31"), d("2024-02-29"), d("2024-10-01")):
         for months in WINDOWS:
             assert add_months(day, months) == (pd.Timestamp(day) + pd.DateOffset(months=months)).date()
-
-
-def test_quarters_are_fiscal_quarters_named_in_buddhist_years():
-    assert fiscal_quarter(d("2024-10-01")) == (2568, 1)
-    assert fiscal_quarter(d("2024-12-31")) == (2568, 1)
-    assert fiscal_quarter(d("2025-01-01")) == (2568, 2)
-    assert fiscal_quarter(d("2025-09-30")) == (2568, 4)
-    assert quarter_bounds(2568, 1) == (d("2024-10-01"), d("2024-12-31"))
-    assert quarter_bounds(2568, 2) == (d("2025-01-01"), d("2025-03-31"))
-    assert quarter_bounds(2568, 4) == (d("2025-07-01"), d("2025-09-30"))
 
 
 @pytest.fixture
@@ -203,7 +192,7 @@ def _by_hand(plant: Plant, as_of: datetime.date) -> dict:
             day = when.astimezone(BANGKOK).date()
             if after in ACHIEVED and day <= as_of:
                 reached[after] = min(reached.get(after, max(day, entered)), max(day, entered))
-        key = (entered.year + 543 + (entered.month >= 10), (entered.month + 2) % 12 // 3 + 1)
+        key = (fiscal_year_of(entered), int(quarter_of(entered)[1]))  # the portal's quarters (core.periods)
         cohort = out.setdefault(key, {"size": 0, "any": dict.fromkeys(WINDOWS, 0), "days": [], "last": entered})
         cohort["size"] += 1
         first_any = min(reached.values(), default=None)
