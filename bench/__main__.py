@@ -31,6 +31,7 @@ def main(argv: list[str]) -> None:
     from bench import (
         api,
         cases,
+        cohorts,
         duplicates,
         exports,
         hostile,
@@ -64,6 +65,7 @@ def main(argv: list[str]) -> None:
         "lists": lists.run,  # the records list at 3,000,000 records (its own, after the others')
         "duplicates": duplicates.run,  # probable duplicates over generated records (its own, after lists)
         "quality": quality.run,  # every default data-quality rule over lists' 3,000,000 records (after duplicates)
+        "cohorts": cohorts.run,  # the university dashboard's cohort view over 300,000 records (its own records)
     }
     if "--records" in argv:  # python -m bench duplicates --records 3000000 (bench/duplicates.py)
         at = argv.index("--records")

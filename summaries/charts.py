@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from analysis.cohorts import WINDOWS, CohortRow, Cohorts
 from core.templatetags.thai_dates import be_date, be_datetime
 
 from .compute import BUCKETS, OTHER_ACHIEVED
@@ -233,9 +234,11 @@ def bar_svg(
     goal_label: str = "",
     legend: bool | None = None,
     width: int = WIDTH,
+    scale_to: float | None = None,
 ) -> SafeString:
     """Horizontal bars, one group per row and one bar per series, against a goal line (100%).
-    `legend` (default: with several series) names the series' colours above the bars."""
+    `legend` (default: with several series) names the series' colours above the bars; `scale_to` (percent
+    charts without a goal): the axis' end, when the figures do not exceed it."""
     legend = len(series) > 1 if legend is None else legend
     bars_per_row = len(rows[0].values) if rows else len(series)
     size, bar, gap, row_gap = 12, 13, 3, 10
@@ -249,7 +252,7 @@ def bar_svg(
     height = top + len(rows) * (group_height + row_gap) + 22
     values = [v for r in rows for v in r.values if v is not None]
     if unit == "%":
-        maximum, ticks = _scale_max(values, floor=goal or 1.0), 4
+        maximum, ticks = _scale_max(values, floor=goal or scale_to or 1.0), 4
     else:
         maximum, ticks = _count_axis(values)
     body = list(legend_parts)
@@ -627,3 +630,97 @@ def trend_chart(points: list[TrendPoint], *, chart_id: str = "trend", marker: da
         for p in reversed(points)
     ]
     return Chart(chart_id, title, description, svg, headers, table)
+
+
+# --- the cohort view (analysis.cohorts) ----------------------------------------------------------------------------
+
+# The windows' colours: light to dark green, the longer the window.
+WINDOW_COLOURS = {3: "#8cc7ae", 6: "#3a9b78", 12: "#0b5b41"}
+COHORT_QUARTERS = 12  # the quarters a page shows: the latest three years
+
+
+def quarter_label(row: CohortRow) -> str:
+    return gettext("Q%(quarter)s FY %(year)s") % {"quarter": row.quarter, "year": row.fiscal_year}
+
+
+def window_label(months: int) -> str:
+    return gettext("within %(months)s months") % {"months": months}
+
+
+def share_note(row: CohortRow, count: int | None) -> str:
+    """ "45.0% (9)", or "–" for a window not yet observable."""
+    share = row.share(count)
+    return "–" if share is None else f"{percent_text(share * 100)} ({count:,})"
+
+
+def days_text(days: float | None) -> str:
+    return "–" if days is None else number_text(int(days) if float(days).is_integer() else days)
+
+
+def cohort_chart(cohorts: Cohorts, *, chart_id: str = "cohorts") -> Chart:
+    """Each entry quarter: the share of its children who reached any outcome within 3, 6 and 12 months (grouped
+    bars; "–" where a window is not yet observable), and the table of the same figures with the median days."""
+    title = gettext("Cohorts by entry quarter: children who reached an outcome")
+    description = gettext(
+        "Horizontal bars, one group per quarter in which children entered the programme: the percentage of them "
+        "who reached any outcome within 3, 6 and 12 months. A dash: the window has not yet passed for every "
+        "child of the quarter. The table gives the same figures and the median days to the first outcome."
+    )
+    rows = cohorts.rows[-COHORT_QUARTERS:]
+    series = [Series(window_label(m), WINDOW_COLOURS[m]) for m in WINDOWS]
+    bars = [
+        BarRow(
+            quarter_label(row),
+            "",
+            [None if (s := row.share(row.reached_any[m])) is None else s * 100 for m in WINDOWS],
+            [share_note(row, row.reached_any[m]) for m in WINDOWS],
+        )
+        for row in rows
+    ]
+    svg = bar_svg(chart_id, title, description, bars, series, goal=None, scale_to=100.0) if rows else mark_safe("")
+    headers = [
+        gettext("Entry quarter"),
+        gettext("Children"),
+        *(gettext("Any outcome %(window)s") % {"window": window_label(m)} for m in WINDOWS),
+        gettext("Median days to the first outcome"),
+    ]
+    table = [
+        [
+            Cell(quarter_label(row)),
+            Cell(f"{row.size:,}", numeric=True),
+            *(Cell(share_note(row, row.reached_any[m]), numeric=True) for m in WINDOWS),
+            Cell(days_text(row.median_days), numeric=True),
+        ]
+        for row in reversed(rows)
+    ]
+    return Chart(chart_id, title, description, svg, headers, table)
+
+
+@dataclass(frozen=True)
+class CohortOutcomeTable:
+    """Each outcome's share within 3, 6 and 12 months, per entry quarter (newest first): a header row of the
+    outcomes (each over its windows), then a row per quarter."""
+
+    outcomes: list[str]
+    windows: list[str]
+    rows: list[list[Cell]]
+
+
+def cohort_outcome_table(cohorts: Cohorts) -> CohortOutcomeTable:
+    rows = cohorts.rows[-COHORT_QUARTERS:]
+    return CohortOutcomeTable(
+        outcomes=[name.name for name in cohorts.outcomes],
+        windows=[gettext("%(months)s mo.") % {"months": m} for m in WINDOWS],
+        rows=[
+            [
+                Cell(quarter_label(row)),
+                Cell(f"{row.size:,}", numeric=True),
+                *(
+                    Cell(share_note(row, row.reached[name.code][m]), numeric=True)
+                    for name in cohorts.outcomes
+                    for m in WINDOWS
+                ),
+            ]
+            for row in reversed(rows)
+        ],
+    )

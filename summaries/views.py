@@ -24,6 +24,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import Principal, can, get_object_for_user, home_provinces, own_universities, require
+from analysis.cohorts import cohorts_for
 from core.buddhist_dates import (
     DateParseError,
     current_fiscal_year,
@@ -465,6 +466,14 @@ def university(request, code: str):
         if s.level == Level.PROVINCE and s.province_id in supported
     ]
     context |= _tables(request, rows, [], programme=supported)
+    # The cohort view of the supported provinces, as known on the "as of" day (analysis.cohorts: cached; on a
+    # miss three queries, whatever the number of records).
+    cohorts = cohorts_for(user=user, provinces=supported, as_of=as_of)
+    context |= {
+        "cohorts": cohorts,
+        "cohort_chart": charts.cohort_chart(cohorts),
+        "cohort_outcomes": charts.cohort_outcome_table(cohorts),
+    }
     context["university"] = subject.university
     context["own"] = subject.figures.own
     context["crumbs"] = _crumbs(request, (gettext("The university's page"), url_with("universities:detail", code=code)))
