@@ -14,12 +14,15 @@ Nothing else leaves: no name, identifier, phone, guardian, school, address or fr
 list a test holds every built set to).
 """
 
+import contextlib
 import hashlib
 import hmac
 import io
 import itertools
+import logging
+import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import IO
@@ -31,6 +34,7 @@ from django.utils import timezone
 from cases.models import Contact, Referral
 from targets.models import Assistance, AssistanceType, Category, Outcome, StatusChange, TargetRecord
 
+logger = logging.getLogger(__name__)
 CHUNK = 50_000
 UNKNOWN = "unknown"
 # Age bands of the quasi-identifiers (inclusive bounds), then "25+" and UNKNOWN (no birth date).
@@ -93,6 +97,14 @@ class Built:
     @property
     def rows(self) -> int:
         return len(self.tables["records"])
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[None]:
+    """Log how long a step of the build took (bench/analysis.py prints them; a worker's log keeps them)."""
+    started = time.perf_counter()
+    yield
+    logger.info("analysis set build: %s in %.2f s", name, time.perf_counter() - started, extra={"step": name})
 
 
 def pseudonymiser(secret: str):
@@ -162,33 +174,41 @@ def build_tables(*, provinces: list[int], secret: str, as_of: date, k: int) -> B
     help_types = dict(AssistanceType.objects.values_list("pk", "code"))
 
     fields = ["pk", "sex", "birth_date", "category_id", "status_id", "province_id", "district_id", "sub_district_id"]
-    source = TargetRecord.objects.filter(province_id__in=provinces).order_by("pk").values_list(*fields).iterator(CHUNK)
-    raw = _frame(source, fields)
-    records = pd.DataFrame(
-        {
-            "record": raw["pk"].astype("int64"),
-            "pid": raw["pk"].map(pseudonym).astype("object"),
-            "sex": raw["sex"].replace("", "U").fillna("U").astype("object"),
-            "category": raw["category_id"].map(categories).astype("object"),
-            "status": raw["status_id"].map(outcomes).astype("object"),
-            "province": raw["province_id"].astype("Int64"),
-            "district": raw["district_id"].astype("Int64"),
-            "sub_district": raw["sub_district_id"].astype("Int64"),
-        }
-    )
-    records["age_years"] = age_in_years(raw["birth_date"], as_of)
-    records["age_band"] = age_band(records["age_years"])
+    with step("records read"):
+        source = (
+            TargetRecord.objects.filter(province_id__in=provinces).order_by("pk").values_list(*fields).iterator(CHUNK)
+        )
+        raw = _frame(source, fields)
+    with step("pseudonyms, ages, codes"):
+        records = pd.DataFrame(
+            {
+                "record": raw["pk"].astype("int64"),
+                "pid": raw["pk"].map(pseudonym).astype("object"),
+                "sex": raw["sex"].replace("", "U").fillna("U").astype("object"),
+                "category": raw["category_id"].map(categories).astype("object"),
+                "status": raw["status_id"].map(outcomes).astype("object"),
+                "province": raw["province_id"].astype("Int64"),
+                "district": raw["district_id"].astype("Int64"),
+                "sub_district": raw["sub_district_id"].astype("Int64"),
+            }
+        )
+        records["age_years"] = age_in_years(raw["birth_date"], as_of)
+        records["age_band"] = age_band(records["age_years"])
 
-    counts = _case_counts(provinces)
-    records = records.merge(counts, how="left", left_on="record", right_index=True)
-    for column in ("contacts", "contacts_reached", "referrals"):
-        records[column] = records[column].fillna(0).astype("int64")
+    with step("contacts and referrals counts"):
+        counts = _case_counts(provinces)
+        records = records.merge(counts, how="left", left_on="record", right_index=True)
+        for column in ("contacts", "contacts_reached", "referrals"):
+            records[column] = records[column].fillna(0).astype("int64")
 
-    records, withheld = generalise(records, k)
-    kept = records.set_index("record")["pid"]
+    with step("k-generalisation"):
+        records, withheld = generalise(records, k)
+        kept = records.set_index("record")["pid"]
 
-    transitions = _transitions(provinces, kept, outcomes)
-    assistance = _assistance(provinces, kept, help_types)
+    with step("transitions"):
+        transitions = _transitions(provinces, kept, outcomes)
+    with step("assistance"):
+        assistance = _assistance(provinces, kept, help_types)
     records = records.drop(columns=["record"])[ALLOWED_COLUMNS["records"]]
     dictionary = pd.DataFrame(
         [
@@ -270,7 +290,9 @@ def write_zip(built: Built, out: IO[bytes]) -> None:
     """Each table as Parquet (pyarrow) and as CSV (UTF-8 with a byte-order mark, for Excel's Thai) in one zip."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, table in built.tables.items():
-            parquet = io.BytesIO()
-            table.to_parquet(parquet, engine="pyarrow", index=False)
-            archive.writestr(f"{name}.parquet", parquet.getvalue())
-            archive.writestr(f"{name}.csv", table.to_csv(index=False).encode("utf-8-sig"))
+            with step(f"{name}.parquet written"):
+                parquet = io.BytesIO()
+                table.to_parquet(parquet, engine="pyarrow", index=False)
+                archive.writestr(f"{name}.parquet", parquet.getvalue())
+            with step(f"{name}.csv written"):
+                archive.writestr(f"{name}.csv", table.to_csv(index=False).encode("utf-8-sig"))
