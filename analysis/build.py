@@ -237,8 +237,17 @@ def _ints(table: pa.Table, column: str) -> pd.Series:
 
 
 def _codes(table: pa.Table, column: str, codes: dict[int, str]) -> pd.Series:
-    """Ids mapped to their codes (shared string objects; NaN where there is none)."""
-    return pd.Series(table.column(column).to_pandas()).map(codes).astype("object")
+    """Ids mapped to their codes, NaN where there is none (as Series.map(dict)), as one shared string object per
+    code: Series.map would give pandas' str dtype, and its astype(object) a new string per row."""
+    ids = pc.fill_null(table.column(column), -1).to_numpy()
+    keys = np.array(sorted(codes), dtype="int64")
+    labels = np.array([*(codes[key] for key in keys.tolist()), np.nan], dtype=object)
+    at = np.searchsorted(keys, ids)
+    inside = at < len(keys)
+    found = np.zeros(len(ids), dtype=bool)
+    found[inside] = keys[at[inside]] == ids[inside]
+    at[~found] = len(keys)
+    return pd.Series(labels[at], dtype="object")
 
 
 def _matched(ids: pd.Series, kept_ids: np.ndarray, kept_pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

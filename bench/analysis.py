@@ -16,26 +16,28 @@ analysis` (issue 17, "Speed": a set of 1,000,000 records built in ≤ 90 s with 
 
 Measured on the shared 2-core machine (other helpers' jobs and tests running beside it), 1,000,000 records of 10
 provinces (999,922 kept, 78 withheld at k = 5), 1,999,999 status changes, 375,000 help rows, 600,000 cases,
-1,500,000 contacts, 50,000 referrals; generated in ≈ 76 s:
+1,500,000 contacts, 50,000 referrals; generated in ≈ 76 s. Before and after in alternating runs (the second pair):
 
   step (seconds)                   before (Django iterator, to_csv)   after (COPY + pyarrow, batches)
-  records read                        8.3                                4.3
-  pseudonyms, ages, codes            12.2                                6.0
-  contacts and referrals counts       6.1                                5.2
-  k-generalisation                    4.6                                5.0
-  transitions                        17.6                               12.8
-  assistance                          4.4                                2.3
-  records .parquet / .csv             5.0 / 12.1                         5.5 / 7.2
-  transitions .parquet / .csv         6.2 / 20.6                         3.8 / 8.5
-  assistance .parquet / .csv          1.5 / 3.5                          0.7 / 0.6
-  total (build_set)                 102.9 s  (OVER 90 s)                62.2 s
-  peak RSS of the process (ru_maxrss) 2,045 MB (OVER 1.5 GB)           1,293 MB
-  load average (1 min) before → after 3.1 → 5.0                        7.0 → 6.7
+  records read                        3.5                                1.9
+  pseudonyms, ages, codes             3.9                                1.8
+  contacts and referrals counts       2.8                                2.0
+  k-generalisation                    1.9                                1.6
+  transitions                         7.0                                6.5
+  assistance                          1.8                                1.1
+  records .parquet / .csv             2.3 / 7.0                          1.8 / 3.2
+  transitions .parquet / .csv         2.7 / 8.1                          2.2 / 6.1
+  assistance .parquet / .csv          0.5 / 1.0                          0.4 / 0.3
+  total (build_set)                  42.7 s                             29.1 s
+  peak RSS of the process (ru_maxrss) 1,975 MB (OVER 1.5 GB)            964 MB
+  load average (1 min) before → after 4.6 → 3.3                         3.3 → 3.1
   zip                               125.8 MB (deflate level 6)         138.4 MB (level 1)
 
-The tables' files are byte for byte the same before and after (compared on two provinces, 200,000 records); the
-rows: records 999,922, transitions 1,999,847, assistance 374,963, dictionary 26; records.csv 98 MB, .parquet
-35 MB; transitions.csv 128 MB, .parquet 37 MB; assistance.csv 17 MB, .parquet 8 MB.
+Every run: before 103 s (load 3.1 → 5.0), 43 s (2.7), 81 s (2.6 → 4.4), 43 s (4.6 → 3.3), peak 1,975–2,094 MB;
+after 22 s (3.3), 44 s (4.3 → 4.7), 29 s (3.3 → 3.1), peak 964–973 MB. The time follows the machine's load; the
+memory does not. The tables' files are byte for byte the same before and after (compared on two provinces,
+200,000 records); the rows: records 999,922, transitions 1,999,847, assistance 374,963, dictionary 26;
+records.csv 98 MB, .parquet 35 MB; transitions.csv 128 MB, .parquet 37 MB; assistance.csv 17 MB, .parquet 8 MB.
 """
 
 import json
@@ -299,7 +301,10 @@ class _Steps(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         name = getattr(record, "step", None)
         if name:
-            self.steps.append((name, float(getattr(record, "seconds", 0.0)), _peak()))
+            seconds = getattr(record, "seconds", None)
+            if seconds is None and isinstance(record.args, tuple):  # a build from before "seconds" was logged
+                seconds = record.args[1]
+            self.steps.append((name, float(seconds or 0.0), _peak()))
 
 
 def _peak() -> int:
