@@ -9,7 +9,8 @@ on it (bench/scale.py; not part of `make bench`).
 Usage: python -m bench [--keep] [--records N] [name ...]
 --keep: the scratch database is <name>_bench, kept after the run and reused by the next (bench/lists.py
 builds its 3,000,000 records once); without it the scratch database is a new one, dropped after the run.
---records N: how many records bench/duplicates.py generates (default BENCH_DUPLICATES_RECORDS, 300,000).
+--records N: how many records bench/duplicates.py generates (default BENCH_DUPLICATES_RECORDS, 300,000) and
+bench/analysis.py (default BENCH_ANALYSIS_RECORDS, 1,000,000).
 """
 
 import os
@@ -29,6 +30,7 @@ def main(argv: list[str]) -> None:
     from django.db import connection
 
     from bench import (
+        analysis,
         api,
         cases,
         cohorts,
@@ -66,10 +68,11 @@ def main(argv: list[str]) -> None:
         "duplicates": duplicates.run,  # probable duplicates over generated records (its own, after lists)
         "quality": quality.run,  # every default data-quality rule over lists' 3,000,000 records (after duplicates)
         "cohorts": cohorts.run,  # the university dashboard's cohort view over 300,000 records (its own records)
+        "analysis": analysis.run,  # an analysis set of 1,000,000 records (its own), built in a child process
     }
-    if "--records" in argv:  # python -m bench duplicates --records 3000000 (bench/duplicates.py)
+    if "--records" in argv:  # python -m bench duplicates --records 3000000 (bench/duplicates.py, bench/analysis.py)
         at = argv.index("--records")
-        os.environ["BENCH_DUPLICATES_RECORDS"] = argv[at + 1]
+        os.environ["BENCH_DUPLICATES_RECORDS"] = os.environ["BENCH_ANALYSIS_RECORDS"] = argv[at + 1]
         argv = argv[:at] + argv[at + 2 :]
     keep = "--keep" in argv
     argv = [a for a in argv if a != "--keep"]

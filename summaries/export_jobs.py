@@ -3,12 +3,14 @@
 The job collects the pack again with the asker's scope when it runs (summaries.exports.collect: 404, and so a
 failed job, for a subject they no longer see) and renders it; the page that asked answers at once."""
 
+import datetime
 from typing import Any
 
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from core.buddhist_dates import current_fiscal_year
+from core.templatetags.thai_dates import be_date
 from exports.services import Refused
 
 from . import exports
@@ -21,6 +23,17 @@ class NoFiguresYet(Refused):
     """No summary of the fiscal year holds the subject yet: nothing to export (a message, not a 404)."""
 
 
+def _as_of(params: dict) -> datetime.date | None:
+    """The past day whose figures the export holds (an ISO date), or None for the latest."""
+    value = params.get("as_of")
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError as error:
+        raise Http404 from error
+
+
 def check(principal: Any, params: dict, file_format: str) -> dict:
     level = str(params.get("level") or Level.NATIONAL)
     code = str(params.get("code") or "")
@@ -28,11 +41,17 @@ def check(principal: Any, params: dict, file_format: str) -> dict:
         fiscal_year = int(params.get("fiscal_year") or current_fiscal_year())
     except (TypeError, ValueError) as error:
         raise Http404 from error
+    as_of = _as_of(params)
     # The dashboards' door: 404 for a subject outside the asker's scope.
-    pack = exports.collect(user=principal, level=level, code=code, fiscal_year=fiscal_year)
+    pack = exports.collect(user=principal, level=level, code=code, fiscal_year=fiscal_year, as_of=as_of)
     if pack is None:
+        if as_of:
+            raise NoFiguresYet(_("No figures on or before %(day)s") % {"day": be_date(as_of)})
         raise NoFiguresYet(_("There are no figures to download yet: no summary has been computed."))
-    return {"level": level, "code": code, "fiscal_year": fiscal_year}
+    cleaned = {"level": level, "code": code, "fiscal_year": fiscal_year}
+    if as_of:
+        cleaned["as_of"] = as_of.isoformat()
+    return cleaned
 
 
 def title(params: dict, file_format: str) -> str:
@@ -48,7 +67,9 @@ def title(params: dict, file_format: str) -> str:
     else:
         name = _("All programme provinces")
     what = _("Meeting pack (PDF)") if file_format == "pdf" else _("Excel (.xlsx)")
-    return _("%(what)s: %(name)s, fiscal year %(year)s") % {"what": what, "name": name, "year": params["fiscal_year"]}
+    text = _("%(what)s: %(name)s, fiscal year %(year)s") % {"what": what, "name": name, "year": params["fiscal_year"]}
+    as_of = _as_of(params)
+    return f"{text} · {_('Figures as of %(when)s') % {'when': be_date(as_of)}}" if as_of else text
 
 
 def build(job) -> Any:
@@ -56,7 +77,11 @@ def build(job) -> Any:
 
     job.progress(0, 3)
     pack = exports.collect(
-        user=job.principal, level=job.params["level"], code=job.params["code"], fiscal_year=job.params["fiscal_year"]
+        user=job.principal,
+        level=job.params["level"],
+        code=job.params["code"],
+        fiscal_year=job.params["fiscal_year"],
+        as_of=_as_of(job.params),
     )
     if pack is None:
         raise Http404

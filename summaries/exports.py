@@ -1,8 +1,9 @@
 """The summaries as files: an Excel workbook (one sheet per level) and a PDF meeting pack with the charts.
 
-`collect(...)` gathers what the user may see of one subject from the latest stored summary, through
-the same door as the dashboards (404 for outsiders); `render(pack, ...)` writes it. The PDF uses the
-portal's PDF fonts (core/thai_pdf.py, as the minutes) and the dashboards' own SVG charts, inline.
+`collect(...)` gathers what the user may see of one subject from the latest stored summary (or, as_of a past
+day, the last one on or before it, as the dashboards show it), through the same door as the dashboards (404 for
+outsiders); `render(pack, ...)` writes it, a past day's labelled "as of" that day in the file and its name.
+The PDF uses the portal's PDF fonts (core/thai_pdf.py, as the minutes) and the dashboards' own SVG charts, inline.
 """
 
 import datetime
@@ -49,6 +50,7 @@ from .figures import (
     headlines,
     parse_datetime,
     period_label,
+    point_as_of,
     progress_of,
     quality_label,
     quality_text,
@@ -83,10 +85,19 @@ class Pack:
     points: list[TrendPoint] = field(default_factory=list)
     labels: Labels = field(default_factory=Labels)
     leads: dict[int, str] = field(default_factory=dict)  # province code -> lead university's short code
+    as_of: datetime.date | None = None  # the past day asked for (its figures: the subject's), None for the latest
+
+    @property
+    def as_of_label(self) -> str:
+        """ "Figures as of <day>" for a past day's pack (its title, first row and file name say so), else ""."""
+        return _("Figures as of %(when)s") % {"when": be_date(self.as_of)} if self.as_of else ""
 
 
-def collect(*, user: Principal, level: str, code: str, fiscal_year: int) -> Pack | None:
-    """The user's pack of a subject, or None if no summary of the fiscal year holds it yet.
+def collect(
+    *, user: Principal, level: str, code: str, fiscal_year: int, as_of: datetime.date | None = None
+) -> Pack | None:
+    """The user's pack of a subject, or None if no summary of the fiscal year holds it yet (as_of a day: none on
+    or before that day; the pack then holds the figures of the last summary on or before it).
     Raises Http404 for an unknown level or code and for a subject outside the user's scope.
     Queries: the subject's trend, the latest run's snapshots, the labels (and the subject when empty)."""
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
@@ -118,13 +129,16 @@ def collect(*, user: Principal, level: str, code: str, fiscal_year: int) -> Pack
         elif level == Level.PROVINCE and not Province.objects.filter(pk=province_code).exists():
             raise Http404
         return None
+    point = point_as_of(points, as_of) if as_of else points[-1]
+    if point is None:
+        return None
     in_run = list(
-        snapshots.filter(run_id=points[-1].run_id)
+        snapshots.filter(run_id=point.run_id)
         .filter(subject_filter | others)
         .select_related("run", "province", "university")
         .order_by()
     )
-    subject = next(s for s in in_run if s.pk == points[-1].pk)
+    subject = next(s for s in in_run if s.pk == point.pk)
     universities = [s for s in in_run if s.level == Level.UNIVERSITY and s.pk != subject.pk]
     provinces = [s for s in in_run if s.level == Level.PROVINCE and s.pk != subject.pk]
     if level == Level.UNIVERSITY:
@@ -153,6 +167,7 @@ def collect(*, user: Principal, level: str, code: str, fiscal_year: int) -> Pack
         points=points,
         labels=reference_labels(),
         leads=leads,
+        as_of=as_of,
     )
 
 
@@ -162,6 +177,8 @@ def render(pack: Pack, *, fmt: str, language: str = "th") -> tuple[bytes, str, s
     with translation.override(language):
         content = _write_xlsx(pack) if fmt == "xlsx" else _write_pdf(pack)
     stamp = file_date(timezone.localtime(pack.subject.as_of).date())
+    if pack.as_of:  # the day asked for, as the dashboard's address wrote it
+        stamp = f"as-of-{file_date(pack.as_of)}"
     safe_code = re.sub(r"[^A-Za-z0-9-]", "", pack.code) or pack.level
     return content, FORMATS[fmt], f"summary-{pack.level}-{safe_code}-{pack.fiscal_year}-{stamp}.{fmt}"
 
@@ -289,28 +306,33 @@ def _write_xlsx(pack: Pack) -> bytes:
     columns = _columns(pack)
     workbook = Workbook()
     workbook.remove(workbook.active)
-    workbook.properties.title = f"{_('Progress summary')} · {pack.name}"[:250]
+    workbook.properties.title = " · ".join(filter(None, [_("Progress summary"), pack.name, pack.as_of_label]))[:250]
     as_of = _local(pack.subject.as_of)
+    # A past day's sheets start with a row that says so; the header follows it.
+    header_row = 2 if pack.as_of else 1
 
     def sheet(title: str, lead: list[str], rows: list[tuple[list, Figures]]) -> None:
         ws = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
+        if pack.as_of:
+            ws.append([pack.as_of_label])
+            ws["A1"].font = Font(bold=True)
         ws.append([_cell(h) for h in [*lead, _("Figures as of"), *(header for header, _value in columns)]])
         for first, figures in rows:
             ws.append([_cell(v) for v in [*first, as_of, *(value(figures) for _header, value in columns)]])
         bold = Font(bold=True)
-        for cell in ws[1]:
+        for cell in ws[header_row]:
             cell.font = bold
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for row in ws.iter_rows(min_row=2):
+        for row in ws.iter_rows(min_row=header_row + 1):
             for cell in row:
                 if isinstance(cell.value, datetime.datetime):
                     cell.number_format = excel_date_format(cell.value)
                 elif isinstance(cell.value, float):
                     cell.number_format = "0.0"
         for index in range(1, ws.max_column + 1):
-            ws.column_dimensions[ws.cell(1, index).column_letter].width = 28 if index <= len(lead) else 14
-        ws.row_dimensions[1].height = 60
-        ws.freeze_panes = ws.cell(2, len(lead) + 1)
+            ws.column_dimensions[ws.cell(header_row, index).column_letter].width = 28 if index <= len(lead) else 14
+        ws.row_dimensions[header_row].height = 60
+        ws.freeze_panes = ws.cell(header_row + 1, len(lead) + 1)
 
     if pack.level == Level.NATIONAL:
         sheet(_("National"), [_("Name")], [([pack.name], pack.subject.figures)])
@@ -451,7 +473,7 @@ def _sections(pack: Pack) -> tuple[_Section, list[_Section]]:
     main_charts += [
         charts.goals_chart(subject.figures, labels, links, chart_id="pack-goals"),
         charts.categories_chart(subject.figures, labels, links, chart_id="pack-categories"),
-        charts.trend_chart(pack.points, chart_id="pack-trend"),
+        charts.trend_chart(pack.points, chart_id="pack-trend", marker=subject.as_of if pack.as_of else None),
     ]
     warnings = [] if rollup else [w.text for w in warnings_of(subject.figures, links=links)]
     main = _Section(
@@ -593,6 +615,7 @@ def _write_pdf(pack: Pack) -> bytes:
         "universities": universities,
         "map_svg": map_markup,
         "as_of": be_datetime(pack.subject.as_of),
+        "as_of_label": pack.as_of_label,
         "age": age_text(pack.subject.as_of),
         "duration_ms": pack.subject.run.duration_ms,
         "language": translation.get_language() or "th",

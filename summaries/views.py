@@ -282,11 +282,12 @@ def _reports(figures: Figures, links: Links) -> list[dict]:
     ]
 
 
-def _exports(level: str, code, fiscal_year: int) -> dict[str, str]:
+def _exports(level: str, code, fiscal_year: int, as_of: datetime.date | None = None) -> dict[str, str]:
     query = {
         "level": str(level),
         "code": code,
         "fiscal_year": fiscal_year if fiscal_year != current_fiscal_year() else None,
+        "as_of": as_of.isoformat() if as_of else None,  # a past day's figures, labelled with it
     }
     return {fmt: url_with("summaries:export", query, fmt=fmt) for fmt in exports.FORMATS}
 
@@ -301,11 +302,11 @@ def _crumbs(request, *pages: tuple[str, str]) -> list[tuple[str, str]]:
     return crumbs + [(label, url) for label, url in pages if url]
 
 
-def _base_context(request, *, fiscal_year: int, level: str, code=None) -> dict:
+def _base_context(request, *, fiscal_year: int, level: str, code=None, as_of: datetime.date | None = None) -> dict:
     return {
         "fiscal_year": fiscal_year,
         "current_fiscal_year": current_fiscal_year(),
-        "exports": _exports(level, code, fiscal_year),
+        "exports": _exports(level, code, fiscal_year, as_of),
         "level": level,
     }
 
@@ -346,7 +347,7 @@ def national(request):
         return _own_dashboard(user)
     as_of, as_of_error = _as_of(request)
     fiscal_year = _fiscal_year(request, as_of)
-    context = _base_context(request, fiscal_year=fiscal_year, level=Level.NATIONAL)
+    context = _base_context(request, fiscal_year=fiscal_year, level=Level.NATIONAL, as_of=as_of)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.NATIONAL))
     point, picked = _pick(points, as_of, as_of_error)
@@ -430,7 +431,7 @@ def university(request, code: str):
     user = request.user
     as_of, as_of_error = _as_of(request)
     fiscal_year = _fiscal_year(request, as_of)
-    context = _base_context(request, fiscal_year=fiscal_year, level=Level.UNIVERSITY, code=code)
+    context = _base_context(request, fiscal_year=fiscal_year, level=Level.UNIVERSITY, code=code, as_of=as_of)
     snapshots = Snapshot.objects.visible_to(user).current().filter(fiscal_year=fiscal_year)
     points = trend(snapshots.filter(level=Level.UNIVERSITY, university__code=code))
     point, picked = _pick(points, as_of, as_of_error)
@@ -492,7 +493,7 @@ def province(request, code: int):
         raise Http404
     as_of, as_of_error = _as_of(request)
     fiscal_year = _fiscal_year(request, as_of)
-    context = _base_context(request, fiscal_year=fiscal_year, level=Level.PROVINCE, code=code)
+    context = _base_context(request, fiscal_year=fiscal_year, level=Level.PROVINCE, code=code, as_of=as_of)
     subject = (
         Snapshot.objects.visible_to(user)
         .current()
@@ -586,12 +587,18 @@ def run(request):
 def export(request, fmt: str):
     """?level=national|university|province&code=...: the figures the user may see, as a workbook
     (one sheet per level) or a PDF meeting pack with the charts, made by an export job (POST starts it; a GET
-    offers it). Outsiders get 404."""
+    offers it). &as_of=: the figures of that day (the last summary on or before it), as the dashboard shows them,
+    labelled with it; a date that cannot be read is a 404 (the dashboard never links one). Outsiders get 404."""
     if fmt not in exports.FORMATS:
         raise Http404
     level = request.GET.get("level", Level.NATIONAL)
     code = request.GET.get("code", "")
-    params = {"level": level, "code": code, "fiscal_year": _fiscal_year(request)}
+    as_of, as_of_error = _as_of(request)
+    if as_of_error:
+        raise Http404
+    params = {"level": level, "code": code, "fiscal_year": _fiscal_year(request, as_of)}
+    if as_of:
+        params["as_of"] = as_of.isoformat()
     # No summary yet: a message on the dashboard it came from.
     return export_jobs.ask(
         request, kind=export_kinds.KIND, file_format=fmt, params=params, refused_url=lambda: dashboard_url(level, code)

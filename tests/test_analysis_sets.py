@@ -310,3 +310,63 @@ def test_the_university_page_links_its_team_to_the_analysis_sets(cast, client_fo
     link = 'data-testid="analysis-link"'
     assert link in client_for(cast.university_member).get("/universities/KKU/").content.decode()
     assert link not in client_for(cast.coordinator_a).get("/universities/KKU/").content.decode()
+
+
+# --- the build's vectorised parts against their plain definitions (bench/analysis.py measures them at scale) ------
+
+
+def test_pseudonyms_in_bulk_are_the_hmac_of_each_id():
+    import hashlib
+    import hmac
+
+    import numpy as np
+
+    from analysis.build import pseudonymiser, pseudonyms
+
+    secret = "0f" * 32
+    ids = np.array([1, 42, 10**12, 7], dtype="int64")
+    expected = [hmac.new(bytes.fromhex(secret), str(i).encode(), hashlib.sha256).hexdigest()[:32] for i in ids]
+    assert pseudonyms(secret, ids).tolist() == expected
+    assert [pseudonymiser(secret)(int(i)) for i in ids] == expected
+    assert pseudonyms("1f" * 32, ids).tolist() != expected
+
+
+def test_group_sizes_are_groupbys_with_missing_values_as_values():
+    from analysis.build import QUASI_IDENTIFIERS, _group_sizes
+
+    records = pd.DataFrame(
+        {
+            "sex": ["M", "M", "F", "M", "U", "M"],
+            "age_band": ["6-11", "6-11", "6-11", "unknown", "6-11", "6-11"],
+            "category": ["a", "a", "a", "a", "a", "a"],
+            "province": pd.array([40, 40, 40, 40, 40, 40], dtype="Int64"),
+            "district": pd.array([4001, 4001, 4001, None, 4001, None], dtype="Int64"),
+            "sub_district": pd.array([None, None, 400101, None, None, None], dtype="Int64"),
+        }
+    )
+    expected = records.groupby(QUASI_IDENTIFIERS, dropna=False)["sex"].transform("size").tolist()
+    assert _group_sizes(records).tolist() == expected == [2, 2, 1, 1, 1, 1]
+
+
+def test_the_csv_written_in_batches_is_pandas_to_csv_byte_for_byte(monkeypatch):
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    from analysis import build
+
+    monkeypatch.setattr(build, "CSV_BATCH", 2)  # batches of two rows: some plain, one with text to quote
+    table = pd.DataFrame(
+        {
+            "pid": pd.Series(["ab", "ไทย", "c,d", 'say "hi"', "e", "f"], dtype="object"),
+            "n": pd.array([1, None, 3, 4, None, 6], dtype="Int64"),
+            "code": pd.Series(["x", float("nan"), "y", "z", "", "w"], dtype="object"),
+            "day": pd.Series([datetime.date(2026, 1, 2), None, datetime.date(2025, 12, 31)] * 2, dtype="object"),
+            "times": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    out = io.BytesIO()
+    build._write_csv(table, pa.Table.from_pandas(table, preserve_index=False), out)
+    assert out.getvalue() == table.to_csv(index=False).encode("utf-8-sig")
+    empty = table.iloc[:0]
+    out = io.BytesIO()
+    build._write_csv(empty, pa.Table.from_pandas(empty, preserve_index=False), out)
+    assert out.getvalue() == empty.to_csv(index=False).encode("utf-8-sig")

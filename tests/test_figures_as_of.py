@@ -4,6 +4,7 @@ marks it on the trend chart, says so in Thai when there is none or the date cann
 queries as today's; the demo's 2566 meeting shows figures of 2566 that differ from today's."""
 
 import datetime
+import io
 
 import pytest
 from django.db import connection
@@ -11,10 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import PROVINCE_A, PROVINCE_B
+from exports.models import ExportJob
 from meetings.models import Kind, Meeting, Presentation
 from summaries.figures import latest_province_snapshots, province_snapshots_on
 from summaries.models import Level, Snapshot, SummaryRun
-from tests.test_dashboards import _records, summarize
+from tests.builders import download_export
+from tests.test_dashboards import _records, english, pdf_text, poppler, summarize  # noqa: F401 - poppler: a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +147,12 @@ def test_a_dashboard_as_of_a_day_shows_the_last_summary_on_or_before_it(history,
         ("2566-03-15", datetime.date(2023, 3, 15), False),
     ]
     assert not response.context["fresh"].stale  # old on purpose
-    assert 'data-testid="export-xlsx"' not in page  # the exports are of the latest figures only
+    # The exports are of the figures shown: that day's, the day asked for in their address.
+    day = response.context["as_of"].isoformat()
+    query = f"level=province&code={PROVINCE_A}&fiscal_year=2566&as_of={day}"
+    assert response.context["exports"]["xlsx"] == f"/dashboards/export.xlsx?{query}"
+    assert 'data-testid="export-xlsx"' in page
+    assert f'action="/dashboards/export.pdf?{query.replace("&", "&amp;")}"' in page
 
 
 def test_the_dashboard_without_as_of_is_todays_and_unmarked(history, client_for):
@@ -210,6 +218,70 @@ def test_another_provinces_dashboard_as_of_a_day_is_still_404(history, client_fo
     assert response.status_code == 404
     response = client_for(history.coordinator_b).get(A_URL, {"as_of": "garbage"})
     assert response.status_code == 404
+
+
+# --- the exports of a past day --------------------------------------------------------------------------------------
+
+
+def _sheet(response) -> list[tuple]:
+    from openpyxl import load_workbook
+
+    assert response.status_code == 200, response
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert len(workbook.worksheets) == 1  # a coordinator's: their province only
+    return list(workbook.active.iter_rows(values_only=True))
+
+
+def _filename(response) -> str:
+    return response["Content-Disposition"]
+
+
+def test_an_export_as_of_a_past_day_holds_that_days_figures_labelled(history, client_for):
+    url = f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}"
+    today = _sheet(download_export(english(client_for(history.coordinator_a)), url))
+    header, row = today[0], today[1]
+    assert dict(zip(header, row, strict=True))["Target-group records"] == 9
+    past = download_export(english(client_for(history.coordinator_a)), f"{url}&fiscal_year=2566&as_of=2023-06-30")
+    label, header, *rows = _sheet(past)
+    assert label[0].startswith("Figures as of ")
+    assert [dict(zip(header, r, strict=True))["Target-group records"] for r in rows] == [5]
+    assert dict(zip(header, rows[0], strict=True))["Code"] == PROVINCE_A
+    assert "as-of-2566-06-30" in _filename(past)
+    assert "as-of" not in _filename(download_export(client_for(history.coordinator_a), url))
+    # A day between two summaries: the earlier one's figures, labelled with the day asked for (in Thai here).
+    between = f"{url}&fiscal_year=2566&as_of=2023-05-01"
+    label, header, *rows = _sheet(download_export(english(client_for(history.coordinator_a)), between))
+    assert [dict(zip(header, r, strict=True))["Target-group records"] for r in rows] == [2]
+    assert _sheet(download_export(client_for(history.coordinator_a), between))[0][0] == "ตัวเลข ณ วันที่ 1 พ.ค. 2566"
+
+
+@pytest.mark.usefixtures("poppler")
+def test_a_past_days_pdf_pack_is_labelled_with_the_day(history, client_for, tmp_path):
+    response = download_export(
+        client_for(history.coordinator_a),
+        f"/dashboards/export.pdf?level=province&code={PROVINCE_A}&fiscal_year=2566&as_of=2023-06-30",
+    )
+    assert response.status_code == 200
+    assert "as-of-2566-06-30" in _filename(response)
+    assert "ตัวเลข ณ วันที่ 30 มิ.ย. 2566" in pdf_text(response.content, tmp_path)
+
+
+def test_a_past_days_export_keeps_to_the_dashboards_door(history, client_for):
+    # Another province's figures of a past day: 404, as its dashboard.
+    response = download_export(
+        client_for(history.coordinator_b),
+        f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}&fiscal_year=2566&as_of=2023-06-30",
+    )
+    assert response.status_code == 404
+    # A date the dashboard never links: 404; a day before any summary: back to the dashboard, saying so.
+    client = client_for(history.coordinator_a)
+    assert client.post(f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}&as_of=garbage").status_code == 404
+    response = download_export(
+        client, f"/dashboards/export.xlsx?level=province&code={PROVINCE_A}&fiscal_year=2566&as_of=2022-12-01"
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboards/province/{PROVINCE_A}/"
+    assert ExportJob.objects.count() == 0
 
 
 # --- the demo ------------------------------------------------------------------------------------------------------
