@@ -207,7 +207,7 @@ def test_the_shell_passes_its_words_and_settings_to_the_script(worker, client_fo
     assert config["deviceDays"] == 3
     assert config["myCasesUrl"] == URL
     assert config["labels"]["never_downloaded"] == "ยังไม่ได้ดาวน์โหลด"
-    assert "ดาวน์โหลดรายชื่อเด็กของฉัน" in page  # the button, in Thai
+    assert "ดาวน์โหลดข้อมูลเด็ก" in page  # the button, in Thai
 
 
 def test_the_service_worker_is_served_with_its_scope_and_a_versioned_cache(client_for):
@@ -216,9 +216,11 @@ def test_the_service_worker_is_served_with_its_scope_and_a_versioned_cache(clien
     assert response["Content-Type"].startswith("text/javascript")
     assert response["Service-Worker-Allowed"] == "/field/"
     config = json.loads(response.content.decode().split("const CONFIG = ")[1].split(";\n")[0])
-    assert config["cache_name"].startswith("abe-field-") and len(config["cache_name"]) > len("abe-field-")
+    assert config["cache_name"].startswith("abe-field-")
+    assert len(config["cache_name"]) > len("abe-field-")
     assert config["shell_url"] == "/field/"
-    assert "/field/" in config["assets"] and any(a.endswith("js/field.js") for a in config["assets"])
+    assert "/field/" in config["assets"]
+    assert any(a.endswith("js/field.js") for a in config["assets"])
     assert not any(a.startswith("/field/api/") for a in config["assets"])
 
 
