@@ -150,9 +150,26 @@ def test_a_case_worker_downloads_goes_offline_and_signs_out(live_server, page, s
     shot("field-03-signed-out")
 
 
-def test_the_app_clears_the_store_when_the_session_is_gone(live_server, page):
-    """The session ended on the server (an admin revoked it): the next download answers 401 and the app deletes
-    what the device held."""
+AGE_THE_DOWNLOAD = """async (days) => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("abe-field");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const when = new Date(Date.now() - days * 24 * 60 * 60 * 1000).toISOString();
+  await new Promise((resolve) => {
+    const tx = db.transaction("meta", "readwrite");
+    tx.objectStore("meta").put({ key: "downloaded_at", value: when });
+    tx.oncomplete = resolve;
+  });
+  db.close();
+}"""
+
+
+def test_the_app_forgets_after_days_without_a_download_and_when_the_session_is_gone(live_server, page):
+    """FIELDWORK_DEVICE_DAYS (7) without a download: the app deletes what the device holds when it starts, even
+    offline. The session ended on the server (an admin revoked it): the next download answers 401 and the app
+    deletes what the device held."""
     from django.contrib.sessions.models import Session
     from playwright.sync_api import expect
 
@@ -176,13 +193,29 @@ def test_the_app_clears_the_store_when_the_session_is_gone(live_server, page):
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(f"{url}/")
     page.goto(f"{url}/field/")
-    expect(page.get_by_test_id("case-card")).to_have_count(1)
+    cards = page.get_by_test_id("case-card")
+    expect(cards).to_have_count(1)
+    page.evaluate(CONTROLLED)
     assert page.evaluate(READ_STORE)["counts"]["cases"] == 1
 
-    Session.objects.all().delete()  # revoked by an admin
+    # Eight days since the last download, and no signal: on start, the app deletes the children.
+    page.evaluate(AGE_THE_DOWNLOAD, 8)
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(page.get_by_test_id("field-message")).to_have_text("ลบข้อมูลในเครื่องนี้แล้ว เพราะไม่ได้ดาวน์โหลดมา 7 วัน")
+    expect(cards).to_have_count(0)
+    expect(page.get_by_test_id("downloaded-at")).to_have_text("ยังไม่ได้ดาวน์โหลด")
+    assert page.evaluate(READ_STORE)["counts"]["cases"] == 0
+
+    # Back online, a new download; then the session is revoked on the server.
+    page.context.set_offline(False)
+    page.get_by_test_id("download").click()
+    expect(cards).to_have_count(1)
+    Session.objects.all().delete()
     page.get_by_test_id("download").click()
 
     expect(page.locator("body")).to_have_attribute("data-state", "signed-out")
-    expect(page.get_by_test_id("case-card")).to_have_count(0)
+    expect(cards).to_have_count(0)
     expect(page.get_by_test_id("field-message")).to_contain_text("คุณออกจากระบบแล้ว")
     assert page.evaluate(READ_STORE).get("counts", {}).get("cases", 0) == 0

@@ -200,7 +200,9 @@
         say(navigator.onLine ? labels.failed : labels.offline);
         return;
       }
-      if (response.status === 401 || response.status === 403) {
+      // 401/403: the session is gone, or the person is no longer a case worker. A redirect: the session reached
+      // its hard limit and the server sent the request to the sign-in page.
+      if (response.status === 401 || response.status === 403 || response.redirected) {
         await signedOut();
         return;
       }
@@ -227,7 +229,8 @@
     }
     const downloadedAt = await getMeta("downloaded_at");
     const maxAge = config.deviceDays * 24 * 60 * 60 * 1000;
-    if (downloadedAt && Date.now() - new Date(downloadedAt).getTime() > maxAge) {
+    const expired = Boolean(downloadedAt) && Date.now() - new Date(downloadedAt).getTime() > maxAge;
+    if (expired) {
       await clearDevice();
       say(fill(labels.expired, { days: config.deviceDays }));
     }
@@ -235,7 +238,7 @@
     $("[data-testid=download]").addEventListener("click", download);
     document.body.dataset.ready = "1";
     if (navigator.onLine) await download();
-    else say(labels.offline);
+    else if (!expired) say(labels.offline);
   }
 
   start();
