@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "api",
     # The weekly and monthly digests (reads summaries, meetings, reports, quality, cases): beside portal and api.
     "digests",
+    "fieldwork",  # the field app (/field/): case workers' home visits offline, an installable web app
     "portal",  # the top layer: home and province pages, plans, reference and demo data loaders
 ]
 
@@ -232,6 +233,9 @@ TARGETS_UPLOAD_REQUEUE_AFTER_SECONDS = env.int("TARGETS_UPLOAD_REQUEUE_AFTER_SEC
 # person one digest of what is unread.
 CASES_CONTACT_EVERY_DAYS = env.int("CASES_CONTACT_EVERY_DAYS", default=30)
 CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
+# The field app (fieldwork/, README.md "Field app (offline)"): a device that has not downloaded for this many days
+# deletes the children it holds when the app starts.
+FIELDWORK_DEVICE_DAYS = env.int("FIELDWORK_DEVICE_DAYS", default=7)
 # Identity merges (identity/): EEF/IPSR may undo a merge for this many days after it (README "Identity merges").
 IDENTITY_MERGE_UNDO_DAYS = env.int("IDENTITY_MERGE_UNDO_DAYS", default=30)
 # Probable duplicates (duplicates/, README.md "Probable duplicates"): the nightly finder runs at DUPLICATES_HOUR

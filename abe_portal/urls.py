@@ -32,6 +32,7 @@ urlpatterns = [
     path("exports/", include("exports.urls")),
     path("analysis/", include("analysis.urls")),
     path("api/", include("api.urls")),
+    path("field/", include("fieldwork.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
