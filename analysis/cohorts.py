@@ -28,6 +28,7 @@ provinces, so the result depends on the provinces and the day only, and is cache
 
 import datetime
 import hashlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +42,7 @@ from accounts.access import Principal, can
 from core.periods import period_bounds
 from targets.models import Outcome, StatusChange, TargetRecord
 
-# The analysis sets' reader: CHUNK rows at a time into one DataFrame (never every row as a tuple at once).
-from .build import CHUNK, _frame
+from .build import CHUNK
 
 WINDOWS = (3, 6, 12)
 CACHE_SECONDS = 3600  # a change shows within the hour; the key also holds the day
@@ -89,6 +89,17 @@ class Cohorts:
     outcomes: list[OutcomeName]
     rows: list[CohortRow] = field(default_factory=list)
     provinces: tuple[int, ...] = ()
+
+
+def _frame(rows: Iterable[tuple], columns: list[str]) -> pd.DataFrame:
+    """The rows as one DataFrame, made CHUNK rows at a time: never every row as a Python tuple at once."""
+    source = iter(rows)
+    frames = []
+    while chunk := list(itertools.islice(source, CHUNK)):
+        frames.append(pd.DataFrame.from_records(chunk, columns=columns))
+    if not frames:
+        return pd.DataFrame.from_records([], columns=columns)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def add_months(day: datetime.date, months: int) -> datetime.date:
