@@ -301,7 +301,7 @@ CELERY_BEAT_SCHEDULE = {
 RETENTION_ACCESS_LOG_DAYS = env.int("RETENTION_ACCESS_LOG_DAYS", default=730)
 RETENTION_IDEMPOTENCY_DAYS = env.int("RETENTION_IDEMPOTENCY_DAYS", default=30)
 RETENTION_UPLOAD_FILE_DAYS = env.int("RETENTION_UPLOAD_FILE_DAYS", default=90)
-# An upload received or checked and left unapplied this long is cancelled by the retention job (targets.upload.retention).
+# An upload received or checked and left unapplied this long is cancelled (targets.upload.retention).
 TARGETS_UPLOAD_ABANDON_DAYS = env.int("TARGETS_UPLOAD_ABANDON_DAYS", default=30)
 # Exports as background jobs (exports/, README.md "Exports"): a finished export's file is kept this many hours,
 # then its download answers 410 and exports.services.prune_expired deletes it. A records export of at most
