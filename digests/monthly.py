@@ -19,7 +19,16 @@ from accounts.models import NATIONAL_ROLES, UNIVERSITY_ROLES, User
 from core.buddhist_dates import THAI_MONTHS_LONG, to_buddhist_year
 from core.mail_runs import absolute_url
 from core.templatetags.thai_dates import be_date
-from summaries.figures import KEPT, RETURNED, Row, dashboard_url, percent_text, sort_rows
+from summaries.figures import (
+    KEPT,
+    RETURNED,
+    Row,
+    dashboard_url,
+    percent_text,
+    quality_of,
+    quality_text,
+    sort_rows,
+)
 from summaries.models import Level, Snapshot
 
 from .mailing import Digest, people_of
@@ -93,6 +102,8 @@ def _digest(user: User, language: str, snapshots: list[Snapshot], now: datetime.
                 "kept": percent_text(row.progress[KEPT].percent),
                 "overall": percent_text(row.progress["overall"].percent),
                 "incomplete": percent_text(row.share_incomplete),
+                # The province's data-quality score of the same snapshot (README "The quality score"), "–" unknown.
+                "quality": quality_text(quality_of(row.figures)),
                 "report_in": row.report_in,
             }
             for row in rows

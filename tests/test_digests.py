@@ -229,6 +229,15 @@ def test_the_monthly_digest_puts_each_ones_provinces_side_by_side(cast, figures,
     assert _name(PROVINCE_B) in eef.body
     assert _name(PROVINCE_B) not in kku.body + kku.alternatives[0][0]
     assert reverse("summaries:province", kwargs={"code": PROVINCE_B}) not in kku.body
+    # Each province's data-quality score, from the same snapshot, beside its figures (text and HTML).
+    from summaries.figures import quality_of, quality_text
+
+    [snapshot_a] = [s for s in monthly.latest_snapshots() if s.province_code == PROVINCE_A]
+    score = quality_text(quality_of(snapshot_a.figures))
+    assert snapshot_a.figures.quality is not None
+    assert score != "–"
+    assert f"คะแนนคุณภาพข้อมูล {score}" in kku.body
+    assert f"data-quality-score>{score}</td>" in kku.alternatives[0][0]
     assert kinds.send_monthly(now=FIRST + 5 * DAY).sent == 0  # the same month
 
 
