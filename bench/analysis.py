@@ -52,6 +52,10 @@ from unittest import mock
 
 from django.db import connection
 
+from bench.sql import rows as _rows
+from bench.sql import sql as _sql
+from bench.sql import step as _step
+
 DEFAULT_RECORDS = 1_000_000
 PROVINCES = [39, 40, 41, 42, 43, 44, 45, 46, 47, 48]  # the north-east: one team's provinces
 UNIVERSITY = "KKU"
@@ -63,27 +67,6 @@ LIMIT_BYTES = 1.5 * 1024**3
 def _records() -> int:
     # Read when the suite runs: `--records N` (bench/__main__.py) sets it after the suites are imported.
     return int(os.environ.get("BENCH_ANALYSIS_RECORDS", DEFAULT_RECORDS))
-
-
-def _sql(statement: str, params: list | None = None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.rowcount
-
-
-def _rows(statement: str, params: list | None = None) -> list:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.fetchall()
-
-
-def _step(what: str, statement: str, params: list | None = None) -> int:
-    started = time.perf_counter()
-    rows = _sql(statement, params)
-    elapsed = time.perf_counter() - started
-    rate = f", {rows / elapsed:,.0f} rows/s" if rows > 0 and elapsed > 0 else ""
-    print(f"  {what}: {rows:,} rows in {elapsed:.1f} s{rate}" if rows >= 0 else f"  {what}: {elapsed:.1f} s")
-    return rows
 
 
 def _generate(records: int) -> None:

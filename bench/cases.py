@@ -19,25 +19,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from bench.sql import sql as _sql
+from bench.sql import step as _step
+
 RECORDS = int(os.environ.get("BENCH_CASES_RECORDS", "1000000"))
 USERS = int(os.environ.get("BENCH_CASES_USERS", "10000"))
 PROVINCES = [40, 32, 56, 52, 71, 24, 93, 94, 95, 73, 65, 63]
 DOMAIN = "bench.abe-portal.local"
-
-
-def _sql(statement: str, params: list | None = None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.rowcount
-
-
-def _step(what: str, statement: str, params: list | None = None) -> int:
-    started = time.perf_counter()
-    rows = _sql(statement, params)
-    elapsed = time.perf_counter() - started
-    rate = f", {rows / elapsed:,.0f} rows/s" if rows > 0 and elapsed > 0 else ""
-    print(f"  {what}: {rows:,} rows in {elapsed:.1f} s{rate}")
-    return rows
 
 
 def _generate() -> None:

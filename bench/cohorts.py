@@ -20,6 +20,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.sql import sql as _sql
 from core.copy_text import copy_value
 
 DEFAULT_RECORDS = 300_000
@@ -31,11 +32,6 @@ DOMAIN = "bench-cohorts.abe-portal.local"
 
 def _records() -> int:
     return int(os.environ.get("BENCH_COHORTS_RECORDS", DEFAULT_RECORDS))
-
-
-def _sql(statement: str, params: list | None = None) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
 
 
 def _copy(table: str, columns: list[str], lines: list[str]) -> None:

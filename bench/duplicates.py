@@ -21,6 +21,7 @@ import time
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from bench.sql import sql as _sql
 from core.copy_text import copy_value
 
 DEFAULT_RECORDS = 300_000
@@ -32,11 +33,6 @@ COLUMNS = [
     "identifier", "identifier_kind", "name_prefix", "first_name", "last_name", "sex", "birth_date", "province_id",
     "district_id",
 ]  # fmt: skip
-
-
-def _sql(statement: str, params: list | None = None) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
 
 
 def _records() -> int:

@@ -21,6 +21,8 @@ from django.db import connection, connections
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from bench.sql import sql as _sql
+
 RECORDS = int(os.environ.get("BENCH_EXPORT_RECORDS", "1000000"))
 PROVINCES = [40, 32, 56, 52, 71, 24, 93, 94, 95, 73, 65, 63]
 EMAIL = "eef.exports@bench.abe-portal.local"
@@ -39,12 +41,6 @@ job = ExportJob.objects.get(pk=int(sys.argv[1]))
 print(json.dumps({"seconds": elapsed, "rows": job.row_count, "size": job.size, "status": job.status,
                   "message": job.message, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
-
-
-def _sql(statement: str, params: list | None = None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.rowcount
 
 
 def _generate() -> None:

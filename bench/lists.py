@@ -24,6 +24,10 @@ from django.db.models import QuerySet
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from bench.sql import rows as _rows
+from bench.sql import sql as _sql
+from bench.sql import step as _step
+
 RECORDS = int(os.environ.get("BENCH_LISTS_RECORDS", "3000000"))
 RUNS = 5
 PROVINCE = 40  # ขอนแก่น: the coordinator's
@@ -38,27 +42,6 @@ SYLLABLES = [
 # fmt: on
 NAME_SEARCH = "ปิ่นมณี"  # a given name: one of 1,600 pairs of syllables
 SHORT_SEARCH = "มณ"  # two letters: no trigram to look up
-
-
-def _sql(statement: str, params: list | None = None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.rowcount
-
-
-def _rows(statement: str, params: list | None = None) -> list:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.fetchall()
-
-
-def _step(what: str, statement: str, params: list | None = None) -> int:
-    started = time.perf_counter()
-    rows = _sql(statement, params)
-    elapsed = time.perf_counter() - started
-    rate = f", {rows / elapsed:,.0f} rows/s" if rows > 0 and elapsed > 0 else ""
-    print(f"  {what}: {rows:,} rows in {elapsed:.1f} s{rate}")
-    return rows
 
 
 def _build() -> None:

@@ -38,6 +38,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.sql import sql as _sql
+from bench.sql import step as _step
+
 DOMAIN = "scale.abe-portal.local"
 PASSWORD = "scale-bench-password-7"  # noqa: S105 - the bench accounts' password, printed for the load test
 
@@ -148,23 +151,6 @@ def main(argv: list[str]) -> None:
 
 
 # --- building ----------------------------------------------------------------------------------------------
-
-
-def _sql(statement: str, params: list | None = None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.rowcount
-
-
-def _step(what: str, statement: str, params: list | None = None) -> int:
-    started = time.perf_counter()
-    rows = _sql(statement, params)
-    elapsed = time.perf_counter() - started
-    rate = f", {rows / elapsed:,.0f} rows/s" if rows > 0 and elapsed > 0 else ""
-    print(f"  {what}: {rows:,} rows in {elapsed:.1f} s{rate}", flush=True)
-    return rows
 
 
 @contextmanager
