@@ -334,7 +334,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
-ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+# After signing out: the sign-in page, marked so that it clears the field app's device store
+# (accounts.adapter.AccountAdapter.get_logout_redirect_url).
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}

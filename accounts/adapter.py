@@ -1,7 +1,11 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 
 from core.client_ip import client_ip
+
+
+SIGNED_OUT = "signed_out=1"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -9,6 +13,12 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def get_logout_redirect_url(self, request) -> str:
+        # The sign-in page, marked as reached by signing out: its script then deletes what the field app kept
+        # on this device (static/js/field-signout.js). A session that merely expired reaches the sign-in page
+        # unmarked, and the field app's changes waiting to sync stay.
+        return reverse("account_login") + "?" + SIGNED_OUT
 
     def get_client_ip(self, request) -> str:
         # The address allauth's rate limits count failed sign-ins against: the portal's one rule

@@ -16,12 +16,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import get_template, render_to_string
 from django.templatetags.static import static
+from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -29,7 +32,8 @@ from django.views.decorators.http import require_safe
 from accounts.access import can, require
 from audit.access_log import record_access
 from audit.models import AccessLog
-from targets.models import TargetRecord
+from cases.models import Contact
+from targets.models import Assistance, Sex, TargetRecord
 
 from . import selectors
 
@@ -75,8 +79,13 @@ def cache_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def _field(model: type[Model], name: str) -> str:
+    return capfirst(str(model._meta.get_field(name).verbose_name))
+
+
 def _labels() -> dict[str, str]:
-    """The shell's words, translated here (the script has none of its own)."""
+    """The shell's words, translated here (the script has none of its own). Where the server says the same
+    thing (a form's field, a rule the device checks too), the same message."""
     return {
         "years": _("%(age)s years"),
         "age_unknown": _("age not recorded"),
@@ -89,12 +98,105 @@ def _labels() -> dict[str, str]:
         "offline": _("Offline: showing what was downloaded."),
         "failed": _("The download failed. Showing what was downloaded before."),
         "signed_out": _("You are signed out: the data on this device was cleared. Sign in again to download."),
+        "signed_out_kept": _(
+            "You are signed out: the children's data on this device was cleared. Your %(count)s changes are kept: "
+            "sign in again to send them."
+        ),
+        "not_case_worker": _(
+            "You are no longer a case worker: the children's data on this device was cleared. Changes not sent "
+            "yet are kept on this device until you sign out."
+        ),
+        "sign_in_again": _("The portal asks you to sign in again before sending."),
+        "other_account": _("The data another account left on this device was cleared."),
         "expired": _("The data on this device was cleared: no download for %(days)s days."),
+        "expired_with_changes": _(
+            "The data on this device was cleared: no sync for %(days)s days. %(count)s changes not sent were "
+            "deleted with it."
+        ),
         "no_cases": _("No children are assigned to you."),
         "open_steps": _("Open steps"),
         "open_referrals": _("Open referrals"),
         "closed": _("Case closed"),
         "unsupported": _("This browser cannot keep data offline."),
+        # The queue and sync
+        "waiting_short": _("waiting to sync"),
+        "saved_on_device": _("Saved on this device. It is sent when there is a signal."),
+        "sending": _("Sending %(count)s changes…"),
+        "sent": _("Sent %(count)s changes. The children's data is up to date."),
+        "sent_attention": _("Sent %(count)s changes; %(attention)s need your attention below."),
+        "sync_failed": _("Sending failed: the changes stay on this device and are sent later."),
+        "offline_waiting": _("Offline: the changes stay on this device until there is a signal."),
+        "recorded_at": _("Recorded at %(when)s"),
+        "status_to": _("status to"),
+        "help_given": _("help given:"),
+        "new_child_label": _("Newly found child"),
+        "refused": _("Not accepted by the portal"),
+        "seen_remove": _("Seen: remove from this device"),
+        "conflict": _(
+            "%(name)s: you changed the status to %(yours)s, but meanwhile it was changed on the portal to %(theirs)s "
+            "(it was %(base)s). Which should stay?"
+        ),
+        "conflict_by": _(
+            "%(name)s: you changed the status to %(yours)s, but meanwhile %(who)s changed it on the portal to "
+            "%(theirs)s (it was %(base)s). Which should stay?"
+        ),
+        "keep_mine": _("Keep mine: %(value)s"),
+        "keep_theirs": _("Keep the portal's: %(value)s"),
+        "choice_saved": _("Your choice is saved."),
+        "sign_out_pending": _("%(count)s changes have not been sent. Signing out deletes them from this device. Sign out?"),
+        # The forms
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "required": _("This field is required."),
+        "not_known": _("not known"),
+        "log_contact": _("Log a contact"),
+        "change_status": _("Change status"),
+        "record_help": _("Record help"),
+        "contact_title": _("A contact with %(name)s"),
+        "contact_kind": _field(Contact, "kind"),
+        "happened_at": _field(Contact, "happened_at"),
+        "reached": _("Reached the child or family"),
+        "with_whom": _field(Contact, "with_whom"),
+        "findings": _field(Contact, "findings"),
+        "next_step": _field(Contact, "next_step"),
+        "next_due": _field(Contact, "next_due"),
+        "gps": _("Attach my location (GPS) to this contact"),
+        "gps_failed": _("Saved without a location: the device could not find it."),
+        "contact_future": _("Record a contact once it has happened: the time is in the future."),
+        "next_due_before": _("The next contact cannot be due before this one."),
+        "status_title": _("The status of %(name)s"),
+        "new_status": _("New status"),
+        "same_status": _("Choose a status other than the present one."),
+        "help_title": _("Help given to %(name)s"),
+        "help_type": _field(Assistance, "type"),
+        "help_date": _field(Assistance, "date"),
+        "given_by": _field(Assistance, "given_by"),
+        "help_outcome": _field(Assistance, "outcome"),
+        "help_future": _("Record help once it has been given: the date is in the future."),
+        "given_by_missing": _("Say who gave the help."),
+        "new_child_title": _("A newly found child"),
+        "province": _field(TargetRecord, "province"),
+        "district": _field(TargetRecord, "district"),
+        "sub_district": _field(TargetRecord, "sub_district"),
+        "identifier": _("National ID or G-code"),
+        "name_prefix": _field(TargetRecord, "name_prefix"),
+        "first_name": _field(TargetRecord, "first_name"),
+        "last_name": _field(TargetRecord, "last_name"),
+        "sex": _field(TargetRecord, "sex"),
+        "birth_date": _field(TargetRecord, "birth_date"),
+        "category": _field(TargetRecord, "category"),
+        "guardian_name": _field(TargetRecord, "guardian_name"),
+        "phone": _field(TargetRecord, "phone"),
+        "notes": _field(TargetRecord, "notes"),
+        "first_name_missing": _("Give the child's first name."),
+        "birth_future": _("The birth date is in the future."),
+        "phone_invalid": _("A phone number has 10 digits starting 06, 08 or 09 (or 9 for a landline)."),
+        "id_missing": _("The identifier is missing."),
+        "id_g_code": _("A G-code is the letter G followed by 12 digits."),
+        "id_characters": _("A national ID has only digits (or a G-code: G and 12 digits)."),
+        "id_length": _("A national ID has 13 digits; this one has %(count)d."),
+        "id_first_digit": _("No national ID starts with 9."),
+        "id_checksum": _("The national ID's check digit does not match: a digit is mistyped."),
     }
 
 
@@ -103,8 +205,15 @@ def _labels() -> dict[str, str]:
 def shell(request: HttpRequest) -> HttpResponse:
     """The app's one page. It holds no child's data: the script lists what the device downloaded."""
     require(request.user, "fieldwork.use")
+    user = request.user
     config = {
         "myCasesUrl": reverse("fieldwork:my_cases"),
+        "syncUrl": reverse("fieldwork:sync"),
+        "csrfToken": get_token(request),
+        "csrfCookie": settings.CSRF_COOKIE_NAME,
+        "userId": user.pk,
+        "workerName": user.get_full_name() or str(user),
+        "sexes": [{"code": code, "name": str(name)} for code, name in Sex.choices],
         "workerUrl": reverse("fieldwork:service_worker"),
         "scope": reverse("fieldwork:shell"),
         "loginUrl": reverse("account_login"),

@@ -41,6 +41,10 @@ READ_STORE = """async () => {
       request.onsuccess = () => resolve(request.result);
     });
   }
+  result.meta = await new Promise((resolve) => {
+    const request = db.transaction("meta").objectStore("meta").getAllKeys();
+    request.onsuccess = () => resolve(request.result);
+  });
   result.identifiers = await new Promise((resolve) => {
     const request = db.transaction("cases").objectStore("cases").getAll();
     request.onsuccess = () => resolve(request.result.map((row) => row.identifier));
@@ -118,7 +122,8 @@ def test_a_case_worker_downloads_goes_offline_and_signs_out(live_server, page, s
     expect(page.locator(f"[data-record='{records[1].pk}'] [data-testid=last-contact]")).to_have_text("ยังไม่เคยติดต่อ")
     store = page.evaluate(READ_STORE)
     assert store["exists"]
-    assert store["counts"] == {"cases": 3, "contacts": 1, "meta": 1, "queue": 0, "referrals": 0, "steps": 0}
+    assert store["counts"] == {"cases": 3, "contacts": 1, "meta": 4, "queue": 0, "referrals": 0, "steps": 0}
+    assert sorted(store["meta"]) == ["choices", "downloaded_at", "synced_at", "user"]
     assert sorted(store["identifiers"]) == sorted(mask_identifier(r.identifier) for r in records[:3])
     # The service worker took the page over and cached the shell.
     page.evaluate(CONTROLLED)
@@ -140,10 +145,11 @@ def test_a_case_worker_downloads_goes_offline_and_signs_out(live_server, page, s
     expect(page.locator("html")).to_have_attribute("lang", "th")
     shot("field-02-offline")
 
-    # 7. Back online, the worker signs out: the sign-in page deletes the device's store.
+    # 7. Back online, the worker signs out: the app deletes the device's store, and so does the sign-in page
+    # reached by signing out.
     context.set_offline(False)
     page.get_by_test_id("logout").click()
-    expect(page).to_have_url(re.compile(re.escape(f"{url}/accounts/login/")))
+    expect(page).to_have_url(re.compile(re.escape(f"{url}/accounts/login/?signed_out=1")))
     expect(page.locator("html")).to_have_attribute("data-field-store", "cleared")
     after = page.evaluate(READ_STORE)
     assert after["exists"] is False, after
@@ -160,6 +166,7 @@ AGE_THE_DOWNLOAD = """async (days) => {
   await new Promise((resolve) => {
     const tx = db.transaction("meta", "readwrite");
     tx.objectStore("meta").put({ key: "downloaded_at", value: when });
+    tx.objectStore("meta").put({ key: "synced_at", value: when });
     tx.oncomplete = resolve;
   });
   db.close();
@@ -167,7 +174,7 @@ AGE_THE_DOWNLOAD = """async (days) => {
 
 
 def test_the_app_forgets_after_days_without_a_download_and_when_the_session_is_gone(live_server, page):
-    """FIELDWORK_DEVICE_DAYS (7) without a download: the app deletes what the device holds when it starts, even
+    """FIELDWORK_DEVICE_DAYS (7) without a download or a sync: the app deletes what the device holds when it starts, even
     offline. The session ended on the server (an admin revoked it): the next download answers 401 and the app
     deletes what the device held."""
     from django.contrib.sessions.models import Session
