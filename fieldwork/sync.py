@@ -227,22 +227,23 @@ def _apply_one(batch: Batch, change: dict[str, Any], key: uuid.UUID) -> dict[str
             prepared = _prepare_new_child(batch, change)
     except Refused as refusal:
         answer = _refusal(key, None, refusal.reason, refusal.errors)
-        return _store(batch, key=key, kind=kind, body=body, made_at=made_at, write=lambda: answer)
+        return _store(batch, key=key, kind=kind, body=body, made_at=made_at, write=lambda: (answer, None))
     return _store(
         batch, key=key, kind=kind, body=body, made_at=made_at, write=lambda: _write(batch, kind, change, key, prepared)
     )
 
 
 def _store(batch: Batch, *, key: uuid.UUID, kind: str, body: str, made_at: datetime.datetime | None,
-           write: Callable[[], dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
-    """The change's write (which answers it) and its SyncedChange row, in one transaction. A concurrent request that
-    sent the same key first wins: this one's write is undone with its row, and the first one's answer is given."""
+           write: Callable[[], tuple[dict[str, Any], int | None]]) -> dict[str, Any]:  # fmt: skip
+    """The change's write, which gives its answer and the record it is about (None: none the user sees), and its
+    SyncedChange row, in one transaction. A concurrent request that sent the same key first wins: this one's write
+    is undone with its row, and the first one's answer is given."""
     answer: dict[str, Any] | None = None
     try:
         with transaction.atomic():
-            answer = write()
+            answer, record_id = write()
             row = SyncedChange.objects.create(
-                key=key, user=batch.user, kind=kind, record_id=answer["record"], result=answer["result"],
+                key=key, user=batch.user, kind=kind, record_id=record_id, result=answer["result"],
                 response=answer, body_sha256=body, made_at=made_at,
             )  # fmt: skip
     except IntegrityError:
@@ -255,30 +256,35 @@ def _store(batch: Batch, *, key: uuid.UUID, kind: str, body: str, made_at: datet
     return answer
 
 
-def _write(batch: Batch, kind: str, change: dict[str, Any], key: uuid.UUID, prepared: Any) -> dict[str, Any]:
-    """The change applied (inside its transaction): its answer. A refusal leaves nothing written (each service
-    writes in a savepoint of its own)."""
-    record_id = _record_id(change)
+def _write(
+    batch: Batch, kind: str, change: dict[str, Any], key: uuid.UUID, prepared: Any
+) -> tuple[dict[str, Any], int | None]:
+    """The change applied (inside its transaction): its answer, and the record it is about if the user sees it. A
+    refusal leaves nothing written (each service writes in a savepoint of its own)."""
+    if kind == "new_child":
+        answer = _new_child(batch, key, prepared)
+        return answer, answer["record"]
+    record_id = _record_id(change)  # as the device sent it: a refusal names it back, whether it exists or not
+    record = None
     try:
-        if kind == "new_child":
-            return _new_child(batch, key, prepared)
         if record_id is None:
             raise Refused(_("The change does not say which child it is about."), {"record": [_("This is missing.")]})
         record = TargetRecord.objects.visible_to(batch.user).filter(pk=record_id).first()
         if record is None:
             raise Refused(not_in_care_reason())
         if kind == "contact":
-            return _contact(batch, key, change, record)
-        if kind == "status":
-            return _status(batch, key, change, record)
-        return _help(batch, key, change, record)
+            answer = _contact(batch, key, change, record)
+        elif kind == "status":
+            answer = _status(batch, key, change, record)
+        else:
+            answer = _help(batch, key, change, record)
     except Refused as refusal:
-        return _refusal(key, record_id if kind != "new_child" else None, refusal.reason, refusal.errors)
+        answer = _refusal(key, record_id, refusal.reason, refusal.errors)
     except PermissionDenied:
-        return _refusal(key, record_id, not_assigned_reason(), {})
+        answer = _refusal(key, record_id, not_assigned_reason(), {})
     except ValidationError as error:
-        errors = _errors(error)
-        return _refusal(key, record_id if kind != "new_child" else None, " ".join(error.messages), errors)
+        answer = _refusal(key, record_id, " ".join(error.messages), _errors(error))
+    return answer, None if record is None else record.pk
 
 
 def _errors(error: ValidationError) -> dict[str, list[str]]:
