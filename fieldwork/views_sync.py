@@ -7,6 +7,7 @@ download does (fieldwork.views.my_cases); 403 for anyone who is not a case worke
 """
 
 from django.http import HttpRequest, JsonResponse
+from django.http.request import RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -30,6 +31,13 @@ def _csrf_refusal(request: HttpRequest) -> JsonResponse | None:
     return JsonResponse({"detail": "CSRF check failed"}, status=403)
 
 
+def _body(request: HttpRequest) -> bytes:
+    try:
+        return request.body
+    except RawPostDataException:
+        return b""  # a multipart form, read by a middleware already: not JSON (400)
+
+
 @csrf_exempt
 @require_POST
 @never_cache
@@ -43,7 +51,7 @@ def sync_changes(request: HttpRequest) -> JsonResponse:
     if not can(user, "fieldwork.use"):
         return JsonResponse({"detail": "not a case worker"}, status=403)
     try:
-        changes = sync.parse_changes(request.body)
+        changes = sync.parse_changes(_body(request))
     except sync.Malformed as error:
         return JsonResponse({"detail": str(error)}, status=400)
     results = sync.apply_changes(user=user, changes=changes, asker=id_probes.Asker.of_request(request))
