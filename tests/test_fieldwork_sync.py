@@ -17,11 +17,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from accounts.models import Membership, Role
+from audit.models import AccessLog, IdentifierProbeDay
 from audit.tracking import event_model
 from cases import services
 from cases.models import Case, CaseEvent, Contact
 from conftest import PROVINCE_A, PROVINCE_B, make_user
-from fieldwork import selectors
+from fieldwork import selectors, sync
 from fieldwork.models import SyncedChange
 from provinces.models import CaseSettings, District, SubDistrict
 from targets import record_services
@@ -137,8 +138,8 @@ def help_change(record: TargetRecord, key: str | None = None, **given) -> dict:
 
 
 def child_change(n: int = 900, key: str | None = None, **child) -> dict:
-    district = District.objects.filter(province_id=PROVINCE_A).order_by("code").first()
-    sub = SubDistrict.objects.filter(district=district).order_by("code").first()
+    district = District.objects.filter(province_id=PROVINCE_A).order_by("code")[0]
+    sub = SubDistrict.objects.filter(district=district).order_by("code")[0]
     return {
         "key": key or _key(),
         "kind": "new_child",
@@ -307,6 +308,21 @@ def test_the_same_key_with_another_body_is_refused(cast, worker, wclient):
     assert (result["result"], result["replayed"]) == ("refused", False)
     assert "key" in result["errors"]
     assert list(Contact.objects.filter(case_id=record.pk).values_list("findings", flat=True)) == ["อยากกลับไปเรียน"]
+
+
+def test_a_change_stored_meanwhile_by_another_request_undoes_this_ones_write(cast, worker):
+    """Two requests with the same key at once: the second's look-up of keys seen found none, the first stored its row
+    before the second's insert. The second's write goes with its failed insert, and it answers as a replay."""
+    record = _mine(cast, worker)
+    change = help_change(record)
+    (first,) = sync.apply_changes(user=worker, changes=[change])
+    batch = sync.Batch(user=worker)  # its keys seen: none, as read before the first committed
+
+    second = sync._apply_one(batch, change, uuid.UUID(change["key"]))
+
+    assert second == {**first, "replayed": True}
+    assert Assistance.objects.filter(record=record).count() == 1
+    assert SyncedChange.objects.filter(key=change["key"]).count() == 1
 
 
 def test_a_key_used_by_another_user_is_refused(cast, worker, wclient, client_for):
@@ -530,6 +546,19 @@ def test_an_identifier_held_elsewhere_is_refused_without_saying_where(cast, work
     assert result["errors"] == {"identifier": [held]}
     assert "พะเยา" not in response.content.decode()
     assert TargetRecord.objects.filter(identifier=national_id(901)).count() == 1
+
+
+def test_the_look_up_of_an_identifier_held_elsewhere_is_counted_though_the_change_is_refused(cast, worker, wclient):
+    """The refusal's transaction must not take the identifier probe's count and log entry with it (targets.id_probes:
+    the check runs before the write's transaction)."""
+    _record(906, province=PROVINCE_B)
+
+    (result,) = _sync(wclient, [child_change(906)])
+
+    assert result["result"] == "refused"
+    entry = AccessLog.objects.get(user=worker, action=AccessLog.Action.IDENTIFIER_PROBE)
+    assert (entry.count, entry.path) == (1, URL)
+    assert IdentifierProbeDay.objects.get(user=worker).asked == 1
 
 
 def test_a_new_childs_values_pass_the_record_forms_rules(cast, worker, wclient):
