@@ -261,12 +261,15 @@ def _write(
 ) -> tuple[dict[str, Any], int | None]:
     """The change applied (inside its transaction): its answer, and the record it is about if the user sees it. A
     refusal leaves nothing written (each service writes in a savepoint of its own)."""
-    if kind == "new_child":
-        answer = _new_child(batch, key, prepared)
-        return answer, answer["record"]
-    record_id = _record_id(change)  # as the device sent it: a refusal names it back, whether it exists or not
-    record = None
+    # As the device sent it: a refusal names it back, whether it exists or not (a new child: none).
+    record_id = _record_id(change) if kind != "new_child" else None
+    record: TargetRecord | None = None
     try:
+        if kind == "new_child":
+            # Checked already (_prepare_new_child), and again by the service as of now: a race for the identifier
+            # ends as a refusal.
+            record = _new_child(batch, prepared)
+            return _answer(key, APPLIED, record.pk, version=record.version), record.pk
         if record_id is None:
             raise Refused(_("The change does not say which child it is about."), {"record": [_("This is missing.")]})
         record = TargetRecord.objects.visible_to(batch.user).filter(pk=record_id).first()
@@ -284,7 +287,7 @@ def _write(
         answer = _refusal(key, record_id, not_assigned_reason(), {})
     except ValidationError as error:
         answer = _refusal(key, record_id, " ".join(error.messages), _errors(error))
-    return answer, None if record is None else record.pk
+    return answer, None if record is None or record.pk is None else record.pk
 
 
 def _errors(error: ValidationError) -> dict[str, list[str]]:
@@ -435,9 +438,8 @@ def _prepare_new_child(batch: Batch, change: dict[str, Any]) -> NewChild:
     return NewChild(province, clean.identifier, clean.identifier_kind, clean.values)
 
 
-def _new_child(batch: Batch, key: uuid.UUID, child: NewChild) -> dict[str, Any]:
-    record = case_services.report_found_child(
+def _new_child(batch: Batch, child: NewChild) -> TargetRecord:
+    return case_services.report_found_child(
         user=batch.user, province=child.province, identifier=child.identifier,
         identifier_kind=child.identifier_kind, values=child.values,
     )  # fmt: skip
-    return _answer(key, APPLIED, record.pk, version=record.version)

@@ -561,6 +561,23 @@ def test_the_look_up_of_an_identifier_held_elsewhere_is_counted_though_the_chang
     assert IdentifierProbeDay.objects.get(user=worker).asked == 1
 
 
+def test_an_identifier_taken_between_the_check_and_the_write_is_refused_too(cast, worker):
+    change = child_change(907)
+    batch = sync.Batch(user=worker)
+    prepared = sync._prepare_new_child(batch, change)
+    _record(907, province=PROVINCE_B)  # another province records the child meanwhile
+
+    answer, record_id = sync._write(batch, "new_child", change, uuid.UUID(change["key"]), prepared)
+
+    assert (answer["result"], list(answer["errors"]), answer["record"], record_id) == (
+        "refused",
+        ["identifier"],
+        None,
+        None,
+    )
+    assert TargetRecord.objects.filter(identifier=national_id(907)).count() == 1
+
+
 def test_a_new_childs_values_pass_the_record_forms_rules(cast, worker, wclient):
     change = child_change(902, identifier=wrong_check_digit(902), first_name="", sex="X", category="no-such")
 
