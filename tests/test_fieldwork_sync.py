@@ -11,6 +11,7 @@ import json
 import uuid
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -24,7 +25,7 @@ from cases.models import Case, CaseEvent, Contact
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from fieldwork import selectors, sync
 from fieldwork.models import SyncedChange
-from provinces.models import CaseSettings, District, SubDistrict
+from provinces.models import CaseSettings, District, Province, SubDistrict
 from targets import record_services
 from targets.models import Assistance, AssistanceType, Category, Outcome, StatusChange, TargetRecord
 from tests.builders import national_id, wrong_check_digit
@@ -605,6 +606,40 @@ def test_a_new_child_only_where_the_worker_works(cast, worker, wclient):
     assert (elsewhere["result"], list(elsewhere["errors"])) == ("refused", ["district"])
     assert inside["result"] == "applied"
     assert TargetRecord.objects.get(pk=inside["record"]).case_worker == limited
+
+
+def _found_values(district: District | None = None) -> dict:
+    return {
+        "first_name": "พบใหม่",
+        "last_name": "",
+        "category_id": Category.objects.get(code="out-of-school").pk,
+        "district_id": district.pk if district else None,
+    }
+
+
+def test_only_a_case_worker_of_the_province_reports_a_found_child(cast, worker):
+    province_a, province_b = Province.objects.get(pk=PROVINCE_A), Province.objects.get(pk=PROVINCE_B)
+    for user, province in ((cast.coordinator_a, province_a), (worker, province_b), (cast.eef_admin, province_a)):
+        with pytest.raises(PermissionDenied):
+            record_services.report_found(user=user, province=province, identifier=national_id(910),
+                                         identifier_kind="national_id", values=_found_values())  # fmt: skip
+    record = record_services.report_found(user=worker, province=province_a, identifier=national_id(910),
+                                          identifier_kind="national_id", values=_found_values())  # fmt: skip
+    assert (record.case_worker, record.status.code, record.updated_by) == (worker, "in-follow-up", worker)
+
+
+def test_a_worker_limited_to_districts_reports_only_there_and_never_without_a_district(cast):
+    limited = make_user("limited.worker@example.org", role=Role.CASE_WORKER, province=PROVINCE_A)
+    mine, other = list(District.objects.filter(province_id=PROVINCE_A).order_by("code")[:2])
+    Membership.objects.get(user=limited).districts.set([mine])
+    province = Province.objects.get(pk=PROVINCE_A)
+    for district in (other, None):
+        with pytest.raises(PermissionDenied):
+            record_services.report_found(user=limited, province=province, identifier=national_id(911),
+                                         identifier_kind="national_id", values=_found_values(district))  # fmt: skip
+    record = record_services.report_found(user=limited, province=province, identifier=national_id(911),
+                                          identifier_kind="national_id", values=_found_values(mine))  # fmt: skip
+    assert record.district == mine
 
 
 # --- the request ----------------------------------------------------------------------------------------------
