@@ -388,9 +388,10 @@ def _help(batch: Batch, key: uuid.UUID, change: dict[str, Any], record: TargetRe
 
 # --- a newly found child -------------------------------------------------------------------------------------
 
-# The device's fields of a new child, as the record form's (targets.forms.RECORD_COLUMNS) text.
-CHILD_TEXT_FIELDS = ("identifier", "name_prefix", "first_name", "last_name", "sex", "category", "guardian_name",
-                     "phone", "notes")  # fmt: skip
+# The device's fields of a new child, as the record form's (targets.forms.RECORD_COLUMNS) text. "status" is optional:
+# without it (or empty) the record is "in-follow-up", as the validator's default.
+CHILD_TEXT_FIELDS = ("identifier", "name_prefix", "first_name", "last_name", "sex", "category", "status",
+                     "guardian_name", "phone", "notes")  # fmt: skip
 
 
 @dataclass(frozen=True)

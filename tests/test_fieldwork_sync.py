@@ -246,6 +246,11 @@ def test_a_newly_found_child_becomes_a_record_assigned_to_the_worker(cast, worke
     assert record.pk in {row["id"] for row in wclient.get("/field/api/my-cases/").json()["cases"]}
 
 
+def test_a_newly_found_child_may_be_given_a_status(cast, worker, wclient):
+    (result,) = _sync(wclient, [child_change(908, status="vocational")])
+    assert TargetRecord.objects.get(pk=result["record"]).status.code == "vocational"
+
+
 def test_several_changes_apply_in_order_one_refusal_undoing_none(cast, worker, wclient):
     record = _mine(cast, worker)
     other = _mine(cast, cast.case_worker_a, n=2)
