@@ -236,6 +236,8 @@ CASES_NOT_FOUND_ATTEMPTS = env.int("CASES_NOT_FOUND_ATTEMPTS", default=3)
 # The field app (fieldwork/, README.md "Field app (offline)"): a device that has not downloaded for this many days
 # deletes the children it holds when the app starts.
 FIELDWORK_DEVICE_DAYS = env.int("FIELDWORK_DEVICE_DAYS", default=7)
+# The most changes one POST /field/api/sync/ takes (a device sends its queue in batches of at most this many).
+FIELDWORK_SYNC_MAX_CHANGES = env.int("FIELDWORK_SYNC_MAX_CHANGES", default=500)
 # Identity merges (identity/): EEF/IPSR may undo a merge for this many days after it (README "Identity merges").
 IDENTITY_MERGE_UNDO_DAYS = env.int("IDENTITY_MERGE_UNDO_DAYS", default=30)
 # Probable duplicates (duplicates/, README.md "Probable duplicates"): the nightly finder runs at DUPLICATES_HOUR

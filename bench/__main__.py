@@ -36,6 +36,7 @@ def main(argv: list[str]) -> None:
         cohorts,
         duplicates,
         exports,
+        fieldwork,
         hostile,
         lists,
         outage,
@@ -69,6 +70,7 @@ def main(argv: list[str]) -> None:
         "quality": quality.run,  # every default data-quality rule over lists' 3,000,000 records (after duplicates)
         "cohorts": cohorts.run,  # the university dashboard's cohort view over 300,000 records (its own records)
         "analysis": analysis.run,  # an analysis set of 1,000,000 records (its own), built in a child process
+        "fieldwork": fieldwork.run,  # the field app's sync of 200 queued changes to gunicorn on 127.0.0.1
     }
     if "--records" in argv:  # python -m bench duplicates --records 3000000 (bench/duplicates.py, bench/analysis.py)
         at = argv.index("--records")

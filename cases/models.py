@@ -236,6 +236,12 @@ class Contact(models.Model):
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     # The key a device or partner gave the contact, so that sending it twice records it once.
     client_key = models.UUIDField(_("client key"), null=True, blank=True, unique=True, editable=False)
+    # Where the contact happened, when the worker let the field app read the device's position (opt-in).
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True, editable=False)
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True, editable=False
+    )
+    location_accuracy_m = models.PositiveIntegerField(_("location accuracy (m)"), null=True, blank=True, editable=False)
 
     objects = ContactQuerySet.as_manager()
 
@@ -244,9 +250,21 @@ class Contact(models.Model):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         indexes = [models.Index(fields=["case", "happened_at"], name="contact_case_time_idx")]
+        constraints = [
+            # A position is both coordinates or none, on the globe (cases.services.log_contact says why not).
+            models.CheckConstraint(
+                condition=models.Q(latitude__isnull=True, longitude__isnull=True)
+                | models.Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+                name="contact_location_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.happened_at:%Y-%m-%d}"
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
 
 
 class PlanStepQuerySet(models.QuerySet["PlanStep"]):

@@ -6,6 +6,8 @@ based on an older version of a case or referral is refused (StaleEdit), never ap
 """
 
 import datetime
+import decimal
+import math
 import uuid
 from collections.abc import Iterable
 
@@ -20,6 +22,7 @@ from accounts.access import Principal, can, require
 from accounts.models import Role, User
 from core import control_characters
 from core.versioning import check_version
+from provinces.models import Province
 from targets import record_services
 from targets.models import Outcome, TargetRecord
 
@@ -171,7 +174,65 @@ def assign(*, user: Principal, records: Iterable[TargetRecord], worker: User | N
     return len(changing)
 
 
+@transaction.atomic
+def report_found_child(
+    *, user: User, province: Province, identifier: str, identifier_kind: str, values: dict
+) -> TargetRecord:
+    """A child a case worker found (targets.record_services.report_found: a new record assigned to them), with its
+    case opened and the assignment in the case's history, as if a coordinator had assigned it (assign above)."""
+    record = record_services.report_found(
+        user=user, province=province, identifier=identifier, identifier_kind=identifier_kind, values=values
+    )
+    case = case_for(record)
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.ASSIGNED, at=case.opened_at, by=user, worker=user)
+    return record
+
+
 # --- contacts ------------------------------------------------------------------------------------------
+
+
+# A device's reported accuracy beyond this (metres) is no position at all (a cell tower's guess, or nonsense).
+MAX_LOCATION_ACCURACY_M = 100_000
+
+
+def _coordinate(value: object, low: int, high: int) -> decimal.Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(_("The location's coordinates must be numbers."))
+    if not low <= value <= high:
+        raise ValidationError(_("The location is not on the map: latitude -90 to 90, longitude -180 to 180."))
+    return decimal.Decimal(str(value)).quantize(decimal.Decimal("0.000001"), rounding=decimal.ROUND_HALF_EVEN)
+
+
+def contact_location(location: dict | None) -> tuple[decimal.Decimal | None, decimal.Decimal | None, int | None]:
+    """(latitude, longitude, accuracy in whole metres) of a device's position {"lat", "lon", "accuracy"}, all None
+    for none; a ValidationError (one message) for coordinates off the globe, one without the other, or a
+    negative accuracy."""
+    if location is None:
+        return None, None, None
+    if not isinstance(location, dict):
+        raise ValidationError(_("The location must give a latitude and a longitude."))
+    latitude = _coordinate(location.get("lat"), -90, 90)
+    longitude = _coordinate(location.get("lon"), -180, 180)
+    if latitude is None and longitude is None:
+        return None, None, None
+    if latitude is None or longitude is None:
+        raise ValidationError(_("The location must give both a latitude and a longitude, or neither."))
+    accuracy = location.get("accuracy")
+    if accuracy is None:
+        return latitude, longitude, None
+    if (
+        isinstance(accuracy, bool)
+        or not isinstance(accuracy, int | float)
+        or not math.isfinite(accuracy)
+        or not 0 <= accuracy <= MAX_LOCATION_ACCURACY_M
+    ):
+        raise ValidationError(
+            _("The location's accuracy must be a number of metres from 0 to %(max)s.")
+            % {"max": f"{MAX_LOCATION_ACCURACY_M:,}"}
+        )
+    return latitude, longitude, round(accuracy)
 
 
 @transaction.atomic
@@ -187,9 +248,11 @@ def log_contact(
     next_step: str = "",
     next_due: datetime.date | None = None,
     client_key: uuid.UUID | None = None,
+    location: dict | None = None,
 ) -> Contact:
     """A contact with the child or family, reached or a failed attempt. Sent again with the same
-    `client_key`, it is recorded once (the first one is returned)."""
+    `client_key`, it is recorded once (the first one is returned). `location`: where it happened, when the
+    worker let the device say ({"lat": float, "lon": float, "accuracy": metres or None}; see contact_location)."""
     require(user, "targets.work_on", record)
     if client_key is not None:
         earlier = Contact.objects.filter(client_key=client_key).first()
@@ -204,6 +267,11 @@ def log_contact(
     if next_due is not None and next_due < timezone.localtime(happened_at).date():
         errors["next_due"] = _("The next contact cannot be due before this one.")
     _check_text(errors, with_whom=with_whom, findings=findings, next_step=next_step)
+    latitude = longitude = accuracy = None
+    try:
+        latitude, longitude, accuracy = contact_location(location)
+    except ValidationError as error:
+        errors["location"] = error.messages[0]
     if errors:
         raise ValidationError(errors)
     case = _locked_case(record)
@@ -213,6 +281,7 @@ def log_contact(
         case=case, kind=kind, happened_at=happened_at, reached=reached, with_whom=with_whom.strip(),
         findings=findings.strip(), next_step=next_step.strip(), next_due=next_due,
         recorded_by=user if isinstance(user, User) else None, client_key=client_key,
+        latitude=latitude, longitude=longitude, location_accuracy_m=accuracy,
     )  # fmt: skip
     if case.first_contact_at is None or happened_at < case.first_contact_at:
         case.first_contact_at = happened_at

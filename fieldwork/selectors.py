@@ -16,10 +16,11 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from accounts.access import Principal, can
-from cases.models import Contact, PlanStep, Referral
+from accounts.access import Principal, can, restrict
+from cases.models import Contact, ContactKind, PlanStep, Referral
 from core.thai_id import format_identifier, mask_identifier
-from targets.models import TargetRecord
+from provinces.models import District, Province, SubDistrict
+from targets.models import AssistanceType, Category, Outcome, TargetRecord
 
 LAST_CONTACTS = 3
 
@@ -130,3 +131,40 @@ def my_cases(user: Principal, *, today: datetime.date | None = None) -> list[dic
             }
         )
     return rows
+
+
+def _coded(rows: Any) -> list[dict[str, Any]]:
+    return [{"code": row.code, "name": row.name} for row in rows]
+
+
+def choices(user: Principal) -> dict[str, Any]:
+    """What the device's forms offer offline, in six queries whatever the numbers: the statuses in use, the types
+    of contact, the types of help in use, the categories in use, and the areas where the worker may note a newly
+    found child (the door's "targets.found_provinces" and "targets.found_districts": their case-worker provinces,
+    only their districts where their role is limited to some), each district with its sub-districts."""
+    provinces = list(restrict(Province.objects.all(), user, "targets.found_provinces").order_by("name_th"))
+    districts: dict[int, list[District]] = defaultdict(list)
+    subs: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if provinces:
+        found = restrict(District.objects.filter(province__in=provinces), user, "targets.found_districts")
+        for district in found.order_by("name_th", "code"):
+            districts[district.province_id].append(district)
+        for sub in SubDistrict.objects.filter(district__in=found).order_by("name_th", "code"):
+            subs[sub.district_id].append({"code": sub.code, "name": sub.name})
+    return {
+        "statuses": _coded(Outcome.objects.filter(is_active=True)),
+        "contact_kinds": [{"code": value, "name": str(label)} for value, label in ContactKind.choices],
+        "assistance_types": _coded(AssistanceType.objects.filter(is_active=True)),
+        "categories": _coded(Category.objects.filter(is_active=True)),
+        "provinces": [
+            {
+                "code": province.code,
+                "name": province.name,
+                "districts": [
+                    {"code": d.code, "name": d.name, "sub_districts": subs.get(d.code, [])}
+                    for d in districts.get(province.code, [])
+                ],
+            }
+            for province in provinces
+        ],
+    }

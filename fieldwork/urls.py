@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_sync
 
 app_name = "fieldwork"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("manifest.webmanifest", views.manifest, name="manifest"),
     path("sw.js", views.service_worker, name="service_worker"),
     path("api/my-cases/", views.my_cases, name="my_cases"),
+    path("api/sync/", views_sync.sync_changes, name="sync"),
 ]

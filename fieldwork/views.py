@@ -274,4 +274,6 @@ def my_cases(request: HttpRequest) -> JsonResponse:
     if cases:
         record_access(request=request, action=AccessLog.Action.VIEW, model=TargetRecord,
                       description="field app download", count=len(cases))  # fmt: skip
-    return JsonResponse({"downloaded_at": timezone.now().isoformat(), "cases": cases})
+    return JsonResponse(
+        {"downloaded_at": timezone.now().isoformat(), "cases": cases, "choices": selectors.choices(user)}
+    )

@@ -84,6 +84,29 @@ def _may_take(user: Principal | None, scope: Scope, pair: Any) -> bool:
     return scope.works_in_district(province, district)
 
 
+def _reports_found(user: Principal | None, scope: Scope, pair: Any) -> bool:
+    """A case worker notes a child they found: a new record of (province code, district code or None), in a
+    province where they hold the role and, when their role is limited to districts, in one of those."""
+    province, district = pair
+    return scope.works_in_district(_code(province), getattr(district, "pk", district))
+
+
+def _found_provinces(queryset: QS, user: Principal, scope: Scope) -> QS:
+    """Provinces where the user may note a newly found child (targets.report_found): their case-worker provinces."""
+    return queryset.filter(pk__in=scope.case_provinces) if scope.case_provinces else queryset.none()
+
+
+def _found_districts(queryset: QS, user: Principal, scope: Scope) -> QS:
+    """Districts where the user may note a newly found child: every district of a province where their role is not
+    limited, and the districts it is limited to elsewhere."""
+    condition = Q()
+    if scope.case_whole_provinces:
+        condition |= Q(province_id__in=scope.case_whole_provinces)
+    if scope.case_districts:
+        condition |= Q(province_id__in=scope.case_provinces, pk__in=scope.case_districts)
+    return queryset.filter(condition) if condition else queryset.none()
+
+
 def register_rules() -> None:
     register("targets.read", lambda user, scope, province: scope.can_read_province(_code(province)))
     register("targets.write", lambda user, scope, province: scope.can_write_province(_code(province)))
@@ -101,9 +124,13 @@ def register_rules() -> None:
     register("targets.is_assigned_worker", _is_assigned_worker)
     # Asked of the case worker's own scope: may they be given a record at (province code, district code)?
     register("targets.may_take_case", _may_take)
+    # A case worker's newly found child (the field app): a new record assigned to them, where they work.
+    register("targets.report_found", _reports_found)
     # Assigning records to case workers: the province's coordinators and EEF/IPSR admins.
     register("targets.assign", lambda user, scope, province: scope.can_write_province(_code(province)))
     register("targets.assign_any", _creates)
     register_queryset("targets.records", _records)
     register_queryset("targets.record_parts", _record_parts)
     register_queryset("targets.record_provinces", _record_provinces)
+    register_queryset("targets.found_provinces", _found_provinces)
+    register_queryset("targets.found_districts", _found_districts)

@@ -59,6 +59,12 @@ def _check_identifier_free(
     )
 
 
+def check_identifier_free(*, identifier: str, user: Principal, asker: id_probes.Asker | None = None) -> None:
+    """ValidationError keyed "identifier" when a record holds `identifier` already, in the words create_record
+    uses; for a caller that must ask before its write's transaction (the field app's sync: fieldwork.sync)."""
+    _check_identifier_free(identifier=identifier, user=user, asker=asker)
+
+
 def _save_or_explain(record: TargetRecord, *, user: Principal, **save_kwargs) -> None:
     """Save; a concurrent write of the same identifier (the unique constraint) becomes the same message."""
     try:
@@ -99,6 +105,36 @@ def create_record(
         )
     except IntegrityError:
         # The identifier was taken between the look-up and the insert: answered like any other look-up.
+        _check_identifier_free(identifier=identifier, user=user, asker=asker)
+        raise
+
+
+def report_found(
+    *,
+    user: User,
+    province: Province,
+    identifier: str,
+    identifier_kind: str,
+    values: dict,
+    asker: id_probes.Asker | None = None,
+) -> TargetRecord:
+    """A child a case worker found in the field (the field app's "new child"): a new record of `province`, written
+    as create_record writes one, assigned to that worker. `values` have passed the record form's rules
+    (targets.forms.validate_record: the upload's validator); "in-follow-up" unless they give a status.
+
+    The door's "targets.report_found": a case worker of the province, in one of their districts when their role is
+    limited to some. An identifier recorded anywhere already is refused in words that say nothing of where
+    (identifier_taken_message: a case worker reads no province)."""
+    require(user, "targets.report_found", (province.pk, values.get("district_id")))
+    _check_values(values)
+    _check_identifier_free(identifier=identifier, user=user, asker=asker)
+    assigned = {"case_worker": user, "case_assigned_at": timezone.now()}
+    try:
+        return _insert_record(
+            user=user, province=province, identifier=identifier, identifier_kind=identifier_kind,
+            values={**values, **assigned},
+        )  # fmt: skip
+    except IntegrityError:
         _check_identifier_free(identifier=identifier, user=user, asker=asker)
         raise
 

@@ -267,7 +267,7 @@ ROWS.update(_feature_rows())
 
 def _app_list_row(route: str) -> list[Case]:
     """admin/<app>/: the app's index, shown when the user may see one of its models."""
-    national_apps = {"accounts", "api", "audit", "mfa", "pghistory", "quality", "transfers"}
+    national_apps = {"accounts", "api", "audit", "fieldwork", "mfa", "pghistory", "quality", "transfers"}
     cases = []
     for app in sorted({m._meta.app_label for m in admin_site._registry}):
         staff = (200, 404, 404) if app in national_apps else (200, 200, 200)
