@@ -4,7 +4,6 @@ from django.urls import reverse
 
 from core.client_ip import client_ip
 
-
 SIGNED_OUT = "signed_out=1"
 
 

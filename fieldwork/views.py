@@ -18,10 +18,10 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import get_template, render_to_string
 from django.templatetags.static import static
-from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -80,7 +80,8 @@ def cache_version() -> str:
 
 
 def _field(model: type[Model], name: str) -> str:
-    return capfirst(str(model._meta.get_field(name).verbose_name))
+    field = model._meta.get_field(name)
+    return capfirst(str(getattr(field, "verbose_name", name)))
 
 
 def _labels() -> dict[str, str]:
@@ -127,6 +128,7 @@ def _labels() -> dict[str, str]:
         "sync_failed": _("Sending failed: the changes stay on this device and are sent later."),
         "offline_waiting": _("Offline: the changes stay on this device until there is a signal."),
         "recorded_at": _("Recorded at %(when)s"),
+        "pending_summary": _("%(count)s changes not sent yet"),
         "status_to": _("status to"),
         "help_given": _("help given:"),
         "new_child_label": _("Newly found child"),
@@ -143,7 +145,9 @@ def _labels() -> dict[str, str]:
         "keep_mine": _("Keep mine: %(value)s"),
         "keep_theirs": _("Keep the portal's: %(value)s"),
         "choice_saved": _("Your choice is saved."),
-        "sign_out_pending": _("%(count)s changes have not been sent. Signing out deletes them from this device. Sign out?"),
+        "sign_out_pending": _(
+            "%(count)s changes have not been sent. Signing out deletes them from this device. Sign out?"
+        ),
         # The forms
         "save": _("Save"),
         "cancel": _("Cancel"),
@@ -212,7 +216,7 @@ def shell(request: HttpRequest) -> HttpResponse:
         "csrfToken": get_token(request),
         "csrfCookie": settings.CSRF_COOKIE_NAME,
         "userId": user.pk,
-        "workerName": user.get_full_name() or str(user),
+        "workerName": str(user),
         "sexes": [{"code": code, "name": str(name)} for code, name in Sex.choices],
         "workerUrl": reverse("fieldwork:service_worker"),
         "scope": reverse("fieldwork:shell"),
@@ -267,9 +271,9 @@ def my_cases(request: HttpRequest) -> JsonResponse:
     """The signed-in case worker's assigned children (fieldwork.selectors); every download is in the access log."""
     user = request.user
     if not user.is_authenticated:
-        return JsonResponse({"detail": "not signed in"}, status=401)
+        return JsonResponse({"detail": "not signed in", "code": "signed_out"}, status=401)
     if not can(user, "fieldwork.use"):
-        return JsonResponse({"detail": "not a case worker"}, status=403)
+        return JsonResponse({"detail": "not a case worker", "code": "not_case_worker"}, status=403)
     cases = selectors.my_cases(user)
     if cases:
         record_access(request=request, action=AccessLog.Action.VIEW, model=TargetRecord,

@@ -28,7 +28,7 @@ def _csrf_refusal(request: HttpRequest) -> JsonResponse | None:
     refused = check.process_view(request, None, (), {})  # type: ignore[arg-type]  # no view: not exempt
     if refused is None:
         return None
-    return JsonResponse({"detail": "CSRF check failed"}, status=403)
+    return JsonResponse({"detail": "CSRF check failed", "code": "csrf"}, status=403)
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -44,12 +44,12 @@ def _body(request: HttpRequest) -> bytes:
 def sync_changes(request: HttpRequest) -> JsonResponse:
     user = request.user
     if not isinstance(user, User):
-        return JsonResponse({"detail": "not signed in"}, status=401)
+        return JsonResponse({"detail": "not signed in", "code": "signed_out"}, status=401)
     refused = _csrf_refusal(request)
     if refused is not None:
         return refused
     if not can(user, "fieldwork.use"):
-        return JsonResponse({"detail": "not a case worker"}, status=403)
+        return JsonResponse({"detail": "not a case worker", "code": "not_case_worker"}, status=403)
     try:
         changes = sync.parse_changes(_body(request))
     except sync.Malformed as error:

@@ -174,9 +174,9 @@ AGE_THE_DOWNLOAD = """async (days) => {
 
 
 def test_the_app_forgets_after_days_without_a_download_and_when_the_session_is_gone(live_server, page):
-    """FIELDWORK_DEVICE_DAYS (7) without a download or a sync: the app deletes what the device holds when it starts, even
-    offline. The session ended on the server (an admin revoked it): the next download answers 401 and the app
-    deletes what the device held."""
+    """FIELDWORK_DEVICE_DAYS (7) without a download or a sync: the app deletes what the device holds when it
+    starts, even offline. The session ended on the server (an admin revoked it): the next download answers 401 and
+    the app deletes the children the device held (with nothing waiting to sync, nothing is left)."""
     from django.contrib.sessions.models import Session
     from playwright.sync_api import expect
 

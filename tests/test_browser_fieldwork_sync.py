@@ -19,7 +19,7 @@ from django.contrib.sessions.models import Session
 from accounts.models import Role
 from cases import services
 from cases.models import Contact
-from conftest import PASSWORD, PROVINCE_A, make_user
+from conftest import PASSWORD, PROVINCE_A, PROVINCE_B, make_user
 from portal.demo.provinces import load_demo_assignments
 from targets import record_services
 from targets.models import Category, Outcome, StatusChange, TargetRecord
@@ -163,13 +163,13 @@ def test_offline_work_syncs_exactly_once_and_a_conflict_is_the_workers_to_resolv
     # 5. Syncing again changes nothing; replaying the very requests answers them again and changes nothing.
     page.get_by_test_id("download").click()
     expect(page.get_by_test_id("field-message")).to_have_text("ดาวน์โหลดข้อมูลเด็ก 2 คนแล้ว")
-    answers = page.evaluate(REPLAY, sent)
+    assert len(sent) == 1, "the second sync had nothing to send"
+    answers = page.evaluate(REPLAY, sent[:1])
     assert [answer["status"] for answer in answers] == [200]
     results = answers[0]["json"]["results"]
     assert [(r["result"], r["replayed"]) for r in results] == [("applied", True)] * 4
     assert Contact.objects.filter(case_id=first.pk).count() == 3
     assert StatusChange.objects.filter(record=second).count() == 1
-    assert len(sent) == 1, "the second sync had nothing to send"
 
     # 6. A conflict: offline, the worker moves the first child to flexible learning, while the coordinator sets
     # vocational training on the portal.
@@ -198,7 +198,8 @@ def test_offline_work_syncs_exactly_once_and_a_conflict_is_the_workers_to_resolv
     expect(page.get_by_test_id("waiting")).to_be_hidden()
     first.refresh_from_db()
     assert first.status.code == "flexible-learning"
-    assert list(StatusChange.objects.filter(record=first).order_by("pk").values_list("to_status__code", "changed_by")) == [
+    changes = StatusChange.objects.filter(record=first).order_by("pk")
+    assert list(changes.values_list("to_status__code", "changed_by")) == [
         ("vocational", coordinator.pk),
         ("flexible-learning", worker.pk),
     ]
@@ -250,7 +251,7 @@ def test_what_waits_survives_an_expired_session_and_a_refusal_stays_until_seen(l
     expect(page).to_have_url(f"{url}/field/")
     refused = page.get_by_test_id("queue-refused")
     expect(refused).to_have_count(1)
-    expect(refused.get_by_test_id("refusal-reason")).to_contain_text("ไม่ได้มอบหมายให้คุณแล้ว")
+    expect(refused.get_by_test_id("refusal-reason")).to_contain_text("ไม่อยู่ในความดูแลของคุณแล้ว")
     expect(page.get_by_test_id("pending-count")).to_have_text("0")
     assert list(Contact.objects.values_list("case_id", "findings")) == [(kept.pk, "เยี่ยมบ้าน พบเด็ก")]
     expect(page.get_by_test_id("case-card")).to_have_count(1)
@@ -262,3 +263,65 @@ def test_what_waits_survives_an_expired_session_and_a_refusal_stays_until_seen(l
     page.get_by_test_id("queue-refused").get_by_test_id("dismiss").click()
     expect(page.get_by_test_id("waiting")).to_be_hidden()
     assert page.evaluate(READ_STORE)["counts"]["queue"] == 0
+
+
+def test_a_newly_found_child_is_checked_on_the_device_and_again_on_the_server(live_server, page, screenshot_dir):
+    """Offline, the worker notes two children found on a visit. The device refuses a mistyped national ID at once,
+    with the server's words; an ID already recorded in another province only the server can know: that change comes
+    back refused, saying nothing of where, and the first child is created in the worker's area, assigned to them."""
+    from playwright.sync_api import expect
+
+    load_demo_assignments()
+    coordinator = make_user("coord.found@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A)
+    worker = make_user("worker.found@example.org", role=Role.CASE_WORKER, province=PROVINCE_A)
+    services.assign(user=coordinator, records=_children(["สายใจ"]), worker=worker)
+    elsewhere = TargetRecord.objects.create(
+        identifier=national_id(555), identifier_kind="national_id", first_name="ที่อื่น", province_id=PROVINCE_B,
+        category=Category.objects.get(code="out-of-school"), status=Outcome.objects.get(code="in-follow-up"),
+    )  # fmt: skip
+    url = live_server.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    _sign_in(page, url, worker.email)
+    expect(page.get_by_test_id("case-card")).to_have_count(1)
+    page.evaluate(CONTROLLED)
+    page.context.set_offline(True)
+    sheet = page.get_by_test_id("sheet")
+
+    def note(identifier: str, first_name: str) -> None:
+        page.get_by_test_id("new-child").click()
+        expect(sheet).to_be_visible()
+        sheet.locator("input[name=identifier]").fill(identifier)
+        sheet.locator("input[name=first_name]").fill(first_name)
+        sheet.locator("input[name=last_name]").fill("พบใหม่")
+        sheet.locator("select[name=sex]").select_option("F")
+        sheet.locator("input[name=birth_date]").fill("2012-02-03")
+        sheet.get_by_test_id("sheet-save").click()
+
+    good = national_id(777)
+    mistyped = good[:12] + str((int(good[12]) + 1) % 10)
+    note(mistyped, "น้ำฝน")
+    expect(sheet.locator("[data-error=identifier]")).to_have_text("หลักตรวจสอบของเลขประจำตัวประชาชนไม่ตรง: มีตัวเลขที่พิมพ์ผิด")
+    page.screenshot(path=screenshot_dir / "field-09-new-child-checked.png", full_page=False)
+    sheet.locator("input[name=identifier]").fill(good)
+    sheet.get_by_test_id("sheet-save").click()
+    expect(sheet).to_be_hidden()
+    note(elsewhere.identifier, "ฟ้าใส")
+    expect(sheet).to_be_hidden()
+    expect(page.get_by_test_id("pending-count")).to_have_text("2")
+
+    page.context.set_offline(False)
+    page.get_by_test_id("download").click()
+    expect(page.get_by_test_id("case-card")).to_have_count(2)
+    found = TargetRecord.objects.get(identifier=good)
+    assert (found.province_id, found.case_worker_id) == (PROVINCE_A, worker.pk)
+    assert (found.first_name, found.sex) == ("น้ำฝน", "F")
+    assert found.birth_date == datetime.date(2012, 2, 3)
+    expect(page.locator(f"[data-record='{found.pk}']")).to_contain_text("น้ำฝน พบใหม่")
+    refused = page.get_by_test_id("queue-refused")
+    expect(refused).to_have_count(1)
+    expect(refused).to_contain_text("ฟ้าใส")
+    reason = refused.get_by_test_id("refusal-reason").inner_text()
+    assert "ที่อื่น" not in reason, reason
+    assert elsewhere.province.name not in reason, reason
+    assert TargetRecord.objects.filter(identifier=elsewhere.identifier).count() == 1
+    page.screenshot(path=screenshot_dir / "field-10-new-child-synced.png", full_page=False)

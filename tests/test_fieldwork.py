@@ -193,7 +193,7 @@ def test_without_a_session_the_download_answers_401_and_the_shell_asks_to_sign_i
     client = client_for(None)
     response = client.get(URL)
     assert response.status_code == 401
-    assert response.json() == {"detail": "not signed in"}
+    assert response.json() == {"detail": "not signed in", "code": "signed_out"}
     assert client.get("/field/")["Location"].startswith("/accounts/login/")
 
 
@@ -206,8 +206,14 @@ def test_the_shell_passes_its_words_and_settings_to_the_script(worker, client_fo
     config = json.loads(page.split('<script id="field-config" type="application/json">')[1].split("</script>")[0])
     assert config["deviceDays"] == 3
     assert config["myCasesUrl"] == URL
+    assert config["syncUrl"] == "/field/api/sync/"
+    assert (config["userId"], config["workerName"]) == (worker.pk, str(worker))
     assert config["labels"]["never_downloaded"] == "ยังไม่ได้ดาวน์โหลด"
-    assert "ดาวน์โหลดข้อมูลเด็ก" in page  # the button, in Thai
+    # The device's checks say what the server says, in the same words.
+    assert config["labels"]["id_checksum"] == "หลักตรวจสอบของเลขประจำตัวประชาชนไม่ตรง: มีตัวเลขที่พิมพ์ผิด"
+    untranslated = [key for key, text in config["labels"].items() if text.isascii() and "%(" not in text]
+    assert untranslated == [], untranslated
+    assert "ซิงค์ตอนนี้" in page  # the button, in Thai
 
 
 def test_the_service_worker_is_served_with_its_scope_and_a_versioned_cache(client_for):

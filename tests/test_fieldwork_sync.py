@@ -652,7 +652,7 @@ def test_a_worker_limited_to_districts_reports_only_there_and_never_without_a_di
 
 def test_without_a_session_the_answer_is_401(client_for):
     response = _post(client_for(None), [])
-    assert (response.status_code, response.json()) == (401, {"detail": "not signed in"})
+    assert (response.status_code, response.json()) == (401, {"detail": "not signed in", "code": "signed_out"})
 
 
 @pytest.mark.parametrize("who", ["coordinator_a", "viewer_a", "agency_user_a", "no_role", "eef_admin"])

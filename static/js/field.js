@@ -272,7 +272,7 @@
   }
 
   function waitingRow(item) {
-    const row = element("li", `field-wait field-wait-${item.state}`);
+    const row = element("li", `field-wait is-${item.state}`);
     row.dataset.testid = `queue-${item.state}`;
     row.dataset.key = item.key;
     row.append(element("p", "field-wait-what", describe(item)));
@@ -334,7 +334,13 @@
     const attention = queue.filter((item) => item.state !== "pending");
     const waiting = $("[data-testid=waiting]");
     waiting.hidden = !queue.length;
-    $("[data-testid=waiting-list]").replaceChildren(...attention.map(waitingRow), ...pending.map(waitingRow));
+    // What needs the worker first, in full; what merely waits folded away once it is more than a few lines.
+    $("[data-testid=waiting-list]").replaceChildren(...attention.map(waitingRow));
+    const folded = $("[data-testid=waiting-pending]");
+    folded.hidden = !pending.length;
+    folded.open = pending.length <= 5;
+    folded.querySelector("summary").textContent = fill(labels.pending_summary, { count: pending.length });
+    folded.querySelector("ul").replaceChildren(...pending.map(waitingRow));
     $("[data-testid=new-child]").disabled = !choices || !(choices.provinces || []).length;
     document.body.dataset.state = signedOut ? "signed-out" : downloadedAt ? "downloaded" : "empty";
     $("[data-testid=sign-in]").hidden = !signedOut;
@@ -416,6 +422,11 @@
             node.textContent = text;
             node.hidden = false;
           }
+          // The first error in sight, its field ready to be corrected.
+          const first = form.querySelector("[data-error]:not([hidden])");
+          first.scrollIntoView({ block: "center" });
+          const input = first.parentElement.querySelector("input, select, textarea");
+          if (input) input.focus({ preventScroll: true });
           return;
         }
         dialog.close();
@@ -675,11 +686,16 @@
     else say(pending ? fill(labels.signed_out_kept, { count: pending }) : labels.signed_out);
   }
 
-  function goneResponse(response) {
-    // 401: the session is gone. A redirect: the session reached its hard limit and the server sent the request
-    // to the sign-in page. 403 in JSON: no longer a case worker (a 403 page instead: the CSRF token is stale).
-    const json = (response.headers.get("Content-Type") || "").includes("application/json");
-    return response.status === 401 || response.redirected || (response.status === 403 && json);
+  /* Whether the answer says the session is gone: 401; a redirect (the session reached its hard limit and the
+     server sent the request to the sign-in page); 403 "not a case worker" (a 403 for a stale CSRF token is not). */
+  async function gone(response) {
+    if (response.status === 401 || response.redirected) return true;
+    if (response.status !== 403) return false;
+    try {
+      return (await response.clone().json()).code !== "csrf";
+    } catch (error) {
+      return false; // a 403 page, not the app's JSON
+    }
   }
 
   /* Sends what waits, in batches. ok: every batch was answered; message: what to tell the worker (none when
@@ -704,7 +720,7 @@
         say(navigator.onLine ? labels.sync_failed : labels.offline_waiting);
         return { ok: false };
       }
-      if (goneResponse(response)) {
+      if (await gone(response)) {
         await sessionGone(response.status);
         return { ok: false };
       }
@@ -747,7 +763,7 @@
       say(navigator.onLine ? labels.failed : labels.offline);
       return false;
     }
-    if (goneResponse(response) || response.status === 403) {
+    if ((await gone(response)) || response.status === 403) {
       await sessionGone(response.status);
       return false;
     }
