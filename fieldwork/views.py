@@ -224,7 +224,11 @@ def shell(request: HttpRequest) -> HttpResponse:
         "deviceDays": device_days(),
         "labels": _labels(),
     }
-    return render(request, SHELL_TEMPLATE, {"config": config})
+    response = render(request, SHELL_TEMPLATE, {"config": config})
+    # The one page of the portal that may ask for the phone's position: for a contact, when the worker ticks it
+    # (the browser asks them too). Everywhere else abe_portal.security refuses it.
+    response["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(self), payment=()"
+    return response
 
 
 @require_safe

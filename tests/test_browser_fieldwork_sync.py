@@ -46,6 +46,21 @@ REPLAY = """async (bodies) => {
 }"""
 
 
+READ_QUEUE = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("abe-field");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const rows = await new Promise((resolve) => {
+    const request = db.transaction("queue").objectStore("queue").getAll();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  return rows;
+}"""
+
+
 def _children(names: list[str]) -> list[TargetRecord]:
     return [
         TargetRecord.objects.create(
@@ -73,13 +88,15 @@ def _sign_in(page, url: str, email: str) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "1")
 
 
-def _log_contact(page, record: TargetRecord, findings: str) -> None:
+def _log_contact(page, record: TargetRecord, findings: str, *, gps: bool = False) -> None:
     from playwright.sync_api import expect
 
     page.locator(f"[data-record='{record.pk}'] [data-testid=log-contact]").click()
     sheet = page.get_by_test_id("sheet")
     expect(sheet).to_be_visible()
     sheet.locator("textarea[name=findings]").fill(findings)
+    if gps:
+        sheet.locator("input[name=gps]").check()
     sheet.get_by_test_id("sheet-save").click()
     expect(sheet).to_be_hidden()
 
@@ -226,10 +243,18 @@ def test_what_waits_survives_an_expired_session_and_a_refusal_stays_until_seen(l
     expect(page.get_by_test_id("case-card")).to_have_count(2)
     page.evaluate(CONTROLLED)
 
+    # The worker lets the app read the phone's position for one contact, and only for that one.
+    page.context.grant_permissions(["geolocation"], origin=url)
+    page.context.set_geolocation({"latitude": 16.441234, "longitude": 102.835678, "accuracy": 25})
     page.context.set_offline(True)
-    _log_contact(page, kept, "เยี่ยมบ้าน พบเด็ก")
+    _log_contact(page, kept, "เยี่ยมบ้าน พบเด็ก", gps=True)
     _log_contact(page, taken, "ไม่พบตัว")
     expect(page.get_by_test_id("pending-count")).to_have_text("2")
+    queued = page.evaluate(READ_QUEUE)
+    assert [item["body"]["contact"]["location"] for item in queued] == [
+        {"lat": 16.441234, "lon": 102.835678, "accuracy": 25},
+        None,
+    ]
     Session.objects.all().delete()  # the session ended on the server meanwhile
     services.assign(user=coordinator, records=[TargetRecord.objects.get(pk=taken.pk)], worker=other)
 
@@ -254,6 +279,9 @@ def test_what_waits_survives_an_expired_session_and_a_refusal_stays_until_seen(l
     expect(refused.get_by_test_id("refusal-reason")).to_contain_text("ไม่อยู่ในความดูแลของคุณแล้ว")
     expect(page.get_by_test_id("pending-count")).to_have_text("0")
     assert list(Contact.objects.values_list("case_id", "findings")) == [(kept.pk, "เยี่ยมบ้าน พบเด็ก")]
+    contact = Contact.objects.get()
+    assert (float(contact.latitude), float(contact.longitude)) == (16.441234, 102.835678)
+    assert contact.location_accuracy_m == 25
     expect(page.get_by_test_id("case-card")).to_have_count(1)
     page.screenshot(path=screenshot_dir / "field-08-refused.png", full_page=False)
 

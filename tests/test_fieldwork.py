@@ -207,6 +207,8 @@ def test_the_shell_passes_its_words_and_settings_to_the_script(worker, client_fo
     assert config["deviceDays"] == 3
     assert config["myCasesUrl"] == URL
     assert config["syncUrl"] == "/field/api/sync/"
+    assert response["Permissions-Policy"] == "camera=(), microphone=(), geolocation=(self), payment=()"
+    assert "geolocation=()" in client_for(worker).get("/cases/")["Permissions-Policy"]  # only here
     assert (config["userId"], config["workerName"]) == (worker.pk, str(worker))
     assert config["labels"]["never_downloaded"] == "ยังไม่ได้ดาวน์โหลด"
     # The device's checks say what the server says, in the same words.

@@ -778,28 +778,33 @@
 
   /* Sync: what waits goes first, then the download brings the server's state (with what was just sent). */
   let running = null;
+  let again = false; // asked while a sync ran: a change recorded meanwhile is sent by one more round
   function refresh() {
-    if (!running) {
-      running = (async () => {
-        const button = $("[data-testid=download]");
-        button.disabled = true;
-        try {
-          const sent = await sendQueue();
-          if (!sent.ok) return;
-          if (!sent.message) say(labels.downloading);
-          const count = await download();
-          if (count === false) return;
-          signedOut = false;
-          say(sent.message || fill(labels.downloaded, { count }));
-        } finally {
-          button.disabled = false;
-          await render();
-          document.body.dataset.synced = String(Date.now());
-        }
-      })().finally(() => {
-        running = null;
-      });
+    if (running) {
+      again = true;
+      return running;
     }
+    again = false;
+    running = (async () => {
+      const button = $("[data-testid=download]");
+      button.disabled = true;
+      try {
+        const sent = await sendQueue();
+        if (!sent.ok) return;
+        if (!sent.message) say(labels.downloading);
+        const count = await download();
+        if (count === false) return;
+        signedOut = false;
+        say(sent.message || fill(labels.downloaded, { count }));
+      } finally {
+        button.disabled = false;
+        await render();
+        document.body.dataset.synced = String(Date.now());
+      }
+    })().finally(() => {
+      running = null;
+      if (again && navigator.onLine) refresh();
+    });
     return running;
   }
 
