@@ -673,7 +673,7 @@ def test_reading_is_not_allowed(wclient):
         json.dumps({"changes": [{"key": "not-a-uuid", "kind": "contact"}]}),
         json.dumps({"changes": [{"kind": "contact"}]}),
         json.dumps({"changes": ["a string"]}),
-        json.dumps({"changes": [{"key": str(uuid.uuid4()), "kind": "delete"}]}),
+        json.dumps({"changes": [{"key": "2b7c1f0e-8d1a-4c55-9a43-0f6e2d9b7a11", "kind": "delete"}]}),
     ],
 )
 def test_a_malformed_body_is_answered_400_in_thai(wclient, body):
