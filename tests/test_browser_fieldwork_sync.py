@@ -15,6 +15,7 @@ import re
 import pytest
 from django.apps import apps
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from accounts.models import Role
 from cases import services
@@ -22,7 +23,7 @@ from cases.models import Contact
 from conftest import PASSWORD, PROVINCE_A, PROVINCE_B, make_user
 from portal.demo.provinces import load_demo_assignments
 from targets import record_services
-from targets.models import Category, Outcome, StatusChange, TargetRecord
+from targets.models import Assistance, Category, Outcome, StatusChange, TargetRecord
 from tests.builders import national_id
 from tests.conftest import watch_for_problems
 from tests.test_browser_fieldwork import CONTROLLED, READ_STORE
@@ -302,7 +303,8 @@ def test_a_newly_found_child_is_checked_on_the_device_and_again_on_the_server(li
     load_demo_assignments()
     coordinator = make_user("coord.found@example.org", role=Role.PROVINCE_COORDINATOR, province=PROVINCE_A)
     worker = make_user("worker.found@example.org", role=Role.CASE_WORKER, province=PROVINCE_A)
-    services.assign(user=coordinator, records=_children(["สายใจ"]), worker=worker)
+    followed = _children(["สายใจ"])
+    services.assign(user=coordinator, records=followed, worker=worker)
     elsewhere = TargetRecord.objects.create(
         identifier=national_id(555), identifier_kind="national_id", first_name="ที่อื่น", province_id=PROVINCE_B,
         category=Category.objects.get(code="out-of-school"), status=Outcome.objects.get(code="in-follow-up"),
@@ -335,7 +337,14 @@ def test_a_newly_found_child_is_checked_on_the_device_and_again_on_the_server(li
     expect(sheet).to_be_hidden()
     note(elsewhere.identifier, "ฟ้าใส")
     expect(sheet).to_be_hidden()
-    expect(page.get_by_test_id("pending-count")).to_have_text("2")
+    # And help given on the visit to the child already followed up (the worker's own name offered as the giver).
+    page.locator(f"[data-record='{followed[0].pk}'] [data-testid=record-help]").click()
+    expect(sheet.locator("input[name=given_by]")).to_have_value(str(worker))
+    sheet.locator("input[name=given_by]").fill("ครูกานดา")
+    sheet.locator("textarea[name=outcome]").fill("มอบชุดนักเรียน")
+    sheet.get_by_test_id("sheet-save").click()
+    expect(sheet).to_be_hidden()
+    expect(page.get_by_test_id("pending-count")).to_have_text("3")
 
     page.context.set_offline(False)
     page.get_by_test_id("download").click()
@@ -352,4 +361,7 @@ def test_a_newly_found_child_is_checked_on_the_device_and_again_on_the_server(li
     assert "ที่อื่น" not in reason, reason
     assert elsewhere.province.name not in reason, reason
     assert TargetRecord.objects.filter(identifier=elsewhere.identifier).count() == 1
+    help_given = Assistance.objects.get(record=followed[0])
+    assert (help_given.given_by, help_given.outcome, help_given.recorded_by_id) == ("ครูกานดา", "มอบชุดนักเรียน", worker.pk)
+    assert help_given.date == timezone.localdate()
     page.screenshot(path=screenshot_dir / "field-10-new-child-synced.png", full_page=False)
