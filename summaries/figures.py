@@ -556,7 +556,7 @@ def warnings_of(
     report not in, no goals, overdue requests and action items. `can_upload`: the reader may upload
     the province's records (the uploads page answers 404 to everyone else)."""
     today = today or timezone.localdate()
-    uploads = url_with("uploads:list") if can_upload else ""
+    uploads = url_with("uploads:list") if can_upload and links.enabled else ""
     found = []
     records = figures.records.total
     completeness = figures.completeness
@@ -607,7 +607,7 @@ def warnings_of(
         found.append(
             Warning(
                 gettext("The plan of this fiscal year sets no goal."),
-                links.province_page() + "#plan" if links.province else "",
+                links.province_page() + "#plan" if links.province and links.enabled else "",
             )
         )
     overdue = figures.requests.overdue

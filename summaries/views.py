@@ -102,6 +102,12 @@ def _as_of(request) -> tuple[datetime.date | None, str]:
     return day, ""
 
 
+def _past(as_of: datetime.date | None) -> bool:
+    """A past day's figures: the lists behind the cards and charts show today's records, which would not add up
+    to them, so such a page links to none of them (summaries.figures.Links, enabled=False)."""
+    return as_of is not None and as_of < timezone.localdate()
+
+
 def _pick(points: list[TrendPoint], as_of: datetime.date | None, error: str) -> tuple[TrendPoint | None, dict]:
     """The trend's point the page shows (the last one on or before `as_of`, else the latest) and the "as of"
     control's context: no query, the points are the trend the page reads anyway."""
@@ -110,6 +116,7 @@ def _pick(points: list[TrendPoint], as_of: datetime.date | None, error: str) -> 
     shown = timezone.localdate(point.as_of) if point and as_of else None
     return point, {
         "as_of": as_of,
+        "as_of_past": _past(as_of),
         "as_of_error": error,
         "as_of_before_any": as_of is not None and point is None,
         "as_of_choices": [(file_date(day), day, day == shown) for day in days],
@@ -355,7 +362,7 @@ def national(request):
     if point:
         in_run = list(snapshots.filter(run_id=point.run_id).select_related("run", "province", "university"))
         subject = next(s for s in in_run if s.level == Level.NATIONAL)
-        links = Links(fiscal_year=fiscal_year)
+        links = Links(fiscal_year=fiscal_year, enabled=not _past(as_of))
         context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points, as_of=as_of)
         leads = {
             code: s.university.short_name
@@ -453,7 +460,7 @@ def university(request, code: str):
     subject = next(s for s in in_run if s.level == Level.UNIVERSITY)
     supported = set(subject.figures.provinces or ())
     leads = set(subject.figures.leads or ())
-    links = Links(fiscal_year=fiscal_year, university=subject.subject_university.code)
+    links = Links(fiscal_year=fiscal_year, university=subject.subject_university.code, enabled=not _past(as_of))
     context |= _figures_context(subject, reference_labels(), links, rollup=True, points=points, as_of=as_of)
     rows = [
         Row(
@@ -507,7 +514,7 @@ def province(request, code: int):
         context["province"] = get_object_for_user(Province.objects.select_related("region"), user, code)
         return render(request, "summaries/province.html", context)
     snapshot = subject.select_related("run", "province__region").get(pk=point.pk)
-    links = Links(fiscal_year=fiscal_year, province=code)
+    links = Links(fiscal_year=fiscal_year, province=code, enabled=not _past(as_of))
     labels = reference_labels()
     context |= _figures_context(snapshot, labels, links, rollup=False, points=points, as_of=as_of)
     context["province"] = snapshot.province

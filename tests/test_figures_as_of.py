@@ -147,6 +147,12 @@ def test_a_dashboard_as_of_a_day_shows_the_last_summary_on_or_before_it(history,
         ("2566-03-15", datetime.date(2023, 3, 15), False),
     ]
     assert not response.context["fresh"].stale  # old on purpose
+    # No card or chart links to a list (the lists show today's records, which would not add up to these), and
+    # the note says why.
+    assert response.context["as_of_past"]
+    assert "/records/?" not in page
+    assert [card["href"] for card in response.context["cards"] if card.get("href", "").startswith("/")] == []
+    assert "ตัวเลขของวันที่ผ่านมาจึงไม่ลิงก์ไปยังรายการใด" in page
     # The exports are of the figures shown: that day's, the day asked for in their address.
     day = response.context["as_of"].isoformat()
     query = f"level=province&code={PROVINCE_A}&fiscal_year=2566&as_of={day}"
@@ -160,6 +166,8 @@ def test_the_dashboard_without_as_of_is_todays_and_unmarked(history, client_for)
     assert _records_of(response.context["snapshot"]) == 9
     assert 'data-testid="as-of-marker"' not in response.context["trend_chart"].svg
     assert response.context["as_of"] is None
+    assert f"/records/?province={PROVINCE_A}" in response.content.decode()  # today's figures link to their lists
+    assert [card["href"] for card in response.context["cards"] if card.get("href", "").startswith("/records/")]
 
 
 def test_an_as_of_before_any_summary_says_so_in_thai(history, client_for):
