@@ -453,6 +453,10 @@ class Notification(models.Model):
         TRANSFER_REQUESTED = "transfer_requested", _("transfer requested")
         TRANSFER_ACCEPTED = "transfer_accepted", _("transfer accepted")
         TRANSFER_DECLINED = "transfer_declined", _("transfer declined")
+        TRANSFER_WITHDRAWN = "transfer_withdrawn", _("transfer withdrawn")
+        # EEF/IPSR's direct move: the province that gains the record, and the one that loses it.
+        MOVED_IN = "moved_in", _("record moved in by EEF")
+        MOVED_OUT = "moved_out", _("record moved out by EEF")
         MERGE_PROPOSED = "merge_proposed", _("merge proposed")
         MERGE_CONFIRMED = "merge_confirmed", _("merge confirmed")
         MERGE_REJECTED = "merge_rejected", _("merge rejected")

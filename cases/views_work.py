@@ -60,6 +60,14 @@ NOTIFICATION_TEXT: dict[str, Any] = {
         "Your transfer request was accepted: the record is now in your province."
     ),
     Notification.Kind.TRANSFER_DECLINED: gettext_lazy("Your transfer request was declined; the reason is on its page."),
+    Notification.Kind.TRANSFER_WITHDRAWN: gettext_lazy(
+        "A transfer request that waited for your answer was withdrawn: nothing to answer."
+    ),
+    Notification.Kind.MOVED_IN: gettext_lazy(
+        "EEF moved a record into your province, with its history; the reason is on the move's page. Assign a case "
+        "worker to it."
+    ),
+    Notification.Kind.MOVED_OUT: gettext_lazy("EEF moved a record of your province to another province."),
     Notification.Kind.MERGE_PROPOSED: gettext_lazy("A merge of two records is waiting for your confirmation."),
     Notification.Kind.MERGE_CONFIRMED: gettext_lazy("Your merge proposal was confirmed: the two records are now one."),
     Notification.Kind.MERGE_REJECTED: gettext_lazy("Your merge proposal was rejected; the reason is on its page."),

@@ -173,13 +173,37 @@ def test_an_acceptance_tells_the_requester_and_the_other_requests_are_declined_t
     assert client.get(_open_link(client, page)).status_code == 200
 
 
-def test_withdrawing_or_a_direct_move_by_eef_tells_nobody_new(cast):
+def test_a_withdrawn_request_tells_those_it_waited_for_and_names_nothing(cast, client_for, coordinator_b2):
     record = _held(PROVINCE_B)
     transfer = transfer_services.request_transfer(user=cast.coordinator_a, identifier=record.identifier)
     before = _told()
     transfer_services.withdraw_transfer(user=cast.coordinator_a, transfer=transfer, version=transfer.version)
-    transfer_services.force_move(user=cast.eef_admin, record=record, to_province=PROVINCE_A, reason="คำสั่ง กสศ.")
-    assert _told() == before  # EEF/IPSR's own move: its requester is the one who acted
+    assert _told() - before == {
+        (cast.coordinator_b.pk, K.TRANSFER_WITHDRAWN, transfer.pk),
+        (coordinator_b2.pk, K.TRANSFER_WITHDRAWN, transfer.pk),
+    }
+    client = client_for(cast.coordinator_b)
+    page = client.get("/cases/notifications/").content.decode()
+    assert "คำขอโอนย้ายที่รอคำตอบจากคุณถูกถอนแล้ว" in page
+    assert not [secret for secret in _secrets(PROVINCE_A) if secret in page]
+
+
+def test_a_direct_move_by_eef_tells_both_provinces_coordinators(cast, client_for, coordinator_b2, coordinator_c):
+    record = _held(PROVINCE_B)
+    moved = transfer_services.force_move(user=cast.eef_admin, record=record, to_province=PROVINCE_A, reason="คำสั่ง กสศ.")
+    assert _told() == {
+        (cast.coordinator_a.pk, K.MOVED_IN, moved.pk),  # the province that gains the record assigns it
+        (cast.coordinator_b.pk, K.MOVED_OUT, moved.pk),
+        (coordinator_b2.pk, K.MOVED_OUT, moved.pk),
+    }  # not EEF/IPSR, who acted, nor another province
+    gaining = client_for(cast.coordinator_a)
+    page = gaining.get("/cases/notifications/").content.decode()
+    assert "กสศ. ย้ายระเบียนเข้ามาในจังหวัดของคุณ" in page
+    assert _open_link(gaining, page) == f"/transfers/{moved.pk}/"
+    losing = client_for(cast.coordinator_b)
+    page = losing.get("/cases/notifications/").content.decode()
+    assert "กสศ. ย้ายระเบียนของจังหวัดคุณไปยังจังหวัดอื่น" in page
+    assert not [secret for secret in _secrets(PROVINCE_A) if secret in page]
 
 
 # --- merges ---------------------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ def register() -> None:
         Notification.Kind.TRANSFER_REQUESTED,
         Notification.Kind.TRANSFER_ACCEPTED,
         Notification.Kind.TRANSFER_DECLINED,
+        Notification.Kind.TRANSFER_WITHDRAWN,
+        Notification.Kind.MOVED_IN,
+        Notification.Kind.MOVED_OUT,
     ):
         notification_links.register(kind, _link)
     waiting_elsewhere.register(

@@ -151,6 +151,9 @@ def withdraw_transfer(*, user: User, transfer: TransferRequest, version: int | N
     require(user, "transfers.withdraw", transfer)
     locked = _locked(transfer, version)
     _finish(locked, user=user, state=TransferState.CANCELLED)
+    # Those it waited for learn they need not answer (what they were told of it: its number).
+    kind = Notification.Kind.TRANSFER_WITHDRAWN
+    case_services.notify_about([(u, kind, locked.pk) for u in policies.answerers(locked)], exclude=user.pk)
     return locked
 
 
@@ -174,6 +177,15 @@ def force_move(*, user: User, record: TargetRecord, to_province: Province | int,
         forced=True,
     )
     _move(user=user, transfer=transfer)
+    # Both provinces' coordinators learn of it: the one gaining the record assigns it a case worker; the one losing
+    # it reads only that it moved (the move's page, as the holding side of any request).
+    gaining = User.objects.coordinators_of([to_code]).values_list("pk", flat=True)
+    losing = User.objects.coordinators_of([transfer.from_province_id]).values_list("pk", flat=True)
+    case_services.notify_about(
+        [(u, Notification.Kind.MOVED_IN, transfer.pk) for u in gaining]
+        + [(u, Notification.Kind.MOVED_OUT, transfer.pk) for u in losing],
+        exclude=user.pk,
+    )
     return transfer
 
 
