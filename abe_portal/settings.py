@@ -301,6 +301,9 @@ CELERY_BEAT_SCHEDULE = {
 # and then deleted (never under 90 days: audit.models.ACCESS_LOG_MIN_DAYS); idempotency keys of the
 # API outlive any client retry; the files of applied, cancelled and failed uploads go, their rows stay.
 RETENTION_ACCESS_LOG_DAYS = env.int("RETENTION_ACCESS_LOG_DAYS", default=730)
+# The access log's archives (gzip CSV in the file storage) are deleted this many days after they were written;
+# 0 keeps them until EEF deletes them (audit.retention.prune_access_log_archives).
+RETENTION_ACCESS_LOG_ARCHIVE_DAYS = env.int("RETENTION_ACCESS_LOG_ARCHIVE_DAYS", default=0)
 RETENTION_IDEMPOTENCY_DAYS = env.int("RETENTION_IDEMPOTENCY_DAYS", default=30)
 RETENTION_UPLOAD_FILE_DAYS = env.int("RETENTION_UPLOAD_FILE_DAYS", default=90)
 # An upload received or checked and left unapplied this long is cancelled (targets.upload.retention).

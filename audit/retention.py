@@ -15,6 +15,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 import tempfile
 from datetime import datetime, timedelta
 
@@ -66,7 +67,7 @@ def prune_access_log(now: datetime) -> retention.Pruned:
             return retention.Pruned(count=0)
         raw.seek(0)
         name = default_storage.save(
-            f"retention/access-log/access-log-before-{cutoff:%Y%m%d}-{now:%Y%m%dT%H%M%S}.csv.gz", File(raw)
+            f"{ARCHIVE_DIRECTORY}/access-log-before-{cutoff:%Y%m%d}-{now:%Y%m%dT%H%M%S}.csv.gz", File(raw)
         )
     return retention.Pruned(count=delete_access_log(cutoff, ranges), files=[name])
 
@@ -146,8 +147,38 @@ def delete_access_log(cutoff: datetime, ranges: list[tuple[int, int]]) -> int:
     return count
 
 
+ARCHIVE_DIRECTORY = "retention/access-log"
+# access-log-before-<cut-off>-<written at>.csv.gz (prune_access_log); default_storage may add a suffix before .csv.gz.
+_ARCHIVE_NAME = re.compile(r"^access-log-before-\d{8}-(\d{8}T\d{6})[^/]*\.csv\.gz$")
+
+
+def prune_access_log_archives(now: datetime) -> int:
+    """Deletes the access log's archives written more than RETENTION_ACCESS_LOG_ARCHIVE_DAYS ago (0, the default:
+    kept until EEF decides). Storage API only (disk or an object store); a file whose name is not an archive's is
+    left alone."""
+    days = settings.RETENTION_ACCESS_LOG_ARCHIVE_DAYS
+    if days <= 0:
+        return 0
+    cutoff = now - timedelta(days=days)
+    try:
+        _, names = default_storage.listdir(ARCHIVE_DIRECTORY)
+    except FileNotFoundError:
+        return 0  # no archive written yet
+    deleted = 0
+    for name in sorted(names):
+        match = _ARCHIVE_NAME.match(name)
+        if match is None:
+            continue
+        written = datetime.strptime(match.group(1) + "+0000", "%Y%m%dT%H%M%S%z")  # the run's time, in UTC
+        if written < cutoff:
+            default_storage.delete(f"{ARCHIVE_DIRECTORY}/{name}")
+            deleted += 1
+    return deleted
+
+
 def register() -> None:
     retention.register("access_log", _("access-log rows (archived, then deleted)"), prune_access_log, atomic=False)
+    retention.register("access_log_archives", _("access-log archives"), prune_access_log_archives, atomic=False)
 
 
 def _run_one(pruner: retention.Pruner, now: datetime) -> dict:

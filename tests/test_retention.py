@@ -6,7 +6,7 @@ files of ended uploads (their rows stay); the access log's trigger still refuses
 import csv
 import gzip
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.core.files.storage import default_storage
@@ -302,3 +302,30 @@ def test_on_an_object_store_the_file_goes_from_the_bucket_and_the_archive_lands_
     rows = list(csv.DictReader(io.StringIO(gzip.decompress(s3_storage.read(archive)).decode())))
     assert sorted(int(r["id"]) for r in rows) == sorted(old_rows)
     assert list(AccessLog.objects.values_list("id", flat=True)) == [young_row]
+
+
+def test_the_access_logs_archives_go_after_their_own_period_and_are_kept_by_default(cast, settings):
+    """RETENTION_ACCESS_LOG_ARCHIVE_DAYS: 0 (the default) keeps every archive; set, an archive written longer ago
+    goes, a younger one and any other file stay. Storage API only (the bucket's test below does the same)."""
+    from django.core.files.base import ContentFile
+
+    now = timezone.now()
+    written = {"old": now - timedelta(days=400), "young": now - timedelta(days=10)}
+    names = {
+        key: default_storage.save(
+            f"retention/access-log/access-log-before-20230101-{when.astimezone(UTC):%Y%m%dT%H%M%S}.csv.gz",
+            ContentFile(b"x"),
+        )
+        for key, when in written.items()
+    }
+    other = default_storage.save("retention/access-log/notes.txt", ContentFile(b"kept"))
+    assert audit_retention.prune_access_log_archives(now) == 0  # kept until EEF decides
+    assert all(default_storage.exists(name) for name in [*names.values(), other])
+
+    settings.RETENTION_ACCESS_LOG_ARCHIVE_DAYS = 365
+    run = audit_retention.run(source="test")
+    assert run is not None
+    assert run.results["access_log_archives"]["count"] == 1
+    assert not default_storage.exists(names["old"])
+    assert default_storage.exists(names["young"])
+    assert default_storage.exists(other)
