@@ -24,7 +24,7 @@ from core.paginator import CappedPaginator
 from core.spreadsheet_safety import neutralise_formula
 from core.thai_id import format_identifier, mask_identifier
 from core.xlsx_stream import XlsxStream
-from provinces.models import Province
+from provinces.models import District, Province
 from targets.models import TargetRecord
 
 from .rules import ActiveRule, active_rules, counts, records_with
@@ -43,8 +43,28 @@ def _province(user, code: int) -> Province:
         raise Http404 from None
 
 
-def _records(user, province: Province):
-    return TargetRecord.objects.visible_to(user).filter(province_id=province.pk)
+def _district(request, province: Province) -> District | None:
+    """?district=: the pages narrowed to one district of the province (the drill-down's district page links so);
+    404 for a district of another province or none."""
+    code = request.GET.get("district", "").strip()
+    if not code:
+        return None
+    if not code.isdigit():
+        raise Http404
+    try:
+        return District.objects.get(pk=int(code), province_id=province.pk)
+    except District.DoesNotExist:
+        raise Http404 from None
+
+
+def _records(user, province: Province, district: District | None = None):
+    records = TargetRecord.objects.visible_to(user).filter(province_id=province.pk)
+    return records.filter(district_id=district.pk) if district is not None else records
+
+
+def _narrowed(district: District | None) -> str:
+    """The query string that keeps a page's links in its district ("" for the whole province)."""
+    return f"district={district.pk}" if district is not None else ""
 
 
 def _rule(rules: list[ActiveRule], code: str) -> ActiveRule:
@@ -58,23 +78,27 @@ def _rule(rules: list[ActiveRule], code: str) -> ActiveRule:
 @require_safe
 def province(request, code: int):
     # Queries: the province; the rule settings; the counts of every rule (one aggregation).
+    # With ?district=, one more (the district).
     place = _province(request.user, code)
+    district = _district(request, place)
     rules = active_rules()
-    found = counts(_records(request.user, place), rules)
+    found = counts(_records(request.user, place, district), rules)
     rows = [{"rule": rule, "count": found[rule.code]} for rule in rules]
     return render(
         request,
         "quality/province.html",
-        {"province": place, "rows": rows, "total": sum(found.values())},
-    )
+        {"province": place, "district": district, "narrowed": _narrowed(district), "rows": rows,
+         "total": sum(found.values())},
+    )  # fmt: skip
 
 
 @login_required
 @require_safe
 def rule_records(request, code: int, rule: str):
     place = _province(request.user, code)
+    district = _district(request, place)
     active = _rule(active_rules(), rule)
-    matching = records_with(_records(request.user, place), active)
+    matching = records_with(_records(request.user, place, district), active)
     records = matching.select_related("district", "category", "status").order_by("last_name", "first_name", "pk")
     page = CappedPaginator(records, RECORDS_PER_PAGE, count_queryset=matching).get_page(request.GET.get("page"))
     full = can(request.user, "targets.read_identifiers", place.pk)
@@ -87,10 +111,11 @@ def rule_records(request, code: int, rule: str):
             request=request,
             action=AccessLog.Action.VIEW,
             model=TargetRecord,
-            description=f"quality {rule} province {place.pk}",
+            description=f"quality {rule} province {place.pk}" + (f" district {district.pk}" if district else ""),
             count=len(rows),
         )
-    return render(request, "quality/rule_records.html", {"province": place, "rule": active, "page": page, "rows": rows})
+    context = {"province": place, "district": district, "narrowed": _narrowed(district), "rule": active, "page": page}
+    return render(request, "quality/rule_records.html", {**context, "rows": rows})
 
 
 def _headers() -> list[str]:
@@ -106,6 +131,7 @@ def export(request, code: int):
     """An xlsx of the province's records with at least one issue (or with the issue ?rule= names): one row per
     record, its issues and how to fix them. One query for the rows."""
     place = _province(request.user, code)
+    district = _district(request, place)
     rules = active_rules()
     if request.GET.get("rule"):
         rules = [_rule(rules, request.GET["rule"])]
@@ -115,7 +141,7 @@ def export(request, code: int):
     for r in rules:
         any_issue |= r.condition(now)
     records = (
-        _records(request.user, place)
+        _records(request.user, place, district)
         .filter(any_issue)
         .select_related("district", "category", "status")
         .annotate(**flags)
@@ -156,7 +182,8 @@ def export(request, code: int):
         count=written,
     )
     response = HttpResponse(out.getvalue(), content_type=XLSX)
-    filename = f"quality-{place.pk}-{file_date(timezone.localdate())}.xlsx"
+    area = f"{place.pk}-{district.pk}" if district is not None else f"{place.pk}"
+    filename = f"quality-{area}-{file_date(timezone.localdate())}.xlsx"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

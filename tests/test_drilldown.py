@@ -162,6 +162,9 @@ def test_district_page_lists_its_sub_districts_with_exact_figures_and_links(plan
     goal_cell = page.split('data-testid="area-total-goal">')[1].split("</td>")[0]
     assert goal_cell.startswith("2<br>")
     assert "จากเป้าหมายของจังหวัด 10" in goal_cell
+    # Its quality counts lead to the province's quality page narrowed to the district.
+    assert f'href="/quality/{PROVINCE_A}/?district={planted.d1.pk}" data-testid="area-quality-link"' in page
+    assert f"คุณภาพข้อมูล: อำเภอ{planted.d1.name_th}" in page
 
 
 def test_records_list_filters_by_sub_district_through_its_form(planted, client_for):

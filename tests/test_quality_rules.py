@@ -261,3 +261,43 @@ def test_the_records_list_links_to_the_provinces_quality_page(cast, client_for):
     html = client_for(cast.eef_admin).get(f"/records/?province={PROVINCE_B}").content.decode()
     assert f'href="/quality/{PROVINCE_B}/"' in html
     assert "/quality/" not in client_for(cast.case_worker_a).get("/records/").content.decode()
+
+
+def test_the_pages_narrow_to_one_district_of_the_province(planted, cast, client_for, django_assert_num_queries):
+    """?district= (the drill-down's district page links so): the counts, the lists and the xlsx of that district only,
+    every link keeping it; a district of another province, or none, is 404."""
+    from core.thai_id import format_identifier
+    from provinces.models import District
+
+    inside, elsewhere = District.objects.filter(province_id=PROVINCE_A).order_by("pk")[:2]
+    consent = planted["consent-not-noted"][0]
+    phone = planted["phone-missing-or-malformed"][0]
+    TargetRecord.objects.filter(pk=consent.pk).update(district=inside)
+    TargetRecord.objects.filter(pk=phone.pk).update(district=elsewhere)
+    client = client_for(cast.coordinator_a)
+    client.get(f"/quality/{PROVINCE_A}/")
+    with django_assert_num_queries(7):  # the province page's six, and the district
+        response = client.get(f"/quality/{PROVINCE_A}/", {"district": inside.pk})
+    counts = {row["rule"].code: row["count"] for row in response.context["rows"]}
+    assert counts["consent-not-noted"] == 1
+    assert counts["phone-missing-or-malformed"] == 0  # in the other district
+    html = response.content.decode()
+    assert 'data-testid="quality-district"' in html
+    assert f"เฉพาะอำเภอ{inside.name_th}" in html
+    assert f"/quality/{PROVINCE_A}/consent-not-noted/?district={inside.pk}" in html
+    assert f"/quality/{PROVINCE_A}/records.xlsx?district={inside.pk}" in html
+
+    listed = client.get(f"/quality/{PROVINCE_A}/consent-not-noted/", {"district": inside.pk}).content.decode()
+    assert f"/records/{consent.pk}/" in listed
+    assert (
+        client.get(f"/quality/{PROVINCE_A}/phone-missing-or-malformed/", {"district": inside.pk})
+        .context["page"]
+        .paginator.count
+        == 0
+    )
+    rows = _sheet(client.get(f"/quality/{PROVINCE_A}/records.xlsx", {"district": inside.pk}))
+    assert [row[0] for row in rows[1:]] == [format_identifier(consent.identifier)]  # a coordinator reads it in full
+
+    other_province = District.objects.exclude(province_id=PROVINCE_A).first()
+    for value in (other_province.pk, "abc", "999999"):
+        assert client.get(f"/quality/{PROVINCE_A}/", {"district": value}).status_code == 404
