@@ -47,6 +47,7 @@ class AreaRow:
     with_issue: int
     url: str = ""  # the area's own page (a district's), if any
     records_url: str = ""  # the records list filtered to the area
+    quality_url: str = ""  # the province's quality page narrowed to the area (a district's), if any
 
     @property
     def share_with_issue(self) -> float | None:
@@ -125,7 +126,7 @@ def area_table(
     rows = []
     for row in found:
         key = row[f"{area}_id"]
-        url, records_url = link(key) if key is not None else ("", "")
+        url, records_url, quality_url = link(key) if key is not None else ("", "", "")
         rows.append(
             AreaRow(
                 key=key,
@@ -137,6 +138,7 @@ def area_table(
                 with_issue=row.get("with_issue", 0),
                 url=url,
                 records_url=records_url,
+                quality_url=quality_url,
             )
         )
     total = AreaRow(
@@ -158,22 +160,26 @@ def area_table(
 
 
 def district_links(province: int):
-    """(the district's page, the records list of the province filtered to the district) for a district's pk."""
+    """(the district's page, the records list of the province filtered to the district, the province's quality
+    page narrowed to the district) for a district's pk."""
 
-    def link(district: int) -> tuple[str, str]:
+    def link(district: int) -> tuple[str, str, str]:
         return (
             url_with("summaries:district", code=province, district=district),
             url_with("targets:list", {"province": province, "district": district}),
+            url_with("quality:province", {"district": district}, code=province),
         )
 
     return link
 
 
 def sub_district_links(province: int, district: int):
-    """(no page of its own, the records list filtered to the sub-district) for a sub-district's pk."""
+    """(no page of its own, the records list filtered to the sub-district, no quality page of its own) for a
+    sub-district's pk."""
 
-    def link(sub_district: int) -> tuple[str, str]:
-        return "", url_with("targets:list", {"province": province, "district": district, "sub_district": sub_district})
+    def link(sub_district: int) -> tuple[str, str, str]:
+        query = {"province": province, "district": district, "sub_district": sub_district}
+        return "", url_with("targets:list", query), ""
 
     return link
 

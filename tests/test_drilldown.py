@@ -133,6 +133,15 @@ def test_district_rows_link_to_the_district_page_and_the_filtered_records(plante
     page = client.get(A_URL).content.decode()
     assert f'href="{row.url}" data-testid="area-page"' in page
     assert row.records_url.replace("&", "&amp;") in page
+    # A district's count of records with an issue opens the quality page narrowed to it (that count, found again).
+    assert row.quality_url == f"/quality/{PROVINCE_A}/?district={planted.d1.pk}"
+    assert f'href="{row.quality_url}" data-testid="area-quality"' in page
+    quality = client.get(row.quality_url)
+    assert quality.status_code == 200
+    assert quality.context["district"] == planted.d1
+    assert other.quality_url
+    assert f'href="{other.quality_url}"' not in page  # no issue there: a plain 0
+    assert unrecorded.quality_url == ""
 
 
 def test_district_page_lists_its_sub_districts_with_exact_figures_and_links(planted, client_for):
