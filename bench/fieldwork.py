@@ -14,10 +14,8 @@ process (CaptureQueriesContext: no HTTP, the same view; the server's own queries
 import datetime
 import os
 import secrets
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +26,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
+from bench import server
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROVINCE = 40
@@ -111,54 +111,14 @@ def _counts() -> tuple[int, ...]:
 
 
 def _start_gunicorn(port: int, logs: Path) -> subprocess.Popen:
-    import requests
-
     database = connection.settings_dict
     host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
     password = f":{quote(database['PASSWORD'], safe='')}" if database.get("PASSWORD") else ""
     url = f"postgres://{quote(database['USER'], safe='')}{password}@{host}/{database['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": settings.SECRET_KEY,  # the session made here is signed with it
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "REQUIRE_MFA": "0",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_ACCESS_LOG": str(logs / "access.log"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    log = (logs / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "abe_portal.wsgi"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        if server.poll() is not None:
-            break
-        time.sleep(0.3)
-    _stop(server)
-    raise RuntimeError(f"gunicorn did not start:\n{(logs / 'gunicorn.log').read_text()[-3000:]}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)  # its own session: the arbiter and its workers
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    # SECRET_KEY: this process's, since the session made here is signed with it.
+    env = server.environment(database_url=url, port=port, secret_key=settings.SECRET_KEY)
+    env |= {"WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": str(logs / "access.log")}
+    return server.start(env=env, port=port, logs=logs)
 
 
 def _post_all(http, base: str, changes: list[dict]) -> list[dict]:
@@ -184,7 +144,7 @@ def run() -> None:
     port = _free_port()
     logs = Path(os.environ.get("BENCH_FIELDWORK_LOGS") or f"/tmp/bench-fieldwork-{port}")  # noqa: S108
     logs.mkdir(parents=True, exist_ok=True)
-    server = _start_gunicorn(port, logs)
+    gunicorn = _start_gunicorn(port, logs)
     base = f"http://127.0.0.1:{port}"
     try:
         http = requests.Session()
@@ -216,7 +176,7 @@ def run() -> None:
         print(f"  replay of the same {len(queue)}: {replay_seconds:.2f} s, {replayed} answered replayed, "
               f"{'nothing written' if unchanged else 'ROWS CHANGED: ' + str((after, _counts()))}")  # fmt: skip
     finally:
-        _stop(server)
+        server.stop(gunicorn)
 
     # The queries, counted in this process on a second queue for the same children (the status moves on).
     queue = _queue(records, status_from="returned-to-school", status_to="flexible-learning")

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench import server
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
 GOAL_P95_MS = 300
@@ -290,23 +292,10 @@ def _static_files_changed() -> bool:
 def _start_gunicorn(
     *, database_url: str, port: int, workers: int | None, logs: Path, extra: list[str]
 ) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        # Plain HTTP on 127.0.0.1, no TLS proxy in front; TOTP off so that the EEF admins sign in with a password.
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "REQUIRE_MFA": "0",
-        # Behind one proxy, as in production: the client's address is the last X-Forwarded-For entry. The
-        # sign-in limits stay on (30 sign-ins a minute per address, allauth's; failures: settings.py).
-        "TRUSTED_PROXY_COUNT": "1",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = server.environment(database_url=database_url, port=port, secret_key=secrets.token_urlsafe(50))
+    # Behind one proxy, as in production: the client's address is the last X-Forwarded-For entry. The sign-in
+    # limits stay on (30 sign-ins a minute per address, allauth's; failures: settings.py).
+    env["TRUSTED_PROXY_COUNT"] = "1"
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
     env.update(item.partition("=")[::2] for item in extra)
@@ -316,24 +305,10 @@ def _start_gunicorn(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True
         )
         print(f"collectstatic (static files changed): {time.perf_counter() - started:.0f} s")
-    log = (logs / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "abe_portal.wsgi", "--access-logfile", str(logs / "access.log")],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    import requests
-
-    for _ in range(120):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        if server.poll() is not None:
-            break
-        time.sleep(0.5)
-    server.terminate()
-    sys.exit(f"gunicorn did not start; its log: {logs / 'gunicorn.log'}\n{(logs / 'gunicorn.log').read_text()[-3000:]}")
+    try:
+        return server.start(env=env, port=port, logs=logs, args=["--access-logfile", str(logs / "access.log")])
+    except RuntimeError as error:
+        sys.exit(str(error))
 
 
 def run(*, database_url: str, args, password: str, domain: str) -> None:
@@ -359,11 +334,11 @@ def run(*, database_url: str, args, password: str, domain: str) -> None:
     web_url = args.web_database_url or database_url
     if args.web_database_url or args.web_env:
         print(f"gunicorn's database: {web_url}; its other variables: {' '.join(args.web_env) or 'none'}")
-    server = _start_gunicorn(
+    gunicorn = _start_gunicorn(
         database_url=web_url, port=args.port, workers=args.web_concurrency, logs=logs, extra=args.web_env
     )
-    workers = len(subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split())
-    print(f"gunicorn: pid {server.pid}, {workers} workers, logs in {logs}")
+    workers = len(subprocess.run(["pgrep", "-P", str(gunicorn.pid)], capture_output=True, text=True).stdout.split())
+    print(f"gunicorn: pid {gunicorn.pid}, {workers} workers, logs in {logs}")
     base = f"http://127.0.0.1:{args.port}"
     try:
         results = Results()
@@ -426,8 +401,7 @@ def run(*, database_url: str, args, password: str, domain: str) -> None:
             t.join(timeout=max(0.0, deadline - time.perf_counter()) + TIMEOUT + 5)
         elapsed = time.perf_counter() - measured
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        server.stop(gunicorn)
     _report(results, elapsed)
     print(f"load average at end: {load_average()}")
     shutil.rmtree(logs, ignore_errors=True)

@@ -95,14 +95,24 @@ def create_record(
     """A new record of `province`. Its status is its first status: no StatusChange row. `asker` says
     who asks from where for the access log (targets.id_probes.Asker.of_request), the user by default."""
     require(user, "targets.write", province)
+    return _create(user=user, province=province, identifier=identifier, identifier_kind=identifier_kind,
+                   values=values, asker=asker)  # fmt: skip
+
+
+def _create(
+    *, user: User, province: Province, identifier: str, identifier_kind: str, values: dict, asker, extra=None
+) -> TargetRecord:
+    """create_record's and report_found's write, once the door has let the user: `values` (record fields, checked)
+    and `extra` (the assignment of report_found)."""
     _check_values(values)
     # Before the write's transaction: "recorded in another province" is logged and counted even
     # though the write fails (targets.id_probes).
     _check_identifier_free(identifier=identifier, user=user, asker=asker)
     try:
         return _insert_record(
-            user=user, province=province, identifier=identifier, identifier_kind=identifier_kind, values=values
-        )
+            user=user, province=province, identifier=identifier, identifier_kind=identifier_kind,
+            values={**values, **(extra or {})},
+        )  # fmt: skip
     except IntegrityError:
         # The identifier was taken between the look-up and the insert: answered like any other look-up.
         _check_identifier_free(identifier=identifier, user=user, asker=asker)
@@ -126,17 +136,9 @@ def report_found(
     limited to some. An identifier recorded anywhere already is refused in words that say nothing of where
     (identifier_taken_message: a case worker reads no province)."""
     require(user, "targets.report_found", (province.pk, values.get("district_id")))
-    _check_values(values)
-    _check_identifier_free(identifier=identifier, user=user, asker=asker)
     assigned = {"case_worker": user, "case_assigned_at": timezone.now()}
-    try:
-        return _insert_record(
-            user=user, province=province, identifier=identifier, identifier_kind=identifier_kind,
-            values={**values, **assigned},
-        )  # fmt: skip
-    except IntegrityError:
-        _check_identifier_free(identifier=identifier, user=user, asker=asker)
-        raise
+    return _create(user=user, province=province, identifier=identifier, identifier_kind=identifier_kind,
+                   values=values, asker=asker, extra=assigned)  # fmt: skip
 
 
 @transaction.atomic

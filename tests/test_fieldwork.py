@@ -27,7 +27,10 @@ pytestmark = pytest.mark.django_db
 URL = "/field/api/my-cases/"
 
 
-def _record(n: int, province: int = PROVINCE_A, born: datetime.date | None = datetime.date(2012, 6, 1)) -> TargetRecord:
+def _record(
+    n: int, province: int = PROVINCE_A, born: datetime.date | None = datetime.date(2012, 6, 1), **fields
+) -> TargetRecord:
+    """A child in follow-up (tests/test_fieldwork_sync.py makes its records here too)."""
     return TargetRecord.objects.create(
         identifier=national_id(n),
         identifier_kind="national_id",
@@ -37,6 +40,7 @@ def _record(n: int, province: int = PROVINCE_A, born: datetime.date | None = dat
         province_id=province,
         category=Category.objects.get(code="out-of-school"),
         status=Outcome.objects.get(code="in-follow-up"),
+        **fields,
     )
 
 

@@ -29,26 +29,13 @@ from provinces.models import CaseSettings, District, Province, SubDistrict
 from targets import record_services
 from targets.models import Assistance, AssistanceType, Category, Outcome, StatusChange, TargetRecord
 from tests.builders import national_id, wrong_check_digit
+from tests.test_fieldwork import _record
 
 pytestmark = pytest.mark.django_db
 
 URL = "/field/api/sync/"
 NOT_IN_CARE_TH = "ข้อมูลของเด็กคนนี้ไม่อยู่ในความดูแลของคุณแล้ว: อาจย้ายไปจังหวัดอื่นหรือถูกลบออก"
 NOT_ASSIGNED_TH = "เด็กคนนี้ไม่ได้มอบหมายให้คุณแล้ว"
-
-
-def _record(n: int, province: int = PROVINCE_A, **fields) -> TargetRecord:
-    return TargetRecord.objects.create(
-        identifier=national_id(n),
-        identifier_kind="national_id",
-        first_name=f"เด็ก{n}",
-        last_name="ทดสอบ",
-        birth_date=datetime.date(2012, 6, 1),
-        province_id=province,
-        category=Category.objects.get(code="out-of-school"),
-        status=Outcome.objects.get(code="in-follow-up"),
-        **fields,
-    )
 
 
 @pytest.fixture
