@@ -134,6 +134,8 @@ def _labels() -> dict[str, str]:
         "new_child_label": _("Newly found child"),
         "refused": _("Not accepted by the portal"),
         "seen_remove": _("Seen: remove from this device"),
+        "remove_pending": _("Remove: not to be sent"),
+        "remove_pending_confirm": _("Remove this change before it is sent? %(what)s"),
         "conflict": _(
             "%(name)s: you changed the status to %(yours)s, but meanwhile it was changed on the portal to %(theirs)s "
             "(it was %(base)s). Which should stay?"

@@ -250,6 +250,11 @@ def test_what_waits_survives_an_expired_session_and_a_refusal_stays_until_seen(l
     page.context.set_offline(True)
     _log_contact(page, kept, "เยี่ยมบ้าน พบเด็ก", gps=True)
     _log_contact(page, taken, "ไม่พบตัว")
+    # A third, typed by mistake, is taken back before it is sent (the app asks first).
+    _log_contact(page, kept, "พิมพ์ผิด")
+    expect(page.get_by_test_id("pending-count")).to_have_text("3")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("queue-pending").nth(2).get_by_test_id("remove-pending").click()
     expect(page.get_by_test_id("pending-count")).to_have_text("2")
     queued = page.evaluate(READ_QUEUE)
     assert [item["body"]["contact"]["location"] for item in queued] == [

@@ -277,6 +277,10 @@
     row.dataset.key = item.key;
     row.append(element("p", "field-wait-what", describe(item)));
     row.append(element("p", "muted field-wait-when", fill(labels.recorded_at, { when: when(item.made_at) })));
+    if (item.state === "pending") {
+      // Not sent yet: the worker may take back what they typed by mistake (asked first).
+      row.append(button(labels.remove_pending, "remove-pending", () => removePending(item), "btn secondary small"));
+    }
     if (item.state === "refused") {
       const reason = element("p", "field-wait-reason", `${labels.refused}: ${item.reason || ""}`);
       reason.dataset.testid = "refusal-reason";
@@ -668,6 +672,12 @@
     await render();
     say(labels.choice_saved);
     if (navigator.onLine) await refresh();
+  }
+
+  async function removePending(item) {
+    if (!window.confirm(fill(labels.remove_pending_confirm, { what: describe(item) }))) return;
+    await queueWrite([], [item.seq]);
+    await render();
   }
 
   async function dismiss(item) {
