@@ -53,7 +53,7 @@ def decode_cursor(text: str) -> Position:
         if when.tzinfo is None or not isinstance(record_id, int) or not 0 <= record_id < 2**63:
             raise ValueError
         return Position(when, record_id, bool(raw.get("d", 0)))
-    except (ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:  # nested arrays: RecursionError
         raise ValidationError(
             {"cursor": [_("This cursor is not valid: use the `next` link of a previous page.")]}
         ) from exc

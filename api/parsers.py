@@ -9,8 +9,9 @@ refuses it in a record, and in the Idempotency-Key's stored response (jsonb), so
 
 import io
 
+from django.utils.translation import gettext as _
 from rest_framework import parsers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 
 from core import control_characters
 
@@ -26,13 +27,17 @@ def refuse(found: tuple[str, str, bool] | None) -> None:
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read()
-        data = super().parse(io.BytesIO(raw), media_type, parser_context)
-        # JSON refuses raw control characters inside strings ("Invalid control character", a parse
-        # error), so in UTF-8 only an escape (\u0000, \ud800) or a raw DEL can bring one: a body
-        # without either skips the walk (a bulk write of 1,000 records holds some 20,000 strings).
-        encoding = parsers.get_encoding(parser_context or {}).lower().replace("-", "")
-        if encoding != "utf8" or b"\\u" in raw or b"\x7f" in raw:
-            refuse(control_characters.find_in_data(data))
+        try:
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
+            # JSON refuses raw control characters inside strings ("Invalid control character", a parse
+            # error), so in UTF-8 only an escape (\u0000, \ud800) or a raw DEL can bring one: a body
+            # without either skips the walk (a bulk write of 1,000 records holds some 20,000 strings).
+            encoding = parsers.get_encoding(parser_context or {}).lower().replace("-", "")
+            if encoding != "utf8" or b"\\u" in raw or b"\x7f" in raw:
+                refuse(control_characters.find_in_data(data))
+        except RecursionError:
+            # Arrays or objects nested past Python's stack (DRF's parser catches only ValueError): a 400, not a 500.
+            raise ParseError(_("The JSON is nested too deeply.")) from None
         return data
 
 

@@ -79,7 +79,7 @@ def parse_changes(body: bytes) -> list[dict[str, Any]]:
     """The body's changes, each a dict with a UUID `key` and a known `kind`; Malformed otherwise."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested past Python's stack
         raise Malformed(_("The request is not JSON.")) from error
     changes = data.get("changes") if isinstance(data, dict) else None
     if not isinstance(changes, list):

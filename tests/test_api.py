@@ -5,6 +5,7 @@ Province A is ขอนแก่น (40), B is พะเยา (56) (conftest.py
 only; B's objects answer 404 to it, exactly as missing ones.
 """
 
+import base64
 import datetime
 import json
 
@@ -456,7 +457,10 @@ def test_the_records_list_pages_in_either_order_without_repeats(client_a):
 
 
 def test_a_bad_cursor_or_date_answers_400(client_a):
-    for query in ("cursor=not-a-cursor", "updated_since=yesterday", "page_size=5000", "ordering=name", "province=x"):
+    nested = base64.urlsafe_b64encode(b"[" * 2000).decode()  # arrays nested past Python's stack: a 400 too
+    queries = ("cursor=not-a-cursor", f"cursor={nested}", "updated_since=yesterday", "page_size=5000",
+               "ordering=name", "province=x")  # fmt: skip
+    for query in queries:
         response = client_a.get(f"{API}/records/?{query}")
         assert response.status_code == 400, query
         assert _json(response)["error"]["code"] == "invalid"
@@ -706,3 +710,14 @@ def test_summaries_refuse_a_fiscal_year_that_is_not_one(client_a, given):
     assert response.status_code == 400
     assert list(_json(response)["error"]["details"]) == ["fiscal_year"]
     assert client_a.get(f"{API}/summaries/", {"fiscal_year": "2567"}).status_code == 200
+
+
+@pytest.mark.parametrize("depth", [100_000, 950])
+def test_json_nested_past_the_stack_is_a_400_in_the_apis_shape(client_a, depth):
+    """DRF's parser turns only ValueError into a 400; json's RecursionError (arrays nested past Python's stack), or
+    the control-character walk over data nested nearly as deep, answered 500."""
+    body = '{"records": ' + "[" * depth + "]" * depth + ', "x": "\\u0041"}'
+    response = client_a.post(f"{API}/records/bulk/", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="th")
+    assert response.status_code == 400
+    assert _json(response)["error"]["code"] == "parse_error"
+    assert _json(response)["error"]["message"] == "เนื้อหาคำขอไม่ใช่ JSON ที่ถูกต้อง"

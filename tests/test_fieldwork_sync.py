@@ -661,7 +661,9 @@ def test_reading_is_not_allowed(wclient):
         json.dumps({"changes": [{"kind": "contact"}]}),
         json.dumps({"changes": ["a string"]}),
         json.dumps({"changes": [{"key": "2b7c1f0e-8d1a-4c55-9a43-0f6e2d9b7a11", "kind": "delete"}]}),
+        '{"changes": ' + "[" * 100_000 + "]" * 100_000 + "}",  # nested deeper than Python's stack: still a 400
     ],
+    ids=["text", "a list", "not a list", "bad key", "no key", "not an object", "unknown kind", "nested"],
 )
 def test_a_malformed_body_is_answered_400_in_thai(wclient, body):
     response = wclient.post(URL, data=body, content_type="application/json")
