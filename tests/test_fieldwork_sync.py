@@ -880,3 +880,16 @@ def test_the_choices_cost_a_fixed_number_of_queries(cast, worker):
         selectors.choices(wide)
     # provinces, districts, sub-districts, statuses, help types, categories
     assert len(one) == len(two) == 6
+
+
+@pytest.mark.parametrize("depth", [300, 700, 900, 995])
+def test_a_change_nested_nearly_as_deep_as_the_stack_is_refused_not_a_500(wclient, depth):
+    """Parsed by json (its limit is the recursion limit), then walked again for its checksum: the request is a 400,
+    or the change is refused with its reason; never a 500."""
+    deep = "[" * depth + "]" * depth
+    body = '{"changes": [{"key": "5d0c8f6e-3b1a-4e7c-9a2f-1c3d5e7f9a0b", "kind": "contact", "contact": ' + deep + "}]}"
+    response = wclient.post(URL, body, content_type="application/json")
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:  # read: the change itself is refused, with its reason
+        [result] = response.json()["results"]
+        assert result["result"] == "refused"
