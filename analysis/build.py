@@ -203,7 +203,7 @@ def generalise(records: pd.DataFrame, k: int) -> tuple[pd.DataFrame, int]:
     return df.loc[~withheld].reset_index(drop=True), int(withheld.sum())
 
 
-def _read(queryset: QuerySet, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+def read_table(queryset: QuerySet, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
     """The queryset's rows (a values_list) as an Arrow table. On PostgreSQL one COPY (...) TO STDOUT as CSV into a
     temporary file, which pyarrow parses: no Python object per row. Elsewhere (SQLite) the rows are written to
     the same CSV, CHUNK at a time."""
@@ -267,7 +267,7 @@ def build_tables(*, provinces: list[int], secret: str, as_of: date, k: int) -> B
 
     fields = ["pk", "sex", "birth_date", "category_id", "status_id", "province_id", "district_id", "sub_district_id"]
     with step("records read"):
-        raw = _read(
+        raw = read_table(
             TargetRecord.objects.filter(province_id__in=provinces).order_by("pk").values_list(*fields),
             fields,
             {
@@ -352,9 +352,9 @@ def _case_counts(provinces: list[int]) -> pd.DataFrame:
         .values_list("case_id", "referrals")
     )
     whole = pa.int64()
-    left = _read(contacts, ["record", "contacts", "contacts_reached"], dict.fromkeys(["record", "contacts",
+    left = read_table(contacts, ["record", "contacts", "contacts_reached"], dict.fromkeys(["record", "contacts",
                  "contacts_reached"], whole)).to_pandas().set_index("record")  # fmt: skip
-    right = _read(referrals, ["record", "referrals"], dict.fromkeys(["record", "referrals"], whole))
+    right = read_table(referrals, ["record", "referrals"], dict.fromkeys(["record", "referrals"], whole))
     return left.join(right.to_pandas().set_index("record"), how="outer")
 
 
@@ -370,7 +370,7 @@ def _transitions(provinces: list[int], kept_ids: np.ndarray, kept_pids: np.ndarr
         .values_list("record_id", "step", "from_status_id", "to_status_id", "changed_on")
     )
     names = ["record", "step", "from_status", "to_status", "changed_on"]
-    raw = _read(rows, names, {**dict.fromkeys(names[:4], pa.int64()), "changed_on": pa.date32()})
+    raw = read_table(rows, names, {**dict.fromkeys(names[:4], pa.int64()), "changed_on": pa.date32()})
     found, pids = _matched(pd.Series(raw.column("record").to_numpy()), kept_ids, kept_pids)
     raw = raw.filter(pa.array(found))
     days = raw.column("changed_on").combine_chunks().dictionary_encode()
@@ -400,7 +400,7 @@ def _assistance(provinces: list[int], kept_ids: np.ndarray, kept_pids: np.ndarra
         .order_by("record_id", "type_id")
     )
     names = ["record", "type", "times"]
-    raw = _read(rows, names, dict.fromkeys(names, pa.int64()))
+    raw = read_table(rows, names, dict.fromkeys(names, pa.int64()))
     found, pids = _matched(pd.Series(raw.column("record").to_numpy()), kept_ids, kept_pids)
     raw = raw.filter(pa.array(found))
     return pd.DataFrame(

@@ -28,13 +28,14 @@ provinces, so the result depends on the provinces and the day only, and is cache
 
 import datetime
 import hashlib
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -42,7 +43,7 @@ from accounts.access import Principal, can
 from core.periods import period_bounds
 from targets.models import Outcome, StatusChange, TargetRecord
 
-from .build import CHUNK
+from .build import read_table
 
 WINDOWS = (3, 6, 12)
 CACHE_SECONDS = 3600  # a change shows within the hour; the key also holds the day
@@ -91,17 +92,6 @@ class Cohorts:
     provinces: tuple[int, ...] = ()
 
 
-def _frame(rows: Iterable[tuple], columns: list[str]) -> pd.DataFrame:
-    """The rows as one DataFrame, made CHUNK rows at a time: never every row as a Python tuple at once."""
-    source = iter(rows)
-    frames = []
-    while chunk := list(itertools.islice(source, CHUNK)):
-        frames.append(pd.DataFrame.from_records(chunk, columns=columns))
-    if not frames:
-        return pd.DataFrame.from_records([], columns=columns)
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """The same day `months` calendar months later, clamped to the month's last day (as pandas' DateOffset)."""
     index = day.year * 12 + day.month - 1 + months
@@ -141,8 +131,17 @@ def read(*, user: Principal, provinces: list[int], as_of: datetime.date) -> tupl
         .order_by()
         .values_list("pk", "record_id", "from_status_id", "to_status_id", "changed_at")
     )
-    record_frame = _frame(records.iterator(CHUNK), ["record", "created_at", "status"])
-    change_frame = _frame(changes.iterator(CHUNK), ["pk", "record", "from_status", "to_status", "changed_at"])
+    # Read as the analysis sets are (analysis.build.read_table: one COPY into pyarrow on PostgreSQL, no Python object a
+    # row); a status that is NULL comes as NaN, which compute() turns into Int64's NA as before.
+    # PostgreSQL's COPY writes the moments with their offset (+00); SQLite's rows hold them in UTC without one.
+    moment = pa.timestamp("us", tz="UTC") if connection.vendor == "postgresql" else pa.timestamp("us")
+    whole = pa.int64()
+    record_names = ["record", "created_at", "status"]
+    change_names = ["pk", "record", "from_status", "to_status", "changed_at"]
+    record_types = {"record": whole, "created_at": moment, "status": whole}
+    record_frame = read_table(records, record_names, record_types).to_pandas(self_destruct=True)
+    change_types = {**dict.fromkeys(change_names[:4], whole), "changed_at": moment}
+    change_frame = read_table(changes, change_names, change_types).to_pandas(self_destruct=True)
     return record_frame, change_frame, achieved
 
 
