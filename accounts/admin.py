@@ -3,9 +3,10 @@ from allauth.mfa.models import Authenticator
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from . import sessions
 from .access import can
 from .admin_access import Access, ScopedModelAdmin
 from .invitations import send_invitation
@@ -45,7 +46,7 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
     list_filter = ("is_staff", "is_active", "memberships__role")
     search_fields = ("email", "first_name", "last_name")
     inlines = [MembershipInline]
-    actions = ["invite_again"]
+    actions = ["invite_again", "end_sessions"]
     fieldsets = (
         (None, {"fields": ("email",)}),
         (_("Personal info"), {"fields": ("first_name", "last_name")}),
@@ -95,6 +96,25 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
         self.message_user(
             request,
             ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("End every session (a lost or stolen device)"))
+    def end_sessions(self, request, queryset):
+        users = list(queryset)
+        ended = sessions.end_sessions(user.pk for user in users)
+        for user in users:  # in the admin's history of each account: who ended its sessions, and when
+            self.log_change(request, user, gettext("Every session ended (a lost or stolen device)."))
+        self.message_user(
+            request,
+            ngettext(
+                "The sessions of %(users)d account were ended (%(sessions)d): its devices must sign in again, and the "
+                "field app deletes the children it holds when it next reaches the portal.",
+                "The sessions of %(users)d accounts were ended (%(sessions)d): their devices must sign in again, and "
+                "the field app deletes the children it holds when it next reaches the portal.",
+                len(users),
+            )
+            % {"sessions": ended, "users": len(users)},
             messages.SUCCESS,
         )
 

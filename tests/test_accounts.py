@@ -224,3 +224,39 @@ def test_hsts_on_https_in_production(client, settings):
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     response = client.get("/accounts/login/", secure=True)
     assert response["Strict-Transport-Security"].startswith("max-age=31536000; includeSubDomains")
+
+
+def test_an_admin_ends_every_session_of_an_account_with_a_lost_phone(cast, client_for):
+    """The user admin's action: the account's sessions (phone and laptop) end at once, anyone else's stay, the account
+    itself stays active; the field app's download then answers 401 (the app deletes the children it holds), and the
+    account's history says who ended them."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.sessions.models import Session
+
+    from accounts.models import Role
+
+    worker = make_user("lost.phone@example.org", role=Role.CASE_WORKER, province=PROVINCE_A)
+    phone, laptop = client_for(worker), client_for(worker)
+    other = client_for(cast.coordinator_a)
+    assert phone.get("/field/api/my-cases/").status_code == 200
+    assert Session.objects.count() == 3
+    admin = client_for(cast.eef_admin)
+    response = admin.post(
+        "/admin/accounts/user/", {"action": "end_sessions", "_selected_action": [worker.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "ยุติเซสชันของบัญชี 1 บัญชีแล้ว (2 เซสชัน)" in response.content.decode()
+    assert phone.get("/field/api/my-cases/").status_code == 401
+    assert laptop.get("/cases/").status_code == 302  # to sign in
+    assert other.get("/cases/").status_code == 200
+    worker.refresh_from_db()
+    assert worker.is_active
+    entry = LogEntry.objects.get(object_id=str(worker.pk))
+    assert entry.user_id == cast.eef_admin.pk
+    # A coordinator reaches no such action: the worker's new session stays.
+    new_phone = client_for(worker)
+    refused = client_for(cast.coordinator_a).post(
+        "/admin/accounts/user/", {"action": "end_sessions", "_selected_action": [worker.pk]}
+    )
+    assert refused.status_code in (302, 403)
+    assert new_phone.get("/field/api/my-cases/").status_code == 200
