@@ -44,6 +44,7 @@ _SECTION_OF: dict[str, str] = {
     Notification.Kind.REFERRAL_RECEIVED: "waiting",
     Notification.Kind.REFERRAL_CHANGED: "answered",
     Notification.Kind.ASSIGNED: "assigned",
+    Notification.Kind.CHILD_FOUND: "waiting",
     Notification.Kind.TRANSFER_REQUESTED: "waiting",
     Notification.Kind.MERGE_PROPOSED: "waiting",
     Notification.Kind.TRANSFER_ACCEPTED: "decided",
@@ -217,6 +218,8 @@ def _item(user: User, notification: Notification) -> tuple[str, Item] | None:
     path = reverse("targets:detail", kwargs={"pk": case.pk})
     if notification.kind == Notification.Kind.CONTACT_OVERDUE:
         text = _("Record %(number)s (%(district)s): a contact is overdue") % _record(case)
+    elif notification.kind == Notification.Kind.CHILD_FOUND:
+        text = _("Record %(number)s (%(district)s): a new child noted by a case worker; check it") % _record(case)
     else:
         text = _("Record %(number)s (%(district)s): assigned to you") % _record(case)
     return _SECTION_OF[notification.kind], Item(text=text, url=absolute_url(path))

@@ -444,6 +444,7 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         ASSIGNED = "assigned", _("case assigned")
+        CHILD_FOUND = "child_found", _("new child noted by a case worker")
         REFERRAL_RECEIVED = "referral_received", _("referral received")
         REFERRAL_CHANGED = "referral_changed", _("referral answered")
         REFERRAL_OVERDUE = "referral_overdue", _("referral overdue")

@@ -185,6 +185,9 @@ def report_found_child(
     )
     case = case_for(record)
     CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.ASSIGNED, at=case.opened_at, by=user, worker=user)
+    # The province's coordinators learn of it: they check the new record and complete what the field did not note.
+    coordinators = User.objects.coordinators_of([province.pk]).values_list("pk", flat=True)
+    notify(coordinators, Notification.Kind.CHILD_FOUND, case=case, exclude=user.pk)
     return record
 
 

@@ -50,6 +50,9 @@ SECTIONS = {
 # What each notification says; the page adds the link, never the child's name or identifier.
 NOTIFICATION_TEXT: dict[str, Any] = {
     Notification.Kind.ASSIGNED: gettext_lazy("A child's case was assigned to you."),
+    Notification.Kind.CHILD_FOUND: gettext_lazy(
+        "A case worker noted a newly found child in your province: check the new record and complete it."
+    ),
     Notification.Kind.REFERRAL_RECEIVED: gettext_lazy("A referral was sent to your agency."),
     Notification.Kind.REFERRAL_CHANGED: gettext_lazy("A referral was answered or moved on."),
     Notification.Kind.REFERRAL_OVERDUE: gettext_lazy("A referral is past its deadline."),

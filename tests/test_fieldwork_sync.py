@@ -21,7 +21,7 @@ from accounts.models import Membership, Role
 from audit.models import AccessLog, IdentifierProbeDay
 from audit.tracking import event_model
 from cases import services
-from cases.models import Case, CaseEvent, Contact
+from cases.models import Case, CaseEvent, Contact, Notification
 from conftest import PROVINCE_A, PROVINCE_B, make_user
 from fieldwork import selectors, sync
 from fieldwork.models import SyncedChange
@@ -231,6 +231,20 @@ def test_a_newly_found_child_becomes_a_record_assigned_to_the_worker(cast, worke
     assert CaseEvent.objects.get(case=case).kind == CaseEvent.Kind.ASSIGNED
     # It is in the worker's next download.
     assert record.pk in {row["id"] for row in wclient.get("/field/api/my-cases/").json()["cases"]}
+    # The province's coordinators are told, to check and complete it (nobody else, not the worker).
+    told = set(Notification.objects.values_list("user_id", "kind", "case_id"))
+    assert told == {(cast.coordinator_a.pk, Notification.Kind.CHILD_FOUND, record.pk)}
+
+
+def test_the_coordinator_opens_the_found_child_from_the_thai_notification(cast, worker, wclient, client_for):
+    (result,) = _sync(wclient, [child_change()])
+    coordinator = client_for(cast.coordinator_a)
+    page = coordinator.get("/cases/notifications/").content.decode()
+    assert "ผู้ดูแลรายกรณีบันทึกเด็กที่พบใหม่ในจังหวัดของคุณ" in page
+    note = Notification.objects.get(user=cast.coordinator_a)
+    opened = coordinator.get(f"/cases/notifications/{note.pk}/open/")
+    assert opened["Location"] == f"/records/{result['record']}/"
+    assert coordinator.get(opened["Location"]).status_code == 200
 
 
 def test_a_newly_found_child_may_be_given_a_status(cast, worker, wclient):
