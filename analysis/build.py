@@ -206,7 +206,9 @@ def generalise(records: pd.DataFrame, k: int) -> tuple[pd.DataFrame, int]:
 def read_table(queryset: QuerySet, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
     """The queryset's rows (a values_list) as an Arrow table. On PostgreSQL one COPY (...) TO STDOUT as CSV into a
     temporary file, which pyarrow parses: no Python object per row. Elsewhere (SQLite) the rows are written to
-    the same CSV, CHUNK at a time."""
+    the same CSV, CHUNK at a time. A moment (a timestamp type with a zone) comes the same from both: PostgreSQL's
+    COPY writes it with its offset, SQLite's rows hold it in UTC without one, so there it is read as it is and then
+    said to be in the type's zone."""
     sql, params = queryset.query.sql_with_params()
     with tempfile.TemporaryFile() as spool:
         with connection.cursor() as cursor:
@@ -224,11 +226,19 @@ def read_table(queryset: QuerySet, names: list[str], types: dict[str, pa.DataTyp
         if not spool.tell():
             return pa.table({name: pa.array([], type=types[name]) for name in names})
         spool.seek(0)
-        return pa_csv.read_csv(
+        zoned = {}
+        if connection.vendor != "postgresql":
+            zoned = {name: kind for name, kind in types.items() if pa.types.is_timestamp(kind) and kind.tz}
+        parsed = {**types, **{name: pa.timestamp(kind.unit) for name, kind in zoned.items()}}
+        table = pa_csv.read_csv(
             spool,
             read_options=pa_csv.ReadOptions(column_names=names),
-            convert_options=pa_csv.ConvertOptions(column_types=types, quoted_strings_can_be_null=False),
+            convert_options=pa_csv.ConvertOptions(column_types=parsed, quoted_strings_can_be_null=False),
         )
+    for name, kind in zoned.items():
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, pc.assume_timezone(table.column(name), timezone=kind.tz))
+    return table
 
 
 def _ints(table: pa.Table, column: str) -> pd.Series:

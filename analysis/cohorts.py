@@ -35,7 +35,6 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -133,9 +132,7 @@ def read(*, user: Principal, provinces: list[int], as_of: datetime.date) -> tupl
     )
     # Read as the analysis sets are (analysis.build.read_table: one COPY into pyarrow on PostgreSQL, no Python object a
     # row); a status that is NULL comes as NaN, which compute() turns into Int64's NA as before.
-    # PostgreSQL's COPY writes the moments with their offset (+00); SQLite's rows hold them in UTC without one.
-    moment = pa.timestamp("us", tz="UTC") if connection.vendor == "postgresql" else pa.timestamp("us")
-    whole = pa.int64()
+    moment, whole = pa.timestamp("us", tz="UTC"), pa.int64()
     record_names = ["record", "created_at", "status"]
     change_names = ["pk", "record", "from_status", "to_status", "changed_at"]
     record_types = {"record": whole, "created_at": moment, "status": whole}

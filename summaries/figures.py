@@ -497,6 +497,11 @@ class Links:
     def _url(self, name: str, query: dict | None = None, **kwargs) -> str:
         return url_with(name, query, **kwargs) if self.enabled else ""
 
+    def page(self, name: str) -> str:
+        """A page of the portal not narrowed by the subject (the uploads, the duplicates' queue, the transfers'
+        inbox), or "" where links are off."""
+        return self._url(name)
+
     def records(self, *, category: int | None = None, status: int | None = None, help: str = "") -> str:
         return self._url(
             "targets:list", {"province": self.province, "category": category, "status": status, "help": help}
@@ -529,8 +534,9 @@ class Links:
         owner = f"p{self.province}" if self.province else ""
         return self._url("meetings:actions", {"owner": owner, "overdue": "on" if overdue else ""})
 
-    def province_page(self) -> str:
-        return self._url("provinces:detail", code=self.province) if self.province else ""
+    def province_page(self, anchor: str = "") -> str:
+        page = self._url("provinces:detail", code=self.province) if self.province else ""
+        return page + anchor if page else ""
 
 
 def dashboard_url(level: str, code) -> str:
@@ -556,7 +562,7 @@ def warnings_of(
     report not in, no goals, overdue requests and action items. `can_upload`: the reader may upload
     the province's records (the uploads page answers 404 to everyone else)."""
     today = today or timezone.localdate()
-    uploads = url_with("uploads:list") if can_upload and links.enabled else ""
+    uploads = links.page("uploads:list") if can_upload else ""
     found = []
     records = figures.records.total
     completeness = figures.completeness
@@ -607,7 +613,7 @@ def warnings_of(
         found.append(
             Warning(
                 gettext("The plan of this fiscal year sets no goal."),
-                links.province_page() + "#plan" if links.province and links.enabled else "",
+                links.province_page("#plan"),
             )
         )
     overdue = figures.requests.overdue
@@ -638,7 +644,7 @@ def warnings_of(
                     one_record.duplicates_open,
                 )
                 % {"n": f"{one_record.duplicates_open:,}"},
-                url_with("duplicates:queue") if can_upload and links.enabled else "",
+                links.page("duplicates:queue") if can_upload else "",
             )
         )
     if one_record.moved_in or one_record.moved_out:
@@ -646,7 +652,7 @@ def warnings_of(
             Warning(
                 gettext("Moves between provinces this fiscal year: %(in)s records moved in, %(out)s moved out.")
                 % {"in": f"{one_record.moved_in:,}", "out": f"{one_record.moved_out:,}"},
-                url_with("transfers:inbox") if can_upload and links.enabled else "",
+                links.page("transfers:inbox") if can_upload else "",
             )
         )
     return found

@@ -527,7 +527,7 @@ def _districts(request, code: int, snapshot: Snapshot, labels, *, as_of: datetim
     """The province's district table (summaries.drilldown): live figures, so today's, and shown only beside
     today's figures of the current fiscal year; beside a past day's (or year's) the page says so and links to
     today's instead of showing today's figures under a past date. Two queries (the rules' settings, the table)."""
-    if (as_of is not None and as_of < timezone.localdate()) or fiscal_year != current_fiscal_year():
+    if _past(as_of) or fiscal_year != current_fiscal_year():
         return {"districts_today_url": reverse("summaries:province", kwargs={"code": code})}
     goals = drilldown.goal_pairs_of_snapshot(snapshot.figures, labels)  # the plan's goals, as the page shows them
     table = drilldown.district_table(request.user, province=code, goals=goals, rules=active_rules())
